@@ -1,0 +1,567 @@
+/** `ParleyClient`: the real-time connection (catch-up, live messages, outbox, reconnect). */
+import type {
+  Ack,
+  ClientFrame,
+  Conversation,
+  ErrorBody,
+  ErrorCode,
+  Message,
+  ReadCursorFrame,
+  ReadyFrame,
+} from '@parley/protocol';
+import {
+  AUTH_PROTOCOL_PREFIX,
+  ERROR_CODES,
+  ERRORS,
+  MAX_CLIENT_ID_LENGTH,
+  MAX_TEXT_CODE_POINTS,
+  PROTOCOL,
+  ParleyError,
+  codePointLength,
+  decodeServerFrame,
+} from '@parley/protocol';
+import type { BackoffOptions } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+import type { Handler } from './emitter.js';
+import { Emitter } from './emitter.js';
+import type { FetchLike } from './http.js';
+import { ParleyHttp, toParleyError } from './http.js';
+import type { OutboxEntry, OutboxStorage, PendingSend } from './outbox.js';
+import { Outbox } from './outbox.js';
+
+// React's "bivarianceHack": handler parameters checked bivariantly, so that both the DOM
+// WebSocket and `ws` (whose event classes differ) fit `WebSocketLike`.
+type EventHandler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
+/** The browser WebSocket API subset the client uses; the DOM `WebSocket` and `ws` both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  onopen: EventHandler<unknown> | null;
+  onmessage: EventHandler<{ data: unknown }> | null;
+  onclose: EventHandler<{ code: number; reason: string }> | null;
+  onerror: EventHandler<unknown> | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket` in browsers, `ws`'s `WebSocket` in Node. */
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
+
+/** Connection state, in the order a healthy connection goes through them. */
+export type ConnectionState =
+  /** Created; `connect()` not called yet. */
+  | 'idle'
+  /** First connection attempt in progress. */
+  | 'connecting'
+  /** `ready` received and `sync` sent; catching up. */
+  | 'open'
+  /** Caught up (`synced` received); messages arrive live. */
+  | 'synced'
+  /** Connection lost: waiting for the backoff delay or retrying. */
+  | 'reconnecting'
+  /** Stopped by `close()`, or by the server for a bad/revoked token (4001, 4003). */
+  | 'closed';
+
+/** Payload of the `error` event: a server error, or the reason the server closed for good. */
+export type ClientErrorEvent = ErrorBody & { ref?: string };
+
+/** Events of `ParleyClient`. */
+export interface ClientEvents {
+  /** The connection state changed. */
+  state: ConnectionState;
+  /** The server accepted the connection (sent before catch-up starts). */
+  ready: ReadyFrame;
+  /** A new message, from catch-up or live; each (conversationId, seq) is emitted once. */
+  message: Message;
+  /** The server stored one of my sends from the outbox. */
+  ack: Ack;
+  /** Catch-up is complete up to `pos`; `client.cursor` is at least `pos`. */
+  synced: { pos: number };
+  /** A member's read cursor moved (mine on another device, or someone's receipt). */
+  read: ReadCursorFrame;
+  /** A conversation I am in was created or changed. */
+  conversation: Conversation;
+  /** I am no longer a member of a conversation. */
+  conversation_removed: { conversationId: string };
+  /** A server `error` frame not tied to a pending send, or a 4001/4003 close (then state is 'closed'). */
+  error: ClientErrorEvent;
+  /** The number of pending sends changed. */
+  outbox: { pending: number };
+}
+
+/** Options of `ParleyClient`. */
+export interface ParleyClientOptions {
+  /** HTTP(S) base URL of the server, e.g. `http://127.0.0.1:8080`. Required. */
+  url: string;
+  /** Session token. Default: none; set it with `setToken()` before `connect()`. */
+  token?: string;
+  /** WebSocket constructor. Default: `globalThis.WebSocket` (in Node 20, pass `ws`'s `WebSocket`). */
+  WebSocket?: WebSocketConstructor;
+  /** `fetch` for `client.http`. Default: `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** Feed position to resume catch-up from. Default: `null` (from now: no backlog). */
+  since?: number | null;
+  /** Reconnect backoff. Default: `{ baseDelayMs: 250, maxDelayMs: 10_000 }`. */
+  reconnect?: BackoffOptions;
+  /** Ping interval, in ms; silence for 2.5 times this drops the socket. Default: the server's `ready.heartbeatMs`. */
+  heartbeatMs?: number;
+  /** How long a connection attempt may take until `ready`, in ms. Default: 15_000. */
+  connectTimeoutMs?: number;
+  /** Source of randomness in [0, 1) for backoff jitter. Default: `Math.random`. */
+  random?: () => number;
+  /** Persistence of pending sends across reloads. Default: none (memory only). */
+  outboxStorage?: OutboxStorage;
+  /** WebSocket URL, computed before every connection attempt. Default: `url` with ws(s): and path `/v1/ws`. */
+  wsUrl?: () => string | Promise<string>;
+}
+
+/** Options of `ParleyClient.send`. */
+export interface SendOptions {
+  /** Idempotency key. Default: a random UUID. */
+  clientId?: string;
+}
+
+/** Options of `ParleyClient.close`. */
+export interface CloseOptions {
+  /** Reject and drop pending sends (with `unavailable`) instead of keeping them. Default: false. */
+  rejectPending?: boolean;
+}
+
+/** Default `connectTimeoutMs`. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+/** Silence, in heartbeat intervals, after which a socket counts as dead. */
+export const HEARTBEAT_TIMEOUT_FACTOR = 2.5;
+
+const OPEN = 1; // WebSocket.OPEN
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_UNAUTHORIZED = ERRORS.unauthorized.ws;
+const CLOSE_DEVICE_REVOKED = ERRORS.device_revoked.ws;
+
+function noop(): void {}
+
+/** `url` with ws(s): and path `/v1/ws` (a path prefix such as `/parley` is kept). */
+export function defaultWsUrl(url: string): string {
+  const u = new URL(url);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/ws`;
+  u.search = '';
+  u.hash = '';
+  return u.toString();
+}
+
+/** The registry code whose WebSocket behaviour is closing with `closeCode`. */
+function codeForClose(closeCode: number): ErrorCode | undefined {
+  return ERROR_CODES.find((code) => ERRORS[code].ws === closeCode);
+}
+
+/**
+ * A random UUID v4. `crypto.randomUUID` exists only in secure contexts (https or
+ * localhost); a self-hosted server on a LAN address is plain http, so fall back to
+ * `getRandomValues`, which works everywhere.
+ */
+function randomClientId(): string {
+  const c = globalThis.crypto;
+  if (typeof c.randomUUID === 'function') return c.randomUUID();
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The error the server would answer, for sends that cannot succeed (checked before queueing). */
+function invalidSend(clientId: string, text: string): ParleyError | undefined {
+  if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
+    return new ParleyError('invalid_field', `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`);
+  }
+  if (text.length === 0) return new ParleyError('text_empty');
+  // UTF-16 length bounds the code point count from above: count only when it may matter.
+  if (text.length > MAX_TEXT_CODE_POINTS && codePointLength(text) > MAX_TEXT_CODE_POINTS) {
+    return new ParleyError('text_too_long');
+  }
+  return undefined;
+}
+
+/**
+ * The real-time connection to a Parley server. Create it, subscribe with `on`, then
+ * `connect()`. It resumes from `cursor` after every reconnect, emits each message once, and
+ * keeps sends in an outbox until the server acks them.
+ */
+export class ParleyClient {
+  /** HTTP API client sharing this client's URL, token and fetch. */
+  readonly http: ParleyHttp;
+
+  #url: string;
+  #WebSocket: WebSocketConstructor;
+  #reconnect: BackoffOptions;
+  #heartbeatOverride: number | undefined;
+  #connectTimeoutMs: number;
+  #random: () => number;
+  #wsUrl: () => string | Promise<string>;
+
+  #events = new Emitter<ClientEvents>();
+  #state: ConnectionState = 'idle';
+  #cursor: number | null;
+  /** Highest seq emitted per conversation: messages at or below it are duplicates. */
+  #lastSeq = new Map<string, number>();
+  #outbox: Outbox;
+  /** Reads marked while offline: the highest seq per conversation, sent on the next ready. */
+  #pendingReads = new Map<string, number>();
+
+  #ws: WebSocketLike | null = null;
+  /** `ready` received on the current socket: frames may be sent. */
+  #ready = false;
+  #attempt = 0;
+  /** Bumped by `close()` and by each attempt, so stale async continuations stop. */
+  #run = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #deadTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatMs = 0;
+  #lastReceivedAt = 0;
+
+  constructor(options: ParleyClientOptions) {
+    this.#url = options.url;
+    this.http = new ParleyHttp({ baseUrl: options.url, token: options.token, fetch: options.fetch });
+    const WebSocketCtor = options.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined);
+    if (WebSocketCtor === undefined) {
+      throw new TypeError("No WebSocket implementation: pass options.WebSocket (in Node, `ws`'s WebSocket)");
+    }
+    this.#WebSocket = WebSocketCtor;
+    this.#cursor = options.since ?? null;
+    this.#reconnect = options.reconnect ?? {};
+    this.#heartbeatOverride = options.heartbeatMs;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#random = options.random ?? Math.random;
+    this.#wsUrl = options.wsUrl ?? (() => defaultWsUrl(this.#url));
+    this.#outbox = new Outbox(options.outboxStorage, (pending) => this.#events.emit('outbox', { pending }));
+  }
+
+  /** Current connection state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Highest feed position seen (messages and `synced`); pass it as `since` to resume later. */
+  get cursor(): number | null {
+    return this.#cursor;
+  }
+
+  /** Number of sends waiting for an ack. */
+  get pending(): number {
+    return this.#outbox.size;
+  }
+
+  /** Sends waiting for an ack, oldest first (e.g. to show them as "sending" in a UI). */
+  pendingSends(): PendingSend[] {
+    return Array.from(this.#outbox.entries(), (entry) => entry.send);
+  }
+
+  /** Use another session token from the next connection (and HTTP request) on. */
+  setToken(token: string | undefined): void {
+    this.http.setToken(token);
+  }
+
+  /** Subscribe to an event; returns a function that unsubscribes. */
+  on<K extends keyof ClientEvents>(event: K, handler: Handler<ClientEvents[K]>): () => void {
+    return this.#events.on(event, handler);
+  }
+
+  /** Unsubscribe a handler added with `on`. */
+  off<K extends keyof ClientEvents>(event: K, handler: Handler<ClientEvents[K]>): void {
+    this.#events.off(event, handler);
+  }
+
+  /** Subscribe to the next occurrence of an event only; returns a function that unsubscribes. */
+  once<K extends keyof ClientEvents>(event: K, handler: Handler<ClientEvents[K]>): () => void {
+    return this.#events.once(event, handler);
+  }
+
+  /**
+   * Start connecting (no-op unless 'idle' or 'closed'). Progress is reported by the
+   * `state`, `ready` and `synced` events; failures are retried with backoff.
+   * @throws ParleyError `unauthorized` when no token is set.
+   */
+  connect(): void {
+    if (this.#state !== 'idle' && this.#state !== 'closed') return;
+    if (this.http.token === undefined) {
+      throw new ParleyError('unauthorized', 'No session token: pass `token` or call setToken() first');
+    }
+    this.#attempt = 0;
+    this.#setState('connecting');
+    void this.#open();
+  }
+
+  /**
+   * Stop: no more reconnects, timers or socket. Pending sends stay in the outbox and go out
+   * on the next `connect()`, unless `rejectPending` rejects them with `unavailable`.
+   */
+  close(options: CloseOptions = {}): void {
+    this.#run++;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#dropSocket();
+    this.#outbox.clearRetryTimers();
+    if (options.rejectPending === true) {
+      this.#outbox.rejectAll(new ParleyError('unavailable', 'Client closed before the server acknowledged'));
+    }
+    this.#setState('closed');
+  }
+
+  /**
+   * Send a message. It waits in the outbox (in order) until the server acks it and is resent
+   * with the same clientId after reconnects and retryable errors, so it is stored once.
+   * @returns the ack; rejects with `ParleyError` on a non-retryable error.
+   */
+  send(conversationId: string, text: string, options: SendOptions = {}): Promise<Ack> {
+    const clientId = options.clientId ?? randomClientId();
+    const invalid = invalidSend(clientId, text);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    const existing = this.#outbox.get(clientId);
+    if (existing !== undefined) {
+      if (existing.send.conversationId !== conversationId || existing.send.text !== text) {
+        return Promise.reject(new ParleyError('client_id_conflict'));
+      }
+      return this.#outbox.wait(existing);
+    }
+    const acked = this.#outbox.add({ clientId, conversationId, text, createdAt: Date.now() });
+    if (this.#ready) this.#write({ type: 'send', conversationId, clientId, text });
+    return acked;
+  }
+
+  /** Move my read cursor in a conversation to `seq`. Offline, the highest seq is sent on reconnect. */
+  markRead(conversationId: string, seq: number): void {
+    if (this.#ready) {
+      this.#write({ type: 'read', conversationId, seq });
+      return;
+    }
+    const queued = this.#pendingReads.get(conversationId);
+    if (queued === undefined || seq > queued) this.#pendingReads.set(conversationId, seq);
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#events.emit('state', state);
+  }
+
+  async #open(): Promise<void> {
+    const run = ++this.#run;
+    let url: string;
+    try {
+      await this.#outbox.load();
+      url = await this.#wsUrl();
+    } catch {
+      // Discovery failed (a later cluster resolver may throw): retry like a failed connect.
+      if (run === this.#run) this.#scheduleReconnect(false);
+      return;
+    }
+    if (run !== this.#run) return;
+    const token = this.http.token;
+    if (token === undefined) {
+      this.#closeForGood('unauthorized', 'No session token');
+      return;
+    }
+
+    let ws: WebSocketLike;
+    try {
+      // The token rides in a subprotocol entry: browsers cannot set headers on the upgrade,
+      // and a token in the URL would end up in proxy logs.
+      ws = new this.#WebSocket(url, [PROTOCOL, AUTH_PROTOCOL_PREFIX + token]);
+    } catch {
+      this.#scheduleReconnect(false);
+      return;
+    }
+    this.#ws = ws;
+    this.#ready = false;
+    ws.onopen = noop;
+    ws.onerror = noop; // a close event always follows
+    ws.onmessage = (event) => {
+      if (this.#ws === ws) this.#receive(event.data);
+    };
+    ws.onclose = (event) => {
+      if (this.#ws === ws) this.#onClose(event.code, event.reason);
+    };
+    this.#connectTimer = setTimeout(() => {
+      if (this.#ws === ws && !this.#ready) this.#lost();
+    }, this.#connectTimeoutMs);
+  }
+
+  /** Forget the current socket: stop its timers, detach handlers, close it if still open. */
+  #dropSocket(): void {
+    clearTimeout(this.#connectTimer);
+    clearInterval(this.#pingTimer);
+    clearTimeout(this.#deadTimer);
+    this.#connectTimer = this.#pingTimer = this.#deadTimer = undefined;
+    const ws = this.#ws;
+    this.#ws = null;
+    this.#ready = false;
+    if (ws === null) return;
+    // No-ops rather than null: `ws` emits 'error' when closing a connecting socket, and an
+    // EventEmitter 'error' without a listener throws.
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = noop;
+    try {
+      if (ws.readyState <= OPEN) ws.close(1000);
+    } catch {
+      // Already closing; nothing to do.
+    }
+  }
+
+  /** The socket is dead or failed: drop it and reconnect with backoff. */
+  #lost(): void {
+    this.#dropSocket();
+    this.#scheduleReconnect(false);
+  }
+
+  #onClose(code: number, reason: string): void {
+    const hadReady = this.#ready;
+    this.#dropSocket();
+    if (code === CLOSE_UNAUTHORIZED || code === CLOSE_DEVICE_REVOKED) {
+      const errorCode = codeForClose(code) ?? 'unauthorized';
+      this.#closeForGood(errorCode, reason);
+      return;
+    }
+    // 1001: this server is going away (shutdown, or "go elsewhere" in a cluster): come back
+    // at once. Only after a `ready`, so a server that refuses with 1001 cannot cause a tight loop.
+    this.#scheduleReconnect(code === CLOSE_GOING_AWAY && hadReady);
+  }
+
+  #closeForGood(code: ErrorCode, reason: string): void {
+    this.#run++;
+    this.#dropSocket();
+    this.#setState('closed');
+    this.#events.emit('error', { code, message: reason || ERRORS[code].message, retryable: false });
+  }
+
+  #scheduleReconnect(immediately: boolean): void {
+    clearTimeout(this.#reconnectTimer);
+    let delay = 0;
+    if (immediately) this.#attempt = 0;
+    else delay = backoffDelay(this.#attempt++, this.#reconnect, this.#random);
+    this.#setState('reconnecting');
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      void this.#open();
+    }, delay);
+  }
+
+  #write(frame: ClientFrame): void {
+    const ws = this.#ws;
+    if (ws === null || ws.readyState !== OPEN) return; // resent on the next connection
+    ws.send(JSON.stringify(frame));
+  }
+
+  #sendEntry(entry: OutboxEntry): void {
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = undefined;
+    const { conversationId, clientId, text } = entry.send;
+    this.#write({ type: 'send', conversationId, clientId, text });
+  }
+
+  #startHeartbeat(ms: number): void {
+    this.#heartbeatMs = ms;
+    if (!(ms > 0)) return;
+    this.#pingTimer = setInterval(() => this.#write({ type: 'ping' }), ms);
+    this.#armDeadTimer(ms * HEARTBEAT_TIMEOUT_FACTOR);
+  }
+
+  // One timer per socket, re-armed only when it fires: receiving a frame just records the
+  // time, so the per-message path creates no timers.
+  #armDeadTimer(ms: number): void {
+    this.#deadTimer = setTimeout(() => {
+      const timeout = this.#heartbeatMs * HEARTBEAT_TIMEOUT_FACTOR;
+      const silent = performance.now() - this.#lastReceivedAt;
+      if (silent >= timeout) this.#lost();
+      else this.#armDeadTimer(timeout - silent);
+    }, ms);
+  }
+
+  #receive(data: unknown): void {
+    this.#lastReceivedAt = performance.now();
+    if (typeof data !== 'string') return; // text frames only
+    let frame;
+    try {
+      frame = decodeServerFrame(data);
+    } catch {
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null) return;
+    switch (frame.type) {
+      case 'ready': {
+        if (this.#ready) return;
+        clearTimeout(this.#connectTimer);
+        this.#connectTimer = undefined;
+        this.#ready = true;
+        this.#attempt = 0;
+        this.#startHeartbeat(this.#heartbeatOverride ?? frame.heartbeatMs);
+        // Sync first, then the outbox in its original order, before any handler runs: a
+        // send() from a 'ready' handler then goes out once, after the older ones.
+        this.#write({ type: 'sync', since: this.#cursor });
+        for (const entry of this.#outbox.entries()) this.#sendEntry(entry);
+        for (const [conversationId, seq] of this.#pendingReads) {
+          this.#write({ type: 'read', conversationId, seq });
+        }
+        this.#pendingReads.clear();
+        this.#setState('open');
+        this.#events.emit('ready', frame);
+        return;
+      }
+      case 'message': {
+        const m = frame.message;
+        if (this.#cursor === null || m.pos > this.#cursor) this.#cursor = m.pos;
+        const last = this.#lastSeq.get(m.conversationId);
+        if (last !== undefined && m.seq <= last) return;
+        this.#lastSeq.set(m.conversationId, m.seq);
+        this.#events.emit('message', m);
+        return;
+      }
+      case 'synced': {
+        if (this.#cursor === null || frame.pos > this.#cursor) this.#cursor = frame.pos;
+        if (this.#state === 'open') this.#setState('synced');
+        this.#events.emit('synced', { pos: frame.pos });
+        return;
+      }
+      case 'ack': {
+        const { type: _type, ...ack } = frame;
+        if (this.#outbox.resolve(ack)) this.#events.emit('ack', ack);
+        return;
+      }
+      case 'error': {
+        const { type: _type, ...error } = frame;
+        const entry = error.ref === undefined ? undefined : this.#outbox.get(error.ref);
+        if (entry === undefined) {
+          this.#events.emit('error', error);
+        } else if (error.retryable) {
+          clearTimeout(entry.retryTimer);
+          const delay = backoffDelay(entry.retries++, this.#reconnect, this.#random);
+          entry.retryTimer = setTimeout(() => {
+            entry.retryTimer = undefined;
+            if (this.#ready && this.#outbox.get(entry.send.clientId) === entry) this.#sendEntry(entry);
+          }, delay);
+        } else {
+          this.#outbox.reject(entry.send.clientId, toParleyError(error.code, error.message));
+        }
+        return;
+      }
+      case 'read':
+        this.#events.emit('read', frame);
+        return;
+      case 'conversation':
+        this.#events.emit('conversation', frame.conversation);
+        return;
+      case 'conversation_removed':
+        this.#events.emit('conversation_removed', { conversationId: frame.conversationId });
+        return;
+      case 'pong':
+        return;
+      default: {
+        // Compile time: every frame type is handled. Run time: a newer server's frame is ignored.
+        const _unknown: never = frame;
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,318 @@
+/** `ParleyHttp`: one typed method per route of the HTTP API (packages/protocol/src/http.ts). */
+import type {
+  Ack,
+  Conversation,
+  Device,
+  GroupRequest,
+  HistoryPage,
+  LoginRequest,
+  Member,
+  Routes,
+  SendRequest,
+  Session,
+  SignupRequest,
+  SyncPage,
+  UpdateMeRequest,
+  User,
+} from '@parley/protocol';
+import { ParleyError, isErrorCode } from '@parley/protocol';
+import type { ErrorCode } from '@parley/protocol';
+
+/** The part of `fetch` the SDK uses; `globalThis.fetch` and undici's fetch both fit. */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** Options of `ParleyHttp`. */
+export interface ParleyHttpOptions {
+  /** Base URL of the server, e.g. `http://127.0.0.1:8080`; a path prefix is kept. Required. */
+  baseUrl: string;
+  /** Session token, sent as `Authorization: Bearer <token>`. Default: none (signup and login only). */
+  token?: string;
+  /** `fetch` implementation. Default: `globalThis.fetch`, looked up at each call. */
+  fetch?: FetchLike;
+}
+
+/** Query parameters of `history`. */
+export interface HistoryQuery {
+  /** Messages with a smaller seq (older), newest first up to `limit`. */
+  before?: number;
+  /** Messages with a larger seq (newer). */
+  after?: number;
+  /** Page size; default 50, max 200 (server side). */
+  limit?: number;
+}
+
+/** Query parameters of `sync`. */
+export interface SyncQuery {
+  /** Feed position to read after. Default 0 (server side). */
+  since?: number;
+  /** Page size; max 500 (server side). */
+  limit?: number;
+}
+
+/** Who a direct conversation is with: a username or a user id. */
+export type DirectTarget = { username: string; userId?: never } | { userId: string; username?: never };
+
+type Route = keyof Routes;
+type Res<R extends Route> = Routes[R]['res'];
+/** Names of the `:params` in a route's path. */
+type PathParams<S extends string> = S extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | PathParams<`/${Rest}`>
+  : S extends `${string}:${infer Name}`
+    ? Name
+    : never;
+
+type QueryValue = number | string | undefined;
+
+interface CallOptions<R extends Route> {
+  params?: Record<PathParams<R>, string>;
+  query?: Record<string, QueryValue>;
+  body?: Routes[R]['body'];
+}
+
+/** Routes that take no token (everything else sends the bearer header). */
+const PUBLIC_ROUTES: ReadonlySet<Route> = new Set<Route>(['POST /v1/users', 'POST /v1/sessions']);
+
+/** Error code for a failed response whose body is not a Parley `ErrorBody` (e.g. from a proxy). */
+function codeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return 'invalid_field';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 413:
+      return 'body_too_large';
+    case 429:
+      return 'rate_limited';
+    default:
+      // 502/503/504 from a proxy mean the server is not reachable right now: retryable.
+      return status >= 500 ? 'unavailable' : 'internal';
+  }
+}
+
+/**
+ * A `ParleyError` for a code received from the server. A code this SDK does not know (a
+ * newer server) becomes `internal` with the original code kept in the message.
+ */
+export function toParleyError(code: unknown, message: unknown): ParleyError {
+  const text = typeof message === 'string' ? message : undefined;
+  if (isErrorCode(code)) return new ParleyError(code, text);
+  return new ParleyError('internal', `${String(code)}: ${text ?? 'unknown error'}`);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Typed client of the Parley HTTP API. Every method throws `ParleyError` on failure. */
+export class ParleyHttp {
+  #baseUrl: string;
+  #token: string | undefined;
+  #fetch: FetchLike | undefined;
+  /** My user id, learned from `me()` or `login()`, valid for that token only. */
+  #me: { token: string; userId: string } | undefined;
+
+  constructor(options: ParleyHttpOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#fetch = options.fetch;
+  }
+
+  /** The session token in use, if any. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /** Use another session token (or none) from the next request on. It is never put in a URL. */
+  setToken(token: string | undefined): void {
+    this.#token = token;
+  }
+
+  /** Create an account. Does not log in. */
+  signup(req: SignupRequest): Promise<User> {
+    return this.#call('POST /v1/users', { body: req });
+  }
+
+  /** Log in a new device. The returned token is not installed: call `setToken(session.token)`. */
+  async login(req: LoginRequest): Promise<Session> {
+    const session = await this.#call('POST /v1/sessions', { body: req });
+    this.#me = { token: session.token, userId: session.user.id };
+    return session;
+  }
+
+  /** Log out this device: its token stops working and its sockets close. */
+  logout(): Promise<Res<'DELETE /v1/sessions/current'>> {
+    return this.#call('DELETE /v1/sessions/current', {});
+  }
+
+  /** The logged-in user. */
+  async me(): Promise<User> {
+    const token = this.#token;
+    const user = await this.#call('GET /v1/me', {});
+    if (token !== undefined) this.#me = { token, userId: user.id };
+    return user;
+  }
+
+  /** Change my display name. */
+  updateMe(req: UpdateMeRequest): Promise<User> {
+    return this.#call('PATCH /v1/me', { body: req });
+  }
+
+  /** Look up a user by username. */
+  getUser(username: string): Promise<User> {
+    return this.#call('GET /v1/users/:username', { params: { username } });
+  }
+
+  /** My devices (logged-in sessions). */
+  devices(): Promise<{ devices: Device[] }> {
+    return this.#call('GET /v1/devices', {});
+  }
+
+  /** Revoke one of my devices: its sessions end and its sockets close. */
+  revokeDevice(id: string): Promise<Res<'DELETE /v1/devices/:id'>> {
+    return this.#call('DELETE /v1/devices/:id', { params: { id } });
+  }
+
+  /** My conversations, latest activity first. `limit`: default 100, max 500 (server side). */
+  conversations(query: { limit?: number } = {}): Promise<{ conversations: Conversation[] }> {
+    return this.#call('GET /v1/conversations', { query: { limit: query.limit } });
+  }
+
+  /** Get or create the 1:1 conversation with a user (idempotent). */
+  direct(target: DirectTarget): Promise<Conversation> {
+    return this.#call('POST /v1/conversations/direct', { body: target });
+  }
+
+  /** Create a group; `members` are usernames of the others (I become its admin). */
+  createGroup(req: GroupRequest): Promise<Conversation> {
+    return this.#call('POST /v1/conversations/groups', { body: req });
+  }
+
+  /** One conversation I am in. */
+  conversation(id: string): Promise<Conversation> {
+    return this.#call('GET /v1/conversations/:id', { params: { id } });
+  }
+
+  /** Rename a group. */
+  rename(id: string, name: string): Promise<Conversation> {
+    return this.#call('PATCH /v1/conversations/:id', { params: { id }, body: { name } });
+  }
+
+  /** Members of a conversation. */
+  members(id: string): Promise<{ members: Member[] }> {
+    return this.#call('GET /v1/conversations/:id/members', { params: { id } });
+  }
+
+  /** Add members to a group by username. */
+  addMembers(id: string, usernames: string[]): Promise<{ members: Member[] }> {
+    return this.#call('POST /v1/conversations/:id/members', { params: { id }, body: { usernames } });
+  }
+
+  /** Remove a member from a group (admins), or leave when `userId` is mine. */
+  removeMember(id: string, userId: string): Promise<Res<'DELETE /v1/conversations/:id/members/:userId'>> {
+    return this.#call('DELETE /v1/conversations/:id/members/:userId', { params: { id, userId } });
+  }
+
+  /** Leave a conversation (fetches `me()` first if my user id is not known yet). */
+  async leave(id: string): Promise<Res<'DELETE /v1/conversations/:id/members/:userId'>> {
+    const known = this.#me !== undefined && this.#me.token === this.#token ? this.#me.userId : undefined;
+    const userId = known ?? (await this.me()).id;
+    return this.removeMember(id, userId);
+  }
+
+  /** Make a member an admin (admins only). */
+  promote(id: string, userId: string): Promise<{ members: Member[] }> {
+    return this.#call('POST /v1/conversations/:id/admins/:userId', { params: { id, userId } });
+  }
+
+  /** A page of history by seq. */
+  history(id: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    return this.#call('GET /v1/conversations/:id/messages', {
+      params: { id },
+      query: { before: query.before, after: query.after, limit: query.limit },
+    });
+  }
+
+  /** Send a message over HTTP: same validation, idempotency and ack as the WebSocket `send`. */
+  send(id: string, req: SendRequest): Promise<Ack> {
+    return this.#call('POST /v1/conversations/:id/messages', { params: { id }, body: req });
+  }
+
+  /** Move my read cursor in a conversation to `seq` (never backwards). */
+  read(id: string, seq: number): Promise<{ seq: number }> {
+    return this.#call('POST /v1/conversations/:id/read', { params: { id }, body: { seq } });
+  }
+
+  /** A page of my change feed after `since`. */
+  sync(query: SyncQuery = {}): Promise<SyncPage> {
+    return this.#call('GET /v1/sync', { query: { since: query.since, limit: query.limit } });
+  }
+
+  async #call<R extends Route>(route: R, options: CallOptions<R>): Promise<Res<R>> {
+    const space = route.indexOf(' ');
+    const method = route.slice(0, space);
+    const params = options.params as Record<string, string> | undefined;
+    let path = route.slice(space + 1).replace(/:(\w+)/g, (_, name: string) => encodeSegment(params?.[name]));
+    if (options.query !== undefined) {
+      const search = new URLSearchParams();
+      for (const [key, value] of Object.entries(options.query)) {
+        if (value !== undefined) search.set(key, String(value));
+      }
+      const qs = search.toString();
+      if (qs !== '') path += `?${qs}`;
+    }
+
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (!PUBLIC_ROUTES.has(route)) {
+      if (this.#token === undefined) throw new ParleyError('unauthorized', 'No session token: call setToken()');
+      headers.authorization = `Bearer ${this.#token}`;
+    }
+    const init: RequestInit = { method, headers };
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
+
+    // Called as a plain function: browsers throw "Illegal invocation" when fetch gets
+    // another `this` than the global object.
+    const fetchFn: FetchLike = this.#fetch ?? ((url, req) => globalThis.fetch(url, req));
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetchFn(this.#baseUrl + path, init);
+      text = await res.text();
+    } catch (err) {
+      throw new ParleyError('unavailable', `Network error: ${errorMessage(err)}`);
+    }
+
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+      if (res.ok) throw new ParleyError('internal', `Response to ${route} is not JSON`);
+    }
+    if (!res.ok) {
+      const err = body as { code?: unknown; message?: unknown } | undefined;
+      if (typeof err === 'object' && err !== null && isErrorCode(err.code)) {
+        throw toParleyError(err.code, err.message);
+      }
+      throw new ParleyError(codeForStatus(res.status), `HTTP ${res.status} from ${route}`);
+    }
+    return body as Res<R>;
+  }
+}
+
+/**
+ * One path segment. Empty, `.` and `..` cannot be sent: URL parsers resolve dot segments
+ * (even percent-encoded ones, WHATWG URL), so the request would reach another route.
+ */
+function encodeSegment(value: string | undefined): string {
+  if (value === undefined || value === '' || value === '.' || value === '..') {
+    throw new ParleyError('invalid_field', `Invalid path parameter ${JSON.stringify(value ?? '')}`);
+  }
+  return encodeURIComponent(value);
+}

@@ -1,0 +1,141 @@
+/**
+ * The one registry of Parley error codes (style: fastify keeps every error in one file).
+ *
+ * Every error a client can see, over HTTP or WebSocket, has a stable `code` listed here with
+ * its HTTP status and what happens on a WebSocket: either an `error` frame (the connection
+ * stays usable) or a close with the given close code. `retryable` tells clients whether
+ * sending the same request again later may succeed. docs/protocol.md lists every code; a
+ * test fails when one is missing there.
+ */
+export interface ErrorSpec {
+  /** HTTP status used when the error answers an HTTP request. */
+  readonly status: number;
+  /** WebSocket behaviour: `'frame'` sends an `error` frame; a number closes with that code. */
+  readonly ws: 'frame' | number;
+  /** Whether the same request may succeed if retried later unchanged. */
+  readonly retryable: boolean;
+  /** Default human-readable message. */
+  readonly message: string;
+}
+
+export const ERRORS = {
+  invalid_json: { status: 400, ws: 'frame', retryable: false, message: 'Body or frame is not valid JSON' },
+  unknown_frame: { status: 400, ws: 'frame', retryable: false, message: 'Unknown frame type' },
+  invalid_field: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'A field is missing or has the wrong type',
+  },
+  text_empty: { status: 400, ws: 'frame', retryable: false, message: 'Message text is empty' },
+  text_too_long: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'Message text exceeds 99,999 characters',
+  },
+  body_too_large: { status: 413, ws: 'frame', retryable: false, message: 'Request body is too large' },
+  frame_too_large: {
+    status: 413,
+    ws: 1009,
+    retryable: false,
+    message: 'WebSocket frame exceeds the size limit',
+  },
+  unauthorized: {
+    status: 401,
+    ws: 4001,
+    retryable: false,
+    message: 'Missing, invalid or revoked session token',
+  },
+  invalid_credentials: { status: 401, ws: 'frame', retryable: false, message: 'Wrong username or password' },
+  device_revoked: {
+    status: 401,
+    ws: 4003,
+    retryable: false,
+    message: 'This device was logged out or revoked',
+  },
+  invalid_username: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'Username must be 3-32 characters of a-z, 0-9, _ and .',
+  },
+  weak_password: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'Password must be at least 8 characters',
+  },
+  username_taken: { status: 409, ws: 'frame', retryable: false, message: 'Username is already taken' },
+  not_found: { status: 404, ws: 'frame', retryable: false, message: 'Not found' },
+  forbidden: { status: 403, ws: 'frame', retryable: false, message: 'Only a group admin can do this' },
+  not_group: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'This operation needs a group conversation',
+  },
+  group_full: { status: 409, ws: 'frame', retryable: false, message: 'A group has at most 100 members' },
+  group_too_small: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'A group needs at least 2 members',
+  },
+  client_id_conflict: {
+    status: 409,
+    ws: 'frame',
+    retryable: false,
+    message: 'This client id was already used for a different message',
+  },
+  rate_limited: { status: 429, ws: 'frame', retryable: true, message: 'Too many requests; slow down' },
+  slow_consumer: {
+    status: 503,
+    ws: 4008,
+    retryable: true,
+    message: 'Connection fell too far behind; reconnect',
+  },
+  server_shutdown: { status: 503, ws: 1001, retryable: true, message: 'Server is shutting down; reconnect' },
+  unavailable: {
+    status: 503,
+    ws: 'frame',
+    retryable: true,
+    message: 'Storage is temporarily unavailable; retry',
+  },
+  internal: { status: 500, ws: 'frame', retryable: true, message: 'Internal server error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Every error code Parley can return. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** All codes, in registry order. */
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** Body of every HTTP error response and payload of every WebSocket `error` frame. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+/** An error carrying a registry code; thrown by the server's domain layer and by the SDK. */
+export class ParleyError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly status: number;
+  constructor(code: ErrorCode, message?: string) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(message ?? spec.message);
+    this.name = 'ParleyError';
+    this.code = code;
+    this.retryable = spec.retryable;
+    this.status = spec.status;
+  }
+  toBody(): ErrorBody {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}

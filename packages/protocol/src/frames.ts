@@ -1,0 +1,188 @@
+/**
+ * WebSocket frames: JSON text frames, each `{ "type": ..., ... }`. Server and SDK switch on
+ * `type` exhaustively so the compiler finds every place a new frame must be handled.
+ */
+import type { ErrorCode } from './errors.js';
+import type { Ack, Conversation, Message } from './models.js';
+import { MAX_CLIENT_ID_LENGTH, MAX_SYNC_PAGE } from './limits.js';
+
+// ---- client -> server ----
+
+/** Send a message. Answered by `ack` (after it is durably stored) or `error` with `ref` = clientId. */
+export interface SendFrame {
+  type: 'send';
+  conversationId: string;
+  clientId: string;
+  text: string;
+}
+/** Start catch-up from a feed position, then switch to live delivery. `since: null` means "from now". */
+export interface SyncFrame {
+  type: 'sync';
+  since: number | null;
+}
+/** Move my read cursor in a conversation to `seq` (never backwards). */
+export interface ReadFrame {
+  type: 'read';
+  conversationId: string;
+  seq: number;
+}
+/** Application heartbeat; answered by `pong`. */
+export interface PingFrame {
+  type: 'ping';
+  t?: number;
+}
+
+export type ClientFrame = SendFrame | SyncFrame | ReadFrame | PingFrame;
+export type ClientFrameType = ClientFrame['type'];
+
+// ---- server -> client ----
+
+/** First frame after the upgrade. */
+export interface ReadyFrame {
+  type: 'ready';
+  userId: string;
+  deviceId: string;
+  /** Current head of this user's feed: `sync` with `since: pos` receives only new messages. */
+  pos: number;
+  /** How often the client should send `ping`, in ms. */
+  heartbeatMs: number;
+  /** Server id (useful in cluster mode and in logs). */
+  serverId: string;
+}
+export interface AckFrame extends Ack {
+  type: 'ack';
+}
+export interface MessageFrame {
+  type: 'message';
+  message: Message;
+}
+/** Catch-up is complete up to `pos`; every later message arrives live. */
+export interface SyncedFrame {
+  type: 'synced';
+  pos: number;
+}
+/** A member's read cursor moved (my other devices, or others for receipts). */
+export interface ReadCursorFrame {
+  type: 'read';
+  conversationId: string;
+  userId: string;
+  seq: number;
+}
+/** A conversation I am in was created or changed (members, name, roles). */
+export interface ConversationFrame {
+  type: 'conversation';
+  conversation: Conversation;
+}
+/** I am no longer a member of a conversation (left or removed). */
+export interface ConversationRemovedFrame {
+  type: 'conversation_removed';
+  conversationId: string;
+}
+export interface PongFrame {
+  type: 'pong';
+  t?: number;
+}
+/** An error in answer to a frame; `ref` is the clientId of a send, when there is one. */
+export interface ErrorFrame {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  ref?: string;
+}
+
+export type ServerFrame =
+  | ReadyFrame
+  | AckFrame
+  | MessageFrame
+  | SyncedFrame
+  | ReadCursorFrame
+  | ConversationFrame
+  | ConversationRemovedFrame
+  | PongFrame
+  | ErrorFrame;
+export type ServerFrameType = ServerFrame['type'];
+
+// ---- decoding ----
+
+export type DecodeResult =
+  { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string; ref?: string };
+
+function fail(code: ErrorCode, message: string, ref?: string): DecodeResult {
+  return ref === undefined ? { ok: false, code, message } : { ok: false, code, message, ref };
+}
+
+function isId(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= 64;
+}
+
+function isSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/**
+ * Parse and validate one client frame. Never throws: bad input yields the error code the
+ * server answers with. Text length is checked by the server (it needs code points).
+ */
+export function decodeClientFrame(data: string): DecodeResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return fail('invalid_json', 'Frame is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return fail('invalid_field', 'A frame is a JSON object with a "type"');
+  }
+  const f = raw as Record<string, unknown>;
+  const type = f.type as ClientFrameType;
+  switch (type) {
+    case 'send': {
+      const ref = typeof f.clientId === 'string' ? f.clientId.slice(0, MAX_CLIENT_ID_LENGTH) : undefined;
+      if (
+        typeof f.clientId !== 'string' ||
+        f.clientId.length === 0 ||
+        f.clientId.length > MAX_CLIENT_ID_LENGTH
+      ) {
+        return fail(
+          'invalid_field',
+          `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
+          ref,
+        );
+      }
+      if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string', ref);
+      if (typeof f.text !== 'string') return fail('invalid_field', 'text must be a string', ref);
+      return {
+        ok: true,
+        frame: { type: 'send', conversationId: f.conversationId, clientId: f.clientId, text: f.text },
+      };
+    }
+    case 'sync': {
+      if (f.since !== null && f.since !== undefined && !isSeq(f.since)) {
+        return fail('invalid_field', 'since must be a non-negative integer or null');
+      }
+      return { ok: true, frame: { type: 'sync', since: (f.since as number | null | undefined) ?? null } };
+    }
+    case 'read': {
+      if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string');
+      if (!isSeq(f.seq)) return fail('invalid_field', 'seq must be a non-negative integer');
+      return { ok: true, frame: { type: 'read', conversationId: f.conversationId, seq: f.seq } };
+    }
+    case 'ping': {
+      if (f.t !== undefined && typeof f.t !== 'number') return fail('invalid_field', 't must be a number');
+      return { ok: true, frame: f.t === undefined ? { type: 'ping' } : { type: 'ping', t: f.t } };
+    }
+    default: {
+      const unknownType: never = type;
+      return fail('unknown_frame', `Unknown frame type ${JSON.stringify(unknownType)?.slice(0, 40) ?? ''}`);
+    }
+  }
+}
+
+/** Parse a server frame (used by the SDK). Throws on non-JSON; unknown types are passed through. */
+export function decodeServerFrame(data: string): ServerFrame {
+  return JSON.parse(data) as ServerFrame;
+}
+
+/** Sync page size the server uses when streaming catch-up over WebSocket. */
+export const SYNC_PAGE_SIZE = MAX_SYNC_PAGE;

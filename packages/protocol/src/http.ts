@@ -1,0 +1,81 @@
+/**
+ * HTTP API contract (JSON over HTTP under /v1). Authenticated routes take
+ * `Authorization: Bearer <token>`. Errors answer with the registry's status and an `ErrorBody`.
+ * The SDK's `ParleyHttp` implements exactly these routes.
+ */
+import type { Ack, Conversation, Device, HistoryPage, Member, Session, SyncPage, User } from './models.js';
+
+export interface SignupRequest {
+  username: string;
+  password: string;
+  displayName?: string;
+}
+export interface LoginRequest {
+  username: string;
+  password: string;
+  /** Shown in the device list, e.g. "Chrome on Linux". */
+  deviceName?: string;
+}
+export interface UpdateMeRequest {
+  displayName: string;
+}
+export interface DirectRequest {
+  /** The other user's username (or pass userId). */
+  username?: string;
+  userId?: string;
+}
+export interface GroupRequest {
+  name: string;
+  /** Usernames of the other members (the creator is added as admin). */
+  members: string[];
+}
+export interface AddMembersRequest {
+  usernames: string[];
+}
+export interface SendRequest {
+  clientId: string;
+  text: string;
+}
+export interface ReadRequest {
+  seq: number;
+}
+export interface RenameRequest {
+  name: string;
+}
+
+/**
+ * Every route: method, path, request body, response body. `:id` and `:userId` are path
+ * parameters. Query parameters are described on the route.
+ */
+export interface Routes {
+  'POST /v1/users': { body: SignupRequest; res: User; auth: false };
+  'POST /v1/sessions': { body: LoginRequest; res: Session; auth: false };
+  /** Log out the calling device (its token stops working, its sockets close). */
+  'DELETE /v1/sessions/current': { body: undefined; res: { ok: true }; auth: true };
+  'GET /v1/me': { body: undefined; res: User; auth: true };
+  'PATCH /v1/me': { body: UpdateMeRequest; res: User; auth: true };
+  'GET /v1/users/:username': { body: undefined; res: User; auth: true };
+  'GET /v1/devices': { body: undefined; res: { devices: Device[] }; auth: true };
+  /** Revoke a device of mine: its sessions end and its WebSockets close within a second. */
+  'DELETE /v1/devices/:id': { body: undefined; res: { ok: true }; auth: true };
+  /** List my conversations, latest activity first. Query: `limit` (default 100, max 500). */
+  'GET /v1/conversations': { body: undefined; res: { conversations: Conversation[] }; auth: true };
+  /** Get or create the 1:1 conversation with a user (idempotent). */
+  'POST /v1/conversations/direct': { body: DirectRequest; res: Conversation; auth: true };
+  'POST /v1/conversations/groups': { body: GroupRequest; res: Conversation; auth: true };
+  'GET /v1/conversations/:id': { body: undefined; res: Conversation; auth: true };
+  'PATCH /v1/conversations/:id': { body: RenameRequest; res: Conversation; auth: true };
+  'GET /v1/conversations/:id/members': { body: undefined; res: { members: Member[] }; auth: true };
+  'POST /v1/conversations/:id/members': { body: AddMembersRequest; res: { members: Member[] }; auth: true };
+  /** Remove a member (admins), or leave when `:userId` is my own id. */
+  'DELETE /v1/conversations/:id/members/:userId': { body: undefined; res: { ok: true }; auth: true };
+  /** Make a member an admin (admins only). */
+  'POST /v1/conversations/:id/admins/:userId': { body: undefined; res: { members: Member[] }; auth: true };
+  /** History by seq. Query: `before` or `after` (a seq), `limit` (default 50, max 200). */
+  'GET /v1/conversations/:id/messages': { body: undefined; res: HistoryPage; auth: true };
+  /** The HTTP sender path: same validation, idempotency and ack as the WebSocket `send`. */
+  'POST /v1/conversations/:id/messages': { body: SendRequest; res: Ack; auth: true };
+  'POST /v1/conversations/:id/read': { body: ReadRequest; res: { seq: number }; auth: true };
+  /** My change feed after `since` (query), in order. Query: `since` (default 0), `limit` (max 500). */
+  'GET /v1/sync': { body: undefined; res: SyncPage; auth: true };
+}

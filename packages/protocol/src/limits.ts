@@ -1,0 +1,41 @@
+/** Protocol-wide limits. Servers may lower the configurable ones; clients read them from `ready`. */
+
+/** Longest message text, in Unicode code points. Text of 100,000 code points is refused. */
+export const MAX_TEXT_CODE_POINTS = 99_999;
+/** Most members of a group conversation, creator included. */
+export const MAX_GROUP_MEMBERS = 100;
+/** Most messages in one history page. */
+export const MAX_HISTORY_PAGE = 200;
+/** Most feed entries the server sends per catch-up page. */
+export const MAX_SYNC_PAGE = 500;
+/** Default hard cap of one WebSocket frame, in bytes; larger frames close the socket with 1009. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Longest client id, in characters. */
+export const MAX_CLIENT_ID_LENGTH = 64;
+/** Username rule: 3-32 characters of a-z, 0-9, underscore and dot (lower-cased on input). */
+export const USERNAME_PATTERN = /^[a-z0-9_.]{3,32}$/;
+/** Shortest password, in characters. */
+export const MIN_PASSWORD_LENGTH = 8;
+/** Longest password, in characters (bounds hashing work). */
+export const MAX_PASSWORD_LENGTH = 1024;
+/** Longest display name, group name or device name, in code points. */
+export const MAX_NAME_LENGTH = 64;
+/** WebSocket subprotocol spoken by this version of the protocol. */
+export const PROTOCOL = 'parley.v1';
+/** Prefix of the subprotocol entry that carries the session token during the upgrade. */
+export const AUTH_PROTOCOL_PREFIX = 'parley.auth.';
+
+/** Number of Unicode code points in a string (not UTF-16 units). */
+export function codePointLength(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}

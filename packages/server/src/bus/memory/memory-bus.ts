@@ -1,0 +1,19 @@
+import type { Bus, BusEvent, BusHandler } from '../bus.js';
+
+/** The in-process bus: every event goes synchronously to every local subscriber. */
+export class MemoryBus implements Bus {
+  private readonly handlers = new Set<BusHandler>();
+
+  publish(event: BusEvent): void {
+    for (const h of this.handlers) h(event);
+  }
+
+  subscribe(handler: BusHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.handlers.clear();
+  }
+}

@@ -1,0 +1,330 @@
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import {
+  AUTH_PROTOCOL_PREFIX,
+  ERRORS,
+  MAX_SYNC_PAGE,
+  PROTOCOL,
+  ParleyError,
+  decodeClientFrame,
+} from '@parley/protocol';
+import type { ClientFrame, ErrorCode, MessageFrame, SyncedFrame } from '@parley/protocol';
+import type { AuthContext, AuthService } from '../auth/auth-service.js';
+import type { Bus, BusEvent } from '../bus/bus.js';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { MessageService } from '../messages/message-service.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+import { Connection } from './connection.js';
+
+/** Catch-up waits for a socket's send buffer to fall below this before writing the next page. */
+const CATCHUP_HIGH_WATER = 1024 * 1024;
+/** How often device `lastSeenAt` is written for connected devices (one batched write). */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/** Token from `Authorization: Bearer …` or from the `parley.auth.<token>` subprotocol; never from the URL. */
+export function tokenFromUpgrade(req: IncomingMessage): string | null {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (typeof protocols === 'string') {
+    for (const p of protocols.split(',')) {
+      const t = p.trim();
+      if (t.startsWith(AUTH_PROTOCOL_PREFIX)) return t.slice(AUTH_PROTOCOL_PREFIX.length);
+    }
+  }
+  return null;
+}
+
+function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
+  const spec = ERRORS[code];
+  const body = JSON.stringify({ code, message: spec.message, retryable: spec.retryable });
+  socket.end(
+    `HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * The chat service: authenticates WebSocket upgrades, holds each device's connection, runs
+ * catch-up then live delivery, and feeds sends to the message service.
+ */
+export class ChatServer {
+  private readonly wss: WebSocketServer;
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly byDevice = new Map<string, Set<Connection>>();
+  private nextId = 1;
+  private accepting = true;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly auth: AuthService,
+    private readonly messages: MessageService,
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: config.maxFrameBytes,
+      handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+    });
+    this.unsubscribe = bus.subscribe((e) => this.onBusEvent(e));
+    const sweepEvery = Math.max(50, Math.min(config.heartbeatMs, config.heartbeatTimeoutMs / 3));
+    this.timers.push(setInterval(() => this.sweep(), sweepEvery).unref());
+    this.timers.push(setInterval(() => void this.touchDevices(), TOUCH_INTERVAL_MS).unref());
+  }
+
+  get connectionCount(): number {
+    let n = 0;
+    for (const set of this.byDevice.values()) n += set.size;
+    return n;
+  }
+
+  /** Handle an HTTP upgrade on /v1/ws: authenticate before upgrading. */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/v1/ws') return rejectUpgrade(socket, 'not_found');
+    if (!this.accepting) return rejectUpgrade(socket, 'server_shutdown');
+    const token = tokenFromUpgrade(req);
+    let ctx: AuthContext | null = null;
+    try {
+      ctx = token ? await this.auth.authenticate(token) : null;
+    } catch (err) {
+      this.log.error({ err }, 'authentication failed');
+      return rejectUpgrade(socket, 'unavailable');
+    }
+    if (!ctx) return rejectUpgrade(socket, 'unauthorized');
+    if ((this.byDevice.get(ctx.deviceId)?.size ?? 0) >= this.config.maxConnectionsPerDevice) {
+      return rejectUpgrade(socket, 'rate_limited');
+    }
+    if (socket.destroyed) return;
+    const authed = ctx;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authed));
+  }
+
+  private onConnection(ws: WebSocket, ctx: AuthContext): void {
+    const conn = new Connection(this.nextId++, ws, ctx, {
+      perSec: this.config.sendRatePerSec,
+      burst: this.config.sendBurst,
+      maxBufferedBytes: this.config.maxBufferedBytes,
+    });
+    this.add(conn);
+    ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
+    ws.on('close', () => this.remove(conn));
+    ws.on('error', (err) => {
+      this.log.debug({ err, conn: conn.id }, 'socket error');
+    });
+    this.store.feedHead(ctx.userId).then(
+      (pos) => {
+        conn.readyPos = pos;
+        conn.send({
+          type: 'ready',
+          userId: ctx.userId,
+          deviceId: ctx.deviceId,
+          pos,
+          heartbeatMs: this.config.heartbeatMs,
+          serverId: this.config.serverId,
+        });
+      },
+      (err: unknown) => {
+        this.log.error({ err }, 'feed head failed');
+        conn.close(1011, 'unavailable');
+      },
+    );
+  }
+
+  private add(conn: Connection): void {
+    let u = this.byUser.get(conn.ctx.userId);
+    if (!u) this.byUser.set(conn.ctx.userId, (u = new Set()));
+    u.add(conn);
+    let d = this.byDevice.get(conn.ctx.deviceId);
+    if (!d) this.byDevice.set(conn.ctx.deviceId, (d = new Set()));
+    d.add(conn);
+    this.metrics.connections.inc();
+  }
+
+  private remove(conn: Connection): void {
+    conn.state = 'closed';
+    conn.held = [];
+    const u = this.byUser.get(conn.ctx.userId);
+    if (u?.delete(conn) && u.size === 0) this.byUser.delete(conn.ctx.userId);
+    const d = this.byDevice.get(conn.ctx.deviceId);
+    if (d?.delete(conn)) {
+      if (d.size === 0) this.byDevice.delete(conn.ctx.deviceId);
+      this.metrics.connections.dec();
+    }
+  }
+
+  private error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
+    this.metrics.errors.inc({ code });
+    conn.sendError(code, message, ref);
+  }
+
+  private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.lastSeen = Date.now();
+    if (isBinary) return this.error(conn, 'invalid_json', 'Binary frames are not supported; send JSON text');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
+    const decoded = decodeClientFrame(text);
+    if (!decoded.ok) return this.error(conn, decoded.code, decoded.message, decoded.ref);
+    this.handle(conn, decoded.frame);
+  }
+
+  private handle(conn: Connection, frame: ClientFrame): void {
+    switch (frame.type) {
+      case 'send': {
+        if (!conn.takeSendToken(conn.lastSeen))
+          return this.error(conn, 'rate_limited', undefined, frame.clientId);
+        let pending;
+        try {
+          pending = this.messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text);
+        } catch (err) {
+          return this.replyError(conn, err, frame.clientId);
+        }
+        pending.then(
+          (ack) => conn.send({ type: 'ack', ...ack }),
+          (err: unknown) => this.replyError(conn, err, frame.clientId),
+        );
+        return;
+      }
+      case 'sync':
+        if (conn.state !== 'new')
+          return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
+        void this.catchUp(conn, frame.since);
+        return;
+      case 'read':
+        this.messages.markRead(conn.ctx.userId, frame.conversationId, frame.seq).catch((err: unknown) => {
+          this.replyError(conn, err);
+        });
+        return;
+      case 'ping':
+        conn.send(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
+        return;
+      default: {
+        const never: never = frame;
+        return never;
+      }
+    }
+  }
+
+  private replyError(conn: Connection, err: unknown, ref?: string): void {
+    if (err instanceof ParleyError) return this.error(conn, err.code, err.message, ref);
+    this.log.error({ err }, 'unexpected error handling a frame');
+    this.error(conn, 'internal', undefined, ref);
+  }
+
+  /**
+   * Stream everything after `since` from the user's feed, then switch to live delivery with
+   * no gap and no duplicate: live frames arriving meanwhile are held, and afterwards only
+   * those past the last position streamed are written.
+   */
+  private async catchUp(conn: Connection, since: number | null): Promise<void> {
+    conn.state = 'catching_up';
+    let pos = since ?? conn.readyPos;
+    try {
+      for (;;) {
+        conn.overflowed = false;
+        for (;;) {
+          const page = await this.store.readFeed(conn.ctx.userId, pos, MAX_SYNC_PAGE);
+          if ((conn.state as string) === 'closed') return;
+          for (const m of page.messages) {
+            const frame: MessageFrame = { type: 'message', message: m };
+            conn.write(Buffer.from(JSON.stringify(frame)));
+            pos = m.pos;
+          }
+          this.metrics.messagesOut.inc(page.messages.length);
+          if (!page.hasMore) break;
+          while (conn.ws.bufferedAmount > CATCHUP_HIGH_WATER && (conn.state as string) !== 'closed') {
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+        // Frames were dropped while we read: the store has them, read on from `pos`.
+        if (!conn.overflowed) break;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'catch-up failed');
+      conn.close(1011, 'unavailable');
+      return;
+    }
+    const synced: SyncedFrame = { type: 'synced', pos };
+    conn.send(synced);
+    const held = conn.held;
+    conn.held = [];
+    for (const h of held) {
+      if (h.pos !== undefined) {
+        if (h.pos <= pos) continue;
+        pos = h.pos;
+      }
+      conn.write(h.frame);
+    }
+    conn.deliveredPos = pos;
+    conn.state = 'live';
+  }
+
+  private onBusEvent(e: BusEvent): void {
+    switch (e.type) {
+      case 'deliver': {
+        let frame: Buffer | undefined;
+        let sent = 0;
+        for (const userId of e.userIds) {
+          const conns = this.byUser.get(userId);
+          if (!conns) continue;
+          // Serialized once per fan-out, shared by every recipient socket.
+          frame ??= Buffer.from(e.frame);
+          for (const c of conns) if (c.deliver(frame, e.pos)) sent++;
+        }
+        if (sent > 0 && e.pos !== undefined) this.metrics.messagesOut.inc(sent);
+        return;
+      }
+      case 'revoke':
+        for (const id of e.deviceIds) {
+          for (const c of this.byDevice.get(id) ?? [])
+            c.close(ERRORS.device_revoked.ws as number, 'device_revoked');
+        }
+        return;
+      default: {
+        const never: never = e;
+        return never;
+      }
+    }
+  }
+
+  /** Close connections that sent nothing (not even a ping) for heartbeatTimeoutMs. */
+  private sweep(): void {
+    const deadline = Date.now() - this.config.heartbeatTimeoutMs;
+    for (const set of this.byDevice.values()) {
+      for (const c of set) if (c.lastSeen < deadline) c.ws.terminate();
+    }
+  }
+
+  private async touchDevices(): Promise<void> {
+    const ids = [...this.byDevice.keys()];
+    if (ids.length === 0) return;
+    try {
+      await this.store.touchDevices(ids, Date.now());
+    } catch (err) {
+      this.log.warn({ err }, 'could not record device activity');
+    }
+  }
+
+  /** Stop taking connections and close every socket with 1001 ("going away"). */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    for (const t of this.timers) clearInterval(t);
+    this.unsubscribe();
+    await this.touchDevices();
+    for (const set of this.byDevice.values()) {
+      for (const c of set) c.close(ERRORS.server_shutdown.ws as number, 'server_shutdown');
+    }
+  }
+}

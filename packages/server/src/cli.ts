@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+/**
+ * `parley`: serve | user add | chat. Every server option (config.ts) can be given as a flag
+ * (`--heartbeat-ms 5000`) or an env var (`PARLEY_HEARTBEAT_MS=5000`); PORT, HOST and
+ * LOG_LEVEL are also read as is.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline/promises';
+import { createParley } from './app.js';
+import { DEFAULT_CONFIG } from './config.js';
+import type { ServerConfig } from './config.js';
+import { AuthService } from './auth/auth-service.js';
+import { scryptHasher } from './auth/passwords.js';
+import { MemoryBus } from './bus/memory/memory-bus.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const envName = (k: string) => `PARLEY_${kebab(k).replace(/-/g, '_').toUpperCase()}`;
+
+const USAGE = `Usage:
+  parley serve [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--<option> value ...]
+  parley user add <username> [--display-name NAME] [--data-dir ./data]   (password from PARLEY_PASSWORD or prompt)
+  parley chat [--url http://localhost:8080] [--username NAME]
+
+Server options (flag / env var, default):
+${Object.entries(DEFAULT_CONFIG)
+  .map(([k, v]) => `  --${kebab(k)} / ${envName(k)} (${String(v)})`)
+  .join('\n')}
+`;
+
+/** Options from env vars then flags, typed like the defaults. */
+export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Partial<ServerConfig> {
+  const options: Record<string, { type: 'string' }> = {};
+  for (const k of Object.keys(DEFAULT_CONFIG)) options[kebab(k)] = { type: 'string' };
+  options['server-id'] = { type: 'string' };
+  const { values } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  const out: Record<string, unknown> = {};
+  const keys = [...Object.keys(DEFAULT_CONFIG), 'serverId'];
+  for (const k of keys) {
+    let raw = (values as Record<string, string | undefined>)[kebab(k)] ?? env[envName(k)];
+    if (raw === undefined && k === 'port') raw = env.PORT;
+    if (raw === undefined && k === 'host') raw = env.HOST;
+    if (raw === undefined && k === 'logLevel') raw = env.LOG_LEVEL;
+    if (raw === undefined) continue;
+    const def = (DEFAULT_CONFIG as Record<string, unknown>)[k];
+    if (typeof def === 'number') {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`--${kebab(k)} must be a non-negative number`);
+      out[k] = n;
+    } else out[k] = raw;
+  }
+  if (out.durability !== undefined && out.durability !== 'normal' && out.durability !== 'full') {
+    throw new Error('--durability must be normal or full');
+  }
+  return out as Partial<ServerConfig>;
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const parley = createParley(readConfig(argv, process.env));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    parley.log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      parley.log.warn('shutdown timed out; exiting');
+      process.exit(1);
+    }, parley.config.shutdownTimeoutMs);
+    timer.unref();
+    parley.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        parley.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await parley.listen();
+}
+
+async function userAdd(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      'display-name': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'scrypt-log-n': { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const username = positionals[0];
+  if (!username) throw new Error('usage: parley user add <username> [--display-name NAME]');
+  let password = process.env.PARLEY_PASSWORD;
+  if (!password) {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+    process.stderr.write('Password: ');
+    password = (await rl.question('')).trim();
+    rl.close();
+  }
+  const dataDir = values['data-dir'] ?? process.env.PARLEY_DATA_DIR ?? DEFAULT_CONFIG.dataDir;
+  const store = new SqliteStore({ path: join(dataDir, 'parley.db') });
+  try {
+    const logN = Number(
+      values['scrypt-log-n'] ?? process.env.PARLEY_SCRYPT_LOG_N ?? DEFAULT_CONFIG.scryptLogN,
+    );
+    const auth = new AuthService(store, scryptHasher(logN), new MemoryBus());
+    const user = await auth.signup(username, password, values['display-name']);
+    process.stdout.write(`${JSON.stringify(user)}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'serve':
+    case undefined:
+      return serve(rest);
+    case 'user':
+      if (rest[0] === 'add') return userAdd(rest.slice(1));
+      break;
+    case 'chat': {
+      const { chat } = await import('./cli/chat.js');
+      return chat(rest);
+    }
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+  }
+  process.stderr.write(USAGE);
+  process.exitCode = 2;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`parley: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

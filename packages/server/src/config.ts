@@ -1,0 +1,67 @@
+/**
+ * Server options. Every limit is a named option with its default here; flags and env vars
+ * (see cli.ts and docs/deploy.md) override them.
+ */
+import { DEFAULT_MAX_FRAME_BYTES } from '@parley/protocol';
+
+export interface ServerConfig {
+  /** TCP port (env PORT, flag --port). Default 8080; 0 picks a free port. */
+  port: number;
+  /** Listen address (env HOST, flag --host). Default 127.0.0.1; use 0.0.0.0 to serve a network. */
+  host: string;
+  /** Directory of the embedded store (flag --data-dir, env PARLEY_DATA_DIR). Default ./data. */
+  dataDir: string;
+  /** pino log level (env LOG_LEVEL). Default info. */
+  logLevel: string;
+  /** Embedded store durability, see SqliteStoreOptions. Default normal. */
+  durability: 'normal' | 'full';
+  /** Interval at which clients should heartbeat, ms. Default 5000. */
+  heartbeatMs: number;
+  /** A connection with no frame for this long is closed as dead, ms. Default 30000. */
+  heartbeatTimeoutMs: number;
+  /** Hard cap of one incoming WebSocket frame, bytes; larger closes with 1009. Default 1 MiB. */
+  maxFrameBytes: number;
+  /** Largest HTTP request body, bytes. Default 1 MiB. */
+  maxBodyBytes: number;
+  /** Bytes queued to one socket before it is closed as a slow consumer (4008). Default 8 MiB. */
+  maxBufferedBytes: number;
+  /** Sustained sends per second per connection (token bucket). Default 50. */
+  sendRatePerSec: number;
+  /** Burst of sends per connection above the sustained rate. Default 200. */
+  sendBurst: number;
+  /** Signups and logins per minute per client address. Default 30. */
+  authRatePerMin: number;
+  /** Other HTTP requests per minute per client address. Default 1200. */
+  httpRatePerMin: number;
+  /** scrypt cost as log2(N). Default 17 (OWASP). Lower only for tests and benchmarks. */
+  scryptLogN: number;
+  /** Most sends committed in one store transaction (group commit). Default 512. */
+  maxBatch: number;
+  /** Most simultaneous WebSocket connections per device token. Default 4. */
+  maxConnectionsPerDevice: number;
+  /** Time allowed for a graceful shutdown before exiting anyway, ms. Default 10000. */
+  shutdownTimeoutMs: number;
+  /** Server id reported in `ready` and logs. Default: random. */
+  serverId: string;
+}
+
+export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
+  port: 8080,
+  host: '127.0.0.1',
+  dataDir: './data',
+  logLevel: 'info',
+  durability: 'normal',
+  heartbeatMs: 5000,
+  heartbeatTimeoutMs: 30_000,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxBodyBytes: 1024 * 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  sendRatePerSec: 50,
+  sendBurst: 200,
+  authRatePerMin: 30,
+  httpRatePerMin: 1200,
+  scryptLogN: 17,
+  maxBatch: 512,
+  maxConnectionsPerDevice: 4,
+  shutdownTimeoutMs: 10_000,
+};

@@ -1,0 +1,210 @@
+import { MAX_GROUP_MEMBERS, ParleyError } from '@parley/protocol';
+import type { Conversation, Member, ServerFrame } from '@parley/protocol';
+import type { Bus } from '../bus/bus.js';
+import { randomId } from '../ids.js';
+import type { ConversationSummaryRow, Store, UserRow } from '../store/store.js';
+import { AuthService, toUser } from '../auth/auth-service.js';
+import { cleanName } from '../validate.js';
+
+export interface ConversationServiceOptions {
+  /** Most members in a group, creator included. Default 100 (MAX_GROUP_MEMBERS). */
+  maxGroupMembers?: number;
+}
+
+/**
+ * Conversations and membership. A conversation that exists but that the caller is not a
+ * member of answers exactly like an unknown id (`not_found`), so ids never leak existence.
+ */
+export class ConversationService {
+  private readonly maxMembers: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    opts: ConversationServiceOptions = {},
+  ) {
+    this.maxMembers = opts.maxGroupMembers ?? MAX_GROUP_MEMBERS;
+  }
+
+  /** Throws `not_found` unless the user is a member; returns the membership. */
+  async requireMember(conversationId: string, userId: string) {
+    const m = await this.store.getMember(conversationId, userId);
+    if (!m) throw new ParleyError('not_found', 'No such conversation');
+    return m;
+  }
+
+  private async requireAdminOfGroup(conversationId: string, userId: string) {
+    const m = await this.requireMember(conversationId, userId);
+    const c = await this.store.getConversation(conversationId);
+    if (!c) throw new ParleyError('not_found', 'No such conversation');
+    if (c.kind !== 'group') throw new ParleyError('not_group');
+    if (m.role !== 'admin') throw new ParleyError('forbidden');
+    return c;
+  }
+
+  private async resolveUsernames(usernames: readonly string[]): Promise<UserRow[]> {
+    const unique = [...new Set(usernames.map(AuthService.normalizeUsername))];
+    const users: UserRow[] = [];
+    for (const name of unique) {
+      const u = await this.store.getUserByUsername(name);
+      if (!u) throw new ParleyError('not_found', `No such user: ${name.slice(0, 32)}`);
+      users.push(u);
+    }
+    return users;
+  }
+
+  async toConversation(row: ConversationSummaryRow, userId: string): Promise<Conversation> {
+    const conv: Conversation = {
+      id: row.id,
+      kind: row.kind,
+      name: row.name,
+      createdAt: row.createdAt,
+      lastActivityAt: row.lastActivityAt,
+      lastSeq: row.lastSeq,
+      lastMessage: row.lastMessage,
+      unread: Math.max(0, row.lastSeq - row.readSeq),
+      readSeq: row.readSeq,
+      memberCount: row.memberCount,
+      role: row.role,
+    };
+    if (row.kind === 'direct') {
+      const peer = await this.store.getUserById(row.peerId ?? userId);
+      if (peer) {
+        conv.peer = toUser(peer);
+        conv.name = peer.displayName;
+      }
+    }
+    return conv;
+  }
+
+  async get(conversationId: string, userId: string): Promise<Conversation> {
+    const row = await this.store.getConversationSummary(conversationId, userId);
+    if (!row) throw new ParleyError('not_found', 'No such conversation');
+    return this.toConversation(row, userId);
+  }
+
+  async list(userId: string, limit: number): Promise<Conversation[]> {
+    const rows = await this.store.listConversations(userId, limit);
+    return Promise.all(rows.map((r) => this.toConversation(r, userId)));
+  }
+
+  async direct(userId: string, other: { username?: string; userId?: string }): Promise<Conversation> {
+    const peer =
+      other.userId !== undefined
+        ? await this.store.getUserById(other.userId)
+        : await this.store.getUserByUsername(AuthService.normalizeUsername(other.username ?? ''));
+    if (!peer) throw new ParleyError('not_found', 'No such user');
+    const conv = await this.store.getOrCreateDirect(randomId('c_'), userId, peer.id, Date.now());
+    // Tell the other side's devices about a conversation that is new to them.
+    if (conv.lastSeq === 0 && peer.id !== userId) await this.announce(conv.id, [peer.id]);
+    return this.get(conv.id, userId);
+  }
+
+  async createGroup(userId: string, rawName: string, usernames: readonly string[]): Promise<Conversation> {
+    const name = cleanName(rawName, 'name');
+    const users = (await this.resolveUsernames(usernames)).filter((u) => u.id !== userId);
+    const total = users.length + 1;
+    if (total < 2) throw new ParleyError('group_too_small');
+    if (total > this.maxMembers) throw new ParleyError('group_full');
+    const conv = await this.store.createGroup(
+      randomId('c_'),
+      name,
+      userId,
+      users.map((u) => u.id),
+      Date.now(),
+    );
+    await this.announce(
+      conv.id,
+      users.map((u) => u.id),
+    );
+    return this.get(conv.id, userId);
+  }
+
+  async rename(userId: string, conversationId: string, rawName: string): Promise<Conversation> {
+    await this.requireAdminOfGroup(conversationId, userId);
+    await this.store.renameGroup(conversationId, cleanName(rawName, 'name'));
+    await this.announceToAll(conversationId);
+    return this.get(conversationId, userId);
+  }
+
+  async members(userId: string, conversationId: string): Promise<Member[]> {
+    await this.requireMember(conversationId, userId);
+    const rows = await this.store.listMembers(conversationId);
+    const users = new Map((await this.store.getUsersByIds(rows.map((r) => r.userId))).map((u) => [u.id, u]));
+    return rows.map((r) => {
+      const u = users.get(r.userId);
+      return {
+        userId: r.userId,
+        username: u?.username ?? '',
+        displayName: u?.displayName ?? '',
+        role: r.role,
+        joinedAt: r.joinedAt,
+        readSeq: r.readSeq,
+      };
+    });
+  }
+
+  async addMembers(userId: string, conversationId: string, usernames: readonly string[]): Promise<Member[]> {
+    await this.requireAdminOfGroup(conversationId, userId);
+    const users = await this.resolveUsernames(usernames);
+    await this.store.addMembers(
+      conversationId,
+      users.map((u) => u.id),
+      this.maxMembers,
+      Date.now(),
+    );
+    await this.announceToAll(conversationId);
+    return this.members(userId, conversationId);
+  }
+
+  /** Remove a member (admins only), or leave when `targetId` is the caller. */
+  async removeMember(userId: string, conversationId: string, targetId: string): Promise<void> {
+    if (targetId === userId) {
+      const me = await this.requireMember(conversationId, userId);
+      const c = await this.store.getConversation(conversationId);
+      if (!c || c.kind !== 'group') throw new ParleyError('not_group');
+      await this.store.removeMember(conversationId, userId);
+      const rest = await this.store.listMembers(conversationId);
+      // The last admin leaving hands the group to the longest-standing member.
+      if (me.role === 'admin' && rest.length > 0 && !rest.some((m) => m.role === 'admin')) {
+        await this.store.setRole(conversationId, (rest[0] as { userId: string }).userId, 'admin');
+      }
+    } else {
+      await this.requireAdminOfGroup(conversationId, userId);
+      if (!(await this.store.getMember(conversationId, targetId)))
+        throw new ParleyError('not_found', 'Not a member');
+      await this.store.removeMember(conversationId, targetId);
+    }
+    this.publish([targetId], { type: 'conversation_removed', conversationId });
+    await this.announceToAll(conversationId);
+  }
+
+  async promote(userId: string, conversationId: string, targetId: string): Promise<Member[]> {
+    await this.requireAdminOfGroup(conversationId, userId);
+    if (!(await this.store.getMember(conversationId, targetId)))
+      throw new ParleyError('not_found', 'Not a member');
+    await this.store.setRole(conversationId, targetId, 'admin');
+    await this.announceToAll(conversationId);
+    return this.members(userId, conversationId);
+  }
+
+  private publish(userIds: readonly string[], frame: ServerFrame): void {
+    this.bus.publish({ type: 'deliver', userIds, frame: JSON.stringify(frame) });
+  }
+
+  /** Send each user's own view of the conversation to their devices. */
+  private async announce(conversationId: string, userIds: readonly string[]): Promise<void> {
+    for (const u of userIds) {
+      const row = await this.store.getConversationSummary(conversationId, u);
+      if (row) this.publish([u], { type: 'conversation', conversation: await this.toConversation(row, u) });
+    }
+  }
+
+  private async announceToAll(conversationId: string): Promise<void> {
+    const members = await this.store.listMembers(conversationId);
+    await this.announce(
+      conversationId,
+      members.map((m) => m.userId),
+    );
+  }
+}

@@ -1,0 +1,299 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_CLIENT_ID_LENGTH, ParleyError } from '@parley/protocol';
+import type {
+  AddMembersRequest,
+  DirectRequest,
+  GroupRequest,
+  LoginRequest,
+  ReadRequest,
+  RenameRequest,
+  SendRequest,
+  SignupRequest,
+  UpdateMeRequest,
+} from '@parley/protocol';
+import type { AuthContext, AuthService } from '../auth/auth-service.js';
+import type { ConversationService } from '../conversations/conversation-service.js';
+import type { MessageService } from '../messages/message-service.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | null;
+  }
+}
+
+export interface RouteDeps {
+  auth: AuthService;
+  conversations: ConversationService;
+  messages: MessageService;
+  authRatePerMin: number;
+}
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer', minimum: 0 } as const;
+const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', maxLength: 64 } },
+  required: ['id'],
+} as const;
+const memberParams = {
+  type: 'object',
+  properties: { id: { type: 'string', maxLength: 64 }, userId: { type: 'string', maxLength: 64 } },
+  required: ['id', 'userId'],
+} as const;
+
+function body(properties: Record<string, unknown>, required: string[]) {
+  return { type: 'object', properties, required, additionalProperties: false } as const;
+}
+
+/** The caller's identity; the route's preHandler has already refused anonymous calls. */
+function me(req: FastifyRequest): AuthContext {
+  if (!req.auth) throw new ParleyError('unauthorized');
+  return req.auth;
+}
+
+/** Every HTTP route of docs/protocol.md (the contract is packages/protocol/src/http.ts). */
+export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
+  app.decorateRequest('auth', null);
+  const authed = {
+    preHandler: async (req: FastifyRequest) => {
+      const h = req.headers.authorization;
+      const token = h?.startsWith('Bearer ') ? h.slice(7).trim() : null;
+      req.auth = token ? await d.auth.authenticate(token) : null;
+      if (!req.auth) throw new ParleyError('unauthorized');
+    },
+  };
+  const authLimit = { rateLimit: { max: d.authRatePerMin, timeWindow: '1 minute' } };
+
+  app.post<{ Body: SignupRequest }>(
+    '/v1/users',
+    {
+      config: authLimit,
+      schema: {
+        body: body(
+          {
+            username: { type: 'string', maxLength: 64 },
+            password: { type: 'string', maxLength: 4096 },
+            displayName: str,
+          },
+          ['username', 'password'],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const user = await d.auth.signup(req.body.username, req.body.password, req.body.displayName);
+      return reply.status(201).send(user);
+    },
+  );
+
+  app.post<{ Body: LoginRequest }>(
+    '/v1/sessions',
+    {
+      config: authLimit,
+      schema: {
+        body: body(
+          {
+            username: { type: 'string', maxLength: 64 },
+            password: { type: 'string', maxLength: 4096 },
+            deviceName: str,
+          },
+          ['username', 'password'],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const session = await d.auth.login(req.body.username, req.body.password, req.body.deviceName);
+      return reply.status(201).send(session);
+    },
+  );
+
+  app.delete('/v1/sessions/current', authed, async (req) => {
+    const ctx = me(req);
+    await d.auth.revokeDevice(ctx, ctx.deviceId);
+    return { ok: true };
+  });
+
+  app.get('/v1/me', authed, async (req) => d.auth.me(me(req).userId));
+
+  app.patch<{ Body: UpdateMeRequest }>(
+    '/v1/me',
+    { ...authed, schema: { body: body({ displayName: str }, ['displayName']) } },
+    async (req) => d.auth.setDisplayName(me(req).userId, req.body.displayName),
+  );
+
+  app.get<{ Params: { username: string } }>('/v1/users/:username', authed, async (req) => {
+    me(req);
+    return d.auth.getUser(req.params.username);
+  });
+
+  app.get('/v1/devices', authed, async (req) => ({ devices: await d.auth.listDevices(me(req)) }));
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/devices/:id',
+    { ...authed, schema: { params: idParams } },
+    async (req) => {
+      await d.auth.revokeDevice(me(req), req.params.id);
+      return { ok: true };
+    },
+  );
+
+  app.get<{ Querystring: { limit?: number } }>(
+    '/v1/conversations',
+    {
+      ...authed,
+      schema: {
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 } } },
+      },
+    },
+    async (req) => ({ conversations: await d.conversations.list(me(req).userId, req.query.limit ?? 100) }),
+  );
+
+  app.post<{ Body: DirectRequest }>(
+    '/v1/conversations/direct',
+    {
+      ...authed,
+      schema: {
+        body: body(
+          { username: { type: 'string', maxLength: 64 }, userId: { type: 'string', maxLength: 64 } },
+          [],
+        ),
+      },
+    },
+    async (req) => {
+      if (req.body.username === undefined && req.body.userId === undefined) {
+        throw new ParleyError('invalid_field', 'username or userId is required');
+      }
+      return d.conversations.direct(me(req).userId, req.body);
+    },
+  );
+
+  app.post<{ Body: GroupRequest }>(
+    '/v1/conversations/groups',
+    {
+      ...authed,
+      schema: {
+        body: body(
+          { name: str, members: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 1000 } },
+          ['name', 'members'],
+        ),
+      },
+    },
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(await d.conversations.createGroup(me(req).userId, req.body.name, req.body.members)),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/conversations/:id',
+    { ...authed, schema: { params: idParams } },
+    async (req) => d.conversations.get(req.params.id, me(req).userId),
+  );
+
+  app.patch<{ Params: { id: string }; Body: RenameRequest }>(
+    '/v1/conversations/:id',
+    { ...authed, schema: { params: idParams, body: body({ name: str }, ['name']) } },
+    async (req) => d.conversations.rename(me(req).userId, req.params.id, req.body.name),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/conversations/:id/members',
+    { ...authed, schema: { params: idParams } },
+    async (req) => ({
+      members: await d.conversations.members(me(req).userId, req.params.id),
+    }),
+  );
+
+  app.post<{ Params: { id: string }; Body: AddMembersRequest }>(
+    '/v1/conversations/:id/members',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        body: body(
+          {
+            usernames: {
+              type: 'array',
+              items: { type: 'string', maxLength: 64 },
+              minItems: 1,
+              maxItems: 1000,
+            },
+          },
+          ['usernames'],
+        ),
+      },
+    },
+    async (req) => ({
+      members: await d.conversations.addMembers(me(req).userId, req.params.id, req.body.usernames),
+    }),
+  );
+
+  app.delete<{ Params: { id: string; userId: string } }>(
+    '/v1/conversations/:id/members/:userId',
+    { ...authed, schema: { params: memberParams } },
+    async (req) => {
+      await d.conversations.removeMember(me(req).userId, req.params.id, req.params.userId);
+      return { ok: true };
+    },
+  );
+
+  app.post<{ Params: { id: string; userId: string } }>(
+    '/v1/conversations/:id/admins/:userId',
+    { ...authed, schema: { params: memberParams } },
+    async (req) => ({
+      members: await d.conversations.promote(me(req).userId, req.params.id, req.params.userId),
+    }),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { before?: number; after?: number; limit?: number } }>(
+    '/v1/conversations/:id/messages',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        querystring: {
+          type: 'object',
+          properties: { before: int, after: int, limit: { type: 'integer', minimum: 1, maximum: 200 } },
+        },
+      },
+    },
+    async (req) => d.messages.history(me(req).userId, req.params.id, req.query),
+  );
+
+  app.post<{ Params: { id: string }; Body: SendRequest }>(
+    '/v1/conversations/:id/messages',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        body: body(
+          { clientId: { type: 'string', minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH }, text: str },
+          ['clientId', 'text'],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const ack = await d.messages.send(me(req).userId, req.params.id, req.body.clientId, req.body.text);
+      return reply.status(ack.duplicate ? 200 : 201).send(ack);
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: ReadRequest }>(
+    '/v1/conversations/:id/read',
+    { ...authed, schema: { params: idParams, body: body({ seq: int }, ['seq']) } },
+    async (req) => ({ seq: await d.messages.markRead(me(req).userId, req.params.id, req.body.seq) }),
+  );
+
+  app.get<{ Querystring: { since?: number; limit?: number } }>(
+    '/v1/sync',
+    {
+      ...authed,
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { since: int, limit: { type: 'integer', minimum: 1, maximum: 500 } },
+        },
+      },
+    },
+    async (req) => d.messages.sync(me(req).userId, req.query.since ?? 0, req.query.limit),
+  );
+}

@@ -1,0 +1,178 @@
+import {
+  MAX_HISTORY_PAGE,
+  MAX_SYNC_PAGE,
+  MAX_TEXT_CODE_POINTS,
+  ParleyError,
+  codePointLength,
+} from '@parley/protocol';
+import type { Ack, HistoryPage, MessageFrame, ReadCursorFrame, SyncPage } from '@parley/protocol';
+import type { Bus } from '../bus/bus.js';
+import { ulid } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { AppendResult, NewMessage, Store } from '../store/store.js';
+import type { ConversationService } from '../conversations/conversation-service.js';
+
+interface Pending {
+  msg: NewMessage;
+  resolve: (ack: Ack) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface MessageServiceOptions {
+  /** Most sends committed in one transaction. Default 512. */
+  maxBatch?: number;
+}
+
+/** Validate message text: 1-99,999 code points, not only whitespace. */
+export function checkText(text: string): void {
+  if (text.trim().length === 0) throw new ParleyError('text_empty');
+  // Cheap bound first: a string can't have more code points than UTF-16 units.
+  if (text.length > MAX_TEXT_CODE_POINTS && codePointLength(text) > MAX_TEXT_CODE_POINTS) {
+    throw new ParleyError('text_too_long');
+  }
+}
+
+/**
+ * The send path: validate, group-commit to the store (every send arriving in one event-loop
+ * turn shares one transaction), ack only after commit, then fan out once per message with a
+ * frame serialized once for every recipient device.
+ */
+export class MessageService {
+  private queue: Pending[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private readonly maxBatch: number;
+  /** Resolves when the in-flight flush (if any) completes; used by graceful shutdown. */
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly conversations: ConversationService,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    opts: MessageServiceOptions = {},
+  ) {
+    this.maxBatch = opts.maxBatch ?? 512;
+  }
+
+  /** Store a message (or find the one already stored with this client id) and fan it out. */
+  send(senderId: string, conversationId: string, clientId: string, text: string): Promise<Ack> {
+    checkText(text);
+    return new Promise<Ack>((resolve, reject) => {
+      this.queue.push({
+        msg: { id: ulid(), conversationId, senderId, clientId, text, createdAt: Date.now() },
+        resolve,
+        reject,
+      });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    // setImmediate: let every frame already read from sockets join this batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.idle = this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+        this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
+        await this.commit(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const end = this.metrics.storeWrite.startTimer();
+    let results: AppendResult[];
+    try {
+      results = await this.store.appendMessages(batch.map((p) => p.msg));
+    } catch (err) {
+      end();
+      this.log.error({ err }, 'store write failed');
+      const e = err instanceof ParleyError ? err : new ParleyError('unavailable');
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    end();
+    this.metrics.batchSize.observe(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as Pending;
+      const r = results[i] as AppendResult;
+      if (!r.ok) {
+        p.reject(new ParleyError(r.code));
+        continue;
+      }
+      const m = r.message;
+      if (r.duplicate) this.metrics.duplicates.inc();
+      else {
+        this.metrics.messagesIn.inc();
+        const frame: MessageFrame = { type: 'message', message: m };
+        this.bus.publish({
+          type: 'deliver',
+          userIds: r.recipients,
+          frame: JSON.stringify(frame),
+          pos: m.pos,
+        });
+      }
+      p.resolve({
+        clientId: m.clientId,
+        conversationId: m.conversationId,
+        id: m.id,
+        seq: m.seq,
+        pos: m.pos,
+        createdAt: m.createdAt,
+        duplicate: r.duplicate,
+      });
+    }
+  }
+
+  /** Wait for queued sends to be committed (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing || this.scheduled) {
+      await this.idle;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async history(
+    userId: string,
+    conversationId: string,
+    q: { before?: number; after?: number; limit?: number },
+  ): Promise<HistoryPage> {
+    await this.conversations.requireMember(conversationId, userId);
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_HISTORY_PAGE);
+    const opts: { before?: number; after?: number; limit: number } = { limit };
+    if (q.after !== undefined) opts.after = q.after;
+    else if (q.before !== undefined) opts.before = q.before;
+    return this.store.history(conversationId, opts);
+  }
+
+  async sync(userId: string, since: number, limit?: number): Promise<SyncPage> {
+    const n = Math.min(Math.max(limit ?? MAX_SYNC_PAGE, 1), MAX_SYNC_PAGE);
+    const page = await this.store.readFeed(userId, since, n);
+    const last = page.messages[page.messages.length - 1];
+    const pos = last ? last.pos : Math.max(since, page.hasMore ? since : await this.store.feedHead(userId));
+    return { messages: page.messages, pos, hasMore: page.hasMore };
+  }
+
+  /** Move my read cursor; my other devices (and, for receipts, the members) hear of it. */
+  async markRead(userId: string, conversationId: string, seq: number): Promise<number> {
+    await this.conversations.requireMember(conversationId, userId);
+    const newSeq = await this.store.setReadSeq(conversationId, userId, seq);
+    const frame: ReadCursorFrame = { type: 'read', conversationId, userId, seq: newSeq };
+    this.bus.publish({ type: 'deliver', userIds: [userId], frame: JSON.stringify(frame) });
+    return newSeq;
+  }
+}

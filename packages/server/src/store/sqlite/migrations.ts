@@ -1,0 +1,64 @@
+/**
+ * Schema migrations for the embedded store, applied in order at open; `PRAGMA user_version`
+ * records how many have run. Append new migrations; never edit a released one.
+ *
+ * Layout notes: messages are keyed by (conversation_id, seq), with `pos` (the rowid) as the
+ * feed position; `feed` is the per-user change feed (the design's per-member queue, seeds
+ * 000/003): one row per (member, message), so catch-up reads exactly what a user missed.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  CREATE INDEX devices_user ON devices(user_id);
+  CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('direct', 'group')),
+    name TEXT NOT NULL,
+    direct_key TEXT UNIQUE,
+    created_at INTEGER NOT NULL,
+    last_activity_at INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE members (
+    conversation_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    joined_at INTEGER NOT NULL,
+    read_seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (conversation_id, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX members_user ON members(user_id, conversation_id);
+  CREATE TABLE messages (
+    pos INTEGER PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    sender_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX messages_conversation_seq ON messages(conversation_id, seq);
+  CREATE UNIQUE INDEX messages_idempotency ON messages(sender_id, client_id);
+  CREATE TABLE feed (
+    user_id TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    PRIMARY KEY (user_id, pos)
+  ) WITHOUT ROWID;
+  `,
+];

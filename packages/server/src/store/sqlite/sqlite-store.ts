@@ -1,0 +1,484 @@
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ParleyError } from '@parley/protocol';
+import type { Message } from '@parley/protocol';
+import type {
+  AppendResult,
+  ConversationRow,
+  ConversationSummaryRow,
+  DeviceRow,
+  MemberRow,
+  NewMessage,
+  Store,
+  StoreCapabilities,
+  UserRow,
+} from '../store.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** Database file path, or ':memory:'. */
+  path: string;
+  /**
+   * `normal` (default): WAL with synchronous=NORMAL; a committed transaction survives a
+   * process crash or SIGKILL (the WAL is written before commit returns) but the last
+   * commits may be lost on power failure. `full`: fsync at every commit (group commit
+   * amortizes it) so commits also survive power loss.
+   */
+  durability?: 'normal' | 'full';
+}
+
+interface MessageDbRow {
+  pos: number;
+  conversation_id: string;
+  seq: number;
+  id: string;
+  sender_id: string;
+  client_id: string;
+  text: string;
+  created_at: number;
+}
+
+function toMessage(r: MessageDbRow): Message {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    seq: r.seq,
+    pos: r.pos,
+    senderId: r.sender_id,
+    clientId: r.client_id,
+    text: r.text,
+    createdAt: r.created_at,
+  };
+}
+
+interface UserDbRow {
+  id: string;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  created_at: number;
+}
+const toUser = (r: UserDbRow): UserRow => ({
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+});
+
+interface DeviceDbRow {
+  id: string;
+  user_id: string;
+  name: string;
+  created_at: number;
+  last_seen_at: number;
+}
+const toDevice = (r: DeviceDbRow): DeviceRow => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+
+interface ConversationDbRow {
+  id: string;
+  kind: 'direct' | 'group';
+  name: string;
+  created_at: number;
+  last_activity_at: number;
+  last_seq: number;
+}
+const toConversation = (r: ConversationDbRow): ConversationRow => ({
+  id: r.id,
+  kind: r.kind,
+  name: r.name,
+  createdAt: r.created_at,
+  lastActivityAt: r.last_activity_at,
+  lastSeq: r.last_seq,
+});
+
+interface MemberDbRow {
+  conversation_id: string;
+  user_id: string;
+  role: 'admin' | 'member';
+  joined_at: number;
+  read_seq: number;
+}
+const toMember = (r: MemberDbRow): MemberRow => ({
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  role: r.role,
+  joinedAt: r.joined_at,
+  readSeq: r.read_seq,
+});
+
+type SummaryDbRow = ConversationDbRow & {
+  role: 'admin' | 'member';
+  read_seq: number;
+  member_count: number;
+  peer_id: string | null;
+  m_pos: number | null;
+  m_id: string;
+  m_seq: number;
+  m_sender_id: string;
+  m_client_id: string;
+  m_text: string;
+  m_created_at: number;
+};
+
+const SUMMARY_SELECT = `
+  SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
+         m.role, m.read_seq,
+         (SELECT COUNT(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
+         CASE WHEN c.kind = 'direct' THEN
+           COALESCE((SELECT p.user_id FROM members p WHERE p.conversation_id = c.id AND p.user_id <> m.user_id), m.user_id)
+         END AS peer_id,
+         lm.pos AS m_pos, lm.id AS m_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
+         lm.client_id AS m_client_id, lm.text AS m_text, lm.created_at AS m_created_at
+  FROM members m
+  JOIN conversations c ON c.id = m.conversation_id
+  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
+
+function toSummary(r: SummaryDbRow): ConversationSummaryRow {
+  return {
+    ...toConversation(r),
+    role: r.role,
+    readSeq: r.read_seq,
+    memberCount: r.member_count,
+    peerId: r.peer_id,
+    lastMessage:
+      r.m_pos === null
+        ? null
+        : {
+            id: r.m_id,
+            conversationId: r.id,
+            seq: r.m_seq,
+            pos: r.m_pos,
+            senderId: r.m_sender_id,
+            clientId: r.m_client_id,
+            text: r.m_text,
+            createdAt: r.m_created_at,
+          },
+  };
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string): Statement => db.prepare(sql);
+  return {
+    insertUser: p(
+      'INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    userById: p('SELECT * FROM users WHERE id = ?'),
+    userByName: p('SELECT * FROM users WHERE username = ?'),
+    setDisplayName: p('UPDATE users SET display_name = ? WHERE id = ?'),
+    insertDevice: p(
+      'INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    deviceByToken: p(
+      `SELECT d.id AS d_id, d.user_id, d.name AS d_name, d.created_at AS d_created_at, d.last_seen_at,
+              u.id, u.username, u.display_name, u.password_hash, u.created_at
+       FROM devices d JOIN users u ON u.id = d.user_id
+       WHERE d.token_hash = ? AND d.revoked_at IS NULL`,
+    ),
+    listDevices: p('SELECT * FROM devices WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at'),
+    revokeDevice: p('UPDATE devices SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL'),
+    touchDevice: p('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
+    directByKey: p('SELECT * FROM conversations WHERE direct_key = ?'),
+    insertConversation: p(
+      `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
+       VALUES (?, ?, ?, ?, ?, ?, 0)`,
+    ),
+    insertMember: p(
+      `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
+       VALUES (?, ?, ?, ?, (SELECT last_seq FROM conversations WHERE id = ?))
+       ON CONFLICT DO NOTHING`,
+    ),
+    conversationById: p('SELECT * FROM conversations WHERE id = ?'),
+    renameGroup: p("UPDATE conversations SET name = ? WHERE id = ? AND kind = 'group'"),
+    member: p('SELECT * FROM members WHERE conversation_id = ? AND user_id = ?'),
+    members: p('SELECT * FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id'),
+    memberIds: p('SELECT user_id FROM members WHERE conversation_id = ?').pluck(),
+    memberCount: p('SELECT COUNT(*) FROM members WHERE conversation_id = ?').pluck(),
+    removeMember: p('DELETE FROM members WHERE conversation_id = ? AND user_id = ?'),
+    setRole: p('UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?'),
+    listConversations: p(
+      `${SUMMARY_SELECT} WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.id LIMIT ?`,
+    ),
+    summary: p(`${SUMMARY_SELECT} WHERE m.user_id = ? AND c.id = ?`),
+    idem: p('SELECT * FROM messages WHERE sender_id = ? AND client_id = ?'),
+    bumpSeq: p(
+      'UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq',
+    ).pluck(),
+    insertMessage: p(
+      `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertFeed: p('INSERT INTO feed (user_id, pos) VALUES (?, ?)'),
+    senderRead: p(
+      'UPDATE members SET read_seq = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
+    ),
+    historyBefore: p(
+      'SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ),
+    historyAfter: p('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?'),
+    readFeed: p(
+      `SELECT m.* FROM feed f JOIN messages m ON m.pos = f.pos
+       WHERE f.user_id = ? AND f.pos > ? ORDER BY f.pos LIMIT ?`,
+    ),
+    feedHead: p('SELECT MAX(pos) FROM feed WHERE user_id = ?').pluck(),
+    setRead: p(
+      `UPDATE members SET read_seq = MIN(?, (SELECT last_seq FROM conversations WHERE id = ?))
+       WHERE conversation_id = ? AND user_id = ? AND read_seq < ?`,
+    ),
+    readSeq: p('SELECT read_seq FROM members WHERE conversation_id = ? AND user_id = ?').pluck(),
+  };
+}
+
+/** The embedded store: one SQLite file in WAL mode, every statement prepared once. */
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { multiWriter: false };
+  private readonly db: Database.Database;
+  private readonly s: ReturnType<typeof prepareStatements>;
+  private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('temp_store = MEMORY');
+    this.migrate();
+    this.s = prepareStatements(this.db);
+    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) =>
+      batch.map((m) => this.appendOne(m)),
+    );
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(SQLITE_MIGRATIONS[v] as string);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private appendOne(m: NewMessage): AppendResult {
+    const s = this.s;
+    const prior = s.idem.get(m.senderId, m.clientId) as MessageDbRow | undefined;
+    if (prior) {
+      if (prior.conversation_id !== m.conversationId) return { ok: false, code: 'client_id_conflict' };
+      return { ok: true, message: toMessage(prior), duplicate: true, recipients: [] };
+    }
+    const recipients = s.memberIds.all(m.conversationId) as string[];
+    if (!recipients.includes(m.senderId)) return { ok: false, code: 'not_found' };
+    const seq = s.bumpSeq.get(m.createdAt, m.conversationId) as number;
+    const info = s.insertMessage.run(
+      m.conversationId,
+      seq,
+      m.id,
+      m.senderId,
+      m.clientId,
+      m.text,
+      m.createdAt,
+    );
+    const pos = Number(info.lastInsertRowid);
+    for (const u of recipients) s.insertFeed.run(u, pos);
+    s.senderRead.run(seq, m.conversationId, m.senderId, seq);
+    return {
+      ok: true,
+      duplicate: false,
+      recipients,
+      message: {
+        id: m.id,
+        conversationId: m.conversationId,
+        seq,
+        pos,
+        senderId: m.senderId,
+        clientId: m.clientId,
+        text: m.text,
+        createdAt: m.createdAt,
+      },
+    };
+  }
+
+  // Every method is synchronous underneath; `async` turns thrown errors into rejections.
+
+  async createUser(u: UserRow): Promise<void> {
+    try {
+      this.s.insertUser.run(u.id, u.username, u.displayName, u.passwordHash, u.createdAt);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+        throw new ParleyError('username_taken');
+      throw err;
+    }
+  }
+  async getUserById(id: string): Promise<UserRow | null> {
+    const r = this.s.userById.get(id) as UserDbRow | undefined;
+    return r ? toUser(r) : null;
+  }
+  async getUserByUsername(username: string): Promise<UserRow | null> {
+    const r = this.s.userByName.get(username) as UserDbRow | undefined;
+    return r ? toUser(r) : null;
+  }
+  async getUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
+    const out: UserRow[] = [];
+    for (const id of ids) {
+      const r = this.s.userById.get(id) as UserDbRow | undefined;
+      if (r) out.push(toUser(r));
+    }
+    return out;
+  }
+  async setDisplayName(userId: string, displayName: string): Promise<void> {
+    this.s.setDisplayName.run(displayName, userId);
+  }
+  async createDevice(d: DeviceRow, tokenHash: string): Promise<void> {
+    this.s.insertDevice.run(d.id, d.userId, d.name, tokenHash, d.createdAt, d.lastSeenAt);
+  }
+  async getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null> {
+    const r = this.s.deviceByToken.get(tokenHash) as
+      | (UserDbRow & {
+          d_id: string;
+          user_id: string;
+          d_name: string;
+          d_created_at: number;
+          last_seen_at: number;
+        })
+      | undefined;
+    if (!r) return null;
+    return {
+      user: toUser(r),
+      device: {
+        id: r.d_id,
+        userId: r.user_id,
+        name: r.d_name,
+        createdAt: r.d_created_at,
+        lastSeenAt: r.last_seen_at,
+      },
+    };
+  }
+  async listDevices(userId: string): Promise<DeviceRow[]> {
+    return (this.s.listDevices.all(userId) as DeviceDbRow[]).map(toDevice);
+  }
+  async revokeDevice(userId: string, deviceId: string): Promise<boolean> {
+    return this.s.revokeDevice.run(Date.now(), deviceId, userId).changes > 0;
+  }
+  async touchDevices(ids: readonly string[], at: number): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of ids) this.s.touchDevice.run(at, id);
+    })();
+  }
+
+  async getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow> {
+    const key = userA < userB ? `${userA}:${userB}` : `${userB}:${userA}`;
+    return this.db.transaction(() => {
+      const existing = this.s.directByKey.get(key) as ConversationDbRow | undefined;
+      if (existing) return toConversation(existing);
+      this.s.insertConversation.run(id, 'direct', '', key, now, now);
+      this.s.insertMember.run(id, userA, 'member', now, id);
+      if (userB !== userA) this.s.insertMember.run(id, userB, 'member', now, id);
+      return toConversation(this.s.conversationById.get(id) as ConversationDbRow);
+    })();
+  }
+  async createGroup(
+    id: string,
+    name: string,
+    creatorId: string,
+    memberIds: readonly string[],
+    now: number,
+  ): Promise<ConversationRow> {
+    return this.db.transaction(() => {
+      this.s.insertConversation.run(id, 'group', name, null, now, now);
+      this.s.insertMember.run(id, creatorId, 'admin', now, id);
+      for (const u of memberIds) if (u !== creatorId) this.s.insertMember.run(id, u, 'member', now, id);
+      return toConversation(this.s.conversationById.get(id) as ConversationDbRow);
+    })();
+  }
+  async getConversation(id: string): Promise<ConversationRow | null> {
+    const r = this.s.conversationById.get(id) as ConversationDbRow | undefined;
+    return r ? toConversation(r) : null;
+  }
+  async renameGroup(id: string, name: string): Promise<void> {
+    this.s.renameGroup.run(name, id);
+  }
+  async getMember(conversationId: string, userId: string): Promise<MemberRow | null> {
+    const r = this.s.member.get(conversationId, userId) as MemberDbRow | undefined;
+    return r ? toMember(r) : null;
+  }
+  async listMembers(conversationId: string): Promise<MemberRow[]> {
+    return (this.s.members.all(conversationId) as MemberDbRow[]).map(toMember);
+  }
+  async addMembers(
+    conversationId: string,
+    userIds: readonly string[],
+    maxMembers: number,
+    now: number,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      for (const u of userIds) this.s.insertMember.run(conversationId, u, 'member', now, conversationId);
+      if ((this.s.memberCount.get(conversationId) as number) > maxMembers)
+        throw new ParleyError('group_full');
+    })();
+  }
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    this.s.removeMember.run(conversationId, userId);
+  }
+  async setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
+    this.s.setRole.run(role, conversationId, userId);
+  }
+  async listConversations(userId: string, limit: number): Promise<ConversationSummaryRow[]> {
+    return (this.s.listConversations.all(userId, limit) as SummaryDbRow[]).map(toSummary);
+  }
+  async getConversationSummary(
+    conversationId: string,
+    userId: string,
+  ): Promise<ConversationSummaryRow | null> {
+    const r = this.s.summary.get(userId, conversationId) as SummaryDbRow | undefined;
+    return r ? toSummary(r) : null;
+  }
+
+  async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    return this.appendTx(batch);
+  }
+  async history(
+    conversationId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const n = opts.limit;
+    if (opts.after !== undefined) {
+      const rows = this.s.historyAfter.all(conversationId, opts.after, n + 1) as MessageDbRow[];
+      return { messages: rows.slice(0, n).map(toMessage), hasMore: rows.length > n };
+    }
+    const before = opts.before ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.s.historyBefore.all(conversationId, before, n + 1) as MessageDbRow[];
+    return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
+  }
+  async readFeed(
+    userId: string,
+    since: number,
+    limit: number,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const rows = this.s.readFeed.all(userId, since, limit + 1) as MessageDbRow[];
+    return { messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
+  }
+  async feedHead(userId: string): Promise<number> {
+    return (this.s.feedHead.get(userId) as number | null) ?? 0;
+  }
+  async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
+    this.s.setRead.run(seq, conversationId, conversationId, userId, seq);
+    return (this.s.readSeq.get(conversationId, userId) as number | undefined) ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

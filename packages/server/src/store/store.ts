@@ -1,0 +1,154 @@
+/**
+ * The store: the source of truth for users, devices, conversations and messages. One
+ * interface, one conformance suite (test/unit/store/conformance.test.ts), several adapters:
+ * `sqlite/` (embedded, the default) and `postgres/` (cluster mode).
+ *
+ * Adapters throw `ParleyError` for domain failures (`username_taken`, `not_found`, ...) and
+ * `ParleyError('unavailable')` when the engine cannot be reached, so callers map every
+ * failure through the one error registry.
+ */
+import type { ErrorCode, Message } from '@parley/protocol';
+
+export interface UserRow {
+  id: string;
+  username: string;
+  displayName: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface DeviceRow {
+  id: string;
+  userId: string;
+  name: string;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+export interface ConversationRow {
+  id: string;
+  kind: 'direct' | 'group';
+  name: string;
+  createdAt: number;
+  lastActivityAt: number;
+  lastSeq: number;
+}
+
+export interface MemberRow {
+  conversationId: string;
+  userId: string;
+  role: 'admin' | 'member';
+  joinedAt: number;
+  readSeq: number;
+}
+
+/** A conversation as one member sees it in their list. */
+export interface ConversationSummaryRow extends ConversationRow {
+  role: 'admin' | 'member';
+  readSeq: number;
+  memberCount: number;
+  lastMessage: Message | null;
+  /** For a direct conversation: the other member's user id (mine for a note-to-self). */
+  peerId: string | null;
+}
+
+/** One message to store; the store assigns seq, pos and validates membership and idempotency. */
+export interface NewMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  clientId: string;
+  text: string;
+  createdAt: number;
+}
+
+export type AppendResult =
+  | {
+      ok: true;
+      message: Message;
+      /** True when (senderId, clientId) was already stored: `message` is the original. */
+      duplicate: boolean;
+      /** User ids of every member when the message was stored (sender included). */
+      recipients: string[];
+    }
+  | { ok: false; code: ErrorCode };
+
+/** What an adapter can do; tests and callers branch on capabilities, never on adapter kind. */
+export interface StoreCapabilities {
+  /** Several processes may write concurrently (PostgreSQL); false for the embedded store. */
+  readonly multiWriter: boolean;
+}
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+
+  // ---- users and devices ----
+  /** Throws `username_taken` when the (lower-cased) username exists. */
+  createUser(user: UserRow): Promise<void>;
+  getUserById(id: string): Promise<UserRow | null>;
+  getUserByUsername(username: string): Promise<UserRow | null>;
+  getUsersByIds(ids: readonly string[]): Promise<UserRow[]>;
+  setDisplayName(userId: string, displayName: string): Promise<void>;
+  createDevice(device: DeviceRow, tokenHash: string): Promise<void>;
+  /** The live (not revoked) device holding this token hash, with its user. */
+  getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null>;
+  listDevices(userId: string): Promise<DeviceRow[]>;
+  /** Revoke one of the user's devices; false when it is not theirs or already revoked. */
+  revokeDevice(userId: string, deviceId: string): Promise<boolean>;
+  touchDevices(ids: readonly string[], at: number): Promise<void>;
+
+  // ---- conversations ----
+  /** Get or create the direct conversation of two users (one per pair, whoever asks). */
+  getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow>;
+  createGroup(
+    id: string,
+    name: string,
+    creatorId: string,
+    memberIds: readonly string[],
+    now: number,
+  ): Promise<ConversationRow>;
+  getConversation(id: string): Promise<ConversationRow | null>;
+  renameGroup(id: string, name: string): Promise<void>;
+  getMember(conversationId: string, userId: string): Promise<MemberRow | null>;
+  listMembers(conversationId: string): Promise<MemberRow[]>;
+  /**
+   * Add members (idempotent for existing ones). Throws `group_full` when the result would
+   * exceed `maxMembers`, atomically (nobody is added then).
+   */
+  addMembers(
+    conversationId: string,
+    userIds: readonly string[],
+    maxMembers: number,
+    now: number,
+  ): Promise<void>;
+  removeMember(conversationId: string, userId: string): Promise<void>;
+  setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void>;
+  /** My conversations, latest activity first. */
+  listConversations(userId: string, limit: number): Promise<ConversationSummaryRow[]>;
+  getConversationSummary(conversationId: string, userId: string): Promise<ConversationSummaryRow | null>;
+
+  // ---- messages ----
+  /**
+   * Store messages in one transaction (group commit): for each, check membership
+   * (`not_found` when the sender is not a member) and idempotency on (senderId, clientId),
+   * assign the next per-conversation seq (gap-free) and a feed position, append it to every
+   * member's feed, and move the sender's read cursor to it. Resolves only after commit.
+   */
+  appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+  /** History by seq: `before` (exclusive) pages backwards, `after` (exclusive) forwards. Ascending order. */
+  history(
+    conversationId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<{ messages: Message[]; hasMore: boolean }>;
+  /** Messages in the user's feed with pos > since, ascending, at most `limit`. */
+  readFeed(userId: string, since: number, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
+  /** Highest pos in the user's feed (0 when empty). */
+  feedHead(userId: string): Promise<number>;
+  /** Move a member's read cursor forward (never back, never past lastSeq); returns the new cursor. */
+  setReadSeq(conversationId: string, userId: string, seq: number): Promise<number>;
+
+  // ---- lifecycle ----
+  /** Throws when the engine does not answer (used by /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests by kind (style.md): unit tests feed input straight into one piece; integration tests
+// start the real server process and talk to it over real sockets.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Each file starts its own server processes; two at a time fits 2 cores.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
