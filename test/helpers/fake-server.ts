@@ -81,7 +81,10 @@ export class FakeConnection {
   }
 
   /** Wait until at least `count` frames of `type` arrived; returns all of that type. */
-  async waitFor<T extends ClientFrame['type']>(type: T, count = 1): Promise<Extract<ClientFrame, { type: T }>[]> {
+  async waitFor<T extends ClientFrame['type']>(
+    type: T,
+    count = 1,
+  ): Promise<Extract<ClientFrame, { type: T }>[]> {
     await this.#conditions.until(() => this.framesOf(type).length >= count);
     return this.framesOf(type);
   }
@@ -157,7 +160,9 @@ export class FakeServer {
       .filter((p) => p !== '');
     const conn = new FakeConnection(socket, req, protocols, this.options.pong);
     this.connections.push(conn);
-    const token = protocols.find((p) => p.startsWith(AUTH_PROTOCOL_PREFIX))?.slice(AUTH_PROTOCOL_PREFIX.length);
+    const token = protocols
+      .find((p) => p.startsWith(AUTH_PROTOCOL_PREFIX))
+      ?.slice(AUTH_PROTOCOL_PREFIX.length);
     if (token !== this.options.token) {
       conn.close(4001, 'Missing, invalid or revoked session token');
     } else if (this.options.ready !== false) {

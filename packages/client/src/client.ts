@@ -174,7 +174,10 @@ function randomClientId(): string {
 /** The error the server would answer, for sends that cannot succeed (checked before queueing). */
 function invalidSend(clientId: string, text: string): ParleyError | undefined {
   if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
-    return new ParleyError('invalid_field', `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`);
+    return new ParleyError(
+      'invalid_field',
+      `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
+    );
   }
   if (text.length === 0) return new ParleyError('text_empty');
   // UTF-16 length bounds the code point count from above: count only when it may matter.
@@ -216,6 +219,9 @@ export class ParleyClient {
   #attempt = 0;
   /** Bumped by `close()` and by each attempt, so stale async continuations stop. */
   #run = 0;
+  /** Bumped when the client stops (close, or closed for good), unlike `#run`. */
+  #session = 0;
+  #checkingToken = false;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -281,11 +287,18 @@ export class ParleyClient {
   }
 
   /**
-   * Start connecting (no-op unless 'idle' or 'closed'). Progress is reported by the
-   * `state`, `ready` and `synced` events; failures are retried with backoff.
+   * Start connecting. Progress is reported by the `state`, `ready` and `synced` events;
+   * failures are retried with backoff. While 'reconnecting', it skips the rest of the backoff
+   * delay (e.g. on the browser's `online` event); in other states it does nothing.
    * @throws ParleyError `unauthorized` when no token is set.
    */
   connect(): void {
+    if (this.#state === 'reconnecting' && this.#reconnectTimer !== undefined) {
+      clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+      void this.#open();
+      return;
+    }
     if (this.#state !== 'idle' && this.#state !== 'closed') return;
     if (this.http.token === undefined) {
       throw new ParleyError('unauthorized', 'No session token: pass `token` or call setToken() first');
@@ -300,10 +313,7 @@ export class ParleyClient {
    * on the next `connect()`, unless `rejectPending` rejects them with `unavailable`.
    */
   close(options: CloseOptions = {}): void {
-    this.#run++;
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
-    this.#dropSocket();
+    this.#stop();
     this.#outbox.clearRetryTimers();
     if (options.rejectPending === true) {
       this.#outbox.rejectAll(new ParleyError('unavailable', 'Client closed before the server acknowledged'));
@@ -412,8 +422,10 @@ export class ParleyClient {
 
   /** The socket is dead or failed: drop it and reconnect with backoff. */
   #lost(): void {
+    const hadReady = this.#ready;
     this.#dropSocket();
     this.#scheduleReconnect(false);
+    if (!hadReady) this.#checkToken();
   }
 
   #onClose(code: number, reason: string): void {
@@ -421,17 +433,48 @@ export class ParleyClient {
     this.#dropSocket();
     if (code === CLOSE_UNAUTHORIZED || code === CLOSE_DEVICE_REVOKED) {
       const errorCode = codeForClose(code) ?? 'unauthorized';
-      this.#closeForGood(errorCode, reason);
+      this.#closeForGood(errorCode, reason === errorCode ? '' : reason);
       return;
     }
     // 1001: this server is going away (shutdown, or "go elsewhere" in a cluster): come back
     // at once. Only after a `ready`, so a server that refuses with 1001 cannot cause a tight loop.
     this.#scheduleReconnect(code === CLOSE_GOING_AWAY && hadReady);
+    if (!hadReady) this.#checkToken();
+  }
+
+  /**
+   * A connection that failed before `ready` may be a refused token: a server that answers
+   * the upgrade with HTTP 401 instead of closing with 4001/4003 looks like any network
+   * failure (close 1006) to a browser, which would then retry forever. Ask the HTTP API.
+   */
+  #checkToken(): void {
+    if (this.#checkingToken) return;
+    this.#checkingToken = true;
+    const session = this.#session;
+    this.http.me().then(
+      () => {
+        this.#checkingToken = false;
+      },
+      (err: unknown) => {
+        this.#checkingToken = false;
+        const code = err instanceof ParleyError ? err.code : undefined;
+        if (session !== this.#session || this.#state === 'closed') return;
+        if (code === 'unauthorized' || code === 'device_revoked') this.#closeForGood(code, '');
+      },
+    );
+  }
+
+  /** Stop reconnecting and drop the socket; stale async continuations see a new run/session. */
+  #stop(): void {
+    this.#run++;
+    this.#session++;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#dropSocket();
   }
 
   #closeForGood(code: ErrorCode, reason: string): void {
-    this.#run++;
-    this.#dropSocket();
+    this.#stop();
     this.#setState('closed');
     this.#events.emit('error', { code, message: reason || ERRORS[code].message, retryable: false });
   }

@@ -267,7 +267,8 @@ export class ParleyHttp {
 
     const headers: Record<string, string> = { accept: 'application/json' };
     if (!PUBLIC_ROUTES.has(route)) {
-      if (this.#token === undefined) throw new ParleyError('unauthorized', 'No session token: call setToken()');
+      if (this.#token === undefined)
+        throw new ParleyError('unauthorized', 'No session token: call setToken()');
       headers.authorization = `Bearer ${this.#token}`;
     }
     const init: RequestInit = { method, headers };

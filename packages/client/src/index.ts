@@ -1,5 +1,10 @@
 /** Parley TypeScript SDK: `ParleyClient` (real-time) and `ParleyHttp` (HTTP API). */
-export { ParleyClient, defaultWsUrl, DEFAULT_CONNECT_TIMEOUT_MS, HEARTBEAT_TIMEOUT_FACTOR } from './client.js';
+export {
+  ParleyClient,
+  defaultWsUrl,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  HEARTBEAT_TIMEOUT_FACTOR,
+} from './client.js';
 export type {
   ClientErrorEvent,
   ClientEvents,

@@ -119,7 +119,8 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
       await http.listen({ port: config.port, host: config.host });
       ready = true;
       const port = (http.server.address() as AddressInfo).port;
-      log.info(
+      // Lifecycle lines are logged whatever the level: tools wait for "listening".
+      log.child({}, { level: 'info' }).info(
         { port, host: config.host, serverId: config.serverId, url: `http://${config.host}:${port}` },
         'listening',
       );

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS } from '../../../packages/client/src/index.js';
+import {
+  backoffDelay,
+  DEFAULT_BASE_DELAY_MS,
+  DEFAULT_MAX_DELAY_MS,
+} from '../../../packages/client/src/index.js';
 
 describe('backoffDelay (full jitter)', () => {
   it('is random() times min(max, base * 2^attempt)', () => {

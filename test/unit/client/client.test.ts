@@ -30,7 +30,13 @@ async function startServer(options: FakeServerOptions = {}): Promise<FakeServer>
 
 /** A client for `server`; `random` is 0 so every backoff delay is 0 unless a test says otherwise. */
 function makeClient(server: FakeServer, options: Partial<ParleyClientOptions> = {}): ParleyClient {
-  const client = new ParleyClient({ url: server.url, token: 'token', WebSocket, random: () => 0, ...options });
+  const client = new ParleyClient({
+    url: server.url,
+    token: 'token',
+    WebSocket,
+    random: () => 0,
+    ...options,
+  });
   clients.push(client);
   return client;
 }
@@ -159,7 +165,9 @@ describe('ParleyClient: outbox', () => {
     const conn = await server.connection(0);
     await conn.waitFor('send');
     expect(conn.frames.map((f) => f.type)).toEqual(['sync', 'send']);
-    expect(conn.framesOf('send')).toEqual([{ type: 'send', conversationId: 'c1', clientId: 'k1', text: 'hello' }]);
+    expect(conn.framesOf('send')).toEqual([
+      { type: 'send', conversationId: 'c1', clientId: 'k1', text: 'hello' },
+    ]);
     ackFor(conn, 'k1', 1);
     const ack = await acked;
     expect(ack.clientId).toBe('k1');
@@ -484,6 +492,22 @@ describe('ParleyClient: close codes', () => {
     await reconnecting;
     await (await server.connection(1)).waitFor('sync');
     expect(randomCalls).toBe(1);
+  });
+  it('connect() while reconnecting skips the rest of the backoff delay', async () => {
+    const server = await startServer();
+    // The backoff would wait a minute and time the test out.
+    const client = makeClient(server, {
+      reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
+      random: () => 1,
+    });
+    client.connect();
+    const first = await server.connection(0);
+    await first.waitFor('sync');
+    const reconnecting = nextEvent(client, 'state', (s) => s === 'reconnecting');
+    first.close(4008, 'slow consumer');
+    await reconnecting;
+    client.connect();
+    await (await server.connection(1)).waitFor('sync');
   });
 });
 

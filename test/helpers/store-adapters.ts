@@ -1,0 +1,40 @@
+/**
+ * The store adapters the conformance suite loops over (style.md: one suite for every
+ * adapter, selected by PARLEY_STORES, e.g. PARLEY_STORES=sqlite). Each entry opens a fresh,
+ * empty store and removes it afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '@parley/server';
+import type { Store } from '@parley/server';
+
+export interface StoreAdapter {
+  name: string;
+  /** Why the adapter cannot run here (services missing), or null. */
+  unavailable(): Promise<string | null>;
+  open(): Promise<{ store: Store; cleanup(): Promise<void> }>;
+}
+
+export const STORE_ADAPTERS: StoreAdapter[] = [
+  {
+    name: 'sqlite',
+    unavailable: async () => null,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+      const store = new SqliteStore({ path: join(dir, 'parley.db') });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+export function selectedAdapters(): StoreAdapter[] {
+  const want = process.env.PARLEY_STORES?.split(',').map((s) => s.trim());
+  return want ? STORE_ADAPTERS.filter((a) => want.includes(a.name)) : STORE_ADAPTERS;
+}
