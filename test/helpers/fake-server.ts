@@ -3,12 +3,14 @@
  * fakeServer.ts): it checks the subprotocols, sends `ready`, records every frame it
  * receives, and lets the test send frames, close with a code, or drop the connection.
  */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { AUTH_PROTOCOL_PREFIX, PROTOCOL } from '@parley/protocol';
-import type { ClientFrame, ReadyFrame, ServerFrame } from '@parley/protocol';
+import type { ClientFrame, ErrorBody, ReadyFrame, ServerFrame } from '@parley/protocol';
 
 export interface FakeServerOptions {
   /** Token the client must offer; any other closes with 4001 after the upgrade. Default 'token'. */
@@ -17,6 +19,14 @@ export interface FakeServerOptions {
   ready?: Partial<ReadyFrame> | false;
   /** Answer `ping` with `pong`. Default true. */
   pong?: boolean;
+  /** Refuse every upgrade with this HTTP error instead of accepting it. Default: accept. */
+  rejectUpgrade?: { status: number; body: ErrorBody } | false;
+}
+
+/** An HTTP reply the fake server gives to a plain request. */
+export interface HttpReply {
+  status: number;
+  body: unknown;
 }
 
 interface Waiter {
@@ -121,35 +131,73 @@ export class FakeServer {
   readonly url: string;
   /** Accepted connections, oldest first. */
   readonly connections: FakeConnection[] = [];
-  /** Options in effect; tests may change `ready` and `pong` between connections. */
+  /** Options in effect; tests may change them between connections. */
   readonly options: Required<FakeServerOptions>;
+  /** Replies to plain HTTP requests, keyed by "METHOD /path"; others get 404 not_found. */
+  readonly httpReplies = new Map<string, HttpReply>();
+  /** Plain HTTP requests received, as "METHOD /path". */
+  readonly httpRequests: string[] = [];
+  /** Upgrade requests received, refused ones included. */
+  upgrades = 0;
+  readonly #http: Server;
   readonly #wss: WebSocketServer;
   readonly #conditions = new Conditions();
 
-  private constructor(wss: WebSocketServer, options: Required<FakeServerOptions>) {
-    this.#wss = wss;
+  private constructor(http: Server, options: Required<FakeServerOptions>) {
+    this.#http = http;
     this.options = options;
-    this.url = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
-    wss.on('connection', (socket, req) => this.#accept(socket, req));
-  }
-
-  static async start(options: FakeServerOptions = {}): Promise<FakeServer> {
-    const wss = new WebSocketServer({
-      host: '127.0.0.1',
-      port: 0,
-      path: '/v1/ws',
+    this.url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    this.#wss = new WebSocketServer({
+      noServer: true,
       // Answer with the protocol name only, never with the token entry.
       handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
     });
-    await new Promise<void>((resolve, reject) => {
-      wss.once('listening', resolve);
-      wss.once('error', reject);
+    http.on('request', (req, res) => {
+      const key = `${req.method ?? ''} ${req.url ?? ''}`;
+      this.httpRequests.push(key);
+      const reply = this.httpReplies.get(key) ?? {
+        status: 404,
+        body: { code: 'not_found', message: 'Not found', retryable: false },
+      };
+      res.writeHead(reply.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(reply.body));
+      this.#conditions.notify();
     });
-    return new FakeServer(wss, {
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.upgrades++;
+      const reject = this.options.rejectUpgrade;
+      if (reject !== false) {
+        const body = JSON.stringify(reject.body);
+        socket.end(
+          `HTTP/1.1 ${reject.status} Refused\r\ncontent-type: application/json\r\n` +
+            `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      } else if ((req.url ?? '').split('?')[0] !== '/v1/ws') {
+        socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      } else {
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+      }
+      this.#conditions.notify();
+    });
+  }
+
+  static async start(options: FakeServerOptions = {}): Promise<FakeServer> {
+    const http = createServer();
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(0, '127.0.0.1', resolve);
+    });
+    return new FakeServer(http, {
       token: options.token ?? 'token',
       ready: options.ready ?? {},
       pong: options.pong ?? true,
+      rejectUpgrade: options.rejectUpgrade ?? false,
     });
+  }
+
+  /** Wait until `check()` holds, re-checked on every connection, upgrade and HTTP request. */
+  until(check: () => boolean): Promise<void> {
+    return this.#conditions.until(check);
   }
 
   #accept(socket: WebSocket, req: IncomingMessage): void {
@@ -190,6 +238,8 @@ export class FakeServer {
   /** Close every connection and stop listening. */
   async stop(): Promise<void> {
     for (const client of this.#wss.clients) client.terminate();
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    this.#wss.close();
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
   }
 }

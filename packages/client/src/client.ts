@@ -457,9 +457,9 @@ export class ParleyClient {
       },
       (err: unknown) => {
         this.#checkingToken = false;
-        const code = err instanceof ParleyError ? err.code : undefined;
-        if (session !== this.#session || this.#state === 'closed') return;
-        if (code === 'unauthorized' || code === 'device_revoked') this.#closeForGood(code, '');
+        if (!(err instanceof ParleyError) || session !== this.#session || this.#state === 'closed') return;
+        if (err.code === 'unauthorized' || err.code === 'device_revoked')
+          this.#closeForGood(err.code, err.message);
       },
     );
   }

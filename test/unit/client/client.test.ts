@@ -456,6 +456,38 @@ describe('ParleyClient: close codes', () => {
     expect(server.connections).toHaveLength(1);
   });
 
+  it('stops when the upgrade is refused with HTTP 401 and GET /v1/me confirms the token is bad', async () => {
+    const unauthorized = { code: 'unauthorized', message: 'Bad token', retryable: false } as const;
+    const server = await startServer({ rejectUpgrade: { status: 401, body: unauthorized } });
+    server.httpReplies.set('GET /v1/me', { status: 401, body: unauthorized });
+    // A long backoff: the check, not a second attempt, must end the loop.
+    const client = makeClient(server, {
+      reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
+      random: () => 1,
+    });
+    const error = nextEvent(client, 'error');
+    client.connect();
+    expect(await error).toMatchObject({ code: 'unauthorized', message: 'Bad token' });
+    expect(client.state).toBe('closed');
+    expect(server.upgrades).toBe(1);
+    expect(server.httpRequests).toEqual(['GET /v1/me']);
+  });
+
+  it('keeps retrying a refused upgrade while GET /v1/me accepts the token', async () => {
+    const shutdown = { code: 'server_shutdown', message: 'Shutting down', retryable: true } as const;
+    const server = await startServer({ rejectUpgrade: { status: 503, body: shutdown } });
+    server.httpReplies.set('GET /v1/me', {
+      status: 200,
+      body: { id: 'u1', username: 'alice', displayName: 'A' },
+    });
+    const client = makeClient(server);
+    client.connect();
+    await server.until(() => server.httpRequests.length >= 1 && server.upgrades >= 3);
+    expect(client.state).toBe('reconnecting');
+    server.options.rejectUpgrade = false;
+    await (await server.connection(0)).waitFor('sync');
+  });
+
   it('reconnects at once after 1001, without a backoff delay', async () => {
     const server = await startServer();
     let randomCalls = 0;

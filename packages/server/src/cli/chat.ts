@@ -1,4 +1,177 @@
-/** `parley chat`: a small terminal client built on the SDK. */
-export async function chat(_argv: string[]): Promise<void> {
-  throw new Error('parley chat is being built');
+/**
+ * `parley chat`: a small terminal client built on the SDK, for trying Parley without a
+ * browser. Log in, list conversations, open one, read history, send, see new messages live.
+ */
+import { hostname } from 'node:os';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { ParleyClient, ParleyError } from '@parley/client';
+import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
+
+const HELP = `Commands:
+  /list                     your conversations (latest first)
+  /open <n|username|name>   open a conversation from the list, or a 1:1 with a user
+  /dm <username>            start (or open) a 1:1
+  /group <name> <user> ...  create a group
+  /add <user> ...           add members to the open group (admins)
+  /members                  members of the open conversation
+  /history [n]              show n older messages (default 20)
+  /signup                   create the account first, then log in
+  /quit                     exit
+Anything else is sent to the open conversation.`;
+
+export async function chat(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      username: { type: 'string' },
+      signup: { type: 'boolean' },
+    },
+  });
+  const url = values.url ?? process.env.PARLEY_URL ?? 'http://localhost:8080';
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+  const lines = rl[Symbol.asyncIterator]();
+  const ask = async (q: string): Promise<string> => {
+    process.stdout.write(q);
+    const r = await lines.next();
+    if (r.done) throw new Error('input closed');
+    return r.value.trim();
+  };
+  const print = (s: string): void => {
+    process.stdout.write(`${s}\n`);
+  };
+
+  const username = values.username ?? (await ask('Username: '));
+  const password = process.env.PARLEY_PASSWORD ?? (await ask('Password: '));
+  const client = new ParleyClient({ url, WebSocket: WebSocket as unknown as WebSocketConstructor });
+  if (values.signup) {
+    try {
+      await client.http.signup({ username, password });
+    } catch (err) {
+      if (!(err instanceof ParleyError && err.code === 'username_taken')) throw err;
+    }
+  }
+  const session = await client.http.login({ username, password, deviceName: `parley chat on ${hostname()}` });
+  client.setToken(session.token);
+  print(`Logged in as ${session.user.displayName} (@${session.user.username}). /help lists commands.`);
+
+  const names = new Map<string, string>([[session.user.id, session.user.displayName]]);
+  let list: Conversation[] = [];
+  let open: Conversation | null = null;
+  let oldest = 0;
+
+  const who = (id: string) => (id === session.user.id ? 'you' : (names.get(id) ?? id));
+  const line = (m: Message) => `${new Date(m.createdAt).toLocaleTimeString()} ${who(m.senderId)}: ${m.text}`;
+  async function learnMembers(c: Conversation) {
+    for (const m of (await client.http.members(c.id)).members) names.set(m.userId, m.displayName);
+  }
+  async function openConversation(c: Conversation) {
+    open = c;
+    await learnMembers(c);
+    print(`-- ${c.name} (${c.kind}, ${c.memberCount} members) --`);
+    const page = await client.http.history(c.id, { limit: 20 });
+    oldest = page.messages[0]?.seq ?? 0;
+    for (const m of page.messages) print(line(m));
+    if (c.lastSeq > 0) client.markRead(c.id, c.lastSeq);
+  }
+
+  client.on('message', (m) => {
+    if (open && m.conversationId === open.id) {
+      if (m.senderId !== session.user.id) print(line(m));
+      client.markRead(m.conversationId, m.seq);
+    } else if (m.senderId !== session.user.id) {
+      const c = list.find((x) => x.id === m.conversationId);
+      const show = () => print(`[${c?.name ?? 'new conversation'}] ${who(m.senderId)}: ${m.text}`);
+      if (names.has(m.senderId)) show();
+      else client.http.members(m.conversationId).then((r) => {
+        for (const x of r.members) names.set(x.userId, x.displayName);
+        show();
+      }, show);
+    }
+  });
+  client.on('conversation', (c) => {
+    learnMembers(c).catch(() => undefined);
+    if (!list.some((x) => x.id === c.id)) print(`(you are now in "${c.name}")`);
+    list = [c, ...list.filter((x) => x.id !== c.id)];
+  });
+  client.on('state', (s) => {
+    if (s === 'reconnecting') print('(connection lost; reconnecting…)');
+    if (s === 'closed') print('(disconnected)');
+  });
+  client.on('error', (e) => print(`(error: ${e.code}: ${e.message})`));
+  client.connect();
+
+  const commands: Record<string, (args: string[]) => Promise<void>> = {
+    help: async () => print(HELP),
+    list: async () => {
+      list = (await client.http.conversations()).conversations;
+      if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
+      list.forEach((c, i) => {
+        const unread = c.unread > 0 ? ` (${c.unread} unread)` : '';
+        const last = c.lastMessage ? ` — ${c.lastMessage.text.slice(0, 50)}` : '';
+        print(`${i + 1}. ${c.name}${unread}${last}`);
+      });
+    },
+    open: async ([target]) => {
+      if (!target) return print('usage: /open <n|username|name>');
+      if (list.length === 0) list = (await client.http.conversations()).conversations;
+      const n = Number(target);
+      const found = Number.isInteger(n) ? list[n - 1] : list.find((c) => c.name === target || c.peer?.username === target);
+      await openConversation(found ?? (await client.http.direct({ username: target })));
+    },
+    dm: async ([user]) => {
+      if (!user) return print('usage: /dm <username>');
+      await openConversation(await client.http.direct({ username: user }));
+    },
+    group: async ([name, ...users]) => {
+      if (!name || users.length === 0) return print('usage: /group <name> <user> ...');
+      await openConversation(await client.http.createGroup({ name, members: users }));
+    },
+    add: async (users) => {
+      if (!open) return print('open a group first');
+      await client.http.addMembers(open.id, users);
+      print(`added ${users.join(', ')}`);
+    },
+    members: async () => {
+      if (!open) return print('open a conversation first');
+      for (const m of (await client.http.members(open.id)).members) print(`${m.displayName} (@${m.username}) ${m.role}`);
+    },
+    history: async ([n]) => {
+      if (!open) return print('open a conversation first');
+      if (oldest <= 1) return print('(no older messages)');
+      const page = await client.http.history(open.id, { before: oldest, limit: Math.min(Number(n ?? 20) || 20, 200) });
+      oldest = page.messages[0]?.seq ?? oldest;
+      for (const m of page.messages) print(line(m));
+    },
+  };
+
+  for (;;) {
+    const r = await lines.next();
+    if (r.done) break;
+    const input = r.value.trim();
+    if (input === '') continue;
+    try {
+      if (input === '/quit' || input === '/exit') break;
+      if (input.startsWith('/')) {
+        const [cmd, ...args] = input.slice(1).split(/\s+/);
+        const run = commands[cmd ?? ''];
+        if (run) await run(args);
+        else print(`unknown command /${cmd ?? ''}; /help lists commands`);
+        continue;
+      }
+      if (!open) {
+        print('open a conversation first (/list, /open, /dm)');
+        continue;
+      }
+      const target: Conversation = open;
+      const ack = await client.send(target.id, input);
+      print(`${new Date(ack.createdAt).toLocaleTimeString()} you: ${input}`);
+    } catch (err) {
+      print(`(${err instanceof ParleyError ? `${err.code}: ${err.message}` : String(err)})`);
+    }
+  }
+  rl.close();
+  client.close();
 }
