@@ -6,7 +6,10 @@ import type { ServerFrame, Session } from '@parley/protocol';
 let counter = 0;
 /** A fresh username for this test run. */
 export function uname(prefix = 'u'): string {
-  return `${prefix}${process.pid.toString(36)}${(counter++).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 32);
+  return `${prefix}${process.pid.toString(36)}${(counter++).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(
+    0,
+    32,
+  );
 }
 
 export async function api<T = unknown>(
@@ -19,7 +22,11 @@ export async function api<T = unknown>(
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
@@ -27,7 +34,11 @@ export async function api<T = unknown>(
 /** Sign up (if needed) and log in a new device. */
 export async function account(base: string, username = uname(), deviceName = 'test'): Promise<Session> {
   await api(base, 'POST', '/v1/users', { username, password: 'password123' });
-  const res = await api<Session>(base, 'POST', '/v1/sessions', { username, password: 'password123', deviceName });
+  const res = await api<Session>(base, 'POST', '/v1/sessions', {
+    username,
+    password: 'password123',
+    deviceName,
+  });
   if (res.status !== 201) throw new Error(`login failed: ${JSON.stringify(res.body)}`);
   return res.body;
 }
@@ -54,7 +65,10 @@ export class RawSocket {
     for (const f of w) f();
   }
   static open(base: string, token: string): Promise<RawSocket> {
-    const ws = new WebSocket(base.replace(/^http/, 'ws') + '/v1/ws', [PROTOCOL, AUTH_PROTOCOL_PREFIX + token]);
+    const ws = new WebSocket(base.replace(/^http/, 'ws') + '/v1/ws', [
+      PROTOCOL,
+      AUTH_PROTOCOL_PREFIX + token,
+    ]);
     const s = new RawSocket(ws);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(s));

@@ -45,7 +45,18 @@ export async function startServer(
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
   const proc = spawn(
     process.execPath,
-    [CLI, 'serve', '--port', String(opts.port ?? 0), '--host', '127.0.0.1', '--data-dir', dataDir, ...TEST_FLAGS, ...(opts.args ?? [])],
+    [
+      CLI,
+      'serve',
+      '--port',
+      String(opts.port ?? 0),
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      dataDir,
+      ...TEST_FLAGS,
+      ...(opts.args ?? []),
+    ],
     { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

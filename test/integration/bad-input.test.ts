@@ -17,11 +17,20 @@ let b: Session;
 let conv: Conversation;
 
 beforeAll(async () => {
-  server = await startServer({ args: ['--max-frame-bytes', '65536', '--max-body-bytes', '65536', '--send-burst', '100000'] });
+  server = await startServer({
+    args: ['--max-frame-bytes', '65536', '--max-body-bytes', '65536', '--send-burst', '100000'],
+  });
   a = await account(server.url);
   b = await account(server.url);
-  conv = (await api<Conversation>(server.url, 'POST', '/v1/conversations/direct', { username: b.user.username }, a.token))
-    .body;
+  conv = (
+    await api<Conversation>(
+      server.url,
+      'POST',
+      '/v1/conversations/direct',
+      { username: b.user.username },
+      a.token,
+    )
+  ).body;
 });
 
 afterAll(async () => {
@@ -33,7 +42,13 @@ async function canaryWorks(text: string): Promise<void> {
   const rb = await RawSocket.open(server.url, b.token);
   rb.send({ type: 'sync', since: null });
   await rb.until((f) => f.some((x) => x.type === 'synced'));
-  const sent = await api(server.url, 'POST', `/v1/conversations/${conv.id}/messages`, { clientId: text, text }, a.token);
+  const sent = await api(
+    server.url,
+    'POST',
+    `/v1/conversations/${conv.id}/messages`,
+    { clientId: text, text },
+    a.token,
+  );
   expect(sent.status).toBe(201);
   await rb.until((f) => f.some((x) => x.type === 'message' && x.message.text === text));
   rb.close();
@@ -44,15 +59,21 @@ const frameArb = fc.oneof(
   fc.json({ maxDepth: 4 }),
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
   fc
-    .record({
-      type: fc.oneof(fc.constantFrom('send', 'sync', 'read', 'ping', 'ack', 'message', '__proto__'), fc.string()),
-      conversationId: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string())),
-      clientId: fc.oneof(fc.string({ maxLength: 100 }), fc.integer(), fc.constant(null), fc.object()),
-      text: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.object()),
-      seq: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(-1)),
-      since: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
-      t: fc.oneof(fc.integer(), fc.string()),
-    }, { requiredKeys: ['type'] })
+    .record(
+      {
+        type: fc.oneof(
+          fc.constantFrom('send', 'sync', 'read', 'ping', 'ack', 'message', '__proto__'),
+          fc.string(),
+        ),
+        conversationId: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string())),
+        clientId: fc.oneof(fc.string({ maxLength: 100 }), fc.integer(), fc.constant(null), fc.object()),
+        text: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.object()),
+        seq: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(-1)),
+        since: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null)),
+        t: fc.oneof(fc.integer(), fc.string()),
+      },
+      { requiredKeys: ['type'] },
+    )
     .map((v) => JSON.stringify(v)),
 );
 
@@ -118,7 +139,10 @@ describe('bad input', () => {
         body,
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as { code: string } }));
     expect(await post('{"clientId":')).toMatchObject({ status: 400, body: { code: 'invalid_json' } });
-    expect(await post(JSON.stringify({ clientId: 'h1', text: 7 }))).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
+    expect(await post(JSON.stringify({ clientId: 'h1', text: 7 }))).toMatchObject({
+      status: 400,
+      body: { code: 'invalid_field' },
+    });
     expect(await post(JSON.stringify({ clientId: 'h2', text: 'y'.repeat(70_000) }))).toMatchObject({
       status: 413,
       body: { code: 'body_too_large' },
@@ -133,7 +157,12 @@ describe('bad input', () => {
   it('refuses a WebSocket upgrade without a valid token before upgrading', async () => {
     await expect(RawSocket.open(server.url, 'not-a-token')).rejects.toThrow(/401/);
     const fromUrl = await fetch(`${server.url}/v1/ws?token=${a.token}`, {
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
     }).catch(() => null);
     // A token in the URL is never accepted.
     expect(fromUrl === null || fromUrl.status === 401 || fromUrl.status === 400).toBe(true);

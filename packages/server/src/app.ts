@@ -29,6 +29,8 @@ export interface Parley {
   readonly http: FastifyInstance;
   readonly store: Store;
   readonly log: Logger;
+  /** Logger for start/stop lines, at info whatever the configured level. */
+  readonly lifecycle: Logger;
   readonly metrics: Metrics;
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number>;
@@ -53,6 +55,8 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   } as ServerConfig;
   const log = createLogger(config.logLevel);
+  // Lifecycle lines ("listening", "stopped") are logged whatever the level: tools wait for them.
+  const lifecycle = log.child({}, { level: 'info' });
   const metrics = createMetrics();
   const store =
     options.store ??
@@ -114,13 +118,13 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
     http,
     store,
     log,
+    lifecycle,
     metrics,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
       ready = true;
       const port = (http.server.address() as AddressInfo).port;
-      // Lifecycle lines are logged whatever the level: tools wait for "listening".
-      log.child({}, { level: 'info' }).info(
+      lifecycle.info(
         { port, host: config.host, serverId: config.serverId, url: `http://${config.host}:${port}` },
         'listening',
       );
@@ -134,7 +138,7 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
         await http.close();
         await bus.close();
         await store.close();
-        log.info('stopped');
+        lifecycle.info('stopped');
       })();
       return closing;
     },

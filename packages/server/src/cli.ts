@@ -62,7 +62,7 @@ async function serve(argv: string[]): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    parley.log.info({ signal }, 'shutting down');
+    parley.lifecycle.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       parley.log.warn('shutdown timed out; exiting');
       process.exit(1);

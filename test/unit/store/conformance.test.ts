@@ -30,7 +30,13 @@ for (const adapter of selectedAdapters()) {
     });
 
     async function user(name = uid('u')) {
-      const u = { id: uid('u_'), username: name, displayName: name, passwordHash: 'h', createdAt: Date.now() };
+      const u = {
+        id: uid('u_'),
+        username: name,
+        displayName: name,
+        passwordHash: 'h',
+        createdAt: Date.now(),
+      };
       await store.createUser(u);
       return u;
     }
@@ -46,15 +52,23 @@ for (const adapter of selectedAdapters()) {
     it('creates users with case-insensitive unique usernames', async () => {
       const a = await user('ana');
       expect((await store.getUserByUsername('ana'))?.id).toBe(a.id);
-      await expect(store.createUser({ ...a, id: uid('u_') })).rejects.toMatchObject({ code: 'username_taken' });
+      await expect(store.createUser({ ...a, id: uid('u_') })).rejects.toMatchObject({
+        code: 'username_taken',
+      });
       expect(await store.getUserById('nope')).toBeNull();
     });
 
     it('finds a device by token hash until it is revoked', async () => {
       const a = await user();
       const now = Date.now();
-      await store.createDevice({ id: 'd1', userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now }, 'hash1');
-      await store.createDevice({ id: 'd2', userId: a.id, name: 'laptop', createdAt: now, lastSeenAt: now }, 'hash2');
+      await store.createDevice(
+        { id: 'd1', userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now },
+        'hash1',
+      );
+      await store.createDevice(
+        { id: 'd2', userId: a.id, name: 'laptop', createdAt: now, lastSeenAt: now },
+        'hash2',
+      );
       expect((await store.getDeviceByTokenHash('hash1'))?.user.id).toBe(a.id);
       expect((await store.listDevices(a.id)).map((d) => d.id).sort()).toEqual(['d1', 'd2']);
       const b = await user();

@@ -85,10 +85,11 @@ export async function chat(argv: string[]): Promise<void> {
       const c = list.find((x) => x.id === m.conversationId);
       const show = () => print(`[${c?.name ?? 'new conversation'}] ${who(m.senderId)}: ${m.text}`);
       if (names.has(m.senderId)) show();
-      else client.http.members(m.conversationId).then((r) => {
-        for (const x of r.members) names.set(x.userId, x.displayName);
-        show();
-      }, show);
+      else
+        client.http.members(m.conversationId).then((r) => {
+          for (const x of r.members) names.set(x.userId, x.displayName);
+          show();
+        }, show);
     }
   });
   client.on('conversation', (c) => {
@@ -118,7 +119,9 @@ export async function chat(argv: string[]): Promise<void> {
       if (!target) return print('usage: /open <n|username|name>');
       if (list.length === 0) list = (await client.http.conversations()).conversations;
       const n = Number(target);
-      const found = Number.isInteger(n) ? list[n - 1] : list.find((c) => c.name === target || c.peer?.username === target);
+      const found = Number.isInteger(n)
+        ? list[n - 1]
+        : list.find((c) => c.name === target || c.peer?.username === target);
       await openConversation(found ?? (await client.http.direct({ username: target })));
     },
     dm: async ([user]) => {
@@ -136,12 +139,16 @@ export async function chat(argv: string[]): Promise<void> {
     },
     members: async () => {
       if (!open) return print('open a conversation first');
-      for (const m of (await client.http.members(open.id)).members) print(`${m.displayName} (@${m.username}) ${m.role}`);
+      for (const m of (await client.http.members(open.id)).members)
+        print(`${m.displayName} (@${m.username}) ${m.role}`);
     },
     history: async ([n]) => {
       if (!open) return print('open a conversation first');
       if (oldest <= 1) return print('(no older messages)');
-      const page = await client.http.history(open.id, { before: oldest, limit: Math.min(Number(n ?? 20) || 20, 200) });
+      const page = await client.http.history(open.id, {
+        before: oldest,
+        limit: Math.min(Number(n ?? 20) || 20, 200),
+      });
       oldest = page.messages[0]?.seq ?? oldest;
       for (const m of page.messages) print(line(m));
     },
