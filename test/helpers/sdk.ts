@@ -70,12 +70,13 @@ export class Recorder {
 /** Poll until `check` returns true, or fail after `timeoutMs` with `what`. */
 export async function eventually(
   check: () => boolean | Promise<boolean>,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 15_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for: ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

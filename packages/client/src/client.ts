@@ -2,12 +2,16 @@
 import type {
   Ack,
   ClientFrame,
+  ContactState,
   Conversation,
   ErrorBody,
   ErrorCode,
   Message,
+  Presence,
   ReadCursorFrame,
   ReadyFrame,
+  ReceiptCursor,
+  User,
 } from '@parley/protocol';
 import {
   AUTH_PROTOCOL_PREFIX,
@@ -88,6 +92,14 @@ export interface ClientEvents {
   error: ClientErrorEvent;
   /** The number of pending sends changed. */
   outbox: { pending: number };
+  /** A contact or 1:1 partner went online or offline (`lastActiveAt`: their last seen). */
+  presence: Presence;
+  /** Members' delivered/read cursors moved (ticks: a message with seq <= readSeq is read by that member). */
+  receipts: { conversationId: string; cursors: ReceiptCursor[] };
+  /** Who is typing in a conversation now; entries expire after the server's TTL (6 s) or when their message arrives. */
+  typing: { conversationId: string; userIds: string[] };
+  /** My relation to a user changed (a request arrived, was accepted, removed ...). */
+  contact: { user: User; state: ContactState };
 }
 
 /** Options of `ParleyClient`. */
@@ -114,7 +126,14 @@ export interface ParleyClientOptions {
   outboxStorage?: OutboxStorage;
   /** WebSocket URL, computed before every connection attempt. Default: `url` with ws(s): and path `/v1/ws`. */
   wsUrl?: () => string | Promise<string>;
+  /** Report delivered receipts for every message received (batched per conversation). Default: true. */
+  autoDelivered?: boolean;
 }
+
+/** Minimum interval between two typing frames for one conversation, in ms. */
+export const TYPING_THROTTLE_MS = 2000;
+/** Delivered receipts are gathered for this long before one frame per conversation goes out, in ms. */
+const DELIVERED_BATCH_MS = 50;
 
 /** Options of `ParleyClient.send`. */
 export interface SendOptions {
@@ -228,6 +247,14 @@ export class ParleyClient {
   #deadTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatMs = 0;
   #lastReceivedAt = 0;
+  #autoDelivered: boolean;
+  /** Highest seq to report as delivered, per conversation, not yet sent. */
+  #delivered = new Map<string, number>();
+  #deliveredTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When I last sent a typing frame, per conversation. */
+  #typingSentAt = new Map<string, number>();
+  /** Who is typing: conversation → user → expiry timer. */
+  #typing = new Map<string, Map<string, ReturnType<typeof setTimeout>>>();
 
   constructor(options: ParleyClientOptions) {
     this.#url = options.url;
@@ -244,6 +271,7 @@ export class ParleyClient {
     this.#random = options.random ?? Math.random;
     this.#wsUrl = options.wsUrl ?? (() => defaultWsUrl(this.#url));
     this.#outbox = new Outbox(options.outboxStorage, (pending) => this.#events.emit('outbox', { pending }));
+    this.#autoDelivered = options.autoDelivered ?? true;
   }
 
   /** Current connection state. */
@@ -350,6 +378,50 @@ export class ParleyClient {
     }
     const queued = this.#pendingReads.get(conversationId);
     if (queued === undefined || seq > queued) this.#pendingReads.set(conversationId, seq);
+  }
+
+  /**
+   * Tell the conversation's members I am typing. Call it on every keystroke: frames are
+   * throttled to one per TYPING_THROTTLE_MS per conversation, and dropped while offline.
+   */
+  typing(conversationId: string): void {
+    const now = Date.now();
+    if (!this.#ready || now - (this.#typingSentAt.get(conversationId) ?? 0) < TYPING_THROTTLE_MS) return;
+    this.#typingSentAt.set(conversationId, now);
+    this.#write({ type: 'typing', conversationId });
+  }
+
+  /** Users typing in a conversation now. */
+  typingIn(conversationId: string): string[] {
+    return [...(this.#typing.get(conversationId)?.keys() ?? [])];
+  }
+
+  #setTyping(conversationId: string, userId: string, ttlMs: number | null): void {
+    let users = this.#typing.get(conversationId);
+    const had = users?.get(userId);
+    if (had !== undefined) clearTimeout(had);
+    else if (ttlMs === null) return;
+    if (ttlMs === null) users?.delete(userId);
+    else {
+      if (!users) this.#typing.set(conversationId, (users = new Map()));
+      users.set(
+        userId,
+        setTimeout(() => this.#setTyping(conversationId, userId, null), ttlMs),
+      );
+    }
+    if (users?.size === 0) this.#typing.delete(conversationId);
+    this.#events.emit('typing', { conversationId, userIds: this.typingIn(conversationId) });
+  }
+
+  #queueDelivered(conversationId: string, seq: number): void {
+    const had = this.#delivered.get(conversationId);
+    if (had === undefined || seq > had) this.#delivered.set(conversationId, seq);
+    this.#deliveredTimer ??= setTimeout(() => {
+      this.#deliveredTimer = undefined;
+      if (!this.#ready) return;
+      for (const [c, n] of this.#delivered) this.#write({ type: 'delivered', conversationId: c, seq: n });
+      this.#delivered.clear();
+    }, DELIVERED_BATCH_MS);
   }
 
   #setState(state: ConnectionState): void {
@@ -468,6 +540,10 @@ export class ParleyClient {
   #stop(): void {
     this.#run++;
     this.#session++;
+    clearTimeout(this.#deliveredTimer);
+    this.#deliveredTimer = undefined;
+    for (const users of this.#typing.values()) for (const t of users.values()) clearTimeout(t);
+    this.#typing.clear();
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     this.#dropSocket();
@@ -548,6 +624,9 @@ export class ParleyClient {
           this.#write({ type: 'read', conversationId, seq });
         }
         this.#pendingReads.clear();
+        for (const [conversationId, seq] of this.#delivered)
+          this.#write({ type: 'delivered', conversationId, seq });
+        this.#delivered.clear();
         this.#setState('open');
         this.#events.emit('ready', frame);
         return;
@@ -559,6 +638,9 @@ export class ParleyClient {
         if (last !== undefined && m.seq <= last) return;
         this.#lastSeq.set(m.conversationId, m.seq);
         this.#events.emit('message', m);
+        if (this.#typing.get(m.conversationId)?.has(m.senderId))
+          this.#setTyping(m.conversationId, m.senderId, null);
+        if (this.#autoDelivered) this.#queueDelivered(m.conversationId, m.seq);
         return;
       }
       case 'synced': {
@@ -599,6 +681,20 @@ export class ParleyClient {
         this.#events.emit('conversation_removed', { conversationId: frame.conversationId });
         return;
       case 'pong':
+        return;
+      case 'presence': {
+        const { type: _type, ...presence } = frame;
+        this.#events.emit('presence', presence);
+        return;
+      }
+      case 'receipts':
+        this.#events.emit('receipts', { conversationId: frame.conversationId, cursors: frame.cursors });
+        return;
+      case 'typing':
+        this.#setTyping(frame.conversationId, frame.userId, frame.ttlMs);
+        return;
+      case 'contact':
+        this.#events.emit('contact', { user: frame.user, state: frame.state });
         return;
       default: {
         // Compile time: every frame type is handled. Run time: a newer server's frame is ignored.

@@ -1,6 +1,10 @@
 /** `ParleyHttp`: one typed method per route of the HTTP API (packages/protocol/src/http.ts). */
 import type {
   Ack,
+  ContactList,
+  ContactState,
+  MessageReceipts,
+  Presence,
   Conversation,
   Device,
   GroupRequest,
@@ -249,6 +253,47 @@ export class ParleyHttp {
   /** A page of my change feed after `since`. */
   sync(query: SyncQuery = {}): Promise<SyncPage> {
     return this.#call('GET /v1/sync', { query: { since: query.since, limit: query.limit } });
+  }
+  /** Who has message `seq` delivered and read (the sender excluded). */
+  receipts(id: string, seq: number): Promise<MessageReceipts> {
+    return this.#call('GET /v1/conversations/:id/receipts', { params: { id }, query: { seq } });
+  }
+
+  /** My contacts with presence, pending requests both ways, and the users I blocked. */
+  contacts(): Promise<ContactList> {
+    return this.#call('GET /v1/contacts', {});
+  }
+
+  /** Ask a user to be my contact (accepted at once if they already asked me). */
+  requestContact(target: DirectTarget): Promise<{ state: ContactState }> {
+    return this.#call('POST /v1/contacts', { body: target });
+  }
+
+  acceptContact(userId: string): Promise<{ state: ContactState }> {
+    return this.#call('POST /v1/contacts/:userId/accept', { params: { userId } });
+  }
+
+  declineContact(userId: string): Promise<{ state: ContactState }> {
+    return this.#call('POST /v1/contacts/:userId/decline', { params: { userId } });
+  }
+
+  /** Remove a contact, or cancel my request. */
+  removeContact(userId: string): Promise<{ state: ContactState }> {
+    return this.#call('DELETE /v1/contacts/:userId', { params: { userId } });
+  }
+
+  /** Block a user: no 1:1 messages either way, no adding me to groups, no presence. */
+  block(target: DirectTarget): Promise<{ ok: true }> {
+    return this.#call('POST /v1/blocks', { body: target });
+  }
+
+  unblock(userId: string): Promise<{ ok: true }> {
+    return this.#call('DELETE /v1/blocks/:userId', { params: { userId } });
+  }
+
+  /** Presence of up to 100 users; users I may not see are left out. */
+  presence(userIds: readonly string[]): Promise<{ presence: Presence[] }> {
+    return this.#call('GET /v1/presence', { query: { userIds: userIds.join(',') } });
   }
 
   async #call<R extends Route>(route: R, options: CallOptions<R>): Promise<Res<R>> {

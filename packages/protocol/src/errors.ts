@@ -69,6 +69,13 @@ export const ERRORS = {
   username_taken: { status: 409, ws: 'frame', retryable: false, message: 'Username is already taken' },
   not_found: { status: 404, ws: 'frame', retryable: false, message: 'Not found' },
   forbidden: { status: 403, ws: 'frame', retryable: false, message: 'Only a group admin can do this' },
+  blocked: {
+    status: 403,
+    ws: 'frame',
+    retryable: false,
+    message: 'You cannot message this user (blocked)',
+  },
+  too_many_ids: { status: 400, ws: 'frame', retryable: false, message: 'At most 100 ids per request' },
   not_group: {
     status: 400,
     ws: 'frame',

@@ -3,7 +3,7 @@
  * `type` exhaustively so the compiler finds every place a new frame must be handled.
  */
 import type { ErrorCode } from './errors.js';
-import type { Ack, Conversation, Message } from './models.js';
+import type { Ack, ContactState, Conversation, Message, ReceiptCursor, User } from './models.js';
 import { MAX_CLIENT_ID_LENGTH, MAX_SYNC_PAGE } from './limits.js';
 
 // ---- client -> server ----
@@ -26,13 +26,24 @@ export interface ReadFrame {
   conversationId: string;
   seq: number;
 }
-/** Application heartbeat; answered by `pong`. */
+/** Application heartbeat; answered by `pong`. Keeps the user online (presence). */
 export interface PingFrame {
   type: 'ping';
   t?: number;
 }
+/** This device has every message of the conversation up to `seq` (delivered receipt). */
+export interface DeliveredFrame {
+  type: 'delivered';
+  conversationId: string;
+  seq: number;
+}
+/** I am typing in a conversation; refresh every few seconds while typing. Never stored. */
+export interface TypingFrame {
+  type: 'typing';
+  conversationId: string;
+}
 
-export type ClientFrame = SendFrame | SyncFrame | ReadFrame | PingFrame;
+export type ClientFrame = SendFrame | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server -> client ----
@@ -82,6 +93,32 @@ export interface PongFrame {
   type: 'pong';
   t?: number;
 }
+/** A contact or 1:1 partner went online or offline. */
+export interface PresenceFrame {
+  type: 'presence';
+  userId: string;
+  online: boolean;
+  lastActiveAt: number | null;
+}
+/** Members' delivered/read cursors moved in a conversation (batched). */
+export interface ReceiptsFrame {
+  type: 'receipts';
+  conversationId: string;
+  cursors: ReceiptCursor[];
+}
+/** A member is typing; show it for `ttlMs` unless refreshed (or until their message arrives). */
+export interface TypingIndicatorFrame {
+  type: 'typing';
+  conversationId: string;
+  userId: string;
+  ttlMs: number;
+}
+/** My relation to a user changed (request received, accepted, removed, ...). */
+export interface ContactFrame {
+  type: 'contact';
+  user: User;
+  state: ContactState;
+}
 /** An error in answer to a frame; `ref` is the clientId of a send, when there is one. */
 export interface ErrorFrame {
   type: 'error';
@@ -100,6 +137,10 @@ export type ServerFrame =
   | ConversationFrame
   | ConversationRemovedFrame
   | PongFrame
+  | PresenceFrame
+  | ReceiptsFrame
+  | TypingIndicatorFrame
+  | ContactFrame
   | ErrorFrame;
 export type ServerFrameType = ServerFrame['type'];
 
@@ -171,6 +212,15 @@ export function decodeClientFrame(data: string): DecodeResult {
     case 'ping': {
       if (f.t !== undefined && typeof f.t !== 'number') return fail('invalid_field', 't must be a number');
       return { ok: true, frame: f.t === undefined ? { type: 'ping' } : { type: 'ping', t: f.t } };
+    }
+    case 'delivered': {
+      if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string');
+      if (!isSeq(f.seq)) return fail('invalid_field', 'seq must be a non-negative integer');
+      return { ok: true, frame: { type: 'delivered', conversationId: f.conversationId, seq: f.seq } };
+    }
+    case 'typing': {
+      if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string');
+      return { ok: true, frame: { type: 'typing', conversationId: f.conversationId } };
     }
     default: {
       const unknownType: never = type;

@@ -3,7 +3,20 @@
  * `Authorization: Bearer <token>`. Errors answer with the registry's status and an `ErrorBody`.
  * The SDK's `ParleyHttp` implements exactly these routes.
  */
-import type { Ack, Conversation, Device, HistoryPage, Member, Session, SyncPage, User } from './models.js';
+import type {
+  Ack,
+  ContactList,
+  ContactState,
+  Conversation,
+  Device,
+  HistoryPage,
+  Member,
+  MessageReceipts,
+  Presence,
+  Session,
+  SyncPage,
+  User,
+} from './models.js';
 
 export interface SignupRequest {
   username: string;
@@ -42,6 +55,11 @@ export interface ReadRequest {
 export interface RenameRequest {
   name: string;
 }
+export interface UserTarget {
+  /** The other user's username (or pass userId). */
+  username?: string;
+  userId?: string;
+}
 
 /**
  * Every route: method, path, request body, response body. `:id` and `:userId` are path
@@ -78,4 +96,22 @@ export interface Routes {
   'POST /v1/conversations/:id/read': { body: ReadRequest; res: { seq: number }; auth: true };
   /** My change feed after `since` (query), in order. Query: `since` (default 0), `limit` (max 500). */
   'GET /v1/sync': { body: undefined; res: SyncPage; auth: true };
+  /** Who has message `seq` (query) delivered and read, the sender excluded. */
+  'GET /v1/conversations/:id/receipts': { body: undefined; res: MessageReceipts; auth: true };
+  /** Contacts with presence, pending requests both ways, and users I blocked. */
+  'GET /v1/contacts': { body: undefined; res: ContactList; auth: true };
+  /** Ask a user to be my contact (accepts at once if they already asked me). */
+  'POST /v1/contacts': { body: UserTarget; res: { state: ContactState }; auth: true };
+  'POST /v1/contacts/:userId/accept': { body: undefined; res: { state: ContactState }; auth: true };
+  'POST /v1/contacts/:userId/decline': { body: undefined; res: { state: ContactState }; auth: true };
+  /** Remove a contact, or cancel my request. */
+  'DELETE /v1/contacts/:userId': { body: undefined; res: { state: ContactState }; auth: true };
+  /** Block a user: no 1:1 messages either way, no adding me to groups, no presence. */
+  'POST /v1/blocks': { body: UserTarget; res: { ok: true }; auth: true };
+  'DELETE /v1/blocks/:userId': { body: undefined; res: { ok: true }; auth: true };
+  /**
+   * Presence of up to 100 users (query `userIds`, comma-separated). Users the caller may not
+   * see (strangers, blocked either way) are left out of the answer.
+   */
+  'GET /v1/presence': { body: undefined; res: { presence: Presence[] }; auth: true };
 }

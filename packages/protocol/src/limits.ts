@@ -10,6 +10,10 @@ export const MAX_HISTORY_PAGE = 200;
 export const MAX_SYNC_PAGE = 500;
 /** Default hard cap of one WebSocket frame, in bytes; larger frames close the socket with 1009. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Most user ids in one presence request. */
+export const MAX_PRESENCE_IDS = 100;
+/** How long a typing indicator shows without a refresh, in ms. */
+export const TYPING_TTL_MS = 6000;
 /** Longest client id, in characters. */
 export const MAX_CLIENT_ID_LENGTH = 64;
 /** Username rule: 3-32 characters of a-z, 0-9, underscore and dot (lower-cased on input). */

@@ -50,6 +50,8 @@ export interface Member {
   joinedAt: number;
   /** This member's read cursor: every message with seq <= readSeq is read. */
   readSeq: number;
+  /** This member's delivered cursor: some device of theirs has every message with seq <= deliveredSeq. */
+  deliveredSeq: number;
 }
 
 export interface Conversation {
@@ -72,6 +74,52 @@ export interface Conversation {
   peer?: User;
   /** My role in this conversation. */
   role: 'admin' | 'member';
+  /** Direct conversations: how far the other member has received (sent → delivered ticks). */
+  peerDeliveredSeq?: number;
+  /** Direct conversations: how far the other member has read (read ticks). */
+  peerReadSeq?: number;
+}
+
+/** Online state and last seen of a user, as the caller may see it. */
+export interface Presence {
+  userId: string;
+  online: boolean;
+  /** Last time any device of the user was active (heartbeat); null when never seen. */
+  lastActiveAt: number | null;
+}
+
+/** How the caller and another user are related. */
+export type ContactState = 'accepted' | 'incoming' | 'outgoing' | 'none';
+
+export interface Contact {
+  user: User;
+  /** Since when we are contacts. */
+  since: number;
+  presence: Presence;
+}
+
+export interface ContactList {
+  contacts: Contact[];
+  /** Requests to me, waiting for my answer. */
+  incoming: User[];
+  /** My requests, waiting for theirs. */
+  outgoing: User[];
+  /** Users I blocked. */
+  blocked: User[];
+}
+
+/** A member's receipt cursors in a conversation. */
+export interface ReceiptCursor {
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
+/** Who has a given message (`GET /v1/conversations/:id/receipts?seq=`), sender excluded. */
+export interface MessageReceipts {
+  seq: number;
+  delivered: string[];
+  read: string[];
 }
 
 /** Result of sending a message: returned by HTTP POST and in the WebSocket `ack` frame. */

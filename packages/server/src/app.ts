@@ -23,6 +23,11 @@ import type { Metrics } from './metrics.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { landingPage } from './http/landing.js';
+import { ContactService } from './contacts/contact-service.js';
+import { MemoryPresence } from './presence/memory/memory-presence.js';
+import type { PresenceTracker } from './presence/presence.js';
+import { PresenceService } from './presence/presence-service.js';
+import { ReceiptService } from './receipts/receipt-service.js';
 
 export interface Parley {
   readonly config: ServerConfig;
@@ -48,7 +53,9 @@ function validatorCompiler() {
 }
 
 /** Build a Parley server (embedded store and in-process bus unless given others). */
-export function createParley(options: Partial<ServerConfig> & { store?: Store; bus?: Bus } = {}): Parley {
+export function createParley(
+  options: Partial<ServerConfig> & { store?: Store; bus?: Bus; presence?: PresenceTracker } = {},
+): Parley {
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
     serverId: `s-${randomBytes(4).toString('hex')}`,
@@ -65,7 +72,12 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
   const auth = new AuthService(store, scryptHasher(config.scryptLogN), bus);
   const conversations = new ConversationService(store, bus);
   const messages = new MessageService(store, bus, conversations, metrics, log, { maxBatch: config.maxBatch });
-  const chat = new ChatServer(config, auth, messages, store, bus, metrics, log);
+  const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);
+  messages.receipts = receipts;
+  const tracker = options.presence ?? new MemoryPresence(config.heartbeatTimeoutMs);
+  const presence = new PresenceService(tracker, store, bus, log, config.presenceFlushMs);
+  const contacts = new ContactService(store, bus, presence);
+  const chat = new ChatServer(config, auth, messages, store, bus, metrics, log, tracker, receipts);
 
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -86,7 +98,14 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
       timeWindow: '1 minute',
       errorResponseBuilder: () => ({ statusCode: 429, ...errorBody('rate_limited') }),
     });
-    registerRoutes(scope, { auth, conversations, messages, authRatePerMin: config.authRatePerMin });
+    registerRoutes(scope, {
+      auth,
+      conversations,
+      messages,
+      contacts,
+      presence,
+      authRatePerMin: config.authRatePerMin,
+    });
   });
   http.get('/healthz', async (_req, reply) =>
     ready ? { ok: true } : reply.status(503).send(errorBody('unavailable')),
@@ -135,6 +154,8 @@ export function createParley(options: Partial<ServerConfig> & { store?: Store; b
         ready = false;
         await chat.shutdown();
         await messages.drain();
+        await receipts.close();
+        await presence.close();
         await http.close();
         await bus.close();
         await store.close();

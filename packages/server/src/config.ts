@@ -2,7 +2,7 @@
  * Server options. Every limit is a named option with its default here; flags and env vars
  * (see cli.ts and docs/deploy.md) override them.
  */
-import { DEFAULT_MAX_FRAME_BYTES } from '@parley/protocol';
+import { DEFAULT_MAX_FRAME_BYTES, TYPING_TTL_MS } from '@parley/protocol';
 
 export interface ServerConfig {
   /** TCP port (env PORT, flag --port). Default 8080; 0 picks a free port. */
@@ -17,7 +17,7 @@ export interface ServerConfig {
   durability: 'normal' | 'full';
   /** Interval at which clients should heartbeat, ms. Default 5000. */
   heartbeatMs: number;
-  /** A connection with no frame for this long is closed as dead, ms. Default 30000. */
+  /** A connection with no frame for this long is closed as dead, and a user with no heartbeat from any device for this long is offline, ms. Default 30000. */
   heartbeatTimeoutMs: number;
   /** Hard cap of one incoming WebSocket frame, bytes; larger closes with 1009. Default 1 MiB. */
   maxFrameBytes: number;
@@ -39,6 +39,16 @@ export interface ServerConfig {
   maxBatch: number;
   /** Most simultaneous WebSocket connections per device token. Default 4. */
   maxConnectionsPerDevice: number;
+  /** Typing indicators a connection may send per second (extra ones are dropped silently). Default 1. */
+  typingRatePerSec: number;
+  /** Burst of typing indicators above the sustained rate. Default 3. */
+  typingBurst: number;
+  /** How long clients show a typing indicator without a refresh, ms. Default 6000. */
+  typingTtlMs: number;
+  /** Delivered/read receipts are batched and broadcast this often, ms. Default 200. */
+  receiptFlushMs: number;
+  /** Last-active times are persisted this often, ms (at most one write per user per interval). Default 60000. */
+  presenceFlushMs: number;
   /** Time allowed for a graceful shutdown before exiting anyway, ms. Default 10000. */
   shutdownTimeoutMs: number;
   /** Server id reported in `ready` and logs. Default: random. */
@@ -63,5 +73,10 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   scryptLogN: 17,
   maxBatch: 512,
   maxConnectionsPerDevice: 4,
+  typingRatePerSec: 1,
+  typingBurst: 3,
+  typingTtlMs: TYPING_TTL_MS,
+  receiptFlushMs: 200,
+  presenceFlushMs: 60_000,
   shutdownTimeoutMs: 10_000,
 };

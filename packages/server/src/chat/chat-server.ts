@@ -11,13 +11,21 @@ import {
   ParleyError,
   decodeClientFrame,
 } from '@parley/protocol';
-import type { ClientFrame, ErrorCode, MessageFrame, SyncedFrame } from '@parley/protocol';
+import type {
+  ClientFrame,
+  ErrorCode,
+  MessageFrame,
+  SyncedFrame,
+  TypingIndicatorFrame,
+} from '@parley/protocol';
 import type { AuthContext, AuthService } from '../auth/auth-service.js';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics.js';
+import type { PresenceTracker } from '../presence/presence.js';
+import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { Store } from '../store/store.js';
 import { Connection } from './connection.js';
 
@@ -70,6 +78,8 @@ export class ChatServer {
     private readonly bus: Bus,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly presence: PresenceTracker,
+    private readonly receipts: ReceiptService,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -96,6 +106,11 @@ export class ChatServer {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/v1/ws') return rejectUpgrade(socket, 'not_found');
     if (!this.accepting) return rejectUpgrade(socket, 'server_shutdown');
+    const offered = req.headers['sec-websocket-protocol'];
+    // A browser fails a handshake that answers none of its subprotocols: insist on ours.
+    if (typeof offered === 'string' && !offered.split(',').some((p) => p.trim() === PROTOCOL)) {
+      return rejectUpgrade(socket, 'invalid_field');
+    }
     const token = tokenFromUpgrade(req);
     let ctx: AuthContext | null = null;
     try {
@@ -117,15 +132,21 @@ export class ChatServer {
     const conn = new Connection(this.nextId++, ws, ctx, {
       perSec: this.config.sendRatePerSec,
       burst: this.config.sendBurst,
+      typingPerSec: this.config.typingRatePerSec,
+      typingBurst: this.config.typingBurst,
       maxBufferedBytes: this.config.maxBufferedBytes,
     });
     this.add(conn);
+    this.presence.connected(ctx.userId, String(conn.id));
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
-    ws.on('close', () => this.remove(conn));
+    ws.on('close', (code) => {
+      this.presence.disconnected(ctx.userId, String(conn.id), conn.cleanClose || code === 1000);
+      this.remove(conn);
+    });
     ws.on('error', (err) => {
       this.log.debug({ err, conn: conn.id }, 'socket error');
     });
-    this.store.feedHead(ctx.userId).then(
+    conn.ready = this.store.feedHead(ctx.userId).then(
       (pos) => {
         conn.readyPos = pos;
         conn.send({
@@ -173,6 +194,7 @@ export class ChatServer {
 
   private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.lastSeen = Date.now();
+    this.presence.heartbeat(conn.ctx.userId);
     if (isBinary) return this.error(conn, 'invalid_json', 'Binary frames are not supported; send JSON text');
     const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
     const decoded = decodeClientFrame(text);
@@ -183,7 +205,7 @@ export class ChatServer {
   private handle(conn: Connection, frame: ClientFrame): void {
     switch (frame.type) {
       case 'send': {
-        if (!conn.takeSendToken(conn.lastSeen))
+        if (!conn.sends.take(conn.lastSeen))
           return this.error(conn, 'rate_limited', undefined, frame.clientId);
         let pending;
         try {
@@ -200,7 +222,8 @@ export class ChatServer {
       case 'sync':
         if (conn.state !== 'new')
           return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
-        void this.catchUp(conn, frame.since);
+        conn.state = 'catching_up';
+        void conn.ready.then(() => this.catchUp(conn, frame.since));
         return;
       case 'read':
         this.messages.markRead(conn.ctx.userId, frame.conversationId, frame.seq).catch((err: unknown) => {
@@ -209,6 +232,15 @@ export class ChatServer {
         return;
       case 'ping':
         conn.send(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
+        return;
+      case 'delivered':
+        // Coalesced and stored in batches; non-members are ignored by the store.
+        this.receipts.delivered(conn.ctx.userId, frame.conversationId, frame.seq);
+        return;
+      case 'typing':
+        // Over the rate: dropped silently (typing is a hint).
+        if (!conn.typing.take(conn.lastSeen)) return;
+        this.typing(conn, frame.conversationId).catch((err: unknown) => this.replyError(conn, err));
         return;
       default: {
         const never: never = frame;
@@ -223,15 +255,37 @@ export class ChatServer {
     this.error(conn, 'internal', undefined, ref);
   }
 
+  /** Relay a typing indicator to the conversation's other members (never stored). */
+  private async typing(conn: Connection, conversationId: string): Promise<void> {
+    const members = (await this.store.listMembers(conversationId)).map((m) => m.userId);
+    const me = conn.ctx.userId;
+    if (!members.includes(me)) throw new ParleyError('not_found', 'No such conversation');
+    const others = members.filter((u) => u !== me);
+    if (others.length === 1 && (await this.store.isBlockedEither(me, others[0] as string))) {
+      const conv = await this.store.getConversation(conversationId);
+      if (conv?.kind === 'direct') return;
+    }
+    const frame: TypingIndicatorFrame = {
+      type: 'typing',
+      conversationId,
+      userId: me,
+      ttlMs: this.config.typingTtlMs,
+    };
+    this.bus.publish({ type: 'deliver', userIds: others, frame: JSON.stringify(frame) });
+  }
+
   /**
    * Stream everything after `since` from the user's feed, then switch to live delivery with
    * no gap and no duplicate: live frames arriving meanwhile are held, and afterwards only
    * those past the last position streamed are written.
    */
   private async catchUp(conn: Connection, since: number | null): Promise<void> {
-    conn.state = 'catching_up';
-    let pos = since ?? conn.readyPos;
+    if ((conn.state as string) === 'closed') return;
+    let pos = conn.readyPos;
     try {
+      // A cursor past the feed head (a client of a reset server) starts from the head.
+      if (since !== null)
+        pos = Math.min(since, Math.max(conn.readyPos, await this.store.feedHead(conn.ctx.userId)));
       for (;;) {
         conn.overflowed = false;
         for (;;) {
@@ -288,8 +342,11 @@ export class ChatServer {
       }
       case 'revoke':
         for (const id of e.deviceIds) {
-          for (const c of this.byDevice.get(id) ?? [])
+          for (const c of this.byDevice.get(id) ?? []) {
+            // Logout and revocation: offline at once, no grace period.
+            c.cleanClose = true;
             c.close(ERRORS.device_revoked.ws as number, 'device_revoked');
+          }
         }
         return;
       default: {

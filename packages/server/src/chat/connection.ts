@@ -6,6 +6,25 @@ import type { AuthContext } from '../auth/auth-service.js';
 /** Frames held while a connection catches up; past this many, message frames are re-read from the store. */
 const BUFFER_LIMIT = 2000;
 
+/** A token bucket: `take()` is false when the rate is exceeded. */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAt = Date.now();
+  constructor(
+    private readonly perSec: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+  take(now: number): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.perSec) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
 interface Held {
   frame: Buffer;
   pos: number | undefined;
@@ -26,28 +45,27 @@ export class Connection {
   held: Held[] = [];
   /** Message frames were dropped from `held`: catch-up must read the store again. */
   overflowed = false;
-  private tokens: number;
-  private refilledAt = Date.now();
+  /** Resolves once `ready` was sent (so `sync` with since=null starts at the right head). */
+  ready: Promise<void> = Promise.resolve();
+  /** Closed on purpose (logout, revocation): presence goes offline at once. */
+  cleanClose = false;
+  readonly sends: TokenBucket;
+  readonly typing: TokenBucket;
 
   constructor(
     readonly id: number,
     readonly ws: WebSocket,
     readonly ctx: AuthContext,
-    private readonly rate: { perSec: number; burst: number; maxBufferedBytes: number },
+    private readonly rate: {
+      perSec: number;
+      burst: number;
+      typingPerSec: number;
+      typingBurst: number;
+      maxBufferedBytes: number;
+    },
   ) {
-    this.tokens = rate.burst;
-  }
-
-  /** Token bucket for sends: false when this send is over the limit. */
-  takeSendToken(now: number): boolean {
-    this.tokens = Math.min(
-      this.rate.burst,
-      this.tokens + ((now - this.refilledAt) * this.rate.perSec) / 1000,
-    );
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    this.sends = new TokenBucket(rate.perSec, rate.burst);
+    this.typing = new TokenBucket(rate.typingPerSec, rate.typingBurst);
   }
 
   send(frame: ServerFrame): void {

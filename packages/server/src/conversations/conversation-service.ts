@@ -68,6 +68,8 @@ export class ConversationService {
       role: row.role,
     };
     if (row.kind === 'direct') {
+      conv.peerDeliveredSeq = row.peerDeliveredSeq ?? 0;
+      conv.peerReadSeq = row.peerReadSeq ?? 0;
       const peer = await this.store.getUserById(row.peerId ?? userId);
       if (peer) {
         conv.peer = toUser(peer);
@@ -94,9 +96,10 @@ export class ConversationService {
         ? await this.store.getUserById(other.userId)
         : await this.store.getUserByUsername(AuthService.normalizeUsername(other.username ?? ''));
     if (!peer) throw new ParleyError('not_found', 'No such user');
+    if (await this.store.isBlockedEither(userId, peer.id)) throw new ParleyError('blocked');
     const conv = await this.store.getOrCreateDirect(randomId('c_'), userId, peer.id, Date.now());
-    // Tell the other side's devices about a conversation that is new to them.
-    if (conv.lastSeq === 0 && peer.id !== userId) await this.announce(conv.id, [peer.id]);
+    // Tell every device of both sides about a conversation that is new to them.
+    if (conv.lastSeq === 0) await this.announce(conv.id, peer.id === userId ? [userId] : [userId, peer.id]);
     return this.get(conv.id, userId);
   }
 
@@ -106,6 +109,10 @@ export class ConversationService {
     const total = users.length + 1;
     if (total < 2) throw new ParleyError('group_too_small');
     if (total > this.maxMembers) throw new ParleyError('group_full');
+    await this.refuseBlocked(
+      userId,
+      users.map((u) => u.id),
+    );
     const conv = await this.store.createGroup(
       randomId('c_'),
       name,
@@ -113,10 +120,7 @@ export class ConversationService {
       users.map((u) => u.id),
       Date.now(),
     );
-    await this.announce(
-      conv.id,
-      users.map((u) => u.id),
-    );
+    await this.announce(conv.id, [userId, ...users.map((u) => u.id)]);
     return this.get(conv.id, userId);
   }
 
@@ -140,6 +144,7 @@ export class ConversationService {
         role: r.role,
         joinedAt: r.joinedAt,
         readSeq: r.readSeq,
+        deliveredSeq: r.deliveredSeq,
       };
     });
   }
@@ -147,6 +152,10 @@ export class ConversationService {
   async addMembers(userId: string, conversationId: string, usernames: readonly string[]): Promise<Member[]> {
     await this.requireAdminOfGroup(conversationId, userId);
     const users = await this.resolveUsernames(usernames);
+    await this.refuseBlocked(
+      userId,
+      users.map((u) => u.id),
+    );
     await this.store.addMembers(
       conversationId,
       users.map((u) => u.id),
@@ -186,6 +195,11 @@ export class ConversationService {
     await this.store.setRole(conversationId, targetId, 'admin');
     await this.announceToAll(conversationId);
     return this.members(userId, conversationId);
+  }
+
+  /** Nobody can be put in a group by someone they blocked (or who blocked them). */
+  private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {
+    if ((await this.store.blockedAmong(userId, others)).length > 0) throw new ParleyError('blocked');
   }
 
   private publish(userIds: readonly string[], frame: ServerFrame): void {

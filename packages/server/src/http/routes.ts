@@ -10,10 +10,13 @@ import type {
   SendRequest,
   SignupRequest,
   UpdateMeRequest,
+  UserTarget,
 } from '@parley/protocol';
 import type { AuthContext, AuthService } from '../auth/auth-service.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { MessageService } from '../messages/message-service.js';
+import type { ContactService } from '../contacts/contact-service.js';
+import type { PresenceService } from '../presence/presence-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,6 +28,8 @@ export interface RouteDeps {
   auth: AuthService;
   conversations: ConversationService;
   messages: MessageService;
+  contacts: ContactService;
+  presence: PresenceService;
   authRatePerMin: number;
 }
 
@@ -295,5 +300,95 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       },
     },
     async (req) => d.messages.sync(me(req).userId, req.query.since ?? 0, req.query.limit),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { seq: number } }>(
+    '/v1/conversations/:id/receipts',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        querystring: {
+          type: 'object',
+          properties: { seq: { type: 'integer', minimum: 1 } },
+          required: ['seq'],
+        },
+      },
+    },
+    async (req) => d.messages.whoHas(me(req).userId, req.params.id, req.query.seq),
+  );
+
+  const userTarget = {
+    body: body(
+      { username: { type: 'string', maxLength: 64 }, userId: { type: 'string', maxLength: 64 } },
+      [],
+    ),
+  };
+  const userParams = {
+    params: {
+      type: 'object',
+      properties: { userId: { type: 'string', maxLength: 64 } },
+      required: ['userId'],
+    },
+  } as const;
+  const needTarget = (b: UserTarget) => {
+    if (b.username === undefined && b.userId === undefined) {
+      throw new ParleyError('invalid_field', 'username or userId is required');
+    }
+    return b;
+  };
+
+  app.get('/v1/contacts', authed, async (req) => d.contacts.list(me(req).userId));
+  app.post<{ Body: UserTarget }>('/v1/contacts', { ...authed, schema: userTarget }, async (req) => ({
+    state: await d.contacts.request(me(req).userId, needTarget(req.body)),
+  }));
+  app.post<{ Params: { userId: string } }>(
+    '/v1/contacts/:userId/accept',
+    { ...authed, schema: userParams },
+    async (req) => ({ state: await d.contacts.accept(me(req).userId, req.params.userId) }),
+  );
+  app.post<{ Params: { userId: string } }>(
+    '/v1/contacts/:userId/decline',
+    { ...authed, schema: userParams },
+    async (req) => ({ state: await d.contacts.decline(me(req).userId, req.params.userId) }),
+  );
+  app.delete<{ Params: { userId: string } }>(
+    '/v1/contacts/:userId',
+    { ...authed, schema: userParams },
+    async (req) => ({
+      state: await d.contacts.remove(me(req).userId, req.params.userId),
+    }),
+  );
+  app.post<{ Body: UserTarget }>('/v1/blocks', { ...authed, schema: userTarget }, async (req) => {
+    await d.contacts.block(me(req).userId, needTarget(req.body));
+    return { ok: true };
+  });
+  app.delete<{ Params: { userId: string } }>(
+    '/v1/blocks/:userId',
+    { ...authed, schema: userParams },
+    async (req) => {
+      await d.contacts.unblock(me(req).userId, req.params.userId);
+      return { ok: true };
+    },
+  );
+  app.get<{ Querystring: { userIds: string } }>(
+    '/v1/presence',
+    {
+      ...authed,
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { userIds: { type: 'string', maxLength: 8192 } },
+          required: ['userIds'],
+        },
+      },
+    },
+    async (req) => {
+      const ids = req.query.userIds
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+      return { presence: await d.presence.get(me(req).userId, ids) };
+    },
   );
 }

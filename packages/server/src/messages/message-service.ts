@@ -5,13 +5,21 @@ import {
   ParleyError,
   codePointLength,
 } from '@parley/protocol';
-import type { Ack, HistoryPage, MessageFrame, ReadCursorFrame, SyncPage } from '@parley/protocol';
+import type {
+  Ack,
+  HistoryPage,
+  MessageFrame,
+  MessageReceipts,
+  ReadCursorFrame,
+  SyncPage,
+} from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { ulid } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { AppendResult, NewMessage, Store } from '../store/store.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
+import type { ReceiptService } from '../receipts/receipt-service.js';
 
 interface Pending {
   msg: NewMessage;
@@ -43,6 +51,8 @@ export class MessageService {
   private flushing = false;
   private scheduled = false;
   private readonly maxBatch: number;
+  /** Set by the app once receipts exist (they publish read cursors to members). */
+  receipts: ReceiptService | undefined;
   /** Resolves when the in-flight flush (if any) completes; used by graceful shutdown. */
   private idle: Promise<void> = Promise.resolve();
 
@@ -167,12 +177,35 @@ export class MessageService {
     return { messages: page.messages, pos, hasMore: page.hasMore };
   }
 
-  /** Move my read cursor; my other devices (and, for receipts, the members) hear of it. */
+  /** Move my read cursor; my other devices hear of it now, the members with the next receipts batch. */
   async markRead(userId: string, conversationId: string, seq: number): Promise<number> {
-    await this.conversations.requireMember(conversationId, userId);
+    const member = await this.conversations.requireMember(conversationId, userId);
     const newSeq = await this.store.setReadSeq(conversationId, userId, seq);
-    const frame: ReadCursorFrame = { type: 'read', conversationId, userId, seq: newSeq };
-    this.bus.publish({ type: 'deliver', userIds: [userId], frame: JSON.stringify(frame) });
+    if (newSeq > member.readSeq) {
+      const frame: ReadCursorFrame = { type: 'read', conversationId, userId, seq: newSeq };
+      this.bus.publish({ type: 'deliver', userIds: [userId], frame: JSON.stringify(frame) });
+      this.receipts?.readMoved({
+        conversationId,
+        userId,
+        readSeq: newSeq,
+        deliveredSeq: Math.max(newSeq, member.deliveredSeq),
+      });
+    }
     return newSeq;
+  }
+
+  /** Who has message `seq` delivered and read (the sender excluded). */
+  async whoHas(userId: string, conversationId: string, seq: number): Promise<MessageReceipts> {
+    await this.conversations.requireMember(conversationId, userId);
+    const [message] = (await this.store.history(conversationId, { after: seq - 1, limit: 1 })).messages;
+    if (!message || message.seq !== seq) throw new ParleyError('not_found', 'No such message');
+    const members = (await this.store.listMembers(conversationId)).filter(
+      (m) => m.userId !== message.senderId,
+    );
+    return {
+      seq,
+      delivered: members.filter((m) => m.deliveredSeq >= seq).map((m) => m.userId),
+      read: members.filter((m) => m.readSeq >= seq).map((m) => m.userId),
+    };
   }
 }

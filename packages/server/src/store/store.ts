@@ -15,6 +15,8 @@ export interface UserRow {
   displayName: string;
   passwordHash: string;
   createdAt: number;
+  /** Last time any device was active (persisted in batches); null when never seen. */
+  lastActiveAt?: number | null;
 }
 
 export interface DeviceRow {
@@ -40,6 +42,7 @@ export interface MemberRow {
   role: 'admin' | 'member';
   joinedAt: number;
   readSeq: number;
+  deliveredSeq: number;
 }
 
 /** A conversation as one member sees it in their list. */
@@ -50,6 +53,24 @@ export interface ConversationSummaryRow extends ConversationRow {
   lastMessage: Message | null;
   /** For a direct conversation: the other member's user id (mine for a note-to-self). */
   peerId: string | null;
+  /** For a direct conversation: the other member's cursors (null otherwise). */
+  peerDeliveredSeq: number | null;
+  peerReadSeq: number | null;
+}
+
+/** One row of a user's contact list. */
+export interface ContactRow {
+  userId: string;
+  state: 'accepted' | 'incoming' | 'outgoing';
+  since: number;
+}
+
+/** A member's cursor after a receipt update. */
+export interface CursorRow {
+  conversationId: string;
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
 }
 
 /** One message to store; the store assigns seq, pos and validates membership and idempotency. */
@@ -135,6 +156,7 @@ export interface Store {
    * member's feed, and move the sender's read cursor to it. Resolves only after commit.
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+  // (A direct conversation between users who blocked each other refuses appends with `blocked`.)
   /** History by seq: `before` (exclusive) pages backwards, `after` (exclusive) forwards. Ascending order. */
   history(
     conversationId: string,
@@ -146,6 +168,41 @@ export interface Store {
   feedHead(userId: string): Promise<number>;
   /** Move a member's read cursor forward (never back, never past lastSeq); returns the new cursor. */
   setReadSeq(conversationId: string, userId: string, seq: number): Promise<number>;
+
+  /**
+   * Move delivered cursors forward (max with the current one, never past lastSeq), for
+   * members only (others are ignored). Returns the cursors that moved.
+   */
+  setDeliveredSeqs(
+    entries: readonly { conversationId: string; userId: string; seq: number }[],
+  ): Promise<CursorRow[]>;
+
+  // ---- presence, contacts and blocks ----
+  /** Persist last-active times (batched by the caller: at most one write per user per minute). */
+  setLastActive(entries: readonly { userId: string; at: number }[]): Promise<void>;
+  /** Users whose presence changes are pushed to this user's contacts: accepted contacts and 1:1 partners, minus blocks either way. */
+  presenceAudience(userId: string): Promise<string[]>;
+  /** Which of `userIds` the viewer may see the presence of: contacts or anyone sharing a conversation, minus blocks either way. */
+  visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]>;
+  listContacts(userId: string): Promise<ContactRow[]>;
+  /** My side of the relation with another user ('none' when there is no row). */
+  getContactState(userId: string, otherId: string): Promise<'accepted' | 'incoming' | 'outgoing' | 'none'>;
+  /** Set both sides of a relation at once ('none' removes a side). */
+  setContactPair(
+    a: string,
+    stateA: 'accepted' | 'incoming' | 'outgoing' | 'none',
+    b: string,
+    stateB: 'accepted' | 'incoming' | 'outgoing' | 'none',
+    now: number,
+  ): Promise<void>;
+  /** Block (idempotent); also marks their direct conversation as blocked. */
+  block(blockerId: string, blockedId: string, now: number): Promise<void>;
+  unblock(blockerId: string, blockedId: string): Promise<void>;
+  /** True when either user blocked the other. */
+  isBlockedEither(a: string, b: string): Promise<boolean>;
+  /** Of `others`, those who blocked `userId` or whom `userId` blocked. */
+  blockedAmong(userId: string, others: readonly string[]): Promise<string[]>;
+  listBlocked(userId: string): Promise<string[]>;
 
   // ---- lifecycle ----
   /** Throws when the engine does not answer (used by /readyz). */

@@ -61,4 +61,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (user_id, pos)
   ) WITHOUT ROWID;
   `,
+  `
+  ALTER TABLE users ADD COLUMN last_active_at INTEGER;
+  ALTER TABLE members ADD COLUMN delivered_seq INTEGER NOT NULL DEFAULT 0;
+  -- Direct conversations: 1 while either member blocks the other (checked on every append).
+  ALTER TABLE conversations ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE contacts (
+    user_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('accepted', 'incoming', 'outgoing')),
+    since INTEGER NOT NULL,
+    PRIMARY KEY (user_id, contact_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE blocks (
+    blocker_id TEXT NOT NULL,
+    blocked_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX blocks_blocked ON blocks(blocked_id, blocker_id);
+  `,
 ];

@@ -7,7 +7,9 @@ import type { Message } from '@parley/protocol';
 import type {
   AppendResult,
   ConversationRow,
+  ContactRow,
   ConversationSummaryRow,
+  CursorRow,
   DeviceRow,
   MemberRow,
   NewMessage,
@@ -59,6 +61,7 @@ interface UserDbRow {
   display_name: string;
   password_hash: string;
   created_at: number;
+  last_active_at: number | null;
 }
 const toUser = (r: UserDbRow): UserRow => ({
   id: r.id,
@@ -66,6 +69,7 @@ const toUser = (r: UserDbRow): UserRow => ({
   displayName: r.display_name,
   passwordHash: r.password_hash,
   createdAt: r.created_at,
+  lastActiveAt: r.last_active_at,
 });
 
 interface DeviceDbRow {
@@ -106,6 +110,7 @@ interface MemberDbRow {
   role: 'admin' | 'member';
   joined_at: number;
   read_seq: number;
+  delivered_seq: number;
 }
 const toMember = (r: MemberDbRow): MemberRow => ({
   conversationId: r.conversation_id,
@@ -113,6 +118,7 @@ const toMember = (r: MemberDbRow): MemberRow => ({
   role: r.role,
   joinedAt: r.joined_at,
   readSeq: r.read_seq,
+  deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
 });
 
 type SummaryDbRow = ConversationDbRow & {
@@ -120,6 +126,8 @@ type SummaryDbRow = ConversationDbRow & {
   read_seq: number;
   member_count: number;
   peer_id: string | null;
+  peer_delivered_seq: number | null;
+  peer_read_seq: number | null;
   m_pos: number | null;
   m_id: string;
   m_seq: number;
@@ -133,13 +141,14 @@ const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
          m.role, m.read_seq,
          (SELECT COUNT(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
-         CASE WHEN c.kind = 'direct' THEN
-           COALESCE((SELECT p.user_id FROM members p WHERE p.conversation_id = c.id AND p.user_id <> m.user_id), m.user_id)
-         END AS peer_id,
+         CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
+         CASE WHEN c.kind = 'direct' THEN MAX(COALESCE(p.delivered_seq, m.delivered_seq), COALESCE(p.read_seq, m.read_seq)) END AS peer_delivered_seq,
+         CASE WHEN c.kind = 'direct' THEN COALESCE(p.read_seq, m.read_seq) END AS peer_read_seq,
          lm.pos AS m_pos, lm.id AS m_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
          lm.client_id AS m_client_id, lm.text AS m_text, lm.created_at AS m_created_at
   FROM members m
   JOIN conversations c ON c.id = m.conversation_id
+  LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
   LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
 
 function toSummary(r: SummaryDbRow): ConversationSummaryRow {
@@ -149,6 +158,8 @@ function toSummary(r: SummaryDbRow): ConversationSummaryRow {
     readSeq: r.read_seq,
     memberCount: r.member_count,
     peerId: r.peer_id,
+    peerDeliveredSeq: r.peer_delivered_seq,
+    peerReadSeq: r.peer_read_seq,
     lastMessage:
       r.m_pos === null
         ? null
@@ -163,6 +174,11 @@ function toSummary(r: SummaryDbRow): ConversationSummaryRow {
             createdAt: r.m_created_at,
           },
   };
+}
+
+/** The unique key of the direct conversation of two users, whoever asks. */
+function directKey(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
 function prepareStatements(db: Database.Database) {
@@ -234,6 +250,40 @@ function prepareStatements(db: Database.Database) {
        WHERE conversation_id = ? AND user_id = ? AND read_seq < ?`,
     ),
     readSeq: p('SELECT read_seq FROM members WHERE conversation_id = ? AND user_id = ?').pluck(),
+    convBlocked: p('SELECT blocked FROM conversations WHERE id = ?').pluck(),
+    setDelivered: p(
+      `UPDATE members SET delivered_seq = MIN(?, (SELECT last_seq FROM conversations WHERE id = ?))
+       WHERE conversation_id = ? AND user_id = ? AND delivered_seq < ? AND delivered_seq < (SELECT last_seq FROM conversations WHERE id = ?)
+       RETURNING conversation_id, user_id, delivered_seq, read_seq`,
+    ),
+    setLastActive: p('UPDATE users SET last_active_at = MAX(COALESCE(last_active_at, 0), ?) WHERE id = ?'),
+    audience: p(
+      `SELECT contact_id FROM contacts WHERE user_id = @u AND state = 'accepted'
+       UNION
+       SELECT p.user_id FROM members m JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
+       JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id
+       WHERE m.user_id = @u`,
+    ).pluck(),
+    sharesConversation: p(
+      `SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id
+       WHERE a.user_id = ? AND b.user_id = ? LIMIT 1`,
+    ).pluck(),
+    contactState: p('SELECT state FROM contacts WHERE user_id = ? AND contact_id = ?').pluck(),
+    listContacts: p('SELECT contact_id, state, since FROM contacts WHERE user_id = ? ORDER BY since'),
+    upsertContact: p(
+      `INSERT INTO contacts (user_id, contact_id, state, since) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id, contact_id) DO UPDATE SET state = excluded.state, since = excluded.since`,
+    ),
+    deleteContact: p('DELETE FROM contacts WHERE user_id = ? AND contact_id = ?'),
+    insertBlock: p(
+      'INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
+    deleteBlock: p('DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?'),
+    blockedEither: p(
+      'SELECT 1 FROM blocks WHERE (blocker_id = @a AND blocked_id = @b) OR (blocker_id = @b AND blocked_id = @a) LIMIT 1',
+    ).pluck(),
+    listBlocked: p('SELECT blocked_id FROM blocks WHERE blocker_id = ? ORDER BY created_at').pluck(),
+    setDirectBlocked: p("UPDATE conversations SET blocked = ? WHERE direct_key = ? AND kind = 'direct'"),
   };
 }
 
@@ -273,11 +323,15 @@ export class SqliteStore implements Store {
     const s = this.s;
     const prior = s.idem.get(m.senderId, m.clientId) as MessageDbRow | undefined;
     if (prior) {
-      if (prior.conversation_id !== m.conversationId) return { ok: false, code: 'client_id_conflict' };
+      if (prior.conversation_id !== m.conversationId || prior.text !== m.text) {
+        return { ok: false, code: 'client_id_conflict' };
+      }
       return { ok: true, message: toMessage(prior), duplicate: true, recipients: [] };
     }
     const recipients = s.memberIds.all(m.conversationId) as string[];
     if (!recipients.includes(m.senderId)) return { ok: false, code: 'not_found' };
+    if (recipients.length === 2 && s.convBlocked.get(m.conversationId) === 1)
+      return { ok: false, code: 'blocked' };
     const seq = s.bumpSeq.get(m.createdAt, m.conversationId) as number;
     const info = s.insertMessage.run(
       m.conversationId,
@@ -376,7 +430,7 @@ export class SqliteStore implements Store {
   }
 
   async getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow> {
-    const key = userA < userB ? `${userA}:${userB}` : `${userB}:${userA}`;
+    const key = directKey(userA, userB);
     return this.db.transaction(() => {
       const existing = this.s.directByKey.get(key) as ConversationDbRow | undefined;
       if (existing) return toConversation(existing);
@@ -473,6 +527,104 @@ export class SqliteStore implements Store {
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     this.s.setRead.run(seq, conversationId, conversationId, userId, seq);
     return (this.s.readSeq.get(conversationId, userId) as number | undefined) ?? 0;
+  }
+
+  async setDeliveredSeqs(
+    entries: readonly { conversationId: string; userId: string; seq: number }[],
+  ): Promise<CursorRow[]> {
+    return this.db.transaction(() => {
+      const out: CursorRow[] = [];
+      for (const e of entries) {
+        const r = this.s.setDelivered.get(
+          e.seq,
+          e.conversationId,
+          e.conversationId,
+          e.userId,
+          e.seq,
+          e.conversationId,
+        ) as
+          { conversation_id: string; user_id: string; delivered_seq: number; read_seq: number } | undefined;
+        if (r) {
+          out.push({
+            conversationId: r.conversation_id,
+            userId: r.user_id,
+            deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+            readSeq: r.read_seq,
+          });
+        }
+      }
+      return out;
+    })();
+  }
+  async setLastActive(entries: readonly { userId: string; at: number }[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const e of entries) this.s.setLastActive.run(e.at, e.userId);
+    })();
+  }
+  async presenceAudience(userId: string): Promise<string[]> {
+    const ids = this.s.audience.all({ u: userId }) as string[];
+    const blocked = new Set(await this.blockedAmong(userId, ids));
+    return ids.filter((id) => id !== userId && !blocked.has(id));
+  }
+  async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
+    const blocked = new Set(await this.blockedAmong(viewerId, userIds));
+    return userIds.filter(
+      (id) =>
+        id === viewerId ||
+        (!blocked.has(id) &&
+          (this.s.contactState.get(viewerId, id) === 'accepted' ||
+            this.s.sharesConversation.get(viewerId, id) === 1)),
+    );
+  }
+  async listContacts(userId: string): Promise<ContactRow[]> {
+    return (
+      this.s.listContacts.all(userId) as { contact_id: string; state: ContactRow['state']; since: number }[]
+    ).map((r) => ({ userId: r.contact_id, state: r.state, since: r.since }));
+  }
+  async getContactState(
+    userId: string,
+    otherId: string,
+  ): Promise<'accepted' | 'incoming' | 'outgoing' | 'none'> {
+    return (this.s.contactState.get(userId, otherId) as ContactRow['state'] | undefined) ?? 'none';
+  }
+  async setContactPair(
+    a: string,
+    stateA: ContactRow['state'] | 'none',
+    b: string,
+    stateB: ContactRow['state'] | 'none',
+    now: number,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      for (const [u, o, st] of [
+        [a, b, stateA],
+        [b, a, stateB],
+      ] as const) {
+        if (st === 'none') this.s.deleteContact.run(u, o);
+        else this.s.upsertContact.run(u, o, st, now);
+      }
+    })();
+  }
+  async block(blockerId: string, blockedId: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      this.s.insertBlock.run(blockerId, blockedId, now);
+      this.s.setDirectBlocked.run(1, directKey(blockerId, blockedId));
+    })();
+  }
+  async unblock(blockerId: string, blockedId: string): Promise<void> {
+    this.db.transaction(() => {
+      this.s.deleteBlock.run(blockerId, blockedId);
+      const still = this.s.blockedEither.get({ a: blockerId, b: blockedId }) === 1;
+      this.s.setDirectBlocked.run(still ? 1 : 0, directKey(blockerId, blockedId));
+    })();
+  }
+  async isBlockedEither(a: string, b: string): Promise<boolean> {
+    return this.s.blockedEither.get({ a, b }) === 1;
+  }
+  async blockedAmong(userId: string, others: readonly string[]): Promise<string[]> {
+    return others.filter((o) => this.s.blockedEither.get({ a: userId, b: o }) === 1);
+  }
+  async listBlocked(userId: string): Promise<string[]> {
+    return this.s.listBlocked.all(userId) as string[];
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,144 @@
+import { ParleyError } from '@parley/protocol';
+import type { ContactFrame, ContactList, ContactState, User } from '@parley/protocol';
+import { AuthService, toUser } from '../auth/auth-service.js';
+import type { Bus } from '../bus/bus.js';
+import type { PresenceService } from '../presence/presence-service.js';
+import type { Store, UserRow } from '../store/store.js';
+
+/** Contacts (request → accept/decline), removal, and blocking. */
+export class ContactService {
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly presence: PresenceService,
+  ) {}
+
+  async resolve(target: { username?: string; userId?: string }): Promise<UserRow> {
+    const u =
+      target.userId !== undefined
+        ? await this.store.getUserById(target.userId)
+        : await this.store.getUserByUsername(AuthService.normalizeUsername(target.username ?? ''));
+    if (!u) throw new ParleyError('not_found', 'No such user');
+    return u;
+  }
+
+  private notify(toUserId: string, about: UserRow, state: ContactState): void {
+    const frame: ContactFrame = { type: 'contact', user: toUser(about), state };
+    this.bus.publish({ type: 'deliver', userIds: [toUserId], frame: JSON.stringify(frame) });
+  }
+
+  async list(userId: string): Promise<ContactList> {
+    const rows = await this.store.listContacts(userId);
+    const blockedIds = await this.store.listBlocked(userId);
+    const users = new Map(
+      (await this.store.getUsersByIds([...rows.map((r) => r.userId), ...blockedIds])).map((u) => [
+        u.id,
+        toUser(u),
+      ]),
+    );
+    const accepted = rows.filter((r) => r.state === 'accepted');
+    const presence = new Map(
+      (
+        await this.presence.get(
+          userId,
+          accepted.slice(0, 100).map((r) => r.userId),
+        )
+      ).map((p) => [p.userId, p]),
+    );
+    const pick = (state: ContactState) =>
+      rows
+        .filter((r) => r.state === state)
+        .flatMap((r) => (users.get(r.userId) ? [users.get(r.userId) as User] : []));
+    return {
+      contacts: accepted.flatMap((r) => {
+        const user = users.get(r.userId);
+        if (!user) return [];
+        return [
+          {
+            user,
+            since: r.since,
+            presence: presence.get(r.userId) ?? { userId: r.userId, online: false, lastActiveAt: null },
+          },
+        ];
+      }),
+      incoming: pick('incoming'),
+      outgoing: pick('outgoing'),
+      blocked: blockedIds.flatMap((id) => (users.get(id) ? [users.get(id) as User] : [])),
+    };
+  }
+
+  /** Ask to be contacts; if they already asked me, we are contacts now. */
+  async request(userId: string, target: { username?: string; userId?: string }): Promise<ContactState> {
+    const other = await this.resolve(target);
+    if (other.id === userId) throw new ParleyError('invalid_field', 'You cannot add yourself');
+    const me = (await this.store.getUserById(userId)) as UserRow;
+    const mine = await this.store.getContactState(userId, other.id);
+    if (mine === 'accepted' || mine === 'outgoing') return mine;
+    if (await this.store.isBlockedEither(userId, other.id)) {
+      // Blocked either way: refuse without telling a blocked requester that they are blocked.
+      if ((await this.store.listBlocked(userId)).includes(other.id)) throw new ParleyError('blocked');
+      return 'outgoing';
+    }
+    if (mine === 'incoming') return this.accept(userId, other.id);
+    await this.store.setContactPair(userId, 'outgoing', other.id, 'incoming', Date.now());
+    this.notify(other.id, me, 'incoming');
+    this.notify(userId, other, 'outgoing');
+    return 'outgoing';
+  }
+
+  async accept(userId: string, otherId: string): Promise<ContactState> {
+    if ((await this.store.getContactState(userId, otherId)) !== 'incoming') {
+      throw new ParleyError('not_found', 'No such contact request');
+    }
+    await this.store.setContactPair(userId, 'accepted', otherId, 'accepted', Date.now());
+    const [me, other] = [await this.store.getUserById(userId), await this.store.getUserById(otherId)];
+    if (me && other) {
+      this.notify(otherId, me, 'accepted');
+      this.notify(userId, other, 'accepted');
+    }
+    await this.presence.sendTo(userId, otherId);
+    await this.presence.sendTo(otherId, userId);
+    return 'accepted';
+  }
+
+  async decline(userId: string, otherId: string): Promise<ContactState> {
+    if ((await this.store.getContactState(userId, otherId)) !== 'incoming') {
+      throw new ParleyError('not_found', 'No such contact request');
+    }
+    await this.store.setContactPair(userId, 'none', otherId, 'none', Date.now());
+    const other = await this.store.getUserById(otherId);
+    if (other) this.notify(userId, other, 'none');
+    return 'none';
+  }
+
+  /** Remove a contact or cancel my request (both sides lose the relation). */
+  async remove(userId: string, otherId: string): Promise<ContactState> {
+    const state = await this.store.getContactState(userId, otherId);
+    if (state === 'none') throw new ParleyError('not_found', 'No such contact');
+    await this.store.setContactPair(userId, 'none', otherId, 'none', Date.now());
+    const [me, other] = [await this.store.getUserById(userId), await this.store.getUserById(otherId)];
+    if (other) this.notify(userId, other, 'none');
+    if (me && state !== 'incoming') this.notify(otherId, me, 'none');
+    return 'none';
+  }
+
+  /** Block: no 1:1 either way, no adding me to groups, no presence; contact relation ends. */
+  async block(userId: string, target: { username?: string; userId?: string }): Promise<void> {
+    const other = await this.resolve(target);
+    if (other.id === userId) throw new ParleyError('invalid_field', 'You cannot block yourself');
+    if ((await this.store.getContactState(userId, other.id)) !== 'none') {
+      await this.store.setContactPair(userId, 'none', other.id, 'none', Date.now());
+      this.notify(userId, other, 'none');
+    }
+    await this.store.block(userId, other.id, Date.now());
+    // The blocked user now sees me as they would a stranger: offline, no last seen.
+    const frame = { type: 'presence', userId, online: false, lastActiveAt: null };
+    this.bus.publish({ type: 'deliver', userIds: [other.id], frame: JSON.stringify(frame) });
+  }
+
+  async unblock(userId: string, otherId: string): Promise<void> {
+    if (!(await this.store.listBlocked(userId)).includes(otherId))
+      throw new ParleyError('not_found', 'Not blocked');
+    await this.store.unblock(userId, otherId);
+  }
+}

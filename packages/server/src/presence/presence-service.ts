@@ -1,0 +1,82 @@
+import { MAX_PRESENCE_IDS, ParleyError } from '@parley/protocol';
+import type { Presence, PresenceFrame } from '@parley/protocol';
+import type { Bus } from '../bus/bus.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/store.js';
+import type { PresenceTracker } from './presence.js';
+
+/**
+ * Presence fan-out and privacy. Status changes are pushed to the user's contacts and 1:1
+ * partners (the design's pub/sub fan-out); group members fetch presence on demand instead.
+ * Only contacts and people who share a conversation see anything, blocked users never.
+ */
+export class PresenceService {
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly tracker: PresenceTracker,
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    /** How often last-active times are written, in ms: at most one write per user per interval. */
+    flushMs = 60_000,
+  ) {
+    tracker.onChange((userId, state) => {
+      this.publish(userId, state.online, state.lastActiveAt).catch((err: unknown) =>
+        log.warn({ err }, 'presence fan-out failed'),
+      );
+    });
+    this.timer = setInterval(() => void this.flush(), flushMs).unref();
+  }
+
+  private async publish(userId: string, online: boolean, lastActiveAt: number | null): Promise<void> {
+    const audience = await this.store.presenceAudience(userId);
+    if (audience.length === 0) return;
+    const frame: PresenceFrame = { type: 'presence', userId, online, lastActiveAt };
+    this.bus.publish({ type: 'deliver', userIds: audience, frame: JSON.stringify(frame) });
+  }
+
+  /** Tell one viewer the current presence of a user (after they became contacts, say). */
+  async sendTo(viewerId: string, userId: string): Promise<void> {
+    const [p] = await this.get(viewerId, [userId]);
+    if (!p) return;
+    const frame: PresenceFrame = { type: 'presence', ...p };
+    this.bus.publish({ type: 'deliver', userIds: [viewerId], frame: JSON.stringify(frame) });
+  }
+
+  /** Presence of up to 100 users as `viewerId` may see it; invisible users are left out. */
+  async get(viewerId: string, userIds: readonly string[]): Promise<Presence[]> {
+    const unique = [...new Set(userIds)];
+    if (unique.length > MAX_PRESENCE_IDS) throw new ParleyError('too_many_ids');
+    const visible = await this.store.visibleTo(viewerId, unique);
+    const live = this.tracker.states(visible);
+    const missing = visible.filter((id) => !live.has(id));
+    const stored = new Map(
+      (await this.store.getUsersByIds(missing)).map((u) => [u.id, u.lastActiveAt ?? null]),
+    );
+    const out: Presence[] = [];
+    for (const id of visible) {
+      const s = live.get(id);
+      if (s) out.push({ userId: id, online: s.online, lastActiveAt: s.lastActiveAt });
+      else if (stored.has(id)) out.push({ userId: id, online: false, lastActiveAt: stored.get(id) ?? null });
+    }
+    return out;
+  }
+
+  /** Persist last-active times gathered since the previous flush (one batched write). */
+  async flush(): Promise<void> {
+    const dirty = this.tracker.takeDirty();
+    if (dirty.length === 0) return;
+    try {
+      await this.store.setLastActive(dirty);
+    } catch (err) {
+      this.log.warn({ err }, 'could not persist last-active times');
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+    this.tracker.close();
+  }
+}

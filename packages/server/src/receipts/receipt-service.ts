@@ -1,0 +1,82 @@
+import type { ReceiptsFrame } from '@parley/protocol';
+import type { ReceiptCursor } from '@parley/protocol';
+import type { Bus } from '../bus/bus.js';
+import type { Logger } from '../logger.js';
+import type { CursorRow, Store } from '../store/store.js';
+
+/**
+ * Delivered and read receipts. Devices report "delivered up to seq N" for every message they
+ * get; these are coalesced in memory (one cursor per member per conversation) and written in
+ * one batch per interval, so receipts cost no store write per message. Cursor moves are
+ * published to the conversation's members in one `receipts` frame per conversation per flush.
+ */
+export class ReceiptService {
+  private pending = new Map<string, { conversationId: string; userId: string; seq: number }>();
+  private moved = new Map<string, CursorRow>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    /** Receipt batching interval in ms. Default 200. */
+    flushMs = 200,
+  ) {
+    this.timer = setInterval(() => {
+      this.flushing = this.flush();
+    }, flushMs).unref();
+  }
+
+  /** A device of `userId` has every message of the conversation up to `seq`. */
+  delivered(userId: string, conversationId: string, seq: number): void {
+    const key = `${conversationId}\u0000${userId}`;
+    const cur = this.pending.get(key);
+    if (!cur) this.pending.set(key, { conversationId, userId, seq });
+    else if (seq > cur.seq) cur.seq = seq;
+  }
+
+  /** A read cursor moved (already stored by the caller): include it in the next broadcast. */
+  readMoved(row: CursorRow): void {
+    this.moved.set(`${row.conversationId}\u0000${row.userId}`, row);
+  }
+
+  private async flush(): Promise<void> {
+    const entries = [...this.pending.values()];
+    this.pending = new Map();
+    if (entries.length > 0) {
+      try {
+        for (const row of await this.store.setDeliveredSeqs(entries)) {
+          const key = `${row.conversationId}\u0000${row.userId}`;
+          const prev = this.moved.get(key);
+          this.moved.set(key, prev ? { ...row, readSeq: Math.max(row.readSeq, prev.readSeq) } : row);
+        }
+      } catch (err) {
+        this.log.warn({ err }, 'could not store delivered receipts');
+      }
+    }
+    if (this.moved.size === 0) return;
+    const byConversation = new Map<string, ReceiptCursor[]>();
+    for (const r of this.moved.values()) {
+      const list = byConversation.get(r.conversationId) ?? [];
+      list.push({ userId: r.userId, deliveredSeq: Math.max(r.deliveredSeq, r.readSeq), readSeq: r.readSeq });
+      byConversation.set(r.conversationId, list);
+    }
+    this.moved = new Map();
+    for (const [conversationId, cursors] of byConversation) {
+      try {
+        const members = (await this.store.listMembers(conversationId)).map((m) => m.userId);
+        const frame: ReceiptsFrame = { type: 'receipts', conversationId, cursors };
+        this.bus.publish({ type: 'deliver', userIds: members, frame: JSON.stringify(frame) });
+      } catch (err) {
+        this.log.warn({ err }, 'could not publish receipts');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flushing;
+    await this.flush();
+  }
+}
