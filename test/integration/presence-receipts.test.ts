@@ -201,7 +201,7 @@ describe('receipts', () => {
     const [sender, ...others] = users;
     const g = await sender!.http.createGroup({ name: 'ten', members: others.map((u) => u.username) });
     const rs = await Promise.all(users.map((u) => rec(u)));
-    const latest = new Map<string, { deliveredSeq: number; readSeq: number }>();
+    const latest = new Map<string, { userId: string; deliveredSeq: number; readSeq: number }>();
     rs[0]!.client.on('receipts', (r) => {
       for (const c of r.cursors) latest.set(c.userId, c);
     });
