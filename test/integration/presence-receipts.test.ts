@@ -122,6 +122,31 @@ describe('presence', () => {
     }
   });
 
+  it('persists last seen across a restart', async () => {
+    const own = await startServer();
+    let again: ServerHandle | undefined;
+    try {
+      const a = await newUser(own.url);
+      const b = await newUser(own.url);
+      await a.http.direct({ username: b.username });
+      const ra = await new Recorder(own.url, a.session.token).start();
+      ra.stop();
+      await eventually(async () => (await b.http.presence([a.id])).presence[0]?.online === false, 'offline');
+      const before = (await b.http.presence([a.id])).presence[0]?.lastActiveAt;
+      expect(before).toEqual(expect.any(Number));
+      await own.stop(); // flushes the batched last-active times
+      again = await startServer({ dataDir: own.dataDir });
+      const { ParleyHttp } = await import('@parley/client');
+      const http = new ParleyHttp({ baseUrl: again.url, token: b.session.token });
+      expect((await http.presence([a.id])).presence).toEqual([
+        { userId: a.id, online: false, lastActiveAt: before },
+      ]);
+    } finally {
+      await again?.stop();
+      own.cleanup();
+    }
+  });
+
   it('does not flap when a device reconnects within the grace period', async () => {
     const [a, b] = await Promise.all([1, 2].map(() => newUser(server.url)));
     await contacts(a!, b!);
