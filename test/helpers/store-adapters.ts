@@ -6,14 +6,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '@parley/server';
+import { PostgresStore, SqliteStore } from '@parley/server';
 import type { Store } from '@parley/server';
+import { createTestDatabase, pgAvailable } from './services.js';
 
 export interface StoreAdapter {
   name: string;
   /** Why the adapter cannot run here (services missing), or null. */
   unavailable(): Promise<string | null>;
-  open(): Promise<{ store: Store; cleanup(): Promise<void> }>;
+  open(): Promise<{
+    store: Store;
+    /**
+     * Another store over the same data, opened as a second server process would (its own
+     * pool); only for adapters with `capabilities.multiWriter`. `cleanup` closes peers too.
+     */
+    openPeer?(): Promise<Store>;
+    cleanup(): Promise<void>;
+  }>;
 }
 
 export const STORE_ADAPTERS: StoreAdapter[] = [
@@ -28,6 +37,27 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
         async cleanup() {
           await store.close();
           rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    unavailable: pgAvailable,
+    async open() {
+      const db = await createTestDatabase();
+      const store = await PostgresStore.open({ url: db.url });
+      const peers: Store[] = [];
+      return {
+        store,
+        async openPeer() {
+          const peer = await PostgresStore.open({ url: db.url });
+          peers.push(peer);
+          return peer;
+        },
+        async cleanup() {
+          await Promise.all([store, ...peers].map((s) => s.close()));
+          await db.drop();
         },
       };
     },

@@ -124,8 +124,14 @@ export interface ParleyClientOptions {
   random?: () => number;
   /** Persistence of pending sends across reloads. Default: none (memory only). */
   outboxStorage?: OutboxStorage;
-  /** WebSocket URL, computed before every connection attempt. Default: `url` with ws(s): and path `/v1/ws`. */
+  /**
+   * WebSocket URL, computed before every connection attempt. Default: ask the server's
+   * discovery (`GET /v1/discovery`) for the best chat server, falling back to `url` with
+   * ws(s): and path `/v1/ws` when discovery is not there.
+   */
   wsUrl?: () => string | Promise<string>;
+  /** Region hint for discovery. Default: none. */
+  region?: string;
   /** Report delivered receipts for every message received (batched per conversation). Default: true. */
   autoDelivered?: boolean;
 }
@@ -154,6 +160,8 @@ export const HEARTBEAT_TIMEOUT_FACTOR = 2.5;
 
 const OPEN = 1; // WebSocket.OPEN
 const CLOSE_GOING_AWAY = 1001;
+/** Close code when the client drops a socket to reconnect (not a goodbye: presence keeps it online). */
+const CLOSE_RECONNECTING = 4000;
 const CLOSE_UNAUTHORIZED = ERRORS.unauthorized.ws;
 const CLOSE_DEVICE_REVOKED = ERRORS.device_revoked.ws;
 
@@ -269,9 +277,21 @@ export class ParleyClient {
     this.#heartbeatOverride = options.heartbeatMs;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#random = options.random ?? Math.random;
-    this.#wsUrl = options.wsUrl ?? (() => defaultWsUrl(this.#url));
+    this.#wsUrl = options.wsUrl ?? (() => this.#discover(options.region));
     this.#outbox = new Outbox(options.outboxStorage, (pending) => this.#events.emit('outbox', { pending }));
     this.#autoDelivered = options.autoDelivered ?? true;
+  }
+
+  async #discover(region: string | undefined): Promise<string> {
+    try {
+      return (await this.http.discovery(region)).url;
+    } catch (err) {
+      // A server without discovery (404) is its own chat server; other failures are retried.
+      if (err instanceof ParleyError && (err.code === 'not_found' || err.code === 'invalid_field')) {
+        return defaultWsUrl(this.#url);
+      }
+      throw err;
+    }
   }
 
   /** Current connection state. */
@@ -473,7 +493,7 @@ export class ParleyClient {
   }
 
   /** Forget the current socket: stop its timers, detach handlers, close it if still open. */
-  #dropSocket(): void {
+  #dropSocket(code = CLOSE_RECONNECTING): void {
     clearTimeout(this.#connectTimer);
     clearInterval(this.#pingTimer);
     clearTimeout(this.#deadTimer);
@@ -486,7 +506,7 @@ export class ParleyClient {
     // EventEmitter 'error' without a listener throws.
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = noop;
     try {
-      if (ws.readyState <= OPEN) ws.close(1000);
+      if (ws.readyState <= OPEN) ws.close(code);
     } catch {
       // Already closing; nothing to do.
     }
@@ -546,7 +566,8 @@ export class ParleyClient {
     this.#typing.clear();
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
-    this.#dropSocket();
+    // A goodbye (close 1000): the server marks the user offline at once if this was the last device.
+    this.#dropSocket(1000);
   }
 
   #closeForGood(code: ErrorCode, reason: string): void {
@@ -681,6 +702,11 @@ export class ParleyClient {
         this.#events.emit('conversation_removed', { conversationId: frame.conversationId });
         return;
       case 'pong':
+        return;
+      case 'move':
+        // The server is draining: reconnect at once (discovery picks another server).
+        this.#dropSocket();
+        this.#scheduleReconnect(true);
         return;
       case 'presence': {
         const { type: _type, ...presence } = frame;

@@ -7,6 +7,7 @@ import type {
   Presence,
   Conversation,
   Device,
+  Discovery,
   GroupRequest,
   HistoryPage,
   LoginRequest,
@@ -74,7 +75,11 @@ interface CallOptions<R extends Route> {
 }
 
 /** Routes that take no token (everything else sends the bearer header). */
-const PUBLIC_ROUTES: ReadonlySet<Route> = new Set<Route>(['POST /v1/users', 'POST /v1/sessions']);
+const PUBLIC_ROUTES: ReadonlySet<Route> = new Set<Route>([
+  'POST /v1/users',
+  'POST /v1/sessions',
+  'GET /v1/discovery',
+]);
 
 /** Error code for a failed response whose body is not a Parley `ErrorBody` (e.g. from a proxy). */
 function codeForStatus(status: number): ErrorCode {
@@ -289,6 +294,11 @@ export class ParleyHttp {
 
   unblock(userId: string): Promise<{ ok: true }> {
     return this.#call('DELETE /v1/blocks/:userId', { params: { userId } });
+  }
+
+  /** The chat server to connect to (service discovery); `region` is a hint. */
+  discovery(region?: string): Promise<Discovery> {
+    return this.#call('GET /v1/discovery', { query: { region } });
   }
 
   /** Presence of up to 100 users; users I may not see are left out. */

@@ -93,6 +93,13 @@ export interface PongFrame {
   type: 'pong';
   t?: number;
 }
+/**
+ * This server is going away (draining): reconnect now, through discovery, to another one.
+ * Nothing is lost: unacked sends are resent and catch-up resumes from the cursor.
+ */
+export interface MoveFrame {
+  type: 'move';
+}
 /** A contact or 1:1 partner went online or offline. */
 export interface PresenceFrame {
   type: 'presence';
@@ -137,6 +144,7 @@ export type ServerFrame =
   | ConversationFrame
   | ConversationRemovedFrame
   | PongFrame
+  | MoveFrame
   | PresenceFrame
   | ReceiptsFrame
   | TypingIndicatorFrame

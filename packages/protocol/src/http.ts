@@ -9,6 +9,7 @@ import type {
   ContactState,
   Conversation,
   Device,
+  Discovery,
   HistoryPage,
   Member,
   MessageReceipts,
@@ -114,4 +115,9 @@ export interface Routes {
    * see (strangers, blocked either way) are left out of the answer.
    */
   'GET /v1/presence': { body: undefined; res: { presence: Presence[] }; auth: true };
+  /**
+   * The best chat server for this client: healthy, least loaded, in the `region` (query) if
+   * one is there. Clients call it before every (re)connect.
+   */
+  'GET /v1/discovery': { body: undefined; res: Discovery; auth: false };
 }

@@ -146,3 +146,11 @@ export interface SyncPage {
   pos: number;
   hasMore: boolean;
 }
+
+/** The chat server a client should connect to (`GET /v1/discovery`). */
+export interface Discovery {
+  /** WebSocket URL, e.g. `wss://chat-2.example.com/v1/ws`. */
+  url: string;
+  serverId: string;
+  region: string;
+}

@@ -5,29 +5,36 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
+import { Redis } from 'ioredis';
+import type { Discovery } from '@parley/protocol';
 import { AuthService } from './auth/auth-service.js';
 import { scryptHasher } from './auth/passwords.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
+import { RedisBus } from './bus/redis/redis-bus.js';
 import { ChatServer } from './chat/chat-server.js';
 import { DEFAULT_CONFIG } from './config.js';
 import type { ServerConfig } from './config.js';
+import { ContactService } from './contacts/contact-service.js';
 import { ConversationService } from './conversations/conversation-service.js';
+import { LocalRegistry, RedisRegistry, pickServer } from './discovery/registry.js';
+import type { Registry } from './discovery/registry.js';
 import { errorBody, errorHandler } from './http/errors.js';
+import { WEB_DIST_DIR, registerWebApp } from './http/web.js';
 import { registerRoutes } from './http/routes.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { MessageService } from './messages/message-service.js';
 import { createMetrics } from './metrics.js';
 import type { Metrics } from './metrics.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
-import type { Store } from './store/store.js';
-import { landingPage } from './http/landing.js';
-import { ContactService } from './contacts/contact-service.js';
 import { MemoryPresence } from './presence/memory/memory-presence.js';
 import type { PresenceTracker } from './presence/presence.js';
 import { PresenceService } from './presence/presence-service.js';
+import { RedisPresence } from './presence/redis/redis-presence.js';
 import { ReceiptService } from './receipts/receipt-service.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
 
 export interface Parley {
   readonly config: ServerConfig;
@@ -39,7 +46,10 @@ export interface Parley {
   readonly metrics: Metrics;
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number>;
-  /** Graceful stop: refuse new work, finish in-flight writes, close sockets with 1001. */
+  /**
+   * Graceful stop (drain): leave discovery, refuse new connections, tell connected clients
+   * to move to another server, finish in-flight writes, close sockets with 1001.
+   */
   close(): Promise<void>;
 }
 
@@ -52,10 +62,16 @@ function validatorCompiler() {
     (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
-/** Build a Parley server (embedded store and in-process bus unless given others). */
-export function createParley(
+/** How often a chat server heartbeats its address and load into discovery, ms. */
+const REGISTRY_HEARTBEAT_MS = 2000;
+
+/**
+ * Build a Parley server: the embedded store and in-process bus by default, PostgreSQL and
+ * Redis when `db` and `redis` are set (cluster mode).
+ */
+export async function createParley(
   options: Partial<ServerConfig> & { store?: Store; bus?: Bus; presence?: PresenceTracker } = {},
-): Parley {
+): Promise<Parley> {
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
     serverId: `s-${randomBytes(4).toString('hex')}`,
@@ -67,17 +83,64 @@ export function createParley(
   const metrics = createMetrics();
   const store =
     options.store ??
-    new SqliteStore({ path: join(config.dataDir, 'parley.db'), durability: config.durability });
-  const bus = options.bus ?? new MemoryBus();
+    (config.db
+      ? await PostgresStore.open({ url: config.db, max: config.dbPoolMax })
+      : new SqliteStore({ path: join(config.dataDir, 'parley.db'), durability: config.durability }));
+
+  let redis: Redis | undefined;
+  let bus: Bus;
+  let tracker: PresenceTracker;
+  let registry: Registry;
+  if (config.redis) {
+    const redisBus = new RedisBus({
+      url: config.redis,
+      prefix: config.redisPrefix,
+      serverId: config.serverId,
+      log,
+    });
+    bus = options.bus ?? redisBus;
+    redis = new Redis(config.redis, {
+      connectionName: `parley:${config.serverId}:cmd`,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 5000,
+      retryStrategy: (n) => Math.min(5000, 50 * 2 ** n) * Math.random() + 20,
+    });
+    redis.on('error', (err) => log.debug({ err }, 'redis command connection error'));
+    await Promise.all([
+      redisBus.ready(),
+      new Promise<void>((resolve, reject) => {
+        redis?.once('ready', () => resolve());
+        setTimeout(() => reject(new Error(`Redis not reachable at ${config.redis}`)), 10_000).unref();
+      }),
+    ]);
+    tracker =
+      options.presence ??
+      new RedisPresence({
+        redis,
+        prefix: config.redisPrefix,
+        node: redisBus.node,
+        timeoutMs: config.heartbeatTimeoutMs,
+        log,
+      });
+    registry = new RedisRegistry(redis, config.redisPrefix, log);
+  } else {
+    bus = options.bus ?? new MemoryBus();
+    tracker = options.presence ?? new MemoryPresence(config.heartbeatTimeoutMs);
+    registry = new LocalRegistry();
+  }
+
   const auth = new AuthService(store, scryptHasher(config.scryptLogN), bus);
   const conversations = new ConversationService(store, bus);
   const messages = new MessageService(store, bus, conversations, metrics, log, { maxBatch: config.maxBatch });
   const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;
-  const tracker = options.presence ?? new MemoryPresence(config.heartbeatTimeoutMs);
   const presence = new PresenceService(tracker, store, bus, log, config.presenceFlushMs);
   const contacts = new ContactService(store, bus, presence);
-  const chat = new ChatServer(config, auth, messages, store, bus, metrics, log, tracker, receipts);
+  const servesChat = config.role !== 'api';
+  const chat = servesChat
+    ? new ChatServer(config, auth, messages, store, bus, metrics, log, tracker, receipts)
+    : undefined;
 
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -106,6 +169,18 @@ export function createParley(
       presence,
       authRatePerMin: config.authRatePerMin,
     });
+    scope.get<{ Querystring: { region?: string } }>(
+      '/v1/discovery',
+      {
+        schema: {
+          querystring: { type: 'object', properties: { region: { type: 'string', maxLength: 64 } } },
+        },
+      },
+      async (req): Promise<Discovery> => {
+        const best = pickServer(await registry.list(), req.query.region);
+        return { url: best.url, serverId: best.id, region: best.region };
+      },
+    );
   });
   http.get('/healthz', async (_req, reply) =>
     ready ? { ok: true } : reply.status(503).send(errorBody('unavailable')),
@@ -122,14 +197,42 @@ export function createParley(
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-  http.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(landingPage()));
+  // The web app (packages/web, built at install) at `/`, same origin as the API.
+  registerWebApp(http, WEB_DIST_DIR);
 
   http.server.on('upgrade', (req, socket, head) => {
+    if (!chat) {
+      // An API server holds no connections: clients ask /v1/discovery for a chat server.
+      socket.on('error', () => socket.destroy());
+      const body = JSON.stringify(errorBody('not_found'));
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
     chat.handleUpgrade(req, socket, head).catch((err: unknown) => {
       log.error({ err }, 'upgrade failed');
       socket.destroy();
     });
   });
+
+  let announce: NodeJS.Timeout | undefined;
+  let publicUrl = config.publicUrl;
+  const beat = async () => {
+    if (!chat) return;
+    try {
+      await registry.heartbeat({
+        id: config.serverId,
+        url: publicUrl,
+        region: config.region,
+        load: chat.connectionCount,
+        updatedAt: Date.now(),
+      });
+    } catch (err) {
+      log.warn({ err }, 'discovery heartbeat failed');
+    }
+  };
 
   let closing: Promise<void> | undefined;
   return {
@@ -143,8 +246,22 @@ export function createParley(
       await http.listen({ port: config.port, host: config.host });
       ready = true;
       const port = (http.server.address() as AddressInfo).port;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      publicUrl ||= `ws://${host.includes(':') ? `[${host}]` : host}:${port}/v1/ws`;
+      if (chat) {
+        await beat();
+        announce = setInterval(() => void beat(), REGISTRY_HEARTBEAT_MS);
+        announce.unref();
+      }
       lifecycle.info(
-        { port, host: config.host, serverId: config.serverId, url: `http://${config.host}:${port}` },
+        {
+          port,
+          host: config.host,
+          role: config.role,
+          serverId: config.serverId,
+          url: `http://${host}:${port}`,
+          ws: chat ? publicUrl : undefined,
+        },
         'listening',
       );
       return port;
@@ -152,12 +269,18 @@ export function createParley(
     close() {
       closing ??= (async () => {
         ready = false;
-        await chat.shutdown();
+        clearInterval(announce);
+        if (chat) {
+          await registry.remove(config.serverId).catch(() => undefined);
+          // In a cluster, clients told to move find another server through discovery.
+          await chat.shutdown(config.redis ? Math.min(5000, config.shutdownTimeoutMs / 2) : 0);
+        }
         await messages.drain();
         await receipts.close();
         await presence.close();
         await http.close();
         await bus.close();
+        redis?.disconnect();
         await store.close();
         lifecycle.info('stopped');
       })();

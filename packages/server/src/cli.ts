@@ -22,6 +22,8 @@ const USAGE = `Usage:
   parley serve [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--<option> value ...]
   parley user add <username> [--display-name NAME] [--data-dir ./data]   (password from PARLEY_PASSWORD or prompt)
   parley chat [--url http://localhost:8080] [--username NAME]
+  parley cluster [--chat 3] [--base-port 8080] [--db postgres://…] [--redis redis://…]
+  parley serve --role api|chat|all --db postgres://… --redis redis://…   (cluster mode)
 
 Server options (flag / env var, default):
 ${Object.entries(DEFAULT_CONFIG)
@@ -42,6 +44,8 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Partial<Serv
     if (raw === undefined && k === 'port') raw = env.PORT;
     if (raw === undefined && k === 'host') raw = env.HOST;
     if (raw === undefined && k === 'logLevel') raw = env.LOG_LEVEL;
+    if (raw === undefined && k === 'db') raw = env.DATABASE_URL;
+    if (raw === undefined && k === 'redis') raw = env.REDIS_URL;
     if (raw === undefined) continue;
     const def = (DEFAULT_CONFIG as Record<string, unknown>)[k];
     if (typeof def === 'number') {
@@ -53,11 +57,14 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Partial<Serv
   if (out.durability !== undefined && out.durability !== 'normal' && out.durability !== 'full') {
     throw new Error('--durability must be normal or full');
   }
+  if (out.role !== undefined && !['all', 'api', 'chat'].includes(out.role as string)) {
+    throw new Error('--role must be all, api or chat');
+  }
   return out as Partial<ServerConfig>;
 }
 
 async function serve(argv: string[]): Promise<void> {
-  const parley = createParley(readConfig(argv, process.env));
+  const parley = await createParley(readConfig(argv, process.env));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -126,6 +133,10 @@ async function main(): Promise<void> {
     case 'chat': {
       const { chat } = await import('./cli/chat.js');
       return chat(rest);
+    }
+    case 'cluster': {
+      const { cluster } = await import('./cli/cluster.js');
+      return cluster(rest);
     }
     case 'help':
     case '--help':

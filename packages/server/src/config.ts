@@ -5,6 +5,24 @@
 import { DEFAULT_MAX_FRAME_BYTES, TYPING_TTL_MS } from '@parley/protocol';
 
 export interface ServerConfig {
+  /**
+   * What this process serves (flag --role, env PARLEY_ROLE): `all` (default: HTTP API and
+   * WebSocket chat), `api` (stateless HTTP API and discovery only) or `chat` (WebSocket chat
+   * service; registers itself in discovery; also answers the HTTP API).
+   */
+  role: 'all' | 'api' | 'chat';
+  /** PostgreSQL URL (flag --db, env PARLEY_DB or DATABASE_URL). Empty: the embedded SQLite store. */
+  db: string;
+  /** Redis URL (flag --redis, env PARLEY_REDIS or REDIS_URL). Empty: in-process bus and presence. */
+  redis: string;
+  /** Prefix of every Redis key and channel, so deployments can share a Redis. Default `parley:`. */
+  redisPrefix: string;
+  /** Most PostgreSQL connections of this process. Default 10. */
+  dbPoolMax: number;
+  /** WebSocket URL clients use to reach this chat server (discovery). Default: ws://<host>:<port>/v1/ws. */
+  publicUrl: string;
+  /** Region this chat server is in; discovery prefers servers in the client's region. Default `default`. */
+  region: string;
   /** TCP port (env PORT, flag --port). Default 8080; 0 picks a free port. */
   port: number;
   /** Listen address (env HOST, flag --host). Default 127.0.0.1; use 0.0.0.0 to serve a network. */
@@ -49,13 +67,22 @@ export interface ServerConfig {
   receiptFlushMs: number;
   /** Last-active times are persisted this often, ms (at most one write per user per interval). Default 60000. */
   presenceFlushMs: number;
-  /** Time allowed for a graceful shutdown before exiting anyway, ms. Default 10000. */
+  /** A gap in a connection's live feed (a lost or late bus event) is filled from the store after this long, ms. Default 1000. */
+  gapFillMs: number;
+  /** Time allowed for a graceful shutdown (drain) before exiting anyway, ms. Default 10000 (at most 30000 makes sense). */
   shutdownTimeoutMs: number;
   /** Server id reported in `ready` and logs. Default: random. */
   serverId: string;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
+  role: 'all',
+  db: '',
+  redis: '',
+  redisPrefix: 'parley:',
+  dbPoolMax: 10,
+  publicUrl: '',
+  region: 'default',
   port: 8080,
   host: '127.0.0.1',
   dataDir: './data',
@@ -78,5 +105,6 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   typingTtlMs: TYPING_TTL_MS,
   receiptFlushMs: 200,
   presenceFlushMs: 60_000,
+  gapFillMs: 1000,
   shutdownTimeoutMs: 10_000,
 };

@@ -6,3 +6,8 @@ export type { Store } from './store/store.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export type { Bus, BusEvent } from './bus/bus.js';
 export { MemoryBus } from './bus/memory/memory-bus.js';
+export { PostgresStore } from './store/postgres/postgres-store.js';
+export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
+export { RedisBus } from './bus/redis/redis-bus.js';
+export type { RedisBusOptions } from './bus/redis/redis-bus.js';
+export type { BusCapabilities } from './bus/bus.js';

@@ -470,7 +470,8 @@ describe('ParleyClient: close codes', () => {
     expect(await error).toMatchObject({ code: 'unauthorized', message: 'Bad token' });
     expect(client.state).toBe('closed');
     expect(server.upgrades).toBe(1);
-    expect(server.httpRequests).toEqual(['GET /v1/me']);
+    // Discovery first (the fake server has none: the client falls back to its own URL), then the token check.
+    expect(server.httpRequests).toEqual(['GET /v1/discovery', 'GET /v1/me']);
   });
 
   it('keeps retrying a refused upgrade while GET /v1/me accepts the token', async () => {
@@ -551,7 +552,8 @@ describe('ParleyClient: heartbeat', () => {
     const first = await server.connection(0);
     await first.waitFor('ping');
     await (await server.connection(1)).waitFor('sync');
-    expect(await first.closed()).toBe(1000);
+    // 4000: dropped to reconnect, not a goodbye (presence keeps the user online).
+    expect(await first.closed()).toBe(4000);
   });
 
   it('stays connected while the server answers pings', async () => {
@@ -562,5 +564,79 @@ describe('ParleyClient: heartbeat', () => {
     await conn.waitFor('ping', 5);
     expect(server.connections).toHaveLength(1);
     expect(client.state).toBe('open');
+  });
+});
+
+describe('ParleyClient: receipts, typing and moving', () => {
+  it('reports delivered receipts for received messages, one frame per conversation', async () => {
+    const server = await startServer();
+    const client = makeClient(server);
+    client.connect();
+    const conn = await server.connection(0);
+    await conn.waitFor('sync');
+    conn.send({ type: 'synced', pos: 0 });
+    conn.send({ type: 'message', message: message('c1', 1, 1) });
+    conn.send({ type: 'message', message: message('c1', 2, 2) });
+    conn.send({ type: 'message', message: message('c2', 1, 3) });
+    const delivered = await conn.waitFor('delivered', 2);
+    expect(delivered.map((f) => [f.conversationId, f.seq]).sort()).toEqual([
+      ['c1', 2],
+      ['c2', 1],
+    ]);
+  });
+
+  it('does not report delivered receipts when autoDelivered is off', async () => {
+    const server = await startServer();
+    const client = makeClient(server, { autoDelivered: false });
+    client.connect();
+    const conn = await server.connection(0);
+    await conn.waitFor('sync');
+    conn.send({ type: 'message', message: message('c1', 1, 1) });
+    await nextEvent(client, 'message');
+    client.markRead('c1', 1);
+    await conn.waitFor('read');
+    expect(conn.framesOf('delivered')).toEqual([]);
+  });
+
+  it('throttles typing frames and expires typing indicators, cleared by the typist’s message', async () => {
+    const server = await startServer();
+    const client = makeClient(server);
+    client.connect();
+    const conn = await server.connection(0);
+    await conn.waitFor('sync');
+    client.typing('c1');
+    client.typing('c1');
+    client.typing('c2');
+    await conn.waitFor('typing', 2);
+    expect(conn.framesOf('typing').map((f) => f.conversationId)).toEqual(['c1', 'c2']);
+    const shown = nextEvent(client, 'typing', (t) => t.userIds.includes('u2'));
+    conn.send({ type: 'typing', conversationId: 'c1', userId: 'u2', ttlMs: 60_000 });
+    expect(await shown).toEqual({ conversationId: 'c1', userIds: ['u2'] });
+    const cleared = nextEvent(client, 'typing', (t) => t.userIds.length === 0);
+    conn.send({ type: 'message', message: message('c1', 1, 1) }); // sent by u2
+    expect(await cleared).toEqual({ conversationId: 'c1', userIds: [] });
+    const expiring = nextEvent(client, 'typing', (t) => t.conversationId === 'c2' && t.userIds.length === 0);
+    conn.send({ type: 'typing', conversationId: 'c2', userId: 'u3', ttlMs: 30 });
+    expect(await expiring).toEqual({ conversationId: 'c2', userIds: [] });
+  });
+
+  it('reconnects at once on a move frame and asks discovery again', async () => {
+    const server = await startServer();
+    let discoveries = 0;
+    const client = makeClient(server, {
+      wsUrl: () => {
+        discoveries++;
+        return server.url.replace(/^http/, 'ws') + '/v1/ws';
+      },
+      random: () => 0.99,
+      reconnect: { baseDelayMs: 60_000, maxDelayMs: 60_000 },
+    });
+    client.connect();
+    const first = await server.connection(0);
+    await first.waitFor('sync');
+    first.send({ type: 'move' });
+    const second = await server.connection(1);
+    await second.waitFor('sync');
+    expect(discoveries).toBe(2);
   });
 });

@@ -109,6 +109,15 @@ for (const adapter of selectedAdapters()) {
       expect(first.recipients.sort()).toEqual([a.id, b.id].sort());
       const again = await store.appendMessages([msg(c.id, a.id, 'k2')]);
       expect(again[0]).toMatchObject({ ok: true, duplicate: true, message: { seq: 3 } });
+      // Each recipient's previous feed position chains the batch: 0, then the one before.
+      const fresh = res.filter((r) => r.ok && !r.duplicate);
+      const prevOf = (i: number, u: string) => {
+        const r = fresh[i];
+        return r?.ok ? r.prev[r.recipients.indexOf(u)] : undefined;
+      };
+      const p = fresh.map((r) => (r.ok ? r.message.pos : 0));
+      expect([prevOf(0, a.id), prevOf(1, a.id), prevOf(2, a.id)]).toEqual([0, p[0], p[1]]);
+      expect([prevOf(0, b.id), prevOf(1, b.id), prevOf(2, b.id)]).toEqual([0, p[0], p[1]]);
       const poss = res.flatMap((r) => (r.ok && !r.duplicate ? [r.message.pos] : []));
       expect([...poss].sort((x, y) => x - y)).toEqual(poss);
       expect(new Set(poss).size).toBe(3);

@@ -1,26 +1,48 @@
 /**
  * The fan-out bus between the code that stores things and the chat servers holding the
- * recipients' connections: in-process (`memory/`) in one process, Redis in cluster mode.
- * The store is the truth and the bus a hint: anything lost on the bus is recovered by
- * catch-up from the store.
+ * recipients' connections: in-process (`memory/`) in one process, Redis (`redis/`) in
+ * cluster mode. The store is the truth and the bus a hint: anything lost on the bus is
+ * recovered by catch-up from the store.
  */
 
 export type BusEvent =
   /**
    * Send a serialized server frame to every connected device of these users. `pos` is set for
-   * message frames: a connection that already has that feed position skips the frame, and
-   * one still catching up holds it until catch-up reaches it.
+   * message frames, with `prev` (same order as `userIds`): each user's previous feed
+   * position. A connection writes its feed in order: a frame whose `prev` is not what it
+   * delivered last waits for the missing one (or a store read fills the gap).
    */
-  | { type: 'deliver'; userIds: readonly string[]; frame: string; pos?: number }
+  | { type: 'deliver'; userIds: readonly string[]; frame: string; pos?: number; prev?: readonly number[] }
   /** Close the sockets of these devices (logout, revocation). */
-  | { type: 'revoke'; deviceIds: readonly string[] };
+  | { type: 'revoke'; deviceIds: readonly string[] }
+  /**
+   * Local only, from the bus itself: events may have been lost (the bus reconnected), so
+   * every live connection should re-read its feed from the store.
+   */
+  | { type: 'resync' };
 
 export type BusHandler = (event: BusEvent) => void;
 
+/** What a bus adapter does; callers branch on capabilities, never on the adapter's kind. */
+export interface BusCapabilities {
+  /**
+   * `deliver` events reach only the servers where `attach` registered the target users
+   * (Redis). False: every event reaches every subscriber and attach/detach do nothing.
+   */
+  readonly routed: boolean;
+}
+
 export interface Bus {
-  /** Publish an event; delivery is best effort. */
+  readonly capabilities: BusCapabilities;
+  /** Publish an event; delivery is best effort and never throws. */
   publish(event: BusEvent): void;
   /** Receive events relevant to this process. Returns an unsubscribe function. */
   subscribe(handler: BusHandler): () => void;
+  /** Route a user's events to this process (their first local connection opened). Never rejects. */
+  attach?(userId: string): Promise<void>;
+  /** Stop routing a user's events here (their last local connection closed). */
+  detach?(userId: string): Promise<void>;
+  /** Resolves once connected and subscribed. */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -136,7 +136,10 @@ export class ChatServer {
       typingBurst: this.config.typingBurst,
       maxBufferedBytes: this.config.maxBufferedBytes,
     });
-    this.add(conn);
+    conn.onGap = (c) => {
+      c.gapTimer ??= setTimeout(() => this.refill(c), this.config.gapFillMs);
+    };
+    const routed = this.add(conn);
     this.presence.connected(ctx.userId, String(conn.id));
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
     ws.on('close', (code) => {
@@ -146,40 +149,64 @@ export class ChatServer {
     ws.on('error', (err) => {
       this.log.debug({ err, conn: conn.id }, 'socket error');
     });
-    conn.ready = this.store.feedHead(ctx.userId).then(
-      (pos) => {
-        conn.readyPos = pos;
-        conn.send({
-          type: 'ready',
-          userId: ctx.userId,
-          deviceId: ctx.deviceId,
-          pos,
-          heartbeatMs: this.config.heartbeatMs,
-          serverId: this.config.serverId,
-        });
-      },
-      (err: unknown) => {
-        this.log.error({ err }, 'feed head failed');
-        conn.close(1011, 'unavailable');
-      },
-    );
+    // Routed first, then the head read: nothing published after the read can miss this server.
+    conn.ready = routed
+      .then(() => this.store.feedHead(ctx.userId))
+      .then(
+        (pos) => {
+          conn.readyPos = pos;
+          conn.send({
+            type: 'ready',
+            userId: ctx.userId,
+            deviceId: ctx.deviceId,
+            pos,
+            heartbeatMs: this.config.heartbeatMs,
+            serverId: this.config.serverId,
+          });
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'feed head failed');
+          conn.close(1011, 'unavailable');
+        },
+      );
   }
 
-  private add(conn: Connection): void {
+  /** Users whose events the bus is being told to route here (first connection opening). */
+  private readonly attaching = new Map<string, Promise<void>>();
+
+  /** Resolves once the bus routes the user's events here (before the feed head is read). */
+  private attach(userId: string): Promise<void> {
+    const pending = this.attaching.get(userId);
+    if (pending) return pending;
+    if (!this.bus.attach) return Promise.resolve();
+    const p = this.bus.attach(userId).finally(() => this.attaching.delete(userId));
+    this.attaching.set(userId, p);
+    return p;
+  }
+
+  private add(conn: Connection): Promise<void> {
     let u = this.byUser.get(conn.ctx.userId);
-    if (!u) this.byUser.set(conn.ctx.userId, (u = new Set()));
+    let routed = Promise.resolve();
+    if (!u) {
+      this.byUser.set(conn.ctx.userId, (u = new Set()));
+      routed = this.attach(conn.ctx.userId);
+    } else routed = this.attaching.get(conn.ctx.userId) ?? routed;
     u.add(conn);
     let d = this.byDevice.get(conn.ctx.deviceId);
     if (!d) this.byDevice.set(conn.ctx.deviceId, (d = new Set()));
     d.add(conn);
     this.metrics.connections.inc();
+    return routed;
   }
 
   private remove(conn: Connection): void {
     conn.state = 'closed';
     conn.held = [];
     const u = this.byUser.get(conn.ctx.userId);
-    if (u?.delete(conn) && u.size === 0) this.byUser.delete(conn.ctx.userId);
+    if (u?.delete(conn) && u.size === 0) {
+      this.byUser.delete(conn.ctx.userId);
+      void this.bus.detach?.(conn.ctx.userId);
+    }
     const d = this.byDevice.get(conn.ctx.deviceId);
     if (d?.delete(conn)) {
       if (d.size === 0) this.byDevice.delete(conn.ctx.deviceId);
@@ -255,6 +282,20 @@ export class ChatServer {
     this.error(conn, 'internal', undefined, ref);
   }
 
+  /**
+   * A live connection's feed has a gap that did not fill (a bus event was lost or is late):
+   * read the feed from the store after what it has, then carry on live.
+   */
+  private refill(conn: Connection): void {
+    if (conn.state !== 'live') return;
+    clearTimeout(conn.gapTimer);
+    conn.gapTimer = undefined;
+    conn.held = [...conn.waiting.values()];
+    conn.waiting.clear();
+    conn.state = 'catching_up';
+    void this.catchUp(conn, conn.deliveredPos);
+  }
+
   /** Relay a typing indicator to the conversation's other members (never stored). */
   private async typing(conn: Connection, conversationId: string): Promise<void> {
     const members = (await this.store.listMembers(conversationId)).map((m) => m.userId);
@@ -314,15 +355,10 @@ export class ChatServer {
     conn.send(synced);
     const held = conn.held;
     conn.held = [];
-    for (const h of held) {
-      if (h.pos !== undefined) {
-        if (h.pos <= pos) continue;
-        pos = h.pos;
-      }
-      conn.write(h.frame);
-    }
     conn.deliveredPos = pos;
     conn.state = 'live';
+    // Frames that arrived meanwhile, through the same in-order path as live ones.
+    for (const h of held) conn.deliver(h.frame, h.pos, h.prev);
   }
 
   private onBusEvent(e: BusEvent): void {
@@ -330,16 +366,20 @@ export class ChatServer {
       case 'deliver': {
         let frame: Buffer | undefined;
         let sent = 0;
-        for (const userId of e.userIds) {
-          const conns = this.byUser.get(userId);
+        for (let i = 0; i < e.userIds.length; i++) {
+          const conns = this.byUser.get(e.userIds[i] as string);
           if (!conns) continue;
           // Serialized once per fan-out, shared by every recipient socket.
           frame ??= Buffer.from(e.frame);
-          for (const c of conns) if (c.deliver(frame, e.pos)) sent++;
+          const prev = e.prev?.[i];
+          for (const c of conns) if (c.deliver(frame, e.pos, prev)) sent++;
         }
         if (sent > 0 && e.pos !== undefined) this.metrics.messagesOut.inc(sent);
         return;
       }
+      case 'resync':
+        for (const set of this.byDevice.values()) for (const c of set) if (c.state === 'live') this.refill(c);
+        return;
       case 'revoke':
         for (const id of e.deviceIds) {
           for (const c of this.byDevice.get(id) ?? []) {
@@ -375,11 +415,17 @@ export class ChatServer {
   }
 
   /** Stop taking connections and close every socket with 1001 ("going away"). */
-  async shutdown(): Promise<void> {
+  async shutdown(moveWaitMs = 5000): Promise<void> {
     this.accepting = false;
     for (const t of this.timers) clearInterval(t);
-    this.unsubscribe();
     await this.touchDevices();
+    // Drain: ask every client to move now (the SDK reconnects through discovery), wait a
+    // little for them to go, then close whoever is left with 1001.
+    const move = Buffer.from(JSON.stringify({ type: 'move' }));
+    for (const set of this.byDevice.values()) for (const c of set) c.write(move);
+    const deadline = Date.now() + moveWaitMs;
+    while (this.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.unsubscribe();
     for (const set of this.byDevice.values()) {
       for (const c of set) c.close(ERRORS.server_shutdown.ws as number, 'server_shutdown');
     }

@@ -25,10 +25,15 @@ export class TokenBucket {
   }
 }
 
-interface Held {
+export interface Held {
   frame: Buffer;
   pos: number | undefined;
+  /** The user's previous feed position before `pos` (message frames from an ordered chain). */
+  prev: number | undefined;
 }
+
+/** Out-of-order frames a live connection keeps while waiting for the missing one. */
+const WAITING_LIMIT = 1000;
 
 /**
  * One device's WebSocket. Life: `new` (ready sent, waiting for `sync`) → `catching_up`
@@ -95,14 +100,43 @@ export class Connection {
     return true;
   }
 
-  /** A frame from the bus: written now when live, held while catching up, skipped if already delivered. */
-  deliver(frame: Buffer, pos: number | undefined): boolean {
+  /** Message frames that arrived before their predecessor, by the predecessor's position. */
+  waiting = new Map<number, Held>();
+  /** Set when a gap did not fill in time: the chat server re-reads the feed from the store. */
+  gapTimer: NodeJS.Timeout | undefined;
+  /** Called when frames wait for a predecessor (the chat server arms the gap timer). */
+  onGap: ((conn: Connection) => void) | undefined;
+
+  /**
+   * A frame from the bus. Live: message frames are written in feed order (a frame whose
+   * `prev` is past what was delivered waits for the missing one; duplicates are skipped),
+   * other frames at once. Catching up: held until catch-up ends.
+   */
+  deliver(frame: Buffer, pos: number | undefined, prev: number | undefined): boolean {
     if (this.state === 'live') {
-      if (pos !== undefined) {
-        if (pos <= this.deliveredPos) return false;
-        this.deliveredPos = pos;
+      if (pos === undefined) return this.write(frame);
+      if (pos <= this.deliveredPos) return false;
+      if (prev !== undefined && prev > this.deliveredPos) {
+        this.waiting.set(prev, { frame, pos, prev });
+        if (this.waiting.size > WAITING_LIMIT) this.waiting.clear(); // the store re-read brings them
+        this.onGap?.(this);
+        return false;
       }
-      return this.write(frame);
+      this.deliveredPos = pos;
+      const ok = this.write(frame);
+      // Anything that was waiting for this one (and so on down the chain).
+      for (let next = this.waiting.get(this.deliveredPos); next; next = this.waiting.get(this.deliveredPos)) {
+        this.waiting.delete(next.prev as number);
+        if ((next.pos as number) > this.deliveredPos) {
+          this.deliveredPos = next.pos as number;
+          this.write(next.frame);
+        }
+      }
+      if (this.waiting.size === 0 && this.gapTimer !== undefined) {
+        clearTimeout(this.gapTimer);
+        this.gapTimer = undefined;
+      }
+      return ok;
     }
     if (this.state === 'closed') return false;
     if (this.held.length >= BUFFER_LIMIT) {
@@ -114,7 +148,7 @@ export class Connection {
         return false;
       }
     }
-    this.held.push({ frame, pos });
+    this.held.push({ frame, pos, prev });
     return false;
   }
 
@@ -122,6 +156,8 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.held = [];
+    this.waiting.clear();
+    clearTimeout(this.gapTimer);
     try {
       this.ws.close(code, reason);
     } catch {

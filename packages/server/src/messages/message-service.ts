@@ -134,6 +134,7 @@ export class MessageService {
           userIds: r.recipients,
           frame: JSON.stringify(frame),
           pos: m.pos,
+          prev: r.prev,
         });
       }
       p.resolve({

@@ -49,7 +49,7 @@ export class PresenceService {
     const unique = [...new Set(userIds)];
     if (unique.length > MAX_PRESENCE_IDS) throw new ParleyError('too_many_ids');
     const visible = await this.store.visibleTo(viewerId, unique);
-    const live = this.tracker.states(visible);
+    const live = await this.tracker.states(visible);
     const missing = visible.filter((id) => !live.has(id));
     const stored = new Map(
       (await this.store.getUsersByIds(missing)).map((u) => [u.id, u.lastActiveAt ?? null]),

@@ -24,7 +24,7 @@ export interface PresenceTracker {
    */
   disconnected(userId: string, connectionId: string, clean: boolean): void;
   /** Current state of users known to the tracker (others are absent). */
-  states(userIds: readonly string[]): Map<string, PresenceState>;
+  states(userIds: readonly string[]): Promise<Map<string, PresenceState>>;
   /** Called on every online/offline transition. */
   onChange(listener: PresenceListener): void;
   /** Last-active times changed since the previous call (for batched persistence). */

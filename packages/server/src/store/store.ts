@@ -91,6 +91,12 @@ export type AppendResult =
       duplicate: boolean;
       /** User ids of every member when the message was stored (sender included). */
       recipients: string[];
+      /**
+       * For each recipient (same order), the position of the previous entry in their feed
+       * (0 for none). Chat servers use it to deliver each device's feed in order without
+       * gaps even when a bus delivers out of order, and to notice lost events.
+       */
+      prev: number[];
     }
   | { ok: false; code: ErrorCode };
 

@@ -1,7 +1,8 @@
-import type { Bus, BusEvent, BusHandler } from '../bus.js';
+import type { Bus, BusCapabilities, BusEvent, BusHandler } from '../bus.js';
 
 /** The in-process bus: every event goes synchronously to every local subscriber. */
 export class MemoryBus implements Bus {
+  readonly capabilities: BusCapabilities = { routed: false };
   private readonly handlers = new Set<BusHandler>();
 
   publish(event: BusEvent): void {

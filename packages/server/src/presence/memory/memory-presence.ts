@@ -70,7 +70,7 @@ export class MemoryPresence implements PresenceTracker {
     }
   }
 
-  states(userIds: readonly string[]): Map<string, PresenceState> {
+  async states(userIds: readonly string[]): Promise<Map<string, PresenceState>> {
     const out = new Map<string, PresenceState>();
     for (const id of userIds) {
       const e = this.users.get(id);

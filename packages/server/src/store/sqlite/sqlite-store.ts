@@ -309,6 +309,22 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * Feed heads of recently active users. This process is the only writer of the file, so the
+   * cache stays exact; a rolled-back batch clears it.
+   */
+  private heads = new Map<string, number>();
+
+  private feedHeadOf(userId: string): number {
+    let h = this.heads.get(userId);
+    if (h === undefined) {
+      h = (this.s.feedHead.get(userId) as number | null) ?? 0;
+      if (this.heads.size > 100_000) this.heads.clear();
+      this.heads.set(userId, h);
+    }
+    return h;
+  }
+
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
@@ -326,7 +342,7 @@ export class SqliteStore implements Store {
       if (prior.conversation_id !== m.conversationId || prior.text !== m.text) {
         return { ok: false, code: 'client_id_conflict' };
       }
-      return { ok: true, message: toMessage(prior), duplicate: true, recipients: [] };
+      return { ok: true, message: toMessage(prior), duplicate: true, recipients: [], prev: [] };
     }
     const recipients = s.memberIds.all(m.conversationId) as string[];
     if (!recipients.includes(m.senderId)) return { ok: false, code: 'not_found' };
@@ -343,12 +359,18 @@ export class SqliteStore implements Store {
       m.createdAt,
     );
     const pos = Number(info.lastInsertRowid);
-    for (const u of recipients) s.insertFeed.run(u, pos);
+    const prev: number[] = [];
+    for (const u of recipients) {
+      prev.push(this.feedHeadOf(u));
+      s.insertFeed.run(u, pos);
+      this.heads.set(u, pos);
+    }
     s.senderRead.run(seq, m.conversationId, m.senderId, seq);
     return {
       ok: true,
       duplicate: false,
       recipients,
+      prev,
       message: {
         id: m.id,
         conversationId: m.conversationId,
@@ -498,7 +520,12 @@ export class SqliteStore implements Store {
   }
 
   async appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
-    return this.appendTx(batch);
+    try {
+      return this.appendTx(batch);
+    } catch (err) {
+      this.heads.clear();
+      throw err;
+    }
   }
   async history(
     conversationId: string,

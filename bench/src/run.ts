@@ -1,0 +1,186 @@
+/** Running scenarios: the server's lifetime around each run, repeats, the relay comparison, sweeps. */
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BenchOptions, ScenarioName } from './options.js';
+import { externalServer, startParley, startRelay } from './processes.js';
+import type { ServerHandle } from './processes.js';
+import { formatProfile, summarizeProfile } from './profile-summary.js';
+import type { CpuProfile } from './profile-summary.js';
+import { combineRuns, round } from './result.js';
+import { MACHINE, cpuPct, readProc } from './proc-stats.js';
+import { sleep } from './clock.js';
+import type { BenchResult } from './result.js';
+import type { RunContext } from './scenarios/common.js';
+import { runDm, runRelay } from './scenarios/dm.js';
+import { runGroup } from './scenarios/group.js';
+import { runHistory } from './scenarios/history.js';
+import { runIdle } from './scenarios/idle.js';
+import { runSync } from './scenarios/sync.js';
+
+export type Log = (msg: string) => void;
+
+const RUNNERS: Record<ScenarioName, (ctx: RunContext) => Promise<BenchResult>> = {
+  dm: runDm,
+  group: runGroup,
+  idle: runIdle,
+  sync: runSync,
+  history: runHistory,
+  relay: runRelay,
+};
+
+/** nproc, CPU model and Node version, as the report needs them. */
+export function machine(): { nproc: number; cpu: string; node: string } {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m?.[1]) cpu = m[1].trim();
+  } catch {
+    // not Linux
+  }
+  return { nproc: cpus().length, cpu, node: process.version };
+}
+
+function newestProfile(dir: string, since: number): string | null {
+  let best: { file: string; mtime: number } | null = null;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.cpuprofile')) continue;
+    const file = join(dir, f);
+    const mtime = statSync(file).mtimeMs;
+    if (mtime >= since && (!best || mtime > best.mtime)) best = { file, mtime };
+  }
+  return best?.file ?? null;
+}
+
+/** Wait until the machine's busy CPU stays at or below `pct` for 3 s (at most 10 minutes). */
+async function waitQuiet(pct: number, log: Log): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  let quietSince: number | null = null;
+  let prev = readProc(MACHINE);
+  let told = false;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const cur = readProc(MACHINE);
+    if (!prev || !cur) return;
+    const busy = cpuPct(prev, cur);
+    prev = cur;
+    if (busy <= pct) {
+      quietSince ??= Date.now();
+      if (Date.now() - quietSince >= 3000) return;
+    } else {
+      quietSince = null;
+      if (!told) log(`waiting for the machine to be quiet (busy ${Math.round(busy)}% > ${pct}%)`);
+      told = true;
+    }
+  }
+  log(`machine still busy after 10 minutes; running anyway`);
+}
+
+/** One run of one scenario: start its server (unless --target), run, stop, summarize the profile. */
+export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log): Promise<BenchResult> {
+  if (opts.waitQuiet !== undefined) await waitQuiet(opts.waitQuiet, log);
+  const started = Date.now();
+  const profileDir = opts.profile && name !== 'relay' ? resolve(opts.profile) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  let server: ServerHandle;
+  if (name === 'relay') server = await startRelay();
+  else if (opts.target) server = externalServer(opts.target);
+  else {
+    server = await startParley({
+      nodeOptions: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+      serverArgs: opts.serverArgs,
+      keepData: opts.keepData,
+      dataParent: opts.dataParent,
+    });
+  }
+  log(
+    `${name}: ${name === 'relay' ? 'relay' : 'server'} at ${server.url}${server.pid ? ` (pid ${server.pid})` : ''}`,
+  );
+  let result: BenchResult;
+  try {
+    result = await RUNNERS[name]({ opts, server, log: (m) => log(`${name}: ${m}`) });
+  } finally {
+    await server.stop();
+  }
+  if (profileDir) {
+    const file = newestProfile(profileDir, started);
+    const window = result.profile_window_us as [number, number] | undefined;
+    if (file) {
+      const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+      const summary = summarizeProfile(
+        profile,
+        window ? { fromUs: window[0], toUs: window[1], top: 25 } : { top: 25 },
+      );
+      log(
+        `${name}: CPU profile ${file}${window ? ' (measured window only)' : ''}\n${formatProfile(summary)}`,
+      );
+      result.profile = { file, ...summary };
+    } else log(`${name}: no .cpuprofile found in ${profileDir}`);
+  }
+  return result;
+}
+
+function tooNoisy(r: BenchResult, opts: BenchOptions): boolean {
+  const other = r.other_cpu_pct ?? r.other_cpu_connect_pct;
+  return opts.maxOther !== undefined && typeof other === 'number' && other > opts.maxOther;
+}
+
+/** `repeat` runs of a scenario combined (medians), with the relay run alternately when asked. */
+async function runRepeated(name: ScenarioName, opts: BenchOptions, log: Log): Promise<BenchResult> {
+  const runs: BenchResult[] = [];
+  const relays: BenchResult[] = [];
+  const ratios: number[] = [];
+  let rejected = 0;
+  for (let i = 0; i < opts.repeat; i++) {
+    if (opts.repeat > 1) log(`${name}: run ${i + 1} of ${opts.repeat}`);
+    let r = await runOnce(name, opts, log);
+    for (let retry = 0; retry < 5 && tooNoisy(r, opts); retry++) {
+      rejected++;
+      log(`${name}: other processes used ${String(r.other_cpu_pct)}% CPU during the run; running it again`);
+      r = await runOnce(name, opts, log);
+    }
+    runs.push(r);
+    if (opts.compareRelay && name === 'dm') {
+      let relay = await runOnce('relay', opts, log);
+      for (let retry = 0; retry < 5 && tooNoisy(relay, opts); retry++) {
+        rejected++;
+        relay = await runOnce('relay', opts, log);
+      }
+      relays.push(relay);
+      if (relay.delivered_per_s > 0) ratios.push(r.delivered_per_s / relay.delivered_per_s);
+    }
+  }
+  const out = combineRuns(runs);
+  if (opts.maxOther !== undefined) out.rejected_runs = rejected;
+  if (relays.length > 0) {
+    const relay = combineRuns(relays);
+    const sorted = [...ratios].sort((a, b) => a - b);
+    out.relay_delivered_per_s = relay.delivered_per_s;
+    out.relay_p99_ms = relay.p99_ms;
+    out.ratio_to_relay = sorted.length > 0 ? round(sorted[Math.floor(sorted.length / 2)] as number) : null;
+    out.relay = relay;
+  }
+  return out;
+}
+
+/** Every scenario of the command line, or the dm sweep. */
+export async function runBench(opts: BenchOptions, log: Log): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  if (opts.sweep) {
+    for (const rate of opts.sweep) {
+      const o = { ...opts, rate };
+      results.push(await runRepeated('dm', { ...o, compareRelay: false }, log));
+      if (opts.compareRelay) results.push(await runRepeated('relay', o, log));
+    }
+    return results;
+  }
+  for (const name of opts.scenarios) results.push(await runRepeated(name, opts, log));
+  // `--scenario dm,relay`: the same comparison as --compare-relay.
+  const dm = results.find((r) => r.scenario === 'dm');
+  const relay = results.find((r) => r.scenario === 'relay');
+  if (dm && relay && dm.ratio_to_relay === undefined && relay.delivered_per_s > 0) {
+    dm.relay_delivered_per_s = relay.delivered_per_s;
+    dm.ratio_to_relay = round(dm.delivered_per_s / relay.delivered_per_s);
+  }
+  return results;
+}

@@ -1,0 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+// The bench smoke check: real CLI runs against real server processes, one at a time (each
+// run already uses both cores). Reference this file from the root `projects` list to run it
+// with the other suites.
+export default defineConfig({
+  test: {
+    name: 'bench',
+    root: fileURLToPath(new URL('.', import.meta.url)),
+    include: ['test/**/*.test.ts'],
+    testTimeout: 160_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+  },
+});

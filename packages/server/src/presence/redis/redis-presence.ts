@@ -1,0 +1,197 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../logger.js';
+import type { PresenceListener, PresenceState, PresenceTracker } from '../presence.js';
+
+export interface RedisPresenceOptions {
+  /** A command connection (shared with the registry). */
+  redis: Redis;
+  /** Key prefix, e.g. `parley:`. */
+  prefix: string;
+  /** This process's node id (unique per process). */
+  node: string;
+  /** Offline after this long without a heartbeat from any device on any server, ms. Default 30000. */
+  timeoutMs?: number;
+  log: Logger;
+}
+
+/**
+ * Presence across chat servers, in Redis (the design's presence servers with TTLs):
+ * - `pres:online` (set): users online now;
+ * - `pres:alive` (sorted set): online users scored by their last heartbeat anywhere;
+ * - `pres:last` (sorted set): last heartbeat of every user seen (last seen);
+ * - `pres:nodes:<user>` (hash): servers where the user has connections.
+ * A user connected to two servers is online once (SADD answers whether they were new). Every
+ * server sweeps `pres:alive` for users silent past the timeout, under a short lock, so users
+ * of a crashed server go offline too; whoever changes the state publishes the change.
+ */
+export class RedisPresence implements PresenceTracker {
+  private readonly local = new Map<string, { connections: Set<string>; lastBeat: number }>();
+  private readonly listeners: PresenceListener[] = [];
+  private dirty = new Map<string, number>();
+  private beats = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly r: Redis;
+  private readonly p: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: RedisPresenceOptions) {
+    this.r = opts.redis;
+    this.p = opts.prefix;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    const every = Math.max(25, Math.min(1000, this.timeoutMs / 4));
+    this.timers.push(setInterval(() => void this.flushBeats(), every).unref());
+    this.timers.push(setInterval(() => void this.sweep(), every).unref());
+  }
+
+  private emit(userId: string, state: PresenceState): void {
+    for (const l of this.listeners) l(userId, state);
+  }
+
+  private warn(err: unknown, what: string): void {
+    this.opts.log.warn({ err }, `presence: ${what}`);
+  }
+
+  connected(userId: string, connectionId: string): void {
+    const now = Date.now();
+    let e = this.local.get(userId);
+    if (!e) this.local.set(userId, (e = { connections: new Set(), lastBeat: now }));
+    e.connections.add(connectionId);
+    e.lastBeat = now;
+    this.dirty.set(userId, now);
+    if (e.connections.size > 1) return;
+    this.r
+      .multi()
+      .hset(`${this.p}pres:nodes:${userId}`, this.opts.node, String(now))
+      .zadd(`${this.p}pres:alive`, now, userId)
+      .zadd(`${this.p}pres:last`, 'GT', now, userId)
+      .sadd(`${this.p}pres:online`, userId)
+      .exec()
+      .then((res) => {
+        const added = res?.[3]?.[1];
+        if (added === 1) this.emit(userId, { online: true, lastActiveAt: now });
+      })
+      .catch((err: unknown) => this.warn(err, 'could not record a connection'));
+  }
+
+  heartbeat(userId: string): void {
+    const e = this.local.get(userId);
+    if (!e) return;
+    const now = Date.now();
+    e.lastBeat = now;
+    this.dirty.set(userId, now);
+    this.beats.set(userId, now);
+  }
+
+  /** Heartbeats reach Redis in one pipeline per interval, not one command each. */
+  private async flushBeats(): Promise<void> {
+    // Users with live connections here are alive even if they sent nothing this interval.
+    const now = Date.now();
+    for (const [userId, e] of this.local)
+      if (e.connections.size > 0 && !this.beats.has(userId)) this.beats.set(userId, now);
+    if (this.beats.size === 0) return;
+    const beats = this.beats;
+    this.beats = new Map();
+    const pipe = this.r.pipeline();
+    for (const [userId, at] of beats) {
+      pipe.zadd(`${this.p}pres:alive`, 'XX', 'GT', at, userId);
+      pipe.zadd(`${this.p}pres:last`, 'GT', at, userId);
+    }
+    try {
+      await pipe.exec();
+    } catch (err) {
+      this.warn(err, 'could not record heartbeats');
+    }
+  }
+
+  disconnected(userId: string, connectionId: string, clean: boolean): void {
+    const e = this.local.get(userId);
+    if (!e || !e.connections.delete(connectionId) || e.connections.size > 0) return;
+    this.local.delete(userId);
+    const nodesKey = `${this.p}pres:nodes:${userId}`;
+    void (async () => {
+      try {
+        const now = Date.now();
+        await this.r
+          .multi()
+          .hdel(nodesKey, this.opts.node)
+          .zadd(`${this.p}pres:last`, 'GT', now, userId)
+          .exec();
+        // A clean goodbye from the last device anywhere: offline now, no grace period.
+        if (!clean || (await this.r.hlen(nodesKey)) > 0) return;
+        const res = await this.r
+          .multi()
+          .srem(`${this.p}pres:online`, userId)
+          .zrem(`${this.p}pres:alive`, userId)
+          .exec();
+        if (res?.[0]?.[1] === 1) this.emit(userId, { online: false, lastActiveAt: now });
+      } catch (err) {
+        this.warn(err, 'could not record a disconnection');
+      }
+    })();
+  }
+
+  /** Users silent past the timeout everywhere go offline; one server sweeps at a time. */
+  private async sweep(): Promise<void> {
+    try {
+      const lock = await this.r.set(`${this.p}pres:sweep`, this.opts.node, 'PX', 2000, 'NX');
+      if (lock !== 'OK') return;
+      const deadline = Date.now() - this.timeoutMs;
+      const stale = await this.r.zrangebyscore(
+        `${this.p}pres:alive`,
+        '-inf',
+        deadline,
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        1000,
+      );
+      for (let i = 0; i < stale.length; i += 2) {
+        const userId = stale[i] as string;
+        const at = Number(stale[i + 1]);
+        const res = await this.r
+          .multi()
+          .zrem(`${this.p}pres:alive`, userId)
+          .srem(`${this.p}pres:online`, userId)
+          .del(`${this.p}pres:nodes:${userId}`)
+          .exec();
+        if (res?.[1]?.[1] === 1) this.emit(userId, { online: false, lastActiveAt: at });
+      }
+      await this.r.del(`${this.p}pres:sweep`);
+    } catch (err) {
+      this.warn(err, 'sweep failed');
+    }
+  }
+
+  async states(userIds: readonly string[]): Promise<Map<string, PresenceState>> {
+    const out = new Map<string, PresenceState>();
+    if (userIds.length === 0) return out;
+    const pipe = this.r.pipeline();
+    for (const id of userIds) {
+      pipe.sismember(`${this.p}pres:online`, id);
+      pipe.zscore(`${this.p}pres:last`, id);
+    }
+    const res = (await pipe.exec()) ?? [];
+    userIds.forEach((id, i) => {
+      const online = res[2 * i]?.[1] === 1;
+      const last = res[2 * i + 1]?.[1];
+      if (online || last !== null) {
+        out.set(id, { online, lastActiveAt: last === null || last === undefined ? null : Number(last) });
+      }
+    });
+    return out;
+  }
+
+  onChange(listener: PresenceListener): void {
+    this.listeners.push(listener);
+  }
+
+  takeDirty(): Array<{ userId: string; at: number }> {
+    const out = [...this.dirty].map(([userId, at]) => ({ userId, at }));
+    this.dirty = new Map();
+    return out;
+  }
+
+  close(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+}

@@ -1,0 +1,1047 @@
+import pg from 'pg';
+import type { CustomTypesConfig, PoolClient, QueryResultRow } from 'pg';
+import { ParleyError } from '@parley/protocol';
+import type { Message } from '@parley/protocol';
+import type {
+  AppendResult,
+  ContactRow,
+  ConversationRow,
+  ConversationSummaryRow,
+  CursorRow,
+  DeviceRow,
+  MemberRow,
+  NewMessage,
+  Store,
+  StoreCapabilities,
+  UserRow,
+} from '../store.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** Connection URL, e.g. `postgres://parley:secret@db:5432/parley`. */
+  url: string;
+  /** Most pooled connections of this process. Default 10. */
+  max?: number;
+  /**
+   * Hash partitions of the `messages` table. Default 16. Only read when the schema is first
+   * created; changing it later needs a repartitioning migration.
+   */
+  messagePartitions?: number;
+  /** Wait this long for a connection (new or from a busy pool) before failing with `unavailable`, ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Pooled connections idle this long are closed, ms. Default 60000. */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * Advisory lock keys (`pg_advisory_xact_lock(bigint)`); arbitrary constants that only have
+ * to differ from each other and from locks other software takes on the same database.
+ */
+const MIGRATE_LOCK = 0x7061726c01; // 'parl' 01
+const APPEND_LOCK = 0x7061726c02; // 'parl' 02
+/** First key of the two-key form `pg_advisory_xact_lock(int, int)` taken per user pair (blocks). */
+const PAIR_LOCK = 0x70610001;
+
+/** int8 (timestamps, seq, pos, counts) as JS numbers: every value stays below 2^53. */
+const INT8_OID = 20;
+const TYPES: CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as CustomTypesConfig['getTypeParser'],
+};
+
+// ---- errors ----
+
+/** Socket errors: the database cannot be reached. */
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+/** node-postgres reports a lost or unobtainable connection with these messages (no code). */
+const CONNECTION_LOST =
+  /^(Connection terminated|Connection ended|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout)/;
+
+/** SQLSTATEs a retry may fix: connection exceptions, shutdown, overload, lost races. */
+function retryableState(code: string): boolean {
+  return (
+    code.startsWith('08') || // connection_exception
+    code.startsWith('57P') || // admin/crash shutdown, cannot_connect_now
+    code === '53300' || // too_many_connections
+    code === '40001' || // serialization_failure
+    code === '40P01' || // deadlock_detected
+    code === '55P03' // lock_not_available
+  );
+}
+
+/**
+ * Map a driver error to the store's contract: `ParleyError('unavailable')` when the engine
+ * cannot be reached or the connection drops (callers then reply with a retryable error,
+ * never a false ack; when a connection drops during COMMIT the outcome is unknown, and the
+ * client's resend is made safe by idempotency on (senderId, clientId)).
+ */
+function mapError(err: unknown): unknown {
+  if (err instanceof ParleyError) return err;
+  if (err instanceof pg.DatabaseError) {
+    if (err.code && retryableState(err.code)) return new ParleyError('unavailable');
+    // NUL or unencodable characters (the embedded store takes them; names are validated first).
+    if (err.code === '22021' || err.code === '22P05') return new ParleyError('invalid_field');
+    return err;
+  }
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (typeof e?.code === 'string' && CONNECTION_ERRORS.has(e.code)) return new ParleyError('unavailable');
+  if (typeof e?.message === 'string' && CONNECTION_LOST.test(e.message))
+    return new ParleyError('unavailable');
+  return err;
+}
+
+/** Anything with a `query` method: the pool or a client inside a transaction. */
+interface Queryable {
+  query<R extends QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+// ---- rows ----
+
+interface MessageDbRow {
+  conversation_id: string;
+  seq: number;
+  pos: number;
+  id: string;
+  sender_id: string;
+  client_id: string;
+  text: string;
+  created_at: number;
+}
+const toMessage = (r: MessageDbRow): Message => ({
+  id: r.id,
+  conversationId: r.conversation_id,
+  seq: r.seq,
+  pos: r.pos,
+  senderId: r.sender_id,
+  clientId: r.client_id,
+  text: r.text,
+  createdAt: r.created_at,
+});
+
+interface UserDbRow {
+  id: string;
+  username: string;
+  display_name: string;
+  password_hash: string;
+  created_at: number;
+  last_active_at: number | null;
+}
+const toUser = (r: UserDbRow): UserRow => ({
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+  lastActiveAt: r.last_active_at,
+});
+
+interface DeviceDbRow {
+  id: string;
+  user_id: string;
+  name: string;
+  created_at: number;
+  last_seen_at: number;
+}
+const toDevice = (r: DeviceDbRow): DeviceRow => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+
+interface ConversationDbRow {
+  id: string;
+  kind: 'direct' | 'group';
+  name: string;
+  created_at: number;
+  last_activity_at: number;
+  last_seq: number;
+}
+const toConversation = (r: ConversationDbRow): ConversationRow => ({
+  id: r.id,
+  kind: r.kind,
+  name: r.name,
+  createdAt: r.created_at,
+  lastActivityAt: r.last_activity_at,
+  lastSeq: r.last_seq,
+});
+
+interface MemberDbRow {
+  conversation_id: string;
+  user_id: string;
+  role: 'admin' | 'member';
+  joined_at: number;
+  read_seq: number;
+  delivered_seq: number;
+}
+const toMember = (r: MemberDbRow): MemberRow => ({
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  role: r.role,
+  joinedAt: r.joined_at,
+  readSeq: r.read_seq,
+  // Reading implies delivery.
+  deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+});
+
+type SummaryDbRow = ConversationDbRow & {
+  role: 'admin' | 'member';
+  read_seq: number;
+  member_count: number;
+  peer_id: string | null;
+  peer_delivered_seq: number | null;
+  peer_read_seq: number | null;
+  m_pos: number | null;
+  m_id: string;
+  m_seq: number;
+  m_sender_id: string;
+  m_client_id: string;
+  m_text: string;
+  m_created_at: number;
+};
+
+function toSummary(r: SummaryDbRow): ConversationSummaryRow {
+  return {
+    ...toConversation(r),
+    role: r.role,
+    readSeq: r.read_seq,
+    memberCount: r.member_count,
+    peerId: r.peer_id,
+    peerDeliveredSeq: r.peer_delivered_seq,
+    peerReadSeq: r.peer_read_seq,
+    lastMessage:
+      r.m_pos === null
+        ? null
+        : {
+            id: r.m_id,
+            conversationId: r.id,
+            seq: r.m_seq,
+            pos: r.m_pos,
+            senderId: r.m_sender_id,
+            clientId: r.m_client_id,
+            text: r.m_text,
+            createdAt: r.m_created_at,
+          },
+  };
+}
+
+const SUMMARY_SELECT = `
+  SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
+         m.role, m.read_seq,
+         (SELECT count(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
+         CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
+         CASE WHEN c.kind = 'direct' THEN
+           GREATEST(COALESCE(p.delivered_seq, m.delivered_seq), COALESCE(p.read_seq, m.read_seq))
+         END AS peer_delivered_seq,
+         CASE WHEN c.kind = 'direct' THEN COALESCE(p.read_seq, m.read_seq) END AS peer_read_seq,
+         lm.pos AS m_pos, lm.id AS m_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
+         lm.client_id AS m_client_id, lm.text AS m_text, lm.created_at AS m_created_at
+  FROM members m
+  JOIN conversations c ON c.id = m.conversation_id
+  LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
+  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
+
+const idemKey = (a: string, b: string) => `${a}\u0000${b}`;
+
+/** The unique key of the direct conversation of two users, whoever asks. */
+const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+
+/**
+ * The cluster-mode store: PostgreSQL through a connection pool, safe for many server
+ * processes writing at once (`multiWriter`). Open with `PostgresStore.open()`, which applies
+ * pending migrations first.
+ *
+ * The driver is node-postgres (`pg`): postgres.js 3.4.9 throws an uncatchable TypeError from
+ * a timer when a connection drops with a write pending (porsager/postgres#1154, #1208),
+ * which would take the whole chat server down exactly when the store should answer
+ * `unavailable`.
+ */
+export class PostgresStore implements Store {
+  readonly capabilities: StoreCapabilities = { multiWriter: true };
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connect and migrate. Several processes may call this at once (migrations take a lock). */
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.max ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      idleTimeoutMillis: opts.idleTimeoutMs ?? 60_000,
+      application_name: 'parley',
+      types: TYPES,
+    });
+    // A connection that dies (idle in the pool or checked out) emits 'error'; unhandled, that
+    // would crash the process. The query in flight, if any, rejects and is mapped to
+    // `unavailable`; the pool replaces the connection.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
+    const store = new PostgresStore(pool);
+    try {
+      await store.transaction(async (c) => {
+        await c.query(`SELECT pg_advisory_xact_lock(${MIGRATE_LOCK})`);
+        await migrate(c, opts.messagePartitions ?? 16);
+      });
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw mapError(err);
+    }
+    return store;
+  }
+
+  /** Rows of one statement outside a transaction; driver errors mapped (see mapError). */
+  private async rows<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  /** Run `fn` in a transaction on one pooled connection; the promise settles after COMMIT. */
+  private async transaction<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw mapError(err);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: drop it rather than return it to the pool
+      }
+      throw mapError(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  // ---- users and devices ----
+
+  async createUser(u: UserRow): Promise<void> {
+    try {
+      await this.rows(
+        `INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+        [u.id, u.username, u.displayName, u.passwordHash, u.createdAt],
+      );
+    } catch (err) {
+      if (err instanceof pg.DatabaseError && err.code === '23505' && err.constraint === 'users_username_key')
+        throw new ParleyError('username_taken');
+      throw err;
+    }
+  }
+  async getUserById(id: string): Promise<UserRow | null> {
+    const [r] = await this.rows<UserDbRow>('SELECT * FROM users WHERE id = $1', [id]);
+    return r ? toUser(r) : null;
+  }
+  async getUserByUsername(username: string): Promise<UserRow | null> {
+    const [r] = await this.rows<UserDbRow>('SELECT * FROM users WHERE username = $1', [username]);
+    return r ? toUser(r) : null;
+  }
+  async getUsersByIds(ids: readonly string[]): Promise<UserRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.rows<UserDbRow>('SELECT * FROM users WHERE id = ANY($1::text[])', [ids]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    // Same order as asked, like the embedded store.
+    return ids.flatMap((id) => {
+      const r = byId.get(id);
+      return r ? [toUser(r)] : [];
+    });
+  }
+  async setDisplayName(userId: string, displayName: string): Promise<void> {
+    await this.rows('UPDATE users SET display_name = $1 WHERE id = $2', [displayName, userId]);
+  }
+  async createDevice(d: DeviceRow, tokenHash: string): Promise<void> {
+    await this.rows(
+      `INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [d.id, d.userId, d.name, tokenHash, d.createdAt, d.lastSeenAt],
+    );
+  }
+  async getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null> {
+    const [r] = await this.rows<
+      UserDbRow & {
+        d_id: string;
+        user_id: string;
+        d_name: string;
+        d_created_at: number;
+        last_seen_at: number;
+      }
+    >(
+      `SELECT d.id AS d_id, d.user_id, d.name AS d_name, d.created_at AS d_created_at, d.last_seen_at,
+              u.id, u.username, u.display_name, u.password_hash, u.created_at, u.last_active_at
+       FROM devices d JOIN users u ON u.id = d.user_id
+       WHERE d.token_hash = $1 AND d.revoked_at IS NULL`,
+      [tokenHash],
+    );
+    if (!r) return null;
+    return {
+      user: toUser(r),
+      device: {
+        id: r.d_id,
+        userId: r.user_id,
+        name: r.d_name,
+        createdAt: r.d_created_at,
+        lastSeenAt: r.last_seen_at,
+      },
+    };
+  }
+  async listDevices(userId: string): Promise<DeviceRow[]> {
+    const rows = await this.rows<DeviceDbRow>(
+      'SELECT * FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id',
+      [userId],
+    );
+    return rows.map(toDevice);
+  }
+  async revokeDevice(userId: string, deviceId: string): Promise<boolean> {
+    const rows = await this.rows(
+      `UPDATE devices SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING id`,
+      [Date.now(), deviceId, userId],
+    );
+    return rows.length > 0;
+  }
+  async touchDevices(ids: readonly string[], at: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.rows('UPDATE devices SET last_seen_at = $1 WHERE id = ANY($2::text[])', [at, ids]);
+  }
+
+  // ---- conversations ----
+
+  getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow> {
+    const key = directKey(userA, userB);
+    return this.transaction(async (c) => {
+      // Two servers creating the same pair at once: the loser's insert waits for the
+      // winner's commit, does nothing, and the SELECT below (a new snapshot under
+      // READ COMMITTED) sees the winner's row.
+      const created = await c.query(
+        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
+         VALUES ($1, 'direct', '', $2, $3, $3, 0)
+         ON CONFLICT (direct_key) DO NOTHING`,
+        [id, key, now],
+      );
+      if (created.rowCount) {
+        await c.query(
+          `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
+           SELECT $1, u, 'member', $2, 0 FROM unnest($3::text[]) AS u`,
+          [id, now, userA === userB ? [userA] : [userA, userB]],
+        );
+      }
+      const { rows } = await c.query<ConversationDbRow>('SELECT * FROM conversations WHERE direct_key = $1', [
+        key,
+      ]);
+      if (!rows[0]) throw new Error('direct conversation vanished');
+      return toConversation(rows[0]);
+    });
+  }
+  createGroup(
+    id: string,
+    name: string,
+    creatorId: string,
+    memberIds: readonly string[],
+    now: number,
+  ): Promise<ConversationRow> {
+    const others = [...new Set(memberIds)].filter((u) => u !== creatorId);
+    return this.transaction(async (c) => {
+      const { rows } = await c.query<ConversationDbRow>(
+        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
+         VALUES ($1, 'group', $2, NULL, $3, $3, 0) RETURNING *`,
+        [id, name, now],
+      );
+      await c.query(
+        `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
+         SELECT $1, v.u, v.role, $2, 0 FROM unnest($3::text[], $4::text[]) AS v(u, role)`,
+        [id, now, [creatorId, ...others], ['admin', ...others.map(() => 'member')]],
+      );
+      if (!rows[0]) throw new Error('insert returned no row');
+      return toConversation(rows[0]);
+    });
+  }
+  async getConversation(id: string): Promise<ConversationRow | null> {
+    const [r] = await this.rows<ConversationDbRow>('SELECT * FROM conversations WHERE id = $1', [id]);
+    return r ? toConversation(r) : null;
+  }
+  async renameGroup(id: string, name: string): Promise<void> {
+    await this.rows(`UPDATE conversations SET name = $1 WHERE id = $2 AND kind = 'group'`, [name, id]);
+  }
+  async getMember(conversationId: string, userId: string): Promise<MemberRow | null> {
+    const [r] = await this.rows<MemberDbRow>(
+      'SELECT * FROM members WHERE conversation_id = $1 AND user_id = $2',
+      [conversationId, userId],
+    );
+    return r ? toMember(r) : null;
+  }
+  async listMembers(conversationId: string): Promise<MemberRow[]> {
+    const rows = await this.rows<MemberDbRow>(
+      'SELECT * FROM members WHERE conversation_id = $1 ORDER BY joined_at, user_id',
+      [conversationId],
+    );
+    return rows.map(toMember);
+  }
+  addMembers(
+    conversationId: string,
+    userIds: readonly string[],
+    maxMembers: number,
+    now: number,
+  ): Promise<void> {
+    return this.transaction(async (c) => {
+      // Lock the conversation row so concurrent additions to one group (from any server)
+      // count members one after another; otherwise two could each pass the limit check.
+      const { rows } = await c.query<{ last_seq: number }>(
+        'SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE',
+        [conversationId],
+      );
+      const conv = rows[0];
+      if (!conv) return;
+      const added = await c.query<{ n: number }>(
+        `WITH ins AS (
+           INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
+           SELECT $1, u, 'member', $2, $3 FROM unnest($4::text[]) AS u
+           ON CONFLICT DO NOTHING RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM members WHERE conversation_id = $1) + (SELECT count(*) FROM ins) AS n`,
+        [conversationId, now, conv.last_seq, userIds],
+      );
+      // Throwing rolls the transaction back: nobody is added.
+      if ((added.rows[0]?.n ?? 0) > maxMembers) throw new ParleyError('group_full');
+    });
+  }
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.rows('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2', [
+      conversationId,
+      userId,
+    ]);
+  }
+  async setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
+    await this.rows('UPDATE members SET role = $1 WHERE conversation_id = $2 AND user_id = $3', [
+      role,
+      conversationId,
+      userId,
+    ]);
+  }
+  async listConversations(userId: string, limit: number): Promise<ConversationSummaryRow[]> {
+    const rows = await this.rows<SummaryDbRow>(
+      `${SUMMARY_SELECT} WHERE m.user_id = $1 ORDER BY c.last_activity_at DESC, c.id LIMIT $2`,
+      [userId, limit],
+    );
+    return rows.map(toSummary);
+  }
+  async getConversationSummary(
+    conversationId: string,
+    userId: string,
+  ): Promise<ConversationSummaryRow | null> {
+    const [r] = await this.rows<SummaryDbRow>(`${SUMMARY_SELECT} WHERE m.user_id = $1 AND c.id = $2`, [
+      userId,
+      conversationId,
+    ]);
+    return r ? toSummary(r) : null;
+  }
+
+  // ---- messages ----
+
+  /**
+   * One transaction per batch (group commit) in six round trips, whatever the batch size:
+   * BEGIN with the append lock, two reads, one statement reserving seqs and positions, one
+   * writing every row, COMMIT.
+   *
+   * Feed positions: readers page a feed with `pos > cursor`, so a message must never become
+   * visible with a pos below one a reader may already have seen. With a plain sequence and
+   * concurrent writers that breaks (A takes pos 10, B takes 11 and commits first, a reader
+   * sees 11 and moves past 10 before A commits). So every append first takes one
+   * transaction-scoped advisory lock: pos assignment and commit are serialized across all
+   * writers of the database, and commit order equals pos order. (PostgreSQL makes a commit
+   * visible before it releases the transaction's locks, so the next writer's rows can never
+   * be seen before ours.) Each transaction carries a whole batch, so this still allows
+   * thousands of messages per second; it is the first thing to shard when one lock is not
+   * enough (e.g. one lock and one position space per user-hash shard of the feed).
+   *
+   * Seqs come from `conversations.last_seq` bumped in the same transaction, so a rolled-back
+   * batch rolls its seqs back too (gap-free). The caller's promise resolves only after COMMIT.
+   */
+  appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return Promise.resolve([]);
+    return this.transaction((c) => appendTx(c, batch));
+  }
+
+  async history(
+    conversationId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const n = opts.limit;
+    if (opts.after !== undefined) {
+      const rows = await this.rows<MessageDbRow>(
+        'SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3',
+        [conversationId, opts.after, n + 1],
+      );
+      return { messages: rows.slice(0, n).map(toMessage), hasMore: rows.length > n };
+    }
+    const rows = await this.rows<MessageDbRow>(
+      'SELECT * FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      [conversationId, opts.before ?? Number.MAX_SAFE_INTEGER, n + 1],
+    );
+    return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
+  }
+  async readFeed(
+    userId: string,
+    since: number,
+    limit: number,
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    // Each feed row finds its message by primary key, in the one partition its conversation
+    // hashes to (run-time partition pruning).
+    const rows = await this.rows<MessageDbRow>(
+      `SELECT m.* FROM feed f
+       JOIN messages m ON m.conversation_id = f.conversation_id AND m.seq = f.seq
+       WHERE f.user_id = $1 AND f.pos > $2
+       ORDER BY f.pos LIMIT $3`,
+      [userId, since, limit + 1],
+    );
+    return { messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
+  }
+  async feedHead(userId: string): Promise<number> {
+    const [r] = await this.rows<{ head: number | null }>(
+      'SELECT max(pos) AS head FROM feed WHERE user_id = $1',
+      [userId],
+    );
+    return r?.head ?? 0;
+  }
+  async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
+    const [r] = await this.rows<{ read_seq: number | null }>(
+      `WITH moved AS (
+         UPDATE members SET read_seq = LEAST($3::int8, c.last_seq)
+         FROM conversations c
+         WHERE c.id = members.conversation_id
+           AND members.conversation_id = $1 AND members.user_id = $2
+           AND members.read_seq < $3::int8 AND members.read_seq < c.last_seq
+         RETURNING members.read_seq
+       )
+       SELECT COALESCE(
+         (SELECT read_seq FROM moved),
+         (SELECT read_seq FROM members WHERE conversation_id = $1 AND user_id = $2)
+       ) AS read_seq`,
+      [conversationId, userId, seq],
+    );
+    return r?.read_seq ?? 0;
+  }
+
+  async setDeliveredSeqs(
+    entries: readonly { conversationId: string; userId: string; seq: number }[],
+  ): Promise<CursorRow[]> {
+    if (entries.length === 0) return [];
+    // One row per (conversation, user), the highest seq asked: an UPDATE ... FROM with two
+    // matching rows would apply an arbitrary one.
+    const wanted = new Map<string, { c: string; u: string; seq: number }>();
+    for (const e of entries) {
+      const k = idemKey(e.conversationId, e.userId);
+      const w = wanted.get(k);
+      if (!w) wanted.set(k, { c: e.conversationId, u: e.userId, seq: e.seq });
+      else w.seq = Math.max(w.seq, e.seq);
+    }
+    const list = [...wanted.values()];
+    const rows = await this.rows<MemberDbRow>(
+      `UPDATE members mb SET delivered_seq = LEAST(v.seq, c.last_seq)
+       FROM unnest($1::text[], $2::text[], $3::int8[]) AS v(c, u, seq)
+       JOIN conversations c ON c.id = v.c
+       WHERE mb.conversation_id = v.c AND mb.user_id = v.u
+         AND mb.delivered_seq < v.seq AND mb.delivered_seq < c.last_seq
+       RETURNING mb.conversation_id, mb.user_id, mb.delivered_seq, mb.read_seq`,
+      [list.map((w) => w.c), list.map((w) => w.u), list.map((w) => w.seq)],
+    );
+    const moved = new Map(rows.map((r) => [idemKey(r.conversation_id, r.user_id), r]));
+    // In the order asked, like the embedded store.
+    return list.flatMap((w) => {
+      const r = moved.get(idemKey(w.c, w.u));
+      if (!r) return [];
+      return [
+        {
+          conversationId: r.conversation_id,
+          userId: r.user_id,
+          deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+          readSeq: r.read_seq,
+        },
+      ];
+    });
+  }
+
+  // ---- presence, contacts and blocks ----
+
+  async setLastActive(entries: readonly { userId: string; at: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const latest = new Map<string, number>();
+    for (const e of entries) latest.set(e.userId, Math.max(e.at, latest.get(e.userId) ?? 0));
+    await this.rows(
+      `UPDATE users u SET last_active_at = GREATEST(COALESCE(u.last_active_at, 0), v.at)
+       FROM unnest($1::text[], $2::int8[]) AS v(id, at)
+       WHERE u.id = v.id`,
+      [[...latest.keys()], [...latest.values()]],
+    );
+  }
+  async presenceAudience(userId: string): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(
+      `SELECT x.id FROM (
+         SELECT contact_id AS id FROM contacts WHERE user_id = $1 AND state = 'accepted'
+         UNION
+         SELECT p.user_id FROM members m
+         JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
+         JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id
+         WHERE m.user_id = $1
+       ) x
+       WHERE x.id <> $1 AND NOT EXISTS (
+         SELECT 1 FROM blocks b
+         WHERE (b.blocker_id = $1 AND b.blocked_id = x.id) OR (b.blocker_id = x.id AND b.blocked_id = $1)
+       )
+       ORDER BY x.id`,
+      [userId],
+    );
+    return rows.map((r) => r.id);
+  }
+  async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.rows<{ id: string }>(
+      `SELECT q.id FROM unnest($2::text[]) WITH ORDINALITY AS q(id, ord)
+       WHERE q.id = $1 OR (
+         NOT EXISTS (
+           SELECT 1 FROM blocks b
+           WHERE (b.blocker_id = $1 AND b.blocked_id = q.id) OR (b.blocker_id = q.id AND b.blocked_id = $1)
+         )
+         AND (
+           EXISTS (SELECT 1 FROM contacts k WHERE k.user_id = $1 AND k.contact_id = q.id AND k.state = 'accepted')
+           OR EXISTS (
+             SELECT 1 FROM members a JOIN members b ON b.conversation_id = a.conversation_id
+             WHERE a.user_id = $1 AND b.user_id = q.id
+           )
+         )
+       )
+       ORDER BY q.ord`,
+      [viewerId, userIds],
+    );
+    return rows.map((r) => r.id);
+  }
+  async listContacts(userId: string): Promise<ContactRow[]> {
+    const rows = await this.rows<{ contact_id: string; state: ContactRow['state']; since: number }>(
+      'SELECT contact_id, state, since FROM contacts WHERE user_id = $1 ORDER BY since, contact_id',
+      [userId],
+    );
+    return rows.map((r) => ({ userId: r.contact_id, state: r.state, since: r.since }));
+  }
+  async getContactState(
+    userId: string,
+    otherId: string,
+  ): Promise<'accepted' | 'incoming' | 'outgoing' | 'none'> {
+    const [r] = await this.rows<{ state: ContactRow['state'] }>(
+      'SELECT state FROM contacts WHERE user_id = $1 AND contact_id = $2',
+      [userId, otherId],
+    );
+    return r?.state ?? 'none';
+  }
+  setContactPair(
+    a: string,
+    stateA: ContactRow['state'] | 'none',
+    b: string,
+    stateB: ContactRow['state'] | 'none',
+    now: number,
+  ): Promise<void> {
+    return this.transaction(async (c) => {
+      for (const [u, o, st] of [
+        [a, b, stateA],
+        [b, a, stateB],
+      ] as const) {
+        if (st === 'none')
+          await c.query('DELETE FROM contacts WHERE user_id = $1 AND contact_id = $2', [u, o]);
+        else
+          await c.query(
+            `INSERT INTO contacts (user_id, contact_id, state, since) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, contact_id) DO UPDATE SET state = excluded.state, since = excluded.since`,
+            [u, o, st, now],
+          );
+      }
+    });
+  }
+  block(blockerId: string, blockedId: string, now: number): Promise<void> {
+    const key = directKey(blockerId, blockedId);
+    return this.transaction(async (c) => {
+      // Blocks and unblocks of one pair, from any server, one at a time: the conversation's
+      // flag is derived from the blocks table and must not be written from a stale view.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PAIR_LOCK, key]);
+      await c.query(
+        `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [blockerId, blockedId, now],
+      );
+      await c.query(`UPDATE conversations SET blocked = true WHERE direct_key = $1 AND kind = 'direct'`, [
+        key,
+      ]);
+    });
+  }
+  unblock(blockerId: string, blockedId: string): Promise<void> {
+    const key = directKey(blockerId, blockedId);
+    return this.transaction(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PAIR_LOCK, key]);
+      await c.query('DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2', [blockerId, blockedId]);
+      await c.query(
+        `UPDATE conversations SET blocked = EXISTS (
+           SELECT 1 FROM blocks
+           WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)
+         )
+         WHERE direct_key = $3 AND kind = 'direct'`,
+        [blockerId, blockedId, key],
+      );
+    });
+  }
+  async isBlockedEither(a: string, b: string): Promise<boolean> {
+    return (await this.blockedAmong(a, [b])).length > 0;
+  }
+  async blockedAmong(userId: string, others: readonly string[]): Promise<string[]> {
+    if (others.length === 0) return [];
+    const rows = await this.rows<{ id: string }>(
+      `SELECT q.id FROM unnest($2::text[]) WITH ORDINALITY AS q(id, ord)
+       WHERE EXISTS (
+         SELECT 1 FROM blocks b
+         WHERE (b.blocker_id = $1 AND b.blocked_id = q.id) OR (b.blocker_id = q.id AND b.blocked_id = $1)
+       )
+       ORDER BY q.ord`,
+      [userId, others],
+    );
+    return rows.map((r) => r.id);
+  }
+  async listBlocked(userId: string): Promise<string[]> {
+    const rows = await this.rows<{ blocked_id: string }>(
+      'SELECT blocked_id FROM blocks WHERE blocker_id = $1 ORDER BY created_at, blocked_id',
+      [userId],
+    );
+    return rows.map((r) => r.blocked_id);
+  }
+
+  // ---- lifecycle ----
+
+  async ping(): Promise<void> {
+    await this.rows('SELECT 1');
+  }
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+}
+
+/** Apply pending migrations in order (the caller holds the migration lock in a transaction). */
+async function migrate(c: Queryable, messagePartitions: number): Promise<void> {
+  await c.query(`
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  const { rows } = await c.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const done = new Set(rows.map((r) => r.version));
+  for (const m of POSTGRES_MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    await c.query(m.sql({ messagePartitions }));
+    await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+  }
+}
+
+interface Fresh {
+  m: NewMessage;
+  recipients: string[];
+  seq: number;
+  pos: number;
+  /** Previous feed position of each recipient (same order). */
+  prev: number[];
+}
+
+const freshMessage = (f: Fresh): Message => ({
+  id: f.m.id,
+  conversationId: f.m.conversationId,
+  seq: f.seq,
+  pos: f.pos,
+  senderId: f.m.senderId,
+  clientId: f.m.clientId,
+  text: f.m.text,
+  createdAt: f.m.createdAt,
+});
+
+async function appendTx(c: Queryable, batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  // The lock first, in its own statement: under READ COMMITTED each later statement takes a
+  // snapshot after it, so the reads below see every batch committed before ours.
+  await c.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
+  const prior = await c.query<MessageDbRow>(
+    `SELECT m.* FROM unnest($1::text[], $2::text[]) AS q(sender_id, client_id)
+     JOIN message_keys k ON k.sender_id = q.sender_id AND k.client_id = q.client_id
+     JOIN messages m ON m.conversation_id = k.conversation_id AND m.seq = k.seq`,
+    [batch.map((m) => m.senderId), batch.map((m) => m.clientId)],
+  );
+  const convRows = await c.query<{ id: string; blocked: boolean; members: string[] }>(
+    `SELECT c.id, c.blocked, array_agg(m.user_id ORDER BY m.user_id) AS members
+     FROM conversations c JOIN members m ON m.conversation_id = c.id
+     WHERE c.id = ANY($1::text[])
+     GROUP BY c.id`,
+    [[...new Set(batch.map((m) => m.conversationId))]],
+  );
+
+  const stored = new Map(prior.rows.map((r) => [idemKey(r.sender_id, r.client_id), r]));
+  const conversations = new Map(convRows.rows.map((r) => [r.id, r]));
+
+  // Each entry is final, or computed once seqs and positions are assigned.
+  const results: (AppendResult | (() => AppendResult))[] = [];
+  const fresh: Fresh[] = [];
+  const freshByKey = new Map<string, Fresh>();
+  for (const m of batch) {
+    const key = idemKey(m.senderId, m.clientId);
+    const prev = stored.get(key);
+    if (prev) {
+      results.push(
+        prev.conversation_id === m.conversationId && prev.text === m.text
+          ? { ok: true, message: toMessage(prev), duplicate: true, recipients: [], prev: [] }
+          : { ok: false, code: 'client_id_conflict' },
+      );
+      continue;
+    }
+    const earlier = freshByKey.get(key);
+    if (earlier) {
+      // A resend inside the same batch: the original, once it has its seq and pos.
+      results.push(
+        earlier.m.conversationId === m.conversationId && earlier.m.text === m.text
+          ? () => ({ ok: true, message: freshMessage(earlier), duplicate: true, recipients: [], prev: [] })
+          : { ok: false, code: 'client_id_conflict' },
+      );
+      continue;
+    }
+    const conversation = conversations.get(m.conversationId);
+    const recipients = conversation?.members ?? [];
+    if (!recipients.includes(m.senderId)) {
+      results.push({ ok: false, code: 'not_found' });
+      continue;
+    }
+    if (recipients.length === 2 && conversation?.blocked) {
+      results.push({ ok: false, code: 'blocked' });
+      continue;
+    }
+    // PostgreSQL text cannot hold NUL; refuse this message only, not the whole batch.
+    if (m.text.includes('\u0000')) {
+      results.push({ ok: false, code: 'invalid_field' });
+      continue;
+    }
+    const f: Fresh = { m, recipients, seq: 0, pos: 0, prev: [] };
+    fresh.push(f);
+    freshByKey.set(key, f);
+    results.push(() => ({ ok: true, message: freshMessage(f), duplicate: false, recipients, prev: f.prev }));
+  }
+
+  if (fresh.length > 0) {
+    const perConversation = new Map<string, { n: number; at: number }>();
+    for (const f of fresh) {
+      const pc = perConversation.get(f.m.conversationId);
+      if (pc) {
+        pc.n++;
+        pc.at = f.m.createdAt;
+      } else perConversation.set(f.m.conversationId, { n: 1, at: f.m.createdAt });
+    }
+    const convs = [...perConversation];
+    // Reserve seqs per conversation and a block of feed positions. Under the append lock
+    // nobody else takes positions, so setval(nextval + n - 1) reserves n in a row.
+    const reserved = await c.query<{ id: string; last_seq: number; last_pos: number }>(
+      `WITH bumped AS (
+         UPDATE conversations c SET last_seq = c.last_seq + v.n, last_activity_at = v.at
+         FROM unnest($1::text[], $2::int8[], $3::int8[]) AS v(id, n, at)
+         WHERE c.id = v.id
+         RETURNING c.id, c.last_seq
+       ), positions AS (
+         SELECT setval('feed_pos', nextval('feed_pos') + $4::int8 - 1) AS last_pos
+       )
+       SELECT b.id, b.last_seq, p.last_pos FROM bumped b CROSS JOIN positions p`,
+      [convs.map(([id]) => id), convs.map(([, pc]) => pc.n), convs.map(([, pc]) => pc.at), fresh.length],
+    );
+    const nextSeq = new Map<string, number>();
+    for (const r of reserved.rows) nextSeq.set(r.id, r.last_seq - (perConversation.get(r.id)?.n ?? 0) + 1);
+    let pos = (reserved.rows[0]?.last_pos ?? 0) - fresh.length + 1;
+    const senderRead = new Map<string, { c: string; u: string; seq: number }>();
+    for (const f of fresh) {
+      const seq = nextSeq.get(f.m.conversationId);
+      if (seq === undefined) throw new Error(`conversation ${f.m.conversationId} vanished during append`);
+      nextSeq.set(f.m.conversationId, seq + 1);
+      f.seq = seq;
+      f.pos = pos++;
+      senderRead.set(idemKey(f.m.conversationId, f.m.senderId), {
+        c: f.m.conversationId,
+        u: f.m.senderId,
+        seq,
+      });
+    }
+
+    // Each recipient's feed head before this batch (under the append lock nobody moves it),
+    // then the chain of previous positions through the batch.
+    const users = [...new Set(fresh.flatMap((f) => f.recipients))];
+    const heads = await c.query<{ user_id: string; head: string | null }>(
+      `SELECT u AS user_id, (SELECT max(f.pos) FROM feed f WHERE f.user_id = u) AS head FROM unnest($1::text[]) AS u`,
+      [users],
+    );
+    const head = new Map(heads.rows.map((r) => [r.user_id, Number(r.head ?? 0)]));
+    for (const f of fresh) {
+      f.prev = f.recipients.map((u) => head.get(u) ?? 0);
+      for (const u of f.recipients) head.set(u, f.pos);
+    }
+
+    const feed = { users: [] as string[], pos: [] as number[], conv: [] as string[], seq: [] as number[] };
+    for (const f of fresh) {
+      for (const u of f.recipients) {
+        feed.users.push(u);
+        feed.pos.push(f.pos);
+        feed.conv.push(f.m.conversationId);
+        feed.seq.push(f.seq);
+      }
+    }
+    const reads = [...senderRead.values()];
+    const col = <T>(get: (f: Fresh) => T) => fresh.map(get);
+    // Every row of the batch in one statement: multi-row inserts from arrays, one per table
+    // (data-modifying CTEs always run to completion).
+    await c.query(
+      `WITH msg AS (
+         INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])
+       ), keys AS (
+         INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
+         SELECT * FROM unnest($5::text[], $6::text[], $1::text[], $2::int8[])
+       ), fd AS (
+         INSERT INTO feed (user_id, pos, conversation_id, seq)
+         SELECT * FROM unnest($9::text[], $10::int8[], $11::text[], $12::int8[])
+       )
+       UPDATE members mb SET read_seq = v.seq
+       FROM unnest($13::text[], $14::text[], $15::int8[]) AS v(c, u, seq)
+       WHERE mb.conversation_id = v.c AND mb.user_id = v.u AND mb.read_seq < v.seq`,
+      [
+        col((f) => f.m.conversationId),
+        col((f) => f.seq),
+        col((f) => f.pos),
+        col((f) => f.m.id),
+        col((f) => f.m.senderId),
+        col((f) => f.m.clientId),
+        col((f) => f.m.text),
+        col((f) => f.m.createdAt),
+        feed.users,
+        feed.pos,
+        feed.conv,
+        feed.seq,
+        reads.map((r) => r.c),
+        reads.map((r) => r.u),
+        reads.map((r) => r.seq),
+      ],
+    );
+  }
+  return results.map((r) => (typeof r === 'function' ? r() : r));
+}

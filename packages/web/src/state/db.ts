@@ -1,0 +1,242 @@
+/**
+ * The local cache in IndexedDB, one database per user: recent conversations and messages
+ * (so reopening shows them at once, then reconciles with the server), the sync cursor, and
+ * the SDK outbox (so messages written offline survive a reload).
+ *
+ * Writes are queued and committed in one transaction every few hundred ms, and at once
+ * when the page is hidden, so a burst of catch-up messages costs one write.
+ */
+import type { Conversation, Message, OutboxStorage, PendingSend } from '@parley/client';
+
+/** Messages kept per conversation; older ones are pruned (the server has them). */
+export const CACHED_MESSAGES_PER_CONVERSATION = 200;
+const PRUNE_ABOVE = 300;
+const FLUSH_DELAY_MS = 250;
+const VERSION = 1;
+
+type Op =
+  | { kind: 'putConversation'; conversation: Conversation }
+  | { kind: 'deleteConversation'; id: string }
+  | { kind: 'putMessage'; message: Message }
+  | { kind: 'cursor'; pos: number };
+
+function req<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+  });
+}
+
+function dbName(userId: string): string {
+  return `parley-${userId}`;
+}
+
+function messageRange(conversationId: string): IDBKeyRange {
+  return IDBKeyRange.bound([conversationId, 0], [conversationId, Number.MAX_SAFE_INTEGER]);
+}
+
+interface StoredSend extends PendingSend {
+  /** Insertion order: the outbox must resend in the order sends were made. */
+  order: number;
+}
+
+/** The cache of one user. Every method swallows storage failures: the cache is an optimisation. */
+export class LocalCache {
+  #db: IDBDatabase | null;
+  #queue: Op[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  #order = Date.now() * 1000;
+
+  private constructor(db: IDBDatabase | null) {
+    this.#db = db;
+  }
+
+  /** Open (or create) the cache of `userId`; a cache that cannot open works as an empty one. */
+  static async open(userId: string): Promise<LocalCache> {
+    if (typeof indexedDB === 'undefined') return new LocalCache(null);
+    try {
+      const open = indexedDB.open(dbName(userId), VERSION);
+      open.onupgradeneeded = () => {
+        const db = open.result;
+        db.createObjectStore('meta');
+        db.createObjectStore('conversations', { keyPath: 'id' });
+        db.createObjectStore('messages', { keyPath: ['conversationId', 'seq'] });
+        db.createObjectStore('outbox', { keyPath: 'clientId' });
+      };
+      const db = await req(open);
+      // Another tab deleting this database (log out) must not wait on us.
+      db.onversionchange = () => db.close();
+      return new LocalCache(db);
+    } catch {
+      return new LocalCache(null);
+    }
+  }
+
+  /** Delete the cache of `userId` (log out). */
+  static async destroy(userId: string): Promise<void> {
+    if (typeof indexedDB === 'undefined') return;
+    try {
+      await req(indexedDB.deleteDatabase(dbName(userId)));
+    } catch {
+      // Nothing else to do: the next login of this user overwrites it.
+    }
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    const db = this.#db;
+    if (db === null) return [];
+    try {
+      return await req(db.transaction('conversations').objectStore('conversations').getAll());
+    } catch {
+      return [];
+    }
+  }
+
+  /** Cached messages of a conversation, oldest first. */
+  async messages(conversationId: string): Promise<Message[]> {
+    const db = this.#db;
+    if (db === null) return [];
+    try {
+      const store = db.transaction('messages').objectStore('messages');
+      return (await req(store.getAll(messageRange(conversationId)))) as Message[];
+    } catch {
+      return [];
+    }
+  }
+
+  async cursor(): Promise<number | null> {
+    const db = this.#db;
+    if (db === null) return null;
+    try {
+      const v: unknown = await req(db.transaction('meta').objectStore('meta').get('cursor'));
+      return typeof v === 'number' ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  putConversation(conversation: Conversation): void {
+    this.#enqueue({ kind: 'putConversation', conversation });
+  }
+  deleteConversation(id: string): void {
+    this.#enqueue({ kind: 'deleteConversation', id });
+  }
+  putMessage(message: Message): void {
+    this.#enqueue({ kind: 'putMessage', message });
+  }
+  /** Remember the feed position; written with the messages before it, never backwards. */
+  setCursor(pos: number): void {
+    this.#enqueue({ kind: 'cursor', pos });
+  }
+
+  /** The SDK's outbox persistence (`ParleyClientOptions.outboxStorage`). */
+  readonly outbox: OutboxStorage = {
+    load: async () => {
+      const db = this.#db;
+      if (db === null) return [];
+      const rows = (await req(db.transaction('outbox').objectStore('outbox').getAll())) as StoredSend[];
+      rows.sort((a, b) => a.order - b.order);
+      return rows.map(({ order: _order, ...send }) => send);
+    },
+    put: async (send) => {
+      const db = this.#db;
+      if (db === null) return;
+      const tx = db.transaction('outbox', 'readwrite');
+      const row: StoredSend = { ...send, order: this.#order++ };
+      tx.objectStore('outbox').put(row);
+      await done(tx);
+    },
+    delete: async (clientId) => {
+      const db = this.#db;
+      if (db === null) return;
+      const tx = db.transaction('outbox', 'readwrite');
+      tx.objectStore('outbox').delete(clientId);
+      await done(tx);
+    },
+  };
+
+  /** Commit queued writes now (the page is being hidden or closed). */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const ops = this.#queue;
+    this.#queue = [];
+    if (ops.length === 0) return this.#flushing;
+    this.#flushing = this.#flushing.then(() => this.#write(ops)).catch(() => undefined);
+    return this.#flushing;
+  }
+
+  close(): void {
+    void this.flush().then(() => this.#db?.close());
+  }
+
+  #enqueue(op: Op): void {
+    if (this.#db === null) return;
+    this.#queue.push(op);
+    this.#timer ??= setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
+  }
+
+  async #write(ops: Op[]): Promise<void> {
+    const db = this.#db;
+    if (db === null) return;
+    const tx = db.transaction(['meta', 'conversations', 'messages'], 'readwrite');
+    const meta = tx.objectStore('meta');
+    const convs = tx.objectStore('conversations');
+    const msgs = tx.objectStore('messages');
+    const touched = new Set<string>();
+    let cursor: number | undefined;
+    for (const op of ops) {
+      switch (op.kind) {
+        case 'putConversation':
+          convs.put(op.conversation);
+          break;
+        case 'deleteConversation':
+          convs.delete(op.id);
+          msgs.delete(messageRange(op.id));
+          touched.delete(op.id);
+          break;
+        case 'putMessage':
+          msgs.put(op.message);
+          touched.add(op.message.conversationId);
+          break;
+        case 'cursor':
+          cursor = Math.max(cursor ?? 0, op.pos);
+          break;
+        default: {
+          const never: never = op;
+          return never;
+        }
+      }
+    }
+    if (cursor !== undefined) {
+      // Several tabs share this database: keep the furthest position any of them reached.
+      const pos = cursor;
+      const get = meta.get('cursor');
+      get.onsuccess = () => {
+        const old: unknown = get.result;
+        if (typeof old !== 'number' || old < pos) meta.put(pos, 'cursor');
+      };
+    }
+    for (const id of touched) {
+      const count = msgs.count(messageRange(id));
+      count.onsuccess = () => {
+        const n = count.result;
+        if (n <= PRUNE_ABOVE) return;
+        const keys = msgs.getAllKeys(messageRange(id), n - CACHED_MESSAGES_PER_CONVERSATION);
+        keys.onsuccess = () => {
+          const last = keys.result[keys.result.length - 1] as [string, number] | undefined;
+          if (last !== undefined) msgs.delete(IDBKeyRange.bound([id, 0], last));
+        };
+      };
+    }
+    await done(tx);
+  }
+}

@@ -1,0 +1,861 @@
+/**
+ * The app's state and everything that talks to the server: one `ParleyClient` (real time)
+ * and its `http` (requests), the local cache, and what the screens show. Screens read it
+ * through `useApp()` and call its methods; it notifies them once per task after changes.
+ */
+import { ParleyClient, ParleyError, ParleyHttp } from '@parley/client';
+import type {
+  ConnectionState,
+  ContactList,
+  Conversation,
+  Member,
+  Message,
+  PendingSend,
+  Presence,
+  ReceiptCursor,
+  User,
+} from '@parley/client';
+import { deviceName } from '../lib/device-name.js';
+import { currentRoute, navigate } from '../lib/route.js';
+import type { Route } from '../lib/route.js';
+import { LocalCache } from './db.js';
+import { clearSession, loadSession, saveSession } from './session.js';
+import type { StoredSession } from './session.js';
+
+/** Messages fetched per history page when scrolling up (the server's maximum). */
+export const HISTORY_PAGE = 200;
+/** Messages fetched when a conversation opens with nothing cached. */
+const FIRST_PAGE = 60;
+/** A cached window further than this behind the conversation's head is dropped, not filled. */
+const MAX_FILL = 600;
+
+/** The loaded part of one conversation's history: contiguous seqs, oldest first. */
+export interface MessageWindow {
+  messages: Message[];
+  /** Older messages exist on the server (scrolling up loads them). */
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  /** The window has been reconciled with the server since the page loaded. */
+  fresh: boolean;
+  /** Bumped on every change, so screens can memoise on it. */
+  rev: number;
+}
+
+/** Connection shown to the user: the SDK's state, or 'offline' when the browser says so. */
+export type Connection = ConnectionState | 'offline';
+
+export interface Toast {
+  id: number;
+  text: string;
+}
+
+type Listener = () => void;
+
+function errorText(err: unknown): string {
+  if (err instanceof ParleyError) {
+    switch (err.code) {
+      case 'not_found':
+        return 'Not found. Check the username and try again.';
+      case 'unavailable':
+        return "Can't reach the server. Check your connection.";
+      case 'blocked':
+        return 'You cannot message this user.';
+      default:
+        return err.message;
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export { errorText };
+
+export class AppStore {
+  session: StoredSession | null = null;
+  /** Set while the session is being restored from storage (first paint shows a splash). */
+  booting = true;
+  /** Why the user was logged out, shown on the login screen. */
+  loggedOutReason: string | null = null;
+  connection: Connection = 'idle';
+  route: Route = currentRoute();
+  conversations = new Map<string, Conversation>();
+  /** Conversations have been loaded (from the cache or the server) at least once. */
+  conversationsLoaded = false;
+  windows = new Map<string, MessageWindow>();
+  /** Sends waiting for the server, by clientId. */
+  pending = new Map<string, PendingSend>();
+  presence = new Map<string, Presence>();
+  typing = new Map<string, string[]>();
+  members = new Map<string, Member[]>();
+  /** Names of users met in members lists, contacts and 1:1 conversations. */
+  users = new Map<string, User>();
+  contacts: ContactList | null = null;
+  drafts = new Map<string, string>();
+  toasts: Toast[] = [];
+  /** The tab is visible (messages shown count as read only then). */
+  visible = document.visibilityState === 'visible';
+  /** Bumped on every change. */
+  rev = 0;
+
+  client: ParleyClient | null = null;
+  #cache: LocalCache | null = null;
+  #listeners = new Set<Listener>();
+  #scheduled = false;
+  #unsubscribe: Array<() => void> = [];
+  #toastId = 0;
+  /** Highest seq on screen per conversation, reported by the message list. */
+  #seen = new Map<string, number>();
+  #reconciling = new Map<string, Promise<void>>();
+  #loadingWindow = new Map<string, Promise<void>>();
+
+  constructor() {
+    window.addEventListener('hashchange', () => {
+      this.route = currentRoute();
+      this.changed();
+      if (this.route.chat !== null) void this.openConversation(this.route.chat);
+    });
+    document.addEventListener('visibilitychange', () => {
+      this.visible = document.visibilityState === 'visible';
+      if (!this.visible) void this.#cache?.flush();
+      this.changed();
+      this.#markSeen();
+    });
+    window.addEventListener('pagehide', () => void this.#cache?.flush());
+    window.addEventListener('online', () => this.#online());
+    window.addEventListener('offline', () => this.#offline());
+    // Another tab logged out, or in as someone else.
+    window.addEventListener('storage', (e) => {
+      if (e.key !== null && e.key !== 'parley.session') return;
+      const next = loadSession();
+      if (next?.token !== this.session?.token) location.reload();
+    });
+  }
+
+  // ---- subscription ----
+
+  subscribe(fn: Listener): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Something changed: notify once, after the current task (events come in bursts). */
+  changed(): void {
+    this.rev++;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      for (const fn of this.#listeners) fn();
+    });
+  }
+
+  toast(text: string): void {
+    const id = ++this.#toastId;
+    this.toasts = [...this.toasts, { id, text }];
+    this.changed();
+    setTimeout(() => {
+      this.toasts = this.toasts.filter((t) => t.id !== id);
+      this.changed();
+    }, 5000);
+  }
+
+  get me(): User | null {
+    return this.session?.user ?? null;
+  }
+
+  // ---- session ----
+
+  async boot(): Promise<void> {
+    const session = loadSession();
+    if (session !== null) await this.#start(session);
+    this.booting = false;
+    this.changed();
+  }
+
+  async signup(username: string, password: string, displayName: string): Promise<void> {
+    const http = new ParleyHttp({ baseUrl: location.origin });
+    await http.signup(
+      displayName.trim() === '' ? { username, password } : { username, password, displayName },
+    );
+    await this.login(username, password);
+  }
+
+  async login(username: string, password: string): Promise<void> {
+    const http = new ParleyHttp({ baseUrl: location.origin });
+    const s = await http.login({ username, password, deviceName: deviceName() });
+    const session: StoredSession = { token: s.token, user: s.user, deviceId: s.device.id };
+    saveSession(session);
+    this.loggedOutReason = null;
+    await this.#start(session);
+    navigate({ chat: null, info: false, panel: null }, { replace: true });
+  }
+
+  /** Log this device out (the server forgets the token) and forget everything local. */
+  async logout(reason: string | null = null): Promise<void> {
+    const client = this.client;
+    if (client !== null && reason === null) {
+      try {
+        await client.http.logout();
+      } catch {
+        // Already logged out, or offline: the local state goes anyway.
+      }
+    }
+    const userId = this.session?.user.id;
+    this.#stop();
+    clearSession();
+    if (userId !== undefined) await LocalCache.destroy(userId);
+    this.loggedOutReason = reason;
+    this.changed();
+  }
+
+  async #start(session: StoredSession): Promise<void> {
+    this.#stop();
+    this.session = session;
+    const cache = await LocalCache.open(session.user.id);
+    this.#cache = cache;
+    const [cached, cursor] = await Promise.all([cache.conversations(), cache.cursor()]);
+    for (const c of cached) this.#putConversation(c, false);
+    if (cached.length > 0) this.conversationsLoaded = true;
+
+    const client = new ParleyClient({
+      url: location.origin,
+      token: session.token,
+      since: cursor,
+      outboxStorage: cache.outbox,
+    });
+    this.client = client;
+    this.#wire(client);
+    this.changed();
+    // Connect even when offline: the SDK loads the stored outbox first (unsent messages show),
+    // and its retries find the network when it comes back.
+    client.connect();
+    if (!navigator.onLine) this.connection = 'offline';
+    void this.#refreshConversations();
+    void this.#refreshMe();
+    void this.refreshContacts();
+    if (this.route.chat !== null) void this.openConversation(this.route.chat);
+  }
+
+  #stop(): void {
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    this.client?.close();
+    this.client = null;
+    this.#cache?.close();
+    this.#cache = null;
+    this.session = null;
+    this.connection = 'idle';
+    this.conversations = new Map();
+    this.conversationsLoaded = false;
+    this.windows = new Map();
+    this.pending = new Map();
+    this.presence = new Map();
+    this.typing = new Map();
+    this.members = new Map();
+    this.users = new Map();
+    this.contacts = null;
+    this.drafts = new Map();
+    this.#seen = new Map();
+  }
+
+  #online(): void {
+    if (this.client === null) return;
+    this.connection = this.client.state;
+    // From 'closed' (we closed it going offline) or 'reconnecting' (skip the backoff wait).
+    this.client.connect();
+    this.changed();
+  }
+
+  #offline(): void {
+    if (this.client === null) return;
+    // The socket may take a heartbeat timeout to notice; pending sends stay in the outbox.
+    this.client.close();
+    this.connection = 'offline';
+    this.changed();
+  }
+
+  async #refreshMe(): Promise<void> {
+    const client = this.client;
+    if (client === null) return;
+    try {
+      const user = await client.http.me();
+      if (this.client !== client || this.session === null) return;
+      this.session = { ...this.session, user };
+      saveSession(this.session);
+      this.changed();
+    } catch (err) {
+      this.#authFailure(err);
+    }
+  }
+
+  #authFailure(err: unknown): boolean {
+    if (err instanceof ParleyError && (err.code === 'unauthorized' || err.code === 'device_revoked')) {
+      void this.logout('This device was logged out. Log in again to continue.');
+      return true;
+    }
+    return false;
+  }
+
+  // ---- real-time events ----
+
+  #wire(client: ParleyClient): void {
+    const on = this.#unsubscribe;
+    on.push(
+      client.on('state', (state) => {
+        this.connection = navigator.onLine ? state : 'offline';
+        this.changed();
+      }),
+      client.on('message', (m) => this.#onMessage(m)),
+      client.on('ack', (ack) => {
+        const p = this.pending.get(ack.clientId);
+        this.pending.delete(ack.clientId);
+        const me = this.me;
+        if (p !== undefined && me !== null) {
+          const { duplicate: _d, clientId, conversationId, ...rest } = ack;
+          this.#onMessage({ ...rest, clientId, conversationId, senderId: me.id, text: p.text });
+        }
+        this.changed();
+      }),
+      client.on('outbox', () => {
+        this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+        this.changed();
+      }),
+      client.on('synced', ({ pos }) => {
+        this.#cache?.setCursor(pos);
+        void this.#refreshConversations();
+        const active = this.route.chat;
+        if (active !== null) void this.#reconcile(active);
+        if (this.contacts !== null) void this.refreshContacts();
+      }),
+      client.on('read', (r) => {
+        const c = this.conversations.get(r.conversationId);
+        if (c === undefined) return;
+        if (r.userId === this.me?.id) {
+          if (r.seq > c.readSeq) this.#setRead(c, r.seq);
+        } else {
+          this.#receipts(r.conversationId, [{ userId: r.userId, readSeq: r.seq, deliveredSeq: r.seq }]);
+        }
+      }),
+      client.on('receipts', (r) => this.#receipts(r.conversationId, r.cursors)),
+      client.on('conversation', (c) => {
+        this.#putConversation(c, true);
+        this.members.delete(c.id);
+        if (this.route.chat === c.id) void this.loadMembers(c.id);
+        this.changed();
+      }),
+      client.on('conversation_removed', ({ conversationId }) => this.#removeConversation(conversationId)),
+      client.on('presence', (p) => {
+        this.presence.set(p.userId, p);
+        this.changed();
+      }),
+      client.on('typing', ({ conversationId, userIds }) => {
+        if (userIds.length === 0) this.typing.delete(conversationId);
+        else this.typing.set(conversationId, userIds);
+        this.changed();
+      }),
+      client.on('contact', ({ user }) => {
+        this.users.set(user.id, user);
+        void this.refreshContacts();
+      }),
+      client.on('error', (e) => {
+        if (e.code === 'unauthorized' || e.code === 'device_revoked') {
+          void this.logout('This device was logged out. Log in again to continue.');
+        }
+      }),
+    );
+    this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+  }
+
+  #onMessage(m: Message): void {
+    const me = this.me;
+    if (me === null) return;
+    this.#cache?.putMessage(m);
+    const c = this.conversations.get(m.conversationId);
+    if (c === undefined) {
+      // A conversation we have not heard of yet (its `conversation` frame may follow).
+      void this.#fetchConversation(m.conversationId);
+    } else if (m.seq > c.lastSeq || c.lastMessage === null) {
+      const mine = m.senderId === me.id;
+      const next: Conversation = {
+        ...c,
+        lastSeq: Math.max(c.lastSeq, m.seq),
+        lastMessage: m,
+        lastActivityAt: Math.max(c.lastActivityAt, m.createdAt),
+        // The server moves my read cursor over my own messages.
+        readSeq: mine ? Math.max(c.readSeq, m.seq) : c.readSeq,
+        unread: mine ? 0 : m.seq > c.readSeq ? c.unread + 1 : c.unread,
+      };
+      this.#putConversation(next, true);
+    }
+    if (m.senderId !== me.id) {
+      // Their message ends their typing.
+      const typing = this.typing.get(m.conversationId);
+      if (typing?.includes(m.senderId) === true) {
+        const rest = typing.filter((u) => u !== m.senderId);
+        if (rest.length === 0) this.typing.delete(m.conversationId);
+        else this.typing.set(m.conversationId, rest);
+      }
+    }
+    const w = this.windows.get(m.conversationId);
+    if (w !== undefined) {
+      const last = w.messages[w.messages.length - 1];
+      if (last === undefined || m.seq === last.seq + 1) {
+        if (last === undefined && !w.fresh) {
+          // An empty window that was not loaded yet: the reconcile fills it.
+        } else {
+          w.messages.push(m);
+          w.rev++;
+        }
+      } else if (m.seq > last.seq + 1) {
+        void this.#reconcile(m.conversationId);
+      }
+    }
+    this.changed();
+    this.#markSeen();
+  }
+
+  #receipts(conversationId: string, cursors: ReceiptCursor[]): void {
+    const c = this.conversations.get(conversationId);
+    if (c === undefined) return;
+    const me = this.me?.id;
+    if (c.kind === 'direct' && c.peer !== undefined) {
+      for (const cur of cursors) {
+        if (cur.userId !== c.peer.id || cur.userId === me) continue;
+        this.#putConversation(
+          {
+            ...c,
+            peerDeliveredSeq: Math.max(c.peerDeliveredSeq ?? 0, cur.deliveredSeq, cur.readSeq),
+            peerReadSeq: Math.max(c.peerReadSeq ?? 0, cur.readSeq),
+          },
+          true,
+        );
+      }
+    }
+    const members = this.members.get(conversationId);
+    if (members !== undefined) {
+      this.members.set(
+        conversationId,
+        members.map((m) => {
+          const cur = cursors.find((x) => x.userId === m.userId);
+          if (cur === undefined) return m;
+          return {
+            ...m,
+            readSeq: Math.max(m.readSeq, cur.readSeq),
+            deliveredSeq: Math.max(m.deliveredSeq, cur.deliveredSeq, cur.readSeq),
+          };
+        }),
+      );
+    }
+    this.changed();
+  }
+
+  #putConversation(c: Conversation, persist: boolean): void {
+    const old = this.conversations.get(c.id);
+    // Cursors only move forward, whichever of the server's answers and the live frames is newer.
+    const next: Conversation =
+      old === undefined
+        ? c
+        : {
+            ...c,
+            readSeq: Math.max(c.readSeq, old.lastSeq <= c.lastSeq ? old.readSeq : 0),
+            peerDeliveredSeq: Math.max(c.peerDeliveredSeq ?? 0, old.peerDeliveredSeq ?? 0),
+            peerReadSeq: Math.max(c.peerReadSeq ?? 0, old.peerReadSeq ?? 0),
+          };
+    if (next.readSeq >= next.lastSeq) next.unread = 0;
+    this.conversations.set(c.id, next);
+    if (c.peer !== undefined) {
+      this.users.set(c.peer.id, c.peer);
+      // A new 1:1 partner: the server only pushes changes, so ask once for the current state.
+      if (c.kind === 'direct' && !this.presence.has(c.peer.id)) this.#wantPresence(c.peer.id);
+    }
+    if (persist) this.#cache?.putConversation(next);
+  }
+
+  #removeConversation(id: string): void {
+    this.conversations.delete(id);
+    this.windows.delete(id);
+    this.members.delete(id);
+    this.#cache?.deleteConversation(id);
+    if (this.route.chat === id) navigate({ chat: null, info: false }, { replace: true });
+    this.changed();
+  }
+
+  async #fetchConversation(id: string): Promise<Conversation | undefined> {
+    const client = this.client;
+    if (client === null) return undefined;
+    try {
+      const c = await client.http.conversation(id);
+      if (this.client !== client) return undefined;
+      this.#putConversation(c, true);
+      this.changed();
+      return c;
+    } catch (err) {
+      if (err instanceof ParleyError && err.code === 'not_found') this.#removeConversation(id);
+      return undefined;
+    }
+  }
+
+  async #refreshConversations(): Promise<void> {
+    const client = this.client;
+    if (client === null) return;
+    try {
+      const { conversations } = await client.http.conversations({ limit: 500 });
+      if (this.client !== client) return;
+      const ids = new Set(conversations.map((c) => c.id));
+      for (const id of this.conversations.keys()) {
+        if (!ids.has(id)) this.#removeConversation(id);
+      }
+      for (const c of conversations) this.#putConversation(c, true);
+      this.conversationsLoaded = true;
+      this.changed();
+      this.#markSeen();
+      const peers = conversations.flatMap((c) => (c.kind === 'direct' && c.peer ? [c.peer.id] : []));
+      void this.refreshPresence(peers);
+    } catch (err) {
+      this.#authFailure(err);
+    }
+  }
+
+  #presenceWanted = new Set<string>();
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Fetch the presence of a user soon, batched with others. */
+  #wantPresence(userId: string): void {
+    if (userId === this.me?.id) return;
+    this.#presenceWanted.add(userId);
+    if (this.#presenceTimer !== undefined) return;
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined;
+      const ids = [...this.#presenceWanted];
+      this.#presenceWanted.clear();
+      void this.refreshPresence(ids);
+    }, 50);
+  }
+
+  /** Ask for the presence of users (at most 100 per request). */
+  async refreshPresence(userIds: string[]): Promise<void> {
+    const client = this.client;
+    const me = this.me?.id;
+    const ids = [...new Set(userIds)].filter((id) => id !== me);
+    if (client === null || ids.length === 0) return;
+    for (let i = 0; i < ids.length; i += 100) {
+      try {
+        const { presence } = await client.http.presence(ids.slice(i, i + 100));
+        for (const p of presence) this.presence.set(p.userId, p);
+        this.changed();
+      } catch {
+        return;
+      }
+    }
+  }
+
+  // ---- conversations and history ----
+
+  /** Show a conversation: cached messages at once, then what the server has beyond them. */
+  async openConversation(id: string): Promise<void> {
+    if (this.client === null) return;
+    if (!this.conversations.has(id)) await this.#fetchConversation(id);
+    if (!this.windows.has(id)) {
+      let loading = this.#loadingWindow.get(id);
+      if (loading === undefined) {
+        loading = this.#loadWindow(id);
+        this.#loadingWindow.set(id, loading);
+      }
+      await loading;
+    }
+    const c = this.conversations.get(id);
+    if (c !== undefined && !this.members.has(id)) void this.loadMembers(id);
+    await this.#reconcile(id);
+  }
+
+  async #loadWindow(id: string): Promise<void> {
+    const cached = (await this.#cache?.messages(id)) ?? [];
+    // Keep the contiguous run that ends with the newest cached message.
+    let start = cached.length - 1;
+    while (start > 0 && (cached[start - 1]?.seq ?? -1) === (cached[start]?.seq ?? 0) - 1) start--;
+    const messages = cached.slice(Math.max(start, 0));
+    if (!this.windows.has(id)) {
+      this.windows.set(id, {
+        messages,
+        hasOlder: (messages[0]?.seq ?? 1) > 1,
+        loadingOlder: false,
+        fresh: false,
+        rev: 0,
+      });
+      this.changed();
+    }
+    this.#loadingWindow.delete(id);
+  }
+
+  /** Bring a window up to the server's head: fill a small gap, or start over from the latest page. */
+  #reconcile(id: string): Promise<void> {
+    let run = this.#reconciling.get(id);
+    if (run !== undefined) return run;
+    run = this.#doReconcile(id).finally(() => this.#reconciling.delete(id));
+    this.#reconciling.set(id, run);
+    return run;
+  }
+
+  async #doReconcile(id: string): Promise<void> {
+    const client = this.client;
+    const w = this.windows.get(id);
+    if (client === null || w === undefined) return;
+    try {
+      const c = this.conversations.get(id);
+      const last = w.messages[w.messages.length - 1];
+      if (last === undefined || (c !== undefined && c.lastSeq - last.seq > MAX_FILL)) {
+        const page = await client.http.history(id, { limit: FIRST_PAGE });
+        const win: MessageWindow = {
+          messages: page.messages,
+          hasOlder: page.hasMore,
+          loadingOlder: false,
+          fresh: true,
+          rev: w.rev + 1,
+        };
+        // Messages that arrived live meanwhile and follow the page.
+        let tail = page.messages[page.messages.length - 1]?.seq ?? 0;
+        for (const m of w.messages) {
+          if (m.seq === tail + 1) {
+            win.messages.push(m);
+            tail = m.seq;
+          }
+        }
+        this.windows.set(id, win);
+        for (const m of page.messages) this.#cache?.putMessage(m);
+      } else {
+        let after = last.seq;
+        for (;;) {
+          const page = await client.http.history(id, { after, limit: HISTORY_PAGE });
+          const cur = this.windows.get(id);
+          if (cur === undefined) return;
+          for (const m of page.messages) {
+            const tail = cur.messages[cur.messages.length - 1];
+            if (tail === undefined || m.seq === tail.seq + 1) cur.messages.push(m);
+            this.#cache?.putMessage(m);
+          }
+          cur.rev++;
+          after = cur.messages[cur.messages.length - 1]?.seq ?? after;
+          if (!page.hasMore || page.messages.length === 0) break;
+        }
+        const cur = this.windows.get(id);
+        if (cur !== undefined) cur.fresh = true;
+      }
+      this.changed();
+      this.#markSeen();
+    } catch (err) {
+      if (this.#authFailure(err)) return;
+      if (err instanceof ParleyError && (err.code === 'not_found' || err.code === 'forbidden')) {
+        this.#removeConversation(id);
+      }
+    }
+  }
+
+  /** Load the page before the oldest loaded message (scrolling up). */
+  async loadOlder(id: string): Promise<void> {
+    const client = this.client;
+    const w = this.windows.get(id);
+    const first = w?.messages[0];
+    if (client === null || w === undefined || first === undefined || !w.hasOlder || w.loadingOlder) return;
+    w.loadingOlder = true;
+    w.rev++;
+    this.changed();
+    try {
+      const page = await client.http.history(id, { before: first.seq, limit: HISTORY_PAGE });
+      const cur = this.windows.get(id);
+      if (cur !== w) return;
+      const older = page.messages.filter((m) => m.seq < first.seq);
+      w.messages = older.concat(w.messages);
+      w.hasOlder = page.hasMore;
+    } catch (err) {
+      this.#authFailure(err);
+    } finally {
+      w.loadingOlder = false;
+      w.rev++;
+      this.changed();
+    }
+  }
+
+  async loadMembers(id: string): Promise<Member[] | undefined> {
+    const client = this.client;
+    if (client === null) return undefined;
+    try {
+      const { members } = await client.http.members(id);
+      if (this.client !== client) return undefined;
+      this.members.set(id, members);
+      for (const m of members) {
+        if (!this.users.has(m.userId)) {
+          this.users.set(m.userId, { id: m.userId, username: m.username, displayName: m.displayName });
+        }
+      }
+      this.changed();
+      return members;
+    } catch (err) {
+      this.#authFailure(err);
+      return undefined;
+    }
+  }
+
+  // ---- reading ----
+
+  /** The message list shows messages up to `seq` of a conversation. */
+  seen(conversationId: string, seq: number): void {
+    if ((this.#seen.get(conversationId) ?? 0) >= seq) return;
+    this.#seen.set(conversationId, seq);
+    this.#markSeen();
+  }
+
+  /** The list was left (another conversation opened): forget what it showed. */
+  unseen(conversationId: string): void {
+    this.#seen.delete(conversationId);
+  }
+
+  /** Mark read what the open conversation shows, when the tab is visible. */
+  #markSeen(): void {
+    const id = this.route.chat;
+    const client = this.client;
+    if (id === null || client === null || !this.visible) return;
+    const c = this.conversations.get(id);
+    const seq = Math.min(this.#seen.get(id) ?? 0, c?.lastSeq ?? 0);
+    if (c === undefined || seq <= c.readSeq) return;
+    client.markRead(id, seq);
+    this.#setRead(c, seq);
+  }
+
+  #setRead(c: Conversation, seq: number): void {
+    let unread = 0;
+    if (seq < c.lastSeq) {
+      const w = this.windows.get(c.id);
+      const me = this.me?.id;
+      const first = w?.messages[0];
+      if (w !== undefined && first !== undefined && first.seq <= seq + 1) {
+        unread = w.messages.filter((m) => m.seq > seq && m.senderId !== me).length;
+      } else {
+        unread = Math.min(c.unread, c.lastSeq - seq);
+      }
+    }
+    this.#putConversation({ ...c, readSeq: seq, unread }, true);
+    this.changed();
+  }
+
+  // ---- sending ----
+
+  send(conversationId: string, text: string): void {
+    const client = this.client;
+    if (client === null) return;
+    const sent = client.send(conversationId, text);
+    this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+    this.changed();
+    sent.catch((err: unknown) => {
+      this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+      this.toast(`Message not sent: ${errorText(err)}`);
+      // Give the text back, unless something new was typed meanwhile.
+      if ((this.drafts.get(conversationId) ?? '') === '') this.drafts.set(conversationId, text);
+      this.changed();
+    });
+  }
+
+  sendTyping(conversationId: string): void {
+    this.client?.typing(conversationId);
+  }
+
+  setDraft(conversationId: string, text: string): void {
+    if (text === '') this.drafts.delete(conversationId);
+    else this.drafts.set(conversationId, text);
+  }
+
+  // ---- conversations: create and manage ----
+
+  async startDirect(username: string): Promise<Conversation> {
+    const client = this.#need();
+    const c = await client.http.direct({ username: username.trim().toLowerCase() });
+    this.#putConversation(c, true);
+    this.changed();
+    return c;
+  }
+
+  async createGroup(name: string, usernames: string[]): Promise<Conversation> {
+    const client = this.#need();
+    const c = await client.http.createGroup({ name: name.trim(), members: usernames });
+    this.#putConversation(c, true);
+    this.changed();
+    return c;
+  }
+
+  async addMembers(id: string, usernames: string[]): Promise<void> {
+    const client = this.#need();
+    const { members } = await client.http.addMembers(id, usernames);
+    this.members.set(id, members);
+    await this.#fetchConversation(id);
+  }
+
+  async removeMember(id: string, userId: string): Promise<void> {
+    const client = this.#need();
+    await client.http.removeMember(id, userId);
+    await this.loadMembers(id);
+    await this.#fetchConversation(id);
+  }
+
+  async promote(id: string, userId: string): Promise<void> {
+    const client = this.#need();
+    const { members } = await client.http.promote(id, userId);
+    this.members.set(id, members);
+    this.changed();
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    const client = this.#need();
+    const c = await client.http.rename(id, name.trim());
+    this.#putConversation(c, true);
+    this.changed();
+  }
+
+  async leave(id: string): Promise<void> {
+    const client = this.#need();
+    await client.http.leave(id);
+    this.#removeConversation(id);
+  }
+
+  // ---- contacts ----
+
+  async refreshContacts(): Promise<void> {
+    const client = this.client;
+    if (client === null) return;
+    try {
+      const contacts = await client.http.contacts();
+      if (this.client !== client) return;
+      this.contacts = contacts;
+      for (const c of contacts.contacts) {
+        this.users.set(c.user.id, c.user);
+        this.presence.set(c.user.id, c.presence);
+      }
+      this.changed();
+    } catch (err) {
+      this.#authFailure(err);
+    }
+  }
+
+  async contactAction(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action();
+    } catch (err) {
+      this.toast(errorText(err));
+    }
+    await this.refreshContacts();
+  }
+
+  #need(): ParleyClient {
+    if (this.client === null) throw new ParleyError('unauthorized', 'Not logged in');
+    return this.client;
+  }
+
+  async updateDisplayName(displayName: string): Promise<void> {
+    const client = this.#need();
+    const user = await client.http.updateMe({ displayName: displayName.trim() });
+    if (this.session !== null) {
+      this.session = { ...this.session, user };
+      saveSession(this.session);
+    }
+    this.changed();
+  }
+}
+
+export const app = new AppStore();

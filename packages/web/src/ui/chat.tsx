@@ -1,0 +1,486 @@
+/** The open conversation: header, message history and composer. */
+import type { JSX } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { Conversation, Member, Message, PendingSend } from '@parley/client';
+import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
+import { colorIndex, formatCount, formatDay, formatLastSeen, formatTime, startOfDay } from '../lib/format.js';
+import { Linkified } from '../lib/linkify.js';
+import { back, navigate } from '../lib/route.js';
+import { app } from '../state/store.js';
+import type { AppStore, MessageWindow } from '../state/store.js';
+import { Avatar } from './avatar.js';
+import { Icon } from './icons.js';
+import { MessageInfoDialog } from './message-info.js';
+import { typingText } from './sidebar.js';
+import { useApp } from './use-app.js';
+import { VirtualList } from './virtual-list.js';
+import type { ViewState, VirtualListHandle } from './virtual-list.js';
+
+/** The counter shows from this many code points on. */
+const COUNTER_FROM = MAX_TEXT_CODE_POINTS - 999;
+/** Consecutive messages of one sender within this time form one group of bubbles. */
+const GROUP_GAP_MS = 5 * 60_000;
+
+type Row =
+  | { kind: 'top'; key: 'top'; loading: boolean; hasOlder: boolean }
+  | { kind: 'day'; key: string; t: number }
+  | { kind: 'unread'; key: 'unread' }
+  | { kind: 'msg'; key: string; m: Message; mine: boolean; first: boolean; last: boolean }
+  | { kind: 'pending'; key: string; p: PendingSend; first: boolean; last: boolean };
+
+function buildRows(
+  w: MessageWindow | undefined,
+  pending: PendingSend[],
+  me: string,
+  unreadAfter: number,
+): Row[] {
+  const rows: Row[] = [
+    { kind: 'top', key: 'top', loading: w?.loadingOlder ?? true, hasOlder: w?.hasOlder ?? true },
+  ];
+  let day = -1;
+  let prevSender: string | null = null;
+  let prevAt = 0;
+  let prev: Extract<Row, { kind: 'msg' | 'pending' }> | null = null;
+  // The line goes before the first unread message, once the history reaches back to it.
+  let unreadShown = (w?.messages[0]?.seq ?? Infinity) > unreadAfter + 1;
+  const add = (sender: string, at: number, row: Extract<Row, { kind: 'msg' | 'pending' }>, seq: number) => {
+    const d = startOfDay(at);
+    let breakGroup = false;
+    if (d !== day) {
+      rows.push({ kind: 'day', key: `d${d}`, t: at });
+      day = d;
+      breakGroup = true;
+    }
+    if (!unreadShown && seq > unreadAfter && sender !== me && row.kind === 'msg') {
+      rows.push({ kind: 'unread', key: 'unread' });
+      unreadShown = true;
+      breakGroup = true;
+    }
+    if (breakGroup || sender !== prevSender || at - prevAt > GROUP_GAP_MS) {
+      row.first = true;
+      if (prev !== null) prev.last = true;
+    }
+    rows.push(row);
+    prev = row;
+    prevSender = sender;
+    prevAt = at;
+  };
+  for (const m of w?.messages ?? []) {
+    const mine = m.senderId === me;
+    add(
+      m.senderId,
+      m.createdAt,
+      { kind: 'msg', key: `m${m.seq}`, m, mine, first: false, last: false },
+      m.seq,
+    );
+  }
+  for (const p of pending) {
+    add(me, p.createdAt, { kind: 'pending', key: `p${p.clientId}`, p, first: false, last: false }, Infinity);
+  }
+  if (prev !== null) (prev as { last: boolean }).last = true;
+  return rows;
+}
+
+function estimateRow(row: Row, width: number, group: boolean): number {
+  switch (row.kind) {
+    case 'top':
+      return 56;
+    case 'day':
+    case 'unread':
+      return 44;
+    case 'msg':
+    case 'pending': {
+      const text = row.kind === 'msg' ? row.m.text : row.p.text;
+      const bubble = Math.min(width * 0.75, 620) - 24;
+      const perLine = Math.max(10, Math.floor(bubble / 7.8));
+      let lines = 0;
+      for (const line of text.split('\n')) lines += Math.max(1, Math.ceil((line.length + 8) / perLine));
+      const name = group && row.kind === 'msg' && !row.mine && row.first ? 20 : 0;
+      return 16 + lines * 19.5 + name + (row.first ? 8 : 2);
+    }
+    default: {
+      const never: never = row;
+      return never;
+    }
+  }
+}
+
+type Status = 'sending' | 'sent' | 'delivered' | 'read';
+
+interface Receipt {
+  status: Status;
+  label: string;
+  /** Group messages read by some but not all others. */
+  readCount?: number;
+}
+
+function receiptOf(c: Conversation, members: Member[] | undefined, me: string, seq: number): Receipt {
+  if (c.kind === 'direct') {
+    if ((c.peerReadSeq ?? 0) >= seq) return { status: 'read', label: 'Read' };
+    if ((c.peerDeliveredSeq ?? 0) >= seq) return { status: 'delivered', label: 'Delivered' };
+    return { status: 'sent', label: 'Sent' };
+  }
+  const others = (members ?? []).filter((m) => m.userId !== me);
+  if (others.length === 0) return { status: 'sent', label: 'Sent' };
+  const read = others.filter((m) => m.readSeq >= seq).length;
+  const delivered = others.filter((m) => m.deliveredSeq >= seq || m.readSeq >= seq).length;
+  const label = `Read by ${read} of ${others.length}, delivered to ${delivered} of ${others.length}`;
+  if (read === others.length) return { status: 'read', label };
+  const status: Status = delivered === others.length ? 'delivered' : 'sent';
+  return read > 0 ? { status, label, readCount: read } : { status, label };
+}
+
+function Ticks({ status }: { status: Status }) {
+  if (status === 'sending') return <Icon name="clock" size={15} class="tick sending" />;
+  return <Icon name={status === 'sent' ? 'check' : 'double'} size={16} class={`tick ${status}`} />;
+}
+
+/** Room for the time and ticks at the end of the last line (they sit over it, bottom right). */
+function MetaSpacer({ time, ticks }: { time: number; ticks: boolean }) {
+  return (
+    <span class="meta-spacer" aria-hidden="true">
+      {formatTime(time)}
+      {ticks && <span class="tick-space" />}
+    </span>
+  );
+}
+
+function senderName(store: AppStore, userId: string): string {
+  return store.users.get(userId)?.displayName ?? 'Former member';
+}
+
+export function ChatView({ id }: { id: string }): JSX.Element {
+  const store = useApp();
+  const c = store.conversations.get(id);
+  const me = store.me;
+  if (c === undefined || me === null) {
+    return (
+      <section class="chat" aria-label="Conversation">
+        <header class="bar chat-bar">
+          <button class="icon-btn back" onClick={() => back({ chat: null })} aria-label="Back to chats">
+            <Icon name="back" />
+          </button>
+        </header>
+        <div class="chat-empty">{store.conversationsLoaded ? 'Loading…' : ''}</div>
+      </section>
+    );
+  }
+  return <OpenChat key={id} c={c} />;
+}
+
+function OpenChat({ c }: { c: Conversation }): JSX.Element {
+  const store = useApp();
+  const me = store.me?.id ?? '';
+  const id = c.id;
+  const group = c.kind === 'group';
+  const presence = c.peer !== undefined ? store.presence.get(c.peer.id) : undefined;
+  const typing = typingText(store, id, group);
+  const members = store.members.get(id);
+
+  let subtitle = '';
+  if (typing !== null) subtitle = typing;
+  else if (group) {
+    if (members !== undefined) {
+      const names = members
+        .filter((m) => m.userId !== me)
+        .map((m) => m.displayName)
+        .slice(0, 6);
+      subtitle = [...names, 'You'].join(', ');
+    } else subtitle = `${c.memberCount} members`;
+  } else if (c.peer?.id === me) subtitle = 'Message yourself';
+  else if (store.connection !== 'synced' && store.connection !== 'open') subtitle = '';
+  else if (presence?.online === true) subtitle = 'online';
+  else if (presence !== undefined) subtitle = formatLastSeen(presence.lastActiveAt);
+
+  return (
+    <section class="chat" aria-label={`Conversation with ${c.name}`}>
+      <header class="bar chat-bar">
+        <button class="icon-btn back" onClick={() => back({ chat: null })} aria-label="Back to chats">
+          <Icon name="back" />
+        </button>
+        <button class="chat-title" onClick={() => navigate({ info: true })} aria-label={`${c.name}: details`}>
+          <Avatar id={c.peer?.id ?? c.id} name={c.name} size={40} />
+          <span class="chat-title-text">
+            <span class="chat-name" data-testid="chat-name">
+              {c.name}
+            </span>
+            <span
+              class={`chat-sub ${typing !== null ? 'typing' : ''} ${subtitle === '' ? 'no-sub' : ''}`}
+              data-testid="chat-status"
+              aria-live="polite"
+            >
+              {subtitle}
+            </span>
+          </span>
+        </button>
+        <button
+          class="icon-btn"
+          onClick={() => navigate({ info: true })}
+          aria-label="Conversation info"
+          title="Info"
+        >
+          <Icon name="info" />
+        </button>
+      </header>
+      <MessageList c={c} members={members} />
+      <Composer key={id} id={id} />
+    </section>
+  );
+}
+
+function MessageList({ c, members }: { c: Conversation; members: Member[] | undefined }): JSX.Element {
+  const store = useApp();
+  const me = store.me?.id ?? '';
+  const id = c.id;
+  const group = c.kind === 'group';
+  const w = store.windows.get(id);
+  const handle = useRef<VirtualListHandle>(null);
+  // The read cursor when the conversation was opened: the "unread messages" line stays put.
+  const [unreadAfter] = useState(() => (c.unread > 0 ? c.readSeq : Infinity));
+  const [atBottom, setAtBottom] = useState(true);
+  const [info, setInfo] = useState<Message | null>(null);
+
+  const pending = useMemo(
+    () => [...store.pending.values()].filter((p) => p.conversationId === id),
+    [store.pending, id],
+  );
+  const rows = useMemo(
+    () => buildRows(w, pending, me, unreadAfter),
+    // `w.rev` changes whenever the window's messages do (they are mutated in place).
+    [w, w?.rev, pending, me, unreadAfter],
+  );
+  const initialKey = useMemo(
+    () => (rows.some((r) => r.kind === 'unread') ? 'unread' : undefined),
+    [rows.length > 1],
+  );
+
+  // My own new message: show it, wherever the list was scrolled to.
+  const lastPending = pending[pending.length - 1]?.clientId;
+  useEffect(() => {
+    if (lastPending !== undefined) handle.current?.scrollToBottom();
+  }, [lastPending]);
+
+  useEffect(() => () => store.unseen(id), [id]);
+
+  function onView(v: ViewState): void {
+    if (v.atBottom !== atBottom) setAtBottom(v.atBottom);
+    let max = 0;
+    for (let i = v.last; i >= v.first; i--) {
+      const r = rows[i];
+      if (r?.kind === 'msg') {
+        max = r.m.seq;
+        break;
+      }
+    }
+    if (max > 0) store.seen(id, max);
+  }
+
+  function renderRow(row: Row): JSX.Element {
+    switch (row.kind) {
+      case 'top':
+        return (
+          <div class="list-top" data-testid={row.hasOlder ? 'history-more' : 'history-start'}>
+            {row.hasOlder ? (
+              <span class="spinner" aria-label="Loading older messages" />
+            ) : (
+              <span class="chip">
+                {c.kind === 'group'
+                  ? 'This is the start of the group.'
+                  : 'This is the start of your conversation.'}
+              </span>
+            )}
+          </div>
+        );
+      case 'day':
+        return (
+          <div class="day">
+            <span class="chip">{formatDay(row.t)}</span>
+          </div>
+        );
+      case 'unread':
+        return (
+          <div class="unread-line" role="separator">
+            <span>Unread messages</span>
+          </div>
+        );
+      case 'msg': {
+        const { m, mine } = row;
+        const receipt = mine ? receiptOf(c, members, me, m.seq) : null;
+        return (
+          <div
+            class={`msg ${mine ? 'out' : 'in'} ${row.first ? 'first' : ''} ${row.last ? 'last' : ''}`}
+            data-testid="message"
+            data-seq={m.seq}
+            data-status={receipt?.status}
+          >
+            <div class="bubble">
+              {group && !mine && row.first && (
+                <div class={`sender c${colorIndex(m.senderId)}`}>{senderName(store, m.senderId)}</div>
+              )}
+              <div class="text" dir="auto">
+                <Linkified text={m.text} />
+                <MetaSpacer time={m.createdAt} ticks={mine} />
+              </div>
+              <span class="meta">
+                <time dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
+                {receipt !== null &&
+                  (group ? (
+                    <button
+                      class="ticks-btn"
+                      onClick={() => setInfo(m)}
+                      aria-label={`${receipt.label}. Show who read it`}
+                      title={receipt.label}
+                    >
+                      {receipt.readCount !== undefined && <span class="rcount">{receipt.readCount}</span>}
+                      <Ticks status={receipt.status} />
+                    </button>
+                  ) : (
+                    <span role="img" aria-label={receipt.label} title={receipt.label}>
+                      <Ticks status={receipt.status} />
+                    </span>
+                  ))}
+              </span>
+            </div>
+          </div>
+        );
+      }
+      case 'pending':
+        return (
+          <div
+            class={`msg out ${row.first ? 'first' : ''} ${row.last ? 'last' : ''}`}
+            data-testid="message"
+            data-status="sending"
+          >
+            <div class="bubble">
+              <div class="text" dir="auto">
+                <Linkified text={row.p.text} />
+                <MetaSpacer time={row.p.createdAt} ticks />
+              </div>
+              <span class="meta">
+                <time dateTime={new Date(row.p.createdAt).toISOString()}>{formatTime(row.p.createdAt)}</time>
+                <span role="img" aria-label="Waiting to send" title="Waiting to send">
+                  <Ticks status="sending" />
+                </span>
+              </span>
+            </div>
+          </div>
+        );
+      default: {
+        const never: never = row;
+        return never;
+      }
+    }
+  }
+
+  const unread = c.unread;
+  return (
+    <div class="messages-wrap">
+      {w === undefined ? (
+        <div class="messages" />
+      ) : (
+        <VirtualList
+          className="messages"
+          label={`Messages with ${c.name}`}
+          items={rows}
+          rev={`${store.rev}`}
+          estimate={(row, width) => estimateRow(row, width, group)}
+          render={renderRow}
+          canAnchor={(row) => row.kind === 'msg' || row.kind === 'pending'}
+          initialKey={initialKey}
+          onView={onView}
+          onNearTop={() => void store.loadOlder(id)}
+          handle={handle}
+        />
+      )}
+      {!atBottom && (
+        <button
+          class="jump"
+          onClick={() => handle.current?.scrollToBottom()}
+          aria-label={unread > 0 ? `Jump to latest, ${unread} new messages` : 'Jump to latest'}
+          data-testid="jump-latest"
+        >
+          <Icon name="down" />
+          {unread > 0 && <span class="badge">{unread > 999 ? '999+' : formatCount(unread)}</span>}
+        </button>
+      )}
+      {info !== null && <MessageInfoDialog c={c} message={info} onClose={() => setInfo(null)} />}
+    </div>
+  );
+}
+
+function Composer({ id }: { id: string }): JSX.Element {
+  const [text, setText] = useState(() => app.drafts.get(id) ?? '');
+  const input = useRef<HTMLTextAreaElement>(null);
+  // Only long texts can be near the limit: a UTF-16 length bounds the code points from above.
+  const length = text.length >= COUNTER_FROM ? codePointLength(text) : text.length;
+  const over = length > MAX_TEXT_CODE_POINTS;
+  const empty = text.trim() === '';
+
+  useEffect(() => {
+    // Focus on desktop; on phones the keyboard would cover the messages just opened.
+    if (window.matchMedia('(min-width: 481px)').matches) input.current?.focus();
+  }, [id]);
+
+  useEffect(() => autosize(input.current), [text]);
+
+  function send(): void {
+    if (empty || over) return;
+    app.send(id, text.trim());
+    setText('');
+    app.setDraft(id, '');
+    input.current?.focus();
+  }
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      {length >= COUNTER_FROM && (
+        <div class={`counter ${over ? 'over' : ''}`} role="status" data-testid="char-counter">
+          {over
+            ? `${characters(length - MAX_TEXT_CODE_POINTS)} over the limit`
+            : `${characters(MAX_TEXT_CODE_POINTS - length)} left`}
+        </div>
+      )}
+      <div class="composer-row">
+        <textarea
+          ref={input}
+          rows={1}
+          placeholder="Type a message"
+          aria-label="Message"
+          data-testid="composer"
+          value={text}
+          onInput={(e) => {
+            const v = e.currentTarget.value;
+            setText(v);
+            app.setDraft(id, v);
+            if (v !== '') app.sendTyping(id);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+              e.preventDefault();
+              send();
+            }
+          }}
+        />
+        <button class="send" type="submit" disabled={empty || over} aria-label="Send" title="Send (Enter)">
+          <Icon name="send" />
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function characters(n: number): string {
+  return `${formatCount(n)} character${n === 1 ? '' : 's'}`;
+}
+
+function autosize(el: HTMLTextAreaElement | null): void {
+  if (el === null) return;
+  el.style.height = 'auto';
+  el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
+}

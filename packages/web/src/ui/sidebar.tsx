@@ -1,0 +1,221 @@
+/** The left column: my header and actions, the connection banner, the filter and the chats. */
+import type { JSX } from 'preact';
+import { memo } from './memo.js';
+import { useMemo, useState } from 'preact/hooks';
+import type { Conversation, PendingSend } from '@parley/client';
+import { formatListTime } from '../lib/format.js';
+import { navigate } from '../lib/route.js';
+import type { AppStore, Connection } from '../state/store.js';
+import { Avatar } from './avatar.js';
+import { Icon } from './icons.js';
+import { useApp } from './use-app.js';
+
+export function ConnectionBanner({ connection, pending }: { connection: Connection; pending: number }) {
+  let text: string | null = null;
+  if (connection === 'offline') {
+    text =
+      pending > 0
+        ? `You're offline. ${pending} message${pending === 1 ? '' : 's'} will be sent when you're back online.`
+        : "You're offline. Messages you write will be sent when you're back online.";
+  } else if (connection === 'reconnecting' || connection === 'closed') {
+    text = 'Connection lost. Reconnecting…';
+  } else if (connection === 'connecting' || connection === 'idle') {
+    text = 'Connecting…';
+  }
+  if (text === null) return null;
+  // Connecting and short reconnects show only after a moment, so a healthy start does not flicker.
+  return (
+    <div
+      class={`banner ${connection === 'offline' ? 'offline' : 'delayed'}`}
+      role="status"
+      data-testid="connection-banner"
+    >
+      {text}
+    </div>
+  );
+}
+
+export function typingText(store: AppStore, conversationId: string, group: boolean): string | null {
+  const ids = store.typing.get(conversationId);
+  if (ids === undefined || ids.length === 0) return null;
+  if (!group) return 'typing…';
+  const names = ids.map((id) => (store.users.get(id)?.displayName ?? 'Someone').split(/\s+/)[0] ?? '');
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
+
+interface RowProps {
+  c: Conversation;
+  active: boolean;
+  online: boolean;
+  typing: string | null;
+  preview: string;
+  pending: boolean;
+}
+
+const ConversationRow = memo(function ConversationRow({
+  c,
+  active,
+  online,
+  typing,
+  preview,
+  pending,
+}: RowProps) {
+  const avatarId = c.peer?.id ?? c.id;
+  return (
+    <li>
+      <a
+        href={`#/c/${encodeURIComponent(c.id)}`}
+        class={`conv ${active ? 'active' : ''} ${c.unread > 0 ? 'has-unread' : ''}`}
+        aria-current={active ? 'page' : undefined}
+        data-testid="conversation"
+        data-name={c.name}
+        onClick={(e) => {
+          e.preventDefault();
+          navigate({ chat: c.id, info: false, panel: null }, { replace: active });
+        }}
+      >
+        <Avatar id={avatarId} name={c.name} online={c.kind === 'direct' && online} />
+        <span class="conv-main">
+          <span class="conv-top">
+            <span class="conv-name">{c.name}</span>
+            <span class="conv-time">{c.lastMessage !== null ? formatListTime(c.lastActivityAt) : ''}</span>
+          </span>
+          <span class="conv-bottom">
+            {typing !== null ? (
+              <span class="conv-preview typing">{typing}</span>
+            ) : (
+              <span class="conv-preview">
+                {pending && <Icon name="clock" size={14} class="inline-icon" />}
+                {preview}
+              </span>
+            )}
+            {c.unread > 0 && (
+              <span class="badge" data-testid="unread-badge" aria-label={`${c.unread} unread`}>
+                {c.unread > 999 ? '999+' : c.unread}
+              </span>
+            )}
+          </span>
+          {c.kind === 'direct' && online && <span class="sr-only">online</span>}
+        </span>
+      </a>
+    </li>
+  );
+});
+
+function previewOf(store: AppStore, c: Conversation, pending: PendingSend | undefined): string {
+  if (pending !== undefined) return `You: ${pending.text.slice(0, 120)}`;
+  const m = c.lastMessage;
+  if (m === null) return c.kind === 'group' ? `${c.memberCount} members` : 'No messages yet';
+  const text = m.text.slice(0, 120).replace(/\s+/g, ' ');
+  if (m.senderId === store.me?.id) return `You: ${text}`;
+  if (c.kind === 'group') {
+    const name = store.users.get(m.senderId)?.displayName;
+    if (name !== undefined) return `${name.split(/\s+/)[0] ?? name}: ${text}`;
+  }
+  return text;
+}
+
+export function Sidebar(): JSX.Element {
+  const store = useApp();
+  const [filter, setFilter] = useState('');
+  const me = store.me;
+  const conversations = store.conversations;
+  const rev = store.rev;
+
+  const list = useMemo(() => {
+    const q = filter.trim().toLowerCase();
+    return [...conversations.values()]
+      .filter((c) => q === '' || c.name.toLowerCase().includes(q) || (c.peer?.username.includes(q) ?? false))
+      .sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : 1));
+    // `rev` changes whenever a conversation does (the Map is mutated in place).
+  }, [conversations, filter, rev]);
+
+  const lastPending = new Map<string, PendingSend>();
+  for (const p of store.pending.values()) lastPending.set(p.conversationId, p);
+  const requests = store.contacts?.incoming.length ?? 0;
+  // Presence is only known while connected.
+  const live = store.connection === 'synced' || store.connection === 'open';
+
+  return (
+    <section class="sidebar" aria-label="Chats">
+      <header class="bar">
+        <button
+          class="icon-btn me"
+          onClick={() => navigate({ panel: 'settings' })}
+          aria-label="Settings and devices"
+          title="Settings"
+        >
+          <Avatar id={me?.id ?? ''} name={me?.displayName ?? ''} size={40} />
+        </button>
+        <h1 class="bar-title">Chats</h1>
+        <button
+          class="icon-btn"
+          onClick={() => navigate({ panel: 'contacts' })}
+          aria-label={requests > 0 ? `Contacts (${requests} new requests)` : 'Contacts'}
+          title="Contacts"
+        >
+          <Icon name="contacts" />
+          {requests > 0 && (
+            <span class="mini-badge" aria-hidden="true">
+              {requests}
+            </span>
+          )}
+        </button>
+        <button
+          class="icon-btn"
+          onClick={() => navigate({ panel: 'group' })}
+          aria-label="New group"
+          title="New group"
+        >
+          <Icon name="group" />
+        </button>
+        <button
+          class="icon-btn"
+          onClick={() => navigate({ panel: 'new' })}
+          aria-label="New chat"
+          title="New chat"
+        >
+          <Icon name="chat" />
+        </button>
+      </header>
+      <ConnectionBanner connection={store.connection} pending={store.pending.size} />
+      <div class="search">
+        <Icon name="search" size={20} class="search-icon" />
+        <input
+          type="search"
+          placeholder="Search chats"
+          aria-label="Search chats"
+          value={filter}
+          onInput={(e) => setFilter(e.currentTarget.value)}
+        />
+      </div>
+      <nav class="conv-list" aria-label="Conversations">
+        {list.length === 0 ? (
+          <p class="empty">
+            {filter !== ''
+              ? 'No chats match your search.'
+              : store.conversationsLoaded
+                ? 'No chats yet. Start one with the chat button above.'
+                : 'Loading chats…'}
+          </p>
+        ) : (
+          <ul>
+            {list.map((c) => (
+              <ConversationRow
+                key={c.id}
+                c={c}
+                active={store.route.chat === c.id}
+                online={live && c.peer !== undefined && store.presence.get(c.peer.id)?.online === true}
+                typing={typingText(store, c.id, c.kind === 'group')}
+                preview={previewOf(store, c, lastPending.get(c.id))}
+                pending={lastPending.has(c.id)}
+              />
+            ))}
+          </ul>
+        )}
+      </nav>
+    </section>
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * Two people in two browsers: sign up, start a 1:1, exchange messages; ticks go from
+ * delivered to read, typing shows, and the presence dot goes out when one closes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { eventually } from '../helpers/sdk.js';
+import {
+  SERVER_ARGS,
+  bubble,
+  launch,
+  newTab,
+  row,
+  screenshot,
+  sendMessage,
+  signUp,
+  startDirect,
+  uname,
+} from './helpers.js';
+
+describe('1:1 chat between two browsers', () => {
+  let server: ServerHandle;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServer({ args: SERVER_ARGS });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  it('exchanges messages with ticks, typing and presence', async () => {
+    const alice = uname('alice');
+    const bob = uname('bob');
+    const a = await newTab(browser, server.url);
+    await a.page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
+    await screenshot(a.page, 'login');
+    await signUp(a.page, alice, 'Alice Liddell');
+    const b = await newTab(browser, server.url);
+    await signUp(b.page, bob, 'Bob Builder');
+
+    // The device got a name from the user agent.
+    await a.page.getByRole('button', { name: 'Settings and devices' }).click();
+    await a.page.getByTestId('device').first().waitFor();
+    expect(await a.page.getByTestId('device').first().textContent()).toContain('Chrome on Linux');
+    await a.page.getByRole('button', { name: 'Back' }).click();
+
+    await startDirect(a.page, bob);
+    expect(await a.page.getByTestId('chat-name').textContent()).toBe('Bob Builder');
+    await sendMessage(a.page, 'Hello Bob! The docs are at https://example.com/docs.');
+
+    // Bob is on his chat list: the message arrives there, unread, and counts as delivered.
+    await row(b.page, 'Alice Liddell').waitFor();
+    await eventually(
+      async () => (await row(b.page, 'Alice Liddell').getByTestId('unread-badge').textContent()) === '1',
+      'unread badge 1 for Bob',
+    );
+    const first = bubble(a.page, 'Hello Bob!');
+    await eventually(async () => (await first.getAttribute('data-status')) === 'delivered', 'delivered tick');
+    await screenshot(b.page, 'chat-list-unread');
+
+    // Bob opens it: Alice's ticks turn to read, the badge goes.
+    await row(b.page, 'Alice Liddell').click();
+    await bubble(b.page, 'Hello Bob!').waitFor();
+    await eventually(async () => (await first.getAttribute('data-status')) === 'read', 'read tick');
+    expect(await row(b.page, 'Alice Liddell').getByTestId('unread-badge').count()).toBe(0);
+
+    // The address is a safe link.
+    const link = bubble(b.page, 'Hello Bob!').getByRole('link');
+    expect(await link.getAttribute('href')).toBe('https://example.com/docs');
+    expect(await link.getAttribute('rel')).toBe('noopener noreferrer');
+    expect(await link.getAttribute('target')).toBe('_blank');
+
+    // Typing shows in Alice's header; Bob's answer arrives.
+    await b.page.getByTestId('composer').pressSequentially('Hi Al');
+    await eventually(
+      async () => (await a.page.getByTestId('chat-status').textContent()) === 'typing…',
+      'typing indicator',
+    );
+    await b.page.getByTestId('composer').pressSequentially('ice, got it');
+    await b.page.getByTestId('composer').press('Enter');
+    await bubble(a.page, 'Hi Alice, got it').waitFor();
+    // Shift+Enter adds a line; Enter sends.
+    const composer = a.page.getByTestId('composer');
+    await composer.pressSequentially('Great.');
+    await composer.press('Shift+Enter');
+    await composer.pressSequentially('Two lines.');
+    expect(await composer.inputValue()).toBe('Great.\nTwo lines.');
+    await composer.press('Enter');
+    await bubble(b.page, 'Great.').waitFor();
+    expect(
+      await bubble(b.page, 'Great.')
+        .locator('.text')
+        .evaluate((el) => el.firstChild?.textContent),
+    ).toBe('Great.\nTwo lines.');
+    expect(await composer.inputValue()).toBe('');
+
+    // Near the 99,999-character limit a counter shows; over it, sending is impossible.
+    await composer.fill('x'.repeat(99_990));
+    expect(await a.page.getByTestId('char-counter').textContent()).toBe('9 characters left');
+    await composer.fill('x'.repeat(100_000));
+    expect(await a.page.getByTestId('char-counter').textContent()).toBe('1 character over the limit');
+    expect(await a.page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    const count = await a.page.getByTestId('message').count();
+    await composer.press('Enter');
+    expect(await composer.inputValue()).toHaveLength(100_000);
+    expect(await a.page.getByTestId('message').count()).toBe(count);
+    await composer.fill('');
+    expect(await a.page.getByTestId('char-counter').count()).toBe(0);
+
+    // Presence: Bob is online in Alice's header and list.
+    await eventually(
+      async () => (await a.page.getByTestId('chat-status').textContent()) === 'online',
+      'online',
+    );
+    expect(await row(a.page, 'Bob Builder').locator('.dot').count()).toBe(1);
+    await screenshot(a.page, 'chat');
+    await screenshot(b.page, 'chat-other-side');
+    await a.page.emulateMedia({ colorScheme: 'dark' });
+    await screenshot(a.page, 'chat-dark');
+    await a.page.emulateMedia({ colorScheme: 'light' });
+
+    // The filter box narrows the list.
+    const search = a.page.getByRole('searchbox', { name: 'Search chats' });
+    await search.fill('nobody-matches-this');
+    await a.page.getByText('No chats match your search.').waitFor();
+    await search.fill('bob');
+    await row(a.page, 'Bob Builder').waitFor();
+    await search.fill('');
+
+    // Bob closes his browser: Alice sees him go offline.
+    await b.context.close();
+    await eventually(
+      async () => ((await a.page.getByTestId('chat-status').textContent()) ?? '').startsWith('last seen'),
+      'last seen after Bob left',
+      20_000,
+    );
+    expect(await row(a.page, 'Bob Builder').locator('.dot').count()).toBe(0);
+    expect(a.errors).toEqual([]);
+    expect(b.errors).toEqual([]);
+  });
+});

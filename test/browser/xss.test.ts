@@ -1,0 +1,110 @@
+/**
+ * Nothing a user writes is ever interpreted as HTML or script: an XSS corpus in message
+ * text, display names and group names is shown as text, runs nothing (window.__xss stays
+ * unset) and adds no elements to the page. The CSP would stop inline script anyway; this
+ * checks the app itself never creates such elements.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { newUser } from '../helpers/sdk.js';
+import { SERVER_ARGS, bubble, launch, newTab, openChat, row, screenshot, signUp, uname } from './helpers.js';
+
+const CORPUS = [
+  '<img src=x onerror="window.__xss=1">',
+  '<script>window.__xss=2</script>',
+  '"><svg onload=window.__xss=3>',
+  'javascript:window.__xss=4',
+  '<a href="javascript:window.__xss=5">click me</a>',
+  '<iframe srcdoc="<script>parent.__xss=6</script>"></iframe>',
+  'https://example.com/"><img src=x onerror=window.__xss=7>',
+  '<style>body{display:none}</style><b onmouseover=window.__xss=8>hover</b>',
+  '{{constructor.constructor("window.__xss=9")()}}',
+  '<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=10>',
+];
+const EVIL_NAME = '<img src=x onerror=window.__xss=11>';
+const EVIL_GROUP = '<svg/onload=window.__xss=12>';
+
+/** Elements or attributes that user content must never produce inside the app. */
+async function injected(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    const app = document.getElementById('app');
+    for (const el of Array.from(app?.querySelectorAll('*') ?? [])) {
+      const tag = el.tagName.toLowerCase();
+      if (['script', 'iframe', 'img', 'style', 'math', 'object', 'embed', 'b', 'table'].includes(tag)) {
+        found.push(`<${tag}>`);
+      }
+      for (const a of el.getAttributeNames()) if (a.startsWith('on')) found.push(`${tag}[${a}]`);
+      const href = el.getAttribute('href');
+      if (href !== null && !/^(https?:|#)/.test(href)) found.push(`${tag}[href=${href}]`);
+    }
+    return found;
+  });
+}
+
+describe('XSS corpus', () => {
+  let server: ServerHandle;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServer({ args: SERVER_ARGS });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  it('shows hostile text as text and runs none of it', async () => {
+    const me = uname('xena');
+    const t = await newTab(browser, server.url);
+    const page = t.page;
+    await signUp(page, me, 'Xena Safe');
+
+    const mallory = await newUser(server.url, uname('mal'));
+    await mallory.http.updateMe({ displayName: EVIL_NAME });
+    const direct = await mallory.http.direct({ username: me });
+    for (const [i, text] of CORPUS.entries()) {
+      await mallory.http.send(direct.id, { clientId: `x-${i}`, text });
+    }
+    const other = await newUser(server.url, uname('oscar'));
+    const group = await mallory.http.createGroup({ name: EVIL_GROUP, members: [me, other.username] });
+    for (const [i, text] of CORPUS.entries()) {
+      await mallory.http.send(group.id, { clientId: `g-${i}`, text });
+    }
+    await mallory.http.requestContact({ username: me });
+
+    await row(page, EVIL_NAME).waitFor();
+    await row(page, EVIL_GROUP).waitFor();
+    await openChat(page, EVIL_NAME);
+    for (const text of CORPUS) await bubble(page, text).waitFor();
+    expect(await page.getByTestId('chat-name').textContent()).toBe(EVIL_NAME);
+    await screenshot(page, 'xss-direct');
+
+    await openChat(page, EVIL_GROUP);
+    for (const text of CORPUS) await bubble(page, text).waitFor();
+    expect(
+      await bubble(page, CORPUS[0] ?? '')
+        .locator('.sender')
+        .textContent(),
+    ).toBe(EVIL_NAME);
+    await page.getByRole('button', { name: 'Conversation info' }).click();
+    await page.locator(`[data-testid="member"]`).filter({ hasText: EVIL_NAME }).waitFor();
+    await page.getByRole('button', { name: 'Close info' }).click();
+    await page.getByRole('button', { name: /^Contacts/ }).click();
+    await page.getByTestId('incoming').getByText(EVIL_NAME).waitFor();
+    await screenshot(page, 'xss-contacts');
+
+    // Hover everything once: no handler fires either.
+    for (const b of await page.locator('.bubble').all()) await b.hover().catch(() => undefined);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss)).toBeUndefined();
+    expect(await injected(page)).toEqual([]);
+    // The one URL in the corpus became a link to exactly that address, nothing more.
+    const links = await page.locator('.text a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    for (const href of links) expect(href).toMatch(/^https:\/\/example\.com\//);
+    expect(t.errors).toEqual([]);
+  });
+});
