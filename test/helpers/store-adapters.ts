@@ -12,6 +12,8 @@ import { createTestDatabase, pgAvailable } from './services.js';
 
 export interface StoreAdapter {
   name: string;
+  /** The adapter's `capabilities.multiWriter`, known without opening it (selects the concurrency tests). */
+  multiWriter: boolean;
   /** Why the adapter cannot run here (services missing), or null. */
   unavailable(): Promise<string | null>;
   open(): Promise<{
@@ -28,6 +30,7 @@ export interface StoreAdapter {
 export const STORE_ADAPTERS: StoreAdapter[] = [
   {
     name: 'sqlite',
+    multiWriter: false,
     unavailable: async () => null,
     async open() {
       const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
@@ -43,6 +46,7 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
   },
   {
     name: 'postgres',
+    multiWriter: true,
     unavailable: pgAvailable,
     async open() {
       const db = await createTestDatabase();

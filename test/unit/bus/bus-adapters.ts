@@ -38,6 +38,8 @@ export interface BusCluster {
 export interface BusAdapter {
   name: string;
   capabilities: BusCapabilities;
+  /** Runs on a separate service that can be interrupted or unreachable (selects those tests). */
+  service: boolean;
   /** Why the adapter cannot run here (services missing), or null. */
   unavailable(): Promise<string | null>;
   open(): Promise<BusCluster>;
@@ -50,6 +52,7 @@ export const BUS_ADAPTERS: BusAdapter[] = [
     name: 'memory',
     // One process: every event reaches every subscriber.
     capabilities: { routed: false },
+    service: false,
     unavailable: async () => null,
     async open() {
       const shared = new MemoryBus();
@@ -89,6 +92,7 @@ export const BUS_ADAPTERS: BusAdapter[] = [
   {
     name: 'redis',
     capabilities: { routed: true },
+    service: true,
     unavailable: redisAvailable,
     async open() {
       const prefix = testRedisPrefix();

@@ -13,7 +13,8 @@ import { selectedAdapters } from '../../helpers/store-adapters.js';
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
 
-for (const adapter of selectedAdapters()) {
+// Only adapters that allow several writers: the property under test does not exist otherwise.
+for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
   describe(`store concurrency: ${adapter.name}`, () => {
     let stores: Store[] = [];
     let cleanup: (() => Promise<void>) | undefined;
@@ -30,8 +31,7 @@ for (const adapter of selectedAdapters()) {
       const opened = await adapter.open();
       cleanup = opened.cleanup;
       if (!opened.store.capabilities.multiWriter || !opened.openPeer) {
-        ctx.skip();
-        return;
+        throw new Error(`${adapter.name} declares multiWriter but cannot open a peer`);
       }
       // Two pools, like two servers.
       stores = [opened.store, await opened.openPeer()];
