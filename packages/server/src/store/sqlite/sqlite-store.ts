@@ -18,6 +18,15 @@ import type {
   UserRow,
 } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { toConversation, toDevice, toMember, toMessage, toSummary, toUser } from '../rows.js';
+import type {
+  ConversationDbRow,
+  DeviceDbRow,
+  MemberDbRow,
+  MessageDbRow,
+  SummaryDbRow,
+  UserDbRow,
+} from '../rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:'. */
@@ -30,112 +39,6 @@ export interface SqliteStoreOptions {
    */
   durability?: 'normal' | 'full';
 }
-
-interface MessageDbRow {
-  pos: number;
-  conversation_id: string;
-  seq: number;
-  id: string;
-  sender_id: string;
-  client_id: string;
-  text: string;
-  created_at: number;
-}
-
-function toMessage(r: MessageDbRow): Message {
-  return {
-    id: r.id,
-    conversationId: r.conversation_id,
-    seq: r.seq,
-    pos: r.pos,
-    senderId: r.sender_id,
-    clientId: r.client_id,
-    text: r.text,
-    createdAt: r.created_at,
-  };
-}
-
-interface UserDbRow {
-  id: string;
-  username: string;
-  display_name: string;
-  password_hash: string;
-  created_at: number;
-  last_active_at: number | null;
-}
-const toUser = (r: UserDbRow): UserRow => ({
-  id: r.id,
-  username: r.username,
-  displayName: r.display_name,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-  lastActiveAt: r.last_active_at,
-});
-
-interface DeviceDbRow {
-  id: string;
-  user_id: string;
-  name: string;
-  created_at: number;
-  last_seen_at: number;
-}
-const toDevice = (r: DeviceDbRow): DeviceRow => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at,
-});
-
-interface ConversationDbRow {
-  id: string;
-  kind: 'direct' | 'group';
-  name: string;
-  created_at: number;
-  last_activity_at: number;
-  last_seq: number;
-}
-const toConversation = (r: ConversationDbRow): ConversationRow => ({
-  id: r.id,
-  kind: r.kind,
-  name: r.name,
-  createdAt: r.created_at,
-  lastActivityAt: r.last_activity_at,
-  lastSeq: r.last_seq,
-});
-
-interface MemberDbRow {
-  conversation_id: string;
-  user_id: string;
-  role: 'admin' | 'member';
-  joined_at: number;
-  read_seq: number;
-  delivered_seq: number;
-}
-const toMember = (r: MemberDbRow): MemberRow => ({
-  conversationId: r.conversation_id,
-  userId: r.user_id,
-  role: r.role,
-  joinedAt: r.joined_at,
-  readSeq: r.read_seq,
-  deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
-});
-
-type SummaryDbRow = ConversationDbRow & {
-  role: 'admin' | 'member';
-  read_seq: number;
-  member_count: number;
-  peer_id: string | null;
-  peer_delivered_seq: number | null;
-  peer_read_seq: number | null;
-  m_pos: number | null;
-  m_id: string;
-  m_seq: number;
-  m_sender_id: string;
-  m_client_id: string;
-  m_text: string;
-  m_created_at: number;
-};
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
@@ -150,31 +53,6 @@ const SUMMARY_SELECT = `
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
   LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
-
-function toSummary(r: SummaryDbRow): ConversationSummaryRow {
-  return {
-    ...toConversation(r),
-    role: r.role,
-    readSeq: r.read_seq,
-    memberCount: r.member_count,
-    peerId: r.peer_id,
-    peerDeliveredSeq: r.peer_delivered_seq,
-    peerReadSeq: r.peer_read_seq,
-    lastMessage:
-      r.m_pos === null
-        ? null
-        : {
-            id: r.m_id,
-            conversationId: r.id,
-            seq: r.m_seq,
-            pos: r.m_pos,
-            senderId: r.m_sender_id,
-            clientId: r.m_client_id,
-            text: r.m_text,
-            createdAt: r.m_created_at,
-          },
-  };
-}
 
 /** The unique key of the direct conversation of two users, whoever asks. */
 function directKey(a: string, b: string): string {
