@@ -73,7 +73,9 @@ export function clientCpuPct(sampler: ProcSampler, pids: number[], from: number,
 export function otherCpuPct(sampler: ProcSampler, ours: number[], from: number, to: number): number | null {
   const machine = windowStats(sampler.samples.get(MACHINE) ?? [], from, to);
   if (!machine) return null;
-  return round(Math.max(0, machine.cpuPct - clientCpuPct(sampler, ours, from, to)));
+  // The coordinator (this process) is ours too: its CPU is not "other".
+  const self = windowStats(sampler.samples.get(process.pid) ?? [], from, to)?.cpuPct ?? 0;
+  return round(Math.max(0, machine.cpuPct - clientCpuPct(sampler, ours, from, to) - self));
 }
 
 /** Take exact /proc readings of `pids` at `at` (timers, so the edges of the window are sharp). */
@@ -135,7 +137,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       );
     }
     const ours = server.pid === null ? pool.pids : [server.pid, ...pool.pids];
-    const pids = [MACHINE, ...ours];
+    const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids);
     const startAt = now() + 300;
     const timing: LoadTiming = {
@@ -197,7 +199,12 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       closed: sum('closed'),
       errors,
       ...serverFigures(sampler, server.pid, timing.measureFrom, timing.measureTo),
-      client_cpu_pct: clientCpuPct(sampler, pool.pids, timing.measureFrom, timing.measureTo),
+      client_cpu_pct: clientCpuPct(
+        sampler,
+        [process.pid, ...pool.pids],
+        timing.measureFrom,
+        timing.measureTo,
+      ),
       other_cpu_pct: otherCpuPct(sampler, ours, timing.measureFrom, timing.measureTo),
       ...(metricsFrom ? storeFigures(metricsFrom, metricsTo, p.durationS) : {}),
       drain_s: round(Math.max(...reports.map((r) => r.drainedMs)) / 1000),

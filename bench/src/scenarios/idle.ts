@@ -37,7 +37,7 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
   const pool = WorkerPool.start(workers);
   try {
     const ours = server.pid === null ? pool.pids : [server.pid, ...pool.pids];
-    const pids = [MACHINE, ...ours];
+    const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids, 200);
     // Baseline: the server after seeding, before any WebSocket.
     await sleep(1500);
@@ -107,7 +107,7 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
       server_rss_mb: hold ? round(hold.medianRss / 2 ** 20) : null,
       server_cpu_pct: hold ? round(hold.cpuPct) : null,
       server_cpu_connect_pct: connectFigures.server_cpu_pct,
-      client_cpu_connect_pct: clientCpuPct(sampler, pool.pids, firstStart, lastReady),
+      client_cpu_connect_pct: clientCpuPct(sampler, [process.pid, ...pool.pids], firstStart, lastReady),
       other_cpu_connect_pct: otherCpuPct(sampler, ours, firstStart, lastReady),
       workers,
       connect_concurrency: opts.connectConcurrency,

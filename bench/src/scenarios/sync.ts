@@ -71,7 +71,7 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
     ctx.log(`sent ${seeded.sent} messages in ${round(seeded.seconds)} s; reconnecting all ${n} clients`);
 
     const ours = server.pid === null ? pool.pids : [server.pid, ...pool.pids];
-    const pids = [MACHINE, ...ours];
+    const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids, 100);
     const overflowsBefore = listenOverflows();
     const startAt = now() + 500;
@@ -118,7 +118,7 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
       senders,
       seed_s: round(seeded.seconds),
       ...serverFigures(sampler, server.pid, firstStart, lastDone),
-      client_cpu_pct: clientCpuPct(sampler, pool.pids, firstStart, lastDone),
+      client_cpu_pct: clientCpuPct(sampler, [process.pid, ...pool.pids], firstStart, lastDone),
       other_cpu_pct: otherCpuPct(sampler, ours, firstStart, lastDone),
       workers,
       profile_window_us: [toMonotonicUs(firstStart), toMonotonicUs(lastDone)],

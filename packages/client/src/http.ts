@@ -12,13 +12,18 @@ import type {
   HistoryPage,
   LoginRequest,
   Member,
+  MuteRequest,
+  PushSubscriptionInfo,
+  RegisterPushRequest,
   Routes,
   SendRequest,
   Session,
   SignupRequest,
   SyncPage,
   UpdateMeRequest,
+  UpdateSettingsRequest,
   User,
+  UserSettings,
 } from '@parley/protocol';
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { ErrorCode } from '@parley/protocol';
@@ -79,6 +84,7 @@ const PUBLIC_ROUTES: ReadonlySet<Route> = new Set<Route>([
   'POST /v1/users',
   'POST /v1/sessions',
   'GET /v1/discovery',
+  'GET /v1/push/vapid',
 ]);
 
 /** Error code for a failed response whose body is not a Parley `ErrorBody` (e.g. from a proxy). */
@@ -304,6 +310,46 @@ export class ParleyHttp {
   /** Presence of up to 100 users; users I may not see are left out. */
   presence(userIds: readonly string[]): Promise<{ presence: Presence[] }> {
     return this.#call('GET /v1/presence', { query: { userIds: userIds.join(',') } });
+  }
+
+  /** My settings (whether push notifications show message text). */
+  settings(): Promise<UserSettings> {
+    return this.#call('GET /v1/me/settings', {});
+  }
+
+  /** Change some of my settings; the others stay. */
+  updateSettings(req: UpdateSettingsRequest): Promise<UserSettings> {
+    return this.#call('PATCH /v1/me/settings', { body: req });
+  }
+
+  /** No push notifications from a conversation until `until` (null: until `unmute`). */
+  mute(id: string, until: MuteRequest['until']): Promise<Conversation> {
+    return this.#call('PUT /v1/conversations/:id/mute', { params: { id }, body: { until } });
+  }
+
+  /** Push notifications from a conversation again. */
+  unmute(id: string): Promise<Conversation> {
+    return this.#call('DELETE /v1/conversations/:id/mute', { params: { id } });
+  }
+
+  /** The server's VAPID public key, for `pushManager.subscribe({ applicationServerKey })`. */
+  vapidKey(): Promise<{ publicKey: string }> {
+    return this.#call('GET /v1/push/vapid', {});
+  }
+
+  /** Register a push endpoint (Web Push subscription, FCM or APNs token) for this device. */
+  registerPush(req: RegisterPushRequest): Promise<PushSubscriptionInfo> {
+    return this.#call('POST /v1/push/subscriptions', { body: req });
+  }
+
+  /** The push subscriptions of all my devices. */
+  pushSubscriptions(): Promise<{ subscriptions: PushSubscriptionInfo[] }> {
+    return this.#call('GET /v1/push/subscriptions', {});
+  }
+
+  /** Remove a push subscription. */
+  unregisterPush(id: string): Promise<{ ok: true }> {
+    return this.#call('DELETE /v1/push/subscriptions/:id', { params: { id } });
   }
 
   async #call<R extends Route>(route: R, options: CallOptions<R>): Promise<Res<R>> {

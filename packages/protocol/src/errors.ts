@@ -95,6 +95,12 @@ export const ERRORS = {
     retryable: false,
     message: 'This client id was already used for a different message',
   },
+  push_not_configured: {
+    status: 400,
+    ws: 'frame',
+    retryable: false,
+    message: 'This server cannot send this kind of push notification (FCM or APNs is not configured)',
+  },
   rate_limited: { status: 429, ws: 'frame', retryable: true, message: 'Too many requests; slow down' },
   slow_consumer: {
     status: 503,

@@ -14,9 +14,11 @@ import type {
   Member,
   MessageReceipts,
   Presence,
+  PushSubscriptionInfo,
   Session,
   SyncPage,
   User,
+  UserSettings,
 } from './models.js';
 
 export interface SignupRequest {
@@ -61,6 +63,25 @@ export interface UserTarget {
   username?: string;
   userId?: string;
 }
+
+/** `PATCH /v1/me/settings`: the settings to change (others stay). */
+export type UpdateSettingsRequest = Partial<UserSettings>;
+
+/** `PUT /v1/conversations/:id/mute`: no push notifications from this conversation until `until`. */
+export interface MuteRequest {
+  /** When notifications resume (ms since the epoch), or null for "until I unmute". */
+  until: number | null;
+}
+
+/**
+ * `POST /v1/push/subscriptions`: register a push endpoint of the calling device. A browser
+ * sends its `PushSubscription` (`subscription.toJSON()` plus `kind: 'webpush'`); a native
+ * app sends its FCM registration token or APNs device token (hex).
+ */
+export type RegisterPushRequest =
+  | { kind: 'webpush'; endpoint: string; keys: { p256dh: string; auth: string } }
+  | { kind: 'fcm'; token: string }
+  | { kind: 'apns'; token: string };
 
 /**
  * Every route: method, path, request body, response body. `:id` and `:userId` are path
@@ -120,4 +141,25 @@ export interface Routes {
    * one is there. Clients call it before every (re)connect.
    */
   'GET /v1/discovery': { body: undefined; res: Discovery; auth: false };
+  /** My settings (push previews). */
+  'GET /v1/me/settings': { body: undefined; res: UserSettings; auth: true };
+  'PATCH /v1/me/settings': { body: UpdateSettingsRequest; res: UserSettings; auth: true };
+  /** Mute push notifications from a conversation (for me only); answers the updated conversation. */
+  'PUT /v1/conversations/:id/mute': { body: MuteRequest; res: Conversation; auth: true };
+  'DELETE /v1/conversations/:id/mute': { body: undefined; res: Conversation; auth: true };
+  /** The server's VAPID public key (base64url), the `applicationServerKey` of `pushManager.subscribe`. */
+  'GET /v1/push/vapid': { body: undefined; res: { publicKey: string }; auth: false };
+  /**
+   * Register a push endpoint for the calling device (idempotent: the same endpoint or token
+   * again answers the same subscription, moved to this device if another one had it).
+   */
+  'POST /v1/push/subscriptions': { body: RegisterPushRequest; res: PushSubscriptionInfo; auth: true };
+  /** The push subscriptions of all my devices. */
+  'GET /v1/push/subscriptions': {
+    body: undefined;
+    res: { subscriptions: PushSubscriptionInfo[] };
+    auth: true;
+  };
+  /** Unsubscribe (any of my subscriptions). */
+  'DELETE /v1/push/subscriptions/:id': { body: undefined; res: { ok: true }; auth: true };
 }

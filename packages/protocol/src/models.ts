@@ -78,6 +78,11 @@ export interface Conversation {
   peerDeliveredSeq?: number;
   /** Direct conversations: how far the other member has read (read ticks). */
   peerReadSeq?: number;
+  /**
+   * Present while I muted push notifications for this conversation: when they resume, or
+   * null for "until I unmute". Absent when not muted (an expired mute is absent too).
+   */
+  mutedUntil?: number | null;
 }
 
 /** Online state and last seen of a user, as the caller may see it. */
@@ -153,4 +158,49 @@ export interface Discovery {
   url: string;
   serverId: string;
   region: string;
+}
+
+/** My account settings (`GET /v1/me/settings`). */
+export interface UserSettings {
+  /**
+   * Push notifications show the message text (default true). False: they only say who wrote
+   * ("New message from Ana"), so nothing of the text leaves the server through a push service.
+   */
+  pushPreview: boolean;
+}
+
+/** Where a push subscription delivers: the browser's Web Push service, or a native app's FCM or APNs token. */
+export type PushKind = 'webpush' | 'fcm' | 'apns';
+
+/** A registered push endpoint of one of my devices. */
+export interface PushSubscriptionInfo {
+  id: string;
+  kind: PushKind;
+  /** The device it belongs to: logging that device out or revoking it removes the subscription. */
+  deviceId: string;
+  createdAt: number;
+}
+
+/**
+ * What a push notification carries (the decrypted Web Push payload; FCM `data`; APNs
+ * `parley` key). One notification per message; a burst in one conversation shares one
+ * collapse key (`tag`), and `unread` says how many are waiting there.
+ */
+export interface PushPayload {
+  type: 'message';
+  conversationId: string;
+  /** Group name, or the sender's display name in a direct conversation. */
+  conversationName: string;
+  kind: ConversationKind;
+  messageId: string;
+  seq: number;
+  senderId: string;
+  senderName: string;
+  /** The start of the text (at most 200 code points); absent when my `pushPreview` is off. */
+  text?: string;
+  /** Messages after my read cursor in this conversation when this one was stored (at least 1). */
+  unread: number;
+  createdAt: number;
+  /** Collapse key shared by every notification of this conversation (Web Push `Topic`). */
+  tag: string;
 }

@@ -32,6 +32,11 @@ import type { PresenceTracker } from './presence/presence.js';
 import { PresenceService } from './presence/presence-service.js';
 import { RedisPresence } from './presence/redis/redis-presence.js';
 import { ReceiptService } from './receipts/receipt-service.js';
+import { ApnsProvider } from './push/apns/apns-provider.js';
+import { FcmProvider, loadServiceAccount } from './push/fcm/fcm-provider.js';
+import type { PushProvider } from './push/provider.js';
+import { PushService } from './push/push-service.js';
+import { WebPushProvider, loadVapidKeys } from './push/webpush/webpush-provider.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -136,6 +141,18 @@ export async function createParley(
   const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;
   const presence = new PresenceService(tracker, store, bus, log, config.presenceFlushMs);
+  const providers = await pushProviders(config, store);
+  const push = new PushService(store, tracker, providers.list, metrics, log, providers.vapidPublicKey, {
+    idleSec: config.pushIdleSec,
+    pollMs: config.pushPollMs,
+    concurrency: config.pushConcurrency,
+    maxAttempts: config.pushMaxAttempts,
+    ttlSec: config.pushTtlSec,
+    retryBaseMs: config.pushRetryBaseMs,
+    retryMaxMs: config.pushRetryMaxMs,
+    webPushAllowHttp: config.webPushAllowHttp,
+  });
+  messages.push = push;
   const contacts = new ContactService(store, bus, presence);
   const servesChat = config.role !== 'api';
   const chat = servesChat
@@ -167,6 +184,7 @@ export async function createParley(
       messages,
       contacts,
       presence,
+      push,
       authRatePerMin: config.authRatePerMin,
     });
     scope.get<{ Querystring: { region?: string } }>(
@@ -245,6 +263,7 @@ export async function createParley(
     async listen() {
       await http.listen({ port: config.port, host: config.host });
       ready = true;
+      push.start();
       const port = (http.server.address() as AddressInfo).port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       publicUrl ||= `ws://${host.includes(':') ? `[${host}]` : host}:${port}/v1/ws`;
@@ -276,6 +295,7 @@ export async function createParley(
           await chat.shutdown(config.redis ? Math.min(5000, config.shutdownTimeoutMs / 2) : 0);
         }
         await messages.drain();
+        await push.close();
         await receipts.close();
         await presence.close();
         await http.close();
@@ -287,4 +307,42 @@ export async function createParley(
       return closing;
     },
   };
+}
+
+/**
+ * The push providers this configuration enables: Web Push always (VAPID keys from the options
+ * or the store), FCM when a service account is given, APNs when a signing key is given.
+ */
+async function pushProviders(
+  config: ServerConfig,
+  store: Store,
+): Promise<{ list: PushProvider[]; vapidPublicKey: string }> {
+  const keys = await loadVapidKeys(store, {
+    publicKey: config.vapidPublicKey,
+    privateKey: config.vapidPrivateKey,
+    subject: config.vapidSubject,
+  });
+  const providers: PushProvider[] = [new WebPushProvider(keys)];
+  if (config.fcmServiceAccount !== '') {
+    providers.push(
+      new FcmProvider({
+        account: loadServiceAccount(config.fcmServiceAccount),
+        projectId: config.fcmProjectId,
+        baseUrl: config.fcmBaseUrl,
+        tokenUrl: config.fcmTokenUrl,
+      }),
+    );
+  }
+  if (config.apnsKey !== '') {
+    providers.push(
+      new ApnsProvider({
+        key: config.apnsKey,
+        keyId: config.apnsKeyId,
+        teamId: config.apnsTeamId,
+        topic: config.apnsTopic,
+        baseUrl: config.apnsBaseUrl,
+      }),
+    );
+  }
+  return { list: providers, vapidPublicKey: keys.publicKey };
 }

@@ -27,7 +27,8 @@ const USAGE = `Usage:
 
 Server options (flag / env var, default):
 ${Object.entries(DEFAULT_CONFIG)
-  .map(([k, v]) => `  --${kebab(k)} / ${envName(k)} (${String(v)})`)
+  // An empty default reads as 'none'.
+  .map(([k, v]) => `  --${kebab(k)} / ${envName(k)} (${String(v) === '' ? 'none' : String(v)})`)
   .join('\n')}
 `;
 
@@ -52,6 +53,9 @@ export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Partial<Serv
       const n = Number(raw);
       if (!Number.isFinite(n) || n < 0) throw new Error(`--${kebab(k)} must be a non-negative number`);
       out[k] = n;
+    } else if (typeof def === 'boolean') {
+      if (!['true', 'false', '1', '0'].includes(raw)) throw new Error(`--${kebab(k)} must be true or false`);
+      out[k] = raw === 'true' || raw === '1';
     } else out[k] = raw;
   }
   if (out.durability !== undefined && out.durability !== 'normal' && out.durability !== 'full') {

@@ -73,6 +73,52 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Server id reported in `ready` and logs. Default: random. */
   serverId: string;
+
+  // ---- push notifications (see README "Push notifications") ----
+  /**
+   * Also notify members who have a device online, on those of their devices idle this long
+   * (no send, read or typing; devices not connected count as idle), seconds. Default 0: a
+   * member with any device online gets no push.
+   */
+  pushIdleSec: number;
+  /** How often each server looks for due notifications when none were queued here, ms. Default 1000. */
+  pushPollMs: number;
+  /** Notifications sent at once by one server. Default 16. */
+  pushConcurrency: number;
+  /** Attempts per notification before it is dropped. Default 10. */
+  pushMaxAttempts: number;
+  /** A notification not delivered this long after its message is dropped (also the Web Push TTL), seconds. Default 86400. */
+  pushTtlSec: number;
+  /** First retry delay without a Retry-After (full-jitter exponential backoff), ms. Default 1000. */
+  pushRetryBaseMs: number;
+  /** Longest wait before a retry, Retry-After included, ms. Default 3600000. */
+  pushRetryMaxMs: number;
+  /** VAPID public key, base64url (env PARLEY_VAPID_PUBLIC_KEY). Empty (default): generated on first start and kept in the store. */
+  vapidPublicKey: string;
+  /** VAPID private key, base64url (env PARLEY_VAPID_PRIVATE_KEY); given with the public key. */
+  vapidPrivateKey: string;
+  /** VAPID contact, a mailto: or https: URL (env PARLEY_VAPID_SUBJECT). Apple's push service refuses localhost. Default mailto:parley@localhost. */
+  vapidSubject: string;
+  /** Accept http: Web Push endpoints (local push services in tests only). Default false: https: only. */
+  webPushAllowHttp: boolean;
+  /** FCM service-account key: the JSON, or the path of the file (env PARLEY_FCM_SERVICE_ACCOUNT). Empty (default): no FCM. */
+  fcmServiceAccount: string;
+  /** Firebase project id. Default: the service account's project_id. */
+  fcmProjectId: string;
+  /** FCM API base URL. Default https://fcm.googleapis.com. */
+  fcmBaseUrl: string;
+  /** OAuth2 token endpoint for FCM. Default: the service account's token_uri. */
+  fcmTokenUrl: string;
+  /** APNs signing key (.p8): the PEM, or the path of the file (env PARLEY_APNS_KEY). Empty (default): no APNs. */
+  apnsKey: string;
+  /** APNs key id. */
+  apnsKeyId: string;
+  /** Apple developer team id. */
+  apnsTeamId: string;
+  /** The iOS app's bundle id (apns-topic). */
+  apnsTopic: string;
+  /** APNs base URL. Default https://api.push.apple.com (https://api.sandbox.push.apple.com for development builds). */
+  apnsBaseUrl: string;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
@@ -107,4 +153,24 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   presenceFlushMs: 60_000,
   gapFillMs: 1000,
   shutdownTimeoutMs: 10_000,
+  pushIdleSec: 0,
+  pushPollMs: 1000,
+  pushConcurrency: 16,
+  pushMaxAttempts: 10,
+  pushTtlSec: 86_400,
+  pushRetryBaseMs: 1000,
+  pushRetryMaxMs: 3_600_000,
+  vapidPublicKey: '',
+  vapidPrivateKey: '',
+  vapidSubject: 'mailto:parley@localhost',
+  webPushAllowHttp: false,
+  fcmServiceAccount: '',
+  fcmProjectId: '',
+  fcmBaseUrl: 'https://fcm.googleapis.com',
+  fcmTokenUrl: '',
+  apnsKey: '',
+  apnsKeyId: '',
+  apnsTeamId: '',
+  apnsTopic: '',
+  apnsBaseUrl: 'https://api.push.apple.com',
 };

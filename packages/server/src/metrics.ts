@@ -38,6 +38,36 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers: [registry],
     }),
+    pushEnqueued: new Counter({
+      name: 'parley_push_enqueued_total',
+      help: 'Push notifications queued (one per message and subscription), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    pushSent: new Counter({
+      name: 'parley_push_sent_total',
+      help: 'Push notifications accepted by the push service (2xx), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    pushFailed: new Counter({
+      name: 'parley_push_failed_total',
+      help: 'Push attempts that failed (an error answer or none), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    pushRetried: new Counter({
+      name: 'parley_push_retried_total',
+      help: 'Push notifications scheduled for another attempt (429, 5xx, network), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    pushDropped: new Counter({
+      name: 'parley_push_dropped_total',
+      help: 'Push notifications given up, by reason (gone, rejected, expired, max_attempts, no_provider, enqueue_failed)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     errors: new Counter({
       name: 'parley_errors_total',
       help: 'Errors answered to clients, by code',

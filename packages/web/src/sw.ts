@@ -3,9 +3,14 @@
  * the app opens offline and shows the chats cached in IndexedDB. API calls and the WebSocket
  * are never cached. The precache list is written into this file by build/pwa-plugin.ts.
  *
- * Written without imports so it builds as one classic script; the few worker types it uses
- * are declared here because the DOM and WebWorker libs cannot share one program.
+ * It also shows push notifications (Web Push, see packages/server/src/push/): one per
+ * conversation, merged with the one already shown ("3 new messages"); a click opens the app
+ * at that conversation.
+ *
+ * Written without (runtime) imports so it builds as one classic script; the few worker types
+ * it uses are declared here because the DOM and WebWorker libs cannot share one program.
  */
+import type { PushPayload } from '@parley/protocol';
 
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void;
@@ -14,12 +19,31 @@ interface FetchEvent extends ExtendableEvent {
   readonly request: Request;
   respondWith(response: Response | Promise<Response>): void;
 }
+interface PushEvent extends ExtendableEvent {
+  readonly data: { json(): unknown } | null;
+}
+interface NotificationEvent extends ExtendableEvent {
+  readonly notification: Notification;
+}
+interface WindowClient {
+  readonly url: string;
+  readonly focused: boolean;
+  focus(): Promise<WindowClient>;
+  postMessage(message: unknown): void;
+}
 interface WorkerScope {
   addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void;
   addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void;
   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  addEventListener(type: 'push', listener: (event: PushEvent) => void): void;
+  addEventListener(type: 'notificationclick', listener: (event: NotificationEvent) => void): void;
   skipWaiting(): Promise<void>;
-  readonly clients: { claim(): Promise<void> };
+  readonly clients: {
+    claim(): Promise<void>;
+    matchAll(options: { type: 'window'; includeUncontrolled: boolean }): Promise<WindowClient[]>;
+    openWindow(url: string): Promise<WindowClient | null>;
+  };
+  readonly registration: ServiceWorkerRegistration;
   readonly location: Location;
 }
 
@@ -69,6 +93,101 @@ scope.addEventListener('fetch', (event) => {
     (async () => {
       const hit = await caches.match(req, { cacheName: CACHE });
       return hit ?? fetch(req);
+    })(),
+  );
+});
+
+// ---- push notifications ----
+
+/** What the notification of a conversation remembers, to merge the next one into it. */
+interface Shown {
+  conversationId: string;
+  seq: number;
+  count: number;
+}
+
+/** Same words as the server's push/payload.ts notificationText (native apps show those). */
+function notificationText(p: PushPayload, count: number): { title: string; body: string } {
+  const title = p.kind === 'group' ? p.conversationName : p.senderName;
+  const line =
+    p.text === undefined
+      ? `New message from ${p.senderName}`
+      : p.kind === 'group'
+        ? `${p.senderName}: ${p.text}`
+        : p.text;
+  return { title, body: count > 1 ? `${count} new messages\n${line}` : line };
+}
+
+function isPayload(v: unknown): v is PushPayload {
+  const p = v as Partial<PushPayload> | null;
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    p.type === 'message' &&
+    typeof p.conversationId === 'string' &&
+    typeof p.tag === 'string' &&
+    typeof p.seq === 'number'
+  );
+}
+
+async function showPush(data: unknown): Promise<void> {
+  const reg = scope.registration;
+  const icon = '/icons/icon-192.png';
+  if (!isPayload(data)) {
+    await reg.showNotification('Parley', { body: 'New message', tag: 'parley', icon });
+    return;
+  }
+  // The app is open and in front: it shows the message itself.
+  const windows = await scope.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  if (windows.some((w) => w.focused)) return;
+  // A burst in one conversation is one notification: the server gives every message of it
+  // the same tag (also the push service's Topic); count what is waiting there.
+  const [existing] = await reg.getNotifications({ tag: data.tag });
+  const prev = existing?.data as Partial<Shown> | undefined;
+  let count = Math.max(1, data.unread);
+  if (typeof prev?.count === 'number' && typeof prev.seq === 'number' && prev.seq < data.seq) {
+    count = Math.max(count, prev.count + 1);
+  }
+  const { title, body } = notificationText(data, count);
+  const shown: Shown = { conversationId: data.conversationId, seq: data.seq, count };
+  // `renotify`: a merged notification still alerts (not in TypeScript's DOM lib).
+  const options: NotificationOptions & { renotify: boolean; timestamp: number } = {
+    body,
+    tag: data.tag,
+    icon,
+    badge: icon,
+    data: shown,
+    renotify: true,
+    timestamp: data.createdAt,
+  };
+  await reg.showNotification(title, options);
+}
+
+scope.addEventListener('push', (event) => {
+  let data: unknown = null;
+  try {
+    data = event.data?.json() ?? null;
+  } catch {
+    // Not JSON: a generic notification.
+  }
+  event.waitUntil(showPush(data));
+});
+
+scope.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const id = (event.notification.data as Partial<Shown> | null)?.conversationId;
+  const url = id === undefined ? '/' : `/#/c/${encodeURIComponent(id)}`;
+  event.waitUntil(
+    (async () => {
+      const windows = await scope.clients.matchAll({ type: 'window', includeUncontrolled: true });
+      const win = windows.find((w) => new URL(w.url).origin === scope.location.origin);
+      if (win !== undefined) {
+        await win.focus();
+        // The app navigates itself (its route is in the hash).
+        win.postMessage({ type: 'parley.open', conversationId: id ?? null });
+        return;
+      }
+      await scope.clients.openWindow(url);
     })(),
   );
 });

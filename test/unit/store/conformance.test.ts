@@ -220,5 +220,123 @@ for (const adapter of selectedAdapters()) {
       expect((await store.getConversationSummary(ab.id, b.id))?.readSeq).toBe(3);
       expect(await store.getConversationSummary(ab.id, x.id)).toBeNull();
     });
+
+    // ---- push notifications ----
+
+    const sub = (userId: string, deviceId: string, address: string, kind: 'webpush' | 'fcm' = 'webpush') => ({
+      id: uid('ps_'),
+      userId,
+      deviceId,
+      kind,
+      address,
+      p256dh: kind === 'webpush' ? 'p' : null,
+      auth: kind === 'webpush' ? 'a' : null,
+      createdAt: Date.now(),
+    });
+    async function device(userId: string) {
+      const id = uid('d_');
+      const now = Date.now();
+      await store.createDevice({ id, userId, name: 'phone', createdAt: now, lastSeenAt: now }, uid('hash'));
+      return id;
+    }
+
+    it('keeps push subscriptions per device, and drops them with the revoked device', async () => {
+      const a = await user();
+      const [d1, d2] = [await device(a.id), await device(a.id)];
+      const s1 = await store.savePushSubscription(sub(a.id, d1, 'https://push.example/1'));
+      const s2 = await store.savePushSubscription(sub(a.id, d2, 'tok-2', 'fcm'));
+      expect((await store.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([s1.id, s2.id]);
+      // The same endpoint again (a new login in the same browser) keeps its id, on the new device.
+      const again = await store.savePushSubscription({
+        ...sub(a.id, d2, 'https://push.example/1'),
+        auth: 'b',
+      });
+      expect(again).toMatchObject({ id: s1.id, deviceId: d2, auth: 'b' });
+      // Another account taking the endpoint gets a fresh subscription; the old one is gone.
+      const b = await user();
+      const taken = await store.savePushSubscription(sub(b.id, await device(b.id), 'https://push.example/1'));
+      expect(taken.id).not.toBe(s1.id);
+      expect((await store.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([s2.id]);
+      expect(await store.deletePushSubscription(taken.id, a.id)).toBe(false); // not a's
+      expect(await store.revokeDevice(a.id, d2)).toBe(true);
+      expect(await store.listPushSubscriptions(a.id)).toEqual([]);
+      expect(await store.deletePushSubscription(taken.id, b.id)).toBe(true);
+      expect(await store.deletePushSubscription(taken.id)).toBe(false);
+    });
+
+    it('finds push targets: members with subscriptions who have not muted the conversation', async () => {
+      const a = await user();
+      const b = await user();
+      const x = await user();
+      const g = await store.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now());
+      const sb = await store.savePushSubscription(sub(b.id, await device(b.id), uid('https://p.example/')));
+      const sx = await store.savePushSubscription(sub(x.id, await device(x.id), uid('https://p.example/')));
+      await store.appendMessages([msg(g.id, a.id, 'p1'), msg(g.id, a.id, 'p2')]);
+      await store.setReadSeq(g.id, b.id, 1);
+      await store.setPushPreview(x.id, false);
+      expect((await store.getUserById(x.id))?.pushPreview).toBe(false);
+      expect((await store.getUserById(b.id))?.pushPreview).toBe(true);
+      const now = Date.now();
+      const all = await store.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id, 'u_nobody'] }], now);
+      expect(all.map((t) => [t.userId, t.subscription.id, t.readSeq, t.pushPreview])).toEqual([
+        [b.id, sb.id, 1, true],
+        [x.id, sx.id, 0, false],
+      ]);
+      expect(await store.setMute(g.id, x.id, now + 60_000)).toBe(true);
+      expect(await store.setMute(g.id, 'u_nobody', now + 60_000)).toBe(false);
+      expect((await store.getConversationSummary(g.id, x.id))?.mutedUntil).toBe(now + 60_000);
+      const muted = await store.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], now);
+      expect(muted.map((t) => t.userId)).toEqual([b.id]);
+      // A mute that ended no longer counts.
+      const later = await store.pushTargets([{ conversationId: g.id, userIds: [x.id] }], now + 60_000);
+      expect(later.map((t) => t.userId)).toEqual([x.id]);
+      await store.setMute(g.id, x.id, null);
+      expect((await store.getConversationSummary(g.id, x.id))?.mutedUntil).toBeNull();
+    });
+
+    it('queues one push job per (message, subscription) and claims each once', async () => {
+      const a = await user();
+      const s1 = await store.savePushSubscription(sub(a.id, await device(a.id), uid('https://p.example/')));
+      const s2 = await store.savePushSubscription(sub(a.id, await device(a.id), uid('fcm-'), 'fcm'));
+      const t0 = 1_000_000;
+      const jobs = [
+        { messageId: 'm1', subscriptionId: s1.id, payload: '{"n":1}', createdAt: t0 },
+        { messageId: 'm1', subscriptionId: s2.id, payload: '{"n":1}', createdAt: t0 },
+        { messageId: 'm2', subscriptionId: s1.id, payload: '{"n":2}', createdAt: t0 + 1 },
+      ];
+      expect(await store.enqueuePushJobs(jobs)).toBe(3);
+      expect(await store.enqueuePushJobs(jobs.slice(0, 1))).toBe(0); // never twice
+      expect(await store.claimPushJobs(t0 - 1, 10, 1000)).toEqual([]); // not due yet
+      const first = await store.claimPushJobs(t0 + 1, 2, 1000);
+      expect(first.map((j) => [j.messageId, j.subscription.id, j.attempts])).toEqual([
+        ['m1', s1.id, 1],
+        ['m1', s2.id, 1],
+      ]);
+      expect(first[1]?.subscription).toMatchObject({ kind: 'fcm', userId: a.id, p256dh: null });
+      // Leased: another claim gets only the third; after the lease, the unfinished ones come back.
+      const second = await store.claimPushJobs(t0 + 1, 10, 1000);
+      expect(second.map((j) => j.messageId)).toEqual(['m2']);
+      const [j1, j2] = first as [(typeof first)[0], (typeof first)[0]];
+      await store.finishPushJob(j1.id, 'sent');
+      await store.retryPushJob(j2.id, t0 + 5000);
+      expect((await store.claimPushJobs(t0 + 1000, 10, 1000)).map((j) => j.messageId)).toEqual([]);
+      const third = await store.claimPushJobs(t0 + 2001, 10, 1000);
+      expect(third.map((j) => [j.messageId, j.attempts])).toEqual([['m2', 2]]);
+      await store.finishPushJob(third[0]!.id, 'dropped');
+      const retried = await store.claimPushJobs(t0 + 5000, 10, 1000);
+      expect(retried.map((j) => [j.id, j.attempts])).toEqual([[j2.id, 2]]);
+      // A removed subscription takes its jobs along.
+      expect(await store.deletePushSubscription(s2.id)).toBe(true);
+      expect(await store.claimPushJobs(t0 + 99_999, 10, 1000)).toEqual([]);
+      // Finished jobs are kept (no re-queue) until purged.
+      expect(await store.enqueuePushJobs(jobs.slice(0, 1))).toBe(0);
+      expect(await store.purgePushJobs(t0 + 10)).toBe(2);
+      expect(await store.enqueuePushJobs(jobs.slice(0, 1))).toBe(1);
+    });
+
+    it('keeps the first server value stored', async () => {
+      expect(await store.serverValue('vapid-test', 'one')).toBe('one');
+      expect(await store.serverValue('vapid-test', 'two')).toBe('one');
+    });
   });
 }

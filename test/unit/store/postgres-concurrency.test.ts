@@ -185,5 +185,44 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
       const all = await s1.history(c.id, { after: 0, limit: 1000 });
       expect(all.messages.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     }, 60_000);
+
+    it('never hands one push job to two claimers at once', async () => {
+      const [s1, s2] = stores as [Store, Store];
+      const [u] = await users(1);
+      const subs = [];
+      for (let i = 0; i < 4; i++) {
+        subs.push(
+          await s1.savePushSubscription({
+            id: uid('ps_'),
+            userId: u!,
+            deviceId: `d${i}`,
+            kind: 'fcm',
+            address: uid('tok'),
+            p256dh: null,
+            auth: null,
+            createdAt: Date.now(),
+          }),
+        );
+      }
+      const now = Date.now();
+      const jobs = [];
+      for (let m = 0; m < 150; m++) {
+        for (const s of subs)
+          jobs.push({ messageId: `m${m}`, subscriptionId: s.id, payload: '{}', createdAt: now });
+      }
+      expect(await s1.enqueuePushJobs(jobs)).toBe(600);
+      // Both servers claim small batches as fast as they can until the queue is empty.
+      const claimed: number[] = [];
+      const claimer = async (s: Store) => {
+        for (;;) {
+          const got = await s.claimPushJobs(now, 7, 60_000);
+          if (got.length === 0) return;
+          claimed.push(...got.map((j) => j.id));
+        }
+      };
+      await Promise.all([claimer(s1), claimer(s2), claimer(s1), claimer(s2)]);
+      expect(claimed).toHaveLength(600);
+      expect(new Set(claimed).size).toBe(600);
+    });
   });
 }

@@ -5,7 +5,7 @@ import {
   USERNAME_PATTERN,
   codePointLength,
 } from '@parley/protocol';
-import type { Device, Session, User } from '@parley/protocol';
+import type { Device, Session, UpdateSettingsRequest, User, UserSettings } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { hashToken, newToken, randomId } from '../ids.js';
 import type { DeviceRow, Store, UserRow } from '../store/store.js';
@@ -115,11 +115,25 @@ export class AuthService {
     return this.me(userId);
   }
 
+  async settings(userId: string): Promise<UserSettings> {
+    const u = await this.store.getUserById(userId);
+    if (!u) throw new ParleyError('unauthorized');
+    return { pushPreview: u.pushPreview !== false };
+  }
+
+  async updateSettings(userId: string, req: UpdateSettingsRequest): Promise<UserSettings> {
+    if (req.pushPreview !== undefined) await this.store.setPushPreview(userId, req.pushPreview);
+    return this.settings(userId);
+  }
+
   async listDevices(ctx: AuthContext): Promise<Device[]> {
     return (await this.store.listDevices(ctx.userId)).map((d) => toDevice(d, ctx.deviceId));
   }
 
-  /** Revoke a device (or log out the current one): its token stops working, its sockets close now. */
+  /**
+   * Revoke a device (or log out the current one): its token stops working, its sockets close
+   * now, and its push subscriptions are removed with it (no notification reaches it again).
+   */
   async revokeDevice(ctx: AuthContext, deviceId: string): Promise<void> {
     if (!(await this.store.revokeDevice(ctx.userId, deviceId)))
       throw new ParleyError('not_found', 'No such device');

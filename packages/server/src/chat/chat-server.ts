@@ -141,6 +141,7 @@ export class ChatServer {
     };
     const routed = this.add(conn);
     this.presence.connected(ctx.userId, String(conn.id));
+    this.presence.deviceActive(ctx.deviceId);
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
     ws.on('close', (code) => {
       this.presence.disconnected(ctx.userId, String(conn.id), conn.cleanClose || code === 1000);
@@ -209,7 +210,10 @@ export class ChatServer {
     }
     const d = this.byDevice.get(conn.ctx.deviceId);
     if (d?.delete(conn)) {
-      if (d.size === 0) this.byDevice.delete(conn.ctx.deviceId);
+      if (d.size === 0) {
+        this.byDevice.delete(conn.ctx.deviceId);
+        this.presence.deviceGone(conn.ctx.deviceId);
+      }
       this.metrics.connections.dec();
     }
   }
@@ -230,6 +234,10 @@ export class ChatServer {
   }
 
   private handle(conn: Connection, frame: ClientFrame): void {
+    // What a person does (not heartbeats or receipts) keeps the device out of idle pushes.
+    if (frame.type === 'send' || frame.type === 'read' || frame.type === 'typing') {
+      this.presence.deviceActive(conn.ctx.deviceId);
+    }
     switch (frame.type) {
       case 'send': {
         if (!conn.sends.take(conn.lastSeen))

@@ -2,6 +2,7 @@ import { MAX_GROUP_MEMBERS, ParleyError } from '@parley/protocol';
 import type { Conversation, Member, ServerFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { randomId } from '../ids.js';
+import { FOREVER } from '../store/store.js';
 import type { ConversationSummaryRow, Store, UserRow } from '../store/store.js';
 import { AuthService, toUser } from '../auth/auth-service.js';
 import { cleanName } from '../validate.js';
@@ -67,6 +68,9 @@ export class ConversationService {
       memberCount: row.memberCount,
       role: row.role,
     };
+    if (row.mutedUntil !== null && row.mutedUntil > Date.now()) {
+      conv.mutedUntil = row.mutedUntil >= FOREVER ? null : row.mutedUntil;
+    }
     if (row.kind === 'direct') {
       conv.peerDeliveredSeq = row.peerDeliveredSeq ?? 0;
       conv.peerReadSeq = row.peerReadSeq ?? 0;
@@ -195,6 +199,18 @@ export class ConversationService {
     await this.store.setRole(conversationId, targetId, 'admin');
     await this.announceToAll(conversationId);
     return this.members(userId, conversationId);
+  }
+
+  /**
+   * Mute push notifications from a conversation for me until `until` (null: until I unmute;
+   * a time in the past unmutes). My other devices hear of it in a `conversation` frame.
+   */
+  async mute(userId: string, conversationId: string, until: number | null): Promise<Conversation> {
+    const stored = until === null ? FOREVER : until <= Date.now() ? null : Math.min(until, FOREVER);
+    if (!(await this.store.setMute(conversationId, userId, stored)))
+      throw new ParleyError('not_found', 'No such conversation');
+    await this.announce(conversationId, [userId]);
+    return this.get(conversationId, userId);
   }
 
   /** Nobody can be put in a group by someone they blocked (or who blocked them). */

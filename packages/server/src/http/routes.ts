@@ -5,11 +5,14 @@ import type {
   DirectRequest,
   GroupRequest,
   LoginRequest,
+  MuteRequest,
   ReadRequest,
+  RegisterPushRequest,
   RenameRequest,
   SendRequest,
   SignupRequest,
   UpdateMeRequest,
+  UpdateSettingsRequest,
   UserTarget,
 } from '@parley/protocol';
 import type { AuthContext, AuthService } from '../auth/auth-service.js';
@@ -17,6 +20,7 @@ import type { ConversationService } from '../conversations/conversation-service.
 import type { MessageService } from '../messages/message-service.js';
 import type { ContactService } from '../contacts/contact-service.js';
 import type { PresenceService } from '../presence/presence-service.js';
+import type { PushService } from '../push/push-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,6 +34,7 @@ export interface RouteDeps {
   messages: MessageService;
   contacts: ContactService;
   presence: PresenceService;
+  push: PushService;
   authRatePerMin: number;
 }
 
@@ -125,6 +130,14 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     async (req) => d.auth.setDisplayName(me(req).userId, req.body.displayName),
   );
 
+  app.get('/v1/me/settings', authed, async (req) => d.auth.settings(me(req).userId));
+
+  app.patch<{ Body: UpdateSettingsRequest }>(
+    '/v1/me/settings',
+    { ...authed, schema: { body: body({ pushPreview: { type: 'boolean' } }, []) } },
+    async (req) => d.auth.updateSettings(me(req).userId, req.body),
+  );
+
   app.get<{ Params: { username: string } }>('/v1/users/:username', authed, async (req) => {
     me(req);
     return d.auth.getUser(req.params.username);
@@ -198,6 +211,24 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     '/v1/conversations/:id',
     { ...authed, schema: { params: idParams, body: body({ name: str }, ['name']) } },
     async (req) => d.conversations.rename(me(req).userId, req.params.id, req.body.name),
+  );
+
+  app.put<{ Params: { id: string }; Body: MuteRequest }>(
+    '/v1/conversations/:id/mute',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        body: body({ until: { type: ['integer', 'null'], minimum: 0 } }, ['until']),
+      },
+    },
+    async (req) => d.conversations.mute(me(req).userId, req.params.id, req.body.until),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/conversations/:id/mute',
+    { ...authed, schema: { params: idParams } },
+    async (req) => d.conversations.mute(me(req).userId, req.params.id, 0),
   );
 
   app.get<{ Params: { id: string } }>(
@@ -389,6 +420,56 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
       return { presence: await d.presence.get(me(req).userId, ids) };
+    },
+  );
+
+  // ---- push notifications ----
+
+  app.get('/v1/push/vapid', async () => ({ publicKey: d.push.vapidPublicKey }));
+
+  app.post<{ Body: RegisterPushRequest }>(
+    '/v1/push/subscriptions',
+    {
+      ...authed,
+      schema: {
+        body: body(
+          {
+            kind: { type: 'string', enum: ['webpush', 'fcm', 'apns'] },
+            endpoint: { type: 'string', maxLength: 2048 },
+            keys: body(
+              { p256dh: { type: 'string', maxLength: 256 }, auth: { type: 'string', maxLength: 64 } },
+              ['p256dh', 'auth'],
+            ),
+            // Sent by browsers in PushSubscription.toJSON(); not used.
+            expirationTime: { type: ['number', 'null'] },
+            token: { type: 'string', maxLength: 4096 },
+          },
+          ['kind'],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as Partial<{ kind: string; endpoint: string; keys: object; token: string }>;
+      if (b.kind === 'webpush' ? b.endpoint === undefined || b.keys === undefined : b.token === undefined) {
+        throw new ParleyError(
+          'invalid_field',
+          b.kind === 'webpush' ? 'endpoint and keys are required' : 'token is required',
+        );
+      }
+      return reply.status(201).send(await d.push.register(me(req), req.body));
+    },
+  );
+
+  app.get('/v1/push/subscriptions', authed, async (req) => ({
+    subscriptions: await d.push.list(me(req).userId),
+  }));
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/push/subscriptions/:id',
+    { ...authed, schema: { params: idParams } },
+    async (req) => {
+      await d.push.unregister(me(req).userId, req.params.id);
+      return { ok: true };
     },
   );
 }

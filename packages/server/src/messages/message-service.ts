@@ -20,6 +20,7 @@ import type { Metrics } from '../metrics.js';
 import type { AppendResult, NewMessage, Store } from '../store/store.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
+import type { PushService } from '../push/push-service.js';
 
 interface Pending {
   msg: NewMessage;
@@ -53,6 +54,8 @@ export class MessageService {
   private readonly maxBatch: number;
   /** Set by the app once receipts exist (they publish read cursors to members). */
   receipts: ReceiptService | undefined;
+  /** Set by the app: told of every new message after its ack and fan-out (never awaited). */
+  push: PushService | undefined;
   /** Resolves when the in-flight flush (if any) completes; used by graceful shutdown. */
   private idle: Promise<void> = Promise.resolve();
 
@@ -136,6 +139,7 @@ export class MessageService {
           pos: m.pos,
           prev: r.prev,
         });
+        this.push?.stored(m, r.recipients);
       }
       p.resolve({
         clientId: m.clientId,

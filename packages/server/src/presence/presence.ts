@@ -23,6 +23,15 @@ export interface PresenceTracker {
    * produces no offline/online flap.
    */
   disconnected(userId: string, connectionId: string, clean: boolean): void;
+  /**
+   * A person used this device: it connected, sent, read or typed (heartbeats do not count).
+   * Push notifications can go to devices idle for a while (PushServiceOptions.idleSec).
+   */
+  deviceActive(deviceId: string): void;
+  /** The device's last connection (on this server) closed: it is idle from now on. */
+  deviceGone(deviceId: string): void;
+  /** Last activity of those of `deviceIds` that are connected somewhere (others are absent). */
+  deviceActivity(deviceIds: readonly string[]): Promise<Map<string, number>>;
   /** Current state of users known to the tracker (others are absent). */
   states(userIds: readonly string[]): Promise<Map<string, PresenceState>>;
   /** Called on every online/offline transition. */

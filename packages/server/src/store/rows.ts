@@ -3,7 +3,14 @@
  * to the store's types.
  */
 import type { Message } from '@parley/protocol';
-import type { ConversationRow, ConversationSummaryRow, DeviceRow, MemberRow, UserRow } from './store.js';
+import type {
+  ConversationRow,
+  ConversationSummaryRow,
+  DeviceRow,
+  MemberRow,
+  PushSubscriptionRow,
+  UserRow,
+} from './store.js';
 
 export interface MessageDbRow {
   conversation_id: string;
@@ -33,6 +40,8 @@ export interface UserDbRow {
   password_hash: string;
   created_at: number;
   last_active_at: number | null;
+  /** 0/1 in SQLite, boolean in PostgreSQL; absent when not selected. */
+  push_preview?: number | boolean;
 }
 export const toUser = (r: UserDbRow): UserRow => ({
   id: r.id,
@@ -41,6 +50,28 @@ export const toUser = (r: UserDbRow): UserRow => ({
   passwordHash: r.password_hash,
   createdAt: r.created_at,
   lastActiveAt: r.last_active_at,
+  pushPreview: r.push_preview !== 0 && r.push_preview !== false,
+});
+
+export interface PushSubscriptionDbRow {
+  id: string;
+  user_id: string;
+  device_id: string;
+  kind: PushSubscriptionRow['kind'];
+  address: string;
+  p256dh: string | null;
+  auth: string | null;
+  created_at: number;
+}
+export const toPushSubscription = (r: PushSubscriptionDbRow): PushSubscriptionRow => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  kind: r.kind,
+  address: r.address,
+  p256dh: r.p256dh,
+  auth: r.auth,
+  createdAt: r.created_at,
 });
 
 export interface DeviceDbRow {
@@ -100,6 +131,7 @@ export type SummaryDbRow = ConversationDbRow & {
   peer_id: string | null;
   peer_delivered_seq: number | null;
   peer_read_seq: number | null;
+  muted_until: number | null;
   m_pos: number | null;
   m_id: string;
   m_seq: number;
@@ -118,6 +150,7 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
     peerId: r.peer_id,
     peerDeliveredSeq: r.peer_delivered_seq,
     peerReadSeq: r.peer_read_seq,
+    mutedUntil: r.muted_until,
     lastMessage:
       r.m_pos === null
         ? null

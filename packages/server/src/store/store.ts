@@ -7,7 +7,7 @@
  * `ParleyError('unavailable')` when the engine cannot be reached, so callers map every
  * failure through the one error registry.
  */
-import type { ErrorCode, Message } from '@parley/protocol';
+import type { ErrorCode, Message, PushKind } from '@parley/protocol';
 
 export interface UserRow {
   id: string;
@@ -17,6 +17,8 @@ export interface UserRow {
   createdAt: number;
   /** Last time any device was active (persisted in batches); null when never seen. */
   lastActiveAt?: number | null;
+  /** Push notifications show message text (the `pushPreview` setting). Default true. */
+  pushPreview?: boolean;
 }
 
 export interface DeviceRow {
@@ -56,6 +58,56 @@ export interface ConversationSummaryRow extends ConversationRow {
   /** For a direct conversation: the other member's cursors (null otherwise). */
   peerDeliveredSeq: number | null;
   peerReadSeq: number | null;
+  /** My mute: push notifications resume at this time (FOREVER: until unmuted); null when never muted. */
+  mutedUntil: number | null;
+}
+
+/** `mutedUntil` of a mute with no end ("until I unmute"). */
+export const FOREVER = Number.MAX_SAFE_INTEGER;
+
+/** A registered push endpoint; it belongs to one device of one user. */
+export interface PushSubscriptionRow {
+  id: string;
+  userId: string;
+  deviceId: string;
+  kind: PushKind;
+  /** Web Push: the endpoint URL; FCM: the registration token; APNs: the device token. Unique per kind. */
+  address: string;
+  /** Web Push only: the browser's P-256 public key (base64url). */
+  p256dh: string | null;
+  /** Web Push only: the 16-byte auth secret (base64url). */
+  auth: string | null;
+  createdAt: number;
+}
+
+/** One subscription to notify for a message: its member is not muted there. */
+export interface PushTargetRow {
+  conversationId: string;
+  userId: string;
+  /** The member's read cursor (unread count = message seq - readSeq). */
+  readSeq: number;
+  pushPreview: boolean;
+  subscription: PushSubscriptionRow;
+}
+
+/** A notification to send: one per (message, subscription), never two. */
+export interface NewPushJob {
+  messageId: string;
+  subscriptionId: string;
+  /** The JSON payload (a PushPayload). */
+  payload: string;
+  createdAt: number;
+}
+
+/** A claimed job, with its subscription. */
+export interface PushJobRow {
+  id: number;
+  messageId: string;
+  payload: string;
+  /** Sending attempts including this one. */
+  attempts: number;
+  createdAt: number;
+  subscription: PushSubscriptionRow;
 }
 
 /** One row of a user's contact list. */
@@ -120,7 +172,10 @@ export interface Store {
   /** The live (not revoked) device holding this token hash, with its user. */
   getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null>;
   listDevices(userId: string): Promise<DeviceRow[]>;
-  /** Revoke one of the user's devices; false when it is not theirs or already revoked. */
+  /**
+   * Revoke one of the user's devices, and remove its push subscriptions (and their unsent
+   * jobs) in the same transaction; false when it is not theirs or already revoked.
+   */
   revokeDevice(userId: string, deviceId: string): Promise<boolean>;
   touchDevices(ids: readonly string[], at: number): Promise<void>;
 
@@ -209,6 +264,52 @@ export interface Store {
   /** Of `others`, those who blocked `userId` or whom `userId` blocked. */
   blockedAmong(userId: string, others: readonly string[]): Promise<string[]>;
   listBlocked(userId: string): Promise<string[]>;
+
+  // ---- push notifications ----
+  /** Set (or clear, with null) my mute of a conversation; false when I am not a member. */
+  setMute(conversationId: string, userId: string, until: number | null): Promise<boolean>;
+  setPushPreview(userId: string, preview: boolean): Promise<void>;
+  /**
+   * Register a push endpoint for a device. The same (kind, address) again keeps its id and
+   * moves to the new user and device (a browser endpoint or app token belongs to one device).
+   */
+  savePushSubscription(sub: PushSubscriptionRow): Promise<PushSubscriptionRow>;
+  listPushSubscriptions(userId: string): Promise<PushSubscriptionRow[]>;
+  /**
+   * Remove a subscription and its unsent jobs; with `userId`, only if it is theirs. False
+   * when there was none. (Revoking a device removes its subscriptions too.)
+   */
+  deletePushSubscription(id: string, userId?: string): Promise<boolean>;
+  /**
+   * The subscriptions to notify for messages: for each entry, the subscriptions of those of
+   * `userIds` who are still members of the conversation and have not muted it at `now`.
+   */
+  pushTargets(
+    entries: readonly { conversationId: string; userIds: readonly string[] }[],
+    now: number,
+  ): Promise<PushTargetRow[]>;
+  /**
+   * Queue jobs, due at once, in one transaction. A (messageId, subscriptionId) already queued
+   * (or sent) is skipped: no device gets two notifications for one message. Returns how many were new.
+   */
+  enqueuePushJobs(jobs: readonly NewPushJob[]): Promise<number>;
+  /**
+   * Atomically take up to `limit` due jobs (next attempt <= now), oldest first: each one's
+   * next attempt moves to `now + leaseMs` and its attempts go up by one, so no other process
+   * claims it meanwhile; a claimer that dies leaves it to be claimed again when the lease ends.
+   */
+  claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]>;
+  /** A job is over: sent (kept until purged, so it is never queued again) or dropped. */
+  finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void>;
+  /** Try a claimed job again at `at`. */
+  retryPushJob(id: number, at: number): Promise<void>;
+  /** Forget finished jobs created before `before`; returns how many. */
+  purgePushJobs(before: number): Promise<number>;
+  /**
+   * A server-wide value (VAPID keys): the stored one, or `value` stored now if there is none.
+   * Servers starting at once all get the first one stored.
+   */
+  serverValue(key: string, value: string): Promise<string>;
 
   // ---- lifecycle ----
   /** Throws when the engine does not answer (used by /readyz). */

@@ -80,3 +80,19 @@ export function colorIndex(id: string): number {
 export function formatCount(n: number): string {
   return n.toLocaleString();
 }
+
+/** A conversation's notifications are muted now (`mutedUntil` null: until unmuted). */
+export function mutedNow(c: { mutedUntil?: number | null }, now = Date.now()): boolean {
+  return c.mutedUntil !== undefined && (c.mutedUntil === null || c.mutedUntil > now);
+}
+
+/** "Muted until 18:30", "Muted until Mon 9:00", "Muted". */
+export function mutedText(c: { mutedUntil?: number | null }): string {
+  if (c.mutedUntil === undefined || c.mutedUntil === null) return 'Muted';
+  const d = new Date(c.mutedUntil);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  const time = d.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
+  return sameDay
+    ? `Muted until ${time}`
+    : `Muted until ${d.toLocaleDateString(undefined, { weekday: 'short', month: 'short', day: 'numeric' })} ${time}`;
+}

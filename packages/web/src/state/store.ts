@@ -14,8 +14,18 @@ import type {
   Presence,
   ReceiptCursor,
   User,
+  UserSettings,
 } from '@parley/client';
 import { deviceName } from '../lib/device-name.js';
+import {
+  disablePush,
+  dismissPrompt,
+  enablePush,
+  forgetPush,
+  promptDismissed,
+  pushState,
+} from '../lib/push.js';
+import type { PushState } from '../lib/push.js';
 import { currentRoute, navigate } from '../lib/route.js';
 import type { Route } from '../lib/route.js';
 import { LocalCache } from './db.js';
@@ -91,6 +101,12 @@ export class AppStore {
   contacts: ContactList | null = null;
   drafts = new Map<string, string>();
   toasts: Toast[] = [];
+  /** Push notifications on this device (Web Push through the service worker). */
+  push: PushState = pushState();
+  /** The "turn on notifications" prompt in the chat list was dismissed. */
+  pushPromptDismissed = promptDismissed();
+  /** My settings, loaded with the settings panel. */
+  settings: UserSettings | null = null;
   /** The tab is visible (messages shown count as read only then). */
   visible = document.visibilityState === 'visible';
   /** Bumped on every change. */
@@ -200,6 +216,9 @@ export class AppStore {
       }
     }
     const userId = this.session?.user.id;
+    // The server removed this device's subscriptions; the browser's goes too.
+    await forgetPush().catch(() => undefined);
+    this.push = pushState();
     this.#stop();
     clearSession();
     if (userId !== undefined) await LocalCache.destroy(userId);
@@ -233,6 +252,10 @@ export class AppStore {
     void this.#refreshMe();
     void this.refreshContacts();
     if (this.route.chat !== null) void this.openConversation(this.route.chat);
+    // Permission was given before: keep this device's subscription registered (it may be new,
+    // or the server may have dropped it). Never asks anything on load.
+    this.push = pushState();
+    if (this.push === 'on') void this.#enablePush(client, false);
   }
 
   #stop(): void {
@@ -845,6 +868,72 @@ export class AppStore {
   #need(): ParleyClient {
     if (this.client === null) throw new ParleyError('unauthorized', 'Not logged in');
     return this.client;
+  }
+
+  // ---- notifications ----
+
+  /** Turn push notifications on for this device (asks the browser's permission: call from a click). */
+  enableNotifications(): Promise<void> {
+    return this.#enablePush(this.#need(), true);
+  }
+
+  async #enablePush(client: ParleyClient, interactive: boolean): Promise<void> {
+    try {
+      const state = await enablePush(client.http);
+      if (this.client !== client) return;
+      this.push = state;
+      if (state === 'denied' && interactive) this.toast('Notifications are blocked in this browser.');
+    } catch (err) {
+      if (this.client !== client) return;
+      // Permission is there but subscribing failed: show it as off, so it can be tried again.
+      this.push = pushState() === 'on' ? 'off' : pushState();
+      if (interactive) this.toast(`Could not turn on notifications: ${errorText(err)}`);
+    }
+    this.changed();
+  }
+
+  async disableNotifications(): Promise<void> {
+    await disablePush(this.client?.http ?? null).catch(() => undefined);
+    this.push = pushState();
+    this.changed();
+  }
+
+  dismissPushPrompt(): void {
+    dismissPrompt();
+    this.pushPromptDismissed = true;
+    this.changed();
+  }
+
+  async loadSettings(): Promise<void> {
+    const client = this.client;
+    if (client === null) return;
+    try {
+      this.settings = await client.http.settings();
+      this.changed();
+    } catch (err) {
+      this.#authFailure(err);
+    }
+  }
+
+  async setPushPreview(pushPreview: boolean): Promise<void> {
+    const client = this.#need();
+    this.settings = await client.http.updateSettings({ pushPreview });
+    this.changed();
+  }
+
+  /** No notifications from a conversation until `until` (null: until unmuted). */
+  async mute(id: string, until: number | null): Promise<void> {
+    const client = this.#need();
+    const c = await client.http.mute(id, until);
+    this.#putConversation(c, true);
+    this.changed();
+  }
+
+  async unmute(id: string): Promise<void> {
+    const client = this.#need();
+    const c = await client.http.unmute(id);
+    this.#putConversation(c, true);
+    this.changed();
   }
 
   async updateDisplayName(displayName: string): Promise<void> {

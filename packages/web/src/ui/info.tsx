@@ -3,7 +3,7 @@ import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Conversation, Member } from '@parley/client';
 import { MAX_GROUP_MEMBERS } from '@parley/protocol';
-import { formatLastSeen } from '../lib/format.js';
+import { formatLastSeen, mutedNow, mutedText } from '../lib/format.js';
 import { back, navigate } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
@@ -32,8 +32,62 @@ export function InfoDrawer({ id }: { id: string }): JSX.Element | null {
       </header>
       <div class="drawer-body">
         {c.kind === 'group' ? <GroupInfo key={c.id} c={c} /> : <DirectInfo c={c} />}
+        <MuteControl c={c} />
       </div>
     </aside>
+  );
+}
+
+const HOUR = 3_600_000;
+
+/** Mute this conversation's notifications for a while or until unmuted (for me only). */
+function MuteControl({ c }: { c: Conversation }): JSX.Element {
+  const [busy, setBusy] = useState(false);
+  const run = async (f: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await f();
+    } catch (err) {
+      app.toast(errorText(err));
+    }
+    setBusy(false);
+  };
+  const muted = mutedNow(c);
+  return (
+    <section class="mute" data-testid="mute" aria-label="Notifications">
+      <h3 class="section-title">Notifications</h3>
+      {muted ? (
+        <div class="toggle-row">
+          <Icon name="bellOff" size={20} />
+          <span data-testid="mute-state">{mutedText(c)}</span>
+          <button class="secondary small" disabled={busy} onClick={() => void run(() => app.unmute(c.id))}>
+            Unmute
+          </button>
+        </div>
+      ) : (
+        <div class="toggle-row">
+          <Icon name="bell" size={20} />
+          <span>Mute</span>
+          <button
+            class="link small"
+            disabled={busy}
+            onClick={() => void run(() => app.mute(c.id, Date.now() + 8 * HOUR))}
+          >
+            8 hours
+          </button>
+          <button
+            class="link small"
+            disabled={busy}
+            onClick={() => void run(() => app.mute(c.id, Date.now() + 168 * HOUR))}
+          >
+            1 week
+          </button>
+          <button class="link small" disabled={busy} onClick={() => void run(() => app.mute(c.id, null))}>
+            Always
+          </button>
+        </div>
+      )}
+    </section>
   );
 }
 

@@ -482,6 +482,49 @@ function ContactsPanel(): JSX.Element {
   );
 }
 
+function NotificationSettings(): JSX.Element {
+  const store = useApp();
+  useEffect(() => {
+    void app.loadSettings();
+  }, []);
+  const push = store.push;
+  return (
+    <div data-testid="notification-settings">
+      {push === 'unsupported' ? (
+        <p class="muted pad">
+          This browser cannot receive notifications from Parley (it needs HTTPS and Web Push).
+        </p>
+      ) : push === 'denied' ? (
+        <p class="muted pad">Notifications are blocked for this site in the browser's settings.</p>
+      ) : (
+        <label class="toggle-row">
+          <span>Notifications on this device</span>
+          <input
+            type="checkbox"
+            checked={push === 'on'}
+            onChange={(e) =>
+              void (e.currentTarget.checked ? app.enableNotifications() : app.disableNotifications())
+            }
+          />
+        </label>
+      )}
+      <label class="toggle-row">
+        <span>Show message text in notifications</span>
+        <input
+          type="checkbox"
+          checked={store.settings?.pushPreview ?? true}
+          disabled={store.settings === null}
+          onChange={(e) =>
+            void app
+              .setPushPreview(e.currentTarget.checked)
+              .catch((err: unknown) => app.toast(errorText(err)))
+          }
+        />
+      </label>
+    </div>
+  );
+}
+
 function SettingsPanel(): JSX.Element {
   const store = useApp();
   const me = store.me;
@@ -549,6 +592,8 @@ function SettingsPanel(): JSX.Element {
           {error}
         </p>
       )}
+      <h2 class="section-title">Notifications</h2>
+      <NotificationSettings />
       <h2 class="section-title">Devices</h2>
       {devices === null ? (
         <p class="muted pad">Loading…</p>

@@ -3,7 +3,7 @@ import type { JSX } from 'preact';
 import { memo } from './memo.js';
 import { useMemo, useState } from 'preact/hooks';
 import type { Conversation, PendingSend } from '@parley/client';
-import { formatListTime } from '../lib/format.js';
+import { formatListTime, mutedNow } from '../lib/format.js';
 import { navigate } from '../lib/route.js';
 import type { AppStore, Connection } from '../state/store.js';
 import { Avatar } from './avatar.js';
@@ -35,6 +35,24 @@ export function ConnectionBanner({ connection, pending }: { connection: Connecti
   );
 }
 
+/** Offered after login, never on page load by itself: the browser asks only after "Turn on". */
+function PushPrompt({ store }: { store: AppStore }): JSX.Element {
+  return (
+    <div class="banner push-prompt" data-testid="push-prompt">
+      <Icon name="bell" size={20} class="inline-icon" />
+      <span>Get notified of new messages when Parley is closed.</span>
+      <span class="push-prompt-actions">
+        <button class="link small" onClick={() => void store.enableNotifications()}>
+          Turn on
+        </button>
+        <button class="link small" onClick={() => store.dismissPushPrompt()}>
+          Not now
+        </button>
+      </span>
+    </div>
+  );
+}
+
 export function typingText(store: AppStore, conversationId: string, group: boolean): string | null {
   const ids = store.typing.get(conversationId);
   if (ids === undefined || ids.length === 0) return null;
@@ -52,6 +70,7 @@ interface RowProps {
   typing: string | null;
   preview: string;
   pending: boolean;
+  muted: boolean;
 }
 
 const ConversationRow = memo(function ConversationRow({
@@ -61,6 +80,7 @@ const ConversationRow = memo(function ConversationRow({
   typing,
   preview,
   pending,
+  muted,
 }: RowProps) {
   const avatarId = c.peer?.id ?? c.id;
   return (
@@ -89,6 +109,12 @@ const ConversationRow = memo(function ConversationRow({
               <span class="conv-preview">
                 {pending && <Icon name="clock" size={14} class="inline-icon" />}
                 {preview}
+              </span>
+            )}
+            {muted && (
+              <span class="conv-muted" data-testid="muted" title="Muted">
+                <Icon name="bellOff" size={16} />
+                <span class="sr-only">muted</span>
               </span>
             )}
             {c.unread > 0 && (
@@ -181,6 +207,7 @@ export function Sidebar(): JSX.Element {
         </button>
       </header>
       <ConnectionBanner connection={store.connection} pending={store.pending.size} />
+      {store.push === 'ask' && !store.pushPromptDismissed && <PushPrompt store={store} />}
       <div class="search">
         <Icon name="search" size={20} class="search-icon" />
         <input
@@ -211,6 +238,7 @@ export function Sidebar(): JSX.Element {
                 typing={typingText(store, c.id, c.kind === 'group')}
                 preview={previewOf(store, c, lastPending.get(c.id))}
                 pending={lastPending.has(c.id)}
+                muted={mutedNow(c)}
               />
             ))}
           </ul>

@@ -14,6 +14,7 @@ export class MemoryPresence implements PresenceTracker {
   private readonly users = new Map<string, Entry>();
   private readonly listeners: PresenceListener[] = [];
   private dirty = new Map<string, number>();
+  private readonly devices = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
   /** @param timeoutMs offline after this long without a heartbeat from any device (default 30 s). */
@@ -68,6 +69,23 @@ export class MemoryPresence implements PresenceTracker {
         this.users.delete(userId);
       }
     }
+  }
+
+  deviceActive(deviceId: string): void {
+    this.devices.set(deviceId, Date.now());
+  }
+
+  deviceGone(deviceId: string): void {
+    this.devices.delete(deviceId);
+  }
+
+  async deviceActivity(deviceIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const id of deviceIds) {
+      const at = this.devices.get(id);
+      if (at !== undefined) out.set(id, at);
+    }
+    return out;
   }
 
   async states(userIds: readonly string[]): Promise<Map<string, PresenceState>> {

@@ -19,7 +19,8 @@ export interface RedisPresenceOptions {
  * - `pres:online` (set): users online now;
  * - `pres:alive` (sorted set): online users scored by their last heartbeat anywhere;
  * - `pres:last` (sorted set): last heartbeat of every user seen (last seen);
- * - `pres:nodes:<user>` (hash): servers where the user has connections.
+ * - `pres:nodes:<user>` (hash): servers where the user has connections;
+ * - `pres:devices` (hash): last activity of each connected device (for idle-device pushes).
  * A user connected to two servers is online once (SADD answers whether they were new). Every
  * server sweeps `pres:alive` for users silent past the timeout, under a short lock, so users
  * of a crashed server go offline too; whoever changes the state publishes the change.
@@ -29,6 +30,7 @@ export class RedisPresence implements PresenceTracker {
   private readonly listeners: PresenceListener[] = [];
   private dirty = new Map<string, number>();
   private beats = new Map<string, number>();
+  private deviceBeats = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly r: Redis;
   private readonly p: string;
@@ -88,14 +90,17 @@ export class RedisPresence implements PresenceTracker {
     const now = Date.now();
     for (const [userId, e] of this.local)
       if (e.connections.size > 0 && !this.beats.has(userId)) this.beats.set(userId, now);
-    if (this.beats.size === 0) return;
+    if (this.beats.size === 0 && this.deviceBeats.size === 0) return;
     const beats = this.beats;
     this.beats = new Map();
+    const devices = this.deviceBeats;
+    this.deviceBeats = new Map();
     const pipe = this.r.pipeline();
     for (const [userId, at] of beats) {
       pipe.zadd(`${this.p}pres:alive`, 'XX', 'GT', at, userId);
       pipe.zadd(`${this.p}pres:last`, 'GT', at, userId);
     }
+    if (devices.size > 0) pipe.hset(`${this.p}pres:devices`, Object.fromEntries(devices));
     try {
       await pipe.exec();
     } catch (err) {
@@ -160,6 +165,31 @@ export class RedisPresence implements PresenceTracker {
     } catch (err) {
       this.warn(err, 'sweep failed');
     }
+  }
+
+  deviceActive(deviceId: string): void {
+    this.deviceBeats.set(deviceId, Date.now());
+  }
+
+  deviceGone(deviceId: string): void {
+    this.deviceBeats.delete(deviceId);
+    this.r
+      .hdel(`${this.p}pres:devices`, deviceId)
+      .catch((err: unknown) => this.warn(err, 'could not record a device leaving'));
+  }
+
+  async deviceActivity(deviceIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (deviceIds.length === 0) return out;
+    const values = await this.r.hmget(`${this.p}pres:devices`, ...deviceIds);
+    deviceIds.forEach((id, i) => {
+      // Not yet flushed here beats what Redis has.
+      const local = this.deviceBeats.get(id);
+      const v = values[i];
+      const at = local ?? (v === null || v === undefined ? undefined : Number(v));
+      if (at !== undefined) out.set(id, at);
+    });
+    return out;
   }
 
   async states(userIds: readonly string[]): Promise<Map<string, PresenceState>> {

@@ -134,4 +134,46 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       CREATE INDEX blocks_blocked ON blocks (blocked_id, blocker_id);
     `,
   },
+  {
+    version: 3,
+    name: 'push notifications',
+    sql: () => `
+      ALTER TABLE users ADD COLUMN push_preview boolean NOT NULL DEFAULT true;
+      -- My mute of a conversation: no pushes while muted_until > now (NULL: not muted).
+      ALTER TABLE members ADD COLUMN muted_until bigint;
+      CREATE TABLE push_subscriptions (
+        id text COLLATE "C" PRIMARY KEY,
+        user_id text COLLATE "C" NOT NULL,
+        device_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('webpush', 'fcm', 'apns')),
+        address text COLLATE "C" NOT NULL,
+        p256dh text,
+        auth text,
+        created_at bigint NOT NULL,
+        UNIQUE (kind, address)
+      );
+      CREATE INDEX push_subscriptions_user ON push_subscriptions (user_id);
+      CREATE INDEX push_subscriptions_device ON push_subscriptions (device_id);
+      -- The durable push queue: one row per (message, subscription), never two. Claimed with
+      -- FOR UPDATE SKIP LOCKED, so chat servers share it without sending anything twice.
+      CREATE TABLE push_jobs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        message_id text COLLATE "C" NOT NULL,
+        subscription_id text COLLATE "C" NOT NULL,
+        payload text NOT NULL,
+        state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dropped')),
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at bigint NOT NULL,
+        created_at bigint NOT NULL,
+        UNIQUE (message_id, subscription_id)
+      );
+      CREATE INDEX push_jobs_due ON push_jobs (next_attempt_at) WHERE state = 'pending';
+      CREATE INDEX push_jobs_subscription ON push_jobs (subscription_id);
+      CREATE INDEX push_jobs_finished ON push_jobs (created_at) WHERE state <> 'pending';
+      CREATE TABLE server_values (
+        key text COLLATE "C" PRIMARY KEY,
+        value text NOT NULL
+      );
+    `,
+  },
 ];

@@ -11,17 +11,30 @@ import type {
   DeviceRow,
   MemberRow,
   NewMessage,
+  NewPushJob,
+  PushJobRow,
+  PushSubscriptionRow,
+  PushTargetRow,
   Store,
   StoreCapabilities,
   UserRow,
 } from '../store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
-import { toConversation, toDevice, toMember, toMessage, toSummary, toUser } from '../rows.js';
+import {
+  toConversation,
+  toDevice,
+  toMember,
+  toMessage,
+  toPushSubscription,
+  toSummary,
+  toUser,
+} from '../rows.js';
 import type {
   ConversationDbRow,
   DeviceDbRow,
   MemberDbRow,
   MessageDbRow,
+  PushSubscriptionDbRow,
   SummaryDbRow,
   UserDbRow,
 } from '../rows.js';
@@ -50,6 +63,8 @@ const MIGRATE_LOCK = 0x7061726c01; // 'parl' 01
 const APPEND_LOCK = 0x7061726c02; // 'parl' 02
 /** First key of the two-key form `pg_advisory_xact_lock(int, int)` taken per user pair (blocks). */
 const PAIR_LOCK = 0x70610001;
+/** First key of the two-key lock taken per push endpoint while it is registered. */
+const PUSH_LOCK = 0x70610002;
 
 /** int8 (timestamps, seq, pos, counts) as JS numbers: every value stays below 2^53. */
 const INT8_OID = 20;
@@ -118,7 +133,7 @@ interface Queryable {
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
-         m.role, m.read_seq,
+         m.role, m.read_seq, m.muted_until,
          (SELECT count(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
          CASE WHEN c.kind = 'direct' THEN
@@ -291,12 +306,20 @@ export class PostgresStore implements Store {
     );
     return rows.map(toDevice);
   }
-  async revokeDevice(userId: string, deviceId: string): Promise<boolean> {
-    const rows = await this.rows(
-      `UPDATE devices SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING id`,
-      [Date.now(), deviceId, userId],
-    );
-    return rows.length > 0;
+  revokeDevice(userId: string, deviceId: string): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const { rows } = await c.query(
+        `UPDATE devices SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL RETURNING id`,
+        [Date.now(), deviceId, userId],
+      );
+      if (rows.length === 0) return false;
+      await c.query(
+        `WITH subs AS (DELETE FROM push_subscriptions WHERE device_id = $1 RETURNING id)
+         DELETE FROM push_jobs WHERE subscription_id IN (SELECT id FROM subs)`,
+        [deviceId],
+      );
+      return true;
+    });
   }
   async touchDevices(ids: readonly string[], at: number): Promise<void> {
     if (ids.length === 0) return;
@@ -705,6 +728,183 @@ export class PostgresStore implements Store {
       [userId],
     );
     return rows.map((r) => r.blocked_id);
+  }
+
+  // ---- push notifications ----
+
+  async setMute(conversationId: string, userId: string, until: number | null): Promise<boolean> {
+    const rows = await this.rows(
+      'UPDATE members SET muted_until = $1 WHERE conversation_id = $2 AND user_id = $3 RETURNING user_id',
+      [until, conversationId, userId],
+    );
+    return rows.length > 0;
+  }
+  async setPushPreview(userId: string, preview: boolean): Promise<void> {
+    await this.rows('UPDATE users SET push_preview = $1 WHERE id = $2', [preview, userId]);
+  }
+  savePushSubscription(sub: PushSubscriptionRow): Promise<PushSubscriptionRow> {
+    return this.transaction(async (c) => {
+      // Registrations of one endpoint, from any server, one at a time.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
+        PUSH_LOCK,
+        `${sub.kind}:${sub.address}`,
+      ]);
+      const { rows } = await c.query<PushSubscriptionDbRow>(
+        'SELECT * FROM push_subscriptions WHERE kind = $1 AND address = $2',
+        [sub.kind, sub.address],
+      );
+      const old = rows[0];
+      if (old && old.user_id === sub.userId) {
+        const moved = await c.query<PushSubscriptionDbRow>(
+          'UPDATE push_subscriptions SET device_id = $1, p256dh = $2, auth = $3 WHERE id = $4 RETURNING *',
+          [sub.deviceId, sub.p256dh, sub.auth, old.id],
+        );
+        return toPushSubscription(moved.rows[0] as PushSubscriptionDbRow);
+      }
+      if (old) {
+        // Another account's endpoint (the browser was logged in as someone else): start over,
+        // so none of their queued notifications reach this user.
+        await c.query('DELETE FROM push_jobs WHERE subscription_id = $1', [old.id]);
+        await c.query('DELETE FROM push_subscriptions WHERE id = $1', [old.id]);
+      }
+      await c.query(
+        `INSERT INTO push_subscriptions (id, user_id, device_id, kind, address, p256dh, auth, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [sub.id, sub.userId, sub.deviceId, sub.kind, sub.address, sub.p256dh, sub.auth, sub.createdAt],
+      );
+      return sub;
+    });
+  }
+  async listPushSubscriptions(userId: string): Promise<PushSubscriptionRow[]> {
+    const rows = await this.rows<PushSubscriptionDbRow>(
+      'SELECT * FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at, id',
+      [userId],
+    );
+    return rows.map(toPushSubscription);
+  }
+  deletePushSubscription(id: string, userId?: string): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const { rows } = await c.query(
+        'DELETE FROM push_subscriptions WHERE id = $1 AND ($2::text IS NULL OR user_id = $2) RETURNING id',
+        [id, userId ?? null],
+      );
+      if (rows.length === 0) return false;
+      await c.query('DELETE FROM push_jobs WHERE subscription_id = $1', [id]);
+      return true;
+    });
+  }
+  async pushTargets(
+    entries: readonly { conversationId: string; userIds: readonly string[] }[],
+    now: number,
+  ): Promise<PushTargetRow[]> {
+    const convs: string[] = [];
+    const users: string[] = [];
+    for (const e of entries) {
+      for (const u of e.userIds) {
+        convs.push(e.conversationId);
+        users.push(u);
+      }
+    }
+    if (users.length === 0) return [];
+    const rows = await this.rows<
+      PushSubscriptionDbRow & { conv: string; read_seq: number; push_preview: boolean }
+    >(
+      `SELECT q.c AS conv, m.read_seq, u.push_preview, s.*
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(c, u, ord)
+       JOIN members m ON m.conversation_id = q.c AND m.user_id = q.u
+       JOIN users u ON u.id = q.u
+       JOIN push_subscriptions s ON s.user_id = q.u
+       WHERE m.muted_until IS NULL OR m.muted_until <= $3
+       ORDER BY q.ord, s.created_at, s.id`,
+      [convs, users, now],
+    );
+    return rows.map((r) => ({
+      conversationId: r.conv,
+      userId: r.user_id,
+      readSeq: r.read_seq,
+      pushPreview: r.push_preview,
+      subscription: toPushSubscription(r),
+    }));
+  }
+  async enqueuePushJobs(jobs: readonly NewPushJob[]): Promise<number> {
+    if (jobs.length === 0) return 0;
+    const rows = await this.rows(
+      `INSERT INTO push_jobs (message_id, subscription_id, payload, next_attempt_at, created_at)
+       SELECT m, s, p, t, t FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS q(m, s, p, t)
+       ON CONFLICT (message_id, subscription_id) DO NOTHING
+       RETURNING id`,
+      [
+        jobs.map((j) => j.messageId),
+        jobs.map((j) => j.subscriptionId),
+        jobs.map((j) => j.payload),
+        jobs.map((j) => j.createdAt),
+      ],
+    );
+    return rows.length;
+  }
+  async claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]> {
+    // One statement: the due rows are locked as they are picked (rows another server is
+    // claiming right now are skipped, not waited for), then leased and returned.
+    const rows = await this.rows<
+      PushSubscriptionDbRow & {
+        j_id: number;
+        message_id: string;
+        payload: string;
+        attempts: number;
+        j_created_at: number;
+      }
+    >(
+      `WITH claimed AS (
+         UPDATE push_jobs SET next_attempt_at = $1::int8 + $3::int8, attempts = attempts + 1
+         WHERE id IN (
+           SELECT id FROM push_jobs
+           WHERE state = 'pending' AND next_attempt_at <= $1
+           ORDER BY next_attempt_at, id
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED
+         )
+         RETURNING id, message_id, subscription_id, payload, attempts, created_at
+       )
+       SELECT j.id AS j_id, j.message_id, j.payload, j.attempts, j.created_at AS j_created_at, s.*
+       FROM claimed j JOIN push_subscriptions s ON s.id = j.subscription_id
+       ORDER BY j.id`,
+      [now, limit, leaseMs],
+    );
+    return rows.map((r) => ({
+      id: r.j_id,
+      messageId: r.message_id,
+      payload: r.payload,
+      attempts: r.attempts,
+      createdAt: r.j_created_at,
+      subscription: toPushSubscription(r),
+    }));
+  }
+  async finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void> {
+    await this.rows("UPDATE push_jobs SET state = $1 WHERE id = $2 AND state = 'pending'", [state, id]);
+  }
+  async retryPushJob(id: number, at: number): Promise<void> {
+    await this.rows("UPDATE push_jobs SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending'", [
+      at,
+      id,
+    ]);
+  }
+  async purgePushJobs(before: number): Promise<number> {
+    const rows = await this.rows(
+      "DELETE FROM push_jobs WHERE state <> 'pending' AND created_at < $1 RETURNING id",
+      [before],
+    );
+    return rows.length;
+  }
+  async serverValue(key: string, value: string): Promise<string> {
+    const [ins] = await this.rows<{ value: string }>(
+      'INSERT INTO server_values (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING value',
+      [key, value],
+    );
+    if (ins) return ins.value;
+    // Someone else's row: read it in a new statement (a new snapshot, which sees their commit).
+    const [r] = await this.rows<{ value: string }>('SELECT value FROM server_values WHERE key = $1', [key]);
+    if (!r) throw new Error(`server value ${key} vanished`);
+    return r.value;
   }
 
   // ---- lifecycle ----

@@ -81,4 +81,42 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX blocks_blocked ON blocks(blocked_id, blocker_id);
   `,
+  `
+  -- Push notifications (issue 7).
+  ALTER TABLE users ADD COLUMN push_preview INTEGER NOT NULL DEFAULT 1;
+  -- My mute of a conversation: no pushes while muted_until > now (NULL: not muted).
+  ALTER TABLE members ADD COLUMN muted_until INTEGER;
+  CREATE TABLE push_subscriptions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('webpush', 'fcm', 'apns')),
+    address TEXT NOT NULL,
+    p256dh TEXT,
+    auth TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (kind, address)
+  );
+  CREATE INDEX push_subscriptions_user ON push_subscriptions(user_id);
+  CREATE INDEX push_subscriptions_device ON push_subscriptions(device_id);
+  -- The durable push queue: one row per (message, subscription), never two.
+  CREATE TABLE push_jobs (
+    id INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dropped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (message_id, subscription_id)
+  );
+  CREATE INDEX push_jobs_due ON push_jobs(next_attempt_at) WHERE state = 'pending';
+  CREATE INDEX push_jobs_subscription ON push_jobs(subscription_id);
+  CREATE INDEX push_jobs_finished ON push_jobs(created_at) WHERE state <> 'pending';
+  CREATE TABLE server_values (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -13,17 +13,30 @@ import type {
   DeviceRow,
   MemberRow,
   NewMessage,
+  NewPushJob,
+  PushJobRow,
+  PushSubscriptionRow,
+  PushTargetRow,
   Store,
   StoreCapabilities,
   UserRow,
 } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { toConversation, toDevice, toMember, toMessage, toSummary, toUser } from '../rows.js';
+import {
+  toConversation,
+  toDevice,
+  toMember,
+  toMessage,
+  toPushSubscription,
+  toSummary,
+  toUser,
+} from '../rows.js';
 import type {
   ConversationDbRow,
   DeviceDbRow,
   MemberDbRow,
   MessageDbRow,
+  PushSubscriptionDbRow,
   SummaryDbRow,
   UserDbRow,
 } from '../rows.js';
@@ -42,7 +55,7 @@ export interface SqliteStoreOptions {
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
-         m.role, m.read_seq,
+         m.role, m.read_seq, m.muted_until,
          (SELECT COUNT(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
          CASE WHEN c.kind = 'direct' THEN MAX(COALESCE(p.delivered_seq, m.delivered_seq), COALESCE(p.read_seq, m.read_seq)) END AS peer_delivered_seq,
@@ -162,6 +175,46 @@ function prepareStatements(db: Database.Database) {
     ).pluck(),
     listBlocked: p('SELECT blocked_id FROM blocks WHERE blocker_id = ? ORDER BY created_at').pluck(),
     setDirectBlocked: p("UPDATE conversations SET blocked = ? WHERE direct_key = ? AND kind = 'direct'"),
+    setMute: p('UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?'),
+    setPushPreview: p('UPDATE users SET push_preview = ? WHERE id = ?'),
+    subByAddress: p('SELECT * FROM push_subscriptions WHERE kind = ? AND address = ?'),
+    subById: p('SELECT * FROM push_subscriptions WHERE id = ?'),
+    insertSub: p(
+      `INSERT INTO push_subscriptions (id, user_id, device_id, kind, address, p256dh, auth, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    moveSub: p('UPDATE push_subscriptions SET device_id = ?, p256dh = ?, auth = ? WHERE id = ?'),
+    deleteSub: p('DELETE FROM push_subscriptions WHERE id = ?'),
+    deleteSubJobs: p('DELETE FROM push_jobs WHERE subscription_id = ?'),
+    subsOfUser: p('SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY created_at, id'),
+    deleteDeviceJobs: p(
+      'DELETE FROM push_jobs WHERE subscription_id IN (SELECT id FROM push_subscriptions WHERE device_id = ?)',
+    ),
+    deleteDeviceSubs: p('DELETE FROM push_subscriptions WHERE device_id = ?'),
+    pushTargets: p(
+      `SELECT m.read_seq, u.push_preview, s.*
+       FROM members m JOIN users u ON u.id = m.user_id JOIN push_subscriptions s ON s.user_id = m.user_id
+       WHERE m.conversation_id = ? AND m.user_id = ? AND (m.muted_until IS NULL OR m.muted_until <= ?)
+       ORDER BY s.created_at, s.id`,
+    ),
+    insertJob: p(
+      `INSERT INTO push_jobs (message_id, subscription_id, payload, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    ),
+    dueJobs: p(
+      `SELECT j.id FROM push_jobs j WHERE j.state = 'pending' AND j.next_attempt_at <= ?
+       ORDER BY j.next_attempt_at, j.id LIMIT ?`,
+    ).pluck(),
+    leaseJob: p('UPDATE push_jobs SET next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?'),
+    jobWithSub: p(
+      `SELECT j.id AS j_id, j.message_id, j.payload, j.attempts, j.created_at AS j_created_at, s.*
+       FROM push_jobs j JOIN push_subscriptions s ON s.id = j.subscription_id WHERE j.id = ?`,
+    ),
+    finishJob: p("UPDATE push_jobs SET state = ? WHERE id = ? AND state = 'pending'"),
+    retryJob: p("UPDATE push_jobs SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
+    purgeJobs: p("DELETE FROM push_jobs WHERE state <> 'pending' AND created_at < ?"),
+    insertValue: p('INSERT INTO server_values (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+    value: p('SELECT value FROM server_values WHERE key = ?').pluck(),
   };
 }
 
@@ -321,7 +374,12 @@ export class SqliteStore implements Store {
     return (this.s.listDevices.all(userId) as DeviceDbRow[]).map(toDevice);
   }
   async revokeDevice(userId: string, deviceId: string): Promise<boolean> {
-    return this.s.revokeDevice.run(Date.now(), deviceId, userId).changes > 0;
+    return this.db.transaction(() => {
+      if (this.s.revokeDevice.run(Date.now(), deviceId, userId).changes === 0) return false;
+      this.s.deleteDeviceJobs.run(deviceId);
+      this.s.deleteDeviceSubs.run(deviceId);
+      return true;
+    })();
   }
   async touchDevices(ids: readonly string[], at: number): Promise<void> {
     this.db.transaction(() => {
@@ -530,6 +588,125 @@ export class SqliteStore implements Store {
   }
   async listBlocked(userId: string): Promise<string[]> {
     return this.s.listBlocked.all(userId) as string[];
+  }
+
+  async setMute(conversationId: string, userId: string, until: number | null): Promise<boolean> {
+    return this.s.setMute.run(until, conversationId, userId).changes > 0;
+  }
+  async setPushPreview(userId: string, preview: boolean): Promise<void> {
+    this.s.setPushPreview.run(preview ? 1 : 0, userId);
+  }
+  async savePushSubscription(sub: PushSubscriptionRow): Promise<PushSubscriptionRow> {
+    return this.db.transaction(() => {
+      const old = this.s.subByAddress.get(sub.kind, sub.address) as PushSubscriptionDbRow | undefined;
+      if (old && old.user_id === sub.userId) {
+        this.s.moveSub.run(sub.deviceId, sub.p256dh, sub.auth, old.id);
+        return toPushSubscription(this.s.subById.get(old.id) as PushSubscriptionDbRow);
+      }
+      if (old) {
+        // Another account's endpoint (the browser was logged in as someone else): start over,
+        // so none of their queued notifications reach this user.
+        this.s.deleteSubJobs.run(old.id);
+        this.s.deleteSub.run(old.id);
+      }
+      this.s.insertSub.run(
+        sub.id,
+        sub.userId,
+        sub.deviceId,
+        sub.kind,
+        sub.address,
+        sub.p256dh,
+        sub.auth,
+        sub.createdAt,
+      );
+      return sub;
+    })();
+  }
+  async listPushSubscriptions(userId: string): Promise<PushSubscriptionRow[]> {
+    return (this.s.subsOfUser.all(userId) as PushSubscriptionDbRow[]).map(toPushSubscription);
+  }
+  async deletePushSubscription(id: string, userId?: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.s.subById.get(id) as PushSubscriptionDbRow | undefined;
+      if (!r || (userId !== undefined && r.user_id !== userId)) return false;
+      this.s.deleteSubJobs.run(id);
+      this.s.deleteSub.run(id);
+      return true;
+    })();
+  }
+  async pushTargets(
+    entries: readonly { conversationId: string; userIds: readonly string[] }[],
+    now: number,
+  ): Promise<PushTargetRow[]> {
+    const out: PushTargetRow[] = [];
+    for (const e of entries) {
+      for (const u of e.userIds) {
+        const rows = this.s.pushTargets.all(e.conversationId, u, now) as (PushSubscriptionDbRow & {
+          read_seq: number;
+          push_preview: number;
+        })[];
+        for (const r of rows) {
+          out.push({
+            conversationId: e.conversationId,
+            userId: u,
+            readSeq: r.read_seq,
+            pushPreview: r.push_preview !== 0,
+            subscription: toPushSubscription(r),
+          });
+        }
+      }
+    }
+    return out;
+  }
+  async enqueuePushJobs(jobs: readonly NewPushJob[]): Promise<number> {
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const j of jobs) {
+        n += this.s.insertJob.run(j.messageId, j.subscriptionId, j.payload, j.createdAt, j.createdAt).changes;
+      }
+      return n;
+    })();
+  }
+  async claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]> {
+    return this.db.transaction(() => {
+      const ids = this.s.dueJobs.all(now, limit) as number[];
+      const out: PushJobRow[] = [];
+      for (const id of ids) {
+        this.s.leaseJob.run(now + leaseMs, id);
+        const r = this.s.jobWithSub.get(id) as
+          | (PushSubscriptionDbRow & {
+              j_id: number;
+              message_id: string;
+              payload: string;
+              attempts: number;
+              j_created_at: number;
+            })
+          | undefined;
+        if (!r) continue;
+        out.push({
+          id: r.j_id,
+          messageId: r.message_id,
+          payload: r.payload,
+          attempts: r.attempts,
+          createdAt: r.j_created_at,
+          subscription: toPushSubscription(r),
+        });
+      }
+      return out;
+    })();
+  }
+  async finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void> {
+    this.s.finishJob.run(state, id);
+  }
+  async retryPushJob(id: number, at: number): Promise<void> {
+    this.s.retryJob.run(at, id);
+  }
+  async purgePushJobs(before: number): Promise<number> {
+    return this.s.purgeJobs.run(before).changes;
+  }
+  async serverValue(key: string, value: string): Promise<string> {
+    this.s.insertValue.run(key, value);
+    return this.s.value.get(key) as string;
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,463 @@
+/**
+ * Push notifications (the design's notification servers): when a message is stored, every
+ * member but the sender with no device online gets one notification on each registered push
+ * endpoint. The queue lives in the store, so pending notifications survive a restart, and
+ * every server of a cluster works on it: claims are atomic, and one (message, subscription)
+ * is queued once, so no device gets two notifications for one message.
+ *
+ * The send path never waits for any of this: `stored()` only buffers; the buffer is turned
+ * into jobs after the acks and the fan-out, a batch at a time.
+ */
+import { ParleyError } from '@parley/protocol';
+import type {
+  Message,
+  PushKind,
+  PushPayload,
+  PushSubscriptionInfo,
+  RegisterPushRequest,
+} from '@parley/protocol';
+import type { AuthContext } from '../auth/auth-service.js';
+import { randomId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { PresenceTracker } from '../presence/presence.js';
+import type { NewPushJob, PushJobRow, PushSubscriptionRow, Store } from '../store/store.js';
+import { APNS_TOKEN } from './apns/apns-provider.js';
+import { FCM_TOKEN } from './fcm/fcm-provider.js';
+import { buildPayload, toPushMessage } from './payload.js';
+import type { PushProvider, PushResult } from './provider.js';
+import { checkWebPushSubscription } from './webpush/webpush-provider.js';
+
+export interface PushServiceOptions {
+  /** Also notify online members on devices idle this long, seconds; 0 (default): never. */
+  idleSec?: number;
+  /** Look for due jobs this often when nothing was queued here, ms. Default 1000. */
+  pollMs?: number;
+  /** Notifications in flight at once. Default 16. */
+  concurrency?: number;
+  /** Attempts before a notification is dropped. Default 10. */
+  maxAttempts?: number;
+  /** Drop notifications older than this; also the TTL given to push services, seconds. Default 86400. */
+  ttlSec?: number;
+  /** First retry delay when the service gave no Retry-After, ms. Default 1000. */
+  retryBaseMs?: number;
+  /** Longest retry delay, Retry-After included, ms. Default 3600000. */
+  retryMaxMs?: number;
+  /** Jobs claimed per store round trip. Default 100. */
+  claimBatch?: number;
+  /** A claimed job whose claimer died is claimed again after this long, ms. Default 60000. */
+  leaseMs?: number;
+  /** Finished jobs are kept this long (so a message is never queued twice), ms. Default 86400000. */
+  keepFinishedMs?: number;
+  /** Accept http: Web Push endpoints (tests). Default false. */
+  webPushAllowHttp?: boolean;
+}
+
+interface Stored {
+  message: Message;
+  recipients: readonly string[];
+}
+
+const toInfo = (s: PushSubscriptionRow): PushSubscriptionInfo => ({
+  id: s.id,
+  kind: s.kind,
+  deviceId: s.deviceId,
+  createdAt: s.createdAt,
+});
+
+/** Most jobs per enqueue transaction. */
+const ENQUEUE_CHUNK = 1000;
+/** How often finished jobs are purged, ms. */
+const PURGE_EVERY_MS = 10 * 60_000;
+
+export class PushService {
+  private readonly providers = new Map<PushKind, PushProvider>();
+  private readonly idleMs: number;
+  private readonly pollMs: number;
+  private readonly concurrency: number;
+  private readonly maxAttempts: number;
+  private readonly ttlMs: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly claimBatch: number;
+  private readonly leaseMs: number;
+  private readonly keepFinishedMs: number;
+  private readonly allowHttp: boolean;
+
+  private buffer: Stored[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  private closing = false;
+  private kicked = false;
+  private wake: (() => void) | undefined;
+  private lastPurge = Date.now();
+
+  constructor(
+    private readonly store: Store,
+    private readonly presence: PresenceTracker,
+    providers: readonly PushProvider[],
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    /** The VAPID public key browsers subscribe with. */
+    readonly vapidPublicKey: string,
+    opts: PushServiceOptions = {},
+  ) {
+    for (const p of providers) this.providers.set(p.kind, p);
+    this.idleMs = (opts.idleSec ?? 0) * 1000;
+    this.pollMs = opts.pollMs ?? 1000;
+    this.concurrency = Math.max(1, opts.concurrency ?? 16);
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 10);
+    this.ttlMs = (opts.ttlSec ?? 86_400) * 1000;
+    this.retryBaseMs = opts.retryBaseMs ?? 1000;
+    this.retryMaxMs = opts.retryMaxMs ?? 3_600_000;
+    this.claimBatch = opts.claimBatch ?? 100;
+    this.leaseMs = opts.leaseMs ?? 60_000;
+    this.keepFinishedMs = opts.keepFinishedMs ?? 86_400_000;
+    this.allowHttp = opts.webPushAllowHttp ?? false;
+  }
+
+  // ---- subscriptions (HTTP routes) ----
+
+  /** Register a push endpoint of the calling device. */
+  async register(ctx: AuthContext, req: RegisterPushRequest): Promise<PushSubscriptionInfo> {
+    const row: PushSubscriptionRow = {
+      id: randomId('ps_'),
+      userId: ctx.userId,
+      deviceId: ctx.deviceId,
+      kind: req.kind,
+      address: '',
+      p256dh: null,
+      auth: null,
+      createdAt: Date.now(),
+    };
+    switch (req.kind) {
+      case 'webpush': {
+        const why = checkWebPushSubscription(req.endpoint, req.keys, this.allowHttp);
+        if (why !== null) throw new ParleyError('invalid_field', why);
+        row.address = req.endpoint;
+        row.p256dh = req.keys.p256dh;
+        row.auth = req.keys.auth;
+        break;
+      }
+      case 'fcm':
+        if (!FCM_TOKEN.test(req.token)) throw new ParleyError('invalid_field', 'token is not an FCM token');
+        row.address = req.token;
+        break;
+      case 'apns':
+        if (!APNS_TOKEN.test(req.token)) throw new ParleyError('invalid_field', 'token must be hex');
+        row.address = req.token.toLowerCase();
+        break;
+      default: {
+        const never: never = req;
+        throw new ParleyError('invalid_field', `unknown kind ${String((never as { kind: unknown }).kind)}`);
+      }
+    }
+    if (!this.providers.has(req.kind)) throw new ParleyError('push_not_configured');
+    return toInfo(await this.store.savePushSubscription(row));
+  }
+
+  async list(userId: string): Promise<PushSubscriptionInfo[]> {
+    return (await this.store.listPushSubscriptions(userId)).map(toInfo);
+  }
+
+  async unregister(userId: string, id: string): Promise<void> {
+    if (!(await this.store.deletePushSubscription(id, userId)))
+      throw new ParleyError('not_found', 'No such subscription');
+  }
+
+  // ---- enqueue ----
+
+  /**
+   * A new message was stored and fanned out. Returns at once: who is offline and what to send
+   * is worked out later, for every message stored meanwhile at once.
+   */
+  stored(message: Message, recipients: readonly string[]): void {
+    if (this.closing || recipients.length < 2) return;
+    this.buffer.push({ message, recipients });
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the acks and the fan-out of this turn (they are written synchronously before).
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flushing.then(() => this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length === 0) return;
+    try {
+      const n = await this.enqueue(batch);
+      if (n > 0) this.kick();
+    } catch (err) {
+      this.log.warn({ err, messages: batch.length }, 'push: could not queue notifications');
+      this.metrics.pushDropped.inc({ reason: 'enqueue_failed' }, batch.length);
+    }
+  }
+
+  private async enqueue(batch: readonly Stored[]): Promise<number> {
+    const now = Date.now();
+    const others = new Set<string>();
+    for (const b of batch) for (const u of b.recipients) if (u !== b.message.senderId) others.add(u);
+    const states = await this.presence.states([...others]);
+    const online = (u: string) => states.get(u)?.online === true;
+
+    // Who may be notified, per conversation (one store query for the whole batch).
+    const wanted = new Map<string, Set<string>>();
+    for (const b of batch) {
+      let users = wanted.get(b.message.conversationId);
+      if (!users) wanted.set(b.message.conversationId, (users = new Set()));
+      for (const u of b.recipients)
+        if (u !== b.message.senderId && (this.idleMs > 0 || !online(u))) users.add(u);
+    }
+    const entries = [...wanted]
+      .filter(([, u]) => u.size > 0)
+      .map(([c, u]) => ({ conversationId: c, userIds: [...u] }));
+    if (entries.length === 0) return 0;
+    let targets = await this.store.pushTargets(entries, now);
+    if (targets.length === 0) return 0;
+
+    if (this.idleMs > 0) {
+      // Online members: only their devices idle long enough (a device not connected is idle).
+      const devices = [
+        ...new Set(targets.filter((t) => online(t.userId)).map((t) => t.subscription.deviceId)),
+      ];
+      const activity = await this.presence.deviceActivity(devices);
+      targets = targets.filter((t) => {
+        if (!online(t.userId)) return true;
+        const at = activity.get(t.subscription.deviceId);
+        return at === undefined || now - at >= this.idleMs;
+      });
+      if (targets.length === 0) return 0;
+    }
+
+    const byConversation = new Map<string, typeof targets>();
+    for (const t of targets) {
+      const list = byConversation.get(t.conversationId);
+      if (list) list.push(t);
+      else byConversation.set(t.conversationId, [t]);
+    }
+    const senders = new Map(
+      (await this.store.getUsersByIds([...new Set(batch.map((b) => b.message.senderId))])).map((u) => [
+        u.id,
+        u.displayName,
+      ]),
+    );
+    const conversations = new Map<string, { kind: 'direct' | 'group'; name: string }>();
+    for (const id of byConversation.keys()) {
+      const c = await this.store.getConversation(id);
+      if (c) conversations.set(id, { kind: c.kind, name: c.name });
+    }
+
+    const jobs: NewPushJob[] = [];
+    const kinds: PushKind[] = [];
+    for (const b of batch) {
+      const m = b.message;
+      const conv = conversations.get(m.conversationId);
+      const list = byConversation.get(m.conversationId);
+      if (!conv || !list) continue;
+      const recipients = new Set(b.recipients);
+      const senderName = senders.get(m.senderId) ?? 'Someone';
+      const payloads = new Map<string, string>();
+      for (const t of list) {
+        if (t.userId === m.senderId || !recipients.has(t.userId)) continue;
+        if (this.idleMs === 0 && online(t.userId)) continue;
+        let payload = payloads.get(t.userId);
+        if (payload === undefined) {
+          payload = JSON.stringify(
+            buildPayload({
+              conversationId: m.conversationId,
+              conversationName: conv.kind === 'group' ? conv.name : senderName,
+              kind: conv.kind,
+              messageId: m.id,
+              seq: m.seq,
+              senderId: m.senderId,
+              senderName,
+              text: m.text,
+              createdAt: m.createdAt,
+              readSeq: t.readSeq,
+              showText: t.pushPreview,
+            }),
+          );
+          payloads.set(t.userId, payload);
+        }
+        jobs.push({ messageId: m.id, subscriptionId: t.subscription.id, payload, createdAt: now });
+        kinds.push(t.subscription.kind);
+      }
+    }
+    let added = 0;
+    for (let i = 0; i < jobs.length; i += ENQUEUE_CHUNK) {
+      added += await this.store.enqueuePushJobs(jobs.slice(i, i + ENQUEUE_CHUNK));
+    }
+    for (const k of kinds) this.metrics.pushEnqueued.inc({ kind: k });
+    return added;
+  }
+
+  // ---- the worker ----
+
+  /** Start working on the queue (every server does; claims keep them apart). */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Jobs were queued: look now instead of at the next poll. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closing) {
+      this.kicked = false;
+      let jobs: PushJobRow[] = [];
+      try {
+        jobs = await this.store.claimPushJobs(Date.now(), this.claimBatch, this.leaseMs);
+      } catch (err) {
+        this.log.warn({ err }, 'push: could not claim jobs');
+      }
+      if (jobs.length > 0) {
+        await this.deliverAll(jobs);
+        continue;
+      }
+      if (Date.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
+      if (!this.kicked && !this.closing) await this.sleep(this.pollMs);
+    }
+  }
+
+  private async deliverAll(jobs: readonly PushJobRow[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++] as PushJobRow;
+        if (this.closing) {
+          // Not started: due again at once, for whichever server runs next.
+          await this.store.retryPushJob(job.id, Date.now()).catch(() => undefined);
+          continue;
+        }
+        try {
+          await this.deliver(job);
+        } catch (err) {
+          this.log.warn({ err, job: job.id }, 'push: job failed');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
+  }
+
+  private async deliver(job: PushJobRow): Promise<void> {
+    const kind = job.subscription.kind;
+    const provider = this.providers.get(kind);
+    const age = Date.now() - job.createdAt;
+    if (!provider) return this.drop(job, 'no_provider');
+    if (age >= this.ttlMs) return this.drop(job, 'expired');
+    let payload: PushPayload;
+    try {
+      payload = JSON.parse(job.payload) as PushPayload;
+    } catch {
+      return this.drop(job, 'rejected');
+    }
+    const message = toPushMessage(payload, Math.max(1, Math.floor((this.ttlMs - age) / 1000)));
+    let result: PushResult;
+    try {
+      result = await provider.send(job.subscription, message);
+    } catch (err) {
+      result = { outcome: 'retry', reason: err instanceof Error ? err.message : String(err) };
+    }
+    switch (result.outcome) {
+      case 'sent':
+        this.metrics.pushSent.inc({ kind });
+        // Before anything else: from here on this job is never sent again.
+        await this.finish(job, 'sent');
+        return;
+      case 'gone':
+        this.metrics.pushFailed.inc({ kind });
+        this.metrics.pushDropped.inc({ reason: 'gone' });
+        this.log.info(
+          { subscription: job.subscription.id, reason: result.reason },
+          'push: subscription gone',
+        );
+        await this.store.deletePushSubscription(job.subscription.id);
+        return;
+      case 'rejected':
+        this.metrics.pushFailed.inc({ kind });
+        this.log.warn({ job: job.id, reason: result.reason }, 'push: notification rejected');
+        return this.drop(job, 'rejected');
+      case 'retry': {
+        this.metrics.pushFailed.inc({ kind });
+        if (job.attempts >= this.maxAttempts) return this.drop(job, 'max_attempts');
+        this.metrics.pushRetried.inc({ kind });
+        const delay = Math.min(this.retryMaxMs, result.retryAfterMs ?? this.backoff(job.attempts));
+        this.log.debug({ job: job.id, reason: result.reason, delay }, 'push: retrying');
+        await this.store.retryPushJob(job.id, Date.now() + delay);
+        return;
+      }
+      default: {
+        const never: never = result;
+        return never;
+      }
+    }
+  }
+
+  /** Full-jitter exponential backoff (the same rule as the SDK's reconnects). */
+  private backoff(attempt: number): number {
+    const cap = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(30, attempt - 1));
+    return Math.floor(Math.random() * cap);
+  }
+
+  private async drop(job: PushJobRow, reason: string): Promise<void> {
+    this.metrics.pushDropped.inc({ reason });
+    await this.finish(job, 'dropped');
+  }
+
+  /** Record the end of a job; a few tries, since failing to means sending it again later. */
+  private async finish(job: PushJobRow, state: 'sent' | 'dropped'): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await this.store.finishPushJob(job.id, state);
+        return;
+      } catch (err) {
+        if (i >= 4) {
+          this.log.error({ err, job: job.id }, 'push: could not record a finished job');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100 * 2 ** i));
+      }
+    }
+  }
+
+  private async purge(): Promise<void> {
+    this.lastPurge = Date.now();
+    try {
+      await this.store.purgePushJobs(Date.now() - this.keepFinishedMs);
+    } catch (err) {
+      this.log.warn({ err }, 'push: could not purge finished jobs');
+    }
+  }
+
+  /** Queue what was stored, stop claiming, let sends in flight finish. */
+  async close(): Promise<void> {
+    if (this.flushScheduled || this.buffer.length > 0) {
+      await new Promise((r) => setImmediate(r));
+    }
+    await this.flushing;
+    this.closing = true;
+    this.wake?.();
+    await this.loop;
+    for (const p of this.providers.values()) await p.close?.();
+  }
+}
