@@ -172,6 +172,13 @@ describe.skipIf(skip !== null)('cluster faults', () => {
     await settle(t, 'after the Redis restart');
     // The outage hit the traffic: remote deliveries were dropped and recovered from the store.
     expect(cluster.chats.some((c) => c.output().includes('catch-up recovers'))).toBe(true);
+    // Presence is rebuilt from heartbeats: a connected partner shows online again.
+    const [a, b] = [t.users[0]!, t.users[1]!];
+    await eventually(
+      async () => (await b.http.presence([a.id])).presence[0]?.online === true,
+      'presence rebuilt after the Redis restart',
+      20_000,
+    );
   });
 
   it('PostgreSQL restart in the middle of traffic: retryable errors, then everything once', async () => {

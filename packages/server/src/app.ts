@@ -67,6 +67,18 @@ function validatorCompiler() {
     (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
+/** `--trust-proxy`: '' (no), 'true', a hop count, or a comma-separated list of proxy addresses/CIDRs. */
+function parseTrustProxy(value: string): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const v = value.trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v.split(',').map((x) => x.trim());
+}
+
 /** How often a chat server heartbeats its address and load into discovery, ms. */
 const REGISTRY_HEARTBEAT_MS = 2000;
 
@@ -163,7 +175,7 @@ export async function createParley(
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
-    trustProxy: false,
+    trustProxy: parseTrustProxy(config.trustProxy),
     return503OnClosing: true,
   });
   http.setValidatorCompiler(validatorCompiler());

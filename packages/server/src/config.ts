@@ -23,6 +23,12 @@ export interface ServerConfig {
   publicUrl: string;
   /** Region this chat server is in; discovery prefers servers in the client's region. Default `default`. */
   region: string;
+  /**
+   * Which proxies to believe about the client address (X-Forwarded-For), for per-address
+   * rate limits behind a load balancer: `true`, a hop count, or comma-separated addresses or
+   * CIDRs of the proxies. Default empty: trust no one (the peer address is the client).
+   */
+  trustProxy: string;
   /** TCP port (env PORT, flag --port). Default 8080; 0 picks a free port. */
   port: number;
   /** Listen address (env HOST, flag --host). Default 127.0.0.1; use 0.0.0.0 to serve a network. */
@@ -129,6 +135,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   dbPoolMax: 10,
   publicUrl: '',
   region: 'default',
+  trustProxy: '',
   port: 8080,
   host: '127.0.0.1',
   dataDir: './data',

@@ -1,5 +1,5 @@
-import { ParleyError } from '@parley/protocol';
-import type { ContactFrame, ContactList, ContactState, User } from '@parley/protocol';
+import { MAX_PRESENCE_IDS, ParleyError } from '@parley/protocol';
+import type { ContactFrame, ContactList, ContactState, Presence, User } from '@parley/protocol';
 import { AuthService, toUser } from '../auth/auth-service.js';
 import type { Bus } from '../bus/bus.js';
 import type { PresenceService } from '../presence/presence-service.js';
@@ -37,14 +37,12 @@ export class ContactService {
       ]),
     );
     const accepted = rows.filter((r) => r.state === 'accepted');
-    const presence = new Map(
-      (
-        await this.presence.get(
-          userId,
-          accepted.slice(0, 100).map((r) => r.userId),
-        )
-      ).map((p) => [p.userId, p]),
-    );
+    const presence = new Map<string, Presence>();
+    // The presence API takes at most 100 ids at a time.
+    for (let i = 0; i < accepted.length; i += MAX_PRESENCE_IDS) {
+      const ids = accepted.slice(i, i + MAX_PRESENCE_IDS).map((r) => r.userId);
+      for (const p of await this.presence.get(userId, ids)) presence.set(p.userId, p);
+    }
     const pick = (state: ContactState) =>
       rows
         .filter((r) => r.state === state)
@@ -140,5 +138,8 @@ export class ContactService {
     if (!(await this.store.listBlocked(userId)).includes(otherId))
       throw new ParleyError('not_found', 'Not blocked');
     await this.store.unblock(userId, otherId);
+    // Each side sees the other's presence again if they share a conversation or are contacts.
+    await this.presence.sendTo(userId, otherId);
+    await this.presence.sendTo(otherId, userId);
   }
 }

@@ -86,23 +86,29 @@ export class RedisPresence implements PresenceTracker {
 
   /** Heartbeats reach Redis in one pipeline per interval, not one command each. */
   private async flushBeats(): Promise<void> {
-    // Users with live connections here are alive even if they sent nothing this interval.
-    const now = Date.now();
-    for (const [userId, e] of this.local)
-      if (e.connections.size > 0 && !this.beats.has(userId)) this.beats.set(userId, now);
     if (this.beats.size === 0 && this.deviceBeats.size === 0) return;
-    const beats = this.beats;
+    // Only real heartbeats count (as in one process): a connection that stays silent goes
+    // offline after the timeout. Users who left since are skipped.
+    const beats = [...this.beats].filter(([userId]) => this.local.has(userId));
     this.beats = new Map();
     const devices = this.deviceBeats;
     this.deviceBeats = new Map();
     const pipe = this.r.pipeline();
     for (const [userId, at] of beats) {
-      pipe.zadd(`${this.p}pres:alive`, 'XX', 'GT', at, userId);
+      // Every beat re-asserts the whole record, so a Redis that restarted empty is rebuilt
+      // within one interval.
+      pipe.hset(`${this.p}pres:nodes:${userId}`, this.opts.node, String(at));
+      pipe.zadd(`${this.p}pres:alive`, 'GT', at, userId);
       pipe.zadd(`${this.p}pres:last`, 'GT', at, userId);
+      pipe.sadd(`${this.p}pres:online`, userId);
     }
     if (devices.size > 0) pipe.hset(`${this.p}pres:devices`, Object.fromEntries(devices));
     try {
-      await pipe.exec();
+      const res = (await pipe.exec()) ?? [];
+      beats.forEach(([userId, at], i) => {
+        // Back online: the sweep had marked them offline, or Redis had forgotten them.
+        if (res[4 * i + 3]?.[1] === 1) this.emit(userId, { online: true, lastActiveAt: at });
+      });
     } catch (err) {
       this.warn(err, 'could not record heartbeats');
     }

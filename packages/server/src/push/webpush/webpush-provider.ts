@@ -7,6 +7,7 @@ import webpush from 'web-push';
 import type { PushSubscriptionRow, Store } from '../../store/store.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { BlockList, isIP } from 'node:net';
 
 export interface VapidKeys {
   /** Uncompressed P-256 public key, base64url (the browser's `applicationServerKey`). */
@@ -52,10 +53,42 @@ export async function loadVapidKeys(
 const b64urlBytes = (s: string): number =>
   /^[A-Za-z0-9_-]*={0,2}$/.test(s) ? Buffer.from(s, 'base64url').length : -1;
 
+/** Addresses a push endpoint may not name: the server would otherwise POST into its own network (SSRF). */
+const PRIVATE_V4 = new BlockList();
+const PRIVATE_V6 = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
+  PRIVATE_V4.addSubnet(net, bits, 'ipv4');
+}
+PRIVATE_V6.addAddress('::', 'ipv6');
+PRIVATE_V6.addAddress('::1', 'ipv6');
+PRIVATE_V6.addSubnet('fc00::', 7, 'ipv6');
+PRIVATE_V6.addSubnet('fe80::', 10, 'ipv6');
+// IPv4-mapped addresses are never a push service's.
+PRIVATE_V6.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const kind = isIP(host);
+  if (kind === 4) return PRIVATE_V4.check(host, 'ipv4');
+  if (kind === 6) return PRIVATE_V6.check(host, 'ipv6');
+  return (
+    host === 'localhost' || /\.(localhost|local|internal|lan|home\.arpa)$/.test(host) || !host.includes('.')
+  );
+}
+
 /**
- * Why a browser subscription cannot be used, or null. The endpoint must be an https: URL
- * (http: only with `allowHttp`, for local push services in tests); p256dh an uncompressed
- * P-256 point (65 bytes) and auth a 16-byte secret (RFC 8291 §3.2).
+ * Why a browser subscription cannot be used, or null. The endpoint must be an https: URL on
+ * a public host name or address (http: and private addresses only with `allowHttp`, for
+ * local push services in tests); p256dh an uncompressed P-256 point (65 bytes) and auth a
+ * 16-byte secret (RFC 8291 §3.2).
  */
 export function checkWebPushSubscription(
   endpoint: string,
@@ -71,6 +104,7 @@ export function checkWebPushSubscription(
   if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:'))
     return 'endpoint must be an https: URL';
   if (url.username !== '' || url.password !== '') return 'endpoint must not carry credentials';
+  if (!allowHttp && isPrivateHost(url.hostname)) return 'endpoint must be on a public host';
   if (b64urlBytes(keys.p256dh) !== 65 || Buffer.from(keys.p256dh, 'base64url')[0] !== 4) {
     return 'keys.p256dh must be an uncompressed P-256 public key (65 bytes, base64url)';
   }
