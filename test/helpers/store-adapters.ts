@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PostgresStore, SqliteStore } from '@parley/server';
+import { PostgresStore, SqliteStore, openThreadedSqliteStore } from '@parley/server';
 import type { Store } from '@parley/server';
 import { createTestDatabase, pgAvailable } from './services.js';
 
@@ -35,6 +35,23 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
     async open() {
       const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
       const store = new SqliteStore({ path: join(dir, 'parley.db') });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    // The same SQLite store on its own thread, as `parley serve` runs it.
+    name: 'sqlite-threaded',
+    multiWriter: false,
+    unavailable: async () => null,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+      const store = await openThreadedSqliteStore({ path: join(dir, 'parley.db') });
       return {
         store,
         async cleanup() {

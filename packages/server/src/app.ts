@@ -38,7 +38,7 @@ import type { PushProvider } from './push/provider.js';
 import { PushService } from './push/push-service.js';
 import { WebPushProvider, loadVapidKeys } from './push/webpush/webpush-provider.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { openThreadedSqliteStore } from './store/sqlite/threaded-sqlite-store.js';
 import type { Store } from './store/store.js';
 
 export interface Parley {
@@ -102,7 +102,7 @@ export async function createParley(
     options.store ??
     (config.db
       ? await PostgresStore.open({ url: config.db, max: config.dbPoolMax })
-      : new SqliteStore({ path: join(config.dataDir, 'parley.db'), durability: config.durability }));
+      : await openThreadedSqliteStore({ path: join(config.dataDir, 'parley.db'), durability: config.durability }));
 
   let redis: Redis | undefined;
   let bus: Bus;

@@ -1,0 +1,48 @@
+/**
+ * The embedded store's thread: owns the SQLite connection and runs every store call, so
+ * commits, WAL writes and checkpoints never block the event loop that serves the sockets.
+ * Protocol: { id, method, args } in; { id, ok: true, value } or { id, ok: false, error } out.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { ParleyError } from '@parley/protocol';
+import { SqliteStore } from './sqlite-store.js';
+import type { SqliteStoreOptions } from './sqlite-store.js';
+
+interface Call {
+  id: number;
+  method: string;
+  args: unknown[];
+}
+
+if (!parentPort) throw new Error('sqlite-worker runs as a worker thread');
+const port: MessagePort = parentPort;
+
+let store: SqliteStore;
+try {
+  store = new SqliteStore(workerData as SqliteStoreOptions);
+  port.postMessage({ id: 0, ok: true, value: 'ready' });
+} catch (err) {
+  port.postMessage({ id: 0, ok: false, error: { message: (err as Error).message } });
+  throw err;
+}
+
+port.on('message', (call: Call) => {
+  const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[call.method];
+  if (typeof fn !== 'function') {
+    port.postMessage({ id: call.id, ok: false, error: { message: `no store method ${call.method}` } });
+    return;
+  }
+  fn.apply(store, call.args).then(
+    (value) => port.postMessage({ id: call.id, ok: true, value }),
+    (err: unknown) =>
+      port.postMessage({
+        id: call.id,
+        ok: false,
+        error:
+          err instanceof ParleyError
+            ? { code: err.code, message: err.message }
+            : { message: err instanceof Error ? err.message : String(err) },
+      }),
+  );
+});
