@@ -12,7 +12,7 @@ interface Point {
 
 const W = 760;
 const H = 440;
-const M = { left: 70, right: 170, top: 40, bottom: 60 };
+const M = { left: 70, right: 170, top: 40, bottom: 66 };
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
 function esc(s: string): string {
@@ -75,7 +75,7 @@ export function latencyChart(results: readonly BenchResult[], title?: string): s
   }
   out.push(
     `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`,
-    `<text x="${M.left + pw / 2}" y="${H - 18}" text-anchor="middle">offered load (messages/s)</text>`,
+    `<text x="${M.left + pw / 2}" y="${H - 24}" text-anchor="middle">offered load (messages/s)</text>`,
     `<text transform="translate(18 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">latency, ms (log scale)</text>`,
   );
   let legendY = M.top + 10;
@@ -102,6 +102,20 @@ export function latencyChart(results: readonly BenchResult[], title?: string): s
       );
       legendY += 20;
     }
+  }
+  // Past saturation the server delivers less than is offered: say so under the chart.
+  const saturated = all
+    .filter((r) => r.delivered_per_s < 0.97 * r.offered_per_s)
+    .sort((a, b) => a.offered_per_s - b.offered_per_s)
+    .map(
+      (r) =>
+        `${r.scenario} at ${Math.round(r.offered_per_s).toLocaleString('en-US')}/s offered: ` +
+        `${Math.round(r.delivered_per_s).toLocaleString('en-US')}/s delivered`,
+    );
+  if (saturated.length > 0) {
+    out.push(
+      `<text x="${M.left}" y="${H - 4}" font-size="11" fill="#555">Saturated: ${esc(saturated.join('; '))}</text>`,
+    );
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -9,7 +9,7 @@ import { latencyChart, resultsFromJson } from './chart.js';
 import { USAGE, parseOptions } from './options.js';
 import type { BenchOptions } from './options.js';
 import { failures, formatTable, REQUIRED_FIELDS } from './result.js';
-import { machine, runBench } from './run.js';
+import { codeVersion, machine, runBench } from './run.js';
 
 const log = (msg: string): void => {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -43,10 +43,13 @@ async function main(): Promise<number> {
   }
   const results = await runBench(opts, log);
   const info = machine();
+  const version = codeVersion();
   const command = `npm run bench -- ${argv.join(' ')}`;
   for (const r of results) {
     r.machine = info;
     r.command = command;
+    r.code_version = version;
+    if (opts.serverCli) r.server_cli = opts.serverCli;
     for (const f of REQUIRED_FIELDS) if (!(f in r)) throw new Error(`result of ${r.scenario} lacks ${f}`);
   }
   process.stdout.write(`\n${formatTable(results)}\n`);

@@ -65,6 +65,8 @@ export interface BenchOptions {
   maxOther: number | undefined;
   /** Spread the workers over this many source addresses in 127.0.0.0/8 (0 = let the kernel pick). Default 0. */
   sourceAddresses: number;
+  /** The server CLI to start (e.g. a snapshot of packages/server/dist). Default: packages/server/dist/cli.js. */
+  serverCli: string | undefined;
   /** Where the embedded server's temp data dir goes (e.g. /dev/shm to take the disk out). Default: OS temp dir. */
   dataParent: string | undefined;
   /** Extra flags for the embedded server, e.g. --server-arg=--max-batch=1024 (repeatable). */
@@ -101,6 +103,7 @@ Scenarios: ${SCENARIOS.join(', ')}
   --wait-quiet PCT         before each run, wait until other load stays <= PCT% CPU for 3 s
   --max-other PCT          rerun a run when other processes used > PCT% CPU during it
   --source-addresses N     bind workers to N addresses 127.0.0.11.. (default 0: kernel picks)
+  --server-cli PATH        server to start (default packages/server/dist/cli.js)
   --data-parent DIR        create the server's data dir under DIR (e.g. /dev/shm)
 Env: BENCH_SERVER_NODE_OPTIONS adds node flags to the server process (e.g. "--cpu-prof").
 `;
@@ -143,6 +146,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       from: { type: 'string', multiple: true },
       'keep-data': { type: 'boolean', default: false },
       'data-parent': { type: 'string' },
+      'server-cli': { type: 'string' },
       'source-addresses': { type: 'string' },
       'wait-quiet': { type: 'string' },
       'max-other': { type: 'string' },
@@ -193,6 +197,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     from,
     keepData: values['keep-data'] ?? false,
     dataParent: values['data-parent'],
+    serverCli: values['server-cli'],
     waitQuiet: num('wait-quiet', values['wait-quiet']),
     maxOther: num('max-other', values['max-other']),
     sourceAddresses: num('source-addresses', values['source-addresses']) ?? 0,

@@ -14,6 +14,8 @@ export interface ProcSample {
   t: number;
   /** user + system CPU time, ms. */
   cpuMs: number;
+  /** The same for the main thread alone (the event loop), when readable. */
+  mainCpuMs?: number;
   /** Resident set size, bytes. */
   rss: number;
   /** Bytes written by write-like syscalls (sockets and files) and their count, from /proc/<pid>/io. */
@@ -28,6 +30,16 @@ function readIo(pid: number): { wchar: number; syscw: number; writeBytes: number
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
     const get = (k: string): number => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
     return { wchar: get('wchar'), syscw: get('syscw'), writeBytes: get('write_bytes') };
+  } catch {
+    return null;
+  }
+}
+
+function readThreadCpuMs(pid: number, tid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
   } catch {
     return null;
   }
@@ -63,7 +75,9 @@ export function readProc(pid: number): ProcSample | null {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const m = /VmRSS:\s+(\d+) kB/.exec(status);
     const io = readIo(pid);
+    const main = readThreadCpuMs(pid, pid);
     return {
+      ...(main === null ? {} : { mainCpuMs: main }),
       t: now(),
       cpuMs: ((utime + stime) * 1000) / CLK_TCK,
       rss: m ? Number(m[1]) * 1024 : 0,
@@ -138,6 +152,8 @@ export function windowStats(
   /** Write syscalls per second and bytes written to storage per second, when /proc/<pid>/io is readable. */
   syscwPerSec: number | null;
   diskWritePerSec: number | null;
+  /** CPU% of the main thread alone. */
+  mainCpuPct: number | null;
 } | null {
   if (samples.length < 2) return null;
   let a = samples[0] as ProcSample;
@@ -152,7 +168,9 @@ export function windowStats(
   const secs = (b.t - a.t) / 1000;
   const rate = (x: number | undefined, y: number | undefined): number | null =>
     x === undefined || y === undefined || secs <= 0 ? null : (y - x) / secs;
+  const main = rate(a.mainCpuMs, b.mainCpuMs);
   return {
+    mainCpuPct: main === null ? null : main / 10,
     syscwPerSec: rate(a.syscw, b.syscw),
     diskWritePerSec: rate(a.writeBytes, b.writeBytes),
     cpuPct: cpuPct(a, b),

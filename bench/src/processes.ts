@@ -53,6 +53,8 @@ export interface StartOptions {
   keepData?: boolean;
   /** Directory in which to create the temp data dir. Default: the OS temp dir. */
   dataParent?: string | undefined;
+  /** Server CLI script. Default: SERVER_CLI. */
+  serverCli?: string | undefined;
 }
 
 /** Node flags for the server from BENCH_SERVER_NODE_OPTIONS (space-separated), e.g. "--cpu-prof". */

@@ -135,7 +135,7 @@ export function summarizeProfile(
 
 export function formatProfile(s: ProfileSummary): string {
   const lines = [
-    `sampled ${s.totalMs} ms, busy ${s.busyMs} ms (${s.totalMs > 0 ? Math.round((s.busyMs / s.totalMs) * 100) : 0}% of the main thread)`,
+    `sampled ${s.totalMs} ms, busy ${s.busyMs} ms (${s.totalMs > 0 ? Math.round((s.busyMs / s.totalMs) * 100) : 0}% of the thread's time)`,
     '',
     'self time by package / server folder (% of busy):',
     ...s.groups.map(

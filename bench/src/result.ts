@@ -23,7 +23,7 @@ export interface BenchFigures {
   duplicated: number;
   /** Peak resident memory of the server process during the window, MB (null for `--target`). */
   server_rss_mb: number | null;
-  /** Server CPU time during the window / wall time × 100 (100 = one core). */
+  /** Server CPU time (all its threads) during the window / wall time × 100 (100 = one core). */
   server_cpu_pct: number | null;
   [field: string]: unknown;
 }
@@ -106,7 +106,7 @@ function cell(v: unknown): string {
 }
 
 /** Fields not shown in the table (long or nested). */
-const HIDDEN = new Set(['runs', 'profile', 'relay', 'machine', 'command', 'profile_window_us']);
+const HIDDEN = new Set(['runs', 'profile', 'relay', 'machine', 'command', 'profile_window_us', 'server_cli']);
 
 /** A two-or-more column table: one row per field, one column per result. */
 export function formatTable(results: readonly BenchResult[]): string {

@@ -1,6 +1,8 @@
 /** Running scenarios: the server's lifetime around each run, repeats, the relay comparison, sweeps. */
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import type { BenchOptions, ScenarioName } from './options.js';
 import { externalServer, startParley, startRelay } from './processes.js';
@@ -29,6 +31,24 @@ const RUNNERS: Record<ScenarioName, (ctx: RunContext) => Promise<BenchResult>> =
   relay: runRelay,
 };
 
+/**
+ * The commit the measured code comes from, with "+dirty" when packages/server or
+ * packages/protocol have uncommitted changes (null outside a git checkout).
+ */
+export function codeVersion(): string | null {
+  try {
+    const cwd = fileURLToPath(new URL('../..', import.meta.url));
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', 'packages/server', 'packages/protocol'], {
+      cwd,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return null;
+  }
+}
+
 /** nproc, CPU model and Node version, as the report needs them. */
 export function machine(): { nproc: number; cpu: string; node: string } {
   let cpu = cpus()[0]?.model ?? 'unknown';
@@ -41,15 +61,15 @@ export function machine(): { nproc: number; cpu: string; node: string } {
   return { nproc: cpus().length, cpu, node: process.version };
 }
 
-function newestProfile(dir: string, since: number): string | null {
-  let best: { file: string; mtime: number } | null = null;
+/** The `.cpuprofile` files node wrote for process `pid` (one per thread: main, store worker...). */
+function profilesOf(dir: string, pid: number | null): { file: string; thread: number }[] {
+  const out: { file: string; thread: number }[] = [];
   for (const f of readdirSync(dir)) {
-    if (!f.endsWith('.cpuprofile')) continue;
-    const file = join(dir, f);
-    const mtime = statSync(file).mtimeMs;
-    if (mtime >= since && (!best || mtime > best.mtime)) best = { file, mtime };
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
+    const m = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(f);
+    if (m && Number(m[1]) === pid) out.push({ file: join(dir, f), thread: Number(m[2]) });
   }
-  return best?.file ?? null;
+  return out.sort((a, b) => a.thread - b.thread);
 }
 
 /** Wait until the machine's busy CPU stays at or below `pct` for 3 s (at most 10 minutes). */
@@ -79,7 +99,6 @@ async function waitQuiet(pct: number, log: Log): Promise<void> {
 /** One run of one scenario: start its server (unless --target), run, stop, summarize the profile. */
 export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log): Promise<BenchResult> {
   if (opts.waitQuiet !== undefined) await waitQuiet(opts.waitQuiet, log);
-  const started = Date.now();
   const profileDir = opts.profile && name !== 'relay' ? resolve(opts.profile) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   let server: ServerHandle;
@@ -91,6 +110,7 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
       serverArgs: opts.serverArgs,
       keepData: opts.keepData,
       dataParent: opts.dataParent,
+      serverCli: opts.serverCli,
     });
   }
   log(
@@ -103,19 +123,21 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
     await server.stop();
   }
   if (profileDir) {
-    const file = newestProfile(profileDir, started);
     const window = result.profile_window_us as [number, number] | undefined;
-    if (file) {
+    const threads = profilesOf(profileDir, server.pid).map(({ file, thread }) => {
       const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
       const summary = summarizeProfile(
         profile,
         window ? { fromUs: window[0], toUs: window[1], top: 25 } : { top: 25 },
       );
       log(
-        `${name}: CPU profile ${file}${window ? ' (measured window only)' : ''}\n${formatProfile(summary)}`,
+        `${name}: CPU profile of ${thread === 0 ? 'the main thread' : `thread ${thread}`}: ${file}` +
+          `${window ? ' (measured window only)' : ''}\n${formatProfile(summary)}`,
       );
-      result.profile = { file, ...summary };
-    } else log(`${name}: no .cpuprofile found in ${profileDir}`);
+      return { thread, file, ...summary };
+    });
+    if (threads.length === 0) log(`${name}: no .cpuprofile of pid ${server.pid} in ${profileDir}`);
+    result.profile = threads;
   }
   return result;
 }

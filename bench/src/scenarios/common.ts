@@ -45,6 +45,7 @@ export function serverFigures(
 ): {
   server_rss_mb: number | null;
   server_cpu_pct: number | null;
+  server_main_thread_cpu_pct?: number | null;
   server_write_calls_per_s?: number | null;
   server_disk_write_mb_per_s?: number | null;
 } {
@@ -54,6 +55,7 @@ export function serverFigures(
   return {
     server_rss_mb: round(s.peakRss / 2 ** 20),
     server_cpu_pct: round(s.cpuPct),
+    server_main_thread_cpu_pct: s.mainCpuPct === null ? null : round(s.mainCpuPct),
     server_write_calls_per_s: s.syscwPerSec === null ? null : round(s.syscwPerSec),
     server_disk_write_mb_per_s: s.diskWritePerSec === null ? null : round(s.diskWritePerSec / 2 ** 20),
   };

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ERRORS } from '@parley/protocol';
 import type { ErrorCode, ServerFrame } from '@parley/protocol';
@@ -5,6 +6,22 @@ import type { AuthContext } from '../auth/auth-service.js';
 
 /** Frames held while a connection catches up; past this many, message frames are re-read from the store. */
 const BUFFER_LIMIT = 2000;
+
+/**
+ * Sockets written to during this event-loop turn, corked until the turn ends: every frame a
+ * turn writes to one socket (a batch of acks and fan-outs) leaves in one writev instead of
+ * one system call per frame.
+ */
+const corked: Socket[] = [];
+function uncorkAll(): void {
+  for (const s of corked.splice(0)) s.uncork();
+}
+function cork(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  if (!socket || socket.writableCorked > 0) return;
+  socket.cork();
+  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+}
 
 /** A token bucket: `take()` is false when the rate is exceeded. */
 export class TokenBucket {
@@ -96,6 +113,7 @@ export class Connection {
       this.close(ERRORS.slow_consumer.ws as number, 'slow_consumer');
       return false;
     }
+    cork(this.ws);
     this.ws.send(frame, { binary: false });
     return true;
   }
