@@ -26,12 +26,12 @@ export async function blast(
   await Promise.all(
     jobs.map(async (job, j) => {
       const { socket } = await BenchSocket.open({ url, token: job.token });
-      const total = job.perConv * job.conversationIds.length;
+      const jobTotal = job.perConv * job.conversationIds.length;
       let sent = 0;
       let done = 0;
       await new Promise<void>((resolve, reject) => {
         const sendNext = (): void => {
-          if (sent >= total) return;
+          if (sent >= jobTotal) return;
           const conv = job.conversationIds[sent % job.conversationIds.length] as string;
           socket.sendRaw(
             JSON.stringify({
@@ -47,7 +47,7 @@ export async function blast(
           if (f.type === 'ack') {
             done++;
             acked++;
-            if (done === total) return resolve();
+            if (done === jobTotal) return resolve();
             sendNext();
             const t = now();
             if (opts.log && t - lastLog > 5000) {
@@ -59,7 +59,7 @@ export async function blast(
           }
         };
         socket.onClose = (code) => reject(new Error(`seeding socket closed (${code})`));
-        if (total === 0) return resolve();
+        if (jobTotal === 0) return resolve();
         for (let k = 0; k < opts.window; k++) sendNext();
       });
       socket.onClose = () => {};
