@@ -6,6 +6,6 @@ export function landingPage(): string {
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
 <h1>Parley is running</h1>
 <p>The HTTP API is under <code>/v1</code> and the WebSocket endpoint is <code>/v1/ws</code>; see docs/protocol.md.</p>
-<p>Try it from a terminal: <code>npx parley chat</code>. Health: <a href="/healthz">/healthz</a>, metrics: <a href="/metrics">/metrics</a>.</p>
+<p>Try it from a terminal: <code>npm run parley -- chat</code>. Health: <a href="/healthz">/healthz</a>, metrics: <a href="/metrics">/metrics</a>.</p>
 </body></html>`;
 }
