@@ -102,7 +102,10 @@ export async function createParley(
     options.store ??
     (config.db
       ? await PostgresStore.open({ url: config.db, max: config.dbPoolMax })
-      : await openThreadedSqliteStore({ path: join(config.dataDir, 'parley.db'), durability: config.durability }));
+      : await openThreadedSqliteStore({
+          path: join(config.dataDir, 'parley.db'),
+          durability: config.durability,
+        }));
 
   let redis: Redis | undefined;
   let bus: Bus;
