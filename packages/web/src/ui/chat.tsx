@@ -74,7 +74,10 @@ function buildRows(
       m.seq,
     );
   }
+  // A send whose message already arrived (its echo can come just before its ack) shows once.
+  const arrived = new Set((w?.messages ?? []).filter((m) => m.senderId === me).map((m) => m.clientId));
   for (const p of pending) {
+    if (arrived.has(p.clientId)) continue;
     add(me, p.createdAt, { kind: 'pending', key: `p${p.clientId}`, p, first: false, last: false }, Infinity);
   }
   if (prev !== null) (prev as { last: boolean }).last = true;
