@@ -27,11 +27,13 @@ run() {
 
 run dm-max --scenario dm --clients 1000 --rate 0 --duration 10 --compare-relay --repeat 3
 run dm-10k --scenario dm --clients 1000 --rate 10000 --duration 10 --repeat 3
+run dm-max-shm --scenario dm --clients 1000 --rate 0 --duration 10 --repeat 3 --data-parent /dev/shm
 run dm-10k-shm --scenario dm --clients 1000 --rate 10000 --duration 10 --repeat 3 --data-parent /dev/shm
 run dm-sweep --sweep 2000,4000,6000,8000,10000,12000,14000 --clients 1000 --duration 10 --compare-relay --repeat 3 \
   --chart bench/results/dm-latency.svg
 run group-max --scenario group --clients 1000 --rate 0 --duration 10 --repeat 3
 run group-half --scenario group --clients 1000 --rate 500 --duration 10 --repeat 3
+run group-150k --scenario group --clients 1000 --rate 1500 --duration 10 --repeat 3
 run idle-19000 --scenario idle --clients 19000 --duration 10 --repeat 3
 run idle-10000 --scenario idle --clients 10000 --duration 10 --repeat 3
 run sync --scenario sync --clients 10000 --missed 20 --repeat 3
