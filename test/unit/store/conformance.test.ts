@@ -123,6 +123,95 @@ for (const adapter of selectedAdapters()) {
       expect(new Set(poss).size).toBe(3);
     });
 
+    it('moves seq, activity and the sender read cursor once per batch, exactly as per message', async () => {
+      const a = await user();
+      const b = await user();
+      const x = await user();
+      const ab = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now() - 5000);
+      const g = await store.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now() - 5000);
+      const t = Date.now();
+      const at = (m: ReturnType<typeof msg>, createdAt: number) => ({ ...m, createdAt });
+      const res = await store.appendMessages([
+        at(msg(ab.id, a.id, 'b1'), t + 1),
+        at(msg(g.id, x.id, 'b2'), t + 2),
+        at(msg(ab.id, b.id, 'b3'), t + 3),
+        at(msg(ab.id, a.id, 'b4'), t + 4),
+        at(msg(g.id, a.id, 'b5'), t + 5),
+        at(msg(g.id, x.id, 'b6'), t + 6),
+        at(msg(ab.id, x.id, 'b7'), t + 7), // not a member: no seq used
+        at(msg(g.id, x.id, 'b2'), t + 8), // duplicate: no seq used
+      ]);
+      expect(res.map((r) => (r.ok ? r.message.seq : r.code))).toEqual([1, 1, 2, 3, 2, 3, 'not_found', 1]);
+      expect(await store.getConversation(ab.id)).toMatchObject({ lastSeq: 3, lastActivityAt: t + 4 });
+      expect(await store.getConversation(g.id)).toMatchObject({ lastSeq: 3, lastActivityAt: t + 6 });
+      // Each sender has read up to their own last message; the others have read nothing.
+      expect((await store.getMember(ab.id, a.id))?.readSeq).toBe(3);
+      expect((await store.getMember(ab.id, b.id))?.readSeq).toBe(2);
+      expect((await store.getMember(g.id, a.id))?.readSeq).toBe(2);
+      expect((await store.getMember(g.id, x.id))?.readSeq).toBe(3);
+      expect((await store.getMember(g.id, b.id))?.readSeq).toBe(0);
+      const list = await store.listConversations(b.id, 10);
+      expect(list.map((c) => [c.id, c.lastSeq, c.readSeq, c.lastMessage?.clientId])).toEqual([
+        [g.id, 3, 0, 'b6'],
+        [ab.id, 3, 2, 'b4'],
+      ]);
+      // The next batch goes on from the stored counters, and a reader never goes backwards.
+      const [next] = await store.appendMessages([at(msg(ab.id, b.id, 'b8'), t + 9)]);
+      expect(next).toMatchObject({ ok: true, message: { seq: 4 } });
+      expect(await store.setReadSeq(ab.id, a.id, 99)).toBe(4);
+      expect((await store.getMember(ab.id, b.id))?.readSeq).toBe(4);
+    });
+
+    it('rolls a failed batch back whole, counters included', async () => {
+      const a = await user();
+      const b = await user();
+      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await store.appendMessages([msg(c.id, a.id, 'r1')]);
+      // A text the store cannot bind fails the whole batch.
+      await expect(
+        store.appendMessages([
+          msg(c.id, a.id, 'r2'),
+          { ...msg(c.id, b.id, 'r3'), text: undefined as unknown as string },
+        ]),
+      ).rejects.toBeTruthy();
+      expect((await store.getConversation(c.id))?.lastSeq).toBe(1);
+      expect((await store.getMember(c.id, a.id))?.readSeq).toBe(1);
+      const [r] = await store.appendMessages([msg(c.id, b.id, 'r4')]);
+      expect(r).toMatchObject({ ok: true, message: { seq: 2 } });
+      expect((await store.history(c.id, { limit: 10 })).messages.map((m) => m.clientId)).toEqual([
+        'r1',
+        'r4',
+      ]);
+    });
+
+    it('reads what a completed write wrote, every time (read-your-writes)', async () => {
+      const a = await user();
+      const b = await user();
+      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      for (let i = 1; i <= 30; i++) {
+        const [r] = await store.appendMessages([msg(c.id, i % 2 ? a.id : b.id, `w${i}`)]);
+        if (!r?.ok) throw new Error('expected ok');
+        const page = await store.history(c.id, { limit: 1 });
+        expect(page.messages[0]?.clientId).toBe(`w${i}`);
+        expect(await store.feedHead(b.id)).toBe(r.message.pos);
+        const feed = await store.readFeed(a.id, r.message.pos - 1, 5);
+        expect(feed.messages.map((m) => m.pos)).toEqual([r.message.pos]);
+        expect((await store.getMember(c.id, i % 2 ? a.id : b.id))?.readSeq).toBe(i);
+      }
+      const now = Date.now();
+      const d = uid('d_');
+      const hash = uid('hash');
+      await store.createDevice({ id: d, userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now }, hash);
+      expect((await store.getDeviceByTokenHash(hash))?.device.id).toBe(d);
+      await store.revokeDevice(a.id, d);
+      expect(await store.getDeviceByTokenHash(hash)).toBeNull();
+      await store.setDisplayName(a.id, 'renamed');
+      expect((await store.getUserById(a.id))?.displayName).toBe('renamed');
+      expect((await store.getUsersByIds([a.id]))[0]?.displayName).toBe('renamed');
+      await store.removeMember(c.id, b.id);
+      expect(await store.getMember(c.id, b.id)).toBeNull();
+    });
+
     it('refuses non-members like unknown conversations and conflicting client ids', async () => {
       const a = await user();
       const b = await user();

@@ -51,7 +51,23 @@ export interface SqliteStoreOptions {
    * amortizes it) so commits also survive power loss.
    */
   durability?: 'normal' | 'full';
+  /**
+   * `writer` (default): migrates the schema and writes. `reader`: a read-only connection to
+   * a file a writer has open (WAL lets it read while the writer commits); it serves the pure
+   * reads of the threaded store. `checkpointer`: only runs `walCheckpoint` (copies WAL frames
+   * into the database file off the writer's thread).
+   */
+  role?: 'writer' | 'reader' | 'checkpointer';
+  /**
+   * WAL pages after which a commit runs a checkpoint itself (SQLite's `wal_autocheckpoint`).
+   * Default 10,000: fewer, larger checkpoints write a page that several commits touched once.
+   * The threaded store raises it: its checkpointer thread does that work.
+   */
+  walAutocheckpoint?: number;
 }
+
+/** Page size of new database files (existing files keep theirs: changing it needs a VACUUM). */
+export const SQLITE_NEW_PAGE_SIZE = 4096;
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
@@ -116,9 +132,8 @@ function prepareStatements(db: Database.Database) {
     ),
     summary: p(`${SUMMARY_SELECT} WHERE m.user_id = ? AND c.id = ?`),
     idem: p('SELECT * FROM messages WHERE sender_id = ? AND client_id = ?'),
-    bumpSeq: p(
-      'UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ? WHERE id = ? RETURNING last_seq',
-    ).pluck(),
+    convForAppend: p('SELECT last_seq, blocked FROM conversations WHERE id = ?'),
+    setLastSeq: p('UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?'),
     insertMessage: p(
       `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -141,7 +156,6 @@ function prepareStatements(db: Database.Database) {
        WHERE conversation_id = ? AND user_id = ? AND read_seq < ?`,
     ),
     readSeq: p('SELECT read_seq FROM members WHERE conversation_id = ? AND user_id = ?').pluck(),
-    convBlocked: p('SELECT blocked FROM conversations WHERE id = ?').pluck(),
     setDelivered: p(
       `UPDATE members SET delivered_seq = MIN(?, (SELECT last_seq FROM conversations WHERE id = ?))
        WHERE conversation_id = ? AND user_id = ? AND delivered_seq < ? AND delivered_seq < (SELECT last_seq FROM conversations WHERE id = ?)
@@ -226,18 +240,64 @@ export class SqliteStore implements Store {
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
 
   constructor(opts: SqliteStoreOptions) {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-    this.db = new Database(opts.path);
-    this.db.pragma('journal_mode = WAL');
+    const role = opts.role ?? 'writer';
+    if (role === 'writer' && opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path, { readonly: role === 'reader', fileMustExist: role !== 'writer' });
+    if (role === 'writer') {
+      if (opts.path !== ':memory:' && (this.db.pragma('page_count', { simple: true }) as number) === 0)
+        this.db.pragma(`page_size = ${SQLITE_NEW_PAGE_SIZE}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`wal_autocheckpoint = ${opts.walAutocheckpoint ?? 10_000}`);
+      // After a checkpoint lets the WAL start over, cut the file back to this size.
+      this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+    }
     this.db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
-    this.db.pragma('cache_size = -65536');
+    this.db.pragma(`cache_size = ${role === 'checkpointer' ? -2048 : -65536}`);
     this.db.pragma('temp_store = MEMORY');
-    this.migrate();
+    if (role === 'writer') this.migrate();
     this.s = prepareStatements(this.db);
-    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) =>
-      batch.map((m) => this.appendOne(m)),
-    );
+    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => {
+      try {
+        const out = batch.map((m) => this.appendOne(m));
+        this.flushBatch();
+        return out;
+      } finally {
+        this.batchConvs.clear();
+        this.batchReads.clear();
+      }
+    });
+  }
+
+  /**
+   * Copy WAL frames into the database file (PASSIVE: never waits for, nor blocks, the
+   * writer or readers). Run by the writer it also finishes the job, so that its next commit
+   * starts the WAL over from the beginning.
+   */
+  async walCheckpoint(): Promise<{ log: number; checkpointed: number }> {
+    const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as {
+      busy: number;
+      log: number;
+      checkpointed: number;
+    }[];
+    return { log: r?.log ?? 0, checkpointed: r?.checkpointed ?? 0 };
+  }
+
+  /**
+   * Within one append batch (one transaction): each conversation's seq counter and activity
+   * time, and each sender's read cursor, are kept here and written once at the end of the
+   * batch instead of once per message. This store is the only writer of the file, and the
+   * batch is one transaction, so nothing else can observe the rows in between.
+   */
+  private readonly batchConvs = new Map<
+    string,
+    { lastSeq: number; at: number; blocked: boolean; members: string[]; dirty: boolean }
+  >();
+  private readonly batchReads = new Map<string, { conversationId: string; userId: string; seq: number }>();
+
+  private flushBatch(): void {
+    for (const [id, c] of this.batchConvs) if (c.dirty) this.s.setLastSeq.run(c.lastSeq, c.at, id);
+    for (const r of this.batchReads.values()) this.s.senderRead.run(r.seq, r.conversationId, r.userId, r.seq);
   }
 
   /**
@@ -275,11 +335,25 @@ export class SqliteStore implements Store {
       }
       return { ok: true, message: toMessage(prior), duplicate: true, recipients: [], prev: [] };
     }
-    const recipients = s.memberIds.all(m.conversationId) as string[];
+    let conv = this.batchConvs.get(m.conversationId);
+    if (!conv) {
+      const row = s.convForAppend.get(m.conversationId) as { last_seq: number; blocked: number } | undefined;
+      if (!row) return { ok: false, code: 'not_found' };
+      conv = {
+        lastSeq: row.last_seq,
+        at: 0,
+        blocked: row.blocked === 1,
+        members: s.memberIds.all(m.conversationId) as string[],
+        dirty: false,
+      };
+      this.batchConvs.set(m.conversationId, conv);
+    }
+    const recipients = conv.members.slice();
     if (!recipients.includes(m.senderId)) return { ok: false, code: 'not_found' };
-    if (recipients.length === 2 && s.convBlocked.get(m.conversationId) === 1)
-      return { ok: false, code: 'blocked' };
-    const seq = s.bumpSeq.get(m.createdAt, m.conversationId) as number;
+    if (recipients.length === 2 && conv.blocked) return { ok: false, code: 'blocked' };
+    const seq = ++conv.lastSeq;
+    conv.at = m.createdAt;
+    conv.dirty = true;
     const info = s.insertMessage.run(
       m.conversationId,
       seq,
@@ -296,7 +370,10 @@ export class SqliteStore implements Store {
       s.insertFeed.run(u, pos);
       this.heads.set(u, pos);
     }
-    s.senderRead.run(seq, m.conversationId, m.senderId, seq);
+    const readKey = `${m.conversationId}\u0000${m.senderId}`;
+    const read = this.batchReads.get(readKey);
+    if (read) read.seq = seq;
+    else this.batchReads.set(readKey, { conversationId: m.conversationId, userId: m.senderId, seq });
     return {
       ok: true,
       duplicate: false,

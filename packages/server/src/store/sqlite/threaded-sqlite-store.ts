@@ -8,15 +8,38 @@ type Reply =
   | { id: number; ok: false; error: { code?: string; message: string } };
 
 /**
- * The embedded store on its own thread (the default for `parley serve`): the same
- * SqliteStore, running in a worker, behind the same `Store` interface. better-sqlite3 is
- * synchronous, so on the main thread every commit (and WAL checkpoint) would stall every
- * socket; here the event loop keeps serving while the worker writes, and the two use both
- * cores. Calls are answered in order; a ParleyError keeps its code across the thread.
+ * Pure reads served by the reader thread's own connection, so that they do not queue behind
+ * the commits on the store thread. WAL gives that connection a snapshot that includes every
+ * transaction committed before the read started; a read is posted only after the caller saw
+ * the results of the writes it awaited (the store thread replies after COMMIT returns), so a
+ * read sees every write that completed before it was issued. Writes still in flight when a
+ * read is issued may or may not be seen, as with any concurrent caller.
  */
-export async function openThreadedSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
+export const READER_METHODS: ReadonlySet<string> = new Set([
+  'history',
+  'readFeed',
+  'feedHead',
+  'getDeviceByTokenHash',
+  'getUserById',
+  'getUsersByIds',
+  'getMember',
+]);
+
+export interface ThreadedSqliteOptions {
+  /** How often the checkpointer copies WAL frames into the database file (ms). Default 200. */
+  checkpointEveryMs?: number;
+  /** WAL frames after which the store thread is asked to finish a checkpoint. Default 16,384. */
+  finishFrames?: number;
+}
+
+interface Thread {
+  call(method: string, args: unknown[]): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+async function startThread(opts: SqliteStoreOptions, name: string): Promise<Thread> {
   const script = new URL('./sqlite-worker.js', import.meta.url);
-  const worker = new Worker(script, { workerData: opts });
+  const worker = new Worker(script, { workerData: opts, name });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let failed: Error | null = null;
@@ -42,7 +65,13 @@ export async function openThreadedSqliteStore(opts: SqliteStoreOptions): Promise
   };
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`store thread exited with ${code}`)));
-  await ready;
+  try {
+    await ready;
+  } catch (err) {
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+    throw err;
+  }
 
   const call = (method: string, args: unknown[]): Promise<unknown> => {
     if (failed)
@@ -53,13 +82,82 @@ export async function openThreadedSqliteStore(opts: SqliteStoreOptions): Promise
       worker.postMessage({ id, method, args });
     });
   };
+  const stop = async () => {
+    await call('close', []).catch(() => undefined);
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  };
+  return { call, stop };
+}
+
+/**
+ * The embedded store on its own threads (the default for `parley serve`): the same
+ * SqliteStore, running in workers, behind the same `Store` interface. better-sqlite3 is
+ * synchronous, so on the main thread every commit would stall every socket; here the event
+ * loop keeps serving while the workers work.
+ *
+ * - the store thread owns the writing connection and runs every call but the pure reads,
+ *   answered in order; a ParleyError keeps its code across the thread;
+ * - the reader thread has a read-only connection and serves READER_METHODS (history pages,
+ *   feed catch-up, token lookups), so that they need not wait for the commits queued before
+ *   them;
+ * - the checkpointer thread copies the WAL into the database file every `checkpointEveryMs`
+ *   (PASSIVE: it never blocks the others). When the WAL is long it asks
+ *   the store thread to copy the few frames left, so that the WAL starts over (the store
+ *   thread's own `wal_autocheckpoint` stays as the bound if the checkpointer ever fails).
+ */
+export async function openThreadedSqliteStore(
+  opts: SqliteStoreOptions,
+  tuning: ThreadedSqliteOptions = {},
+): Promise<Store> {
+  const everyMs = tuning.checkpointEveryMs ?? 200;
+  const finishFrames = tuning.finishFrames ?? 16_384;
+  const writer = await startThread({ ...opts, role: 'writer', walAutocheckpoint: 65_536 }, 'parley-store');
+  let reader: Thread;
+  let checkpointer: Thread;
+  try {
+    reader = await startThread({ ...opts, role: 'reader' }, 'parley-store-reader');
+    try {
+      checkpointer = await startThread({ ...opts, role: 'checkpointer' }, 'parley-store-checkpointer');
+    } catch (err) {
+      await reader.stop();
+      throw err;
+    }
+  } catch (err) {
+    await writer.stop();
+    throw err;
+  }
+
+  let busy = false;
+  let lastFinish = 0;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const r = (await checkpointer.call('walCheckpoint', [])) as { log: number; checkpointed: number };
+      if (r.log >= finishFrames && Date.now() - lastFinish >= 4 * everyMs) {
+        // Catch up with what was committed during the first pass, then let the store thread
+        // copy the remainder (a few frames) between two of its transactions.
+        await checkpointer.call('walCheckpoint', []);
+        await writer.call('walCheckpoint', []);
+        lastFinish = Date.now();
+      }
+    } catch {
+      // A stopped thread fails its calls; the store thread's autocheckpoint still bounds the WAL.
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), everyMs);
+  timer.unref();
+
   const capabilities: StoreCapabilities = { multiWriter: false };
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      await call('close', []).catch(() => undefined);
-      worker.removeAllListeners('exit');
-      await worker.terminate();
+      clearInterval(timer);
+      await Promise.all([reader.stop(), checkpointer.stop()]);
+      await writer.stop();
     })());
   // Every Store method is forwarded as is: the interface is asynchronous and its arguments
   // and results are plain data, so they cross the thread by structured clone.
@@ -68,7 +166,8 @@ export async function openThreadedSqliteStore(opts: SqliteStoreOptions): Promise
       if (prop === 'capabilities') return capabilities;
       if (prop === 'close') return close;
       if (prop === 'then' || typeof prop !== 'string') return undefined;
-      return (...args: unknown[]) => call(prop, args);
+      const thread = READER_METHODS.has(prop) ? reader : writer;
+      return (...args: unknown[]) => thread.call(prop, args);
     },
   });
 }
