@@ -276,7 +276,9 @@ export async function createParley(
     lifecycle,
     metrics,
     async listen() {
-      await http.listen({ port: config.port, host: config.host });
+      // A deep accept queue (4096; Linux caps it at net.core.somaxconn): a reconnect storm's SYNs
+      // wait to be accepted instead of being dropped and retried by the clients 1 s later.
+      await http.listen({ port: config.port, host: config.host, backlog: 4096 });
       ready = true;
       push.start();
       const port = (http.server.address() as AddressInfo).port;

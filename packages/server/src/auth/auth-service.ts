@@ -29,15 +29,109 @@ const toDevice = (d: DeviceRow, currentId: string): Device => ({
   current: d.id === currentId,
 });
 
+/** Token hashes (of live devices) remembered by `AuthCache`; the oldest go first past this. */
+export const AUTH_CACHE_MAX = 100_000;
+/**
+ * How long a cached token hash is trusted without asking the store again. Revocation removes
+ * it at once (locally, and on every server through the bus's `revoke` event, or by clearing
+ * the whole cache on `resync` when bus events may have been lost); this bounds how long a
+ * revoked token could still open a socket on another server if the revoke event were lost
+ * anyway.
+ */
+export const AUTH_CACHE_TTL_MS = 60_000;
+
+interface CacheEntry {
+  ctx: AuthContext;
+  at: number;
+}
+
+/**
+ * Token hash → device, so a connect (or a request) needs no store round trip for its auth.
+ * Only live devices are cached (never a miss), keyed by the token's hash like the store.
+ * Insertion order is age order: expired and excess entries leave from the front.
+ */
+export class AuthCache {
+  private readonly entries = new Map<string, CacheEntry>();
+  /** deviceId → its token hash (one token per device), for revocation. */
+  private readonly byDevice = new Map<string, string>();
+  /** Bumped by every invalidation: a store read begun before one must not be cached after it. */
+  generation = 0;
+
+  constructor(
+    private readonly max = AUTH_CACHE_MAX,
+    private readonly ttlMs = AUTH_CACHE_TTL_MS,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(hash: string, now = Date.now()): AuthContext | undefined {
+    const e = this.entries.get(hash);
+    if (!e) return undefined;
+    if (now - e.at >= this.ttlMs) {
+      this.delete(hash, e);
+      return undefined;
+    }
+    return e.ctx;
+  }
+
+  /** Cache a store answer read while `generation` was `gen` (dropped if anything was invalidated since). */
+  set(hash: string, ctx: AuthContext, gen: number, now = Date.now()): void {
+    if (gen !== this.generation || this.max <= 0) return;
+    const old = this.entries.get(hash);
+    if (old) this.delete(hash, old);
+    this.entries.set(hash, { ctx, at: now });
+    this.byDevice.set(ctx.deviceId, hash);
+    // Oldest first: drop what expired, then what is over the bound.
+    for (const [h, e] of this.entries) {
+      if (this.entries.size <= this.max && now - e.at < this.ttlMs) break;
+      this.delete(h, e);
+    }
+  }
+
+  private delete(hash: string, e: CacheEntry): void {
+    this.entries.delete(hash);
+    if (this.byDevice.get(e.ctx.deviceId) === hash) this.byDevice.delete(e.ctx.deviceId);
+  }
+
+  /** Forget these devices' tokens (revoked or logged out). */
+  invalidateDevices(deviceIds: readonly string[]): void {
+    this.generation++;
+    for (const id of deviceIds) {
+      const hash = this.byDevice.get(id);
+      const e = hash === undefined ? undefined : this.entries.get(hash);
+      if (hash !== undefined && e) this.delete(hash, e);
+      this.byDevice.delete(id);
+    }
+  }
+
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+    this.byDevice.clear();
+  }
+}
+
 export class AuthService {
   /** A hash computed for unknown usernames so a failed login takes as long either way. */
   private dummyHash: Promise<string> | undefined;
+  readonly cache: AuthCache;
 
   constructor(
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly bus: Bus,
-  ) {}
+    cache: AuthCache = new AuthCache(),
+  ) {
+    this.cache = cache;
+    // A device revoked on any server (the bus carries `revoke` to all of them) stops
+    // authenticating here at once; when the bus may have lost events, forget everything.
+    bus.subscribe((e) => {
+      if (e.type === 'revoke') this.cache.invalidateDevices(e.deviceIds);
+      else if (e.type === 'resync') this.cache.clear();
+    });
+  }
 
   static normalizeUsername(raw: string): string {
     return raw.trim().toLowerCase();
@@ -87,15 +181,34 @@ export class AuthService {
       lastSeenAt: now,
     };
     const token = newToken();
-    await this.store.createDevice(device, hashToken(token));
+    const hash = hashToken(token);
+    const gen = this.cache.generation;
+    await this.store.createDevice(device, hash);
+    // A new device usually connects right away: its first upgrade needs no store read.
+    this.cache.set(
+      hash,
+      Object.freeze({ userId: user.id, deviceId: device.id, username: user.username }),
+      gen,
+    );
     return { token, user: toUser(user), device: toDevice(device, device.id) };
   }
 
   async authenticate(token: string): Promise<AuthContext | null> {
     if (token.length === 0 || token.length > 128) return null;
-    const found = await this.store.getDeviceByTokenHash(hashToken(token));
+    const hash = hashToken(token);
+    const cached = this.cache.get(hash);
+    if (cached) return cached;
+    const gen = this.cache.generation;
+    const found = await this.store.getDeviceByTokenHash(hash);
     if (!found) return null;
-    return { userId: found.user.id, deviceId: found.device.id, username: found.user.username };
+    // Shared by every caller holding this token: never mutated.
+    const ctx: AuthContext = Object.freeze({
+      userId: found.user.id,
+      deviceId: found.device.id,
+      username: found.user.username,
+    });
+    this.cache.set(hash, ctx, gen);
+    return ctx;
   }
 
   async me(userId: string): Promise<User> {
@@ -135,8 +248,10 @@ export class AuthService {
    * now, and its push subscriptions are removed with it (no notification reaches it again).
    */
   async revokeDevice(ctx: AuthContext, deviceId: string): Promise<void> {
-    if (!(await this.store.revokeDevice(ctx.userId, deviceId)))
-      throw new ParleyError('not_found', 'No such device');
+    const revoked = await this.store.revokeDevice(ctx.userId, deviceId);
+    // Whatever the answer (a concurrent revoke may have won), this server forgets the token now.
+    this.cache.invalidateDevices([deviceId]);
+    if (!revoked) throw new ParleyError('not_found', 'No such device');
     this.bus.publish({ type: 'revoke', deviceIds: [deviceId] });
   }
 }

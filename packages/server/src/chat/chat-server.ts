@@ -27,7 +27,7 @@ import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { Store } from '../store/store.js';
-import { Connection } from './connection.js';
+import { Connection, uncorkAtTurnEnd } from './connection.js';
 
 /** Catch-up waits for a socket's send buffer to fall below this before writing the next page. */
 const CATCHUP_HIGH_WATER = 1024 * 1024;
@@ -125,6 +125,8 @@ export class ChatServer {
     }
     if (socket.destroyed) return;
     const authed = ctx;
+    // The 101 waits (corked) for `ready`, so both leave in one write; `ready` uncorks.
+    socket.cork();
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authed));
   }
 
@@ -164,10 +166,12 @@ export class ChatServer {
             heartbeatMs: this.config.heartbeatMs,
             serverId: this.config.serverId,
           });
+          uncorkAtTurnEnd(ws);
         },
         (err: unknown) => {
           this.log.error({ err }, 'feed head failed');
           conn.close(1011, 'unavailable');
+          uncorkAtTurnEnd(ws);
         },
       );
   }
@@ -258,7 +262,7 @@ export class ChatServer {
         if (conn.state !== 'new')
           return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
         conn.state = 'catching_up';
-        void conn.ready.then(() => this.catchUp(conn, frame.since));
+        void conn.ready.then(() => this.catchUp(conn, frame.since, true));
         return;
       case 'read':
         this.messages.markRead(conn.ctx.userId, frame.conversationId, frame.seq).catch((err: unknown) => {
@@ -328,14 +332,22 @@ export class ChatServer {
    * no gap and no duplicate: live frames arriving meanwhile are held, and afterwards only
    * those past the last position streamed are written.
    */
-  private async catchUp(conn: Connection, since: number | null): Promise<void> {
+  private async catchUp(conn: Connection, since: number | null, first = false): Promise<void> {
     if ((conn.state as string) === 'closed') return;
     let pos = conn.readyPos;
     try {
-      // A cursor past the feed head (a client of a reset server) starts from the head.
-      if (since !== null)
+      // A cursor past the feed head (a client of a reset server) starts from the head; one at
+      // or before the head read for `ready` needs no second read of the head.
+      if (since !== null && since <= conn.readyPos) pos = since;
+      else if (since !== null)
         pos = Math.min(since, Math.max(conn.readyPos, await this.store.feedHead(conn.ctx.userId)));
-      for (;;) {
+      // The connection's first sync from the head read for `ready` (`since` null or equal to
+      // it) has nothing to read: whatever was appended after that read was published after
+      // it, so after this connection's bus route was in place, and is held on the connection;
+      // the held frames are delivered below in feed order (a gap is filled from the store).
+      // A refill, a sync from before the head, or held frames dropped (`overflowed`) read the store.
+      const upToDate = first && pos === conn.readyPos && !conn.overflowed;
+      for (; !upToDate;) {
         conn.overflowed = false;
         for (;;) {
           const page = await this.store.readFeed(conn.ctx.userId, pos, MAX_SYNC_PAGE);

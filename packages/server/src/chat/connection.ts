@@ -23,6 +23,18 @@ function cork(ws: WebSocket): void {
   if (corked.push(socket) === 1) process.nextTick(uncorkAll);
 }
 
+/**
+ * Leave a socket that was corked by hand (the upgrade's 101 waiting for `ready`) to the
+ * end of this turn, so what the turn writes next (e.g. `synced`) joins it in one writev.
+ */
+export function uncorkAtTurnEnd(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket?: Socket })._socket;
+  if (!socket) return;
+  if (socket.writableCorked === 0) return;
+  if (corked.includes(socket)) return;
+  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+}
+
 /** A token bucket: `take()` is false when the rate is exceeded. */
 export class TokenBucket {
   private tokens: number;
