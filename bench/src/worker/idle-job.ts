@@ -33,9 +33,15 @@ export interface IdleStats {
   pongs: number;
 }
 
+/** The heartbeat wheel turns this often: each turn pings one slot's sockets. */
+const WHEEL_TICK_MS = 100;
+
 export class IdleJob {
   private readonly sockets: BenchSocket[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** Sockets by heartbeat phase: one timer for the job instead of one per socket. */
+  private wheel: BenchSocket[][] = [];
+  private wheelTimer: NodeJS.Timeout | undefined;
+  private slot = 0;
   private pings = 0;
   private pongs = 0;
   private closedByServer = 0;
@@ -57,6 +63,7 @@ export class IdleJob {
           url: this.task.url,
           token,
           localAddress: this.task.localAddress,
+          sync: null,
         });
         const t = now();
         hist.recordMs(t - t0);
@@ -68,19 +75,10 @@ export class IdleJob {
         socket.onClose = () => {
           if (!this.closing) this.closedByServer++;
         };
-        socket.send({ type: 'sync', since: null });
-        // Heartbeat as the server asks, starting at a random phase so pings spread out.
-        const every = ready.heartbeatMs;
-        const first = setTimeout(() => {
-          const beat = (): void => {
-            if (!socket.open) return;
-            socket.send({ type: 'ping' });
-            this.pings++;
-          };
-          beat();
-          this.timers.push(setInterval(beat, every));
-        }, Math.random() * every);
-        this.timers.push(first);
+        // `sync` went out with the upgrade. Heartbeat as the server asks, at a random phase
+        // so pings spread out.
+        this.startWheel(ready.heartbeatMs);
+        (this.wheel[Math.floor(Math.random() * this.wheel.length)] as BenchSocket[]).push(socket);
       } catch (err) {
         failed++;
         const key = (err instanceof Error ? err.message : String(err)).slice(0, 80);
@@ -97,6 +95,24 @@ export class IdleJob {
     };
   }
 
+  private static readonly PING = JSON.stringify({ type: 'ping' });
+
+  /** One interval for every socket of the job: each tick pings the sockets of one slot. */
+  private startWheel(heartbeatMs: number): void {
+    if (this.wheelTimer) return;
+    const slots = Math.max(1, Math.round(heartbeatMs / WHEEL_TICK_MS));
+    this.wheel = Array.from({ length: slots }, () => []);
+    this.wheelTimer = setInterval(() => {
+      const due = this.wheel[this.slot] as BenchSocket[];
+      this.slot = (this.slot + 1) % slots;
+      for (const s of due) {
+        if (!s.open) continue;
+        s.sendRaw(IdleJob.PING);
+        this.pings++;
+      }
+    }, heartbeatMs / slots);
+  }
+
   stats(): IdleStats {
     return {
       open: this.sockets.filter((s) => s.open).length,
@@ -108,7 +124,7 @@ export class IdleJob {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const t of this.timers) clearTimeout(t);
+    clearInterval(this.wheelTimer);
     await Promise.all(
       this.sockets.map(
         (s) =>
