@@ -36,6 +36,8 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      // The bench smoke check: bench/vitest.config.ts.
+      'bench/vitest.config.ts',
     ],
   },
 });

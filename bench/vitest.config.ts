@@ -1,9 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// The bench smoke check: real CLI runs against real server processes, one at a time (each
-// run already uses both cores). Reference this file from the root `projects` list to run it
-// with the other suites.
+// The bench smoke check (`npm run test:bench`, part of `npm test`): real CLI runs against real
+// server processes, one at a time (each run already uses both cores).
 export default defineConfig({
   test: {
     name: 'bench',
@@ -12,5 +11,7 @@ export default defineConfig({
     testTimeout: 160_000,
     hookTimeout: 60_000,
     fileParallelism: false,
+    maxWorkers: 1,
+    sequence: { groupOrder: 3 },
   },
 });

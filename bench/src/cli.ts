@@ -28,13 +28,6 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (opts.cluster) {
-    process.stderr.write(
-      'bench: cluster mode is not available yet (it needs the PostgreSQL store and Redis bus); ' +
-        'use the embedded server (no flag) or --target URL\n',
-    );
-    return 2;
-  }
   if (opts.chart && opts.from.length > 0 && opts.scenarios.length === 0 && !opts.sweep) {
     const results = resultsFromJson(opts.from.map((f) => JSON.parse(readFileSync(f, 'utf8')) as unknown));
     writeFileSync(opts.chart, latencyChart(results, 'Parley dm: latency against offered load'));

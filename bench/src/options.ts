@@ -85,7 +85,8 @@ Scenarios: ${SCENARIOS.join(', ')}
   --window W               unacked sends per client
   --workers N              load-generator processes
   --target URL             measure a running server instead of starting one
-  --cluster                start a local cluster (not available yet)
+  --cluster                start the local cluster: 1 API + 3 chat servers on PostgreSQL + Redis
+                           (PARLEY_BENCH_PG_URL, PARLEY_BENCH_REDIS_URL; own database and key prefix)
   --json FILE              write the result(s) as JSON
   --repeat K               run K times; report medians
   --compare-relay          with dm: also run the relay and report the ratio
@@ -168,6 +169,10 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const sweep = values.sweep?.split(',').map((r) => num('sweep', r) as number);
   if (names.length === 0 && !sweep && !(values.chart && from.length > 0) && !values.cluster) {
     throw new Error('--scenario is required');
+  }
+  if (values.cluster && values.target) throw new Error('--cluster and --target exclude each other');
+  if (values.cluster && (values['data-parent'] || values['keep-data'])) {
+    throw new Error('--data-parent and --keep-data are for the embedded server, not --cluster');
   }
   const textChars = num('text-chars', values['text-chars']) ?? 100;
   if (textChars < 20 || textChars > 99_999) throw new Error('--text-chars must be 20-99999');

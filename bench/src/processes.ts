@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { wsUrl } from './bench-socket.js';
 
 /** packages/server/dist/cli.js, relative to bench/dist. */
 export const SERVER_CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
@@ -36,10 +37,18 @@ export const BENCH_SERVER_FLAGS: readonly string[] = [
 ];
 
 export interface ServerHandle {
-  /** http://host:port */
+  /** http://host:port: the HTTP API (the API server of a cluster). */
   url: string;
   /** The server's process id (for /proc sampling); null for a `--target` server. */
   pid: number | null;
+  /** Every process of the system under test (a cluster's API and chat servers); [] for `--target`. */
+  pids: number[];
+  /** WebSocket endpoints to spread clients over (a cluster's chat servers). */
+  wsUrls: string[];
+  /** Processes of the services it runs on (PostgreSQL backends, Redis), sampled apart. */
+  servicePids: number[];
+  /** 'cluster' for `--cluster` (figures are summed over `pids`). */
+  kind: 'embedded' | 'relay' | 'external' | 'cluster';
   /** Stop it: SIGTERM, then SIGKILL after `timeoutMs`. Removes its temp data dir. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -55,6 +64,8 @@ export interface StartOptions {
   dataParent?: string | undefined;
   /** Server CLI script. Default: SERVER_CLI. */
   serverCli?: string | undefined;
+  /** Name in log lines. Default 'server'. */
+  name?: string;
 }
 
 /** Node flags for the server from BENCH_SERVER_NODE_OPTIONS (space-separated), e.g. "--cpu-prof". */
@@ -122,9 +133,14 @@ async function spawnListening(
     cleanup();
     throw err;
   });
+  const url = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     pid: child.pid ?? null,
+    pids: child.pid ? [child.pid] : [],
+    wsUrls: [wsUrl(url)],
+    servicePids: [],
+    kind: name === 'relay' ? 'relay' : 'embedded',
     async stop(timeoutMs = 20_000) {
       child.kill('SIGTERM');
       if (!(await waitExit(child, timeoutMs))) {
@@ -150,8 +166,8 @@ export function startParley(opts: StartOptions = {}): Promise<ServerHandle> {
     ...(opts.serverArgs ?? []),
   ];
   return spawnListening(
-    'server',
-    SERVER_CLI,
+    opts.name ?? 'server',
+    opts.serverCli ?? SERVER_CLI,
     args,
     [...envNodeOptions(), ...(opts.nodeOptions ?? [])],
     () => {
@@ -168,5 +184,14 @@ export function startRelay(opts: StartOptions = {}): Promise<ServerHandle> {
 
 /** A server the bench did not start (`--target`). */
 export function externalServer(url: string): ServerHandle {
-  return { url: url.replace(/\/+$/, ''), pid: null, stop: async () => {} };
+  const base = url.replace(/\/+$/, '');
+  return {
+    url: base,
+    pid: null,
+    pids: [],
+    wsUrls: [wsUrl(base)],
+    servicePids: [],
+    kind: 'external',
+    stop: async () => {},
+  };
 }

@@ -5,6 +5,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import type { BenchOptions, ScenarioName } from './options.js';
+import { startCluster } from './cluster.js';
 import { externalServer, startParley, startRelay } from './processes.js';
 import type { ServerHandle } from './processes.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
@@ -105,7 +106,8 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
   if (name === 'relay') server = await startRelay();
   else if (opts.target) server = externalServer(opts.target);
   else {
-    server = await startParley({
+    const start = opts.cluster ? startCluster : startParley;
+    server = await start({
       nodeOptions: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
       serverArgs: opts.serverArgs,
       keepData: opts.keepData,
@@ -114,7 +116,9 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
     });
   }
   log(
-    `${name}: ${name === 'relay' ? 'relay' : 'server'} at ${server.url}${server.pid ? ` (pid ${server.pid})` : ''}`,
+    server.kind === 'cluster'
+      ? `${name}: cluster: API ${server.url}, chat servers ${server.wsUrls.join(' ')} (pids ${server.pids.join(' ')})`
+      : `${name}: ${name === 'relay' ? 'relay' : 'server'} at ${server.url}${server.pid ? ` (pid ${server.pid})` : ''}`,
   );
   let result: BenchResult;
   try {
@@ -124,19 +128,22 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
   }
   if (profileDir) {
     const window = result.profile_window_us as [number, number] | undefined;
-    const threads = profilesOf(profileDir, server.pid).map(({ file, thread }) => {
-      const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-      const summary = summarizeProfile(
-        profile,
-        window ? { fromUs: window[0], toUs: window[1], top: 25 } : { top: 25 },
-      );
-      log(
-        `${name}: CPU profile of ${thread === 0 ? 'the main thread' : `thread ${thread}`}: ${file}` +
-          `${window ? ' (measured window only)' : ''}\n${formatProfile(summary)}`,
-      );
-      return { thread, file, ...summary };
-    });
-    if (threads.length === 0) log(`${name}: no .cpuprofile of pid ${server.pid} in ${profileDir}`);
+    const threads = server.pids
+      .flatMap((pid) => profilesOf(profileDir, pid))
+      .map(({ file, thread }) => {
+        const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+        const summary = summarizeProfile(
+          profile,
+          window ? { fromUs: window[0], toUs: window[1], top: 25 } : { top: 25 },
+        );
+        log(
+          `${name}: CPU profile of ${thread === 0 ? 'the main thread' : `thread ${thread}`}: ${file}` +
+            `${window ? ' (measured window only)' : ''}\n${formatProfile(summary)}`,
+        );
+        return { thread, file, ...summary };
+      });
+    if (threads.length === 0)
+      log(`${name}: no .cpuprofile of pids ${server.pids.join(' ')} in ${profileDir}`);
     result.profile = threads;
   }
   return result;

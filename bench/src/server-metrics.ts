@@ -4,6 +4,7 @@
  * store transaction took. Absent (null) when the target has no /metrics (the relay).
  */
 import { request } from 'node:http';
+import type { ServerHandle } from './processes.js';
 import { round } from './result.js';
 
 export type MetricValues = Map<string, number>;
@@ -33,6 +34,22 @@ export function scrapeMetrics(baseUrl: string): Promise<MetricValues | null> {
     req.setTimeout(5000, () => req.destroy());
     req.end();
   });
+}
+
+/**
+ * The counters of every server that writes messages, summed: the embedded server, or a
+ * cluster's chat servers (each serves /metrics on its own port).
+ */
+export async function scrapeServers(server: ServerHandle): Promise<MetricValues | null> {
+  const urls =
+    server.kind === 'cluster'
+      ? server.wsUrls.map((u) => u.replace(/^ws/, 'http').replace(/\/v1\/ws$/, ''))
+      : [server.url];
+  const all = await Promise.all(urls.map(scrapeMetrics));
+  if (all.some((m) => m === null)) return null;
+  const out: MetricValues = new Map();
+  for (const m of all as MetricValues[]) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
 }
 
 /** Store figures over a window from two scrapes `seconds` apart. */

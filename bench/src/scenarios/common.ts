@@ -4,12 +4,12 @@ import { Histogram } from '../histogram.js';
 import type { BenchOptions } from '../options.js';
 import { MACHINE, ProcSampler, windowStats } from '../proc-stats.js';
 import type { ServerHandle } from '../processes.js';
+import { servicePids } from '../cluster.js';
 import { round } from '../result.js';
 import type { BenchFigures } from '../result.js';
 import type { LoadClientSpec, LoadConvSpec, LoadReport, LoadTask, LoadTiming } from '../worker/load-job.js';
 import { WorkerPool, localAddressFor } from '../worker/pool.js';
-import { wsUrl } from '../bench-socket.js';
-import { scrapeMetrics, storeFigures } from '../server-metrics.js';
+import { scrapeServers, storeFigures } from '../server-metrics.js';
 
 export interface RunContext {
   opts: BenchOptions;
@@ -36,10 +36,49 @@ export interface LoadPhaseParams {
   during?: (timing: LoadTiming) => Promise<Record<string, unknown>>;
 }
 
-/** Figures of a process over the measured window. */
+type Stats = NonNullable<ReturnType<typeof windowStats>>;
+
+/**
+ * windowStats summed over the processes of the system under test (one embedded server, or a
+ * cluster's API and chat servers); null when none was sampled (`--target`).
+ */
+export function serverStats(
+  sampler: ProcSampler,
+  server: ServerHandle,
+  from: number,
+  to: number,
+): Stats | null {
+  const all = server.pids
+    .map((pid) => windowStats(sampler.samples.get(pid) ?? [], from, to))
+    .filter((s): s is Stats => s !== null);
+  if (all.length === 0) return null;
+  const sum = (f: (s: Stats) => number | null): number | null =>
+    all.some((s) => f(s) === null) ? null : all.reduce((n, s) => n + (f(s) as number), 0);
+  return {
+    cpuPct: sum((s) => s.cpuPct) as number,
+    peakRss: sum((s) => s.peakRss) as number,
+    medianRss: sum((s) => s.medianRss) as number,
+    lastRss: sum((s) => s.lastRss) as number,
+    syscwPerSec: sum((s) => s.syscwPerSec),
+    diskWritePerSec: sum((s) => s.diskWritePerSec),
+    // The event loop of the busiest process.
+    mainCpuPct: all.every((s) => s.mainCpuPct === null)
+      ? null
+      : Math.max(...all.map((s) => s.mainCpuPct ?? 0)),
+  };
+}
+
+/** The processes the sampler must watch for a run: the machine, this process, the server(s), the workers, the services. */
+export function ourPids(server: ServerHandle, workerPids: number[]): number[] {
+  // PostgreSQL starts a backend per pooled connection, and pools open them as load arrives.
+  if (server.kind === 'cluster') server.servicePids = servicePids();
+  return [...server.pids, ...workerPids, ...server.servicePids];
+}
+
+/** Figures of the server (summed over a cluster's processes) over the measured window. */
 export function serverFigures(
   sampler: ProcSampler,
-  pid: number | null,
+  server: ServerHandle,
   from: number,
   to: number,
 ): {
@@ -48,9 +87,10 @@ export function serverFigures(
   server_main_thread_cpu_pct?: number | null;
   server_write_calls_per_s?: number | null;
   server_disk_write_mb_per_s?: number | null;
+  services_cpu_pct?: number;
+  server_processes?: number;
 } {
-  if (pid === null) return { server_rss_mb: null, server_cpu_pct: null };
-  const s = windowStats(sampler.samples.get(pid) ?? [], from, to);
+  const s = serverStats(sampler, server, from, to);
   if (!s) return { server_rss_mb: null, server_cpu_pct: null };
   return {
     server_rss_mb: round(s.peakRss / 2 ** 20),
@@ -58,6 +98,13 @@ export function serverFigures(
     server_main_thread_cpu_pct: s.mainCpuPct === null ? null : round(s.mainCpuPct),
     server_write_calls_per_s: s.syscwPerSec === null ? null : round(s.syscwPerSec),
     server_disk_write_mb_per_s: s.diskWritePerSec === null ? null : round(s.diskWritePerSec / 2 ** 20),
+    ...(server.kind === 'cluster'
+      ? {
+          // PostgreSQL and Redis, which a cluster adds to the machine's load.
+          services_cpu_pct: clientCpuPct(sampler, server.servicePids, from, to),
+          server_processes: server.pids.length,
+        }
+      : {}),
   };
 }
 
@@ -114,7 +161,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
     }));
     const senders = clients.filter((c) => c.sends).length;
     return {
-      url: wsUrl(server.url),
+      urls: server.wsUrls,
       localAddress: localAddressFor(server.url, w, opts.sourceAddresses),
       clients,
       convs: specs,
@@ -138,7 +185,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
         `${failed} of ${clients} clients failed to connect: ${connected.find((c) => c.error)?.error}`,
       );
     }
-    const ours = server.pid === null ? pool.pids : [server.pid, ...pool.pids];
+    const ours = ourPids(server, pool.pids);
     const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids);
     const startAt = now() + 300;
@@ -157,8 +204,8 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       markAt(sampler, pids, timing.measureTo),
     ]);
     const scrapes = Promise.all([
-      sleepUntil(timing.measureFrom).then(() => scrapeMetrics(server.url)),
-      sleepUntil(timing.measureTo).then(() => scrapeMetrics(server.url)),
+      sleepUntil(timing.measureFrom).then(() => scrapeServers(server)),
+      sleepUntil(timing.measureTo).then(() => scrapeServers(server)),
     ]);
     const extra = p.during ? p.during(timing) : Promise.resolve({});
     const reports = await pool.all<LoadReport>('load.run', () => timing);
@@ -200,7 +247,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       skipped: sum('skipped'),
       closed: sum('closed'),
       errors,
-      ...serverFigures(sampler, server.pid, timing.measureFrom, timing.measureTo),
+      ...serverFigures(sampler, server, timing.measureFrom, timing.measureTo),
       client_cpu_pct: clientCpuPct(
         sampler,
         [process.pid, ...pool.pids],

@@ -10,7 +10,6 @@ import { now, sleepUntil } from '../clock.js';
 import type { BenchResult } from '../result.js';
 import { round } from '../result.js';
 import type { LoadTiming } from '../worker/load-job.js';
-import { wsUrl } from '../bench-socket.js';
 import type { RunContext } from './common.js';
 import { roundLatencies, runLoadPhase } from './common.js';
 import { defaultWarmup, seedPairs } from './dm.js';
@@ -106,7 +105,7 @@ export async function runHistory(ctx: RunContext): Promise<BenchResult> {
     ctx.log(`seeding a conversation of ${size} messages`);
     const per = Math.floor(size / SEED_DEVICES);
     const seeded = await blast(
-      wsUrl(server.url),
+      server.wsUrls[0] as string,
       writer.map((w, i) => ({
         token: w.token,
         conversationIds: [conv.id],

@@ -6,14 +6,13 @@
 import { now, sleep, toMonotonicUs } from '../clock.js';
 import { Histogram } from '../histogram.js';
 import { HttpApi, runPrefix, seedAccounts } from '../http-api.js';
-import { MACHINE, ProcSampler, listenOverflows, windowStats } from '../proc-stats.js';
+import { MACHINE, ProcSampler, listenOverflows } from '../proc-stats.js';
 import type { BenchResult } from '../result.js';
 import { round } from '../result.js';
 import type { IdleConnectReport, IdleStats } from '../worker/idle-job.js';
 import { WorkerPool, localAddressFor, roundRobin } from '../worker/pool.js';
-import { wsUrl } from '../bench-socket.js';
 import type { RunContext } from './common.js';
-import { clientCpuPct, otherCpuPct, serverFigures } from './common.js';
+import { clientCpuPct, otherCpuPct, ourPids, serverFigures, serverStats } from './common.js';
 
 /** Devices per seeded user (each connection is its own logged-in device). */
 const DEVICES_PER_USER = 10;
@@ -36,20 +35,20 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
   const parts = roundRobin(tokens, workers);
   const pool = WorkerPool.start(workers);
   try {
-    const ours = server.pid === null ? pool.pids : [server.pid, ...pool.pids];
+    const ours = ourPids(server, pool.pids);
     const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids, 200);
     // Baseline: the server after seeding, before any WebSocket.
     await sleep(1500);
     const baseFrom = now() - 1000;
-    const base =
-      server.pid === null ? null : windowStats(sampler.samples.get(server.pid) ?? [], baseFrom, now());
+    const base = serverStats(sampler, server, baseFrom, now());
     const overflowsBefore = listenOverflows();
     const startAt = now() + 300;
     ctx.log(`opening ${n} idle connections from ${workers} worker processes`);
     const reports = await pool.all<IdleConnectReport>('idle.connect', (w) => ({
       task: {
-        url: wsUrl(server.url),
+        // A cluster's chat servers take the workers in turn.
+        url: server.wsUrls[w % server.wsUrls.length] as string,
         localAddress: localAddressFor(server.url, w, opts.sourceAddresses),
         tokens: parts[w],
         connectConcurrency: Math.max(1, Math.floor(opts.connectConcurrency / workers)),
@@ -62,7 +61,7 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
     for (const pid of pids) sampler.mark(pid);
     const connected = reports.reduce((k, r) => k + r.connected, 0);
     const failed = reports.reduce((k, r) => k + r.failed, 0);
-    const connectFigures = serverFigures(sampler, server.pid, firstStart, lastReady);
+    const connectFigures = serverFigures(sampler, server, firstStart, lastReady);
     ctx.log(`holding ${connected} connections for ${opts.duration} s`);
     const holdFrom = now();
     await sleep(opts.duration * 1000);
@@ -70,8 +69,7 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
     for (const pid of pids) sampler.mark(pid);
     const stats = await pool.all<IdleStats>('idle.stats');
     sampler.stop();
-    const hold =
-      server.pid === null ? null : windowStats(sampler.samples.get(server.pid) ?? [], holdFrom, holdTo);
+    const hold = serverStats(sampler, server, holdFrom, holdTo);
     await pool.all('idle.close');
 
     const latency = new Histogram();

@@ -13,9 +13,8 @@ import type { BenchResult } from '../result.js';
 import { round } from '../result.js';
 import type { SyncClientSpec, SyncReport } from '../worker/sync-job.js';
 import { WorkerPool, localAddressFor, roundRobin } from '../worker/pool.js';
-import { wsUrl } from '../bench-socket.js';
 import type { RunContext } from './common.js';
-import { clientCpuPct, otherCpuPct, serverFigures } from './common.js';
+import { clientCpuPct, otherCpuPct, ourPids, serverFigures } from './common.js';
 import { blast } from './seed-messages.js';
 import type { BlastJob } from './seed-messages.js';
 
@@ -53,7 +52,8 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
   const pool = WorkerPool.start(workers);
   try {
     const connected = await pool.all<{ failed: number; error?: string }>('sync.connect', (w) => ({
-      url: wsUrl(server.url),
+      // A cluster's chat servers take the workers in turn.
+      url: server.wsUrls[w % server.wsUrls.length] as string,
       localAddress: localAddressFor(server.url, w, opts.sourceAddresses),
       clients: parts[w],
       connectConcurrency: Math.max(1, Math.floor(opts.connectConcurrency / workers)),
@@ -63,14 +63,14 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
       throw new Error(`${failedFirst} clients failed to connect: ${connected.find((c) => c.error)?.error}`);
     await pool.all('sync.disconnect');
     ctx.log(`${n} clients offline; sending ${m} messages to each`);
-    const seeded = await blast(wsUrl(server.url), jobs, {
+    const seeded = await blast(server.wsUrls[0] as string, jobs, {
       window: 64,
       textChars: opts.textChars,
       log: ctx.log,
     });
     ctx.log(`sent ${seeded.sent} messages in ${round(seeded.seconds)} s; reconnecting all ${n} clients`);
 
-    const ours = server.pid === null ? pool.pids : [server.pid, ...pool.pids];
+    const ours = ourPids(server, pool.pids);
     const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids, 100);
     const overflowsBefore = listenOverflows();
@@ -117,7 +117,7 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
       received,
       senders,
       seed_s: round(seeded.seconds),
-      ...serverFigures(sampler, server.pid, firstStart, lastDone),
+      ...serverFigures(sampler, server, firstStart, lastDone),
       client_cpu_pct: clientCpuPct(sampler, [process.pid, ...pool.pids], firstStart, lastDone),
       other_cpu_pct: otherCpuPct(sampler, ours, firstStart, lastDone),
       workers,

@@ -26,8 +26,8 @@ export interface LoadConvSpec {
 }
 
 export interface LoadTask {
-  /** ws://host:port/v1/ws */
-  url: string;
+  /** ws://host:port/v1/ws of each server; client i connects to urls[i % urls.length] (a cluster's chat servers). */
+  urls: string[];
   localAddress?: string | undefined;
   clients: LoadClientSpec[];
   convs: LoadConvSpec[];
@@ -147,10 +147,11 @@ export class LoadJob {
   async connect(): Promise<{ connected: number; failed: number; error?: string }> {
     let failed = 0;
     let error: string | undefined;
-    await openBounded(this.clients, this.task.connectConcurrency, async (c) => {
+    const urls = this.task.urls;
+    await openBounded(this.clients, this.task.connectConcurrency, async (c, i) => {
       try {
         const { socket } = await BenchSocket.open({
-          url: this.task.url,
+          url: urls[i % urls.length] as string,
           token: c.token,
           localAddress: this.task.localAddress,
         });
