@@ -460,9 +460,8 @@ export class PostgresStore implements Store {
   // ---- messages ----
 
   /**
-   * One transaction per batch (group commit) in six round trips, whatever the batch size:
-   * BEGIN with the append lock, two reads, one statement reserving seqs and positions, one
-   * writing every row, COMMIT.
+   * One statement per batch (group commit), whatever its size: `parley_append` does the
+   * whole append inside PostgreSQL and the statement's implicit transaction commits it.
    *
    * Feed positions: readers page a feed with `pos > cursor`, so a message must never become
    * visible with a pos below one a reader may already have seen. With a plain sequence and
@@ -471,16 +470,19 @@ export class PostgresStore implements Store {
    * transaction-scoped advisory lock: pos assignment and commit are serialized across all
    * writers of the database, and commit order equals pos order. (PostgreSQL makes a commit
    * visible before it releases the transaction's locks, so the next writer's rows can never
-   * be seen before ours.) Each transaction carries a whole batch, so this still allows
-   * thousands of messages per second; it is the first thing to shard when one lock is not
-   * enough (e.g. one lock and one position space per user-hash shard of the feed).
+   * be seen before ours.) The lock is held only while PostgreSQL works on the batch, never
+   * across a round trip to a chat server (whose event loop may be busy for milliseconds), so
+   * one lock still carries many thousands of messages per second; it is the first thing to
+   * shard when it is not enough (one lock and one position space per user-hash shard).
    *
-   * Seqs come from `conversations.last_seq` bumped in the same transaction, so a rolled-back
-   * batch rolls its seqs back too (gap-free). The caller's promise resolves only after COMMIT.
+   * Seqs come from `conversations.last_seq` bumped in the same transaction, so a failed batch
+   * rolls its seqs back too (gap-free). The caller's promise resolves only after COMMIT.
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return Promise.resolve([]);
-    return this.transaction((c) => appendTx(c, batch));
+    return appendOneStatement(this.pool, batch).catch((err: unknown) => {
+      throw mapError(err);
+    });
   }
 
   async history(
@@ -934,192 +936,101 @@ async function migrate(c: Queryable, messagePartitions: number): Promise<void> {
   }
 }
 
-interface Fresh {
-  m: NewMessage;
-  recipients: string[];
-  seq: number;
-  pos: number;
-  /** Previous feed position of each recipient (same order). */
-  prev: number[];
+interface AppendRow {
+  i: number;
+  status: 'fresh' | 'duplicate' | 'client_id_conflict' | 'not_found' | 'blocked';
+  seq: number | null;
+  pos: number | null;
+  id: string;
+  created_at: number;
+  members: string[] | null;
+  prev: number[] | null;
 }
 
-const freshMessage = (f: Fresh): Message => ({
-  id: f.m.id,
-  conversationId: f.m.conversationId,
-  seq: f.seq,
-  pos: f.pos,
-  senderId: f.m.senderId,
-  clientId: f.m.clientId,
-  text: f.m.text,
-  createdAt: f.m.createdAt,
-});
-
-async function appendTx(c: Queryable, batch: readonly NewMessage[]): Promise<AppendResult[]> {
-  // The lock first, in its own statement: under READ COMMITTED each later statement takes a
-  // snapshot after it, so the reads below see every batch committed before ours.
-  await c.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK})`);
-  const prior = await c.query<MessageDbRow>(
-    `SELECT m.* FROM unnest($1::text[], $2::text[]) AS q(sender_id, client_id)
-     JOIN message_keys k ON k.sender_id = q.sender_id AND k.client_id = q.client_id
-     JOIN messages m ON m.conversation_id = k.conversation_id AND m.seq = k.seq`,
-    [batch.map((m) => m.senderId), batch.map((m) => m.clientId)],
-  );
-  const convRows = await c.query<{ id: string; blocked: boolean; members: string[] }>(
-    `SELECT c.id, c.blocked, array_agg(m.user_id ORDER BY m.user_id) AS members
-     FROM conversations c JOIN members m ON m.conversation_id = c.id
-     WHERE c.id = ANY($1::text[])
-     GROUP BY c.id`,
-    [[...new Set(batch.map((m) => m.conversationId))]],
-  );
-
-  const stored = new Map(prior.rows.map((r) => [idemKey(r.sender_id, r.client_id), r]));
-  const conversations = new Map(convRows.rows.map((r) => [r.id, r]));
-
-  // Each entry is final, or computed once seqs and positions are assigned.
-  const results: (AppendResult | (() => AppendResult))[] = [];
-  const fresh: Fresh[] = [];
-  const freshByKey = new Map<string, Fresh>();
+/**
+ * Append a batch with one statement: `parley_append` (migration 4) takes the append lock and
+ * does the idempotency check, membership and block checks, seq and position reservation, the
+ * feed-head chain and every insert inside PostgreSQL, then the implicit transaction commits.
+ * Here only what needs no database: refusing NUL (PostgreSQL text cannot hold it; this
+ * message only, not the whole batch) and resends of a (sender, client id) inside the batch,
+ * which answer like the original once it has its seq and pos.
+ */
+async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  const results: (AppendResult | number)[] = [];
+  const sent: NewMessage[] = [];
+  const firstByKey = new Map<string, number>();
   for (const m of batch) {
-    const key = idemKey(m.senderId, m.clientId);
-    const prev = stored.get(key);
-    if (prev) {
-      results.push(
-        prev.conversation_id === m.conversationId && prev.text === m.text
-          ? { ok: true, message: toMessage(prev), duplicate: true, recipients: [], prev: [] }
-          : { ok: false, code: 'client_id_conflict' },
-      );
-      continue;
-    }
-    const earlier = freshByKey.get(key);
-    if (earlier) {
-      // A resend inside the same batch: the original, once it has its seq and pos.
-      results.push(
-        earlier.m.conversationId === m.conversationId && earlier.m.text === m.text
-          ? () => ({ ok: true, message: freshMessage(earlier), duplicate: true, recipients: [], prev: [] })
-          : { ok: false, code: 'client_id_conflict' },
-      );
-      continue;
-    }
-    const conversation = conversations.get(m.conversationId);
-    const recipients = conversation?.members ?? [];
-    if (!recipients.includes(m.senderId)) {
-      results.push({ ok: false, code: 'not_found' });
-      continue;
-    }
-    if (recipients.length === 2 && conversation?.blocked) {
-      results.push({ ok: false, code: 'blocked' });
-      continue;
-    }
-    // PostgreSQL text cannot hold NUL; refuse this message only, not the whole batch.
     if (m.text.includes('\u0000')) {
       results.push({ ok: false, code: 'invalid_field' });
       continue;
     }
-    const f: Fresh = { m, recipients, seq: 0, pos: 0, prev: [] };
-    fresh.push(f);
-    freshByKey.set(key, f);
-    results.push(() => ({ ok: true, message: freshMessage(f), duplicate: false, recipients, prev: f.prev }));
+    const key = idemKey(m.senderId, m.clientId);
+    const earlier = firstByKey.get(key);
+    if (earlier !== undefined) {
+      const o = sent[earlier] as NewMessage;
+      results.push(
+        o.conversationId === m.conversationId && o.text === m.text
+          ? -1 - earlier // resolved below
+          : { ok: false, code: 'client_id_conflict' },
+      );
+      continue;
+    }
+    firstByKey.set(key, sent.length);
+    results.push(sent.length);
+    sent.push(m);
   }
-
-  if (fresh.length > 0) {
-    const perConversation = new Map<string, { n: number; at: number }>();
-    for (const f of fresh) {
-      const pc = perConversation.get(f.m.conversationId);
-      if (pc) {
-        pc.n++;
-        pc.at = f.m.createdAt;
-      } else perConversation.set(f.m.conversationId, { n: 1, at: f.m.createdAt });
-    }
-    const convs = [...perConversation];
-    // Reserve seqs per conversation and a block of feed positions. Under the append lock
-    // nobody else takes positions, so setval(nextval + n - 1) reserves n in a row.
-    const reserved = await c.query<{ id: string; last_seq: number; last_pos: number }>(
-      `WITH bumped AS (
-         UPDATE conversations c SET last_seq = c.last_seq + v.n, last_activity_at = v.at
-         FROM unnest($1::text[], $2::int8[], $3::int8[]) AS v(id, n, at)
-         WHERE c.id = v.id
-         RETURNING c.id, c.last_seq
-       ), positions AS (
-         SELECT setval('feed_pos', nextval('feed_pos') + $4::int8 - 1) AS last_pos
-       )
-       SELECT b.id, b.last_seq, p.last_pos FROM bumped b CROSS JOIN positions p`,
-      [convs.map(([id]) => id), convs.map(([, pc]) => pc.n), convs.map(([, pc]) => pc.at), fresh.length],
-    );
-    const nextSeq = new Map<string, number>();
-    for (const r of reserved.rows) nextSeq.set(r.id, r.last_seq - (perConversation.get(r.id)?.n ?? 0) + 1);
-    let pos = (reserved.rows[0]?.last_pos ?? 0) - fresh.length + 1;
-    const senderRead = new Map<string, { c: string; u: string; seq: number }>();
-    for (const f of fresh) {
-      const seq = nextSeq.get(f.m.conversationId);
-      if (seq === undefined) throw new Error(`conversation ${f.m.conversationId} vanished during append`);
-      nextSeq.set(f.m.conversationId, seq + 1);
-      f.seq = seq;
-      f.pos = pos++;
-      senderRead.set(idemKey(f.m.conversationId, f.m.senderId), {
-        c: f.m.conversationId,
-        u: f.m.senderId,
-        seq,
-      });
-    }
-
-    // Each recipient's feed head before this batch (under the append lock nobody moves it),
-    // then the chain of previous positions through the batch.
-    const users = [...new Set(fresh.flatMap((f) => f.recipients))];
-    const heads = await c.query<{ user_id: string; head: string | null }>(
-      `SELECT u AS user_id, (SELECT max(f.pos) FROM feed f WHERE f.user_id = u) AS head FROM unnest($1::text[]) AS u`,
-      [users],
-    );
-    const head = new Map(heads.rows.map((r) => [r.user_id, Number(r.head ?? 0)]));
-    for (const f of fresh) {
-      f.prev = f.recipients.map((u) => head.get(u) ?? 0);
-      for (const u of f.recipients) head.set(u, f.pos);
-    }
-
-    const feed = { users: [] as string[], pos: [] as number[], conv: [] as string[], seq: [] as number[] };
-    for (const f of fresh) {
-      for (const u of f.recipients) {
-        feed.users.push(u);
-        feed.pos.push(f.pos);
-        feed.conv.push(f.m.conversationId);
-        feed.seq.push(f.seq);
-      }
-    }
-    const reads = [...senderRead.values()];
-    const col = <T>(get: (f: Fresh) => T) => fresh.map(get);
-    // Every row of the batch in one statement: multi-row inserts from arrays, one per table
-    // (data-modifying CTEs always run to completion).
-    await c.query(
-      `WITH msg AS (
-         INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
-         SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])
-       ), keys AS (
-         INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
-         SELECT * FROM unnest($5::text[], $6::text[], $1::text[], $2::int8[])
-       ), fd AS (
-         INSERT INTO feed (user_id, pos, conversation_id, seq)
-         SELECT * FROM unnest($9::text[], $10::int8[], $11::text[], $12::int8[])
-       )
-       UPDATE members mb SET read_seq = v.seq
-       FROM unnest($13::text[], $14::text[], $15::int8[]) AS v(c, u, seq)
-       WHERE mb.conversation_id = v.c AND mb.user_id = v.u AND mb.read_seq < v.seq`,
+  const answers: AppendResult[] = [];
+  if (sent.length > 0) {
+    const { rows } = await db.query<AppendRow>(
+      'SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7)',
       [
-        col((f) => f.m.conversationId),
-        col((f) => f.seq),
-        col((f) => f.pos),
-        col((f) => f.m.id),
-        col((f) => f.m.senderId),
-        col((f) => f.m.clientId),
-        col((f) => f.m.text),
-        col((f) => f.m.createdAt),
-        feed.users,
-        feed.pos,
-        feed.conv,
-        feed.seq,
-        reads.map((r) => r.c),
-        reads.map((r) => r.u),
-        reads.map((r) => r.seq),
+        APPEND_LOCK,
+        sent.map((m) => m.conversationId),
+        sent.map((m) => m.senderId),
+        sent.map((m) => m.clientId),
+        sent.map((m) => m.id),
+        sent.map((m) => m.text),
+        sent.map((m) => m.createdAt),
       ],
     );
+    for (const r of rows) {
+      const m = sent[r.i - 1] as NewMessage;
+      if (r.status !== 'fresh' && r.status !== 'duplicate') {
+        answers[r.i - 1] = { ok: false, code: r.status };
+        continue;
+      }
+      const message: Message = {
+        id: r.id,
+        conversationId: m.conversationId,
+        seq: Number(r.seq),
+        pos: Number(r.pos),
+        senderId: m.senderId,
+        clientId: m.clientId,
+        text: m.text,
+        createdAt: Number(r.created_at),
+      };
+      answers[r.i - 1] =
+        r.status === 'duplicate'
+          ? { ok: true, message, duplicate: true, recipients: [], prev: [] }
+          : {
+              ok: true,
+              message,
+              duplicate: false,
+              recipients: r.members ?? [],
+              prev: (r.prev ?? []).map(Number),
+            };
+    }
   }
-  return results.map((r) => (typeof r === 'function' ? r() : r));
+  return results.map((r) => {
+    if (typeof r !== 'number') return r;
+    if (r >= 0) {
+      const a = answers[r];
+      if (!a) throw new Error('parley_append returned no row for a message');
+      return a;
+    }
+    const a = answers[-1 - r];
+    if (!a) throw new Error('parley_append returned no row for a message');
+    // A resend inside the batch: the original.
+    return a.ok ? { ok: true, message: a.message, duplicate: true, recipients: [], prev: [] } : a;
+  });
 }
