@@ -981,18 +981,15 @@ async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): 
   }
   const answers: AppendResult[] = [];
   if (sent.length > 0) {
-    const { rows } = await db.query<AppendRow>(
-      'SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7)',
-      [
-        APPEND_LOCK,
-        sent.map((m) => m.conversationId),
-        sent.map((m) => m.senderId),
-        sent.map((m) => m.clientId),
-        sent.map((m) => m.id),
-        sent.map((m) => m.text),
-        sent.map((m) => m.createdAt),
-      ],
-    );
+    const { rows } = await db.query<AppendRow>('SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7)', [
+      APPEND_LOCK,
+      sent.map((m) => m.conversationId),
+      sent.map((m) => m.senderId),
+      sent.map((m) => m.clientId),
+      sent.map((m) => m.id),
+      sent.map((m) => m.text),
+      sent.map((m) => m.createdAt),
+    ]);
     for (const r of rows) {
       const m = sent[r.i - 1] as NewMessage;
       if (r.status !== 'fresh' && r.status !== 'duplicate') {
