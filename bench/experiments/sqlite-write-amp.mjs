@@ -5,8 +5,10 @@
 // docs/performance.md, not part of the bench CLI; it copies the schema, so re-check it against
 // the migrations before trusting new numbers.
 //
-//   node bench/experiments/sqlite-write-amp.mjs PAGE_SIZE WAL_AUTOCHECKPOINT NO_SENDER_READ NO_IDEM_INDEX BATCH
-//   e.g. 4096 1000 0 0 24 (today's defaults, ~24 messages per commit as at 10k msgs/s)
+//   node bench/experiments/sqlite-write-amp.mjs PAGE_SIZE WAL_AUTOCHECKPOINT NO_SENDER_READ NO_IDEM_INDEX BATCH [PER_BATCH]
+//   e.g. 4096 1000 0 0 24 (the defaults before per-batch counters, ~24 messages per commit as at 10k msgs/s)
+//   PER_BATCH=1 writes each conversation's last_seq and each sender's read cursor once per
+//   commit, as SqliteStore.appendMessages does now.
 //
 // Prints bytes passed to write(2) per message (WAL frames and checkpoint writes: wchar of
 // /proc/self/io), write calls per message and CPU-side microseconds per message.
@@ -19,7 +21,7 @@ const io = () => {
   const g = (k) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(t)[1]);
   return { wchar: g('wchar'), syscw: g('syscw') };
 };
-const [pageSize, autockpt, noSenderRead, noIdem, batch] = process.argv.slice(2).map(Number);
+const [pageSize, autockpt, noSenderRead, noIdem, batch, perBatch = 0] = process.argv.slice(2).map(Number);
 const dir = mkdtempSync(join(tmpdir(), 'parley-wa-'));
 const db = new Database(`${dir}/x.db`);
 db.pragma(`page_size = ${pageSize}`);
@@ -59,21 +61,33 @@ const s = {
   read: db.prepare(
     'UPDATE members SET read_seq = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
   ),
+  last: db.prepare('SELECT last_seq FROM conversations WHERE id = ?').pluck(),
+  setLast: db.prepare('UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?'),
 };
 const text = 'x'.repeat(100);
 let n = 0;
 const tx = db.transaction((k) => {
+  const seqs = new Map();
+  const reads = new Map();
   for (let i = 0; i < k; i++) {
     const c = convs[Math.floor(Math.random() * convs.length)];
     const u = c.users[i & 1];
     const cid = `${Date.now()}-${n++}`;
     s.idem.get(u, cid);
     const r = s.members.all(c.id);
-    const seq = s.bump.get(Date.now(), c.id);
+    let seq;
+    if (perBatch) {
+      seq = (seqs.get(c.id) ?? s.last.get(c.id)) + 1;
+      seqs.set(c.id, seq);
+    } else seq = s.bump.get(Date.now(), c.id);
     const pos = Number(s.msg.run(c.id, seq, rid() + rid(), u, cid, text, Date.now()).lastInsertRowid);
     for (const x of r) s.feed.run(x, pos);
-    if (!noSenderRead) s.read.run(seq, c.id, u, seq);
+    if (noSenderRead) continue;
+    if (perBatch) reads.set(`${c.id} ${u}`, [c.id, u, seq]);
+    else s.read.run(seq, c.id, u, seq);
   }
+  for (const [id, seq] of seqs) s.setLast.run(seq, Date.now(), id);
+  for (const [id, u, seq] of reads.values()) s.read.run(seq, id, u, seq);
 });
 for (let i = 0; i < 20000 / batch; i++) tx(batch); // warm up: trees of a few MB
 const total = 200000;
@@ -89,6 +103,7 @@ console.log(
     noSenderRead: !!noSenderRead,
     noIdem: !!noIdem,
     batch,
+    perBatch: !!perBatch,
     bytesPerMsg: Math.round((b.wchar - a.wchar) / total),
     writesPerMsg: +((b.syscw - a.syscw) / total).toFixed(2),
     usPerMsg: +((ms * 1000) / total).toFixed(1),
