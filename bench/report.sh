@@ -40,6 +40,11 @@ run sync --scenario sync --clients 10000 --missed 20 --repeat 3
 run history --scenario history --history-size 1000000 --rate 5000 --duration 10 --repeat 3
 run history-shm --scenario history --history-size 1000000 --rate 5000 --duration 10 --repeat 3 --data-parent /dev/shm
 run history-quiet --scenario history --history-size 1000000 --rate 100 --duration 10
+# The local cluster (1 API + 3 chat servers on PostgreSQL + Redis), same dm workload.
+run cluster-dm-max --scenario dm --cluster --clients 1000 --rate 0 --duration 10 --repeat 3
+run cluster-dm-5k --scenario dm --cluster --clients 1000 --rate 5000 --duration 10 --repeat 3
+run cluster-dm-sweep --sweep 500,1000,2000,3000,4000 --cluster --clients 1000 --duration 10 --repeat 3 \
+  --chart bench/results/cluster-dm-latency.svg
 # CPU profiles of the server (every thread) over the measured window; one run each.
 P=(--profile bench-results/profiles)
 run profile-dm-max --scenario dm --clients 1000 --rate 0 --duration 10 "${P[@]}"
@@ -48,3 +53,4 @@ run profile-group-max --scenario group --clients 1000 --rate 0 --duration 10 "${
 run profile-idle --scenario idle --clients 19000 --duration 10 "${P[@]}"
 run profile-sync --scenario sync --clients 10000 --missed 20 "${P[@]}"
 run profile-history --scenario history --history-size 1000000 --rate 5000 --duration 10 "${P[@]}"
+run profile-cluster-dm --scenario dm --cluster --clients 1000 --rate 2000 --duration 10 "${P[@]}"

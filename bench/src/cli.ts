@@ -53,7 +53,10 @@ async function main(): Promise<number> {
     log(`wrote ${opts.json}`);
   }
   if (opts.chart) {
-    writeFileSync(opts.chart, latencyChart(results, 'Parley dm: latency against offered load'));
+    const title = opts.cluster
+      ? 'Parley dm on the local cluster (1 API + 3 chat servers): latency against offered load'
+      : 'Parley dm: latency against offered load';
+    writeFileSync(opts.chart, latencyChart(results, title));
     log(`wrote ${opts.chart}`);
   }
   const bad = results.flatMap(failures);
