@@ -67,7 +67,7 @@ export interface SqliteStoreOptions {
 }
 
 /** Page size of new database files (existing files keep theirs: changing it needs a VACUUM). */
-export const SQLITE_NEW_PAGE_SIZE = 1024;
+export const SQLITE_NEW_PAGE_SIZE = 4096;
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
