@@ -3,7 +3,7 @@
 # every run kept under "runs"; a profile run keeps its summary under "profile") and logs to
 # bench-results/NAME.log. Run from the repo root after `npx tsc -b`:
 #
-#   bench/report.sh [NAME-PATTERN]      e.g. bench/report.sh dm-   (default: everything)
+#   bench/report.sh [NAME ...]      names or globs, e.g. bench/report.sh 'dm-*' sync   (default: everything)
 #
 # SERVER_CLI=path/to/cli.js measures that server build instead of packages/server/dist (to pin
 # a snapshot while others rebuild). --wait-quiet/--max-other keep runs that other jobs on a
@@ -13,11 +13,15 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/results bench-results
 Q=(--wait-quiet 30 --max-other 40)
 [[ -n ${SERVER_CLI:-} ]] && Q+=(--server-cli "$SERVER_CLI")
-only=${1:-}
+only=("$@")
 run() {
   local name=$1
   shift
-  [[ -n $only && $name != *$only* ]] && return 0
+  if ((${#only[@]} > 0)); then
+    local p hit=
+    for p in "${only[@]}"; do [[ $name == $p ]] && hit=1; done
+    [[ -z $hit ]] && return 0
+  fi
   echo "== $name: npm run bench -- $*"
   node bench/dist/cli.js "$@" "${Q[@]}" --json "bench/results/$name.json" >"bench-results/$name.log" 2>&1 ||
     echo "   (exit $?; see bench-results/$name.log)"
@@ -29,7 +33,7 @@ run dm-max --scenario dm --clients 1000 --rate 0 --duration 10 --compare-relay -
 run dm-10k --scenario dm --clients 1000 --rate 10000 --duration 10 --repeat 3
 run dm-max-shm --scenario dm --clients 1000 --rate 0 --duration 10 --repeat 3 --data-parent /dev/shm
 run dm-10k-shm --scenario dm --clients 1000 --rate 10000 --duration 10 --repeat 3 --data-parent /dev/shm
-run dm-sweep --sweep 2000,4000,6000,8000,10000,12000,14000 --clients 1000 --duration 10 --compare-relay --repeat 3 \
+run dm-sweep --sweep 2000,4000,6000,8000,10000,12000,14000 --clients 1000 --duration 10 --compare-relay \
   --chart bench/results/dm-latency.svg
 run group-max --scenario group --clients 1000 --rate 0 --duration 10 --repeat 3
 run group-half --scenario group --clients 1000 --rate 500 --duration 10 --repeat 3
@@ -43,7 +47,7 @@ run history-quiet --scenario history --history-size 1000000 --rate 100 --duratio
 # The local cluster (1 API + 3 chat servers on PostgreSQL + Redis), same dm workload.
 run cluster-dm-max --scenario dm --cluster --clients 1000 --rate 0 --duration 10 --repeat 3
 run cluster-dm-5k --scenario dm --cluster --clients 1000 --rate 5000 --duration 10 --repeat 3
-run cluster-dm-sweep --sweep 500,1000,2000,3000,4000 --cluster --clients 1000 --duration 10 --repeat 3 \
+run cluster-dm-sweep --sweep 500,1000,2000,3000,4000 --cluster --clients 1000 --duration 10 \
   --chart bench/results/cluster-dm-latency.svg
 # CPU profiles of the server (every thread) over the measured window; one run each.
 P=(--profile bench-results/profiles)
