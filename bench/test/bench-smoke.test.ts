@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_URL, pgAvailable, redisAvailable, redisKeys } from '../../test/helpers/services.js';
+import { PG_URL, REDIS_URL, pgAvailable, redisAvailable, redisKeys } from '../../test/helpers/services.js';
 import pg from 'pg';
 
 const run = promisify(execFile);
@@ -84,6 +84,8 @@ async function bench(args: string[]): Promise<Record<string, unknown>> {
   const file = join(dir, `${args.join('_').replace(/[^a-z0-9_]/gi, '')}.json`);
   await run(process.execPath, [CLI, ...args, '--duration', '2', '--json', file], {
     cwd: ROOT,
+    // --cluster uses the same services as the cluster tests.
+    env: { ...process.env, PARLEY_BENCH_PG_URL: PG_URL, PARLEY_BENCH_REDIS_URL: REDIS_URL },
     timeout: 150_000,
   });
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
