@@ -63,8 +63,11 @@ export interface BenchOptions {
    * (other_cpu_pct); rejected runs are counted in `rejected_runs`. Default: keep every run.
    */
   maxOther: number | undefined;
-  /** Spread the workers over this many source addresses in 127.0.0.0/8 (0 = let the kernel pick). Default 0. */
-  sourceAddresses: number;
+  /**
+   * Spread the workers over this many source addresses in 127.0.0.0/8 (0 = let the kernel
+   * pick). Default: `idle` one per worker with source ports it picks itself; the rest 0.
+   */
+  sourceAddresses: number | undefined;
   /** The server CLI to start (e.g. a snapshot of packages/server/dist). Default: packages/server/dist/cli.js. */
   serverCli: string | undefined;
   /** Where the embedded server's temp data dir goes (e.g. /dev/shm to take the disk out). Default: OS temp dir. */
@@ -103,7 +106,8 @@ Scenarios: ${SCENARIOS.join(', ')}
   --keep-data              keep the server's temp data dir
   --wait-quiet PCT         before each run, wait until other load stays <= PCT% CPU for 3 s
   --max-other PCT          rerun a run when other processes used > PCT% CPU during it
-  --source-addresses N     bind workers to N addresses 127.0.0.11.. (default 0: kernel picks)
+  --source-addresses N     bind workers to N addresses 127.0.0.11.. (0: kernel picks; default
+                           idle: one per worker, others 0)
   --server-cli PATH        server to start (default packages/server/dist/cli.js)
   --data-parent DIR        create the server's data dir under DIR (e.g. /dev/shm)
 Env: BENCH_SERVER_NODE_OPTIONS adds node flags to the server process (e.g. "--cpu-prof").
@@ -205,7 +209,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     serverCli: values['server-cli'],
     waitQuiet: num('wait-quiet', values['wait-quiet']),
     maxOther: num('max-other', values['max-other']),
-    sourceAddresses: num('source-addresses', values['source-addresses']) ?? 0,
+    sourceAddresses: num('source-addresses', values['source-addresses']),
     serverArgs: values['server-arg'] ?? [],
   };
 }

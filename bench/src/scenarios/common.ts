@@ -162,7 +162,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
     const senders = clients.filter((c) => c.sends).length;
     return {
       urls: server.wsUrls,
-      localAddress: localAddressFor(server.url, w, opts.sourceAddresses),
+      localAddress: localAddressFor(server.url, w, opts.sourceAddresses ?? 0),
       clients,
       convs: specs,
       ratePerSec: p.rate === 0 ? 0 : (p.rate * senders) / Math.max(1, totalSenders),

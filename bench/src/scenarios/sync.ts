@@ -54,7 +54,7 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
     const connected = await pool.all<{ failed: number; error?: string }>('sync.connect', (w) => ({
       // A cluster's chat servers take the workers in turn.
       url: server.wsUrls[w % server.wsUrls.length] as string,
-      localAddress: localAddressFor(server.url, w, opts.sourceAddresses),
+      localAddress: localAddressFor(server.url, w, opts.sourceAddresses ?? 0),
       clients: parts[w],
       connectConcurrency: Math.max(1, Math.floor(opts.connectConcurrency / workers)),
     }));

@@ -1,8 +1,9 @@
 /**
  * Idle connections inside one worker: open them as fast as the server accepts (bounded
  * handshakes in flight), `sync`, then only heartbeat at the interval the server asks for.
+ * Raw sockets (`raw-socket.ts`): with `ws` the generator, not the server, limited connects/s.
  */
-import { BenchSocket } from '../bench-socket.js';
+import { RawSocket, maskedFrame } from '../raw-socket.js';
 import { now, sleepUntil } from '../clock.js';
 import { Histogram } from '../histogram.js';
 import type { HistogramData } from '../histogram.js';
@@ -11,6 +12,11 @@ import { openBounded } from './rpc.js';
 export interface IdleTask {
   url: string;
   localAddress?: string | undefined;
+  /**
+   * With `localAddress`: source ports are handed out from here up (skipping ports in use),
+   * instead of letting the kernel search its ephemeral range (see `RawOpenOptions.localPort`).
+   */
+  firstPort?: number | undefined;
   tokens: string[];
   connectConcurrency: number;
 }
@@ -37,9 +43,9 @@ export interface IdleStats {
 const WHEEL_TICK_MS = 100;
 
 export class IdleJob {
-  private readonly sockets: BenchSocket[] = [];
+  private readonly sockets: RawSocket[] = [];
   /** Sockets by heartbeat phase: one timer for the job instead of one per socket. */
-  private wheel: BenchSocket[][] = [];
+  private wheel: RawSocket[][] = [];
   private wheelTimer: NodeJS.Timeout | undefined;
   private slot = 0;
   private pings = 0;
@@ -59,12 +65,7 @@ export class IdleJob {
     await openBounded(this.task.tokens, this.task.connectConcurrency, async (token) => {
       const t0 = now();
       try {
-        const { socket, ready } = await BenchSocket.open({
-          url: this.task.url,
-          token,
-          localAddress: this.task.localAddress,
-          sync: null,
-        });
+        const { socket, ready } = await this.open(token);
         const t = now();
         hist.recordMs(t - t0);
         if (t > lastReady) lastReady = t;
@@ -78,7 +79,7 @@ export class IdleJob {
         // `sync` went out with the upgrade. Heartbeat as the server asks, at a random phase
         // so pings spread out.
         this.startWheel(ready.heartbeatMs);
-        (this.wheel[Math.floor(Math.random() * this.wheel.length)] as BenchSocket[]).push(socket);
+        (this.wheel[Math.floor(Math.random() * this.wheel.length)] as RawSocket[]).push(socket);
       } catch (err) {
         failed++;
         const key = (err instanceof Error ? err.message : String(err)).slice(0, 80);
@@ -95,7 +96,26 @@ export class IdleJob {
     };
   }
 
-  private static readonly PING = JSON.stringify({ type: 'ping' });
+  private nextPort = 0;
+
+  /** Open one socket; with a source address, on the next free source port. */
+  private async open(token: string): Promise<Awaited<ReturnType<typeof RawSocket.open>>> {
+    const { url, localAddress, firstPort } = this.task;
+    if (!localAddress || firstPort === undefined) return RawSocket.open({ url, token, sync: null });
+    for (let attempt = 0; ; attempt++) {
+      const localPort = firstPort + this.nextPort++;
+      if (localPort > 65535) throw new Error('out of source ports');
+      try {
+        return await RawSocket.open({ url, token, localAddress, localPort, sync: null });
+      } catch (err) {
+        // Taken by a listener on 0.0.0.0 or a socket of an earlier run: try the next one.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRINUSE' || attempt >= 100) throw err;
+      }
+    }
+  }
+
+  private static readonly PING = maskedFrame(0x1, Buffer.from(JSON.stringify({ type: 'ping' })));
 
   /** One interval for every socket of the job: each tick pings the sockets of one slot. */
   private startWheel(heartbeatMs: number): void {
@@ -103,11 +123,11 @@ export class IdleJob {
     const slots = Math.max(1, Math.round(heartbeatMs / WHEEL_TICK_MS));
     this.wheel = Array.from({ length: slots }, () => []);
     this.wheelTimer = setInterval(() => {
-      const due = this.wheel[this.slot] as BenchSocket[];
+      const due = this.wheel[this.slot] as RawSocket[];
       this.slot = (this.slot + 1) % slots;
       for (const s of due) {
         if (!s.open) continue;
-        s.sendRaw(IdleJob.PING);
+        s.sendFrame(IdleJob.PING);
         this.pings++;
       }
     }, heartbeatMs / slots);
@@ -134,7 +154,7 @@ export class IdleJob {
               s.terminate();
               resolve();
             }, 5000);
-            s.ws.once('close', () => {
+            void s.closed.then(() => {
               clearTimeout(timer);
               resolve();
             });

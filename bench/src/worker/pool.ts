@@ -105,10 +105,10 @@ export function roundRobin<T>(items: readonly T[], n: number): T[][] {
 
 /**
  * Source address for worker `i`: 127.0.0.(11 + i mod n) when the target is on loopback and
- * `n` > 0; undefined (the kernel picks) otherwise. Binding a source address costs a bind()
- * with a port search per connection, which grows with the sockets (and TIME_WAIT entries)
- * already bound: measured here it made handshakes several times slower, so it is off by
- * default. One address already gives 28,000 ports per server address and port.
+ * `n` > 0; undefined (the kernel picks) otherwise. Binding a source address with port 0 costs
+ * a bind() with a port search per connection, which grows with the sockets (and TIME_WAIT
+ * entries) already bound: measured here it made handshakes several times slower, so load
+ * scenarios leave it off by default; `idle` uses it with source ports it picks itself.
  */
 export function localAddressFor(targetUrl: string, worker: number, n: number): string | undefined {
   const host = new URL(targetUrl).hostname;
