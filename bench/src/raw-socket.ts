@@ -191,7 +191,7 @@ export class RawSocket {
       this.frame(b0 & 0x80, b0 & 0x0f, b.subarray(off + head, off + head + len));
       off += head + len;
     }
-    if (off < b.length) this.buf = Buffer.from(b.subarray(off)); // copy: the chunk is reused
+    if (off < b.length) this.buf = Buffer.from(b.subarray(off)); // copy: keep the rest, not the chunk
   }
 
   private frame(fin: number, opcode: number, payload: Buffer): void {
@@ -214,7 +214,15 @@ export class RawSocket {
       text = Buffer.concat([...this.fragments, payload]).toString();
       this.fragments = [];
     }
-    const f = JSON.parse(text) as ServerFrame;
+    let f: ServerFrame;
+    try {
+      f = JSON.parse(text) as ServerFrame;
+    } catch {
+      // Not a Parley server: fail the open, or drop the connection (never throw in 'data').
+      this.onFail(new Error('malformed server frame'));
+      this.sock.destroy();
+      return;
+    }
     if (this.awaitingReady) {
       this.awaitingReady = false;
       if (f.type === 'ready') this.onReady(f);

@@ -101,6 +101,14 @@ describe('RawSocket', () => {
     );
   });
 
+  it('rejects a server that answers with something other than JSON frames', async () => {
+    const p = (current = await peer());
+    const opening = RawSocket.open({ url: p.url, token: 'good', sync: null });
+    const { ws } = await p.connections;
+    ws.send('not json');
+    await expect(opening).rejects.toThrow('malformed server frame');
+  });
+
   it('reports a server that closes the connection', async () => {
     const p = (current = await peer());
     const opening = RawSocket.open({ url: p.url, token: 'good', sync: 0 });

@@ -11,11 +11,11 @@ import type { BenchResult } from '../result.js';
 import { round } from '../result.js';
 import type { IdleConnectReport, IdleStats } from '../worker/idle-job.js';
 import { WorkerPool, localAddressFor, roundRobin } from '../worker/pool.js';
+import type { RunContext } from './common.js';
+import { clientCpuPct, otherCpuPct, ourPids, serverFigures, serverStats } from './common.js';
 
 /** Below Linux's default ephemeral range (32768-60999): no clash with the machine's own connections. */
 const FIRST_SOURCE_PORT = 10_000;
-import type { RunContext } from './common.js';
-import { clientCpuPct, otherCpuPct, ourPids, serverFigures, serverStats } from './common.js';
 
 /** Devices per seeded user (each connection is its own logged-in device). */
 const DEVICES_PER_USER = 10;
@@ -48,24 +48,24 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
     const overflowsBefore = listenOverflows();
     const startAt = now() + 300;
     ctx.log(`opening ${n} idle connections from ${workers} worker processes`);
-    const reports = await pool.all<IdleConnectReport>('idle.connect', (w) => ({
-      task: {
-        // A cluster's chat servers take the workers in turn.
-        url: server.wsUrls[w % server.wsUrls.length] as string,
-        // Source addresses and ports of our own: the kernel's port search is O(connections)
-        // per connect once the even ephemeral ports are used up (see raw-socket.ts).
-        localAddress: localAddressFor(
-          server.wsUrls[w % server.wsUrls.length] as string,
-          w,
-          opts.sourceAddresses ?? workers,
-        ),
-        // Workers sharing an address take separate blocks of 10,000 ports (9,000 sockets each).
-        firstPort: FIRST_SOURCE_PORT + Math.floor(w / Math.max(1, opts.sourceAddresses ?? workers)) * 10_000,
-        tokens: parts[w],
-        connectConcurrency: Math.max(1, Math.floor(opts.connectConcurrency / workers)),
-      },
-      startAt,
-    }));
+    // Source addresses and ports of our own: the kernel's port search is O(connections) per
+    // connect once the even ephemeral ports are used up (see raw-socket.ts).
+    const addresses = opts.sourceAddresses ?? workers;
+    const reports = await pool.all<IdleConnectReport>('idle.connect', (w) => {
+      // A cluster's chat servers take the workers in turn.
+      const url = server.wsUrls[w % server.wsUrls.length] as string;
+      return {
+        task: {
+          url,
+          localAddress: localAddressFor(url, w, addresses),
+          // Workers sharing an address take separate blocks of 10,000 ports (9,000 sockets each).
+          firstPort: FIRST_SOURCE_PORT + Math.floor(w / Math.max(1, addresses)) * 10_000,
+          tokens: parts[w],
+          connectConcurrency: Math.max(1, Math.floor(opts.connectConcurrency / workers)),
+        },
+        startAt,
+      };
+    });
     const overflowsAfter = listenOverflows();
     const firstStart = Math.min(...reports.map((r) => r.firstStart));
     const lastReady = Math.max(...reports.map((r) => r.lastReady));
