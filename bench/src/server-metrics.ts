@@ -64,7 +64,8 @@ export function storeFigures(
     return x === undefined || y === undefined ? null : y - x;
   };
   const commits = d('parley_store_write_seconds_count');
-  const storeS = d('parley_store_write_seconds_sum');
+  // Time with at least one batch at the store (several may be in flight); older servers: the sum.
+  const storeS = d('parley_store_append_busy_seconds_total') ?? d('parley_store_write_seconds_sum');
   const batched = d('parley_store_batch_size_sum');
   const batches = d('parley_store_batch_size_count');
   return {

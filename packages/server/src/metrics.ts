@@ -28,8 +28,13 @@ export function createMetrics() {
     }),
     storeWrite: new Histogram({
       name: 'parley_store_write_seconds',
-      help: 'Duration of one group-commit store transaction',
+      help: 'Duration of one group-commit store transaction, from hand-off to commit (waiting behind an earlier batch included)',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    storeBusy: new Counter({
+      name: 'parley_store_append_busy_seconds_total',
+      help: 'Time during which at least one group-commit batch was with the store',
       registers: [registry],
     }),
     batchSize: new Histogram({

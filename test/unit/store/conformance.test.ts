@@ -106,7 +106,7 @@ for (const adapter of selectedAdapters()) {
       ]);
       const first = res[0];
       if (!first?.ok) throw new Error('expected ok');
-      expect(first.recipients.sort()).toEqual([a.id, b.id].sort());
+      expect([...first.recipients].sort()).toEqual([a.id, b.id].sort());
       const again = await store.appendMessages([msg(c.id, a.id, 'k2')]);
       expect(again[0]).toMatchObject({ ok: true, duplicate: true, message: { seq: 3 } });
       // Each recipient's previous feed position chains the batch: 0, then the one before.
@@ -265,6 +265,101 @@ for (const adapter of selectedAdapters()) {
       expect(rest.hasMore).toBe(false);
       expect(await store.feedHead(a.id)).toBe(rest.messages[0]?.pos);
       expect(await store.feedHead(uid('nobody'))).toBe(0);
+    });
+
+    it('starts a new member feed at their joining and keeps what a removed member had', async () => {
+      const a = await user();
+      const b = await user();
+      const x = await user();
+      const g = await store.createGroup(uid('c_'), 'g', a.id, [b.id], Date.now());
+      const ok = async (senderId: string, clientId: string) => {
+        const [r] = await store.appendMessages([msg(g.id, senderId, clientId)]);
+        if (!r?.ok) throw new Error(`append ${clientId} failed`);
+        return r.message;
+      };
+      const ids = async (userId: string, since = 0) =>
+        (await store.readFeed(userId, since, 50)).messages.map((m) => m.clientId);
+      const m1 = await ok(a.id, 'j1');
+      await store.addMembers(g.id, [x.id], 100, Date.now());
+      expect(await ids(x.id)).toEqual([]);
+      expect(await store.feedHead(x.id)).toBe(0);
+      const m2 = await ok(b.id, 'j2');
+      expect(await ids(x.id)).toEqual(['j2']);
+      expect(await store.feedHead(x.id)).toBe(m2.pos);
+
+      await store.removeMember(g.id, b.id);
+      await ok(a.id, 'j3');
+      expect(await ids(b.id)).toEqual(['j1', 'j2']);
+      expect(await ids(b.id, m1.pos)).toEqual(['j2']);
+      expect(await store.feedHead(b.id)).toBe(m2.pos);
+      expect(await ids(x.id)).toEqual(['j2', 'j3']);
+
+      await store.addMembers(g.id, [b.id], 100, Date.now());
+      const m4 = await ok(x.id, 'j4');
+      expect(await ids(b.id)).toEqual(['j1', 'j2', 'j4']);
+      expect(await ids(b.id, m2.pos)).toEqual(['j4']);
+      expect(await store.feedHead(b.id)).toBe(m4.pos);
+      // Removed again before anything new: the feed still ends at j4.
+      await store.removeMember(g.id, b.id);
+      await ok(a.id, 'j5');
+      expect(await ids(b.id)).toEqual(['j1', 'j2', 'j4']);
+      expect(await store.feedHead(b.id)).toBe(m4.pos);
+    });
+
+    it('merges many conversations into one feed in pos order, page by page', async () => {
+      const a = await user();
+      const peers = await Promise.all(Array.from({ length: 9 }, () => user()));
+      const convs = await Promise.all(
+        peers.map((p) => store.getOrCreateDirect(uid('c_'), a.id, p.id, Date.now())),
+      );
+      const g = await store.createGroup(
+        uid('c_'),
+        'g',
+        a.id,
+        peers.map((p) => p.id),
+        Date.now(),
+      );
+      const all = [...convs, g];
+      // Uneven traffic: a few busy conversations, most quiet, in batches of mixed conversations.
+      let k = 0;
+      for (let round = 0; round < 8; round++) {
+        const batch = Array.from({ length: 11 }, (_, i) => {
+          const c = all[(i * i + round) % (i % 3 === 0 ? 2 : all.length)]!;
+          const sender = i % 2 === 0 ? a.id : peers[all.indexOf(c) % peers.length]!.id;
+          return msg(c.id, c === g || i % 2 === 0 ? a.id : sender, `k${k++}`);
+        });
+        await store.appendMessages(batch);
+      }
+      const whole = (await store.readFeed(a.id, 0, 500)).messages;
+      expect(whole).toHaveLength(k);
+      expect(whole.map((m) => m.pos)).toEqual([...whole.map((m) => m.pos)].sort((p, q) => p - q));
+      for (const since of [0, whole[10]!.pos, whole[40]!.pos + 1]) {
+        const pages: number[] = [];
+        let cursor = since;
+        for (;;) {
+          const page = await store.readFeed(a.id, cursor, 7);
+          pages.push(...page.messages.map((m) => m.pos));
+          if (!page.hasMore) break;
+          expect(page.messages).toHaveLength(7);
+          cursor = page.messages.at(-1)!.pos;
+        }
+        expect(pages).toEqual(whole.filter((m) => m.pos > since).map((m) => m.pos));
+      }
+      expect(await store.feedHead(a.id)).toBe(whole.at(-1)!.pos);
+      // A peer sees its own direct conversation and the group, nothing of the others.
+      const p0 = (await store.readFeed(peers[0]!.id, 0, 500)).messages;
+      expect(new Set(p0.map((m) => m.conversationId))).toEqual(
+        new Set(
+          whole
+            .filter((m) => m.conversationId === convs[0]!.id || m.conversationId === g.id)
+            .map((m) => m.conversationId),
+        ),
+      );
+      expect(p0.map((m) => m.clientId)).toEqual(
+        whole
+          .filter((m) => m.conversationId === convs[0]!.id || m.conversationId === g.id)
+          .map((m) => m.clientId),
+      );
     });
 
     it('keeps groups within the member limit atomically', async () => {

@@ -31,6 +31,13 @@ interface Pending {
 export interface MessageServiceOptions {
   /** Most sends committed in one transaction. Default 512. */
   maxBatch?: number;
+  /**
+   * Batches handed to the store before the first of them is committed. Default 2 where the
+   * store commits appends in call order (`capabilities.orderedAppends`): the store starts on
+   * the next batch while this thread fans out the last one. Otherwise 1, so that one
+   * client's sends are never committed out of order.
+   */
+  maxInFlight?: number;
 }
 
 /** Validate message text: 1-99,999 code points, not only whitespace. */
@@ -49,15 +56,17 @@ export function checkText(text: string): void {
  */
 export class MessageService {
   private queue: Pending[] = [];
-  private flushing = false;
   private scheduled = false;
+  /** Batches handed to the store and not yet answered. */
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+  /** Since when `storeBusy` has not counted the time batches were with the store. */
+  private busyMark = 0;
   /** Set by the app once receipts exist (they publish read cursors to members). */
   receipts: ReceiptService | undefined;
   /** Set by the app: told of every new message after its ack and fan-out (never awaited). */
   push: PushService | undefined;
-  /** Resolves when the in-flight flush (if any) completes; used by graceful shutdown. */
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -68,6 +77,7 @@ export class MessageService {
     opts: MessageServiceOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 512;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? (store.capabilities.orderedAppends ? 2 : 1));
   }
 
   /** Store a message (or find the one already stored with this client id) and fan it out. */
@@ -84,25 +94,32 @@ export class MessageService {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled || this.inFlight.size >= this.maxInFlight) return;
     this.scheduled = true;
     // setImmediate: let every frame already read from sockets join this batch.
     setImmediate(() => {
       this.scheduled = false;
-      this.idle = this.flush();
+      this.pump();
     });
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
-        this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
-        await this.commit(batch);
-      }
-    } finally {
-      this.flushing = false;
+  /** Hand batches to the store while fewer than `maxInFlight` are out; each answer pumps again. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.inFlight.size < this.maxInFlight) {
+      const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+      this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
+      if (this.inFlight.size === 0) this.busyMark = performance.now();
+      const done: Promise<void> = this.commit(batch)
+        .catch((err: unknown) => this.log.error({ err }, 'send batch failed'))
+        .finally(() => {
+          this.inFlight.delete(done);
+          // Counted at every answer, so a store that never idles is counted too.
+          const now = performance.now();
+          this.metrics.storeBusy.inc((now - this.busyMark) / 1000);
+          this.busyMark = now;
+          this.pump();
+        });
+      this.inFlight.add(done);
     }
   }
 
@@ -155,8 +172,8 @@ export class MessageService {
 
   /** Wait for queued sends to be committed (graceful shutdown). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing || this.scheduled) {
-      await this.idle;
+    while (this.queue.length > 0 || this.inFlight.size > 0 || this.scheduled) {
+      await Promise.all(this.inFlight);
       await new Promise((r) => setImmediate(r));
     }
   }

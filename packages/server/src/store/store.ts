@@ -142,7 +142,7 @@ export type AppendResult =
       /** True when (senderId, clientId) was already stored: `message` is the original. */
       duplicate: boolean;
       /** User ids of every member when the message was stored (sender included). */
-      recipients: string[];
+      recipients: readonly string[];
       /**
        * For each recipient (same order), the position of the previous entry in their feed
        * (0 for none). Chat servers use it to deliver each device's feed in order without
@@ -156,6 +156,11 @@ export type AppendResult =
 export interface StoreCapabilities {
   /** Several processes may write concurrently (PostgreSQL); false for the embedded store. */
   readonly multiWriter: boolean;
+  /**
+   * `appendMessages` calls made one after another are committed in that order, whatever
+   * overlaps (one writer working through a queue), so a caller may keep several in flight.
+   */
+  readonly orderedAppends: boolean;
 }
 
 export interface Store {

@@ -163,7 +163,7 @@ const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
  * `unavailable`.
  */
 export class PostgresStore implements Store {
-  readonly capabilities: StoreCapabilities = { multiWriter: true };
+  readonly capabilities: StoreCapabilities = { multiWriter: true, orderedAppends: false };
 
   private constructor(private readonly pool: pg.Pool) {}
 

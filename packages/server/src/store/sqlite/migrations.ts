@@ -1,12 +1,78 @@
+import type Database from 'better-sqlite3';
+
 /**
- * Schema migrations for the embedded store, applied in order at open; `PRAGMA user_version`
- * records how many have run. Append new migrations; never edit a released one.
+ * Schema migrations for the embedded store, applied in order at open, each in its own
+ * transaction; `PRAGMA user_version` records how many have run. Append new migrations; never
+ * edit a released one. A migration is SQL, or a function for steps SQL can't say well.
  *
  * Layout notes: messages are keyed by (conversation_id, seq), with `pos` (the rowid) as the
- * feed position; `feed` is the per-user change feed (the design's per-member queue, seeds
- * 000/003): one row per (member, message), so catch-up reads exactly what a user missed.
+ * feed position. A user's feed is read from the messages of their conversations (fan-out on
+ * read, migration 4): `members.joined_pos` is where it starts in each conversation and
+ * `former_members` keeps the part of a conversation a removed member had. Migrations 1-3 kept
+ * it as one `feed` row per (member, message) instead, which cost a random-key B-tree insert
+ * per member per message (two per 1:1 message, a hundred per group message).
  */
-export const SQLITE_MIGRATIONS: readonly string[] = [
+export type SqliteMigration = string | ((db: Database.Database) => void);
+
+/**
+ * Migration 4: from `feed` rows to fan-out on read. Each (user, conversation) pair's feed rows
+ * form runs of consecutive messages of the conversation, one per stretch of membership; the
+ * current member's last run gives `joined_pos`, and every other run becomes a
+ * `former_members` row, so that catch-up answers exactly what the feed rows did.
+ */
+function feedToFanOutOnRead(db: Database.Database): void {
+  db.exec(`
+    ALTER TABLE conversations ADD COLUMN last_pos INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN joined_pos INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE former_members (
+      user_id TEXT NOT NULL,
+      conversation_id TEXT NOT NULL,
+      joined_pos INTEGER NOT NULL,
+      left_pos INTEGER NOT NULL,
+      PRIMARY KEY (user_id, conversation_id, left_pos)
+    ) WITHOUT ROWID;
+    UPDATE conversations SET last_pos = COALESCE(
+      (SELECT pos FROM messages WHERE conversation_id = conversations.id ORDER BY seq DESC LIMIT 1), 0);
+    -- A member with no feed row in a conversation joined after its last message.
+    UPDATE members SET joined_pos = (SELECT last_pos FROM conversations WHERE id = members.conversation_id);
+  `);
+  const pairs = db
+    .prepare(`SELECT DISTINCT f.user_id, m.conversation_id FROM feed f JOIN messages m ON m.pos = f.pos`)
+    .all() as { user_id: string; conversation_id: string }[];
+  const conversationMessages = db.prepare(
+    'SELECT seq, pos FROM messages WHERE conversation_id = ? ORDER BY seq',
+  );
+  const inFeed = db.prepare('SELECT 1 FROM feed WHERE user_id = ? AND pos = ?').pluck();
+  const isMember = db.prepare('SELECT 1 FROM members WHERE conversation_id = ? AND user_id = ?').pluck();
+  const setJoined = db.prepare('UPDATE members SET joined_pos = ? WHERE conversation_id = ? AND user_id = ?');
+  const addFormer = db.prepare(
+    'INSERT INTO former_members (user_id, conversation_id, joined_pos, left_pos) VALUES (?, ?, ?, ?)',
+  );
+  for (const { user_id: userId, conversation_id: conversationId } of pairs) {
+    const runs: { joined: number; left: number }[] = [];
+    let prevPos = 0;
+    let run: { joined: number; left: number } | null = null;
+    for (const m of conversationMessages.iterate(conversationId) as IterableIterator<{ pos: number }>) {
+      if (inFeed.get(userId, m.pos) === 1) {
+        if (run) run.left = m.pos;
+        else runs.push((run = { joined: prevPos, left: m.pos }));
+      } else run = null;
+      prevPos = m.pos;
+    }
+    const member = isMember.get(conversationId, userId) === 1;
+    const last = runs[runs.length - 1];
+    // A member whose last run reaches the newest message is in it now; otherwise the run ended
+    // when they left (and they joined again later, with no message since).
+    if (member && last && last.left === prevPos) {
+      setJoined.run(last.joined, conversationId, userId);
+      runs.pop();
+    }
+    for (const r of runs) addFormer.run(userId, conversationId, r.joined, r.left);
+  }
+  db.exec('DROP TABLE feed');
+}
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   `
   CREATE TABLE users (
     id TEXT PRIMARY KEY,
@@ -119,4 +185,5 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  feedToFanOutOnRead,
 ];

@@ -22,6 +22,7 @@ import type {
   UserRow,
 } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import type { SqliteMigration } from './migrations.js';
 import {
   toConversation,
   toDevice,
@@ -83,6 +84,35 @@ const SUMMARY_SELECT = `
   LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
   LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
 
+/** Conversations whose append state the writer keeps (past this, the cache starts over). */
+const CACHED_CONVERSATIONS = 50_000;
+/** Users whose feed head the writer keeps (past this, the cache starts over). */
+const CACHED_HEADS = 100_000;
+
+interface ConvState {
+  id: string;
+  lastSeq: number;
+  lastPos: number;
+  /** Time of the newest message appended by the current batch (last_activity_at). */
+  at: number;
+  blocked: boolean;
+  members: readonly string[];
+}
+
+type FeedPage = { messages: Message[]; hasMore: boolean };
+
+/** One conversation's part of a feed being read (`readFeed`). */
+interface FeedCursor {
+  conversationId: string;
+  /** The next seq to read. */
+  next: number;
+  /** The part ends at this pos (a removed member's last message of it). */
+  hi: number;
+  rows: MessageDbRow[];
+  at: number;
+  done: boolean;
+}
+
 /** The unique key of the direct conversation of two users, whoever asks. */
 function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
@@ -114,9 +144,10 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
        VALUES (?, ?, ?, ?, ?, ?, 0)`,
     ),
+    // A member's feed of the conversation starts after its newest message (joined_pos).
     insertMember: p(
-      `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
-       VALUES (?, ?, ?, ?, (SELECT last_seq FROM conversations WHERE id = ?))
+      `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq, joined_pos)
+       SELECT @c, @u, @role, @at, last_seq, last_pos FROM conversations WHERE id = @c
        ON CONFLICT DO NOTHING`,
     ),
     conversationById: p('SELECT * FROM conversations WHERE id = ?'),
@@ -126,19 +157,26 @@ function prepareStatements(db: Database.Database) {
     memberIds: p('SELECT user_id FROM members WHERE conversation_id = ?').pluck(),
     memberCount: p('SELECT COUNT(*) FROM members WHERE conversation_id = ?').pluck(),
     removeMember: p('DELETE FROM members WHERE conversation_id = ? AND user_id = ?'),
+    // What a removed member's feed had of the conversation stays in it (protocol.md, `pos`).
+    keepFormer: p(
+      `INSERT INTO former_members (user_id, conversation_id, joined_pos, left_pos)
+       SELECT m.user_id, m.conversation_id, m.joined_pos, c.last_pos
+       FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.conversation_id = ? AND m.user_id = ? AND c.last_pos > m.joined_pos
+       ON CONFLICT DO NOTHING`,
+    ),
     setRole: p('UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?'),
     listConversations: p(
       `${SUMMARY_SELECT} WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.id LIMIT ?`,
     ),
     summary: p(`${SUMMARY_SELECT} WHERE m.user_id = ? AND c.id = ?`),
     idem: p('SELECT * FROM messages WHERE sender_id = ? AND client_id = ?'),
-    convForAppend: p('SELECT last_seq, blocked FROM conversations WHERE id = ?'),
-    setLastSeq: p('UPDATE conversations SET last_seq = ?, last_activity_at = ? WHERE id = ?'),
+    convForAppend: p('SELECT last_seq, last_pos, blocked FROM conversations WHERE id = ?'),
+    setLastSeq: p('UPDATE conversations SET last_seq = ?, last_pos = ?, last_activity_at = ? WHERE id = ?'),
     insertMessage: p(
       `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertFeed: p('INSERT INTO feed (user_id, pos) VALUES (?, ?)'),
     senderRead: p(
       'UPDATE members SET read_seq = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
     ),
@@ -146,11 +184,27 @@ function prepareStatements(db: Database.Database) {
       'SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ),
     historyAfter: p('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?'),
-    readFeed: p(
-      `SELECT m.* FROM feed f JOIN messages m ON m.pos = f.pos
-       WHERE f.user_id = ? AND f.pos > ? ORDER BY f.pos LIMIT ?`,
+    // The parts of conversations a user's feed has after a position: (lo, hi] in pos, hi null
+    // for conversations they are a member of now.
+    feedSources: p(
+      `SELECT c.id, c.last_seq, m.joined_pos AS lo, NULL AS hi
+       FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = @u AND c.last_pos > MAX(@since, m.joined_pos)
+       UNION ALL
+       SELECT c.id, c.last_seq, f.joined_pos, f.left_pos
+       FROM former_members f JOIN conversations c ON c.id = f.conversation_id
+       WHERE f.user_id = @u AND f.left_pos > MAX(@since, f.joined_pos)`,
     ),
-    feedHead: p('SELECT MAX(pos) FROM feed WHERE user_id = ?').pluck(),
+    // pos is the rowid, so the (conversation_id, seq) index answers this alone.
+    posAtSeq: p('SELECT pos FROM messages WHERE conversation_id = ? AND seq = ?').pluck(),
+    fromSeq: p('SELECT * FROM messages WHERE conversation_id = ? AND seq >= ? ORDER BY seq LIMIT ?'),
+    feedHead: p(
+      `SELECT MAX(h) FROM (
+         SELECT CASE WHEN c.last_pos > m.joined_pos THEN c.last_pos ELSE 0 END AS h
+         FROM members m JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = @u
+         UNION ALL
+         SELECT CASE WHEN left_pos > joined_pos THEN left_pos ELSE 0 END FROM former_members WHERE user_id = @u)`,
+    ).pluck(),
     setRead: p(
       `UPDATE members SET read_seq = MIN(?, (SELECT last_seq FROM conversations WHERE id = ?))
        WHERE conversation_id = ? AND user_id = ? AND read_seq < ?`,
@@ -234,10 +288,11 @@ function prepareStatements(db: Database.Database) {
 
 /** The embedded store: one SQLite file in WAL mode, every statement prepared once. */
 export class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { multiWriter: false };
+  readonly capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
   private readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
+  private readonly readFeedTx: (userId: string, since: number, limit: number) => FeedPage;
 
   constructor(opts: SqliteStoreOptions) {
     const role = opts.role ?? 'writer';
@@ -257,6 +312,9 @@ export class SqliteStore implements Store {
     this.db.pragma('temp_store = MEMORY');
     if (role === 'writer') this.migrate();
     this.s = prepareStatements(this.db);
+    this.readFeedTx = this.db.transaction((userId: string, since: number, limit: number) =>
+      this.readFeedPage(userId, since, limit),
+    );
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => {
       try {
         const out = batch.map((m) => this.appendOne(m));
@@ -265,6 +323,8 @@ export class SqliteStore implements Store {
       } finally {
         this.batchConvs.clear();
         this.batchReads.clear();
+        if (this.convs.size > CACHED_CONVERSATIONS) this.convs.clear();
+        if (this.heads.size > CACHED_HEADS) this.heads.clear();
       }
     });
   }
@@ -284,33 +344,53 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Within one append batch (one transaction): each conversation's seq counter and activity
-   * time, and each sender's read cursor, are kept here and written once at the end of the
-   * batch instead of once per message. This store is the only writer of the file, and the
-   * batch is one transaction, so nothing else can observe the rows in between.
+   * Append state of recently active conversations: seq and pos counters, the blocked flag and
+   * the member ids. This store is the only writer of the file, so the cache stays exact:
+   * appends move it (and write it back once per batch, in the batch's transaction), every
+   * method that changes members or blocks drops the entries it touches, and a failed batch
+   * drops them all.
    */
-  private readonly batchConvs = new Map<
-    string,
-    { lastSeq: number; at: number; blocked: boolean; members: string[]; dirty: boolean }
-  >();
+  private readonly convs = new Map<string, ConvState>();
+  /** Conversations the current batch appended to (written back by `flushBatch`). */
+  private readonly batchConvs = new Set<ConvState>();
+  /** Senders' read cursors moved by the current batch, written once at its end. */
   private readonly batchReads = new Map<string, { conversationId: string; userId: string; seq: number }>();
 
   private flushBatch(): void {
-    for (const [id, c] of this.batchConvs) if (c.dirty) this.s.setLastSeq.run(c.lastSeq, c.at, id);
+    for (const c of this.batchConvs) this.s.setLastSeq.run(c.lastSeq, c.lastPos, c.at, c.id);
     for (const r of this.batchReads.values()) this.s.senderRead.run(r.seq, r.conversationId, r.userId, r.seq);
   }
 
+  private convState(id: string): ConvState | undefined {
+    let c = this.convs.get(id);
+    if (!c) {
+      const row = this.s.convForAppend.get(id) as
+        { last_seq: number; last_pos: number; blocked: number } | undefined;
+      if (!row) return undefined;
+      c = {
+        id,
+        lastSeq: row.last_seq,
+        lastPos: row.last_pos,
+        at: 0,
+        blocked: row.blocked === 1,
+        // Frozen: results of one batch share it (one copy to clone across the thread).
+        members: Object.freeze(this.s.memberIds.all(id) as string[]),
+      };
+      this.convs.set(id, c);
+    }
+    return c;
+  }
+
   /**
-   * Feed heads of recently active users. This process is the only writer of the file, so the
-   * cache stays exact; a rolled-back batch clears it.
+   * Feed heads of recently active users. Exact for the same reason as `convs`; within a batch,
+   * a user whose head is not cached had no message yet in it, so the rows still hold their head.
    */
-  private heads = new Map<string, number>();
+  private readonly heads = new Map<string, number>();
 
   private feedHeadOf(userId: string): number {
     let h = this.heads.get(userId);
     if (h === undefined) {
-      h = (this.s.feedHead.get(userId) as number | null) ?? 0;
-      if (this.heads.size > 100_000) this.heads.clear();
+      h = (this.s.feedHead.get({ u: userId }) as number | null) ?? 0;
       this.heads.set(userId, h);
     }
     return h;
@@ -319,8 +399,10 @@ export class SqliteStore implements Store {
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
+      const migration = SQLITE_MIGRATIONS[v] as SqliteMigration;
       this.db.transaction(() => {
-        this.db.exec(SQLITE_MIGRATIONS[v] as string);
+        if (typeof migration === 'string') this.db.exec(migration);
+        else migration(this.db);
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
@@ -335,25 +417,12 @@ export class SqliteStore implements Store {
       }
       return { ok: true, message: toMessage(prior), duplicate: true, recipients: [], prev: [] };
     }
-    let conv = this.batchConvs.get(m.conversationId);
-    if (!conv) {
-      const row = s.convForAppend.get(m.conversationId) as { last_seq: number; blocked: number } | undefined;
-      if (!row) return { ok: false, code: 'not_found' };
-      conv = {
-        lastSeq: row.last_seq,
-        at: 0,
-        blocked: row.blocked === 1,
-        members: s.memberIds.all(m.conversationId) as string[],
-        dirty: false,
-      };
-      this.batchConvs.set(m.conversationId, conv);
-    }
-    const recipients = conv.members.slice();
-    if (!recipients.includes(m.senderId)) return { ok: false, code: 'not_found' };
-    if (recipients.length === 2 && conv.blocked) return { ok: false, code: 'blocked' };
+    const conv = this.convState(m.conversationId);
+    if (!conv) return { ok: false, code: 'not_found' };
+    const members = conv.members;
+    if (!members.includes(m.senderId)) return { ok: false, code: 'not_found' };
+    if (members.length === 2 && conv.blocked) return { ok: false, code: 'blocked' };
     const seq = ++conv.lastSeq;
-    conv.at = m.createdAt;
-    conv.dirty = true;
     const info = s.insertMessage.run(
       m.conversationId,
       seq,
@@ -364,10 +433,14 @@ export class SqliteStore implements Store {
       m.createdAt,
     );
     const pos = Number(info.lastInsertRowid);
+    conv.lastPos = pos;
+    conv.at = m.createdAt;
+    this.batchConvs.add(conv);
+    // No row per member: each member's feed is read from the conversation (fan-out on read);
+    // only the heads move, for the `prev` chain.
     const prev: number[] = [];
-    for (const u of recipients) {
+    for (const u of members) {
       prev.push(this.feedHeadOf(u));
-      s.insertFeed.run(u, pos);
       this.heads.set(u, pos);
     }
     const readKey = `${m.conversationId}\u0000${m.senderId}`;
@@ -377,7 +450,7 @@ export class SqliteStore implements Store {
     return {
       ok: true,
       duplicate: false,
-      recipients,
+      recipients: members,
       prev,
       message: {
         id: m.id,
@@ -390,6 +463,32 @@ export class SqliteStore implements Store {
         createdAt: m.createdAt,
       },
     };
+  }
+
+  /**
+   * The smallest seq of a conversation whose pos is above `lower`, given that the message
+   * at `lastSeq` is. pos grows with seq in a conversation, so: probe back from the newest in
+   * doubling steps, then bisect; ~2·log2(k) index lookups for k messages after `lower`.
+   */
+  private firstSeqAfter(conversationId: string, lastSeq: number, lower: number): number {
+    const posAt = (seq: number) => this.s.posAtSeq.get(conversationId, seq) as number;
+    // Invariant: pos(hi) > lower >= pos(lo), where seq 0 stands for "before the first".
+    let hi = lastSeq;
+    let lo = 0;
+    for (let step = 1; hi - step > 0; step *= 2) {
+      const probe = hi - step;
+      if (posAt(probe) <= lower) {
+        lo = probe;
+        break;
+      }
+      hi = probe;
+    }
+    while (hi - lo > 1) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (posAt(mid) <= lower) lo = mid;
+      else hi = mid;
+    }
+    return hi;
   }
 
   // Every method is synchronous underneath; `async` turns thrown errors into rejections.
@@ -470,8 +569,8 @@ export class SqliteStore implements Store {
       const existing = this.s.directByKey.get(key) as ConversationDbRow | undefined;
       if (existing) return toConversation(existing);
       this.s.insertConversation.run(id, 'direct', '', key, now, now);
-      this.s.insertMember.run(id, userA, 'member', now, id);
-      if (userB !== userA) this.s.insertMember.run(id, userB, 'member', now, id);
+      this.s.insertMember.run({ c: id, u: userA, role: 'member', at: now });
+      if (userB !== userA) this.s.insertMember.run({ c: id, u: userB, role: 'member', at: now });
       return toConversation(this.s.conversationById.get(id) as ConversationDbRow);
     })();
   }
@@ -484,8 +583,9 @@ export class SqliteStore implements Store {
   ): Promise<ConversationRow> {
     return this.db.transaction(() => {
       this.s.insertConversation.run(id, 'group', name, null, now, now);
-      this.s.insertMember.run(id, creatorId, 'admin', now, id);
-      for (const u of memberIds) if (u !== creatorId) this.s.insertMember.run(id, u, 'member', now, id);
+      this.s.insertMember.run({ c: id, u: creatorId, role: 'admin', at: now });
+      for (const u of memberIds)
+        if (u !== creatorId) this.s.insertMember.run({ c: id, u, role: 'member', at: now });
       return toConversation(this.s.conversationById.get(id) as ConversationDbRow);
     })();
   }
@@ -509,14 +609,19 @@ export class SqliteStore implements Store {
     maxMembers: number,
     now: number,
   ): Promise<void> {
+    this.convs.delete(conversationId);
     this.db.transaction(() => {
-      for (const u of userIds) this.s.insertMember.run(conversationId, u, 'member', now, conversationId);
+      for (const u of userIds) this.s.insertMember.run({ c: conversationId, u, role: 'member', at: now });
       if ((this.s.memberCount.get(conversationId) as number) > maxMembers)
         throw new ParleyError('group_full');
     })();
   }
   async removeMember(conversationId: string, userId: string): Promise<void> {
-    this.s.removeMember.run(conversationId, userId);
+    this.db.transaction(() => {
+      this.s.keepFormer.run(conversationId, userId);
+      this.s.removeMember.run(conversationId, userId);
+    })();
+    this.convs.delete(conversationId);
   }
   async setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
     this.s.setRole.run(role, conversationId, userId);
@@ -536,7 +641,9 @@ export class SqliteStore implements Store {
     try {
       return this.appendTx(batch);
     } catch (err) {
+      // Rolled back: the caches may hold counters of the batch that never was.
       this.heads.clear();
+      this.convs.clear();
       throw err;
     }
   }
@@ -553,16 +660,67 @@ export class SqliteStore implements Store {
     const rows = this.s.historyBefore.all(conversationId, before, n + 1) as MessageDbRow[];
     return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
   }
-  async readFeed(
-    userId: string,
-    since: number,
-    limit: number,
-  ): Promise<{ messages: Message[]; hasMore: boolean }> {
-    const rows = this.s.readFeed.all(userId, since, limit + 1) as MessageDbRow[];
-    return { messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
+  /**
+   * The feed, read from the conversations it is made of: a k-way merge by pos of each
+   * conversation's messages after `since` (within the member's part of it), read in chunks.
+   */
+  async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
+    // One snapshot for all of its statements: a page read across two snapshots could hold a
+    // message of one conversation and miss an older one of another committed in between, and
+    // the reader's cursor would pass it.
+    return this.readFeedTx(userId, since, limit);
   }
+
+  private readFeedPage(userId: string, since: number, limit: number): FeedPage {
+    const sources = this.s.feedSources.all({ u: userId, since }) as {
+      id: string;
+      last_seq: number;
+      lo: number;
+      hi: number | null;
+    }[];
+    const want = limit + 1;
+    const chunk = Math.max(8, Math.ceil(want / Math.max(1, sources.length)));
+    const cursors: FeedCursor[] = sources.map((src) => ({
+      conversationId: src.id,
+      next: this.firstSeqAfter(src.id, src.last_seq, Math.max(since, src.lo)),
+      hi: src.hi ?? Number.MAX_SAFE_INTEGER,
+      rows: [],
+      at: 0,
+      done: false,
+    }));
+    const out: MessageDbRow[] = [];
+    while (out.length < want) {
+      let best: FeedCursor | undefined;
+      let bestPos = Number.MAX_SAFE_INTEGER;
+      for (const c of cursors) {
+        if (c.at === c.rows.length && !c.done) this.fillCursor(c, chunk);
+        const row = c.rows[c.at];
+        if (row && row.pos < bestPos) {
+          best = c;
+          bestPos = row.pos;
+        }
+      }
+      if (!best) break;
+      out.push(best.rows[best.at++] as MessageDbRow);
+    }
+    return { messages: out.slice(0, limit).map(toMessage), hasMore: out.length > limit };
+  }
+
+  private fillCursor(c: FeedCursor, chunk: number): void {
+    const rows = this.s.fromSeq.all(c.conversationId, c.next, chunk) as MessageDbRow[];
+    if (rows.length < chunk) c.done = true;
+    let n = rows.length;
+    while (n > 0 && (rows[n - 1] as MessageDbRow).pos > c.hi) {
+      n--;
+      c.done = true;
+    }
+    c.rows = n === rows.length ? rows : rows.slice(0, n);
+    c.at = 0;
+    if (n > 0) c.next = (rows[n - 1] as MessageDbRow).seq + 1;
+  }
+
   async feedHead(userId: string): Promise<number> {
-    return (this.s.feedHead.get(userId) as number | null) ?? 0;
+    return (this.s.feedHead.get({ u: userId }) as number | null) ?? 0;
   }
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     this.s.setRead.run(seq, conversationId, conversationId, userId, seq);
@@ -645,17 +803,24 @@ export class SqliteStore implements Store {
     })();
   }
   async block(blockerId: string, blockedId: string, now: number): Promise<void> {
+    this.forgetDirect(blockerId, blockedId);
     this.db.transaction(() => {
       this.s.insertBlock.run(blockerId, blockedId, now);
       this.s.setDirectBlocked.run(1, directKey(blockerId, blockedId));
     })();
   }
   async unblock(blockerId: string, blockedId: string): Promise<void> {
+    this.forgetDirect(blockerId, blockedId);
     this.db.transaction(() => {
       this.s.deleteBlock.run(blockerId, blockedId);
       const still = this.s.blockedEither.get({ a: blockerId, b: blockedId }) === 1;
       this.s.setDirectBlocked.run(still ? 1 : 0, directKey(blockerId, blockedId));
     })();
+  }
+  /** Drop the cached append state of two users' direct conversation (its blocked flag changes). */
+  private forgetDirect(a: string, b: string): void {
+    const row = this.s.directByKey.get(directKey(a, b)) as ConversationDbRow | undefined;
+    if (row) this.convs.delete(row.id);
   }
   async isBlockedEither(a: string, b: string): Promise<boolean> {
     return this.s.blockedEither.get({ a, b }) === 1;

@@ -8,6 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { ParleyError } from '@parley/protocol';
 import { SqliteStore } from './sqlite-store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
+import { packResults, unpackBatch } from './append-codec.js';
 
 interface Call {
   id: number;
@@ -27,8 +28,15 @@ try {
   throw err;
 }
 
+/** Calls the threaded store packs (append-codec.ts), by name. */
+const packed: Record<string, (...a: unknown[]) => Promise<unknown>> = {
+  appendPacked: async (batch) => packResults(await store.appendMessages(unpackBatch(batch as unknown[]))),
+};
+
 port.on('message', (call: Call) => {
-  const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[call.method];
+  const fn =
+    packed[call.method] ??
+    (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[call.method];
   if (typeof fn !== 'function') {
     port.postMessage({ id: call.id, ok: false, error: { message: `no store method ${call.method}` } });
     return;

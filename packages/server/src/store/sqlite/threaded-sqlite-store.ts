@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ParleyError, isErrorCode } from '@parley/protocol';
-import type { Store, StoreCapabilities } from '../store.js';
+import type { AppendResult, NewMessage, Store, StoreCapabilities } from '../store.js';
+import { packBatch, unpackResults } from './append-codec.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 
 type Reply =
@@ -151,7 +152,7 @@ export async function openThreadedSqliteStore(
   const timer = setInterval(() => void tick(), everyMs);
   timer.unref();
 
-  const capabilities: StoreCapabilities = { multiWriter: false };
+  const capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
@@ -159,12 +160,15 @@ export async function openThreadedSqliteStore(
       await Promise.all([reader.stop(), checkpointer.stop()]);
       await writer.stop();
     })());
-  // Every Store method is forwarded as is: the interface is asynchronous and its arguments
-  // and results are plain data, so they cross the thread by structured clone.
+  const appendMessages = async (batch: readonly NewMessage[]): Promise<AppendResult[]> =>
+    unpackResults(batch, (await writer.call('appendPacked', [packBatch(batch)])) as unknown[]);
+  // Every other Store method is forwarded as is: the interface is asynchronous and its
+  // arguments and results are plain data, so they cross the thread by structured clone.
   return new Proxy({} as Store, {
     get(_target, prop) {
       if (prop === 'capabilities') return capabilities;
       if (prop === 'close') return close;
+      if (prop === 'appendMessages') return appendMessages;
       if (prop === 'then' || typeof prop !== 'string') return undefined;
       const thread = READER_METHODS.has(prop) ? reader : writer;
       return (...args: unknown[]) => thread.call(prop, args);

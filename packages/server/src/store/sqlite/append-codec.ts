@@ -1,0 +1,85 @@
+/**
+ * `appendMessages` across the store thread's boundary as flat arrays of primitives instead
+ * of arrays of objects: structured clone writes every property name of every object, and a
+ * batch crosses twice (up to 512 messages each way), so the objects cost the main thread more
+ * than the commit's data. The main thread already has each message's fields; the store
+ * thread sends back only what it decided (seq, pos, recipients, prev).
+ */
+import type { ErrorCode, Message } from '@parley/protocol';
+import type { AppendResult, NewMessage } from '../store.js';
+
+/** Slots per message in a packed batch: id, conversationId, senderId, clientId, text, createdAt. */
+const IN = 6;
+/** Slots per message in packed results: kind, then four values by kind (see `packResults`). */
+const OUT = 5;
+const STORED = 1;
+const DUPLICATE = 2;
+const REFUSED = 0;
+
+export function packBatch(batch: readonly NewMessage[]): unknown[] {
+  // Filled by push: a packed (not holey) array takes the serializer's fast path.
+  const out: unknown[] = [];
+  for (const m of batch) out.push(m.id, m.conversationId, m.senderId, m.clientId, m.text, m.createdAt);
+  return out;
+}
+
+export function unpackBatch(packed: readonly unknown[]): NewMessage[] {
+  const out: NewMessage[] = [];
+  for (let i = 0; i < packed.length; i += IN) {
+    out.push({
+      id: packed[i] as string,
+      conversationId: packed[i + 1] as string,
+      senderId: packed[i + 2] as string,
+      clientId: packed[i + 3] as string,
+      text: packed[i + 4] as string,
+      createdAt: packed[i + 5] as number,
+    });
+  }
+  return out;
+}
+
+/**
+ * Per message: STORED, seq, pos, recipients, prev (a conversation's recipients array is shared
+ * by its messages, and the clone keeps that sharing); DUPLICATE, the original message, 0, 0, 0;
+ * or REFUSED, the error code, 0, 0, 0.
+ */
+export function packResults(results: readonly AppendResult[]): unknown[] {
+  const out: unknown[] = [];
+  for (const r of results) {
+    if (!r.ok) out.push(REFUSED, r.code, 0, 0, 0);
+    else if (r.duplicate) out.push(DUPLICATE, r.message, 0, 0, 0);
+    else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);
+  }
+  return out;
+}
+
+export function unpackResults(batch: readonly NewMessage[], packed: readonly unknown[]): AppendResult[] {
+  const out: AppendResult[] = [];
+  for (let k = 0; k < batch.length; k++) {
+    const i = k * OUT;
+    const kind = packed[i];
+    if (kind === REFUSED) out.push({ ok: false, code: packed[i + 1] as ErrorCode });
+    else if (kind === DUPLICATE) {
+      out.push({ ok: true, duplicate: true, message: packed[i + 1] as Message, recipients: [], prev: [] });
+    } else {
+      const m = batch[k] as NewMessage;
+      out.push({
+        ok: true,
+        duplicate: false,
+        recipients: packed[i + 3] as readonly string[],
+        prev: packed[i + 4] as number[],
+        message: {
+          id: m.id,
+          conversationId: m.conversationId,
+          seq: packed[i + 1] as number,
+          pos: packed[i + 2] as number,
+          senderId: m.senderId,
+          clientId: m.clientId,
+          text: m.text,
+          createdAt: m.createdAt,
+        },
+      });
+    }
+  }
+  return out;
+}
