@@ -73,6 +73,32 @@ export function envNodeOptions(): string[] {
   return (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(/\s+/).filter((s) => s.length > 0);
 }
 
+/**
+ * Children still running, with their cleanup. Should the bench itself end early (Ctrl-C, a
+ * closed stdout pipe, a crash), they are killed and their temp dirs removed on the way out,
+ * instead of running on and skewing the next run.
+ */
+const running = new Map<ChildProcess, () => void>();
+let exitHooked = false;
+function track(child: ChildProcess, cleanup: () => void): void {
+  running.set(child, cleanup);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const [c, clean] of running) {
+      c.kill('SIGKILL');
+      clean();
+    }
+  });
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    process.once(sig, () => process.exit(code));
+  }
+}
+
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
@@ -98,6 +124,7 @@ async function spawnListening(
   const child = spawn(process.execPath, [...nodeOptions, script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  track(child, cleanup);
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s`)), 60_000);
@@ -130,6 +157,7 @@ async function spawnListening(
   }).catch(async (err: unknown) => {
     child.kill('SIGKILL');
     await waitExit(child, 5000);
+    running.delete(child);
     cleanup();
     throw err;
   });
@@ -148,6 +176,7 @@ async function spawnListening(
         child.kill('SIGKILL');
         await waitExit(child, 5000);
       }
+      running.delete(child);
       cleanup();
     },
   };

@@ -106,6 +106,8 @@ describe('bad input', () => {
       [{ type: 'send', conversationId: conv.id, clientId: 'e1', text: '' }, 'text_empty'],
       [{ type: 'send', conversationId: conv.id, clientId: 'e2', text: ' \n\t ' }, 'text_empty'],
       [{ type: 'send', conversationId: 'c_nope', clientId: 'e3', text: 'x' }, 'not_found'],
+      // No store takes U+0000 (PostgreSQL text cannot hold it), so none is offered one.
+      [{ type: 'send', conversationId: conv.id, clientId: 'e4', text: 'a\u0000b' }, 'invalid_field'],
       [{ type: 'read', conversationId: conv.id, seq: -1 }, 'invalid_field'],
       [{ type: 'sync', since: 'yesterday' }, 'invalid_field'],
     ];

@@ -246,6 +246,35 @@ for (const adapter of selectedAdapters()) {
       const after = await store.history(c.id, { after: 20, limit: 10 });
       expect(after.messages.map((m) => m.text)).toEqual(['t21', 't22', 't23', 't24', 't25']);
       expect(after.hasMore).toBe(false);
+
+      // The serialized page is the same page, for members only.
+      for (const opts of [
+        { limit: 10 },
+        { before: 16, limit: 10 },
+        { before: 6, limit: 10 },
+        { after: 20, limit: 10 },
+        { after: 0, limit: 25 },
+        { after: 0, limit: 24 },
+        { before: 1, limit: 5 },
+      ]) {
+        const json = await store.historyJson(c.id, b.id, opts);
+        expect(JSON.parse(json ?? 'null'), JSON.stringify(opts)).toEqual(await store.history(c.id, opts));
+      }
+      const x = await user();
+      expect(await store.historyJson(c.id, x.id, { limit: 10 })).toBeNull();
+      expect(await store.historyJson('c_unknown', a.id, { limit: 10 })).toBeNull();
+      const quiet = await store.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now());
+      expect(JSON.parse((await store.historyJson(quiet.id, x.id, { limit: 10 })) ?? 'null')).toEqual({
+        messages: [],
+        hasMore: false,
+      });
+      // Text the JSON writer must escape comes back exactly.
+      const tricky = 'quote " backslash \\ newline \n tab \t ctrl \u0001 sep \u2028 emoji 😀 é';
+      await store.appendMessages([msg(quiet.id, x.id, 'tricky', tricky)]);
+      const page = JSON.parse((await store.historyJson(quiet.id, a.id, { limit: 1 })) ?? 'null') as {
+        messages: { text: string }[];
+      };
+      expect(page.messages[0]?.text).toBe(tricky);
     });
 
     it('reads each user feed in order, exactly what they are a member of', async () => {
@@ -265,6 +294,13 @@ for (const adapter of selectedAdapters()) {
       expect(rest.hasMore).toBe(false);
       expect(await store.feedHead(a.id)).toBe(rest.messages[0]?.pos);
       expect(await store.feedHead(uid('nobody'))).toBe(0);
+      expect(await store.feedHeads([x.id, uid('nobody'), a.id, x.id])).toEqual([
+        fx.messages[0]?.pos,
+        0,
+        rest.messages[0]?.pos,
+        fx.messages[0]?.pos,
+      ]);
+      expect(await store.feedHeads([])).toEqual([]);
     });
 
     it('starts a new member feed at their joining and keeps what a removed member had', async () => {

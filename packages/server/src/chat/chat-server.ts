@@ -28,6 +28,7 @@ import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { Store } from '../store/store.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
+import { TurnBatch } from './turn-batch.js';
 
 /** Catch-up waits for a socket's send buffer to fall below this before writing the next page. */
 const CATCHUP_HIGH_WATER = 1024 * 1024;
@@ -69,6 +70,8 @@ export class ChatServer {
   private accepting = true;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
+  /** Feed heads for `ready`, read once per turn for every connection the turn opened. */
+  private readonly heads: TurnBatch<string, number>;
 
   constructor(
     private readonly config: ServerConfig,
@@ -89,6 +92,7 @@ export class ChatServer {
       handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
     });
     this.unsubscribe = bus.subscribe((e) => this.onBusEvent(e));
+    this.heads = new TurnBatch((userIds) => store.feedHeads(userIds));
     const sweepEvery = Math.max(50, Math.min(config.heartbeatMs, config.heartbeatTimeoutMs / 3));
     this.timers.push(setInterval(() => this.sweep(), sweepEvery).unref());
     this.timers.push(setInterval(() => void this.touchDevices(), TOUCH_INTERVAL_MS).unref());
@@ -154,7 +158,7 @@ export class ChatServer {
     });
     // Routed first, then the head read: nothing published after the read can miss this server.
     conn.ready = routed
-      .then(() => this.store.feedHead(ctx.userId))
+      .then(() => this.heads.get(ctx.userId))
       .then(
         (pos) => {
           conn.readyPos = pos;

@@ -292,7 +292,11 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
         },
       },
     },
-    async (req) => d.messages.history(me(req).userId, req.params.id, req.query),
+    async (req, reply) =>
+      // Already JSON (serialized by the store): sent as is.
+      reply
+        .type('application/json')
+        .send(await d.messages.historyJson(me(req).userId, req.params.id, req.query)),
   );
 
   app.post<{ Params: { id: string }; Body: SendRequest }>(

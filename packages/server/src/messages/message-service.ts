@@ -7,7 +7,6 @@ import {
 } from '@parley/protocol';
 import type {
   Ack,
-  HistoryPage,
   MessageFrame,
   MessageReceipts,
   ReadCursorFrame,
@@ -40,9 +39,11 @@ export interface MessageServiceOptions {
   maxInFlight?: number;
 }
 
-/** Validate message text: 1-99,999 code points, not only whitespace. */
+/** Validate message text: 1-99,999 code points, not only whitespace, no U+0000. */
 export function checkText(text: string): void {
   if (text.trim().length === 0) throw new ParleyError('text_empty');
+  // PostgreSQL text cannot hold NUL; refused everywhere, so both stores take the same texts.
+  if (text.includes('\u0000')) throw new ParleyError('invalid_field', 'text must not contain U+0000 (NUL)');
   // Cheap bound first: a string can't have more code points than UTF-16 units.
   if (text.length > MAX_TEXT_CODE_POINTS && codePointLength(text) > MAX_TEXT_CODE_POINTS) {
     throw new ParleyError('text_too_long');
@@ -178,17 +179,22 @@ export class MessageService {
     }
   }
 
-  async history(
+  /**
+   * A page of history as the JSON text of a HistoryPage, serialized by the store (the read
+   * path of scrolling back: no row becomes an object on the way to the socket).
+   */
+  async historyJson(
     userId: string,
     conversationId: string,
     q: { before?: number; after?: number; limit?: number },
-  ): Promise<HistoryPage> {
-    await this.conversations.requireMember(conversationId, userId);
+  ): Promise<string> {
     const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_HISTORY_PAGE);
     const opts: { before?: number; after?: number; limit: number } = { limit };
     if (q.after !== undefined) opts.after = q.after;
     else if (q.before !== undefined) opts.before = q.before;
-    return this.store.history(conversationId, opts);
+    const json = await this.store.historyJson(conversationId, userId, opts);
+    if (json === null) throw new ParleyError('not_found', 'No such conversation');
+    return json;
   }
 
   async sync(userId: string, since: number, limit?: number): Promise<SyncPage> {

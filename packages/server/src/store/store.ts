@@ -228,10 +228,22 @@ export interface Store {
     conversationId: string,
     opts: { before?: number; after?: number; limit: number },
   ): Promise<{ messages: Message[]; hasMore: boolean }>;
+  /**
+   * `history` as a member sees it, already serialized: the JSON text of
+   * `{ messages, hasMore }` (a HistoryPage), or null when `userId` is not a member. The hot
+   * read path: the engine writes the JSON, so no row becomes an object on the way out.
+   */
+  historyJson(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<string | null>;
   /** Messages in the user's feed with pos > since, ascending, at most `limit`. */
   readFeed(userId: string, since: number, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
   /** Highest pos in the user's feed (0 when empty). */
   feedHead(userId: string): Promise<number>;
+  /** `feedHead` of several users in one call, in the same order (the connections of one turn). */
+  feedHeads(userIds: readonly string[]): Promise<number[]>;
   /** Move a member's read cursor forward (never back, never past lastSeq); returns the new cursor. */
   setReadSeq(conversationId: string, userId: string, seq: number): Promise<number>;
 

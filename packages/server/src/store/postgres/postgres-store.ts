@@ -503,6 +503,28 @@ export class PostgresStore implements Store {
     );
     return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
   }
+  async historyJson(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<string | null> {
+    const after = opts.after !== undefined;
+    const [r] = await this.rows<{ member: boolean; n: number; json: string }>(
+      `SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $4) AS member,
+         count(*)::int AS n,
+         coalesce(json_agg(json_build_object(
+           'id', id, 'conversationId', conversation_id, 'seq', seq, 'pos', pos, 'senderId', sender_id,
+           'clientId', client_id, 'text', text, 'createdAt', created_at) ORDER BY seq) FILTER (WHERE rn <= $3),
+           '[]')::text AS json
+       FROM (SELECT *, row_number() OVER (ORDER BY seq ${after ? 'ASC' : 'DESC'}) AS rn FROM messages
+             WHERE conversation_id = $1 AND seq ${after ? '>' : '<'} $2
+             ORDER BY seq ${after ? 'ASC' : 'DESC'} LIMIT $3 + 1) p`,
+      [conversationId, after ? opts.after : (opts.before ?? Number.MAX_SAFE_INTEGER), opts.limit, userId],
+    );
+    if (!r?.member) return null;
+    return `{"messages":${r.json},"hasMore":${r.n > opts.limit}}`;
+  }
+
   async readFeed(
     userId: string,
     since: number,
@@ -525,6 +547,15 @@ export class PostgresStore implements Store {
       [userId],
     );
     return r?.head ?? 0;
+  }
+  async feedHeads(userIds: readonly string[]): Promise<number[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.rows<{ head: number | null }>(
+      `SELECT (SELECT max(pos) FROM feed WHERE user_id = u.id) AS head
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n`,
+      [userIds],
+    );
+    return rows.map((r) => r.head ?? 0);
   }
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     const [r] = await this.rows<{ read_seq: number | null }>(

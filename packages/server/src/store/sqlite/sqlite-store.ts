@@ -113,6 +113,11 @@ interface FeedCursor {
   done: boolean;
 }
 
+/** The rows of a history page (rn <= @n) as a JSON array of protocol Messages, by seq. */
+const PAGE_JSON = `coalesce(json_group_array(json_object(
+  'id', id, 'conversationId', conversation_id, 'seq', seq, 'pos', pos, 'senderId', sender_id,
+  'clientId', client_id, 'text', text, 'createdAt', created_at) ORDER BY seq) FILTER (WHERE rn <= @n), '[]')`;
+
 /** The unique key of the direct conversation of two users, whoever asks. */
 function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
@@ -184,6 +189,13 @@ function prepareStatements(db: Database.Database) {
       'SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
     ),
     historyAfter: p('SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?'),
+    // A page as JSON (HistoryPage): n+1 rows are read, the one past the page only tells hasMore.
+    historyBeforeJson: p(`SELECT count(*) AS n, ${PAGE_JSON} AS json FROM (
+      SELECT *, row_number() OVER (ORDER BY seq DESC) AS rn FROM messages
+      WHERE conversation_id = @c AND seq < @at ORDER BY seq DESC LIMIT @n + 1)`),
+    historyAfterJson: p(`SELECT count(*) AS n, ${PAGE_JSON} AS json FROM (
+      SELECT *, row_number() OVER (ORDER BY seq) AS rn FROM messages
+      WHERE conversation_id = @c AND seq > @at ORDER BY seq LIMIT @n + 1)`),
     // The parts of conversations a user's feed has after a position: (lo, hi] in pos, hi null
     // for conversations they are a member of now.
     feedSources: p(
@@ -293,6 +305,11 @@ export class SqliteStore implements Store {
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
   private readonly readFeedTx: (userId: string, since: number, limit: number) => FeedPage;
+  private readonly historyJsonTx: (
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ) => string | null;
 
   constructor(opts: SqliteStoreOptions) {
     const role = opts.role ?? 'writer';
@@ -314,6 +331,11 @@ export class SqliteStore implements Store {
     this.s = prepareStatements(this.db);
     this.readFeedTx = this.db.transaction((userId: string, since: number, limit: number) =>
       this.readFeedPage(userId, since, limit),
+    );
+    // Membership and page from one snapshot.
+    this.historyJsonTx = this.db.transaction(
+      (conversationId: string, userId: string, opts: { before?: number; after?: number; limit: number }) =>
+        this.historyJsonPage(conversationId, userId, opts),
     );
     this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => {
       try {
@@ -664,6 +686,29 @@ export class SqliteStore implements Store {
    * The feed, read from the conversations it is made of: a k-way merge by pos of each
    * conversation's messages after `since` (within the member's part of it), read in chunks.
    */
+  async historyJson(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<string | null> {
+    return this.historyJsonTx(conversationId, userId, opts);
+  }
+
+  private historyJsonPage(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): string | null {
+    if (!this.s.member.get(conversationId, userId)) return null;
+    const args = { c: conversationId, n: opts.limit };
+    const r = (
+      opts.after !== undefined
+        ? this.s.historyAfterJson.get({ ...args, at: opts.after })
+        : this.s.historyBeforeJson.get({ ...args, at: opts.before ?? Number.MAX_SAFE_INTEGER })
+    ) as { n: number; json: string };
+    return `{"messages":${r.json},"hasMore":${r.n > opts.limit}}`;
+  }
+
   async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
     // One snapshot for all of its statements: a page read across two snapshots could hold a
     // message of one conversation and miss an older one of another committed in between, and
@@ -721,6 +766,9 @@ export class SqliteStore implements Store {
 
   async feedHead(userId: string): Promise<number> {
     return (this.s.feedHead.get({ u: userId }) as number | null) ?? 0;
+  }
+  async feedHeads(userIds: readonly string[]): Promise<number[]> {
+    return userIds.map((u) => (this.s.feedHead.get({ u }) as number | null) ?? 0);
   }
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     this.s.setRead.run(seq, conversationId, conversationId, userId, seq);

@@ -18,8 +18,10 @@ type Reply =
  */
 export const READER_METHODS: ReadonlySet<string> = new Set([
   'history',
+  'historyJson',
   'readFeed',
   'feedHead',
+  'feedHeads',
   'getDeviceByTokenHash',
   'getUserById',
   'getUsersByIds',
