@@ -5,13 +5,7 @@ import {
   ParleyError,
   codePointLength,
 } from '@parley/protocol';
-import type {
-  Ack,
-  MessageFrame,
-  MessageReceipts,
-  ReadCursorFrame,
-  SyncPage,
-} from '@parley/protocol';
+import type { Ack, MessageFrame, MessageReceipts, ReadCursorFrame, SyncPage } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { ulid } from '../ids.js';
 import type { Logger } from '../logger.js';

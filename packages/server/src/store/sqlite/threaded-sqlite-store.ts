@@ -24,8 +24,23 @@ export const READER_METHODS: ReadonlySet<string> = new Set([
   'feedHeads',
   'getDeviceByTokenHash',
   'getUserById',
+  'getUserByUsername',
   'getUsersByIds',
+  'listDevices',
+  'getConversation',
   'getMember',
+  'listMembers',
+  'listConversations',
+  'getConversationSummary',
+  'presenceAudience',
+  'visibleTo',
+  'listContacts',
+  'getContactState',
+  'isBlockedEither',
+  'blockedAmong',
+  'listBlocked',
+  'listPushSubscriptions',
+  'pushTargets',
 ]);
 
 export interface ThreadedSqliteOptions {
