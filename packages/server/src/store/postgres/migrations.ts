@@ -40,6 +40,121 @@ function messagePartitions(n: number): string {
   ).join('\n');
 }
 
+/**
+ * parley_append: the whole append of a batch inside PostgreSQL (migration 4), with the CTEs
+ * that look up idempotency keys and conversations given by each migration that (re)defines it.
+ */
+function appendFunction(create: 'CREATE FUNCTION' | 'CREATE OR REPLACE FUNCTION', lookups: string): string {
+  return `
+      ${create} parley_append(
+        lock_key bigint, p_conv text[], p_sender text[], p_client text[], p_id text[], p_text text[], p_at bigint[]
+      ) RETURNS TABLE (
+        i int, status text, seq bigint, pos bigint, id text, created_at bigint, members text[], prev bigint[]
+      ) LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      BEGIN
+        PERFORM pg_advisory_xact_lock(lock_key);
+        RETURN QUERY
+        WITH q AS (
+          SELECT t.* FROM unnest(p_conv, p_sender, p_client, p_id, p_text, p_at)
+            WITH ORDINALITY AS t(conv, sender, client, mid, txt, sent_at, i)
+${lookups}        ), cls AS (
+          SELECT q.*, c.members, c.last_seq,
+            p.seq AS p_seq, p.pos AS p_pos, p.id AS p_id, p.created_at AS p_at,
+            CASE
+              WHEN p.i IS NOT NULL THEN
+                CASE WHEN p.conversation_id = q.conv AND p.text = q.txt THEN 'duplicate' ELSE 'client_id_conflict' END
+              WHEN c.id IS NULL OR NOT (q.sender = ANY (c.members)) THEN 'not_found'
+              WHEN cardinality(c.members) = 2 AND c.blocked THEN 'blocked'
+              ELSE 'fresh'
+            END AS status
+          FROM q LEFT JOIN prior p ON p.i = q.i LEFT JOIN convs c ON c.id = q.conv
+        ), fresh AS (
+          SELECT cls.*,
+            row_number() OVER (ORDER BY cls.i) AS k,
+            cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
+          FROM cls WHERE cls.status = 'fresh'
+        ), nf AS (
+          SELECT count(*) AS n FROM fresh
+        ), reserve AS (
+          -- Under the append lock nobody else takes positions: n in a row.
+          SELECT CASE WHEN nf.n > 0 THEN setval('feed_pos', nextval('feed_pos') + nf.n - 1) END AS last_pos FROM nf
+        ), placed AS (
+          SELECT f.*, r.last_pos - nf.n + f.k AS new_pos FROM fresh f, reserve r, nf
+        ), bump AS (
+          UPDATE conversations c SET last_seq = v.s, last_activity_at = v.sent_at
+          FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.sent_at) AS sent_at FROM placed pl GROUP BY pl.conv) v
+          WHERE c.id = v.conv
+        ), rec AS (
+          SELECT pl.i, pl.new_pos, pl.conv, pl.new_seq, u.user_id, u.ord
+          FROM placed pl, unnest(pl.members) WITH ORDINALITY AS u(user_id, ord)
+        ), heads AS (
+          SELECT d.user_id, (SELECT max(f.pos) FROM feed f WHERE f.user_id = d.user_id) AS head
+          FROM (SELECT DISTINCT rec.user_id FROM rec) d
+        ), chain AS (
+          SELECT rec.*, coalesce(lag(rec.new_pos) OVER (PARTITION BY rec.user_id ORDER BY rec.new_pos), h.head, 0) AS prev
+          FROM rec JOIN heads h ON h.user_id = rec.user_id
+        ), ins_messages AS (
+          INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
+          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl
+        ), ins_keys AS (
+          INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
+          SELECT pl.sender, pl.client, pl.conv, pl.new_seq FROM placed pl
+        ), ins_feed AS (
+          INSERT INTO feed (user_id, pos, conversation_id, seq)
+          SELECT ch.user_id, ch.new_pos, ch.conv, ch.new_seq FROM chain ch
+        ), sender_read AS (
+          -- A sender has read their own messages.
+          UPDATE members mb SET read_seq = v.s
+          FROM (SELECT pl.conv, pl.sender, max(pl.new_seq) AS s FROM placed pl GROUP BY pl.conv, pl.sender) v
+          WHERE mb.conversation_id = v.conv AND mb.user_id = v.sender AND mb.read_seq < v.s
+        ), prevs AS (
+          SELECT ch.i, array_agg(ch.prev ORDER BY ch.ord) AS prev FROM chain ch GROUP BY ch.i
+        )
+        SELECT cls.i::int, cls.status,
+          coalesce(pl.new_seq, cls.p_seq), coalesce(pl.new_pos, cls.p_pos), coalesce(cls.p_id, cls.mid),
+          coalesce(cls.p_at, cls.sent_at), pl.members, pv.prev
+        FROM cls LEFT JOIN placed pl ON pl.i = cls.i LEFT JOIN prevs pv ON pv.i = cls.i
+        ORDER BY cls.i;
+      END
+      $fn$;
+    `;
+}
+
+/** Migration 4's lookups: joins, which the planner may run as sequential scans. */
+const LOOKUPS_BY_JOIN = `        ), prior AS (
+          SELECT q.i, m.conversation_id, m.seq, m.pos, m.id, m.text, m.created_at
+          FROM q
+          JOIN message_keys k ON k.sender_id = q.sender AND k.client_id = q.client
+          JOIN messages m ON m.conversation_id = k.conversation_id AND m.seq = k.seq
+        ), convs AS (
+          SELECT c.id, c.blocked, c.last_seq, array_agg(mb.user_id ORDER BY mb.user_id) AS members
+          FROM conversations c JOIN members mb ON mb.conversation_id = c.id
+          WHERE c.id IN (SELECT q.conv FROM q)
+          GROUP BY c.id
+`;
+
+/** One LATERAL primary-key probe per message and per conversation (migration 5). */
+const LOOKUPS_BY_PROBE = `        ), prior AS (
+          -- One primary-key probe per message (LIMIT 1 keeps each lookup a parameterized
+          -- index scan, whatever the table statistics say).
+          SELECT q.i, m.conversation_id, m.seq, m.pos, m.id, m.text, m.created_at
+          FROM q
+          CROSS JOIN LATERAL (
+            SELECT k.conversation_id, k.seq FROM message_keys k
+            WHERE k.sender_id = q.sender AND k.client_id = q.client LIMIT 1) k
+          CROSS JOIN LATERAL (
+            SELECT m.* FROM messages m WHERE m.conversation_id = k.conversation_id AND m.seq = k.seq LIMIT 1) m
+        ), convs AS (
+          SELECT c.id, c.blocked, c.last_seq, mb.members
+          FROM (SELECT DISTINCT q.conv FROM q) d
+          CROSS JOIN LATERAL (SELECT c.* FROM conversations c WHERE c.id = d.conv LIMIT 1) c
+          CROSS JOIN LATERAL (
+            SELECT array_agg(mb.user_id ORDER BY mb.user_id) AS members
+            FROM members mb WHERE mb.conversation_id = c.id) mb
+          WHERE mb.members IS NOT NULL
+`;
+
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 1,
@@ -185,90 +300,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     // Called as one statement (an implicit transaction): the lock is released at its COMMIT.
     // PL/pgSQL gives each statement after the lock a fresh snapshot (READ COMMITTED), so the
     // reads below see every batch committed before this one.
-    sql: () => `
-      CREATE FUNCTION parley_append(
-        lock_key bigint, p_conv text[], p_sender text[], p_client text[], p_id text[], p_text text[], p_at bigint[]
-      ) RETURNS TABLE (
-        i int, status text, seq bigint, pos bigint, id text, created_at bigint, members text[], prev bigint[]
-      ) LANGUAGE plpgsql AS $fn$
-      #variable_conflict use_column
-      BEGIN
-        PERFORM pg_advisory_xact_lock(lock_key);
-        RETURN QUERY
-        WITH q AS (
-          SELECT t.* FROM unnest(p_conv, p_sender, p_client, p_id, p_text, p_at)
-            WITH ORDINALITY AS t(conv, sender, client, mid, txt, sent_at, i)
-        ), prior AS (
-          SELECT q.i, m.conversation_id, m.seq, m.pos, m.id, m.text, m.created_at
-          FROM q
-          JOIN message_keys k ON k.sender_id = q.sender AND k.client_id = q.client
-          JOIN messages m ON m.conversation_id = k.conversation_id AND m.seq = k.seq
-        ), convs AS (
-          SELECT c.id, c.blocked, c.last_seq, array_agg(mb.user_id ORDER BY mb.user_id) AS members
-          FROM conversations c JOIN members mb ON mb.conversation_id = c.id
-          WHERE c.id IN (SELECT q.conv FROM q)
-          GROUP BY c.id
-        ), cls AS (
-          SELECT q.*, c.members, c.last_seq,
-            p.seq AS p_seq, p.pos AS p_pos, p.id AS p_id, p.created_at AS p_at,
-            CASE
-              WHEN p.i IS NOT NULL THEN
-                CASE WHEN p.conversation_id = q.conv AND p.text = q.txt THEN 'duplicate' ELSE 'client_id_conflict' END
-              WHEN c.id IS NULL OR NOT (q.sender = ANY (c.members)) THEN 'not_found'
-              WHEN cardinality(c.members) = 2 AND c.blocked THEN 'blocked'
-              ELSE 'fresh'
-            END AS status
-          FROM q LEFT JOIN prior p ON p.i = q.i LEFT JOIN convs c ON c.id = q.conv
-        ), fresh AS (
-          SELECT cls.*,
-            row_number() OVER (ORDER BY cls.i) AS k,
-            cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
-          FROM cls WHERE cls.status = 'fresh'
-        ), nf AS (
-          SELECT count(*) AS n FROM fresh
-        ), reserve AS (
-          -- Under the append lock nobody else takes positions: n in a row.
-          SELECT CASE WHEN nf.n > 0 THEN setval('feed_pos', nextval('feed_pos') + nf.n - 1) END AS last_pos FROM nf
-        ), placed AS (
-          SELECT f.*, r.last_pos - nf.n + f.k AS new_pos FROM fresh f, reserve r, nf
-        ), bump AS (
-          UPDATE conversations c SET last_seq = v.s, last_activity_at = v.sent_at
-          FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.sent_at) AS sent_at FROM placed pl GROUP BY pl.conv) v
-          WHERE c.id = v.conv
-        ), rec AS (
-          SELECT pl.i, pl.new_pos, pl.conv, pl.new_seq, u.user_id, u.ord
-          FROM placed pl, unnest(pl.members) WITH ORDINALITY AS u(user_id, ord)
-        ), heads AS (
-          SELECT d.user_id, (SELECT max(f.pos) FROM feed f WHERE f.user_id = d.user_id) AS head
-          FROM (SELECT DISTINCT rec.user_id FROM rec) d
-        ), chain AS (
-          SELECT rec.*, coalesce(lag(rec.new_pos) OVER (PARTITION BY rec.user_id ORDER BY rec.new_pos), h.head, 0) AS prev
-          FROM rec JOIN heads h ON h.user_id = rec.user_id
-        ), ins_messages AS (
-          INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
-          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl
-        ), ins_keys AS (
-          INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
-          SELECT pl.sender, pl.client, pl.conv, pl.new_seq FROM placed pl
-        ), ins_feed AS (
-          INSERT INTO feed (user_id, pos, conversation_id, seq)
-          SELECT ch.user_id, ch.new_pos, ch.conv, ch.new_seq FROM chain ch
-        ), sender_read AS (
-          -- A sender has read their own messages.
-          UPDATE members mb SET read_seq = v.s
-          FROM (SELECT pl.conv, pl.sender, max(pl.new_seq) AS s FROM placed pl GROUP BY pl.conv, pl.sender) v
-          WHERE mb.conversation_id = v.conv AND mb.user_id = v.sender AND mb.read_seq < v.s
-        ), prevs AS (
-          SELECT ch.i, array_agg(ch.prev ORDER BY ch.ord) AS prev FROM chain ch GROUP BY ch.i
-        )
-        SELECT cls.i::int, cls.status,
-          coalesce(pl.new_seq, cls.p_seq), coalesce(pl.new_pos, cls.p_pos), coalesce(cls.p_id, cls.mid),
-          coalesce(cls.p_at, cls.sent_at), pl.members, pv.prev
-        FROM cls LEFT JOIN placed pl ON pl.i = cls.i LEFT JOIN prevs pv ON pv.i = cls.i
-        ORDER BY cls.i;
-      END
-      $fn$;
-    `,
+    sql: () => `${appendFunction('CREATE FUNCTION', LOOKUPS_BY_JOIN)}`,
   },
   {
     version: 5,
@@ -278,97 +310,6 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     // tables, so every append read the whole table: on a fresh database taking thousands of
     // messages a second, PostgreSQL's CPU per append grew with the table. The same function
     // with one LATERAL primary-key probe per message and per conversation instead.
-    sql: () => `
-      CREATE OR REPLACE FUNCTION parley_append(
-        lock_key bigint, p_conv text[], p_sender text[], p_client text[], p_id text[], p_text text[], p_at bigint[]
-      ) RETURNS TABLE (
-        i int, status text, seq bigint, pos bigint, id text, created_at bigint, members text[], prev bigint[]
-      ) LANGUAGE plpgsql AS $fn$
-      #variable_conflict use_column
-      BEGIN
-        PERFORM pg_advisory_xact_lock(lock_key);
-        RETURN QUERY
-        WITH q AS (
-          SELECT t.* FROM unnest(p_conv, p_sender, p_client, p_id, p_text, p_at)
-            WITH ORDINALITY AS t(conv, sender, client, mid, txt, sent_at, i)
-        ), prior AS (
-          -- One primary-key probe per message (LIMIT 1 keeps each lookup a parameterized
-          -- index scan, whatever the table statistics say).
-          SELECT q.i, m.conversation_id, m.seq, m.pos, m.id, m.text, m.created_at
-          FROM q
-          CROSS JOIN LATERAL (
-            SELECT k.conversation_id, k.seq FROM message_keys k
-            WHERE k.sender_id = q.sender AND k.client_id = q.client LIMIT 1) k
-          CROSS JOIN LATERAL (
-            SELECT m.* FROM messages m WHERE m.conversation_id = k.conversation_id AND m.seq = k.seq LIMIT 1) m
-        ), convs AS (
-          SELECT c.id, c.blocked, c.last_seq, mb.members
-          FROM (SELECT DISTINCT q.conv FROM q) d
-          CROSS JOIN LATERAL (SELECT c.* FROM conversations c WHERE c.id = d.conv LIMIT 1) c
-          CROSS JOIN LATERAL (
-            SELECT array_agg(mb.user_id ORDER BY mb.user_id) AS members
-            FROM members mb WHERE mb.conversation_id = c.id) mb
-          WHERE mb.members IS NOT NULL
-        ), cls AS (
-          SELECT q.*, c.members, c.last_seq,
-            p.seq AS p_seq, p.pos AS p_pos, p.id AS p_id, p.created_at AS p_at,
-            CASE
-              WHEN p.i IS NOT NULL THEN
-                CASE WHEN p.conversation_id = q.conv AND p.text = q.txt THEN 'duplicate' ELSE 'client_id_conflict' END
-              WHEN c.id IS NULL OR NOT (q.sender = ANY (c.members)) THEN 'not_found'
-              WHEN cardinality(c.members) = 2 AND c.blocked THEN 'blocked'
-              ELSE 'fresh'
-            END AS status
-          FROM q LEFT JOIN prior p ON p.i = q.i LEFT JOIN convs c ON c.id = q.conv
-        ), fresh AS (
-          SELECT cls.*,
-            row_number() OVER (ORDER BY cls.i) AS k,
-            cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
-          FROM cls WHERE cls.status = 'fresh'
-        ), nf AS (
-          SELECT count(*) AS n FROM fresh
-        ), reserve AS (
-          -- Under the append lock nobody else takes positions: n in a row.
-          SELECT CASE WHEN nf.n > 0 THEN setval('feed_pos', nextval('feed_pos') + nf.n - 1) END AS last_pos FROM nf
-        ), placed AS (
-          SELECT f.*, r.last_pos - nf.n + f.k AS new_pos FROM fresh f, reserve r, nf
-        ), bump AS (
-          UPDATE conversations c SET last_seq = v.s, last_activity_at = v.sent_at
-          FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.sent_at) AS sent_at FROM placed pl GROUP BY pl.conv) v
-          WHERE c.id = v.conv
-        ), rec AS (
-          SELECT pl.i, pl.new_pos, pl.conv, pl.new_seq, u.user_id, u.ord
-          FROM placed pl, unnest(pl.members) WITH ORDINALITY AS u(user_id, ord)
-        ), heads AS (
-          SELECT d.user_id, (SELECT max(f.pos) FROM feed f WHERE f.user_id = d.user_id) AS head
-          FROM (SELECT DISTINCT rec.user_id FROM rec) d
-        ), chain AS (
-          SELECT rec.*, coalesce(lag(rec.new_pos) OVER (PARTITION BY rec.user_id ORDER BY rec.new_pos), h.head, 0) AS prev
-          FROM rec JOIN heads h ON h.user_id = rec.user_id
-        ), ins_messages AS (
-          INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
-          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl
-        ), ins_keys AS (
-          INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
-          SELECT pl.sender, pl.client, pl.conv, pl.new_seq FROM placed pl
-        ), ins_feed AS (
-          INSERT INTO feed (user_id, pos, conversation_id, seq)
-          SELECT ch.user_id, ch.new_pos, ch.conv, ch.new_seq FROM chain ch
-        ), sender_read AS (
-          -- A sender has read their own messages.
-          UPDATE members mb SET read_seq = v.s
-          FROM (SELECT pl.conv, pl.sender, max(pl.new_seq) AS s FROM placed pl GROUP BY pl.conv, pl.sender) v
-          WHERE mb.conversation_id = v.conv AND mb.user_id = v.sender AND mb.read_seq < v.s
-        ), prevs AS (
-          SELECT ch.i, array_agg(ch.prev ORDER BY ch.ord) AS prev FROM chain ch GROUP BY ch.i
-        )
-        SELECT cls.i::int, cls.status,
-          coalesce(pl.new_seq, cls.p_seq), coalesce(pl.new_pos, cls.p_pos), coalesce(cls.p_id, cls.mid),
-          coalesce(cls.p_at, cls.sent_at), pl.members, pv.prev
-        FROM cls LEFT JOIN placed pl ON pl.i = cls.i LEFT JOIN prevs pv ON pv.i = cls.i
-        ORDER BY cls.i;
-      END
-      $fn$;
-    `,
+    sql: () => `${appendFunction('CREATE OR REPLACE FUNCTION', LOOKUPS_BY_PROBE)}`,
   },
 ];
