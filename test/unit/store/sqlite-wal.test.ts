@@ -79,6 +79,30 @@ describe('sqlite WAL', () => {
     await plain.close();
   });
 
+  it('waits for a write lock another connection holds for a moment instead of failing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-wal-'));
+    dirs.push(dir);
+    const path = join(dir, 'parley.db');
+    const store = await openThreadedSqliteStore({ path });
+    await seed(store);
+    await store.createUser({ id: 'uc', username: 'uc', displayName: 'uc', passwordHash: 'h', createdAt: 1 });
+    // Another connection holds the write lock, as the reader and checkpointer connections do
+    // for a moment when they catch the WAL-index header mid-update.
+    const Database = (await import('better-sqlite3')).default;
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    // Both read before they write: a deferred transaction would fail at once ("database is
+    // locked") when it asks for the lock at its first write.
+    const direct = store.getOrCreateDirect('c_ac', 'ua', 'uc', Date.now());
+    const appended = store.appendMessages(batch(1, 3));
+    await new Promise((r) => setTimeout(r, 300));
+    other.exec('COMMIT');
+    other.close();
+    expect(await direct).toMatchObject({ id: 'c_ac', kind: 'direct' });
+    expect((await appended).map((r) => r.ok && r.message.seq)).toEqual([1, 2, 3]);
+    await store.close();
+  });
+
   it('keeps the page size of an existing database', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-wal-'));
     dirs.push(dir);

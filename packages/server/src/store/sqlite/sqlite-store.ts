@@ -343,7 +343,7 @@ export class SqliteStore implements Store {
       (conversationId: string, userId: string, opts: { before?: number; after?: number; limit: number }) =>
         this.historyJsonPage(conversationId, userId, opts),
     );
-    this.appendTx = this.db.transaction((batch: readonly NewMessage[]) => {
+    this.appendTx = this.writeTx((batch: readonly NewMessage[]) => {
       try {
         const out = batch.map((m) => this.appendOne(m));
         this.flushBatch();
@@ -424,11 +424,23 @@ export class SqliteStore implements Store {
     return h;
   }
 
+  /**
+   * A transaction that writes, begun with BEGIN IMMEDIATE. A deferred transaction that reads
+   * first asks for the write lock only at its first write, and in WAL mode that upgrade fails
+   * at once with SQLITE_BUSY ("database is locked"), without the busy timeout, if another
+   * connection holds the lock for a moment (the reader and checkpointer connections take it
+   * briefly when they catch the WAL-index header mid-update). BEGIN IMMEDIATE takes the lock
+   * first and waits for it like any other lock.
+   */
+  private writeTx<F extends (...args: never[]) => unknown>(fn: F): F {
+    return this.db.transaction(fn).immediate as unknown as F;
+  }
+
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     for (let v = version; v < SQLITE_MIGRATIONS.length; v++) {
       const migration = SQLITE_MIGRATIONS[v] as SqliteMigration;
-      this.db.transaction(() => {
+      this.writeTx(() => {
         if (typeof migration === 'string') this.db.exec(migration);
         else migration(this.db);
         this.db.pragma(`user_version = ${v + 1}`);
@@ -578,7 +590,7 @@ export class SqliteStore implements Store {
     return (this.s.listDevices.all(userId) as DeviceDbRow[]).map(toDevice);
   }
   async revokeDevice(userId: string, deviceId: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       if (this.s.revokeDevice.run(Date.now(), deviceId, userId).changes === 0) return false;
       this.s.deleteDeviceJobs.run(deviceId);
       this.s.deleteDeviceSubs.run(deviceId);
@@ -586,14 +598,14 @@ export class SqliteStore implements Store {
     })();
   }
   async touchDevices(ids: readonly string[], at: number): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTx(() => {
       for (const id of ids) this.s.touchDevice.run(at, id);
     })();
   }
 
   async getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow> {
     const key = directKey(userA, userB);
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       const existing = this.s.directByKey.get(key) as ConversationDbRow | undefined;
       if (existing) return toConversation(existing);
       this.s.insertConversation.run(id, 'direct', '', key, now, now);
@@ -609,7 +621,7 @@ export class SqliteStore implements Store {
     memberIds: readonly string[],
     now: number,
   ): Promise<ConversationRow> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       this.s.insertConversation.run(id, 'group', name, null, now, now);
       this.s.insertMember.run({ c: id, u: creatorId, role: 'admin', at: now });
       for (const u of memberIds)
@@ -638,14 +650,14 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<void> {
     this.convs.delete(conversationId);
-    this.db.transaction(() => {
+    this.writeTx(() => {
       for (const u of userIds) this.s.insertMember.run({ c: conversationId, u, role: 'member', at: now });
       if ((this.s.memberCount.get(conversationId) as number) > maxMembers)
         throw new ParleyError('group_full');
     })();
   }
   async removeMember(conversationId: string, userId: string): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTx(() => {
       this.s.keepFormer.run(conversationId, userId);
       this.s.removeMember.run(conversationId, userId);
     })();
@@ -784,7 +796,7 @@ export class SqliteStore implements Store {
   async setDeliveredSeqs(
     entries: readonly { conversationId: string; userId: string; seq: number }[],
   ): Promise<CursorRow[]> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       const out: CursorRow[] = [];
       for (const e of entries) {
         const r = this.s.setDelivered.get(
@@ -809,7 +821,7 @@ export class SqliteStore implements Store {
     })();
   }
   async setLastActive(entries: readonly { userId: string; at: number }[]): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTx(() => {
       for (const e of entries) this.s.setLastActive.run(e.at, e.userId);
     })();
   }
@@ -846,7 +858,7 @@ export class SqliteStore implements Store {
     stateB: ContactRow['state'] | 'none',
     now: number,
   ): Promise<void> {
-    this.db.transaction(() => {
+    this.writeTx(() => {
       for (const [u, o, st] of [
         [a, b, stateA],
         [b, a, stateB],
@@ -858,14 +870,14 @@ export class SqliteStore implements Store {
   }
   async block(blockerId: string, blockedId: string, now: number): Promise<void> {
     this.forgetDirect(blockerId, blockedId);
-    this.db.transaction(() => {
+    this.writeTx(() => {
       this.s.insertBlock.run(blockerId, blockedId, now);
       this.s.setDirectBlocked.run(1, directKey(blockerId, blockedId));
     })();
   }
   async unblock(blockerId: string, blockedId: string): Promise<void> {
     this.forgetDirect(blockerId, blockedId);
-    this.db.transaction(() => {
+    this.writeTx(() => {
       this.s.deleteBlock.run(blockerId, blockedId);
       const still = this.s.blockedEither.get({ a: blockerId, b: blockedId }) === 1;
       this.s.setDirectBlocked.run(still ? 1 : 0, directKey(blockerId, blockedId));
@@ -893,7 +905,7 @@ export class SqliteStore implements Store {
     this.s.setPushPreview.run(preview ? 1 : 0, userId);
   }
   async savePushSubscription(sub: PushSubscriptionRow): Promise<PushSubscriptionRow> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       const old = this.s.subByAddress.get(sub.kind, sub.address) as PushSubscriptionDbRow | undefined;
       if (old && old.user_id === sub.userId) {
         this.s.moveSub.run(sub.deviceId, sub.p256dh, sub.auth, old.id);
@@ -922,7 +934,7 @@ export class SqliteStore implements Store {
     return (this.s.subsOfUser.all(userId) as PushSubscriptionDbRow[]).map(toPushSubscription);
   }
   async deletePushSubscription(id: string, userId?: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       const r = this.s.subById.get(id) as PushSubscriptionDbRow | undefined;
       if (!r || (userId !== undefined && r.user_id !== userId)) return false;
       this.s.deleteSubJobs.run(id);
@@ -955,7 +967,7 @@ export class SqliteStore implements Store {
     return out;
   }
   async enqueuePushJobs(jobs: readonly NewPushJob[]): Promise<number> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       let n = 0;
       for (const j of jobs) {
         n += this.s.insertJob.run(j.messageId, j.subscriptionId, j.payload, j.createdAt, j.createdAt).changes;
@@ -964,7 +976,7 @@ export class SqliteStore implements Store {
     })();
   }
   async claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]> {
-    return this.db.transaction(() => {
+    return this.writeTx(() => {
       const ids = this.s.dueJobs.all(now, limit) as number[];
       const out: PushJobRow[] = [];
       for (const id of ids) {
