@@ -422,12 +422,12 @@ export class AppStore {
     if (w !== undefined) {
       const last = w.messages[w.messages.length - 1];
       if (last === undefined || m.seq === last.seq + 1) {
-        if (last === undefined && !w.fresh) {
-          // An empty window that was not loaded yet: the reconcile fills it.
-        } else {
-          w.messages.push(m);
-          w.rev++;
-        }
+        // Into an empty window that was not loaded yet too: a reconcile in flight may have read
+        // its page before this message was stored, and merges what follows the page; older
+        // messages load as the user scrolls up.
+        if (last === undefined && !w.fresh) w.hasOlder = m.seq > 1;
+        w.messages.push(m);
+        w.rev++;
       } else if (m.seq > last.seq + 1) {
         void this.#reconcile(m.conversationId);
       }
