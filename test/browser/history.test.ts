@@ -1,7 +1,8 @@
 /**
  * History: a conversation of 10,000 messages opens at the latest, keeps only a few rows in
  * the DOM, loads older pages while scrolling up without moving what is on screen, reaches
- * the first message, and offers "jump to latest" with the count of new messages.
+ * the first message, and offers "jump to latest" with the count of new messages. A message
+ * sent while a chat's first page is still on its way stays on screen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -9,7 +10,20 @@ import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { eventually, newUser } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, bubble, launch, logIn, newTab, openChat, screenshot, uname } from './helpers.js';
+import {
+  SERVER_ARGS,
+  bubble,
+  launch,
+  logIn,
+  newTab,
+  openChat,
+  row,
+  screenshot,
+  sendMessage,
+  signUp,
+  startDirect,
+  uname,
+} from './helpers.js';
 
 const TOTAL = 10_000;
 
@@ -114,6 +128,36 @@ describe('long history', () => {
     await jump.click();
     await bubble(v.page, 'late 3').waitFor();
     await eventually(async () => (await jump.count()) === 0, 'jump button gone at the bottom');
+    expect(v.errors).toEqual([]);
+  });
+
+  it('keeps the messages sent and received while the first page loads', async () => {
+    const [vera, walt] = [uname('vera'), uname('walt')];
+    const w = await newTab(browser, server.url);
+    await signUp(w.page, walt, 'Walt Slow');
+    const v = await newTab(browser, server.url);
+    await signUp(v.page, vera, 'Vera Slow');
+    // Every history page reaches Vera's app 2 s late; it was read when it was asked for, so
+    // before the message below was stored.
+    await v.page.route('**/v1/conversations/*/messages*', async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const response = await route.fetch();
+      await new Promise((r) => setTimeout(r, 2000));
+      await route.fulfill({ response });
+    });
+    await startDirect(v.page, walt);
+    await sendMessage(v.page, 'Sent before the page came');
+    const mine = bubble(v.page, 'Sent before the page came');
+    await eventually(async () => (await mine.getAttribute('data-status')) === 'delivered', 'delivered tick');
+    // Walt answers; Vera sees both, once each, in order.
+    await row(w.page, 'Vera Slow').click();
+    await sendMessage(w.page, 'And an answer');
+    await bubble(v.page, 'And an answer').waitFor();
+    const texts = await v.page.locator('[data-testid="message"] .text').allTextContents();
+    expect(texts.map((t) => t.replace(/\d{1,2}:\d{2}.*$/, '').trim())).toEqual([
+      'Sent before the page came',
+      'And an answer',
+    ]);
     expect(v.errors).toEqual([]);
   });
 });
