@@ -11,6 +11,12 @@ export interface RedisPresenceOptions {
   node: string;
   /** Offline after this long without a heartbeat from any device on any server, ms. Default 30000. */
   timeoutMs?: number;
+  /**
+   * A user's heartbeats are written to Redis at most this often, ms (the latest one of the
+   * interval, when it ends). Default a sixth of the timeout, at most 5000; never more than a
+   * third of the timeout.
+   */
+  beatEveryMs?: number;
   log: Logger;
 }
 
@@ -35,12 +41,23 @@ export class RedisPresence implements PresenceTracker {
   private readonly r: Redis;
   private readonly p: string;
   private readonly timeoutMs: number;
+  /** A user's heartbeats reach Redis at most this often (their latest one, when it comes). */
+  private readonly beatEveryMs: number;
+  /** When each local user's last heartbeat was written to Redis. */
+  private readonly beatFlushedAt = new Map<string, number>();
 
   constructor(private readonly opts: RedisPresenceOptions) {
     this.r = opts.redis;
     this.p = opts.prefix;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     const every = Math.max(25, Math.min(1000, this.timeoutMs / 4));
+    // A sixth of the timeout (5 s by default): a user who talks all the time costs Redis
+    // one write every 5 s, not one a second, and still stays well inside the timeout.
+    // At most a third of the timeout, so a held beat never lets the sweep take a user offline.
+    this.beatEveryMs =
+      opts.beatEveryMs === undefined
+        ? Math.min(5000, this.timeoutMs / 6)
+        : Math.min(opts.beatEveryMs, this.timeoutMs / 3);
     this.timers.push(setInterval(() => void this.flushBeats(), every).unref());
     this.timers.push(setInterval(() => void this.sweep(), every).unref());
   }
@@ -61,6 +78,7 @@ export class RedisPresence implements PresenceTracker {
     e.lastBeat = now;
     this.dirty.set(userId, now);
     if (e.connections.size > 1) return;
+    this.beatFlushedAt.set(userId, now);
     this.r
       .multi()
       .hset(`${this.p}pres:nodes:${userId}`, this.opts.node, String(now))
@@ -84,13 +102,24 @@ export class RedisPresence implements PresenceTracker {
     this.beats.set(userId, now);
   }
 
-  /** Heartbeats reach Redis in one pipeline per interval, not one command each. */
+  /**
+   * Heartbeats reach Redis in one pipeline per interval, not one command each, and a user's
+   * at most every `beatEveryMs`: a later beat waits here (the latest one wins) until then.
+   */
   private async flushBeats(): Promise<void> {
     if (this.beats.size === 0 && this.deviceBeats.size === 0) return;
     // Only real heartbeats count (as in one process): a connection that stays silent goes
-    // offline after the timeout. Users who left since are skipped.
-    const beats = [...this.beats].filter(([userId]) => this.local.has(userId));
-    this.beats = new Map();
+    // offline after the timeout. Users who left since are dropped.
+    const now = Date.now();
+    const beats: [string, number][] = [];
+    for (const [userId, at] of this.beats) {
+      if (!this.local.has(userId)) this.beats.delete(userId);
+      else if (now - (this.beatFlushedAt.get(userId) ?? 0) >= this.beatEveryMs) {
+        beats.push([userId, at]);
+        this.beats.delete(userId);
+        this.beatFlushedAt.set(userId, now);
+      }
+    }
     const devices = this.deviceBeats;
     this.deviceBeats = new Map();
     const pipe = this.r.pipeline();
@@ -118,6 +147,8 @@ export class RedisPresence implements PresenceTracker {
     const e = this.local.get(userId);
     if (!e || !e.connections.delete(connectionId) || e.connections.size > 0) return;
     this.local.delete(userId);
+    this.beats.delete(userId);
+    this.beatFlushedAt.delete(userId);
     const nodesKey = `${this.p}pres:nodes:${userId}`;
     void (async () => {
       try {
@@ -201,17 +232,17 @@ export class RedisPresence implements PresenceTracker {
   async states(userIds: readonly string[]): Promise<Map<string, PresenceState>> {
     const out = new Map<string, PresenceState>();
     if (userIds.length === 0) return out;
-    const pipe = this.r.pipeline();
-    for (const id of userIds) {
-      pipe.sismember(`${this.p}pres:online`, id);
-      pipe.zscore(`${this.p}pres:last`, id);
-    }
-    const res = (await pipe.exec()) ?? [];
-    userIds.forEach((id, i) => {
-      const online = res[2 * i]?.[1] === 1;
-      const last = res[2 * i + 1]?.[1];
-      if (online || last !== null) {
-        out.set(id, { online, lastActiveAt: last === null || last === undefined ? null : Number(last) });
+    // Two commands whatever the number of users (SMISMEMBER and ZMSCORE: Redis 6.2 or later).
+    const ids = [...userIds];
+    const [online, last] = await Promise.all([
+      this.r.smismember(`${this.p}pres:online`, ...ids),
+      this.r.zmscore(`${this.p}pres:last`, ...ids),
+    ]);
+    ids.forEach((id, i) => {
+      const on = online[i] === 1;
+      const at = last[i];
+      if (on || (at !== null && at !== undefined)) {
+        out.set(id, { online: on, lastActiveAt: at === null || at === undefined ? null : Number(at) });
       }
     });
     return out;
