@@ -126,7 +126,7 @@ function mapError(err: unknown): unknown {
 /** Anything with a `query` method: the pool or a client inside a transaction. */
 interface Queryable {
   query<R extends QueryResultRow>(
-    text: string,
+    text: string | { name?: string; text: string; values?: unknown[] },
     values?: unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }>;
 }
@@ -1012,15 +1012,20 @@ async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): 
   }
   const answers: AppendResult[] = [];
   if (sent.length > 0) {
-    const { rows } = await db.query<AppendRow>('SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7)', [
-      APPEND_LOCK,
-      sent.map((m) => m.conversationId),
-      sent.map((m) => m.senderId),
-      sent.map((m) => m.clientId),
-      sent.map((m) => m.id),
-      sent.map((m) => m.text),
-      sent.map((m) => m.createdAt),
-    ]);
+    // Named: each connection parses and plans the call once, not once per batch.
+    const { rows } = await db.query<AppendRow>({
+      name: 'parley_append',
+      text: 'SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7)',
+      values: [
+        APPEND_LOCK,
+        sent.map((m) => m.conversationId),
+        sent.map((m) => m.senderId),
+        sent.map((m) => m.clientId),
+        sent.map((m) => m.id),
+        sent.map((m) => m.text),
+        sent.map((m) => m.createdAt),
+      ],
+    });
     for (const r of rows) {
       const m = sent[r.i - 1] as NewMessage;
       if (r.status !== 'fresh' && r.status !== 'duplicate') {
