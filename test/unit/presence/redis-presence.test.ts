@@ -3,6 +3,8 @@
  * costs one heartbeat write per `beatEveryMs` (not one per flush), the latest beat of the
  * interval still arrives, and states come back for any number of users in two commands.
  */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -93,5 +95,32 @@ describe('Redis presence', () => {
     expect(states.has('u3')).toBe(false);
     const many = Array.from({ length: 2000 }, (_, i) => `x${i}`);
     expect((await tracker.states(['u1', ...many])).size).toBe(1);
+  });
+
+  it('answers nobody known while Redis is unreachable, instead of failing', async () => {
+    // A port nothing listens on (one just freed), commands failing at once as in a chat
+    // server whose Redis is restarting.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const down = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    down.on('error', () => {});
+    const t = new RedisPresence({ redis: down, prefix, node: 'n1', log: pino({ level: 'silent' }) });
+    try {
+      expect((await t.states(['u1', 'u2'])).size).toBe(0);
+    } finally {
+      t.close();
+      down.disconnect();
+    }
   });
 });

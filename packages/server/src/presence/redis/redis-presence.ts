@@ -234,10 +234,19 @@ export class RedisPresence implements PresenceTracker {
     if (userIds.length === 0) return out;
     // Two commands whatever the number of users (SMISMEMBER and ZMSCORE: Redis 6.2 or later).
     const ids = [...userIds];
-    const [online, last] = await Promise.all([
-      this.r.smismember(`${this.p}pres:online`, ...ids),
-      this.r.zmscore(`${this.p}pres:last`, ...ids),
-    ]);
+    let online: number[];
+    let last: (string | null)[];
+    try {
+      [online, last] = await Promise.all([
+        this.r.smismember(`${this.p}pres:online`, ...ids),
+        this.r.zmscore(`${this.p}pres:last`, ...ids),
+      ]);
+    } catch (err) {
+      // Redis is a hint: while it is away nobody is known here, so callers fall back to the
+      // store (last seen from PostgreSQL, offline) and pushes go out rather than being lost.
+      this.warn(err, 'could not read states; answering without Redis');
+      return out;
+    }
     ids.forEach((id, i) => {
       const on = online[i] === 1;
       const at = last[i];
