@@ -145,7 +145,9 @@ const SUMMARY_SELECT = `
   FROM members m
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
-  LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
+  LEFT JOIN LATERAL (
+    SELECT x.* FROM messages x WHERE x.conversation_id = c.id AND x.seq = c.last_seq LIMIT 1
+  ) lm ON true`;
 
 const idemKey = (a: string, b: string) => `${a}\u0000${b}`;
 
@@ -530,13 +532,22 @@ export class PostgresStore implements Store {
     since: number,
     limit: number,
   ): Promise<{ messages: Message[]; hasMore: boolean }> {
-    // Each feed row finds its message by primary key, in the one partition its conversation
-    // hashes to (run-time partition pruning).
+    // The page of feed rows first, then each row's message by primary key, in the one
+    // partition its conversation hashes to (run-time partition pruning). A plain join let the
+    // planner hash-join the feed rows with a sequential scan of every partition of `messages`
+    // whenever its statistics were those of a smaller table (a fresh or fast-growing
+    // database): 10.7 ms instead of 0.27 ms for 20 rows at 40,000 messages, and growing with
+    // the table, so a reconnect storm of the cluster's clients was PostgreSQL-bound.
     const rows = await this.rows<MessageDbRow>(
-      `SELECT m.* FROM feed f
-       JOIN messages m ON m.conversation_id = f.conversation_id AND m.seq = f.seq
-       WHERE f.user_id = $1 AND f.pos > $2
-       ORDER BY f.pos LIMIT $3`,
+      `SELECT m.* FROM (
+         SELECT f.conversation_id, f.seq, f.pos FROM feed f
+         WHERE f.user_id = $1 AND f.pos > $2
+         ORDER BY f.pos LIMIT $3
+       ) f
+       CROSS JOIN LATERAL (
+         SELECT x.* FROM messages x WHERE x.conversation_id = f.conversation_id AND x.seq = f.seq LIMIT 1
+       ) m
+       ORDER BY f.pos`,
       [userId, since, limit + 1],
     );
     return { messages: rows.slice(0, limit).map(toMessage), hasMore: rows.length > limit };
