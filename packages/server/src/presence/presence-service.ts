@@ -3,7 +3,6 @@ import type { Presence, PresenceFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import { TurnBatch } from '../chat/turn-batch.js';
 import type { PresenceTracker } from './presence.js';
 
 /**
@@ -13,8 +12,6 @@ import type { PresenceTracker } from './presence.js';
  */
 export class PresenceService {
   private readonly timer: NodeJS.Timeout;
-  /** Audiences of every user whose presence changed in one turn, in one store call. */
-  private readonly audiences: TurnBatch<string, string[]>;
 
   constructor(
     private readonly tracker: PresenceTracker,
@@ -24,7 +21,6 @@ export class PresenceService {
     /** How often last-active times are written, in ms: at most one write per user per interval. */
     flushMs = 60_000,
   ) {
-    this.audiences = new TurnBatch((userIds) => store.presenceAudiences(userIds));
     tracker.onChange((userId, state) => {
       this.publish(userId, state.online, state.lastActiveAt).catch((err: unknown) =>
         log.warn({ err }, 'presence fan-out failed'),
@@ -34,7 +30,7 @@ export class PresenceService {
   }
 
   private async publish(userId: string, online: boolean, lastActiveAt: number | null): Promise<void> {
-    const audience = await this.audiences.get(userId);
+    const audience = await this.store.presenceAudience(userId);
     if (audience.length === 0) return;
     const frame: PresenceFrame = { type: 'presence', userId, online, lastActiveAt };
     this.bus.publish({ type: 'deliver', userIds: audience, frame: JSON.stringify(frame) });

@@ -653,34 +653,25 @@ export class PostgresStore implements Store {
       [[...latest.keys()], [...latest.values()]],
     );
   }
-  async presenceAudiences(userIds: readonly string[]): Promise<string[][]> {
-    if (userIds.length === 0) return [];
-    // Per user, index probes only (LATERAL … LIMIT 1 for the conversation's kind): a join
-    // would let the planner scan all conversations once per user of the batch.
-    const rows = await this.rows<{ n: number; id: string }>(
-      `SELECT u.n::int AS n, a.id
-       FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n)
-       CROSS JOIN LATERAL (
-         SELECT k.contact_id AS id FROM contacts k WHERE k.user_id = u.id AND k.state = 'accepted'
+  async presenceAudience(userId: string): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(
+      `SELECT x.id FROM (
+         SELECT contact_id AS id FROM contacts WHERE user_id = $1 AND state = 'accepted'
          UNION
          SELECT p.user_id FROM members m
-         CROSS JOIN LATERAL (
-           SELECT 1 FROM conversations c WHERE c.id = m.conversation_id AND c.kind = 'direct' LIMIT 1
-         ) c
+         JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
          JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id
-         WHERE m.user_id = u.id
-       ) a
-       WHERE a.id <> u.id AND NOT EXISTS (
+         WHERE m.user_id = $1
+       ) x
+       WHERE x.id <> $1 AND NOT EXISTS (
          SELECT 1 FROM blocks b
-         WHERE (b.blocker_id = u.id AND b.blocked_id = a.id) OR (b.blocker_id = a.id AND b.blocked_id = u.id)
+         WHERE (b.blocker_id = $1 AND b.blocked_id = x.id) OR (b.blocker_id = x.id AND b.blocked_id = $1)
        )
-       ORDER BY u.n, a.id`,
-      [userIds],
-      'parley_presence_audiences',
+       ORDER BY x.id`,
+      [userId],
+      'parley_presence_audience',
     );
-    const out: string[][] = userIds.map(() => []);
-    for (const r of rows) out[r.n - 1]?.push(r.id);
-    return out;
+    return rows.map((r) => r.id);
   }
   async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
     if (userIds.length === 0) return [];

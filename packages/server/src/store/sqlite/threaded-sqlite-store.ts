@@ -32,7 +32,7 @@ export const READER_METHODS: ReadonlySet<string> = new Set([
   'listMembers',
   'listConversations',
   'getConversationSummary',
-  'presenceAudiences',
+  'presenceAudience',
   'visibleTo',
   'listContacts',
   'getContactState',
