@@ -233,13 +233,12 @@ export class RedisPresence implements PresenceTracker {
     const out = new Map<string, PresenceState>();
     if (userIds.length === 0) return out;
     // Two commands whatever the number of users (SMISMEMBER and ZMSCORE: Redis 6.2 or later).
-    const ids = [...userIds];
     let online: number[];
     let last: (string | null)[];
     try {
       [online, last] = await Promise.all([
-        this.r.smismember(`${this.p}pres:online`, ...ids),
-        this.r.zmscore(`${this.p}pres:last`, ...ids),
+        this.r.smismember(`${this.p}pres:online`, ...userIds),
+        this.r.zmscore(`${this.p}pres:last`, ...userIds),
       ]);
     } catch (err) {
       // Redis is a hint: while it is away nobody is known here, so callers fall back to the
@@ -247,7 +246,7 @@ export class RedisPresence implements PresenceTracker {
       this.warn(err, 'could not read states; answering without Redis');
       return out;
     }
-    ids.forEach((id, i) => {
+    userIds.forEach((id, i) => {
       const on = online[i] === 1;
       const at = last[i];
       if (on || (at !== null && at !== undefined)) {

@@ -1038,10 +1038,11 @@ async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): 
   }
   const answers: AppendResult[] = [];
   if (sent.length > 0) {
-    // Named: each connection parses and plans the call once, not once per batch.
+    // Named: each connection parses and plans the call once, not once per batch (columns
+    // listed, as for every named statement: see `rows`).
     const { rows } = await db.query<AppendRow>({
       name: 'parley_append',
-      text: 'SELECT * FROM parley_append($1, $2, $3, $4, $5, $6, $7)',
+      text: 'SELECT i, status, seq, pos, id, created_at, members, prev FROM parley_append($1, $2, $3, $4, $5, $6, $7)',
       values: [
         APPEND_LOCK,
         sent.map((m) => m.conversationId),
