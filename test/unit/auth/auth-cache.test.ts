@@ -12,15 +12,19 @@ const user: UserRow = { id: 'u_1', username: 'ana', displayName: 'Ana', password
 class FakeStore {
   readonly devices = new Map<string, DeviceRow>();
   lookups = 0;
+  calls = 0;
   gate: Promise<void> | null = null;
   add(token: string, id: string): void {
     this.devices.set(hashToken(token), { id, userId: user.id, name: id, createdAt: 0, lastSeenAt: 0 });
   }
-  async getDeviceByTokenHash(hash: string): Promise<{ device: DeviceRow; user: UserRow } | null> {
-    this.lookups++;
-    const d = this.devices.get(hash);
+  async getDevicesByTokenHashes(
+    hashes: readonly string[],
+  ): Promise<({ device: DeviceRow; user: UserRow } | null)[]> {
+    this.calls++;
+    this.lookups += hashes.length;
+    const found = hashes.map((h) => this.devices.get(h));
     if (this.gate) await this.gate;
-    return d ? { device: d, user } : null;
+    return found.map((d) => (d ? { device: d, user } : null));
   }
   async revokeDevice(_userId: string, deviceId: string): Promise<boolean> {
     for (const [h, d] of this.devices) {
@@ -91,13 +95,24 @@ describe('auth cache', () => {
     let open!: () => void;
     store.gate = new Promise<void>((r) => (open = r));
     const pending = auth.authenticate('tok-a'); // read the device before the revoke
-    await Promise.resolve();
+    await new Promise((r) => setImmediate(r)); // lookups of a turn go to the store after it
+    expect(store.lookups).toBe(1);
     store.devices.delete(hashToken('tok-a'));
     bus.publish({ type: 'revoke', deviceIds: ['d_a'] });
     open();
     expect(await pending).not.toBeNull(); // answered from before the revoke, as before
     store.gate = null;
     expect(await auth.authenticate('tok-a')).toBeNull(); // but not remembered
+  });
+
+  it('looks up the tokens of one turn in one store call (a reconnect storm), each once', async () => {
+    const { store, auth } = setup();
+    store.add('tok-a', 'd_a');
+    store.add('tok-b', 'd_b');
+    const found = await Promise.all(['tok-a', 'tok-b', 'nope', 'tok-a'].map((t) => auth.authenticate(t)));
+    expect(found.map((f) => f?.deviceId ?? null)).toEqual(['d_a', 'd_b', null, 'd_a']);
+    expect(store.calls).toBe(1);
+    expect(store.lookups).toBe(3);
   });
 
   it('primes the cache at login so the first connect needs no lookup', async () => {

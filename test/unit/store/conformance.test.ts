@@ -69,13 +69,22 @@ for (const adapter of selectedAdapters()) {
         { id: 'd2', userId: a.id, name: 'laptop', createdAt: now, lastSeenAt: now },
         'hash2',
       );
-      expect((await store.getDeviceByTokenHash('hash1'))?.user.id).toBe(a.id);
+      // In the order asked, unknown hashes as null, a hash asked twice answered twice.
+      const found = await store.getDevicesByTokenHashes(['hash2', 'nope', 'hash1', 'hash2']);
+      expect(found.map((f) => f?.device.id ?? null)).toEqual(['d2', null, 'd1', 'd2']);
+      expect(found[2]).toMatchObject({
+        user: { id: a.id, username: a.username },
+        device: { id: 'd1', userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now },
+      });
+      expect(await store.getDevicesByTokenHashes([])).toEqual([]);
       expect((await store.listDevices(a.id)).map((d) => d.id).sort()).toEqual(['d1', 'd2']);
       const b = await user();
       expect(await store.revokeDevice(b.id, 'd1')).toBe(false);
       expect(await store.revokeDevice(a.id, 'd1')).toBe(true);
       expect(await store.revokeDevice(a.id, 'd1')).toBe(false);
-      expect(await store.getDeviceByTokenHash('hash1')).toBeNull();
+      expect(
+        (await store.getDevicesByTokenHashes(['hash1', 'hash2'])).map((f) => f?.device.id ?? null),
+      ).toEqual([null, 'd2']);
       expect((await store.listDevices(a.id)).map((d) => d.id)).toEqual(['d2']);
     });
 
@@ -202,9 +211,9 @@ for (const adapter of selectedAdapters()) {
       const d = uid('d_');
       const hash = uid('hash');
       await store.createDevice({ id: d, userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now }, hash);
-      expect((await store.getDeviceByTokenHash(hash))?.device.id).toBe(d);
+      expect((await store.getDevicesByTokenHashes([hash]))[0]?.device.id).toBe(d);
       await store.revokeDevice(a.id, d);
-      expect(await store.getDeviceByTokenHash(hash)).toBeNull();
+      expect(await store.getDevicesByTokenHashes([hash])).toEqual([null]);
       await store.setDisplayName(a.id, 'renamed');
       expect((await store.getUserById(a.id))?.displayName).toBe('renamed');
       expect((await store.getUsersByIds([a.id]))[0]?.displayName).toBe('renamed');

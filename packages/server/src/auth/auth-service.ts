@@ -8,7 +8,8 @@ import {
 import type { Device, Session, UpdateSettingsRequest, User, UserSettings } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { hashToken, newToken, randomId } from '../ids.js';
-import type { DeviceRow, Store, UserRow } from '../store/store.js';
+import type { DeviceRow, DeviceWithUser, Store, UserRow } from '../store/store.js';
+import { TurnBatch } from '../turn-batch.js';
 import { cleanName } from '../validate.js';
 import type { PasswordHasher } from './passwords.js';
 
@@ -117,6 +118,8 @@ export class AuthService {
   /** A hash computed for unknown usernames so a failed login takes as long either way. */
   private dummyHash: Promise<string> | undefined;
   readonly cache: AuthCache;
+  /** Token lookups of one event-loop turn in one store call (a reconnect storm's upgrades). */
+  private readonly lookups: TurnBatch<string, DeviceWithUser | null>;
 
   constructor(
     private readonly store: Store,
@@ -125,6 +128,7 @@ export class AuthService {
     cache: AuthCache = new AuthCache(),
   ) {
     this.cache = cache;
+    this.lookups = new TurnBatch((hashes) => store.getDevicesByTokenHashes(hashes));
     // A device revoked on any server (the bus carries `revoke` to all of them) stops
     // authenticating here at once; when the bus may have lost events, forget everything.
     bus.subscribe((e) => {
@@ -199,7 +203,7 @@ export class AuthService {
     const cached = this.cache.get(hash);
     if (cached) return cached;
     const gen = this.cache.generation;
-    const found = await this.store.getDeviceByTokenHash(hash);
+    const found = await this.lookups.get(hash);
     if (!found) return null;
     // Shared by every caller holding this token: never mutated.
     const ctx: AuthContext = Object.freeze({

@@ -28,7 +28,7 @@ import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { Store } from '../store/store.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
-import { TurnBatch } from './turn-batch.js';
+import { TurnBatch } from '../turn-batch.js';
 
 /** Catch-up waits for a socket's send buffer to fall below this before writing the next page. */
 const CATCHUP_HIGH_WATER = 1024 * 1024;

@@ -89,6 +89,23 @@ export const toDevice = (r: DeviceDbRow): DeviceRow => ({
   lastSeenAt: r.last_seen_at,
 });
 
+/** A device's columns as the token lookup selects them beside its user's (`d_` where they clash). */
+export interface DeviceJoinRow {
+  d_id: string;
+  user_id: string;
+  d_name: string;
+  d_created_at: number;
+  last_seen_at: number;
+}
+
+export const deviceOfJoin = (r: DeviceJoinRow): DeviceRow => ({
+  id: r.d_id,
+  userId: r.user_id,
+  name: r.d_name,
+  createdAt: r.d_created_at,
+  lastSeenAt: r.last_seen_at,
+});
+
 export interface ConversationDbRow {
   id: string;
   kind: 'direct' | 'group';

@@ -21,6 +21,12 @@ export interface UserRow {
   pushPreview?: boolean;
 }
 
+/** A device with its user, as a token lookup answers. */
+export interface DeviceWithUser {
+  device: DeviceRow;
+  user: UserRow;
+}
+
 export interface DeviceRow {
   id: string;
   userId: string;
@@ -174,8 +180,12 @@ export interface Store {
   getUsersByIds(ids: readonly string[]): Promise<UserRow[]>;
   setDisplayName(userId: string, displayName: string): Promise<void>;
   createDevice(device: DeviceRow, tokenHash: string): Promise<void>;
-  /** The live (not revoked) device holding this token hash, with its user. */
-  getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null>;
+  /**
+   * For each token hash, in the order given: the live (not revoked) device holding it, with
+   * its user, or null. Many at once: a reconnect storm's upgrades of one event-loop turn
+   * cost one store call (see `TurnBatch`).
+   */
+  getDevicesByTokenHashes(tokenHashes: readonly string[]): Promise<(DeviceWithUser | null)[]>;
   listDevices(userId: string): Promise<DeviceRow[]>;
   /**
    * Revoke one of the user's devices, and remove its push subscriptions (and their unsent

@@ -9,6 +9,7 @@ import type {
   ConversationSummaryRow,
   CursorRow,
   DeviceRow,
+  DeviceWithUser,
   MemberRow,
   NewMessage,
   NewPushJob,
@@ -21,6 +22,7 @@ import type {
 } from '../store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import {
+  deviceOfJoin,
   toConversation,
   toDevice,
   toMember,
@@ -32,6 +34,7 @@ import {
 import type {
   ConversationDbRow,
   DeviceDbRow,
+  DeviceJoinRow,
   MemberDbRow,
   MessageDbRow,
   PushSubscriptionDbRow,
@@ -283,33 +286,24 @@ export class PostgresStore implements Store {
       [d.id, d.userId, d.name, tokenHash, d.createdAt, d.lastSeenAt],
     );
   }
-  async getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null> {
-    const [r] = await this.rows<
-      UserDbRow & {
-        d_id: string;
-        user_id: string;
-        d_name: string;
-        d_created_at: number;
-        last_seen_at: number;
-      }
-    >(
-      `SELECT d.id AS d_id, d.user_id, d.name AS d_name, d.created_at AS d_created_at, d.last_seen_at,
-              u.id, u.username, u.display_name, u.password_hash, u.created_at, u.last_active_at
-       FROM devices d JOIN users u ON u.id = d.user_id
-       WHERE d.token_hash = $1 AND d.revoked_at IS NULL`,
-      [tokenHash],
+  async getDevicesByTokenHashes(tokenHashes: readonly string[]): Promise<(DeviceWithUser | null)[]> {
+    if (tokenHashes.length === 0) return [];
+    // One unique-index probe per hash (LATERAL … LIMIT 1): a join could be planned as a
+    // sequential scan of every device when the batch is large.
+    const rows = await this.rows<UserDbRow & DeviceJoinRow & { n: number }>(
+      `SELECT t.n::int AS n, d.id AS d_id, d.user_id, d.name AS d_name, d.created_at AS d_created_at,
+              d.last_seen_at, u.id, u.username, u.display_name, u.password_hash, u.created_at, u.last_active_at
+       FROM unnest($1::text[]) WITH ORDINALITY AS t(hash, n)
+       CROSS JOIN LATERAL (
+         SELECT d.* FROM devices d WHERE d.token_hash = t.hash AND d.revoked_at IS NULL LIMIT 1
+       ) d
+       CROSS JOIN LATERAL (SELECT u.* FROM users u WHERE u.id = d.user_id LIMIT 1) u`,
+      [tokenHashes],
+      'parley_devices_by_token',
     );
-    if (!r) return null;
-    return {
-      user: toUser(r),
-      device: {
-        id: r.d_id,
-        userId: r.user_id,
-        name: r.d_name,
-        createdAt: r.d_created_at,
-        lastSeenAt: r.last_seen_at,
-      },
-    };
+    const out: (DeviceWithUser | null)[] = tokenHashes.map(() => null);
+    for (const r of rows) out[r.n - 1] = { user: toUser(r), device: deviceOfJoin(r) };
+    return out;
   }
   async listDevices(userId: string): Promise<DeviceRow[]> {
     const rows = await this.rows<DeviceDbRow>(

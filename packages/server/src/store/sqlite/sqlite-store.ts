@@ -11,6 +11,7 @@ import type {
   ConversationSummaryRow,
   CursorRow,
   DeviceRow,
+  DeviceWithUser,
   MemberRow,
   NewMessage,
   NewPushJob,
@@ -24,6 +25,7 @@ import type {
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import type { SqliteMigration } from './migrations.js';
 import {
+  deviceOfJoin,
   toConversation,
   toDevice,
   toMember,
@@ -35,6 +37,7 @@ import {
 import type {
   ConversationDbRow,
   DeviceDbRow,
+  DeviceJoinRow,
   MemberDbRow,
   MessageDbRow,
   PushSubscriptionDbRow,
@@ -564,27 +567,11 @@ export class SqliteStore implements Store {
   async createDevice(d: DeviceRow, tokenHash: string): Promise<void> {
     this.s.insertDevice.run(d.id, d.userId, d.name, tokenHash, d.createdAt, d.lastSeenAt);
   }
-  async getDeviceByTokenHash(tokenHash: string): Promise<{ device: DeviceRow; user: UserRow } | null> {
-    const r = this.s.deviceByToken.get(tokenHash) as
-      | (UserDbRow & {
-          d_id: string;
-          user_id: string;
-          d_name: string;
-          d_created_at: number;
-          last_seen_at: number;
-        })
-      | undefined;
-    if (!r) return null;
-    return {
-      user: toUser(r),
-      device: {
-        id: r.d_id,
-        userId: r.user_id,
-        name: r.d_name,
-        createdAt: r.d_created_at,
-        lastSeenAt: r.last_seen_at,
-      },
-    };
+  async getDevicesByTokenHashes(tokenHashes: readonly string[]): Promise<(DeviceWithUser | null)[]> {
+    return tokenHashes.map((h) => {
+      const r = this.s.deviceByToken.get(h) as (UserDbRow & DeviceJoinRow) | undefined;
+      return r ? { user: toUser(r), device: deviceOfJoin(r) } : null;
+    });
   }
   async listDevices(userId: string): Promise<DeviceRow[]> {
     return (this.s.listDevices.all(userId) as DeviceDbRow[]).map(toDevice);

@@ -22,7 +22,7 @@ export const READER_METHODS: ReadonlySet<string> = new Set([
   'readFeed',
   'feedHead',
   'feedHeads',
-  'getDeviceByTokenHash',
+  'getDevicesByTokenHashes',
   'getUserById',
   'getUserByUsername',
   'getUsersByIds',
