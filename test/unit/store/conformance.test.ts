@@ -407,6 +407,32 @@ for (const adapter of selectedAdapters()) {
       );
     });
 
+    it('answers presence audiences of many users at once: contacts and 1:1 partners, minus blocks', async () => {
+      const now = Date.now();
+      const [a, b, c, d, e, f] = [
+        await user(),
+        await user(),
+        await user(),
+        await user(),
+        await user(),
+        await user(),
+      ];
+      await store.getOrCreateDirect(uid('c_'), a.id, b.id, now); // 1:1 partners
+      await store.setContactPair(a.id, 'accepted', c.id, 'accepted', now); // contacts
+      await store.setContactPair(a.id, 'outgoing', f.id, 'incoming', now); // not accepted
+      await store.getOrCreateDirect(uid('c_'), a.id, d.id, now);
+      await store.block(d.id, a.id, now); // blocked either way: not told
+      await store.createGroup(uid('c_'), 'g', a.id, [e.id], now); // group members ask instead
+      const sorted = (ids: string[]) => [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      expect(await store.presenceAudiences([a.id, e.id, b.id, a.id])).toEqual([
+        sorted([b.id, c.id]),
+        [],
+        [a.id],
+        sorted([b.id, c.id]),
+      ]);
+      expect(await store.presenceAudiences([])).toEqual([]);
+    });
+
     it('keeps groups within the member limit atomically', async () => {
       const a = await user();
       const others = await Promise.all([user(), user(), user()]);

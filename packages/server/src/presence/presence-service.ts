@@ -3,6 +3,7 @@ import type { Presence, PresenceFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
+import { TurnBatch } from '../turn-batch.js';
 import type { PresenceTracker } from './presence.js';
 
 /**
@@ -12,6 +13,11 @@ import type { PresenceTracker } from './presence.js';
  */
 export class PresenceService {
   private readonly timer: NodeJS.Timeout;
+  /** Audiences of every user whose presence changed in one turn, in one store call. */
+  private readonly audiences: TurnBatch<string, string[]>;
+  /** Per user with a change in flight, the number of their latest change. */
+  private readonly latest = new Map<string, number>();
+  private changes = 0;
 
   constructor(
     private readonly tracker: PresenceTracker,
@@ -21,6 +27,7 @@ export class PresenceService {
     /** How often last-active times are written, in ms: at most one write per user per interval. */
     flushMs = 60_000,
   ) {
+    this.audiences = new TurnBatch((userIds) => store.presenceAudiences(userIds));
     tracker.onChange((userId, state) => {
       this.publish(userId, state.online, state.lastActiveAt).catch((err: unknown) =>
         log.warn({ err }, 'presence fan-out failed'),
@@ -30,7 +37,18 @@ export class PresenceService {
   }
 
   private async publish(userId: string, online: boolean, lastActiveAt: number | null): Promise<void> {
-    const audience = await this.store.presenceAudience(userId);
+    // Audience lookups of different turns may complete out of order (a cluster runs them on
+    // several pool connections): only the user's latest change goes out, never an older one
+    // after it.
+    const change = ++this.changes;
+    this.latest.set(userId, change);
+    let audience: string[];
+    try {
+      audience = await this.audiences.get(userId);
+    } finally {
+      if (this.latest.get(userId) === change) this.latest.delete(userId);
+      else audience = []; // a later change is on its way
+    }
     if (audience.length === 0) return;
     const frame: PresenceFrame = { type: 'presence', userId, online, lastActiveAt };
     this.bus.publish({ type: 'deliver', userIds: audience, frame: JSON.stringify(frame) });

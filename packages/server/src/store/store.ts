@@ -268,8 +268,12 @@ export interface Store {
   // ---- presence, contacts and blocks ----
   /** Persist last-active times (batched by the caller: at most one write per user per minute). */
   setLastActive(entries: readonly { userId: string; at: number }[]): Promise<void>;
-  /** Users whose presence changes are pushed to this user's contacts: accepted contacts and 1:1 partners, minus blocks either way. */
-  presenceAudience(userId: string): Promise<string[]>;
+  /**
+   * For each user (in the order given): who is told of their presence changes, i.e. their
+   * accepted contacts and 1:1 partners minus blocks either way, sorted. One call for the
+   * users of a whole turn: a reconnect storm brings thousands at once.
+   */
+  presenceAudiences(userIds: readonly string[]): Promise<string[][]>;
   /** Which of `userIds` the viewer may see the presence of: contacts or anyone sharing a conversation, minus blocks either way. */
   visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]>;
   listContacts(userId: string): Promise<ContactRow[]>;

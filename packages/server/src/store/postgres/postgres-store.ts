@@ -180,6 +180,11 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: opts.idleTimeoutMs ?? 60_000,
       application_name: 'parley',
+      // No JIT compilation: every statement here is short. A batch's estimated cost (rows
+      // of an unnest × per-row probes) passes jit_above_cost easily, and compiling then took
+      // ~300 ms per statement for work of a few milliseconds (a reconnect storm's presence
+      // audiences: 0.44 s instead of 0.08 s for 3,000 users).
+      options: '-c jit=off',
       types: TYPES,
     });
     // A connection that dies (idle in the pool or checked out) emits 'error'; unhandled, that
@@ -647,25 +652,39 @@ export class PostgresStore implements Store {
       [[...latest.keys()], [...latest.values()]],
     );
   }
-  async presenceAudience(userId: string): Promise<string[]> {
-    const rows = await this.rows<{ id: string }>(
-      `SELECT x.id FROM (
-         SELECT contact_id AS id FROM contacts WHERE user_id = $1 AND state = 'accepted'
+  async presenceAudiences(userIds: readonly string[]): Promise<string[][]> {
+    if (userIds.length === 0) return [];
+    // Per user, index probes only: the conversation's kind by key (LATERAL … LIMIT 1) and the
+    // partner by key (LATERAL, fenced by OFFSET 0 so it is not flattened into a join). As
+    // joins, the generic plan hash-joined a sequential scan of every conversation or member
+    // once per user of the batch (11.5 s instead of 0.18 s for 3,000 users of 10,000 pairs).
+    const rows = await this.rows<{ n: number; id: string }>(
+      `SELECT u.n::int AS n, a.id
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n)
+       CROSS JOIN LATERAL (
+         SELECT k.contact_id AS id FROM contacts k WHERE k.user_id = u.id AND k.state = 'accepted'
          UNION
          SELECT p.user_id FROM members m
-         JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
-         JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id
-         WHERE m.user_id = $1
-       ) x
-       WHERE x.id <> $1 AND NOT EXISTS (
+         CROSS JOIN LATERAL (
+           SELECT 1 FROM conversations c WHERE c.id = m.conversation_id AND c.kind = 'direct' LIMIT 1
+         ) c
+         CROSS JOIN LATERAL (
+           SELECT p.user_id FROM members p
+           WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id OFFSET 0
+         ) p
+         WHERE m.user_id = u.id
+       ) a
+       WHERE a.id <> u.id AND NOT EXISTS (
          SELECT 1 FROM blocks b
-         WHERE (b.blocker_id = $1 AND b.blocked_id = x.id) OR (b.blocker_id = x.id AND b.blocked_id = $1)
+         WHERE (b.blocker_id = u.id AND b.blocked_id = a.id) OR (b.blocker_id = a.id AND b.blocked_id = u.id)
        )
-       ORDER BY x.id`,
-      [userId],
-      'parley_presence_audience',
+       ORDER BY u.n, a.id`,
+      [userIds],
+      'parley_presence_audiences',
     );
-    return rows.map((r) => r.id);
+    const out: string[][] = userIds.map(() => []);
+    for (const r of rows) out[r.n - 1]?.push(r.id);
+    return out;
   }
   async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
     if (userIds.length === 0) return [];

@@ -812,10 +812,14 @@ export class SqliteStore implements Store {
       for (const e of entries) this.s.setLastActive.run(e.at, e.userId);
     })();
   }
-  async presenceAudience(userId: string): Promise<string[]> {
-    const ids = this.s.audience.all({ u: userId }) as string[];
-    const blocked = new Set(await this.blockedAmong(userId, ids));
-    return ids.filter((id) => id !== userId && !blocked.has(id));
+  async presenceAudiences(userIds: readonly string[]): Promise<string[][]> {
+    const out: string[][] = [];
+    for (const userId of userIds) {
+      const ids = this.s.audience.all({ u: userId }) as string[];
+      const blocked = new Set(await this.blockedAmong(userId, ids));
+      out.push(ids.filter((id) => id !== userId && !blocked.has(id)));
+    }
+    return out;
   }
   async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
     const blocked = new Set(await this.blockedAmong(viewerId, userIds));

@@ -32,7 +32,7 @@ export const READER_METHODS: ReadonlySet<string> = new Set([
   'listMembers',
   'listConversations',
   'getConversationSummary',
-  'presenceAudience',
+  'presenceAudiences',
   'visibleTo',
   'listContacts',
   'getContactState',
