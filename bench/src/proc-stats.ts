@@ -4,7 +4,7 @@
  * busy core is 100%.
  */
 import { readFileSync } from 'node:fs';
-import { now } from './clock.js';
+import { now, sleep } from './clock.js';
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`; 100 on Linux). */
 const CLK_TCK = 100;
@@ -199,4 +199,28 @@ export function listenOverflows(): number | null {
   } catch {
     return null;
   }
+}
+
+/** Wait until the machine's busy CPU stays at or below `pct` for 3 s (at most `maxMs`, default 10 minutes). */
+export async function waitQuiet(pct: number, log: (msg: string) => void, maxMs = 600_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let quietSince: number | null = null;
+  let prev = readProc(MACHINE);
+  let told = false;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const cur = readProc(MACHINE);
+    if (!prev || !cur) return;
+    const busy = cpuPct(prev, cur);
+    prev = cur;
+    if (busy <= pct) {
+      quietSince ??= Date.now();
+      if (Date.now() - quietSince >= 3000) return;
+    } else {
+      quietSince = null;
+      if (!told) log(`waiting for the machine to be quiet (busy ${Math.round(busy)}% > ${pct}%)`);
+      told = true;
+    }
+  }
+  log(`machine still busy after ${Math.round(maxMs / 1000)} s; going on anyway`);
 }

@@ -11,8 +11,7 @@ import type { ServerHandle } from './processes.js';
 import { formatProfile, summarizeProfile } from './profile-summary.js';
 import type { CpuProfile } from './profile-summary.js';
 import { combineRuns, round } from './result.js';
-import { MACHINE, cpuPct, readProc } from './proc-stats.js';
-import { sleep } from './clock.js';
+import { waitQuiet } from './proc-stats.js';
 import type { BenchResult } from './result.js';
 import type { RunContext } from './scenarios/common.js';
 import { runDm, runRelay } from './scenarios/dm.js';
@@ -71,30 +70,6 @@ function profilesOf(dir: string, pid: number | null): { file: string; thread: nu
     if (m && Number(m[1]) === pid) out.push({ file: join(dir, f), thread: Number(m[2]) });
   }
   return out.sort((a, b) => a.thread - b.thread);
-}
-
-/** Wait until the machine's busy CPU stays at or below `pct` for 3 s (at most 10 minutes). */
-async function waitQuiet(pct: number, log: Log): Promise<void> {
-  const deadline = Date.now() + 600_000;
-  let quietSince: number | null = null;
-  let prev = readProc(MACHINE);
-  let told = false;
-  while (Date.now() < deadline) {
-    await sleep(500);
-    const cur = readProc(MACHINE);
-    if (!prev || !cur) return;
-    const busy = cpuPct(prev, cur);
-    prev = cur;
-    if (busy <= pct) {
-      quietSince ??= Date.now();
-      if (Date.now() - quietSince >= 3000) return;
-    } else {
-      quietSince = null;
-      if (!told) log(`waiting for the machine to be quiet (busy ${Math.round(busy)}% > ${pct}%)`);
-      told = true;
-    }
-  }
-  log(`machine still busy after 10 minutes; running anyway`);
 }
 
 /** One run of one scenario: start its server (unless --target), run, stop, summarize the profile. */

@@ -3,10 +3,12 @@
  * over WebSocket by 8 devices with 256 unacked sends each), read in pages of 50 at random
  * positions at `--page-rate` pages/s while the dm workload runs at `--rate` (default 5000).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram } from '../histogram.js';
 import { HttpApi, runPrefix, seedAccounts } from '../http-api.js';
 import type { Account } from '../http-api.js';
 import { now, sleepUntil } from '../clock.js';
+import { waitQuiet } from '../proc-stats.js';
 import type { BenchResult } from '../result.js';
 import { round } from '../result.js';
 import type { LoadTiming } from '../worker/load-job.js';
@@ -16,6 +18,8 @@ import { defaultWarmup, seedPairs } from './dm.js';
 import { blast } from './seed-messages.js';
 
 const SEED_DEVICES = 8;
+/** After seeding, the machine's busy CPU (%) to wait for before the measured load starts. */
+const SETTLED_PCT = 25;
 const PAGE = 50;
 
 /** Open-loop page reads at `rate`/s during the window (at most 64 in flight). */
@@ -35,6 +39,10 @@ async function readPages(
   let skipped = 0;
   const pending = new Set<Promise<void>>();
   await sleepUntil(timing.measureFrom);
+  // This process's own event-loop delay: a page's latency includes it (the reader's side of
+  // the measurement), so it is reported next to the page figures.
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const from = now();
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
@@ -74,6 +82,7 @@ async function readPages(
       }
     }, 1);
   });
+  loop.disable();
   await Promise.all(pending);
   const q = (x: number): number | null => {
     const v = hist.quantileMs(x);
@@ -87,6 +96,8 @@ async function readPages(
     page_p99_ms: q(0.99),
     page_max_ms: hist.maxMs() === null ? null : round(hist.maxMs() as number),
     page_errors: errors,
+    reader_loop_delay_p99_ms: round(loop.percentile(99) / 1e6),
+    reader_loop_delay_max_ms: round(loop.max / 1e6),
     page_short: short,
     page_skipped: skipped,
   };
@@ -114,6 +125,11 @@ export async function runHistory(ctx: RunContext): Promise<BenchResult> {
       { window: 256, textChars: opts.textChars, log: ctx.log },
     );
     ctx.log(`seeded ${seeded.sent} messages in ${round(seeded.seconds)} s`);
+    // The figures are for a server holding the conversation, not one still writing a bulk
+    // import back into its database file (the checkpointer copies the seed's WAL for a while).
+    const settleFrom = now();
+    await waitQuiet(SETTLED_PCT, ctx.log, 120_000);
+    const settled = round((now() - settleFrom) / 1000);
     const clients = opts.clients ?? 200;
     const convs = await seedPairs(ctx, Math.max(1, Math.floor(clients / 2)));
     const rate = opts.rate ?? 5000;
@@ -133,6 +149,7 @@ export async function runHistory(ctx: RunContext): Promise<BenchResult> {
       history_size: size,
       seed_s: round(seeded.seconds),
       seed_per_s: round(seeded.sent / seeded.seconds),
+      settle_s: settled,
       ...r,
     };
   } finally {
