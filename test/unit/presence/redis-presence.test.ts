@@ -79,6 +79,34 @@ describe('Redis presence', () => {
     expect(await r.zscore(`${prefix}pres:last`, 'u1')).toBe(String(seen));
   });
 
+  it('takes every silent user offline in one sweep, once each, and keeps a talking one', async () => {
+    const r = redis as Redis;
+    tracker = new RedisPresence({
+      redis: r,
+      prefix,
+      node: 'n1',
+      timeoutMs: 600,
+      log: pino({ level: 'silent' }),
+    });
+    const offline: string[] = [];
+    tracker.onChange((userId, state) => {
+      if (!state.online) offline.push(userId);
+    });
+    const silent = Array.from({ length: 50 }, (_, i) => `s${i}`);
+    for (const u of [...silent, 'talker']) tracker.connected(u, `c-${u}`);
+    // Dropped without a goodbye: online until the timeout passes.
+    for (const u of silent) tracker.disconnected(u, `c-${u}`, false);
+    const deadline = Date.now() + 5000;
+    while (offline.length < silent.length && Date.now() < deadline) {
+      tracker.heartbeat('talker');
+      await sleep(50);
+    }
+    await sleep(300); // a few more sweeps: nobody is taken offline twice
+    expect([...offline].sort()).toEqual([...silent].sort());
+    expect(await r.smembers(`${prefix}pres:online`)).toEqual(['talker']);
+    expect(await r.zrange(`${prefix}pres:alive`, '0', '-1')).toEqual(['talker']);
+  });
+
   it('answers the state of many users, known or not', async () => {
     const r = redis as Redis;
     tracker = new RedisPresence({ redis: r, prefix, node: 'n1', log: pino({ level: 'silent' }) });

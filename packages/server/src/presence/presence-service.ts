@@ -18,6 +18,7 @@ export class PresenceService {
   /** Per user with a change in flight, the number of their latest change. */
   private readonly latest = new Map<string, number>();
   private changes = 0;
+  private closed = false;
 
   constructor(
     private readonly tracker: PresenceTracker,
@@ -29,9 +30,10 @@ export class PresenceService {
   ) {
     this.audiences = new TurnBatch((userIds) => store.presenceAudiences(userIds));
     tracker.onChange((userId, state) => {
-      this.publish(userId, state.online, state.lastActiveAt).catch((err: unknown) =>
-        log.warn({ err }, 'presence fan-out failed'),
-      );
+      this.publish(userId, state.online, state.lastActiveAt).catch((err: unknown) => {
+        // Changes made by the stop itself (its sockets closing) may outlive the store.
+        if (!this.closed) log.warn({ err }, 'presence fan-out failed');
+      });
     });
     this.timer = setInterval(() => void this.flush(), flushMs).unref();
   }
@@ -93,6 +95,7 @@ export class PresenceService {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     await this.flush();
     this.tracker.close();
