@@ -39,18 +39,20 @@ describe('Redis presence', () => {
   });
 
   const alive = async (userId: string) => Number(await redis?.zscore(`${prefix}pres:alive`, userId));
+  /** A tracker on the test's Redis and prefix, closed after the test. */
+  const track = (o: { timeoutMs?: number; beatEveryMs?: number } = {}): RedisPresence =>
+    (tracker = new RedisPresence({
+      redis: redis as Redis,
+      prefix,
+      node: 'n1',
+      log: pino({ level: 'silent' }),
+      ...o,
+    }));
 
   it('writes a busy user’s heartbeats once per interval, the latest one last', async () => {
     const r = redis as Redis;
     // Flushes every 500 ms (a quarter of the timeout); a user's beats at most every 1000 ms.
-    tracker = new RedisPresence({
-      redis: r,
-      prefix,
-      node: 'n1',
-      timeoutMs: 3000,
-      beatEveryMs: 1000,
-      log: pino({ level: 'silent' }),
-    });
+    tracker = track({ timeoutMs: 3000, beatEveryMs: 1000 });
     tracker.connected('u1', 'c1');
     let connectedAt = 0;
     for (let i = 0; i < 100 && !connectedAt; i++) {
@@ -81,13 +83,7 @@ describe('Redis presence', () => {
 
   it('takes every silent user offline in one sweep, once each, and keeps a talking one', async () => {
     const r = redis as Redis;
-    tracker = new RedisPresence({
-      redis: r,
-      prefix,
-      node: 'n1',
-      timeoutMs: 600,
-      log: pino({ level: 'silent' }),
-    });
+    tracker = track({ timeoutMs: 600 });
     const offline: string[] = [];
     tracker.onChange((userId, state) => {
       if (!state.online) offline.push(userId);
@@ -109,7 +105,7 @@ describe('Redis presence', () => {
 
   it('answers the state of many users, known or not', async () => {
     const r = redis as Redis;
-    tracker = new RedisPresence({ redis: r, prefix, node: 'n1', log: pino({ level: 'silent' }) });
+    tracker = track();
     tracker.connected('u1', 'c1');
     await r.zadd(`${prefix}pres:last`, 1234, 'u2'); // seen before, offline now
     let states = await tracker.states(['u1', 'u2', 'u3']);

@@ -302,6 +302,15 @@ for (const adapter of selectedAdapters()) {
       expect(rest.messages.map((m) => m.clientId)).toEqual(['f3']);
       expect(rest.hasMore).toBe(false);
       expect(await store.feedHead(a.id)).toBe(rest.messages[0]?.pos);
+      // Several reads in one call: each answers as alone, in the order asked.
+      const many = await store.readFeeds([
+        { userId: a.id, since: fa.messages[1]?.pos ?? 0, limit: 2 },
+        { userId: uid('nobody'), since: 0, limit: 5 },
+        { userId: a.id, since: 0, limit: 2 },
+        { userId: x.id, since: 0, limit: 10 },
+      ]);
+      expect(many).toEqual([rest, { messages: [], hasMore: false }, fa, fx]);
+      expect(await store.readFeeds([])).toEqual([]);
       expect(await store.feedHead(uid('nobody'))).toBe(0);
       expect(await store.feedHeads([x.id, uid('nobody'), a.id, x.id])).toEqual([
         fx.messages[0]?.pos,

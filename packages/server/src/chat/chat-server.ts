@@ -26,7 +26,7 @@ import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
-import type { Store } from '../store/store.js';
+import type { FeedPage, FeedRead, Store } from '../store/store.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
 import { TurnBatch } from '../turn-batch.js';
 
@@ -72,6 +72,8 @@ export class ChatServer {
   private readonly unsubscribe: () => void;
   /** Feed heads for `ready`, read once per turn for every connection the turn opened. */
   private readonly heads: TurnBatch<string, number>;
+  /** Catch-up pages of every connection syncing at the same time, in one store call. */
+  private readonly feeds: TurnBatch<FeedRead, FeedPage>;
 
   constructor(
     private readonly config: ServerConfig,
@@ -93,6 +95,7 @@ export class ChatServer {
     });
     this.unsubscribe = bus.subscribe((e) => this.onBusEvent(e));
     this.heads = new TurnBatch((userIds) => store.feedHeads(userIds));
+    this.feeds = new TurnBatch((reads) => store.readFeeds(reads));
     const sweepEvery = Math.max(50, Math.min(config.heartbeatMs, config.heartbeatTimeoutMs / 3));
     this.timers.push(setInterval(() => this.sweep(), sweepEvery).unref());
     this.timers.push(setInterval(() => void this.touchDevices(), TOUCH_INTERVAL_MS).unref());
@@ -354,7 +357,7 @@ export class ChatServer {
       for (; !upToDate;) {
         conn.overflowed = false;
         for (;;) {
-          const page = await this.store.readFeed(conn.ctx.userId, pos, MAX_SYNC_PAGE);
+          const page = await this.feeds.get({ userId: conn.ctx.userId, since: pos, limit: MAX_SYNC_PAGE });
           if ((conn.state as string) === 'closed') return;
           for (const m of page.messages) {
             const frame: MessageFrame = { type: 'message', message: m };

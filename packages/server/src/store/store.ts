@@ -21,6 +21,19 @@ export interface UserRow {
   pushPreview?: boolean;
 }
 
+/** One feed read: messages with pos > `since`, at most `limit`. */
+export interface FeedRead {
+  userId: string;
+  since: number;
+  limit: number;
+}
+
+/** A page of a user's feed, ascending by pos. */
+export interface FeedPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+
 /** A device with its user, as a token lookup answers. */
 export interface DeviceWithUser {
   device: DeviceRow;
@@ -249,7 +262,12 @@ export interface Store {
     opts: { before?: number; after?: number; limit: number },
   ): Promise<string | null>;
   /** Messages in the user's feed with pos > since, ascending, at most `limit`. */
-  readFeed(userId: string, since: number, limit: number): Promise<{ messages: Message[]; hasMore: boolean }>;
+  readFeed(userId: string, since: number, limit: number): Promise<FeedPage>;
+  /**
+   * `readFeed` of several (user, since, limit) at once, answered in the order given, each page
+   * from one snapshot (the catch-ups of a reconnect storm, batched by `TurnBatch`).
+   */
+  readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]>;
   /** Highest pos in the user's feed (0 when empty). */
   feedHead(userId: string): Promise<number>;
   /** `feedHead` of several users in one call, in the same order (the connections of one turn). */

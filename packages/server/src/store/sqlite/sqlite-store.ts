@@ -12,6 +12,8 @@ import type {
   CursorRow,
   DeviceRow,
   DeviceWithUser,
+  FeedPage,
+  FeedRead,
   MemberRow,
   NewMessage,
   NewPushJob,
@@ -101,8 +103,6 @@ interface ConvState {
   blocked: boolean;
   members: readonly string[];
 }
-
-type FeedPage = { messages: Message[]; hasMore: boolean };
 
 /** One conversation's part of a feed being read (`readFeed`). */
 interface FeedCursor {
@@ -719,6 +719,9 @@ export class SqliteStore implements Store {
     // message of one conversation and miss an older one of another committed in between, and
     // the reader's cursor would pass it.
     return this.readFeedTx(userId, since, limit);
+  }
+  async readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
+    return reads.map((r) => this.readFeedTx(r.userId, r.since, r.limit));
   }
 
   private readFeedPage(userId: string, since: number, limit: number): FeedPage {

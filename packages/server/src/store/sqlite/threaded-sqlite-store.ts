@@ -20,6 +20,7 @@ export const READER_METHODS: ReadonlySet<string> = new Set([
   'history',
   'historyJson',
   'readFeed',
+  'readFeeds',
   'feedHead',
   'feedHeads',
   'getDevicesByTokenHashes',
