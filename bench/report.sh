@@ -49,6 +49,8 @@ run cluster-dm-max --scenario dm --cluster --clients 1000 --rate 0 --duration 10
 run cluster-dm-5k --scenario dm --cluster --clients 1000 --rate 5000 --duration 10 --repeat 3
 # The same after 5 s of warmup instead of 2: the cluster's steady state without its cold start.
 run cluster-dm-5k-warm --scenario dm --cluster --clients 1000 --rate 5000 --duration 10 --warmup 5 --repeat 3
+# A reconnect storm against the cluster (not a target; one run, ~5 minutes with seeding).
+run cluster-sync --scenario sync --cluster --clients 10000 --missed 20
 run cluster-dm-sweep --sweep 1000,2000,3000,4000,5000 --cluster --clients 1000 --duration 10 \
   --chart bench/results/cluster-dm-latency.svg
 # CPU profiles of the server (every thread) over the measured window; one run each.

@@ -34,7 +34,8 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
   } finally {
     api.close();
   }
-  const workers = opts.workers ?? Math.max(2, Math.ceil(n / 9000));
+  // At least one worker per chat server: each worker's clients go to one of them.
+  const workers = opts.workers ?? Math.max(2, Math.ceil(n / 9000), server.wsUrls.length);
   const parts = roundRobin(tokens, workers);
   const pool = WorkerPool.start(workers);
   try {

@@ -47,7 +47,8 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
   } finally {
     api.close();
   }
-  const workers = opts.workers ?? Math.max(2, Math.ceil(n / 9000));
+  // At least one worker per chat server: each worker's clients go to one of them.
+  const workers = opts.workers ?? Math.max(2, Math.ceil(n / 9000), server.wsUrls.length);
   const parts = roundRobin(receivers, workers);
   const pool = WorkerPool.start(workers);
   try {

@@ -4,6 +4,7 @@
  * event loop, heap and open-files budget (20,000 here), and they spread over the cores.
  */
 import { fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RpcRequest, RpcResponse } from './rpc.js';
@@ -38,16 +39,24 @@ export class WorkerPool {
     }
   }
 
-  /** Fork `n` workers (node flags from BENCH_WORKER_NODE_OPTIONS, e.g. "--cpu-prof"). */
+  /**
+   * Fork `n` workers (node flags from BENCH_WORKER_NODE_OPTIONS, e.g. "--cpu-prof"). With
+   * BENCH_WORKER_NICE=N they run at that nice level: a way to see how much of a figure is the
+   * load generator competing with the server for the same cores (a diagnostic: the report's
+   * figures use the default, 0).
+   */
   static start(n: number): WorkerPool {
     const execArgv = (process.env.BENCH_WORKER_NODE_OPTIONS ?? '').split(/\s+/).filter((s) => s.length > 0);
-    const children = Array.from({ length: n }, () =>
-      fork(WORKER_SCRIPT, [], {
+    const nice = Number(process.env.BENCH_WORKER_NICE ?? 0);
+    const children = Array.from({ length: n }, () => {
+      const child = fork(WORKER_SCRIPT, [], {
         execArgv,
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      }),
-    );
+      });
+      if (nice !== 0 && child.pid !== undefined) setPriority(child.pid, nice);
+      return child;
+    });
     return new WorkerPool(children);
   }
 
