@@ -110,7 +110,9 @@ Scenarios: ${SCENARIOS.join(', ')}
                            idle: one per worker, others 0)
   --server-cli PATH        server to start (default packages/server/dist/cli.js)
   --data-parent DIR        create the server's data dir under DIR (e.g. /dev/shm)
-Env: BENCH_SERVER_NODE_OPTIONS adds node flags to the server process (e.g. "--cpu-prof").
+Env: BENCH_SERVER_NODE_OPTIONS adds node flags to the server process (e.g. "--cpu-prof"),
+     BENCH_WORKER_NODE_OPTIONS to the load generator's workers; BENCH_WORKER_NICE=N runs the
+     workers at nice level N (a diagnostic: how much a figure owes to sharing the cores).
 `;
 
 function num(name: string, raw: string | undefined): number | undefined {
