@@ -81,6 +81,24 @@ describe('Redis presence', () => {
     expect(await r.zscore(`${prefix}pres:last`, 'u1')).toBe(String(seen));
   });
 
+  it('records the first connections of a turn together: each user online once, none gone before', async () => {
+    const r = redis as Redis;
+    tracker = track({ timeoutMs: 3000 });
+    const online: string[] = [];
+    tracker.onChange((userId, state) => {
+      if (state.online) online.push(userId);
+    });
+    for (const u of ['a', 'b', 'c']) tracker.connected(u, `c-${u}`);
+    tracker.connected('a', 'c-a2'); // a second device of a
+    tracker.connected('d', 'c-d');
+    tracker.disconnected('d', 'c-d', true); // gone before the batch left
+    for (let i = 0; i < 100 && online.length < 3; i++) await sleep(10);
+    await sleep(100);
+    expect([...online].sort()).toEqual(['a', 'b', 'c']);
+    expect((await r.smembers(`${prefix}pres:online`)).sort()).toEqual(['a', 'b', 'c']);
+    expect(await r.zscore(`${prefix}pres:alive`, 'd')).toBeNull();
+  });
+
   it('takes every silent user offline in one sweep, once each, and keeps a talking one', async () => {
     const r = redis as Redis;
     tracker = track({ timeoutMs: 600 });
@@ -90,6 +108,8 @@ describe('Redis presence', () => {
     });
     const silent = Array.from({ length: 50 }, (_, i) => `s${i}`);
     for (const u of [...silent, 'talker']) tracker.connected(u, `c-${u}`);
+    for (let i = 0; i < 100 && (await r.scard(`${prefix}pres:online`)) < silent.length + 1; i++)
+      await sleep(10);
     // Dropped without a goodbye: online until the timeout passes.
     for (const u of silent) tracker.disconnected(u, `c-${u}`, false);
     const deadline = Date.now() + 5000;

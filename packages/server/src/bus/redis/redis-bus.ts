@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Bus, BusCapabilities, BusEvent, BusHandler } from '../bus.js';
 import { createLogger } from '../../logger.js';
+import { TurnBatch } from '../../turn-batch.js';
 import type { Logger } from '../../logger.js';
 
 export interface RedisBusOptions {
@@ -107,6 +108,8 @@ export class RedisBus implements Bus {
   private readonly handlers = new Set<BusHandler>();
   /** Users with at least one connection here (attach minus detach). */
   private readonly attached = new Set<string>();
+  /** Route registrations of users attached at about the same time, one pipeline per batch. */
+  private readonly attaches = new TurnBatch<string, void>((userIds) => this.attachAll(userIds));
   /** Lease expiry per node, from the last heartbeat. */
   private leases = new Map<string, number>();
   private queue: BusEvent[] = [];
@@ -211,12 +214,23 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     this.attached.add(userId);
     if (this.pub.status !== 'ready') return;
-    const key = this.routeKey(userId);
-    await this.exec(
-      this.pub.pipeline().hset(key, this.node, '1').pexpire(key, this.routeTtlMs),
-      'attach',
-      'could not register a route in Redis',
-    );
+    await this.attaches.get(userId);
+  }
+
+  /**
+   * The routes of users attached meanwhile, in one pipeline (a reconnect storm attaches
+   * thousands). A user detached before the pipeline leaves gets no route: their `detach`
+   * already went out, and a route written after it would outlive them.
+   */
+  private async attachAll(userIds: string[]): Promise<void[]> {
+    const p = this.pub.pipeline();
+    for (const u of userIds) {
+      if (!this.attached.has(u)) continue;
+      const key = this.routeKey(u);
+      p.hset(key, this.node, '1').pexpire(key, this.routeTtlMs);
+    }
+    if (p.length > 0) await this.exec(p, 'attach', 'could not register a route in Redis');
+    return userIds.map(() => undefined);
   }
 
   /** The user's last connection on this server closed: stop routing their events here. */

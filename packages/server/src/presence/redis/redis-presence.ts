@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
+import { TurnBatch } from '../../turn-batch.js';
 import type { PresenceListener, PresenceState, PresenceTracker } from '../presence.js';
 
 export interface RedisPresenceOptions {
@@ -39,6 +40,8 @@ export class RedisPresence implements PresenceTracker {
   private deviceBeats = new Map<string, number>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** First connections here, recorded in Redis in batches (see recordArrivals). */
+  private readonly arrivals = new TurnBatch<string, void>((userIds) => this.recordArrivals(userIds));
   private readonly r: Redis;
   private readonly p: string;
   private readonly timeoutMs: number;
@@ -82,18 +85,31 @@ export class RedisPresence implements PresenceTracker {
     this.dirty.set(userId, now);
     if (e.connections.size > 1) return;
     this.beatFlushedAt.set(userId, now);
-    this.r
-      .multi()
-      .hset(`${this.p}pres:nodes:${userId}`, this.opts.node, String(now))
-      .zadd(`${this.p}pres:alive`, now, userId)
-      .zadd(`${this.p}pres:last`, 'GT', now, userId)
-      .sadd(`${this.p}pres:online`, userId)
-      .exec()
-      .then((res) => {
-        const added = res?.[3]?.[1];
-        if (added === 1) this.emit(userId, { online: true, lastActiveAt: now });
-      })
-      .catch((err: unknown) => this.warn(err, 'could not record a connection'));
+    this.arrivals.get(userId).catch((err: unknown) => this.warn(err, 'could not record a connection'));
+  }
+
+  /**
+   * Users whose first connection here opened at about the same time, recorded in one
+   * transaction (a reconnect storm brings thousands); those gone again before it leaves are
+   * left out, since their disconnection already went out. SADD answers who came online.
+   */
+  private async recordArrivals(userIds: string[]): Promise<void[]> {
+    const now = Date.now();
+    const here = userIds.filter((u) => this.local.has(u));
+    if (here.length > 0) {
+      const tx = this.r.multi();
+      for (const u of here) {
+        tx.hset(`${this.p}pres:nodes:${u}`, this.opts.node, String(now))
+          .zadd(`${this.p}pres:alive`, now, u)
+          .zadd(`${this.p}pres:last`, 'GT', now, u)
+          .sadd(`${this.p}pres:online`, u);
+      }
+      const res = await tx.exec();
+      here.forEach((u, i) => {
+        if (res?.[i * 4 + 3]?.[1] === 1) this.emit(u, { online: true, lastActiveAt: now });
+      });
+    }
+    return userIds.map(() => undefined);
   }
 
   heartbeat(userId: string): void {
