@@ -69,6 +69,14 @@ export function serverStats(
 }
 
 /** The processes the sampler must watch for a run: the machine, this process, the server(s), the workers, the services. */
+/**
+ * Worker processes for `n` connections held open (idle, sync): at most 9,000 sockets each, and
+ * at least one per chat server, since each worker's clients go to one of them.
+ */
+export function connectionWorkers(ctx: RunContext, n: number): number {
+  return ctx.opts.workers ?? Math.max(2, Math.ceil(n / 9000), ctx.server.wsUrls.length);
+}
+
 export function ourPids(server: ServerHandle, workerPids: number[]): number[] {
   // PostgreSQL starts a backend per pooled connection, and pools open them as load arrives.
   if (server.kind === 'cluster') server.servicePids = servicePids();

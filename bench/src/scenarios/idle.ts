@@ -12,7 +12,14 @@ import { round } from '../result.js';
 import type { IdleConnectReport, IdleStats } from '../worker/idle-job.js';
 import { WorkerPool, localAddressFor, roundRobin } from '../worker/pool.js';
 import type { RunContext } from './common.js';
-import { clientCpuPct, otherCpuPct, ourPids, serverFigures, serverStats } from './common.js';
+import {
+  clientCpuPct,
+  connectionWorkers,
+  otherCpuPct,
+  ourPids,
+  serverFigures,
+  serverStats,
+} from './common.js';
 
 /** Below Linux's default ephemeral range (32768-60999): no clash with the machine's own connections. */
 const FIRST_SOURCE_PORT = 10_000;
@@ -34,8 +41,7 @@ export async function runIdle(ctx: RunContext): Promise<BenchResult> {
   } finally {
     api.close();
   }
-  // At least one worker per chat server: each worker's clients go to one of them.
-  const workers = opts.workers ?? Math.max(2, Math.ceil(n / 9000), server.wsUrls.length);
+  const workers = connectionWorkers(ctx, n);
   const parts = roundRobin(tokens, workers);
   const pool = WorkerPool.start(workers);
   try {

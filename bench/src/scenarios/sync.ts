@@ -14,7 +14,7 @@ import { round } from '../result.js';
 import type { SyncClientSpec, SyncReport } from '../worker/sync-job.js';
 import { WorkerPool, localAddressFor, roundRobin } from '../worker/pool.js';
 import type { RunContext } from './common.js';
-import { clientCpuPct, otherCpuPct, ourPids, serverFigures } from './common.js';
+import { clientCpuPct, connectionWorkers, otherCpuPct, ourPids, serverFigures } from './common.js';
 import { blast } from './seed-messages.js';
 import type { BlastJob } from './seed-messages.js';
 
@@ -47,8 +47,7 @@ export async function runSync(ctx: RunContext): Promise<BenchResult> {
   } finally {
     api.close();
   }
-  // At least one worker per chat server: each worker's clients go to one of them.
-  const workers = opts.workers ?? Math.max(2, Math.ceil(n / 9000), server.wsUrls.length);
+  const workers = connectionWorkers(ctx, n);
   const parts = roundRobin(receivers, workers);
   const pool = WorkerPool.start(workers);
   try {

@@ -14,9 +14,9 @@ export class TurnBatch<K, V> {
   private scheduled = false;
   private inFlight = 0;
 
-  /** `lookup` answers the keys in the order given. */
+  /** `lookup` answers the keys in the order given (nothing, for a batch of writes: V = void). */
   constructor(
-    private readonly lookup: (keys: K[]) => Promise<V[]>,
+    private readonly lookup: (keys: K[]) => Promise<V[] | void>,
     private readonly maxInFlight = 2,
   ) {}
 
@@ -42,7 +42,7 @@ export class TurnBatch<K, V> {
     this.waiting = new Map();
     const keys = [...waiting.keys()];
     this.inFlight++;
-    let call: Promise<V[]>;
+    let call: Promise<V[] | void>;
     try {
       call = this.lookup(keys);
     } catch (err) {
@@ -52,7 +52,7 @@ export class TurnBatch<K, V> {
       .then(
         (values) => {
           keys.forEach((k, i) => {
-            for (const w of waiting.get(k) ?? []) w.resolve(values[i] as V);
+            for (const w of waiting.get(k) ?? []) w.resolve(values?.[i] as V);
           });
         },
         (err: unknown) => {

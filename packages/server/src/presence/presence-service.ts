@@ -44,14 +44,15 @@ export class PresenceService {
     // after it.
     const change = ++this.changes;
     this.latest.set(userId, change);
-    let audience: string[];
+    let stale = true;
+    let audience: string[] = [];
     try {
       audience = await this.audiences.get(userId);
     } finally {
-      if (this.latest.get(userId) === change) this.latest.delete(userId);
-      else audience = []; // a later change is on its way
+      stale = this.latest.get(userId) !== change; // a later change is on its way
+      if (!stale) this.latest.delete(userId);
     }
-    if (audience.length === 0) return;
+    if (stale || audience.length === 0) return;
     const frame: PresenceFrame = { type: 'presence', userId, online, lastActiveAt };
     this.bus.publish({ type: 'deliver', userIds: audience, frame: JSON.stringify(frame) });
   }

@@ -222,7 +222,7 @@ export class RedisBus implements Bus {
    * thousands). A user detached before the pipeline leaves gets no route: their `detach`
    * already went out, and a route written after it would outlive them.
    */
-  private async attachAll(userIds: string[]): Promise<void[]> {
+  private async attachAll(userIds: string[]): Promise<void> {
     const p = this.pub.pipeline();
     for (const u of userIds) {
       if (!this.attached.has(u)) continue;
@@ -230,7 +230,6 @@ export class RedisBus implements Bus {
       p.hset(key, this.node, '1').pexpire(key, this.routeTtlMs);
     }
     if (p.length > 0) await this.exec(p, 'attach', 'could not register a route in Redis');
-    return userIds.map(() => undefined);
   }
 
   /** The user's last connection on this server closed: stop routing their events here. */

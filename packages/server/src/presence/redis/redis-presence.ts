@@ -93,23 +93,21 @@ export class RedisPresence implements PresenceTracker {
    * transaction (a reconnect storm brings thousands); those gone again before it leaves are
    * left out, since their disconnection already went out. SADD answers who came online.
    */
-  private async recordArrivals(userIds: string[]): Promise<void[]> {
+  private async recordArrivals(userIds: string[]): Promise<void> {
     const now = Date.now();
     const here = userIds.filter((u) => this.local.has(u));
-    if (here.length > 0) {
-      const tx = this.r.multi();
-      for (const u of here) {
-        tx.hset(`${this.p}pres:nodes:${u}`, this.opts.node, String(now))
-          .zadd(`${this.p}pres:alive`, now, u)
-          .zadd(`${this.p}pres:last`, 'GT', now, u)
-          .sadd(`${this.p}pres:online`, u);
-      }
-      const res = await tx.exec();
-      here.forEach((u, i) => {
-        if (res?.[i * 4 + 3]?.[1] === 1) this.emit(u, { online: true, lastActiveAt: now });
-      });
+    if (here.length === 0) return;
+    const tx = this.r.multi();
+    for (const u of here) {
+      tx.hset(`${this.p}pres:nodes:${u}`, this.opts.node, String(now))
+        .zadd(`${this.p}pres:alive`, now, u)
+        .zadd(`${this.p}pres:last`, 'GT', now, u)
+        .sadd(`${this.p}pres:online`, u);
     }
-    return userIds.map(() => undefined);
+    const res = await tx.exec();
+    here.forEach((u, i) => {
+      if (res?.[i * 4 + 3]?.[1] === 1) this.emit(u, { online: true, lastActiveAt: now });
+    });
   }
 
   heartbeat(userId: string): void {
