@@ -14,6 +14,12 @@ export interface BenchOptions {
   duration: number;
   /** Sending before the window opens, s. Default 2 (0.5 when --duration is under 5). */
   warmup: number | undefined;
+  /**
+   * With a fixed --rate: the offered rate rises linearly from 0 over this many seconds at the
+   * start of the warmup (at most the warmup), as a load test's ramp-up does. Default 0: the
+   * full rate from the first send, on processes that have just started.
+   */
+  ramp: number;
   /** Longest wait for outstanding acks and deliveries after sending stops, s. Default 10. */
   drain: number;
   /** Most unacked sends per client. Default 8 for --rate 0 in dm/relay/history, 1 in group, 1000 at a fixed rate. */
@@ -84,6 +90,8 @@ Scenarios: ${SCENARIOS.join(', ')}
   --rate R                 offered messages/s across all clients; 0 = max with a window (default 0)
   --duration S             measured window, s (default 10)
   --warmup S               sending before the window opens, s (default 2)
+  --ramp S                 with --rate: rise from 0 to the rate over the first S s of the warmup
+                           (default 0: full rate from the first send)
   --drain S                wait for late acks/deliveries, s (default 10)
   --window W               unacked sends per client
   --workers N              load-generator processes
@@ -133,6 +141,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       rate: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      ramp: { type: 'string' },
       drain: { type: 'string' },
       window: { type: 'string' },
       workers: { type: 'string' },
@@ -188,6 +197,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     rate: num('rate', values.rate),
     duration: num('duration', values.duration) ?? 10,
     warmup: num('warmup', values.warmup),
+    ramp: num('ramp', values.ramp) ?? 0,
     drain: num('drain', values.drain) ?? 10,
     window: num('window', values.window),
     workers: num('workers', values.workers),

@@ -201,6 +201,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       startAt,
       measureFrom: startAt + p.warmupS * 1000,
       measureTo: startAt + (p.warmupS + p.durationS) * 1000,
+      rampMs: Math.min(opts.ramp, p.warmupS) * 1000,
       drainMs: opts.drain * 1000,
     };
     ctx.log(
@@ -265,12 +266,22 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       other_cpu_pct: otherCpuPct(sampler, ours, timing.measureFrom, timing.measureTo),
       ...(metricsFrom ? storeFigures(metricsFrom, metricsTo, p.durationS) : {}),
       drain_s: round(Math.max(...reports.map((r) => r.drainedMs)) / 1000),
+      // Where in the run the tail is: the slowest message sent in each half second (warmup first).
+      max_ms_by_half_second: maxByIndex(reports.map((r) => r.maxByHalfSecond)).map((v) => Math.round(v)),
+      ack_max_ms_by_half_second: maxByIndex(reports.map((r) => r.ackMaxByHalfSecond)).map((v) => Math.round(v)),
       profile_window_us: [fromUs, toUs],
       ...extraFields,
     };
   } finally {
     await pool.close();
   }
+}
+
+/** Element-wise maximum of arrays of different lengths. */
+function maxByIndex(arrays: readonly number[][]): number[] {
+  const out: number[] = [];
+  for (const a of arrays) a.forEach((v, i) => (out[i] = Math.max(out[i] ?? 0, v)));
+  return out;
 }
 
 /** Round the latency fields of a result for JSON and display. */

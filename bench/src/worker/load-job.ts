@@ -47,6 +47,8 @@ export interface LoadTiming {
   /** Measured window [measureFrom, measureTo); sending stops at measureTo. */
   measureFrom: number;
   measureTo: number;
+  /** With a fixed rate: the rate rises linearly from 0 over this long after `startAt`, ms. */
+  rampMs: number;
   /** Longest wait after sending stops for outstanding acks and deliveries, ms. */
   drainMs: number;
 }
@@ -74,6 +76,10 @@ export interface LoadReport {
   latency: HistogramData;
   /** Send → ack (durably stored), for messages sent in the window. */
   ackLatency: HistogramData;
+  /** Max send → receipt latency (ms) of the messages sent in each half second since `startAt` (warmup included). */
+  maxByHalfSecond: number[];
+  /** The same for send → ack. */
+  ackMaxByHalfSecond: number[];
   drainedMs: number;
 }
 
@@ -101,7 +107,13 @@ export class LoadJob {
   private readonly convs: Conv[];
   private readonly senders: Client[];
   private readonly pad: string;
-  private timing: LoadTiming = { startAt: Infinity, measureFrom: Infinity, measureTo: Infinity, drainMs: 0 };
+  private timing: LoadTiming = {
+    startAt: Infinity,
+    measureFrom: Infinity,
+    measureTo: Infinity,
+    rampMs: 0,
+    drainMs: 0,
+  };
   private sending = false;
 
   private sent = 0;
@@ -117,6 +129,8 @@ export class LoadJob {
   private readonly errors: Record<string, number> = {};
   private readonly latency = new Histogram();
   private readonly ackLatency = new Histogram();
+  private readonly maxByHalfSecond: number[] = [];
+  private readonly ackMaxByHalfSecond: number[] = [];
 
   constructor(private readonly task: LoadTask) {
     this.convs = task.convs.map((c) => ({ id: c.id, members: [], acked: new SeqSet() }));
@@ -210,6 +224,7 @@ export class LoadJob {
         if (inWindow) this.deliveredInWindow++;
         const t0 = parseFloat(m.text);
         if (t0 >= this.timing.measureFrom && t0 < this.timing.measureTo) this.latency.recordMs(t - t0);
+        this.slowest(this.maxByHalfSecond, t0, t);
         return;
       }
       case 'ack': {
@@ -219,6 +234,7 @@ export class LoadJob {
         if (t >= this.timing.measureFrom && t < this.timing.measureTo) this.ackedInWindow++;
         const t0 = parseFloat(f.clientId);
         if (t0 >= this.timing.measureFrom && t0 < this.timing.measureTo) this.ackLatency.recordMs(t - t0);
+        this.slowest(this.ackMaxByHalfSecond, t0, t);
         if (this.sending && this.task.ratePerSec === 0) this.send(c, t);
         return;
       }
@@ -270,6 +286,10 @@ export class LoadJob {
   private paced(): Promise<void> {
     const { startAt, measureTo } = this.timing;
     const rate = this.task.ratePerSec / 1000;
+    const ramp = Math.max(0, this.timing.rampMs);
+    // Sends due by `ms` after the start: the integral of a rate that rises linearly over the ramp.
+    const dueBy = (ms: number): number =>
+      ms < ramp ? (rate * ms * ms) / (2 * ramp) : rate * (ms - ramp / 2);
     const n = this.senders.length;
     let scheduled = 0;
     let rr = 0;
@@ -281,7 +301,7 @@ export class LoadJob {
           resolve();
           return;
         }
-        const due = Math.floor((t - startAt) * rate) - scheduled;
+        const due = Math.floor(dueBy(t - startAt)) - scheduled;
         for (let k = 0; k < due; k++) {
           scheduled++;
           let tries = 0;
@@ -297,6 +317,14 @@ export class LoadJob {
         }
       }, 1);
     });
+  }
+
+  /** Keep the slowest latency (sent at t0, arrived at t) of t0's half second of the run. */
+  private slowest(byHalfSecond: number[], t0: number, t: number): void {
+    const slot = Math.floor((t0 - this.timing.startAt) / 500);
+    if (slot < 0 || t0 >= this.timing.measureTo || (byHalfSecond[slot] ?? 0) >= t - t0) return;
+    for (let k = byHalfSecond.length; k < slot; k++) byHalfSecond[k] = 0;
+    byHalfSecond[slot] = t - t0;
   }
 
   private report(drainedMs: number): LoadReport {
@@ -324,6 +352,8 @@ export class LoadJob {
       closed: this.closed,
       latency: this.latency.toData(),
       ackLatency: this.ackLatency.toData(),
+      maxByHalfSecond: this.maxByHalfSecond,
+      ackMaxByHalfSecond: this.ackMaxByHalfSecond,
       drainedMs,
     };
   }
