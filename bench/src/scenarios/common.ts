@@ -34,6 +34,8 @@ export interface LoadPhaseParams {
   durationS: number;
   /** Something else to run during the measured window (history page reads); its fields join the result. */
   during?: (timing: LoadTiming) => Promise<Record<string, unknown>>;
+  /** Processes of ours besides the load workers (the history page reader): client CPU, not "other". */
+  extraPids?: number[];
 }
 
 type Stats = NonNullable<ReturnType<typeof windowStats>>;
@@ -193,7 +195,8 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
         `${failed} of ${clients} clients failed to connect: ${connected.find((c) => c.error)?.error}`,
       );
     }
-    const ours = ourPids(server, pool.pids);
+    const clientPids = [...pool.pids, ...(p.extraPids ?? [])];
+    const ours = ourPids(server, clientPids);
     const pids = [MACHINE, process.pid, ...ours];
     const sampler = new ProcSampler(pids);
     const startAt = now() + 300;
@@ -259,7 +262,7 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       ...serverFigures(sampler, server, timing.measureFrom, timing.measureTo),
       client_cpu_pct: clientCpuPct(
         sampler,
-        [process.pid, ...pool.pids],
+        [process.pid, ...clientPids],
         timing.measureFrom,
         timing.measureTo,
       ),
@@ -268,7 +271,9 @@ export async function runLoadPhase(ctx: RunContext, p: LoadPhaseParams): Promise
       drain_s: round(Math.max(...reports.map((r) => r.drainedMs)) / 1000),
       // Where in the run the tail is: the slowest message sent in each half second (warmup first).
       max_ms_by_half_second: maxByIndex(reports.map((r) => r.maxByHalfSecond)).map((v) => Math.round(v)),
-      ack_max_ms_by_half_second: maxByIndex(reports.map((r) => r.ackMaxByHalfSecond)).map((v) => Math.round(v)),
+      ack_max_ms_by_half_second: maxByIndex(reports.map((r) => r.ackMaxByHalfSecond)).map((v) =>
+        Math.round(v),
+      ),
       profile_window_us: [fromUs, toUs],
       ...extraFields,
     };

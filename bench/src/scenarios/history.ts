@@ -1,17 +1,18 @@
 /**
  * `history`: a direct conversation of `--history-size` messages (default 1,000,000, seeded
  * over WebSocket by 8 devices with 256 unacked sends each), read in pages of 50 at random
- * positions at `--page-rate` pages/s while the dm workload runs at `--rate` (default 5000).
+ * positions at `--page-rate` pages/s (by a worker process of its own) while the dm workload
+ * runs at `--rate` (default 5000).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Histogram } from '../histogram.js';
 import { HttpApi, runPrefix, seedAccounts } from '../http-api.js';
 import type { Account } from '../http-api.js';
-import { now, sleepUntil } from '../clock.js';
+import { now } from '../clock.js';
 import { waitQuiet } from '../proc-stats.js';
 import type { BenchResult } from '../result.js';
 import { round } from '../result.js';
 import type { LoadTiming } from '../worker/load-job.js';
+import type { PagesTask } from '../worker/pages-job.js';
+import { WorkerPool } from '../worker/pool.js';
 import type { RunContext } from './common.js';
 import { roundLatencies, runLoadPhase } from './common.js';
 import { defaultWarmup, seedPairs } from './dm.js';
@@ -21,87 +22,6 @@ const SEED_DEVICES = 8;
 /** After seeding, the machine's busy CPU (%) to wait for before the measured load starts. */
 const SETTLED_PCT = 25;
 const PAGE = 50;
-
-/** Open-loop page reads at `rate`/s during the window (at most 64 in flight). */
-async function readPages(
-  api: HttpApi,
-  token: string,
-  conversationId: string,
-  size: number,
-  rate: number,
-  timing: LoadTiming,
-): Promise<Record<string, unknown>> {
-  const hist = new Histogram();
-  let errors = 0;
-  let short = 0;
-  let inflight = 0;
-  let started = 0;
-  let skipped = 0;
-  const pending = new Set<Promise<void>>();
-  await sleepUntil(timing.measureFrom);
-  // This process's own event-loop delay: a page's latency includes it (the reader's side of
-  // the measurement), so it is reported next to the page figures.
-  const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const from = now();
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const t = now();
-      if (t >= timing.measureTo) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      const due = Math.floor(((t - from) * rate) / 1000) - started;
-      for (let k = 0; k < due; k++) {
-        started++;
-        if (inflight >= 64) {
-          skipped++;
-          continue;
-        }
-        // A page ending anywhere in the conversation: `before` in [PAGE + 1, size + 1].
-        const before = PAGE + 1 + Math.floor(Math.random() * (size - PAGE + 1));
-        const t0 = now();
-        inflight++;
-        const p = api
-          .history(token, conversationId, before, PAGE)
-          .then(
-            (page) => {
-              hist.recordMs(now() - t0);
-              if (page.messages.length !== PAGE) short++;
-            },
-            () => {
-              errors++;
-            },
-          )
-          .finally(() => {
-            inflight--;
-            pending.delete(p);
-          });
-        pending.add(p);
-      }
-    }, 1);
-  });
-  loop.disable();
-  await Promise.all(pending);
-  const q = (x: number): number | null => {
-    const v = hist.quantileMs(x);
-    return v === null ? null : round(v);
-  };
-  return {
-    page_rate: rate,
-    pages_per_s: round(hist.total / ((timing.measureTo - from) / 1000)),
-    page_p50_ms: q(0.5),
-    page_p95_ms: q(0.95),
-    page_p99_ms: q(0.99),
-    page_max_ms: hist.maxMs() === null ? null : round(hist.maxMs() as number),
-    page_errors: errors,
-    reader_loop_delay_p99_ms: round(loop.percentile(99) / 1e6),
-    reader_loop_delay_max_ms: round(loop.max / 1e6),
-    page_short: short,
-    page_skipped: skipped,
-  };
-}
 
 export async function runHistory(ctx: RunContext): Promise<BenchResult> {
   const { opts, server } = ctx;
@@ -133,17 +53,34 @@ export async function runHistory(ctx: RunContext): Promise<BenchResult> {
     const clients = opts.clients ?? 200;
     const convs = await seedPairs(ctx, Math.max(1, Math.floor(clients / 2)));
     const rate = opts.rate ?? 5000;
-    const r = roundLatencies(
-      await runLoadPhase(ctx, {
-        convs,
-        workers: opts.workers ?? 2,
-        rate,
-        window: opts.window ?? (rate === 0 ? 8 : 1000),
-        warmupS: opts.warmup ?? defaultWarmup(opts.duration),
-        durationS: opts.duration,
-        during: (timing) => readPages(api, reader.token, conv.id, size, opts.pageRate, timing),
-      }),
-    );
+    // The pages are read by a process that does nothing else (see pages-job.ts).
+    const pages = WorkerPool.start(1);
+    let r;
+    try {
+      r = roundLatencies(
+        await runLoadPhase(ctx, {
+          convs,
+          workers: opts.workers ?? 2,
+          rate,
+          window: opts.window ?? (rate === 0 ? 8 : 1000),
+          warmupS: opts.warmup ?? defaultWarmup(opts.duration),
+          durationS: opts.duration,
+          extraPids: pages.pids,
+          during: (timing: LoadTiming) =>
+            pages.call<Record<string, unknown>>(0, 'pages.read', {
+              url: server.url,
+              token: reader.token,
+              conversationId: conv.id,
+              size,
+              rate: opts.pageRate,
+              page: PAGE,
+              timing,
+            } satisfies PagesTask),
+        }),
+      );
+    } finally {
+      await pages.close();
+    }
     return {
       scenario: 'history',
       history_size: size,

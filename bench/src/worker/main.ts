@@ -7,6 +7,8 @@ import type { IdleTask } from './idle-job.js';
 import { LoadJob } from './load-job.js';
 import type { LoadTask, LoadTiming } from './load-job.js';
 import type { RpcRequest, RpcResponse } from './rpc.js';
+import { readPages } from './pages-job.js';
+import type { PagesTask } from './pages-job.js';
 import { SyncJob } from './sync-job.js';
 import type { SyncTask } from './sync-job.js';
 
@@ -38,6 +40,7 @@ const methods: Record<string, (params: never) => unknown> = {
     await need(idle, 'idle').close();
     idle = null;
   },
+  'pages.read': (task: PagesTask) => readPages(task),
   'sync.connect': (task: SyncTask) => {
     sync = new SyncJob(task);
     return sync.connect();
