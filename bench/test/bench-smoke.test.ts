@@ -36,7 +36,10 @@ const REQUIRED = [
 ];
 
 const SMALL: Record<string, { args: string[]; extra: string[] }> = {
-  dm: { args: ['--clients', '20', '--rate', '200'], extra: ['acked_per_s', 'ack_p99_ms'] },
+  dm: {
+    args: ['--clients', '20', '--rate', '200'],
+    extra: ['acked_per_s', 'ack_p99_ms', 'max_ms_by_half_second', 'ack_max_ms_by_half_second'],
+  },
   group: {
     args: ['--clients', '20', '--group-size', '10', '--rate', '20'],
     extra: ['group_size', 'groups'],
@@ -45,7 +48,7 @@ const SMALL: Record<string, { args: string[]; extra: string[] }> = {
   sync: { args: ['--clients', '100', '--missed', '5'], extra: ['catchup_s'] },
   history: {
     args: ['--history-size', '5000', '--clients', '20', '--rate', '200', '--page-rate', '50'],
-    extra: ['page_p99_ms', 'history_size'],
+    extra: ['page_p99_ms', 'history_size', 'pages_per_s', 'reader_loop_delay_p99_ms'],
   },
   relay: { args: ['--clients', '20', '--rate', '200'], extra: [] },
 };
@@ -101,11 +104,30 @@ describe('bench smoke', () => {
       expect(r.duplicated).toBe(0);
       expect(r.failed ?? 0).toBe(0);
       if (scenario !== 'idle') expect(r.delivered_per_s).toBeGreaterThan(0);
+      // Pages are read by a worker of their own; every one answered.
+      if (scenario === 'history') {
+        expect(r.pages_per_s).toBeGreaterThan(0);
+        expect(r.page_errors).toBe(0);
+      }
     }, 160_000);
   }
 
   it('dm with --compare-relay reports the ratio to the relay', async () => {
-    const r = await bench(['--scenario', 'dm', '--clients', '20', '--rate', '100', '--compare-relay']);
+    const r = await bench([
+      '--scenario',
+      'dm',
+      '--clients',
+      '20',
+      '--rate',
+      '100',
+      '--ramp',
+      '0.5',
+      '--compare-relay',
+    ]);
+    // 0.5 s of warmup (ramping up) and 2 s measured: the slowest message of each half second.
+    const slowest = r.max_ms_by_half_second as number[];
+    expect(slowest).toHaveLength(5);
+    for (const ms of slowest) expect(Number.isFinite(ms) && ms >= 0).toBe(true);
     expect(r.lost).toBe(0);
     expect(r.duplicated).toBe(0);
     expect(typeof r.ratio_to_relay).toBe('number');
