@@ -12,7 +12,8 @@ export function defaultWarmup(durationS: number): number {
   return durationS < 5 ? 0.5 : 2;
 }
 
-function loadParams(ctx: RunContext, rate: number) {
+/** The load phase's parameters of `dm` (and `history`, whose load is dm's) at `rate`. */
+export function loadParams(ctx: RunContext, rate: number) {
   const { opts } = ctx;
   return {
     workers: opts.workers ?? 2,

@@ -15,7 +15,7 @@ import type { PagesTask } from '../worker/pages-job.js';
 import { WorkerPool } from '../worker/pool.js';
 import type { RunContext } from './common.js';
 import { roundLatencies, runLoadPhase } from './common.js';
-import { defaultWarmup, seedPairs } from './dm.js';
+import { loadParams, seedPairs } from './dm.js';
 import { blast } from './seed-messages.js';
 
 const SEED_DEVICES = 8;
@@ -60,11 +60,7 @@ export async function runHistory(ctx: RunContext): Promise<BenchResult> {
       r = roundLatencies(
         await runLoadPhase(ctx, {
           convs,
-          workers: opts.workers ?? 2,
-          rate,
-          window: opts.window ?? (rate === 0 ? 8 : 1000),
-          warmupS: opts.warmup ?? defaultWarmup(opts.duration),
-          durationS: opts.duration,
+          ...loadParams(ctx, rate),
           extraPids: pages.pids,
           during: (timing: LoadTiming) =>
             pages.call<Record<string, unknown>>(0, 'pages.read', {
