@@ -202,7 +202,23 @@ export async function openThreadedSqliteStore(
     await writer.stop();
     throw err;
   }
-  const guard = new InlineGuard(tuning.inlineSlowMs ?? 4, tuning.inlineCooldownMs ?? 1000);
+  // History pages: on this thread while the guard allows, else on the reader thread.
+  const inlineCalls = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  if (inline) {
+    const local = inline as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const guard = new InlineGuard(tuning.inlineSlowMs ?? 4, tuning.inlineCooldownMs ?? 1000);
+    for (const name of INLINE_METHODS) {
+      const method = local[name] as (...a: unknown[]) => Promise<unknown>;
+      inlineCalls.set(name, (...args) => {
+        if (!guard.inline) return reader.call(name, args);
+        const t0 = performance.now();
+        // SqliteStore's reads are synchronous inside: the work is done when the call returns.
+        const result = method.apply(local, args);
+        guard.took(performance.now() - t0);
+        return result;
+      });
+    }
+  }
 
   let busy = false;
   let lastFinish = 0;
@@ -246,18 +262,8 @@ export async function openThreadedSqliteStore(
       if (prop === 'close') return close;
       if (prop === 'appendMessages') return appendMessages;
       if (prop === 'then' || typeof prop !== 'string') return undefined;
-      if (inline && INLINE_METHODS.has(prop)) {
-        const local = inline;
-        const method = (local as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop];
-        return (...args: unknown[]) => {
-          if (!guard.inline || !method) return reader.call(prop, args);
-          const t0 = performance.now();
-          // SqliteStore's reads are synchronous inside: the work is done when the call returns.
-          const result = method.apply(local, args);
-          guard.took(performance.now() - t0);
-          return result;
-        };
-      }
+      const inlineCall = inlineCalls.get(prop);
+      if (inlineCall) return inlineCall;
       const thread = READER_METHODS.has(prop) ? reader : writer;
       return (...args: unknown[]) => thread.call(prop, args);
     },
