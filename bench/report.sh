@@ -7,7 +7,9 @@
 #
 # SERVER_CLI=path/to/cli.js measures that server build instead of packages/server/dist (to pin
 # a snapshot while others rebuild). --wait-quiet/--max-other keep runs that other jobs on a
-# shared machine disturbed out of the medians. About an hour on 2 cores.
+# shared machine disturbed out of the medians. About an hour on 2 cores. Every report also
+# measures the bare relay before and after its runs (bench/results/relay-before.json and
+# relay-after.json), the machine's speed that day.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results bench-results
@@ -28,6 +30,18 @@ run() {
   grep -E '^(delivered_per_s|p99_ms|lost|duplicated|ratio_to_relay|connects_per_s|bytes_per_conn|catchup_s|page_p99_ms) ' \
     "bench-results/$name.log" || true
 }
+
+# The machine's speed of the day, before and after the runs (relay-before.json, relay-after.json):
+# figures from different reports compare as ratios to it (docs/performance.md, "Machine").
+speed() {
+  echo "== relay-$1 (machine speed): npm run bench -- --scenario relay --clients 1000 --rate 0 --duration 5"
+  node bench/dist/cli.js --scenario relay --clients 1000 --rate 0 --duration 5 \
+    --json "bench/results/relay-$1.json" >"bench-results/relay-$1.log" 2>&1 ||
+    echo "   (exit $?; see bench-results/relay-$1.log)"
+  grep -E '^delivered_per_s ' "bench-results/relay-$1.log" || true
+}
+trap 'speed after' EXIT
+speed before
 
 run dm-max --scenario dm --clients 1000 --rate 0 --duration 10 --compare-relay --repeat 3
 run dm-10k --scenario dm --clients 1000 --rate 10000 --duration 10 --repeat 3
