@@ -28,11 +28,11 @@ export interface RedisBusOptions {
   /** `ready()` rejects when Redis is not reached and subscribed within this, ms. Default 10000. */
   readyTimeoutMs?: number;
   /**
-   * Largest pub/sub message, in bytes (UTF-8); larger fan-outs are split. Keeps every
-   * message well under Redis's pub/sub client output buffer limits (8 MiB soft / 32 MiB hard
-   * by default). Default 262144.
+   * Largest pub/sub message, in UTF-16 code units (at most 3 bytes each); larger fan-outs
+   * are split. Keeps every message well under Redis's pub/sub client output buffer limits
+   * (8 MiB soft / 32 MiB hard by default). Default 262144.
    */
-  maxMessageBytes?: number;
+  maxMessageChars?: number;
   /** Events waiting for Redis beyond this many are dropped (the store has them). Default 50000. */
   maxQueuedEvents?: number;
   /** Where warnings go (Redis down, events dropped). Default: a pino logger at level warn. */
@@ -56,91 +56,17 @@ const WARN_EVERY_MS = 10_000;
 type Pipeline = ReturnType<Redis['pipeline']>;
 
 /**
- * A flush in one round trip: the script looks up the routes of every user of the flush,
- * drops the routes that point at servers whose lease lapsed, and publishes one message per
- * server (split at `maxBytes`) carrying, per event, only that server's users. The message
- * format is the one `onMessage` reads: `[[userIds, pos, frame, prev?], ...]`.
- *
- * KEYS: the route key of each user. ARGV: this node, the channel prefix, the largest
- * message in bytes, the lapsed nodes (one per line), the number of events, then each
- * user's id as a JSON string (KEYS order), then per event four values: pos (`null` or a
- * number), the frame as a JSON string, the event's users as 1-based indexes into KEYS
- * (comma-separated), and their prev positions (comma-separated; empty for none).
- * Returns the number of messages published.
+ * Route lookup: the fields (nodes) of every route key given, as one reply per key. One
+ * command for a whole flush instead of one HKEYS per user: the client-side cost of a command
+ * (encoding, reply parsing, a promise) is what a busy chat server spends on routing.
  */
-const PUBLISH_LUA = `local self, prefix, maxBytes = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local dead = {}
-for n in string.gmatch(ARGV[4], '[^\\n]+') do dead[n] = true end
-local nUsers = #KEYS
-local nodesOf = {}
-for i = 1, nUsers do
-  local live = {}
-  for _, n in ipairs(redis.call('HKEYS', KEYS[i])) do
-    if n ~= self then
-      if dead[n] then redis.call('HDEL', KEYS[i], n) else live[#live + 1] = n end
-    end
-  end
-  nodesOf[i] = live
-end
-local parts, order = {}, {}
-local base = 5 + nUsers
-for e = 0, tonumber(ARGV[5]) - 1 do
-  local a = base + e * 4
-  local pos, frame, idxs, prevs = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local prevList = {}
-  for v in string.gmatch(prevs, '[^,]+') do prevList[#prevList + 1] = v end
-  local byNode, nodeOrder, k = {}, {}, 0
-  for ix in string.gmatch(idxs, '[^,]+') do
-    k = k + 1
-    local u = tonumber(ix)
-    for _, n in ipairs(nodesOf[u]) do
-      local b = byNode[n]
-      if not b then
-        b = { us = {}, pv = {} }
-        byNode[n] = b
-        nodeOrder[#nodeOrder + 1] = n
-      end
-      b.us[#b.us + 1] = ARGV[5 + u]
-      b.pv[#b.pv + 1] = prevList[k]
-    end
-  end
-  for _, n in ipairs(nodeOrder) do
-    local b = byNode[n]
-    local part = '[[' .. table.concat(b.us, ',') .. '],' .. pos .. ',' .. frame
-    if prevs ~= '' then part = part .. ',[' .. table.concat(b.pv, ',') .. ']' end
-    part = part .. ']'
-    local list = parts[n]
-    if not list then
-      list = {}
-      parts[n] = list
-      order[#order + 1] = n
-    end
-    list[#list + 1] = part
-  end
-end
-local sent = 0
-for _, n in ipairs(order) do
-  local channel = prefix .. n
-  local chunk, size = {}, 0
-  for _, part in ipairs(parts[n]) do
-    if #chunk > 0 and size + #part > maxBytes then
-      redis.call('PUBLISH', channel, '[' .. table.concat(chunk, ',') .. ']')
-      sent = sent + 1
-      chunk, size = {}, 0
-    end
-    chunk[#chunk + 1] = part
-    size = size + #part + 1
-  end
-  if #chunk > 0 then
-    redis.call('PUBLISH', channel, '[' .. table.concat(chunk, ',') .. ']')
-    sent = sent + 1
-  end
-end
-return sent`;
-/** Distinct users per script call: bounds how long one call holds Redis. */
-const PUBLISH_CHUNK = 1000;
+const ROUTES_LUA = `local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HKEYS', key) end
+return out`;
+/** Route keys per lookup call: bounds how long one script holds Redis. */
+const ROUTES_CHUNK = 1000;
 
-type PublishRedis = Redis & { parleyPublish(numKeys: number, ...keysAndArgs: string[]): Promise<number> };
+type RoutesRedis = Redis & { parleyRoutes(numKeys: number, ...keys: string[]): Promise<string[][]> };
 
 /**
  * The cluster bus: chat servers exchange events through Redis pub/sub, and each `deliver`
@@ -155,10 +81,10 @@ type PublishRedis = Redis & { parleyPublish(numKeys: number, ...keysAndArgs: str
  * - `nodes`: sorted set of nodes scored by lease expiry (ms). A crashed server stops
  *   renewing; its route fields are then skipped and deleted lazily by publishers.
  *
- * Publishing is one script call (one round trip) for every event of an event-loop turn: it
- * looks up the target users' routes and sends one message per server carrying, per event,
- * only that server's users plus the frame (escaped once per event, shared by every
- * server). Users attached to this server are delivered in-process at once, without Redis.
+ * Publishing looks up the target users' routes (one script call, one round trip, for every event of
+ * an event-loop turn), then sends one message per server carrying, per event, only that
+ * server's users plus the frame (escaped once per event, shared by every server). Users
+ * attached to this server are delivered in-process at once, without Redis.
  *
  * Redis is a hint and the store the truth: `publish` never throws, and while Redis is
  * unreachable remote deliveries are dropped (devices recover them by catch-up). ioredis
@@ -172,7 +98,7 @@ export class RedisBus implements Bus {
   private readonly prefix: string;
   private readonly leaseMs: number;
   private readonly routeTtlMs: number;
-  private readonly maxMessageBytes: number;
+  private readonly maxMessageChars: number;
   private readonly maxQueuedEvents: number;
   private readonly log: Logger;
   private readonly pub: Redis;
@@ -201,7 +127,7 @@ export class RedisBus implements Bus {
     this.leaseMs = opts.leaseMs ?? 15_000;
     this.routeTtlMs = opts.routeTtlMs ?? 3_600_000;
     this.readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
-    this.maxMessageBytes = opts.maxMessageBytes ?? 256 * 1024;
+    this.maxMessageChars = opts.maxMessageChars ?? 256 * 1024;
     this.maxQueuedEvents = opts.maxQueuedEvents ?? 50_000;
     this.log = opts.log ?? createLogger('warn');
     this.channel = `${this.prefix}srv:${this.node}`;
@@ -229,7 +155,7 @@ export class RedisBus implements Bus {
       autoResubscribe: true,
     });
     // EVALSHA, falling back to EVAL when Redis does not have the script (yet, or any more).
-    this.pub.defineCommand('parleyPublish', { lua: PUBLISH_LUA });
+    this.pub.defineCommand('parleyRoutes', { lua: ROUTES_LUA });
     this.pub.on('error', (err) => this.warn('redis', 'Redis command connection error', err));
     this.sub.on('error', (err) => this.warn('redis', 'Redis subscriber connection error', err));
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
@@ -464,62 +390,82 @@ export class RedisBus implements Bus {
   }
 
   private async send(events: BusEvent[]): Promise<void> {
-    const sends: Promise<unknown>[] = [];
-    // Revokes first, on the broadcast channel (as rare as a device sign-out).
-    for (const e of events) {
-      if (e.type === 'revoke')
-        sends.push(this.pub.publish(this.allChannel, JSON.stringify({ o: this.node, d: e.deviceIds })));
-    }
-    // Deliveries: one script call (one round trip) per PUBLISH_CHUNK distinct users, in
-    // publish order. Routes to servers whose lease lapsed are skipped and removed inside it.
-    const deadBefore = Date.now() - this.leaseMs;
-    const dead: string[] = [];
-    for (const [n, lease] of this.leases) if (lease < deadBefore) dead.push(n);
-    const head = [this.node, `${this.prefix}srv:`, String(this.maxMessageBytes), dead.join('\n')];
-    let index = new Map<string, number>();
-    let keys: string[] = [];
-    let users: string[] = [];
-    let eventArgs: string[] = [];
-    let count = 0;
-    const call = () => {
-      if (count === 0) return;
-      const pub = this.pub as PublishRedis;
-      sends.push(pub.parleyPublish(keys.length, ...keys, ...head, String(count), ...users, ...eventArgs));
-      index = new Map();
-      keys = [];
-      users = [];
-      eventArgs = [];
-      count = 0;
-    };
-    for (const e of events) {
-      if (e.type !== 'deliver' || e.userIds.length === 0) continue;
-      let fresh = 0;
-      for (const u of e.userIds) if (!index.has(u)) fresh++;
-      if (count > 0 && index.size + fresh > PUBLISH_CHUNK) call();
-      const idx: number[] = [];
-      for (const u of e.userIds) {
-        let i = index.get(u);
-        if (i === undefined) {
-          i = index.size + 1;
-          index.set(u, i);
-          keys.push(this.routeKey(u));
-          users.push(JSON.stringify(u));
-        }
-        idx.push(i);
+    // 1. Where is everyone? One script call per ROUTES_CHUNK distinct users.
+    const users = new Set<string>();
+    for (const e of events) if (e.type === 'deliver') for (const u of e.userIds) users.add(u);
+    const list = [...users];
+    const nodesOf = new Map<string, string[]>();
+    const stale: [string, string][] = [];
+    if (list.length > 0) {
+      const pub = this.pub as RoutesRedis;
+      const calls: Promise<string[][]>[] = [];
+      for (let i = 0; i < list.length; i += ROUTES_CHUNK) {
+        const keys = list.slice(i, i + ROUTES_CHUNK).map((u) => this.routeKey(u));
+        calls.push(pub.parleyRoutes(keys.length, ...keys));
       }
-      const { prev } = e;
-      eventArgs.push(
-        e.pos === undefined ? 'null' : String(e.pos),
-        JSON.stringify(e.frame), // escaped once, shared by every server
-        idx.join(','),
-        prev === undefined ? '' : e.userIds.map((_, i) => prev[i] ?? 0).join(','),
-      );
-      count++;
+      const replies = (await Promise.all(calls)).flat();
+      const deadBefore = Date.now() - this.leaseMs;
+      list.forEach((u, i) => {
+        const nodes = replies[i];
+        if (!nodes) throw new Error('route lookup: no reply for a user');
+        const live: string[] = [];
+        for (const n of nodes) {
+          if (n === this.node) continue; // delivered locally at publish
+          const lease = this.leases.get(n);
+          // Unknown nodes count as alive: they may have started since our last heartbeat.
+          if (lease !== undefined && lease < deadBefore) stale.push([u, n]);
+          else live.push(n);
+        }
+        if (live.length > 0) nodesOf.set(u, live);
+      });
     }
-    call();
-    if (sends.length === 0) return;
-    const failed = (await Promise.allSettled(sends)).find((r) => r.status === 'rejected');
-    if (failed) this.warn('drop', 'bus publish failed (catch-up recovers the events)', failed.reason);
+
+    // 2. One message per server (split when large), each event carrying that server's users.
+    const parts = new Map<string, string[]>();
+    const out = this.pub.pipeline();
+    for (const e of events) {
+      if (e.type === 'resync') continue;
+      if (e.type === 'revoke') {
+        out.publish(this.allChannel, JSON.stringify({ o: this.node, d: e.deviceIds }));
+        continue;
+      }
+      const byNode = new Map<string, number[]>();
+      e.userIds.forEach((u, i) => {
+        for (const n of nodesOf.get(u) ?? []) {
+          const us = byNode.get(n);
+          if (us) us.push(i);
+          else byNode.set(n, [i]);
+        }
+      });
+      if (byNode.size === 0) continue;
+      const frame = JSON.stringify(e.frame); // escaped once, shared by every server
+      const pos = e.pos ?? 'null';
+      for (const [n, idx] of byNode) {
+        const list = parts.get(n);
+        const us = JSON.stringify(idx.map((i) => e.userIds[i]));
+        const prev = e.prev === undefined ? '' : `,${JSON.stringify(idx.map((i) => e.prev?.[i] ?? 0))}`;
+        const part = `[${us},${pos},${frame}${prev}]`;
+        if (list) list.push(part);
+        else parts.set(n, [part]);
+      }
+    }
+    for (const [n, list] of parts) {
+      const channel = `${this.prefix}srv:${n}`;
+      let chunk: string[] = [];
+      let size = 0;
+      for (const part of list) {
+        if (chunk.length > 0 && size + part.length > this.maxMessageChars) {
+          out.publish(channel, `[${chunk.join(',')}]`);
+          chunk = [];
+          size = 0;
+        }
+        chunk.push(part);
+        size += part.length + 1;
+      }
+      if (chunk.length > 0) out.publish(channel, `[${chunk.join(',')}]`);
+    }
+    for (const [u, n] of stale) out.hdel(this.routeKey(u), n);
+    if (out.length > 0) await this.exec(out, 'drop', 'bus publish failed (catch-up recovers the events)');
   }
 
   /** (Re)register after every connect: our lease, then every locally attached user's route. */
