@@ -107,6 +107,43 @@ for (const adapter of selectedBusAdapters()) {
       }
     });
 
+    it("gives each server its users' prev positions, in the order of its users", async () => {
+      const [a, b, c] = (await servers(3)) as [Server, Server, Server];
+      const [u1, u2, u3, u4] = [uid('u1_'), uid('u2_'), uid('u3_'), uid('u4_')];
+      await a.bus.attach?.(u1);
+      await b.bus.attach?.(u2);
+      await c.bus.attach?.(u3);
+      await a.bus.attach?.(u4);
+      await b.bus.attach?.(u4);
+      const all = [u1, u2, u4, u3];
+      c.bus.publish({ type: 'deliver', userIds: all, frame: 'f', pos: 50, prev: [11, 22, 44, 33] });
+      await settle([a, b, c]);
+      const full = { type: 'deliver', userIds: all, frame: 'f', pos: 50, prev: [11, 22, 44, 33] };
+      expect(real(a)).toEqual([routed ? { ...full, userIds: [u1, u4], prev: [11, 44] } : full]);
+      expect(real(b)).toEqual([routed ? { ...full, userIds: [u2, u4], prev: [22, 44] } : full]);
+      expect(real(c)).toEqual([routed ? { ...full, userIds: [u3], prev: [33] } : full]);
+    });
+
+    it('keeps publish order when one turn names more users than one lookup takes', async () => {
+      const [a, b] = (await servers(2)) as [Server, Server];
+      const u = uid('u_');
+      await a.bus.attach?.(u);
+      // 2,500 users without a connection anywhere, two per event beside u: three lookups.
+      const base = uid('off_');
+      for (let pos = 1; pos <= 1250; pos++) {
+        b.bus.publish({
+          type: 'deliver',
+          userIds: [`${base}_${pos}a`, u, `${base}_${pos}b`],
+          frame: 'f',
+          pos,
+        });
+      }
+      await settle([a, b]);
+      const got = real(a).map((e) => (e.type === 'deliver' ? e.pos : null));
+      expect(got).toEqual(Array.from({ length: 1250 }, (_, i) => i + 1));
+      if (routed) expect(real(a).every((e) => e.type === 'deliver' && e.userIds.length === 1)).toBe(true);
+    });
+
     it('broadcasts revoke to every server once', async () => {
       const list = await servers(3);
       list[1]!.bus.publish({ type: 'revoke', deviceIds: ['d1', 'd2'] });
