@@ -22,7 +22,8 @@ export interface ClusterOptions extends StartOptions {
   chats?: number;
 }
 
-async function admin(sql: string): Promise<void> {
+/** Run one statement on the admin connection (create and drop databases). */
+export async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   try {

@@ -143,6 +143,28 @@ describe('bench smoke', () => {
     expect(text).toContain('dm p99');
   });
 
+  it('store-append appends for a second from two connections and drops its database', async (ctx) => {
+    const why = await pgAvailable();
+    if (why) {
+      if (process.env.PARLEY_REQUIRE_SERVICES) throw new Error(`store-append needs PostgreSQL: ${why}`);
+      console.warn(`skipped: ${why}`);
+      ctx.skip();
+      return;
+    }
+    const before = await benchDatabases();
+    const args = ['--appenders', '2', '--batch', '5', '--users', '20', '--seconds', '1'];
+    const { stdout } = await run(process.execPath, [join(ROOT, 'bench/dist/store-append.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, PARLEY_BENCH_PG_URL: PG_URL },
+      timeout: 60_000,
+    });
+    const m = /msgs\/s (\d+) .* failed (\d+)/.exec(stdout);
+    expect(m, stdout).not.toBeNull();
+    expect(Number(m?.[1])).toBeGreaterThan(0);
+    expect(Number(m?.[2])).toBe(0);
+    expect(await benchDatabases()).toEqual(before);
+  }, 70_000);
+
   it('dm --cluster runs against 1 API + 3 chat servers and removes its database and keys', async (ctx) => {
     const why = await servicesMissing();
     if (why) {
