@@ -17,32 +17,13 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PG_ADMIN_URL, admin } from './cluster.js';
+import type { PostgresStore, Store } from '@parley/server';
 import { Histogram } from './histogram.js';
 
-/** What this tool uses of @parley/server's PostgresStore. */
-interface AppendStore {
-  createUser(u: {
-    id: string;
-    username: string;
-    displayName: string;
-    passwordHash: string;
-    createdAt: number;
-  }): Promise<void>;
-  getOrCreateDirect(id: string, a: string, b: string, now: number): Promise<{ id: string }>;
-  appendMessages(
-    batch: {
-      id: string;
-      conversationId: string;
-      senderId: string;
-      clientId: string;
-      text: string;
-      createdAt: number;
-    }[],
-  ): Promise<unknown[]>;
-  close(): Promise<void>;
-}
+/** What this tool uses of @parley/server's PostgresStore (types only: the build is loaded at run time). */
+type AppendStore = Pick<Store, 'createUser' | 'getOrCreateDirect' | 'appendMessages' | 'close'>;
 interface ServerModule {
-  PostgresStore: { open(opts: { url: string; max?: number }): Promise<AppendStore> };
+  PostgresStore: Pick<typeof PostgresStore, 'open'>;
 }
 
 const DEFAULT_DIST = fileURLToPath(new URL('../../packages/server/dist', import.meta.url));
