@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually } from '../helpers/sdk.js';
+import { eventually, newUser } from '../helpers/sdk.js';
 import {
   SERVER_ARGS,
   bubble,
   launch,
+  logIn,
   newTab,
   row,
   screenshot,
@@ -143,5 +144,37 @@ describe('1:1 chat between two browsers', () => {
     expect(await row(a.page, 'Bob Builder').locator('.dot').count()).toBe(0);
     expect(a.errors).toEqual([]);
     expect(b.errors).toEqual([]);
+  });
+  it('keeps a chat that arrives while the list is still loading', async () => {
+    const [ana, bob, carol] = await Promise.all([
+      newUser(server.url, uname('ana')),
+      newUser(server.url, uname('bob')),
+      newUser(server.url, uname('carol')),
+    ]);
+    const old = await carol.http.direct({ userId: bob.id });
+    await carol.http.send(old.id, { clientId: 'old', text: 'an older chat' });
+    const tab = await newTab(browser, server.url);
+    // The app's first list read reaches the server at once but its answer comes late: a
+    // conversation created meanwhile arrives live first, and the stale list must not drop it.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await tab.page.route(/\/v1\/conversations\?/, async (route) => {
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+    });
+    await logIn(tab.page, bob.username);
+    // Connected: what is sent from now on comes live.
+    await tab.page.getByTestId('connection-banner').waitFor({ state: 'detached' });
+    const c = await ana.http.direct({ userId: bob.id });
+    await ana.http.send(c.id, { clientId: 'early', text: 'sent before the list came' });
+    await row(tab.page, ana.username).getByText('sent before the list came').waitFor();
+    release();
+    // Carol's chat comes only with the list: once it shows, the list's answer is applied.
+    await row(tab.page, carol.username).waitFor();
+    expect(await row(tab.page, ana.username).count()).toBe(1);
+    await row(tab.page, ana.username).click();
+    await bubble(tab.page, 'sent before the list came').waitFor();
+    expect(tab.errors).toEqual([]);
   });
 });

@@ -520,14 +520,20 @@ export class AppStore {
   async #refreshConversations(): Promise<void> {
     const client = this.client;
     if (client === null) return;
+    // A conversation that arrives live while the list is on its way is newer than the list:
+    // only those known before the request can be gone, and a live frame's last message wins.
+    const known = new Set(this.conversations.keys());
     try {
       const { conversations } = await client.http.conversations({ limit: 500 });
       if (this.client !== client) return;
       const ids = new Set(conversations.map((c) => c.id));
-      for (const id of this.conversations.keys()) {
-        if (!ids.has(id)) this.#removeConversation(id);
+      for (const id of known) {
+        if (!ids.has(id) && this.conversations.has(id)) this.#removeConversation(id);
       }
-      for (const c of conversations) this.#putConversation(c, true);
+      for (const c of conversations) {
+        if ((this.conversations.get(c.id)?.lastSeq ?? -1) > c.lastSeq) continue;
+        this.#putConversation(c, true);
+      }
       this.conversationsLoaded = true;
       this.changed();
       this.#markSeen();
