@@ -108,6 +108,7 @@ describe('bad input', () => {
       [{ type: 'send', conversationId: 'c_nope', clientId: 'e3', text: 'x' }, 'not_found'],
       // No store takes U+0000 (PostgreSQL text cannot hold it), so none is offered one.
       [{ type: 'send', conversationId: conv.id, clientId: 'e4', text: 'a\u0000b' }, 'invalid_field'],
+      [{ type: 'send', conversationId: conv.id, clientId: 'e\u0000', text: 'x' }, 'invalid_field'],
       [{ type: 'read', conversationId: conv.id, seq: -1 }, 'invalid_field'],
       [{ type: 'sync', since: 'yesterday' }, 'invalid_field'],
     ];
@@ -122,6 +123,25 @@ describe('bad input', () => {
     await s.until((f) => f.filter((x) => x.type === 'error').length === cases.length + 1);
     expect(s.closeCode).toBeNull();
     s.close();
+  });
+
+  it('delivers a lone surrogate as U+FFFD and acks the clientId as it was sent', async () => {
+    const rb = await RawSocket.open(server.url, b.token);
+    rb.send({ type: 'sync', since: null });
+    await rb.until((f) => f.some((x) => x.type === 'synced'));
+    const s = await RawSocket.open(server.url, a.token);
+    await s.until((f) => f.some((x) => x.type === 'ready'));
+    s.send({ type: 'send', conversationId: conv.id, clientId: 'lone\uDC00', text: 'a \uD800 b' });
+    const acked = await s.until((f) => f.some((x) => x.type === 'ack' || x.type === 'error'));
+    expect(acked.find((x) => x.type === 'ack' || x.type === 'error')).toMatchObject({
+      type: 'ack',
+      clientId: 'lone\uDC00',
+    });
+    const got = await rb.until((f) => f.some((x) => x.type === 'message' && x.message.text.startsWith('a ')));
+    const delivered = got.find((x) => x.type === 'message' && x.message.text.startsWith('a '));
+    expect(delivered).toMatchObject({ message: { text: 'a \uFFFD b', clientId: 'lone\uFFFD' } });
+    s.close();
+    rb.close();
   });
 
   it('closes a socket that sends a frame over the cap with 1009, others unaffected', async () => {

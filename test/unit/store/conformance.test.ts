@@ -193,6 +193,27 @@ for (const adapter of selectedAdapters()) {
       ]);
     });
 
+    it('stores lone surrogates as U+FFFD without failing the batch around them', async () => {
+      const a = await user();
+      const b = await user();
+      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const results = await store.appendMessages([
+        msg(c.id, a.id, 's1', 'before'),
+        msg(c.id, a.id, 's2', 'high \uD800 alone'),
+        msg(c.id, b.id, 's3\uDC00', 'low in the client id'),
+        msg(`${c.id}\uD83D`, b.id, 's4', 'no such conversation'),
+        msg(c.id, b.id, 's5', 'a pair \uD83D\uDE00 stays'),
+      ]);
+      expect(results.map((r) => (r.ok ? r.message.seq : r.code))).toEqual([1, 2, 3, 'not_found', 4]);
+      const page = await store.history(c.id, { limit: 10 });
+      expect(page.messages.map((m) => [m.clientId, m.text])).toEqual([
+        ['s1', 'before'],
+        ['s2', 'high \uFFFD alone'],
+        ['s3\uFFFD', 'low in the client id'],
+        ['s5', 'a pair \uD83D\uDE00 stays'],
+      ]);
+    });
+
     it('reads what a completed write wrote, every time (read-your-writes)', async () => {
       const a = await user();
       const b = await user();

@@ -78,6 +78,9 @@ export class MessageService {
   /** Store a message (or find the one already stored with this client id) and fan it out. */
   send(senderId: string, conversationId: string, clientId: string, text: string): Promise<Ack> {
     checkText(text);
+    if (clientId.includes('\u0000')) {
+      throw new ParleyError('invalid_field', 'clientId must not contain U+0000 (NUL)');
+    }
     return new Promise<Ack>((resolve, reject) => {
       this.queue.push({
         msg: { id: ulid(), conversationId, senderId, clientId, text, createdAt: Date.now() },
@@ -154,7 +157,8 @@ export class MessageService {
         this.push?.stored(m, r.recipients);
       }
       p.resolve({
-        clientId: m.clientId,
+        // As the client sent it (a store keeps a lone surrogate as U+FFFD).
+        clientId: p.msg.clientId,
         conversationId: m.conversationId,
         id: m.id,
         seq: m.seq,

@@ -9,6 +9,7 @@ import type {
   DeviceRow,
   MemberRow,
   PushSubscriptionRow,
+  NewMessage,
   UserRow,
 } from './store.js';
 
@@ -181,5 +182,21 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
             text: r.m_text,
             createdAt: r.m_created_at,
           },
+  };
+}
+
+/**
+ * The message with lone surrogates in what a client chose (text, client id, conversation id)
+ * replaced by U+FFFD, so that every store keeps the same text: UTF-8 cannot hold them
+ * (SQLite would get three bytes of CESU-8, one bad character each), and JSON carries them as
+ * `\uD800`, which PostgreSQL's JSON parser refuses.
+ */
+export function wellFormed(m: NewMessage): NewMessage {
+  if (m.text.isWellFormed() && m.clientId.isWellFormed() && m.conversationId.isWellFormed()) return m;
+  return {
+    ...m,
+    text: m.text.toWellFormed(),
+    clientId: m.clientId.toWellFormed(),
+    conversationId: m.conversationId.toWellFormed(),
   };
 }

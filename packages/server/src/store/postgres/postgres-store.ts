@@ -32,6 +32,7 @@ import {
   toPushSubscription,
   toSummary,
   toUser,
+  wellFormed,
 } from '../rows.js';
 import type {
   ConversationDbRow,
@@ -1015,34 +1016,46 @@ async function migrate(c: Queryable, messagePartitions: number): Promise<void> {
   }
 }
 
-interface AppendRow {
-  i: number;
-  status: 'fresh' | 'duplicate' | 'client_id_conflict' | 'not_found' | 'blocked';
-  seq: number | null;
-  pos: number | null;
-  id: string;
-  created_at: number;
-  members: string[] | null;
-  prev: number[] | null;
-}
+/**
+ * One message's answer from `parley_append_json`: `[i, status, seq, pos, id, created_at,
+ * members, prev]`, i from 1 in the batch's order.
+ */
+type AppendAnswer = [
+  i: number,
+  status: 'fresh' | 'duplicate' | 'client_id_conflict' | 'not_found' | 'blocked',
+  seq: number | null,
+  pos: number | null,
+  id: string,
+  createdAt: number,
+  members: string[] | null,
+  prev: number[] | null,
+];
 
 /**
- * Append a batch with one statement: `parley_append` (migration 4) takes the append lock and
- * does the idempotency check, membership and block checks, seq and position reservation, the
- * feed-head chain and every insert inside PostgreSQL, then the implicit transaction commits.
- * Here only what needs no database: refusing NUL (PostgreSQL text cannot hold it; this
- * message only, not the whole batch) and resends of a (sender, client id) inside the batch,
- * which answer like the original once it has its seq and pos.
+ * Append a batch with one statement: `parley_append_json` (migrations 4-6) takes the append
+ * lock and does the idempotency check, membership and block checks, seq and position
+ * reservation, the feed-head chain and every insert inside PostgreSQL, then the implicit
+ * transaction commits. The batch goes in and the answers come back as JSON (encoded and
+ * parsed natively on both sides). Here only what needs no database: refusing NUL (PostgreSQL
+ * text cannot hold it; this message only, not the whole batch) and resends of a (sender,
+ * client id) inside the batch, which answer like the original once it has its seq and pos.
  */
 async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): Promise<AppendResult[]> {
   const results: (AppendResult | number)[] = [];
   const sent: NewMessage[] = [];
   const firstByKey = new Map<string, number>();
-  for (const m of batch) {
-    if (m.text.includes('\u0000')) {
+  for (const given of batch) {
+    // PostgreSQL text cannot hold NUL: refused for this message only (a conversation id with
+    // one names no conversation), never failing the batch of other users' messages.
+    if (given.text.includes('\u0000') || given.clientId.includes('\u0000')) {
       results.push({ ok: false, code: 'invalid_field' });
       continue;
     }
+    if (given.conversationId.includes('\u0000')) {
+      results.push({ ok: false, code: 'not_found' });
+      continue;
+    }
+    const m = wellFormed(given);
     const key = idemKey(m.senderId, m.clientId);
     const earlier = firstByKey.get(key);
     if (earlier !== undefined) {
@@ -1062,45 +1075,44 @@ async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): 
   if (sent.length > 0) {
     // Named: each connection parses and plans the call once, not once per batch (columns
     // listed, as for every named statement: see `rows`).
-    const { rows } = await db.query<AppendRow>({
-      name: 'parley_append',
-      text: 'SELECT i, status, seq, pos, id, created_at, members, prev FROM parley_append($1, $2, $3, $4, $5, $6, $7)',
+    const { rows } = await db.query<{ r: AppendAnswer[] }>({
+      name: 'parley_append_json',
+      text: 'SELECT r FROM parley_append_json($1, $2)',
       values: [
         APPEND_LOCK,
-        sent.map((m) => m.conversationId),
-        sent.map((m) => m.senderId),
-        sent.map((m) => m.clientId),
-        sent.map((m) => m.id),
-        sent.map((m) => m.text),
-        sent.map((m) => m.createdAt),
+        JSON.stringify(
+          sent.map((m, k) => ({
+            conv: m.conversationId,
+            sender: m.senderId,
+            client: m.clientId,
+            mid: m.id,
+            txt: m.text,
+            sent_at: m.createdAt,
+            i: k + 1,
+          })),
+        ),
       ],
     });
-    for (const r of rows) {
-      const m = sent[r.i - 1] as NewMessage;
-      if (r.status !== 'fresh' && r.status !== 'duplicate') {
-        answers[r.i - 1] = { ok: false, code: r.status };
+    for (const [i, status, seq, pos, id, createdAt, members, prev] of rows[0]?.r ?? []) {
+      const m = sent[i - 1] as NewMessage;
+      if (status !== 'fresh' && status !== 'duplicate') {
+        answers[i - 1] = { ok: false, code: status };
         continue;
       }
       const message: Message = {
-        id: r.id,
+        id,
         conversationId: m.conversationId,
-        seq: Number(r.seq),
-        pos: Number(r.pos),
+        seq: Number(seq),
+        pos: Number(pos),
         senderId: m.senderId,
         clientId: m.clientId,
         text: m.text,
-        createdAt: Number(r.created_at),
+        createdAt,
       };
-      answers[r.i - 1] =
-        r.status === 'duplicate'
+      answers[i - 1] =
+        status === 'duplicate'
           ? { ok: true, message, duplicate: true, recipients: [], prev: [] }
-          : {
-              ok: true,
-              message,
-              duplicate: false,
-              recipients: r.members ?? [],
-              prev: (r.prev ?? []).map(Number),
-            };
+          : { ok: true, message, duplicate: false, recipients: members ?? [], prev: prev ?? [] };
     }
   }
   return results.map((r) => {

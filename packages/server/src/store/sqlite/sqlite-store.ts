@@ -35,6 +35,7 @@ import {
   toPushSubscription,
   toSummary,
   toUser,
+  wellFormed,
 } from '../rows.js';
 import type {
   ConversationDbRow,
@@ -451,7 +452,8 @@ export class SqliteStore implements Store {
     }
   }
 
-  private appendOne(m: NewMessage): AppendResult {
+  private appendOne(given: NewMessage): AppendResult {
+    const m = wellFormed(given);
     const s = this.s;
     const prior = s.idem.get(m.senderId, m.clientId) as MessageDbRow | undefined;
     if (prior) {

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { AppendResult, NewMessage, Store, StoreCapabilities } from '../store.js';
+import { wellFormed } from '../rows.js';
 import { packBatch, unpackResults } from './append-codec.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
@@ -252,8 +253,11 @@ export async function openThreadedSqliteStore(
       await Promise.all([reader.stop(), checkpointer.stop()]);
       await writer.stop();
     })());
-  const appendMessages = async (batch: readonly NewMessage[]): Promise<AppendResult[]> =>
-    unpackResults(batch, (await writer.call('appendPacked', [packBatch(batch)])) as unknown[]);
+  const appendMessages = async (given: readonly NewMessage[]): Promise<AppendResult[]> => {
+    // The answers are rebuilt from this side's batch: what the store thread keeps.
+    const batch = given.map(wellFormed);
+    return unpackResults(batch, (await writer.call('appendPacked', [packBatch(batch)])) as unknown[]);
+  };
   // Every other Store method is forwarded as is: the interface is asynchronous and its
   // arguments and results are plain data, so they cross the thread by structured clone.
   return new Proxy({} as Store, {
