@@ -72,11 +72,12 @@ export function serverStats(
 
 /** The processes the sampler must watch for a run: the machine, this process, the server(s), the workers, the services. */
 /**
- * Worker processes for `n` connections held open (idle, sync): at most 9,000 sockets each, and
- * at least one per chat server, since each worker's clients go to one of them.
+ * Worker processes for `n` connections held open (idle, sync): at most `perWorker` sockets
+ * each (one process may open 20,000 files here), at least `least`, and at least one per chat
+ * server, since each worker's clients go to one of them.
  */
-export function connectionWorkers(ctx: RunContext, n: number): number {
-  return ctx.opts.workers ?? Math.max(2, Math.ceil(n / 9000), ctx.server.wsUrls.length);
+export function connectionWorkers(ctx: RunContext, n: number, perWorker = 9000, least = 2): number {
+  return ctx.opts.workers ?? Math.max(least, Math.ceil(n / perWorker), ctx.server.wsUrls.length);
 }
 
 export function ourPids(server: ServerHandle, workerPids: number[]): number[] {
