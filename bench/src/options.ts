@@ -94,7 +94,9 @@ Scenarios: ${SCENARIOS.join(', ')}
                            (default 0: full rate from the first send)
   --drain S                wait for late acks/deliveries, s (default 10)
   --window W               unacked sends per client
-  --workers N              load-generator processes
+  --workers N              load-generator processes (default: as few as do the work: dm and
+                           history 1 up to 6,000 msgs/s and 2 above or at --rate 0; idle one per
+                           19,000 connections; sync one per 9,000, at least 2; group 2)
   --target URL             measure a running server instead of starting one
   --cluster                start the local cluster: 1 API + 3 chat servers on PostgreSQL + Redis
                            (PARLEY_BENCH_PG_URL, PARLEY_BENCH_REDIS_URL; own database and key prefix)
