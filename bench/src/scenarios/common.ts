@@ -70,7 +70,6 @@ export function serverStats(
   };
 }
 
-/** The processes the sampler must watch for a run: the machine, this process, the server(s), the workers, the services. */
 /**
  * Worker processes for `n` connections held open (idle, sync): at most `perWorker` sockets
  * each (one process may open 20,000 files here), at least `least`, and at least one per chat
@@ -80,6 +79,7 @@ export function connectionWorkers(ctx: RunContext, n: number, perWorker = 9000, 
   return ctx.opts.workers ?? Math.max(least, Math.ceil(n / perWorker), ctx.server.wsUrls.length);
 }
 
+/** The processes the sampler must watch for a run: the server(s), the workers, the services. */
 export function ourPids(server: ServerHandle, workerPids: number[]): number[] {
   // PostgreSQL starts a backend per pooled connection, and pools open them as load arrives.
   if (server.kind === 'cluster') server.servicePids = servicePids();
