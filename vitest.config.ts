@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Tests by kind (style.md): unit tests feed input straight into one piece; integration tests
+// Tests by kind: unit tests feed input straight into one piece; integration tests
 // start the real server process and talk to it over real sockets.
 export default defineConfig({
   test: {

@@ -1,6 +1,6 @@
 /**
  * Integration tests start the real server process on a random port with a fresh data dir
- * and talk to it over real sockets (style.md: tests by kind).
+ * and talk to it over real sockets.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

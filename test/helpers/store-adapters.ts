@@ -1,6 +1,6 @@
 /**
- * The store adapters the conformance suite loops over (style.md: one suite for every
- * adapter, selected by PARLEY_STORES, e.g. PARLEY_STORES=sqlite). Each entry opens a fresh,
+ * The store adapters the conformance suite loops over (one suite for every adapter,
+ * selected by PARLEY_STORES, e.g. PARLEY_STORES=sqlite). Each entry opens a fresh,
  * empty store and removes it afterwards.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * The one registry of Parley error codes (style: fastify keeps every error in one file).
+ * The one registry of Parley error codes (as fastify keeps every error in one file).
  *
  * Every error a client can see, over HTTP or WebSocket, has a stable `code` listed here with
  * its HTTP status and what happens on a WebSocket: either an `error` frame (the connection

@@ -1,6 +1,6 @@
 /**
- * The bus adapters the bus conformance suite loops over (style.md: one suite for every
- * adapter, selected by PARLEY_BUSES, e.g. PARLEY_BUSES=redis). Each adapter opens a
+ * The bus adapters the bus conformance suite loops over (one suite for every adapter,
+ * selected by PARLEY_BUSES, e.g. PARLEY_BUSES=redis). Each adapter opens a
  * "cluster": `server()` gives the bus one more chat server would use, all sharing one
  * namespace that `cleanup()` removes.
  */

@@ -1,6 +1,6 @@
 /**
- * Bus conformance: every adapter must pass every test here (style.md: one suite for every
- * adapter). A routed bus (`capabilities.routed`) delivers a user's events only to the
+ * Bus conformance: every adapter must pass every test here (one suite for every adapter).
+ * A routed bus (`capabilities.routed`) delivers a user's events only to the
  * servers that attached the user; an unrouted one (one process) delivers everything to
  * every subscriber. Adapters needing a service skip with "skipped: ..." when it is missing,
  * unless PARLEY_REQUIRE_SERVICES=1.

@@ -1,6 +1,7 @@
 /**
- * Store conformance: every adapter must pass every test here (style.md; kysely runs each test
- * file once per dialect). Differences between adapters are capabilities, never adapter names.
+ * Store conformance: every adapter must pass every test here (one suite for every adapter,
+ * the way kysely runs each test file once per dialect). Differences between adapters are
+ * capabilities, never adapter names.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '@parley/server';

@@ -106,7 +106,7 @@ describe('sqlite migrations', () => {
     }
     expect(await store.getConversation('g1')).toMatchObject({ lastSeq: 5 });
 
-    // New messages reach today's members only, after the old ones.
+    // New messages reach the current members only, after the old ones.
     const [r] = await store.appendMessages([
       {
         id: 'mnew',

@@ -1,5 +1,5 @@
 /**
- * Service discovery (the design's ZooKeeper box): chat servers announce their public address
+ * Service discovery: chat servers announce their public address
  * and load; API servers recommend the best one to each client. In one process the registry
  * is this server itself; in cluster mode it lives in Redis.
  */

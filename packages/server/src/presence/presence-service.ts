@@ -8,7 +8,7 @@ import type { PresenceTracker } from './presence.js';
 
 /**
  * Presence fan-out and privacy. Status changes are pushed to the user's contacts and 1:1
- * partners (the design's pub/sub fan-out); group members fetch presence on demand instead.
+ * partners over the bus; group members fetch presence on demand instead.
  * Only contacts and people who share a conversation see anything, blocked users never.
  */
 export class PresenceService {

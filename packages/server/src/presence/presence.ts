@@ -1,5 +1,5 @@
 /**
- * Presence (the design's presence servers): a user is online while at least one device is
+ * Presence: a user is online while at least one device is
  * connected and heartbeating. Implementations: `memory/` (one process) and Redis (cluster).
  */
 

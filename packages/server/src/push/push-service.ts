@@ -1,5 +1,5 @@
 /**
- * Push notifications (the design's notification servers): when a message is stored, every
+ * Push notifications: when a message is stored, every
  * member but the sender with no device online gets one notification on each registered push
  * endpoint. The queue lives in the store, so pending notifications survive a restart, and
  * every server of a cluster works on it: claims are atomic, and one (message, subscription)

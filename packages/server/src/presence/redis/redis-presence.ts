@@ -22,7 +22,7 @@ export interface RedisPresenceOptions {
 }
 
 /**
- * Presence across chat servers, in Redis (the design's presence servers with TTLs):
+ * Presence across chat servers, in Redis:
  * - `pres:online` (set): users online now;
  * - `pres:alive` (sorted set): online users scored by their last heartbeat anywhere;
  * - `pres:last` (sorted set): last heartbeat of every user seen (last seen);

@@ -3,7 +3,7 @@
  * `migrate()` in postgres-store.ts); `schema_migrations` records which versions ran.
  * Append new migrations; never edit a released one.
  *
- * Layout notes (the design's KV message store, seeds 002/004):
+ * Layout notes (messages stored by key, as a key-value store would hold them):
  * - `messages` is keyed by (conversation_id, seq) and partitioned by a hash of
  *   conversation_id, so a conversation's history is one index range in one partition and
  *   partitions can later move to separate tablespaces or shards.
@@ -12,7 +12,7 @@
  *   conversation_id, so it lives in its own small table `message_keys` pointing at the
  *   message. The same goes for `pos`: its uniqueness is guaranteed by how it is assigned
  *   (one sequence, see appendMessages) and indexed through `feed`.
- * - `feed` is the per-user change feed (the design's per-member queue, seeds 000/003): one
+ * - `feed` is the per-user change feed (a queue per member): one
  *   row per (member, message) holding the message's key, so catch-up reads exactly what a
  *   user missed with one index range scan plus primary-key lookups.
  * - Ids and usernames use the "C" collation: byte order, like the embedded store, and cheaper
