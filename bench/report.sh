@@ -9,7 +9,7 @@
 # a snapshot while others rebuild). --wait-quiet/--max-other keep runs that other jobs on a
 # shared machine disturbed out of the medians. About an hour on 2 cores. Every report also
 # measures the bare relay before and after its runs (bench/results/relay-before.json and
-# relay-after.json), the machine's speed that day.
+# relay-after.json): the machine's speed while the report ran.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results bench-results
@@ -31,7 +31,7 @@ run() {
     "bench-results/$name.log" || true
 }
 
-# The machine's speed of the day, before and after the runs (relay-before.json, relay-after.json):
+# The machine's speed before and after the runs (relay-before.json, relay-after.json):
 # figures from different reports compare as ratios to it (docs/performance.md, "Machine").
 speed() {
   echo "== relay-$1 (machine speed): npm run bench -- --scenario relay --clients 1000 --rate 0 --duration 5"
