@@ -32,7 +32,7 @@ run() {
 }
 
 # The machine's speed before and after the runs (relay-before.json, relay-after.json):
-# figures from different reports compare as ratios to it (docs/performance.md, "Machine").
+# figures from different reports compare as ratios to it (docs/performance.md, "Machine and method").
 speed() {
   echo "== relay-$1 (machine speed): npm run bench -- --scenario relay --clients 1000 --rate 0 --duration 5"
   node bench/dist/cli.js --scenario relay --clients 1000 --rate 0 --duration 5 \
