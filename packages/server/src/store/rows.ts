@@ -7,6 +7,7 @@ import type {
   ConversationRow,
   ConversationSummaryRow,
   DeviceRow,
+  LeftRow,
   MemberRow,
   PushSubscriptionRow,
   NewMessage,
@@ -140,6 +141,23 @@ export const toMember = (r: MemberDbRow): MemberRow => ({
   readSeq: r.read_seq,
   // Reading implies delivery.
   deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+});
+
+export interface LeftDbRow {
+  user_id: string;
+  conversation_id: string;
+  left_at: number;
+  left_seq: number;
+  left_by: string | null;
+  name: string;
+}
+export const toLeft = (r: LeftDbRow): LeftRow => ({
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  leftAt: Number(r.left_at),
+  leftSeq: Number(r.left_seq),
+  leftBy: r.left_by,
+  name: r.name,
 });
 
 export type SummaryDbRow = ConversationDbRow & {

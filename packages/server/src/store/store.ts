@@ -81,6 +81,22 @@ export interface ConversationSummaryRow extends ConversationRow {
   mutedUntil: number | null;
 }
 
+/**
+ * A former member's hold on a group they left or were removed from: it stays in their list,
+ * read-only, with its history up to `leftSeq`, until they delete it or are added again.
+ */
+export interface LeftRow {
+  conversationId: string;
+  userId: string;
+  leftAt: number;
+  /** The group's last seq when they left: history up to it stays readable, nothing after. */
+  leftSeq: number;
+  /** Who removed them; null when they left themselves. */
+  leftBy: string | null;
+  /** The group's name when they left (later renames are not theirs to see). */
+  name: string;
+}
+
 /** `mutedUntil` of a mute with no end ("until I unmute"). */
 export const FOREVER = Number.MAX_SAFE_INTEGER;
 
@@ -222,7 +238,7 @@ export interface Store {
   getMember(conversationId: string, userId: string): Promise<MemberRow | null>;
   listMembers(conversationId: string): Promise<MemberRow[]>;
   /**
-   * Add members (idempotent for existing ones). Throws `group_full` when the result would
+   * Add members (idempotent for existing ones); an added former member's `LeftRow` goes. Throws `group_full` when the result would
    * exceed `maxMembers`, atomically (nobody is added then).
    */
   addMembers(
@@ -231,7 +247,22 @@ export interface Store {
     maxMembers: number,
     now: number,
   ): Promise<void>;
-  removeMember(conversationId: string, userId: string): Promise<void>;
+  /**
+   * Remove a member. From a group, the membership becomes a `LeftRow` (replacing an older
+   * one) in the same transaction: `leave.by` is who removed them (null: they left), at
+   * `leave.at` (default now).
+   */
+  removeMember(
+    conversationId: string,
+    userId: string,
+    leave?: { by?: string | null; at?: number },
+  ): Promise<void>;
+  /** The user's former membership of a group, unless deleted from their list or re-added. */
+  getLeft(conversationId: string, userId: string): Promise<LeftRow | null>;
+  /** Every former membership of the user still in their list, latest leave first. */
+  listLeft(userId: string): Promise<LeftRow[]>;
+  /** Delete a former membership from the user's list; false when there was none. */
+  deleteLeft(conversationId: string, userId: string): Promise<boolean>;
   setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void>;
   /** My conversations, latest activity first. */
   listConversations(userId: string, limit: number): Promise<ConversationSummaryRow[]>;
@@ -292,6 +323,11 @@ export interface Store {
    * users of a whole turn: a reconnect storm brings thousands at once.
    */
   presenceAudiences(userIds: readonly string[]): Promise<string[][]>;
+  /**
+   * Users who show `userId`'s name: members of a conversation they are in, and anyone with
+   * a contact row (accepted or requested, either way) with them; `userId` included, sorted.
+   */
+  relatedUsers(userId: string): Promise<string[]>;
   /** Which of `userIds` the viewer may see the presence of: contacts or anyone sharing a conversation, minus blocks either way. */
   visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]>;
   listContacts(userId: string): Promise<ContactRow[]>;

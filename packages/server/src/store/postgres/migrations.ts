@@ -358,4 +358,21 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     // during a rolling upgrade.
     sql: () => `${appendFunction('CREATE FUNCTION', LOOKUPS_BY_PROBE, JSON_IO)}`,
   },
+  {
+    version: 7,
+    name: 'former members keep the group',
+    // The group stays in a former member's list, read-only up to left_seq, until they delete
+    // it (the row goes) or are added again.
+    sql: () => `
+      CREATE TABLE left_members (
+        user_id text COLLATE "C" NOT NULL,
+        conversation_id text COLLATE "C" NOT NULL,
+        left_at bigint NOT NULL,
+        left_seq bigint NOT NULL,
+        left_by text COLLATE "C",
+        name text NOT NULL,
+        PRIMARY KEY (user_id, conversation_id)
+      );
+    `,
+  },
 ];

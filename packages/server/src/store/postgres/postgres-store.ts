@@ -12,6 +12,7 @@ import type {
   DeviceWithUser,
   FeedPage,
   FeedRead,
+  LeftRow,
   MemberRow,
   NewMessage,
   NewPushJob,
@@ -27,6 +28,7 @@ import {
   deviceOfJoin,
   toConversation,
   toDevice,
+  toLeft,
   toMember,
   toMessage,
   toPushSubscription,
@@ -38,6 +40,7 @@ import type {
   ConversationDbRow,
   DeviceDbRow,
   DeviceJoinRow,
+  LeftDbRow,
   MemberDbRow,
   MessageDbRow,
   PushSubscriptionDbRow,
@@ -432,6 +435,8 @@ export class PostgresStore implements Store {
            INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
            SELECT $1, u, 'member', $2, $3 FROM unnest($4::text[]) AS u
            ON CONFLICT DO NOTHING RETURNING 1
+         ), back AS (
+           DELETE FROM left_members WHERE conversation_id = $1 AND user_id = ANY($4::text[])
          )
          SELECT (SELECT count(*) FROM members WHERE conversation_id = $1) + (SELECT count(*) FROM ins) AS n`,
         [conversationId, now, conv.last_seq, userIds],
@@ -440,11 +445,57 @@ export class PostgresStore implements Store {
       if ((added.rows[0]?.n ?? 0) > maxMembers) throw new ParleyError('group_full');
     });
   }
-  async removeMember(conversationId: string, userId: string): Promise<void> {
-    await this.rows('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2', [
-      conversationId,
-      userId,
-    ]);
+  async removeMember(
+    conversationId: string,
+    userId: string,
+    leave: { by?: string | null; at?: number } = {},
+  ): Promise<void> {
+    // One statement, so one transaction: the former membership is kept only for a removal
+    // that happened (a direct conversation has no leaving).
+    await this.rows(
+      `WITH gone AS (
+         DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id
+       )
+       INSERT INTO left_members (user_id, conversation_id, left_at, left_seq, left_by, name)
+       SELECT gone.user_id, c.id, $3, c.last_seq, $4, c.name
+       FROM gone JOIN conversations c ON c.id = $1 AND c.kind = 'group'
+       ON CONFLICT (user_id, conversation_id) DO UPDATE SET
+         left_at = excluded.left_at, left_seq = excluded.left_seq, left_by = excluded.left_by,
+         name = excluded.name`,
+      [conversationId, userId, leave.at ?? Date.now(), leave.by ?? null],
+    );
+  }
+  async getLeft(conversationId: string, userId: string): Promise<LeftRow | null> {
+    const [r] = await this.rows<LeftDbRow>(
+      'SELECT * FROM left_members WHERE conversation_id = $1 AND user_id = $2',
+      [conversationId, userId],
+    );
+    return r ? toLeft(r) : null;
+  }
+  async listLeft(userId: string): Promise<LeftRow[]> {
+    const rows = await this.rows<LeftDbRow>(
+      'SELECT * FROM left_members WHERE user_id = $1 ORDER BY left_at DESC, conversation_id',
+      [userId],
+    );
+    return rows.map(toLeft);
+  }
+  async deleteLeft(conversationId: string, userId: string): Promise<boolean> {
+    const rows = await this.rows(
+      'DELETE FROM left_members WHERE conversation_id = $1 AND user_id = $2 RETURNING 1',
+      [conversationId, userId],
+    );
+    return rows.length > 0;
+  }
+  async relatedUsers(userId: string): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(
+      `SELECT $1::text COLLATE "C" AS id UNION
+       SELECT b.user_id FROM members a JOIN members b ON b.conversation_id = a.conversation_id
+       WHERE a.user_id = $1
+       UNION SELECT contact_id FROM contacts WHERE user_id = $1
+       ORDER BY 1`,
+      [userId],
+    );
+    return rows.map((r) => r.id);
   }
   async setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
     await this.rows('UPDATE members SET role = $1 WHERE conversation_id = $2 AND user_id = $3', [

@@ -186,4 +186,17 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   `,
   feedToFanOutOnRead,
+  `
+  -- Former members of groups: the group stays in their list, read-only up to left_seq,
+  -- until they delete it (the row goes) or are added again.
+  CREATE TABLE left_members (
+    user_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    left_at INTEGER NOT NULL,
+    left_seq INTEGER NOT NULL,
+    left_by TEXT,
+    name TEXT NOT NULL,
+    PRIMARY KEY (user_id, conversation_id)
+  ) WITHOUT ROWID;
+  `,
 ];

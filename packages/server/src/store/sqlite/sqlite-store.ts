@@ -14,6 +14,7 @@ import type {
   DeviceWithUser,
   FeedPage,
   FeedRead,
+  LeftRow,
   MemberRow,
   NewMessage,
   NewPushJob,
@@ -30,6 +31,7 @@ import {
   deviceOfJoin,
   toConversation,
   toDevice,
+  toLeft,
   toMember,
   toMessage,
   toPushSubscription,
@@ -41,6 +43,7 @@ import type {
   ConversationDbRow,
   DeviceDbRow,
   DeviceJoinRow,
+  LeftDbRow,
   MemberDbRow,
   MessageDbRow,
   PushSubscriptionDbRow,
@@ -174,6 +177,26 @@ function prepareStatements(db: Database.Database) {
        WHERE m.conversation_id = ? AND m.user_id = ? AND c.last_pos > m.joined_pos
        ON CONFLICT DO NOTHING`,
     ),
+    // Only group memberships are kept (a direct conversation has no leaving).
+    keepLeft: p(
+      `INSERT INTO left_members (user_id, conversation_id, left_at, left_seq, left_by, name)
+       SELECT m.user_id, c.id, @at, c.last_seq, @by, c.name
+       FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.conversation_id = @c AND m.user_id = @u AND c.kind = 'group'
+       ON CONFLICT (user_id, conversation_id) DO UPDATE SET
+         left_at = excluded.left_at, left_seq = excluded.left_seq, left_by = excluded.left_by,
+         name = excluded.name`,
+    ),
+    left: p('SELECT * FROM left_members WHERE conversation_id = ? AND user_id = ?'),
+    listLeft: p('SELECT * FROM left_members WHERE user_id = ? ORDER BY left_at DESC, conversation_id'),
+    deleteLeft: p('DELETE FROM left_members WHERE conversation_id = ? AND user_id = ?'),
+    relatedUsers: p(
+      `SELECT @u UNION
+       SELECT b.user_id FROM members a JOIN members b ON b.conversation_id = a.conversation_id
+       WHERE a.user_id = @u
+       UNION SELECT contact_id FROM contacts WHERE user_id = @u
+       ORDER BY 1`,
+    ).pluck(),
     setRole: p('UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?'),
     listConversations: p(
       `${SUMMARY_SELECT} WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.id LIMIT ?`,
@@ -640,17 +663,38 @@ export class SqliteStore implements Store {
   ): Promise<void> {
     this.convs.delete(conversationId);
     this.writeTx(() => {
-      for (const u of userIds) this.s.insertMember.run({ c: conversationId, u, role: 'member', at: now });
+      for (const u of userIds) {
+        this.s.insertMember.run({ c: conversationId, u, role: 'member', at: now });
+        this.s.deleteLeft.run(conversationId, u);
+      }
       if ((this.s.memberCount.get(conversationId) as number) > maxMembers)
         throw new ParleyError('group_full');
     })();
   }
-  async removeMember(conversationId: string, userId: string): Promise<void> {
+  async removeMember(
+    conversationId: string,
+    userId: string,
+    leave: { by?: string | null; at?: number } = {},
+  ): Promise<void> {
     this.writeTx(() => {
+      this.s.keepLeft.run({ c: conversationId, u: userId, at: leave.at ?? Date.now(), by: leave.by ?? null });
       this.s.keepFormer.run(conversationId, userId);
       this.s.removeMember.run(conversationId, userId);
     })();
     this.convs.delete(conversationId);
+  }
+  async getLeft(conversationId: string, userId: string): Promise<LeftRow | null> {
+    const r = this.s.left.get(conversationId, userId) as LeftDbRow | undefined;
+    return r ? toLeft(r) : null;
+  }
+  async listLeft(userId: string): Promise<LeftRow[]> {
+    return (this.s.listLeft.all(userId) as LeftDbRow[]).map(toLeft);
+  }
+  async deleteLeft(conversationId: string, userId: string): Promise<boolean> {
+    return this.s.deleteLeft.run(conversationId, userId).changes > 0;
+  }
+  async relatedUsers(userId: string): Promise<string[]> {
+    return this.s.relatedUsers.all({ u: userId }) as string[];
   }
   async setRole(conversationId: string, userId: string, role: 'admin' | 'member'): Promise<void> {
     this.s.setRole.run(role, conversationId, userId);
