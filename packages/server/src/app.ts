@@ -20,6 +20,7 @@ import { ConversationService } from './conversations/conversation-service.js';
 import { LocalRegistry, RedisRegistry, pickServer } from './discovery/registry.js';
 import type { Registry } from './discovery/registry.js';
 import { errorBody, errorHandler } from './http/errors.js';
+import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
 import { WEB_DIST_DIR, registerWebApp } from './http/web.js';
 import { registerRoutes } from './http/routes.js';
 import { createLogger } from './logger.js';
@@ -186,6 +187,7 @@ export async function createParley(
   http.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send(errorBody('not_found'));
   });
+  await registerOpenApi(http);
   let ready = false;
   http.register(async (scope) => {
     await scope.register(rateLimit, {
@@ -202,6 +204,7 @@ export async function createParley(
       push,
       authRatePerMin: config.authRatePerMin,
     });
+    registerOpenApiRoute(scope);
     scope.get<{ Querystring: { region?: string } }>(
       '/v1/discovery',
       {
