@@ -269,7 +269,7 @@ export class ChatServer {
         if (conn.state !== 'new')
           return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
         conn.state = 'catching_up';
-        void conn.ready.then(() => this.catchUp(conn, frame.since, true));
+        void conn.ready.then(() => this.catchUp(conn, conn.syncStart(frame.since), true));
         return;
       case 'read':
         this.messages.markRead(conn.ctx.userId, frame.conversationId, frame.seq).catch((err: unknown) => {
@@ -335,24 +335,19 @@ export class ChatServer {
   }
 
   /**
-   * Stream everything after `since` from the user's feed, then switch to live delivery with
-   * no gap and no duplicate: live frames arriving meanwhile are held, and afterwards only
-   * those past the last position streamed are written.
+   * Stream everything after `since` (at most `readyPos` on a first sync) from the user's feed,
+   * then switch to live delivery with no gap and no duplicate: live frames arriving meanwhile
+   * are held, and afterwards only those past the last position streamed are written.
    */
-  private async catchUp(conn: Connection, since: number | null, first = false): Promise<void> {
+  private async catchUp(conn: Connection, since: number, first = false): Promise<void> {
     if ((conn.state as string) === 'closed') return;
-    let pos = conn.readyPos;
+    let pos = since;
     try {
-      // A cursor past the feed head (a client of a reset server) starts from the head; one at
-      // or before the head read for `ready` needs no second read of the head.
-      if (since !== null && since <= conn.readyPos) pos = since;
-      else if (since !== null)
-        pos = Math.min(since, Math.max(conn.readyPos, await this.store.feedHead(conn.ctx.userId)));
-      // The connection's first sync from the head read for `ready` (`since` null or equal to
-      // it) has nothing to read: whatever was appended after that read was published after
-      // it, so after this connection's bus route was in place, and is held on the connection;
-      // the held frames are delivered below in feed order (a gap is filled from the store).
-      // A refill, a sync from before the head, or held frames dropped (`overflowed`) read the store.
+      // The connection's first sync from the head read for `ready` has nothing to read:
+      // whatever was appended after that read was published after it, so after this
+      // connection's bus route was in place, and is held on the connection; the held frames
+      // are delivered below in feed order (a gap is filled from the store). A refill, a sync
+      // from before the head, or held frames dropped (`overflowed`) read the store.
       const upToDate = first && pos === conn.readyPos && !conn.overflowed;
       for (; !upToDate;) {
         conn.overflowed = false;

@@ -102,6 +102,15 @@ export class Connection {
     this.typing = new TokenBucket(rate.typingPerSec, rate.typingBurst);
   }
 
+  /**
+   * Where this connection's `sync` starts: `since`, but never after `readyPos`, so that
+   * everything committed after `ready` is delivered once whatever the client claims to have
+   * (a cursor past the head comes from a server whose data went back, e.g. to a backup).
+   */
+  syncStart(since: number | null): number {
+    return since === null ? this.readyPos : Math.min(since, this.readyPos);
+  }
+
   send(frame: ServerFrame): void {
     this.write(Buffer.from(JSON.stringify(frame)));
   }
