@@ -1,0 +1,174 @@
+/**
+ * Accessibility: axe-core checks every screen of the web app against WCAG 2.1 A and AA, on a
+ * phone (390×844, touch) and a desktop (1280×800), each in the light and the dark theme. A
+ * serious or critical violation anywhere fails; all of them are listed at once.
+ */
+import { AxeBuilder } from '@axe-core/playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
+import { startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { newUser } from '../helpers/sdk.js';
+import type { TestUser } from '../helpers/sdk.js';
+import { PASSWORD, SERVER_ARGS, bubble, launch, newTab, openChat, row, uname } from './helpers.js';
+
+const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+const PHONE: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+  deviceScaleFactor: 2,
+};
+const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 } };
+
+const VARIANTS: { name: string; phone: boolean; options: BrowserContextOptions }[] = [
+  { name: 'phone, light', phone: true, options: { ...PHONE, colorScheme: 'light' } },
+  { name: 'phone, dark', phone: true, options: { ...PHONE, colorScheme: 'dark' } },
+  { name: 'desktop, light', phone: false, options: { ...DESKTOP, colorScheme: 'light' } },
+  { name: 'desktop, dark', phone: false, options: { ...DESKTOP, colorScheme: 'dark' } },
+];
+
+/** Serious and critical violations on the page as it is now, one line per rule and screen. */
+async function audit(page: Page, screen: string): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).withTags(TAGS).analyze();
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${screen}: ${v.id} (${v.impact}) at ${v.nodes
+          .map(
+            (n) =>
+              `${n.target.join(' ')}${n.failureSummary ? ` [${n.failureSummary.replace(/\s+/g, ' ')}]` : ''}`,
+          )
+          .join('; ')}`,
+    );
+}
+
+describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
+  let server: ServerHandle;
+  let browser: Browser;
+  let zoe: TestUser;
+  let ben: TestUser;
+
+  beforeAll(async () => {
+    server = await startServer({ args: SERVER_ARGS });
+    browser = await launch();
+    [zoe, ben] = await Promise.all([newUser(server.url, uname('zoe')), newUser(server.url, uname('ben'))]);
+    await Promise.all([
+      zoe.http.updateMe({ displayName: 'Zoe Zhang' }),
+      ben.http.updateMe({ displayName: 'Ben Baker' }),
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  for (const variant of VARIANTS) {
+    it(`has no serious or critical violations on any screen (${variant.name})`, async () => {
+      const found: string[] = [];
+      const me = await newUser(server.url, uname('amy'));
+      await me.http.updateMe({ displayName: 'Amy Adams' });
+      const t = await newTab(browser, server.url, variant.options);
+      const page = t.page;
+      const check = async (screen: string) => found.push(...(await audit(page, screen)));
+      const toList = async () => {
+        // On a phone the list is its own screen; on a desktop it stays beside the chat.
+        if (variant.phone) await page.getByRole('button', { name: 'Back to chats' }).click();
+      };
+
+      // Logged out: log in (with a wrong password's error), then the sign-up form.
+      await page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
+      await check('login');
+      await page.getByLabel('Username').fill(me.username);
+      await page.getByLabel('Password').fill('not the password');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('alert').waitFor();
+      await check('login error');
+      await page.getByRole('button', { name: 'Create an account' }).click();
+      await page.getByRole('heading', { name: 'Create your account' }).waitFor();
+      await check('sign-up');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByLabel('Username').fill(me.username);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Chats' }).waitFor();
+      await page.getByText('No chats yet.').waitFor();
+      await page.getByTestId('connection-banner').waitFor({ state: 'detached' });
+      await check('chat list, empty');
+
+      // Contacts (Zoe) and a request (Ben); a 1:1 and a muted group, with messages both ways.
+      await me.http.requestContact({ username: zoe.username });
+      await zoe.http.acceptContact(me.id);
+      await ben.http.requestContact({ username: me.username });
+      const direct = await me.http.direct({ userId: zoe.id });
+      await me.http.send(direct.id, {
+        clientId: `${me.username}-d1`,
+        text: 'Hi Zoe! Notes: https://example.com/notes',
+      });
+      await zoe.http.send(direct.id, { clientId: `${me.username}-d2`, text: 'Hello Amy 👋' });
+      const group = await me.http.createGroup({
+        name: 'Book club',
+        members: [zoe.username, ben.username],
+      });
+      await me.http.send(group.id, { clientId: `${me.username}-g1`, text: 'Welcome to the book club!' });
+      await zoe.http.read(group.id, 1);
+      await ben.http.send(group.id, { clientId: `${me.username}-g2`, text: 'Thanks for having me' });
+      await me.http.mute(group.id, null);
+      await row(page, 'Zoe Zhang').getByTestId('unread-badge').waitFor();
+      await row(page, 'Book club').getByTestId('muted').waitFor();
+      await check('chat list');
+
+      await openChat(page, 'Zoe Zhang');
+      await bubble(page, 'Hello Amy').waitFor();
+      await check('1:1 chat');
+      await page.getByRole('button', { name: 'Conversation info' }).click();
+      await page.getByRole('button', { name: 'Block Zoe Zhang' }).waitFor();
+      await check('1:1 info');
+      await page.getByRole('button', { name: 'Close info' }).click();
+      await page.getByTestId('composer').waitFor();
+      await toList();
+
+      await openChat(page, 'Book club');
+      await bubble(page, 'Thanks for having me').waitFor();
+      await check('group chat');
+      await bubble(page, 'Welcome to the book club!')
+        .getByRole('button', { name: /Show who read it/ })
+        .click();
+      await page.getByTestId('receipts').waitFor();
+      await check('message info');
+      await page.getByRole('button', { name: 'Close', exact: true }).click();
+      await page.getByRole('button', { name: 'Conversation info' }).click();
+      await page.getByTestId('members').waitFor();
+      await check('group info');
+      await page.getByRole('button', { name: 'Close info' }).click();
+      await page.getByTestId('composer').waitFor();
+      await toList();
+
+      // The panels.
+      await page.getByRole('button', { name: 'New chat' }).click();
+      await page.getByTestId('panel-new').getByText('Zoe Zhang').waitFor();
+      await check('new chat');
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('button', { name: 'New group' }).click();
+      await page.getByTestId('panel-group').getByText('Zoe Zhang').waitFor();
+      await page.getByTestId('panel-group').getByRole('checkbox').first().check();
+      await check('new group');
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('button', { name: /^Contacts/ }).click();
+      await page.getByTestId('incoming').waitFor();
+      await page.getByTestId('contacts').waitFor();
+      await check('contacts');
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('button', { name: 'Settings and devices' }).click();
+      await page.getByTestId('device').first().waitFor();
+      await check('settings');
+
+      expect(found).toEqual([]);
+      expect(t.errors).toEqual([]);
+      await t.context.close();
+    });
+  }
+});
