@@ -1,13 +1,13 @@
 /**
  * A `since` past the feed head (a device's cursor from before the server's data went back to
  * an older backup): every message committed after `ready` still arrives exactly once, in
- * order.
+ * order, and `GET /v1/sync` answers the head so a polling client carries on from there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ack } from '@parley/protocol';
+import type { Ack, Message, SyncPage } from '@parley/protocol';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { RawSocket } from '../helpers/raw.js';
+import { RawSocket, api } from '../helpers/raw.js';
 import { newUser } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 
@@ -80,5 +80,30 @@ describe('sync with a since past the feed head', () => {
     const synced = s.frames.find((x) => x.type === 'synced');
     expect(synced?.type === 'synced' && synced.pos).toBe(ready.pos);
     s.close();
+  });
+
+  it('answers GET /v1/sync past the head with the head and no messages, then continues from it', async () => {
+    const { me, friends, convIds } = await withFriends();
+    const sync = (since: number | string) =>
+      api<SyncPage>(server.url, 'GET', `/v1/sync?since=${since}`, undefined, me.session.token);
+    const texts = (ms: Message[]) => ms.map((m) => m.text);
+    let head = 0;
+    for (let i = 0; i < 3; i++)
+      head = (await friends[i]!.http.send(convIds[i]!, { clientId: `h${i}`, text: `h${i}` })).pos;
+
+    for (const since of [head + 1, head + 100, Number.MAX_SAFE_INTEGER]) {
+      expect(await sync(since), `since ${since}`).toEqual({
+        status: 200,
+        body: { messages: [], pos: head, hasMore: false },
+      });
+    }
+    // Polling on from the answer's pos gets what is committed next.
+    await friends[1]!.http.send(convIds[1]!, { clientId: 'n1', text: 'n1' });
+    await friends[2]!.http.send(convIds[2]!, { clientId: 'n2', text: 'n2' });
+    const next = await sync(head);
+    expect(texts(next.body.messages)).toEqual(['n1', 'n2']);
+    expect(next.body).toMatchObject({ pos: next.body.messages[1]!.pos, hasMore: false });
+    // No server ever hands out a cursor past a safe integer (WebSocket `sync` refuses it too).
+    expect(await sync('9007199254740992')).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
   });
 });

@@ -330,7 +330,11 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       schema: {
         querystring: {
           type: 'object',
-          properties: { since: int, limit: { type: 'integer', minimum: 1, maximum: 500 } },
+          // Capped like the WebSocket `sync`: no feed position is past a safe integer.
+          properties: {
+            since: { ...int, maximum: Number.MAX_SAFE_INTEGER },
+            limit: { type: 'integer', minimum: 1, maximum: 500 },
+          },
         },
       },
     },

@@ -190,17 +190,31 @@ export class MessageService {
     const opts: { before?: number; after?: number; limit: number } = { limit };
     if (q.after !== undefined) opts.after = q.after;
     else if (q.before !== undefined) opts.before = q.before;
-    const json = await this.store.historyJson(conversationId, userId, opts);
+    const json =
+      (await this.store.historyJson(conversationId, userId, opts)) ??
+      (await this.conversations.leftHistoryJson(conversationId, userId, opts));
     if (json === null) throw new ParleyError('not_found', 'No such conversation');
     return json;
   }
 
+  /**
+   * A page of the user's feed after `since`. A `since` past the head (a cursor from before
+   * the data went back to an older backup) counts as the head, so the poller carries on
+   * from there instead of waiting for the feed to pass its old cursor.
+   */
   async sync(userId: string, since: number, limit?: number): Promise<SyncPage> {
     const n = Math.min(Math.max(limit ?? MAX_SYNC_PAGE, 1), MAX_SYNC_PAGE);
-    const page = await this.store.readFeed(userId, since, n);
+    let from = since;
+    let page = await this.store.readFeed(userId, from, n);
+    if (page.messages.length === 0) {
+      // Answering `since` itself skips nothing committed after the page was read (answering a
+      // head read later could). Past the head, read again from the head: it was read first,
+      // so whatever is committed meanwhile is above it.
+      const head = await this.store.feedHead(userId);
+      if (since > head) page = await this.store.readFeed(userId, (from = head), n);
+    }
     const last = page.messages[page.messages.length - 1];
-    const pos = last ? last.pos : Math.max(since, page.hasMore ? since : await this.store.feedHead(userId));
-    return { messages: page.messages, pos, hasMore: page.hasMore };
+    return { messages: page.messages, pos: last ? last.pos : from, hasMore: page.hasMore };
   }
 
   /** Move my read cursor; my other devices hear of it now, the members with the next receipts batch. */

@@ -79,6 +79,11 @@ export function VirtualList<T extends ListItem>(props: Props<T>) {
     /** Row to bring to the top on the first layout (e.g. the "unread messages" line). */
     initialKey: props.initialKey,
     restoring: false,
+    /**
+     * The list has no size (an ancestor is `display: none`, as the chat is behind the info
+     * screen on a phone): nothing is measured or re-anchored until it shows again.
+     */
+    hidden: false,
     /** scrollTop when the anchor was last taken or restored: another value means the reader scrolled. */
     lastTop: -1,
     /** Rows rendered now. */
@@ -174,6 +179,16 @@ export function VirtualList<T extends ListItem>(props: Props<T>) {
     const el = scroller.current;
     const box = inner.current;
     if (el === null || box === null) return;
+    if (el.clientHeight === 0 || el.clientWidth === 0) {
+      // Measuring now would read zero sizes and a scrollTop of 0, and throw the position away.
+      s.hidden = true;
+      return;
+    }
+    if (s.hidden) {
+      // Hiding reset scrollTop to 0: that is not the reader scrolling, so restore, don't capture.
+      s.hidden = false;
+      s.lastTop = -1;
+    }
     if (s.lastTop >= 0 && Math.abs(el.scrollTop - s.lastTop) >= 1) capture(el);
     if (el.clientWidth !== s.width) {
       if (s.width !== 0) heights.clear();
@@ -220,11 +235,14 @@ export function VirtualList<T extends ListItem>(props: Props<T>) {
 
   function updateRange(el: HTMLDivElement): void {
     const next = wantedRange(el);
+    // Render again only if that would change something: the rendered rows are the wanted ones
+    // clamped, so a wanted range the clamp overrides must not re-render forever.
+    const rendered = clampRange(next, s.items.length, s.stick);
     if (
-      next[0] !== s.range[0] ||
-      next[1] !== s.range[1] ||
       next[0] !== s.state[0] ||
-      next[1] !== s.state[1]
+      next[1] !== s.state[1] ||
+      rendered[0] !== s.range[0] ||
+      rendered[1] !== s.range[1]
     ) {
       s.state = next;
       setRange(next);
@@ -233,7 +251,8 @@ export function VirtualList<T extends ListItem>(props: Props<T>) {
 
   /** Remember what is at the top of the viewport, and whether we are at the bottom. */
   function capture(el: HTMLDivElement): void {
-    if (s.items.length === 0) return;
+    // A hidden list reads as scrolled to the top and at the bottom at once: keep the old anchor.
+    if (s.items.length === 0 || el.clientHeight === 0) return;
     const o = layout();
     const canAnchor = callbacks.current.canAnchor;
     let i = rowAt(el.scrollTop);
@@ -254,6 +273,11 @@ export function VirtualList<T extends ListItem>(props: Props<T>) {
   function onScroll(): void {
     const el = scroller.current;
     if (el === null || s.restoring) return;
+    if (s.hidden) {
+      // Shown again: put the position back before taking any scroll as the reader's.
+      relayout();
+      return;
+    }
     // Our own scrollTop writes fire scroll events too: only a move by the reader re-anchors.
     if (Math.abs(el.scrollTop - s.lastTop) >= 1) capture(el);
     updateRange(el);
