@@ -61,6 +61,14 @@ function openChat(id: string): void {
   navigate({ chat: id, info: false, panel: null }, { replace: true });
 }
 
+/**
+ * Focus a field when it mounts. A stable function: an inline arrow is a new ref on every render,
+ * which Preact calls again each time, pulling focus back from whatever field is being typed in.
+ */
+function focusOnMount(el: HTMLElement | null): void {
+  el?.focus();
+}
+
 function cleanUsername(s: string): string {
   return s.trim().replace(/^@/, '').toLowerCase();
 }
@@ -113,7 +121,7 @@ function NewChatPanel(): JSX.Element {
             spellcheck={false}
             value={username}
             onInput={(e) => setUsername(e.currentTarget.value)}
-            ref={(el) => el?.focus()}
+            ref={focusOnMount}
           />
         </label>
         {error !== null && (
@@ -237,7 +245,7 @@ function NewGroupPanel(): JSX.Element {
             maxLength={64}
             value={name}
             onInput={(e) => setName(e.currentTarget.value)}
-            ref={(el) => el?.focus()}
+            ref={focusOnMount}
           />
         </label>
         <label>
