@@ -84,9 +84,9 @@ export interface ClientEvents {
   synced: { pos: number };
   /** A member's read cursor moved (mine on another device, or someone's receipt). */
   read: ReadCursorFrame;
-  /** A conversation I am in was created or changed. */
+  /** A conversation I am in was created or changed; or I left a group (`left` is set then). */
   conversation: Conversation;
-  /** I am no longer a member of a conversation. */
+  /** A conversation is gone from my list (I deleted a group I had left, on some device). */
   conversation_removed: { conversationId: string };
   /** A server `error` frame not tied to a pending send, or a 4001/4003 close (then state is 'closed'). */
   error: ClientErrorEvent;

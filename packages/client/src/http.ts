@@ -191,7 +191,7 @@ export class ParleyHttp {
     return this.#call('DELETE /v1/devices/:id', { params: { id } });
   }
 
-  /** My conversations, latest activity first. `limit`: default 100, max 500 (server side). */
+  /** My conversations (groups I left included, with `left`), latest activity first. `limit`: default 100, max 500 (server side). */
   conversations(query: { limit?: number } = {}): Promise<{ conversations: Conversation[] }> {
     return this.#call('GET /v1/conversations', { query: { limit: query.limit } });
   }
@@ -206,9 +206,14 @@ export class ParleyHttp {
     return this.#call('POST /v1/conversations/groups', { body: req });
   }
 
-  /** One conversation I am in. */
+  /** One conversation I am in (or a group I left, with `left`). */
   conversation(id: string): Promise<Conversation> {
     return this.#call('GET /v1/conversations/:id', { params: { id } });
+  }
+
+  /** Delete a group I left from my list, on all my devices (`still_member` while I am in it). */
+  deleteConversation(id: string): Promise<Res<'DELETE /v1/conversations/:id'>> {
+    return this.#call('DELETE /v1/conversations/:id', { params: { id } });
   }
 
   /** Rename a group. */

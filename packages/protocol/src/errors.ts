@@ -82,6 +82,12 @@ export const ERRORS = {
     retryable: false,
     message: 'This operation needs a group conversation',
   },
+  still_member: {
+    status: 409,
+    ws: 'frame',
+    retryable: false,
+    message: 'Only a chat you left can be deleted from your list',
+  },
   group_full: { status: 409, ws: 'frame', retryable: false, message: 'A group has at most 100 members' },
   group_too_small: {
     status: 400,

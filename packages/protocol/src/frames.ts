@@ -84,7 +84,10 @@ export interface ConversationFrame {
   type: 'conversation';
   conversation: Conversation;
 }
-/** I am no longer a member of a conversation (left or removed). */
+/**
+ * A conversation is gone from my list: I deleted a group I had left (on any device). Leaving
+ * or being removed sends a `conversation` frame with `left` instead.
+ */
 export interface ConversationRemovedFrame {
   type: 'conversation_removed';
   conversationId: string;

@@ -83,6 +83,20 @@ export interface Conversation {
    * null for "until I unmute". Absent when not muted (an expired mute is absent too).
    */
   mutedUntil?: number | null;
+  /**
+   * Present when I left this group or an admin removed me: it stays in my list, read-only,
+   * with its history up to `seq`, until I delete it (`DELETE /v1/conversations/:id`) or am
+   * added again. `by` is the admin who removed me, null when I left.
+   */
+  left?: LeftInfo;
+}
+
+/** How I stopped being a member of a group (`Conversation.left`). */
+export interface LeftInfo {
+  at: number;
+  /** The last message I can read (the group's `lastSeq` when I left). */
+  seq: number;
+  by: User | null;
 }
 
 /** Online state and last seen of a user, as the caller may see it. */

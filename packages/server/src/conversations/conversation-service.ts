@@ -3,7 +3,7 @@ import type { Conversation, Member, ServerFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { randomId } from '../ids.js';
 import { FOREVER } from '../store/store.js';
-import type { ConversationSummaryRow, Store, UserRow } from '../store/store.js';
+import type { ConversationSummaryRow, LeftRow, Store, UserRow } from '../store/store.js';
 import { AuthService, toUser } from '../auth/auth-service.js';
 import { cleanName } from '../validate.js';
 
@@ -83,15 +83,81 @@ export class ConversationService {
     return conv;
   }
 
-  async get(conversationId: string, userId: string): Promise<Conversation> {
-    const row = await this.store.getConversationSummary(conversationId, userId);
-    if (!row) throw new ParleyError('not_found', 'No such conversation');
-    return this.toConversation(row, userId);
+  /** A group I left, as it was when I left: name, last message and seq of that moment. */
+  private async leftConversation(left: LeftRow): Promise<Conversation | null> {
+    const c = await this.store.getConversation(left.conversationId);
+    if (!c) return null;
+    const [last] = (await this.store.history(c.id, { before: left.leftSeq + 1, limit: 1 })).messages;
+    const by = left.leftBy === null ? null : await this.store.getUserById(left.leftBy);
+    return {
+      id: c.id,
+      kind: c.kind,
+      name: left.name,
+      createdAt: c.createdAt,
+      lastActivityAt: Math.max(left.leftAt, last?.createdAt ?? 0),
+      lastSeq: left.leftSeq,
+      lastMessage: last ?? null,
+      unread: 0,
+      readSeq: left.leftSeq,
+      memberCount: (await this.store.listMembers(c.id)).length,
+      role: 'member',
+      left: { at: left.leftAt, seq: left.leftSeq, by: by ? toUser(by) : null },
+    };
   }
 
+  async get(conversationId: string, userId: string): Promise<Conversation> {
+    const row = await this.store.getConversationSummary(conversationId, userId);
+    if (row) return this.toConversation(row, userId);
+    const left = await this.store.getLeft(conversationId, userId);
+    const conv = left && (await this.leftConversation(left));
+    if (!conv) throw new ParleyError('not_found', 'No such conversation');
+    return conv;
+  }
+
+  /** My conversations, groups I left included (until I delete them), latest activity first. */
   async list(userId: string, limit: number): Promise<Conversation[]> {
     const rows = await this.store.listConversations(userId, limit);
-    return Promise.all(rows.map((r) => this.toConversation(r, userId)));
+    const current = await Promise.all(rows.map((r) => this.toConversation(r, userId)));
+    const left = await Promise.all((await this.store.listLeft(userId)).map((l) => this.leftConversation(l)));
+    const all = [...current, ...left.filter((c): c is Conversation => c !== null)];
+    if (all.length === current.length) return current;
+    all.sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return all.slice(0, limit);
+  }
+
+  /**
+   * A page of a group I left, as the JSON text of a HistoryPage: messages up to the one the
+   * group had when I left, never a later one. Null when I never was in it (or deleted it).
+   */
+  async leftHistoryJson(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<string | null> {
+    const left = await this.store.getLeft(conversationId, userId);
+    if (!left) return null;
+    const end = left.leftSeq;
+    if (opts.after !== undefined) {
+      const page = await this.store.history(conversationId, { after: opts.after, limit: opts.limit });
+      const messages = page.messages.filter((m) => m.seq <= end);
+      // Seqs have no gaps: more exist exactly when this page stops before the end.
+      const lastSeq = messages[messages.length - 1]?.seq ?? Math.max(opts.after, end);
+      return JSON.stringify({ messages, hasMore: lastSeq < end });
+    }
+    const before = Math.min(opts.before ?? Number.MAX_SAFE_INTEGER, end + 1);
+    return JSON.stringify(await this.store.history(conversationId, { before, limit: opts.limit }));
+  }
+
+  /**
+   * Delete a group I left from my list (every device of mine hears `conversation_removed`).
+   * Throws `still_member` for a conversation I am in, `not_found` for one I never was in.
+   */
+  async deleteLeft(userId: string, conversationId: string): Promise<void> {
+    if (!(await this.store.deleteLeft(conversationId, userId))) {
+      if (await this.store.getMember(conversationId, userId)) throw new ParleyError('still_member');
+      throw new ParleyError('not_found', 'No such conversation');
+    }
+    this.publish([userId], { type: 'conversation_removed', conversationId });
   }
 
   async direct(userId: string, other: { username?: string; userId?: string }): Promise<Conversation> {
@@ -176,7 +242,7 @@ export class ConversationService {
       const me = await this.requireMember(conversationId, userId);
       const c = await this.store.getConversation(conversationId);
       if (!c || c.kind !== 'group') throw new ParleyError('not_group');
-      await this.store.removeMember(conversationId, userId);
+      await this.store.removeMember(conversationId, userId, { by: null, at: Date.now() });
       const rest = await this.store.listMembers(conversationId);
       // The last admin leaving hands the group to the longest-standing member.
       if (me.role === 'admin' && rest.length > 0 && !rest.some((m) => m.role === 'admin')) {
@@ -186,9 +252,12 @@ export class ConversationService {
       await this.requireAdminOfGroup(conversationId, userId);
       if (!(await this.store.getMember(conversationId, targetId)))
         throw new ParleyError('not_found', 'Not a member');
-      await this.store.removeMember(conversationId, targetId);
+      await this.store.removeMember(conversationId, targetId, { by: userId, at: Date.now() });
     }
-    this.publish([targetId], { type: 'conversation_removed', conversationId });
+    // The group stays in the former member's list, read-only (Conversation.left).
+    const left = await this.store.getLeft(conversationId, targetId);
+    const conv = left && (await this.leftConversation(left));
+    if (conv) this.publish([targetId], { type: 'conversation', conversation: conv });
     await this.announceToAll(conversationId);
   }
 

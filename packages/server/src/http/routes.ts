@@ -213,6 +213,15 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     async (req) => d.conversations.rename(me(req).userId, req.params.id, req.body.name),
   );
 
+  app.delete<{ Params: { id: string } }>(
+    '/v1/conversations/:id',
+    { ...authed, schema: { params: idParams } },
+    async (req) => {
+      await d.conversations.deleteLeft(me(req).userId, req.params.id);
+      return { ok: true };
+    },
+  );
+
   app.put<{ Params: { id: string }; Body: MuteRequest }>(
     '/v1/conversations/:id/mute',
     {
