@@ -100,6 +100,8 @@ export interface ClientEvents {
   typing: { conversationId: string; userIds: string[] };
   /** My relation to a user changed (a request arrived, was accepted, removed ...). */
   contact: { user: User; state: ContactState };
+  /** A user whose name I may show (a member of one of my conversations, a contact, or I) changed it. */
+  user: User;
 }
 
 /** Options of `ParleyClient`. */
@@ -721,6 +723,9 @@ export class ParleyClient {
         return;
       case 'contact':
         this.#events.emit('contact', { user: frame.user, state: frame.state });
+        return;
+      case 'user':
+        this.#events.emit('user', frame.user);
         return;
       default: {
         // Compile time: every frame type is handled. Run time: a newer server's frame is ignored.

@@ -129,6 +129,11 @@ export interface ContactFrame {
   user: User;
   state: ContactState;
 }
+/** A user I share a conversation or contact relation with (or I) changed their name. */
+export interface UserFrame {
+  type: 'user';
+  user: User;
+}
 /** An error in answer to a frame; `ref` is the clientId of a send, when there is one. */
 export interface ErrorFrame {
   type: 'error';
@@ -152,6 +157,7 @@ export type ServerFrame =
   | ReceiptsFrame
   | TypingIndicatorFrame
   | ContactFrame
+  | UserFrame
   | ErrorFrame;
 export type ServerFrameType = ServerFrame['type'];
 

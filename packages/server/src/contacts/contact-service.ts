@@ -1,5 +1,5 @@
 import { MAX_PRESENCE_IDS, ParleyError } from '@parley/protocol';
-import type { ContactFrame, ContactList, ContactState, Presence, User } from '@parley/protocol';
+import type { ContactFrame, ContactList, ContactState, Presence, User, UserFrame } from '@parley/protocol';
 import { AuthService, toUser } from '../auth/auth-service.js';
 import type { Bus } from '../bus/bus.js';
 import type { PresenceService } from '../presence/presence-service.js';
@@ -25,6 +25,16 @@ export class ContactService {
   private notify(toUserId: string, about: UserRow, state: ContactState): void {
     const frame: ContactFrame = { type: 'contact', user: toUser(about), state };
     this.bus.publish({ type: 'deliver', userIds: [toUserId], frame: JSON.stringify(frame) });
+  }
+
+  /**
+   * Tell every device that shows this user's name (theirs, their conversations' members',
+   * their contacts') about a change, in one `user` frame over the bus.
+   */
+  async announceUser(user: User): Promise<void> {
+    const frame: UserFrame = { type: 'user', user };
+    const userIds = await this.store.relatedUsers(user.id);
+    this.bus.publish({ type: 'deliver', userIds, frame: JSON.stringify(frame) });
   }
 
   async list(userId: string): Promise<ContactList> {

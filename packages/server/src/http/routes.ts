@@ -127,7 +127,11 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
   app.patch<{ Body: UpdateMeRequest }>(
     '/v1/me',
     { ...authed, schema: { body: body({ displayName: str }, ['displayName']) } },
-    async (req) => d.auth.setDisplayName(me(req).userId, req.body.displayName),
+    async (req) => {
+      const user = await d.auth.setDisplayName(me(req).userId, req.body.displayName);
+      await d.contacts.announceUser(user);
+      return user;
+    },
   );
 
   app.get('/v1/me/settings', authed, async (req) => d.auth.settings(me(req).userId));
