@@ -166,7 +166,9 @@ export class AuthService {
   async login(rawUsername: string, password: string, deviceName?: string): Promise<Session> {
     const username = AuthService.normalizeUsername(rawUsername);
     const user = USERNAME_PATTERN.test(username) ? await this.store.getUserByUsername(username) : null;
-    if (!user || password.length > MAX_PASSWORD_LENGTH) {
+    // Counted in code points as at signup: a password of 600 emoji is 1,200 UTF-16 units.
+    const tooLong = codePointLength(password) > MAX_PASSWORD_LENGTH;
+    if (!user || tooLong) {
       this.dummyHash ??= this.hasher.hash('parley-dummy-password');
       await this.hasher.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.dummyHash);
       throw new ParleyError('invalid_credentials');
