@@ -139,9 +139,12 @@ export class ContactService {
       this.notify(userId, other, 'none');
     }
     await this.store.block(userId, other.id, Date.now());
-    // The blocked user now sees me as they would a stranger: offline, no last seen.
+    // The blocked user now sees me as they would a stranger: offline, no last seen; and my
+    // devices stop showing theirs.
     const frame = { type: 'presence', userId, online: false, lastActiveAt: null };
     this.bus.publish({ type: 'deliver', userIds: [other.id], frame: JSON.stringify(frame) });
+    const mine = { type: 'presence', userId: other.id, online: false, lastActiveAt: null };
+    this.bus.publish({ type: 'deliver', userIds: [userId], frame: JSON.stringify(mine) });
   }
 
   async unblock(userId: string, otherId: string): Promise<void> {
