@@ -125,6 +125,22 @@ describe('bad input', () => {
     s.close();
   });
 
+  it('echoes a clientId refused for its length whole as the error ref', async () => {
+    const s = await RawSocket.open(server.url, a.token);
+    await s.until((f) => f.some((x) => x.type === 'ready'));
+    // Just over the limit, and nearly as long as the frame cap (64 KiB on this server).
+    for (const clientId of ['r'.repeat(65), `${'long-'.repeat(12_000)}end`]) {
+      const before = s.frames.length;
+      s.send({ type: 'send', conversationId: conv.id, clientId, text: 'x' });
+      const fs = await s.until((f) => f.slice(before).some((x) => x.type === 'error'));
+      const err = fs.slice(before).find((x) => x.type === 'error');
+      expect(err).toMatchObject({ type: 'error', code: 'invalid_field' });
+      expect(err?.type === 'error' && err.ref).toBe(clientId);
+    }
+    expect(s.closeCode).toBeNull();
+    s.close();
+  });
+
   it('delivers a lone surrogate as U+FFFD and acks the clientId as it was sent', async () => {
     const rb = await RawSocket.open(server.url, b.token);
     rb.send({ type: 'sync', since: null });

@@ -134,7 +134,7 @@ export interface UserFrame {
   type: 'user';
   user: User;
 }
-/** An error in answer to a frame; `ref` is the clientId of a send, when there is one. */
+/** An error in answer to a frame; `ref` is the clientId of a send as sent, when there is one. */
 export interface ErrorFrame {
   type: 'error';
   code: ErrorCode;
@@ -196,7 +196,9 @@ export function decodeClientFrame(data: string): DecodeResult {
   const type = f.type as ClientFrameType;
   switch (type) {
     case 'send': {
-      const ref = typeof f.clientId === 'string' ? f.clientId.slice(0, MAX_CLIENT_ID_LENGTH) : undefined;
+      // The whole clientId, also when it is refused for its length: the client matches errors
+      // to its sends by it. The frame limit (maxFrameBytes) bounds what is echoed.
+      const ref = typeof f.clientId === 'string' ? f.clientId : undefined;
       if (
         typeof f.clientId !== 'string' ||
         f.clientId.length === 0 ||
