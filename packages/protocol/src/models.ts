@@ -72,6 +72,11 @@ export interface Conversation {
   memberCount: number;
   /** For direct conversations: the other user (or me, in a note-to-self). */
   peer?: User;
+  /**
+   * Groups: who sent `lastMessage` (as they are named now), so a list can show "Carol: …"
+   * without loading the members. Absent in direct conversations and while there is no message.
+   */
+  lastSender?: User;
   /** My role in this conversation. */
   role: 'admin' | 'member';
   /** Direct conversations: how far the other member has received (sent → delivered ticks). */

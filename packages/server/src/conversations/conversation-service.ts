@@ -71,6 +71,10 @@ export class ConversationService {
     if (row.mutedUntil !== null && row.mutedUntil > Date.now()) {
       conv.mutedUntil = row.mutedUntil >= FOREVER ? null : row.mutedUntil;
     }
+    if (row.kind === 'group' && row.lastMessage !== null) {
+      const sender = await this.store.getUserById(row.lastMessage.senderId);
+      if (sender) conv.lastSender = toUser(sender);
+    }
     if (row.kind === 'direct') {
       conv.peerDeliveredSeq = row.peerDeliveredSeq ?? 0;
       conv.peerReadSeq = row.peerReadSeq ?? 0;
@@ -89,6 +93,7 @@ export class ConversationService {
     if (!c) return null;
     const [last] = (await this.store.history(c.id, { before: left.leftSeq + 1, limit: 1 })).messages;
     const by = left.leftBy === null ? null : await this.store.getUserById(left.leftBy);
+    const sender = last ? await this.store.getUserById(last.senderId) : null;
     return {
       id: c.id,
       kind: c.kind,
@@ -102,6 +107,7 @@ export class ConversationService {
       memberCount: (await this.store.listMembers(c.id)).length,
       role: 'member',
       left: { at: left.leftAt, seq: left.leftSeq, by: by ? toUser(by) : null },
+      ...(sender ? { lastSender: toUser(sender) } : {}),
     };
   }
 
