@@ -1,7 +1,7 @@
 /**
  * The local cache in IndexedDB, one database per user: recent conversations and messages
- * (so reopening shows them at once, then reconciles with the server), the sync cursor, and
- * the SDK outbox (so messages written offline survive a reload).
+ * (so reopening shows them at once, then reconciles with the server), the sync cursor, the
+ * SDK outbox (so messages written offline survive a reload) and unsent drafts.
  *
  * Writes are queued and committed in one transaction every few hundred ms, and at once
  * when the page is hidden, so a burst of catch-up messages costs one write.
@@ -12,13 +12,14 @@ import type { Conversation, Message, OutboxStorage, PendingSend } from '@parley/
 export const CACHED_MESSAGES_PER_CONVERSATION = 200;
 const PRUNE_ABOVE = 300;
 const FLUSH_DELAY_MS = 250;
-const VERSION = 1;
+const VERSION = 2;
 
 type Op =
   | { kind: 'putConversation'; conversation: Conversation }
   | { kind: 'deleteConversation'; id: string }
   | { kind: 'putMessage'; message: Message }
-  | { kind: 'cursor'; pos: number };
+  | { kind: 'cursor'; pos: number }
+  | { kind: 'draft'; conversationId: string; text: string };
 
 function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -64,12 +65,16 @@ export class LocalCache {
     if (typeof indexedDB === 'undefined') return new LocalCache(null);
     try {
       const open = indexedDB.open(dbName(userId), VERSION);
-      open.onupgradeneeded = () => {
+      open.onupgradeneeded = (e) => {
         const db = open.result;
-        db.createObjectStore('meta');
-        db.createObjectStore('conversations', { keyPath: 'id' });
-        db.createObjectStore('messages', { keyPath: ['conversationId', 'seq'] });
-        db.createObjectStore('outbox', { keyPath: 'clientId' });
+        if (e.oldVersion < 1) {
+          db.createObjectStore('meta');
+          db.createObjectStore('conversations', { keyPath: 'id' });
+          db.createObjectStore('messages', { keyPath: ['conversationId', 'seq'] });
+          db.createObjectStore('outbox', { keyPath: 'clientId' });
+        }
+        // Version 2: drafts, text by conversation id.
+        if (e.oldVersion < 2) db.createObjectStore('drafts');
       };
       const db = await req(open);
       // Another tab deleting this database (log out) must not wait on us.
@@ -121,6 +126,29 @@ export class LocalCache {
     } catch {
       return null;
     }
+  }
+
+  /** Unsent drafts by conversation id. */
+  async drafts(): Promise<Map<string, string>> {
+    const db = this.#db;
+    const drafts = new Map<string, string>();
+    if (db === null) return drafts;
+    try {
+      const store = db.transaction('drafts').objectStore('drafts');
+      const [keys, values] = await Promise.all([req(store.getAllKeys()), req(store.getAll())]);
+      keys.forEach((key, i) => {
+        const text: unknown = values[i];
+        if (typeof key === 'string' && typeof text === 'string') drafts.set(key, text);
+      });
+    } catch {
+      // No drafts, then.
+    }
+    return drafts;
+  }
+
+  /** Keep (or, when empty, forget) the draft of a conversation. */
+  setDraft(conversationId: string, text: string): void {
+    this.#enqueue({ kind: 'draft', conversationId, text });
   }
 
   putConversation(conversation: Conversation): void {
@@ -187,8 +215,9 @@ export class LocalCache {
   async #write(ops: Op[]): Promise<void> {
     const db = this.#db;
     if (db === null) return;
-    const tx = db.transaction(['meta', 'conversations', 'messages'], 'readwrite');
+    const tx = db.transaction(['meta', 'conversations', 'messages', 'drafts'], 'readwrite');
     const meta = tx.objectStore('meta');
+    const drafts = tx.objectStore('drafts');
     const convs = tx.objectStore('conversations');
     const msgs = tx.objectStore('messages');
     const touched = new Set<string>();
@@ -201,7 +230,12 @@ export class LocalCache {
         case 'deleteConversation':
           convs.delete(op.id);
           msgs.delete(messageRange(op.id));
+          drafts.delete(op.id);
           touched.delete(op.id);
+          break;
+        case 'draft':
+          if (op.text === '') drafts.delete(op.conversationId);
+          else drafts.put(op.text, op.conversationId);
           break;
         case 'putMessage':
           msgs.put(op.message);

@@ -99,7 +99,10 @@ export class AppStore {
   /** Names of users met in members lists, contacts and 1:1 conversations. */
   users = new Map<string, User>();
   contacts: ContactList | null = null;
+  /** Unsent text per conversation, kept on this device (IndexedDB) across reloads. */
   drafts = new Map<string, string>();
+  /** Why the server refused the last message sent in a conversation (its composer shows it). */
+  sendErrors = new Map<string, string>();
   toasts: Toast[] = [];
   /** Push notifications on this device (Web Push through the service worker). */
   push: PushState = pushState();
@@ -231,8 +234,13 @@ export class AppStore {
     this.session = session;
     const cache = await LocalCache.open(session.user.id);
     this.#cache = cache;
-    const [cached, cursor] = await Promise.all([cache.conversations(), cache.cursor()]);
+    const [cached, cursor, drafts] = await Promise.all([
+      cache.conversations(),
+      cache.cursor(),
+      cache.drafts(),
+    ]);
     for (const c of cached) this.#putConversation(c, false);
+    for (const [id, text] of drafts) if (!this.drafts.has(id)) this.drafts.set(id, text);
     if (cached.length > 0) this.conversationsLoaded = true;
 
     const client = new ParleyClient({
@@ -277,6 +285,7 @@ export class AppStore {
     this.users = new Map();
     this.contacts = null;
     this.drafts = new Map();
+    this.sendErrors = new Map();
     this.#seen = new Map();
   }
 
@@ -772,14 +781,24 @@ export class AppStore {
     if (client === null) return;
     const sent = client.send(conversationId, text);
     this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+    this.sendErrors.delete(conversationId);
     this.changed();
     sent.catch((err: unknown) => {
+      if (this.client !== client) return;
       this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
-      this.toast(`Message not sent: ${errorText(err)}`);
+      const why = `Message not sent: ${errorText(err)}`;
+      this.sendErrors.set(conversationId, why);
+      // The open chat's composer shows it; elsewhere a toast does.
+      if (this.route.chat !== conversationId) this.toast(why);
       // Give the text back, unless something new was typed meanwhile.
-      if ((this.drafts.get(conversationId) ?? '') === '') this.drafts.set(conversationId, text);
+      if ((this.drafts.get(conversationId) ?? '') === '') this.setDraft(conversationId, text);
       this.changed();
     });
+  }
+
+  /** The refused send's error was read (the text is being edited). */
+  clearSendError(conversationId: string): void {
+    if (this.sendErrors.delete(conversationId)) this.changed();
   }
 
   sendTyping(conversationId: string): void {
@@ -787,8 +806,10 @@ export class AppStore {
   }
 
   setDraft(conversationId: string, text: string): void {
+    if ((this.drafts.get(conversationId) ?? '') === text) return;
     if (text === '') this.drafts.delete(conversationId);
     else this.drafts.set(conversationId, text);
+    this.#cache?.setDraft(conversationId, text);
   }
 
   // ---- conversations: create and manage ----

@@ -412,7 +412,10 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
 }
 
 function Composer({ id }: { id: string }): JSX.Element {
-  const [text, setText] = useState(() => app.drafts.get(id) ?? '');
+  const store = useApp();
+  const stored = store.drafts.get(id) ?? '';
+  const [text, setText] = useState(stored);
+  const error = store.sendErrors.get(id) ?? null;
   const input = useRef<HTMLTextAreaElement>(null);
   // Only long texts can be near the limit: a UTF-16 length bounds the code points from above.
   const length = text.length >= COUNTER_FROM ? codePointLength(text) : text.length;
@@ -425,6 +428,11 @@ function Composer({ id }: { id: string }): JSX.Element {
   }, [id]);
 
   useEffect(() => autosize(input.current), [text]);
+
+  // The store changed the draft itself: loaded from the device, or a refused message given back.
+  useEffect(() => {
+    if (stored !== text) setText(stored);
+  }, [stored]);
 
   function send(): void {
     if (empty || over) return;
@@ -449,6 +457,11 @@ function Composer({ id }: { id: string }): JSX.Element {
             : `${characters(MAX_TEXT_CODE_POINTS - length)} left`}
         </div>
       )}
+      {error !== null && (
+        <p class="send-error" role="alert" data-testid="send-error">
+          {error}
+        </p>
+      )}
       <div class="composer-row">
         <textarea
           ref={input}
@@ -461,6 +474,7 @@ function Composer({ id }: { id: string }): JSX.Element {
             const v = e.currentTarget.value;
             setText(v);
             app.setDraft(id, v);
+            if (error !== null) app.clearSendError(id);
             if (v !== '') app.sendTyping(id);
           }}
           onKeyDown={(e) => {
