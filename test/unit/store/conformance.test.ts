@@ -343,6 +343,35 @@ for (const adapter of selectedAdapters()) {
       expect(await store.feedHeads([])).toEqual([]);
     });
 
+    it('reads nothing past the feed head, whatever the since, and keeps the head', async () => {
+      const a = await user();
+      const b = await user();
+      const ab = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await store.appendMessages([msg(ab.id, a.id, 'p1'), msg(ab.id, b.id, 'p2')]);
+      const head = await store.feedHead(a.id);
+      const headB = await store.feedHead(b.id);
+      const clientIds = (p: { messages: { clientId: string }[] }) => p.messages.map((m) => m.clientId);
+      expect(clientIds(await store.readFeed(a.id, head - 1, 10))).toEqual(['p2']);
+      // A cursor from before the data went back (chat servers and sync answer the head for it).
+      const empty = { messages: [], hasMore: false };
+      for (const since of [head, head + 1, head + 1_000_000, Number.MAX_SAFE_INTEGER]) {
+        expect(await store.readFeed(a.id, since, 10), `since ${since}`).toEqual(empty);
+      }
+      expect(
+        await store.readFeeds([
+          { userId: a.id, since: Number.MAX_SAFE_INTEGER, limit: 10 },
+          { userId: b.id, since: headB + 5, limit: 1 },
+        ]),
+      ).toEqual([empty, empty]);
+      expect(await store.feedHeads([a.id, b.id])).toEqual([head, headB]);
+      // What comes next is read from the head on, and still not from past it.
+      await store.appendMessages([msg(ab.id, b.id, 'p3')]);
+      const next = await store.readFeed(a.id, head, 10);
+      expect(clientIds(next)).toEqual(['p3']);
+      expect(await store.feedHead(a.id)).toBe(next.messages[0]?.pos);
+      expect(await store.readFeed(a.id, Number.MAX_SAFE_INTEGER, 10)).toEqual(empty);
+    });
+
     it('starts a new member feed at their joining and keeps what a removed member had', async () => {
       const a = await user();
       const b = await user();
