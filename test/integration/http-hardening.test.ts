@@ -1,0 +1,71 @@
+/**
+ * HTTP and account-input hardening against the real server: names that draw nothing or reorder
+ * text are refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Conversation, Session } from '@parley/protocol';
+import { startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { account, api, uname } from '../helpers/raw.js';
+
+let server: ServerHandle;
+let a: Session;
+let b: Session;
+
+beforeAll(async () => {
+  server = await startServer();
+  a = await account(server.url);
+  b = await account(server.url);
+});
+
+afterAll(async () => {
+  await server.stop();
+  server.cleanup();
+});
+
+describe('names with invisible or bidi characters', () => {
+  const bad = ['Bob\u202eevil', 'B\u200bob', '\u2066Bob\u2069'];
+
+  it('are refused as display names at signup and in PATCH /v1/me', async () => {
+    for (const displayName of bad) {
+      const signup = await api<{ code: string }>(server.url, 'POST', '/v1/users', {
+        username: uname(),
+        password: 'password123',
+        displayName,
+      });
+      expect(signup).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
+      const patch = await api<{ code: string }>(server.url, 'PATCH', '/v1/me', { displayName }, a.token);
+      expect(patch).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
+    }
+    const ok = await api(server.url, 'PATCH', '/v1/me', { displayName: 'Ana 👩‍💻' }, a.token);
+    expect(ok).toMatchObject({ status: 200, body: { displayName: 'Ana 👩‍💻' } });
+  });
+
+  it('are refused as group names, at creation and rename', async () => {
+    const members = [b.user.username];
+    const created = await api<{ code: string }>(
+      server.url,
+      'POST',
+      '/v1/conversations/groups',
+      { name: 'Team\u202e', members },
+      a.token,
+    );
+    expect(created).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
+    const group = await api<Conversation>(
+      server.url,
+      'POST',
+      '/v1/conversations/groups',
+      { name: 'Team', members },
+      a.token,
+    );
+    expect(group.status).toBe(201);
+    const renamed = await api<{ code: string }>(
+      server.url,
+      'PATCH',
+      `/v1/conversations/${group.body.id}`,
+      { name: 'Te\u200bam' },
+      a.token,
+    );
+    expect(renamed).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
+  });
+});
