@@ -1,15 +1,16 @@
 /**
- * The composer: drafts outlive a reload and stay with their account; the text of a message
- * the server refuses comes back with the reason.
+ * The composer: Enter sends with a keyboard and makes a new line on a touch screen (whose
+ * keyboard has no Shift+Enter); drafts outlive a reload and stay with their account; the
+ * text of a message the server refuses comes back with the reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { eventually, newUser } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { SERVER_ARGS, bubble, launch, newTab, row, uname } from './helpers.js';
-import { logInByKeyboard, typeInto } from './keyboard.js';
+import { PHONE, logInByKeyboard, typeInto } from './keyboard.js';
 
 /** The draft of a conversation as stored on this device for `userId`. */
 function storedDraft(page: Page, userId: string, conversationId: string): Promise<unknown> {
@@ -62,6 +63,46 @@ describe('composer', () => {
     server?.cleanup();
   });
 
+  async function lastText(): Promise<string | undefined> {
+    const { messages } = await bob.http.history(directId, { limit: 1 });
+    return messages[messages.length - 1]?.text;
+  }
+
+  it('sends on Enter and breaks the line on Shift+Enter with a keyboard', async () => {
+    const t = await newTab(browser, server.url);
+    const page = t.page;
+    await logInByKeyboard(page, ana.username);
+    await row(page, 'Bob Keys').click();
+    const composer = page.getByTestId('composer');
+    await typeInto(composer, 'first line');
+    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.type('second line');
+    expect(await composer.inputValue()).toBe('first line\nsecond line');
+    await page.keyboard.press('Enter');
+    await bubble(page, 'second line').waitFor();
+    expect(await composer.inputValue()).toBe('');
+    await eventually(async () => (await lastText()) === 'first line\nsecond line', 'sent from desktop');
+    await t.context.close();
+  });
+
+  it('breaks the line on Enter and sends with the button on a touch screen', async () => {
+    const t = await newTab(browser, server.url, PHONE);
+    const page = t.page;
+    await logInByKeyboard(page, ana.username);
+    await row(page, 'Bob Keys').tap();
+    const composer = page.getByTestId('composer');
+    await typeInto(composer, 'from my phone');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('on two lines');
+    expect(await composer.inputValue()).toBe('from my phone\non two lines');
+    expect(await page.getByTestId('message').filter({ hasText: 'on two lines' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Send' }).tap();
+    await bubble(page, 'on two lines').waitFor();
+    expect(await composer.inputValue()).toBe('');
+    await eventually(async () => (await lastText()) === 'from my phone\non two lines', 'sent from phone');
+    await t.context.close();
+  });
+
   it('keeps a draft across a reload, for its own account only', async () => {
     const t = await newTab(browser, server.url);
     const page = t.page;
@@ -89,7 +130,7 @@ describe('composer', () => {
     await page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
     await logInByKeyboard(page, bob.username);
     await row(page, 'Ana Keys').click();
-    await page.getByTestId('history-start').waitFor();
+    await bubble(page, 'on two lines').waitFor();
     expect(await page.getByTestId('composer').inputValue()).toBe('');
     expect(t.errors).toEqual([]);
     await t.context.close();

@@ -113,7 +113,12 @@ export async function openChat(page: Page, name: string): Promise<void> {
 export async function sendMessage(page: Page, text: string): Promise<void> {
   const composer = page.getByTestId('composer');
   await composer.fill(text);
-  await composer.press('Enter');
+  // On a touch screen Enter makes a new line: the Send button sends.
+  if (await page.evaluate(() => matchMedia('(pointer: coarse)').matches)) {
+    await page.getByRole('button', { name: 'Send', exact: true }).tap();
+  } else {
+    await composer.press('Enter');
+  }
 }
 
 /** The conversation row for `name` in the chat list. */

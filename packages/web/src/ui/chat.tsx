@@ -411,10 +411,19 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
   );
 }
 
+/**
+ * A touch screen's keyboard has no Shift+Enter, so there Enter makes a new line and the Send
+ * button sends; with a mouse or touchpad, Enter sends and Shift+Enter makes a new line.
+ */
+function enterMakesNewline(): boolean {
+  return window.matchMedia('(pointer: coarse)').matches;
+}
+
 function Composer({ id }: { id: string }): JSX.Element {
   const store = useApp();
   const stored = store.drafts.get(id) ?? '';
   const [text, setText] = useState(stored);
+  const [touch] = useState(enterMakesNewline);
   const error = store.sendErrors.get(id) ?? null;
   const input = useRef<HTMLTextAreaElement>(null);
   // Only long texts can be near the limit: a UTF-16 length bounds the code points from above.
@@ -469,6 +478,7 @@ function Composer({ id }: { id: string }): JSX.Element {
           placeholder="Type a message"
           aria-label="Message"
           data-testid="composer"
+          enterkeyhint={touch ? 'enter' : 'send'}
           value={text}
           onInput={(e) => {
             const v = e.currentTarget.value;
@@ -478,13 +488,21 @@ function Composer({ id }: { id: string }): JSX.Element {
             if (v !== '') app.sendTyping(id);
           }}
           onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            if (e.key !== 'Enter' || e.isComposing) return;
+            // Ctrl/Cmd+Enter sends on every device.
+            if (e.ctrlKey || e.metaKey || (!touch && !e.shiftKey)) {
               e.preventDefault();
               send();
             }
           }}
         />
-        <button class="send" type="submit" disabled={empty || over} aria-label="Send" title="Send (Enter)">
+        <button
+          class="send"
+          type="submit"
+          disabled={empty || over}
+          aria-label="Send"
+          title={touch ? 'Send' : 'Send (Enter)'}
+        >
           <Icon name="send" />
         </button>
       </div>
