@@ -4,9 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyHttp } from '@parley/client';
-import type { Presence } from '@parley/client';
+import type { Ack, Presence } from '@parley/client';
 import { clusterUnavailable, startCluster, wsOf } from '../helpers/cluster.js';
 import type { Cluster } from '../helpers/cluster.js';
+import { RawSocket } from '../helpers/raw.js';
 import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 
@@ -72,6 +73,41 @@ describe.skipIf(skip !== null)('cluster', () => {
     lap.client.on('read', (r) => reads.push(r.seq));
     phone.client.markRead(conv.id, 2);
     await eventually(() => reads.includes(2), 'the read reaches the laptop');
+  });
+
+  it('delivers everything committed after ready once, in order, to a sync past the feed head', async () => {
+    const me = await newUser(cluster.api.url);
+    const friends = await Promise.all([0, 1].map(() => newUser(cluster.api.url)));
+    const convs = await Promise.all(friends.map((f) => f.http.direct({ username: me.username })));
+    // Senders on servers 0 and 1, the device on server 2: every message crosses Redis.
+    const senders = await Promise.all(friends.map((f, i) => on(f, i)));
+    const acks: Ack[] = [];
+    const send = async (i: number, text: string) => {
+      acks.push(await senders[i]!.client.send(convs[i]!.id, text));
+    };
+    await send(0, 'before ready');
+    const s = await RawSocket.open(cluster.chats[2]!.url, me.session.token);
+    const [ready] = await s.until((f) => f.some((x) => x.type === 'ready'));
+    if (ready?.type !== 'ready') throw new Error(`first frame ${JSON.stringify(ready)}`);
+    acks.length = 0;
+    await Promise.all([send(0, 'early 0'), send(1, 'early 1')]);
+    const concurrent = Promise.all(
+      [0, 1].map(async (i) => {
+        for (let k = 0; k < 10; k++) await send(i, `during ${i} ${k}`);
+      }),
+    );
+    s.send({ type: 'sync', since: ready.pos + 1_000_000 });
+    await concurrent;
+    const ids = () => s.frames.flatMap((x) => (x.type === 'message' ? [x.message.id] : []));
+    await s.until(() => ids().length >= acks.length);
+    s.send({ type: 'ping', t: 2 });
+    await s.until((f) => f.some((x) => x.type === 'pong'));
+    expect(ids().length).toBe(acks.length);
+    expect([...ids()].sort()).toEqual(acks.map((a) => a.id).sort());
+    const poss = s.frames.flatMap((x) => (x.type === 'message' ? [x.message.pos] : []));
+    expect(poss).toEqual([...poss].sort((x, y) => x - y));
+    expect(Math.min(...poss)).toBeGreaterThan(ready.pos);
+    s.close();
   });
 
   it('shares presence and typing across servers; one user on two servers is online once', async () => {
