@@ -30,6 +30,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createH2Server, constants as h2 } from 'node:http2';
 import type { Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import type { PushPayload } from '@parley/protocol';
 
 // ---- JWT ----
@@ -130,6 +131,12 @@ export interface Answer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Instead of `body`: this many zero bytes, written as the client reads them. */
+  bodyBytes?: number;
+  /** Instead of `body`: this many zero bytes gzipped, sent with `content-encoding: gzip` (a gzip bomb). */
+  gzipBytes?: number;
+  /** Never answer (until the stand-in closes). */
+  hang?: boolean;
 }
 
 /** Requests a stand-in took, accepted or not. */
@@ -138,6 +145,27 @@ export interface Attempt {
   target: string;
   status: number;
   at: number;
+  /** The request's Accept-Encoding. */
+  acceptEncoding: string | undefined;
+}
+
+/** Write `bytes` zero bytes as the client takes them; false when the client left first. */
+async function writeZeros(res: ServerResponse, bytes: number): Promise<boolean> {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let left = bytes; left > 0; left -= chunk.length) {
+    if (res.destroyed) return false;
+    if (!res.write(left >= chunk.length ? chunk : chunk.subarray(0, left))) {
+      await new Promise<void>((resolve) => {
+        const go = () => {
+          res.off('drain', go).off('close', go);
+          resolve();
+        };
+        res.on('drain', go).on('close', go);
+      });
+    }
+  }
+  res.end();
+  return true;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -181,6 +209,10 @@ export class PushServiceStandIn {
   readonly attempts: Attempt[] = [];
   /** Anything a real service would have refused for reasons other than a scripted answer. */
   readonly errors: string[] = [];
+  /** Scripted `bodyBytes` answers whose client closed the connection before the body was all sent. */
+  cutBodies = 0;
+  /** Requests being held by a `hang` answer. */
+  readonly hanging: string[] = [];
   private readonly subs = new Map<string, TestSubscription>();
   private readonly scripts = new Map<string, Answer[]>();
   private readonly fcmTokens = new Set<string>();
@@ -257,10 +289,32 @@ export class PushServiceStandIn {
     return this.deliveries.filter((d) => d.subscriptionId === sub.id);
   }
 
-  private scripted(target: string, res: ServerResponse): boolean {
+  private scripted(target: string, req: IncomingMessage, res: ServerResponse): boolean {
     const next = this.scripts.get(target)?.shift();
     if (!next) return false;
-    this.attempts.push({ target, status: next.status, at: Date.now() });
+    this.attempts.push({
+      target,
+      status: next.status,
+      at: Date.now(),
+      acceptEncoding: req.headers['accept-encoding'],
+    });
+    if (next.hang) {
+      this.hanging.push(target);
+      res.once('close', () => this.hanging.splice(this.hanging.indexOf(target), 1));
+      return true;
+    }
+    if (next.bodyBytes !== undefined) {
+      res.writeHead(next.status, { ...next.headers, 'content-length': String(next.bodyBytes) });
+      void writeZeros(res, next.bodyBytes).then((all) => {
+        if (!all) this.cutBodies++;
+      });
+      return true;
+    }
+    if (next.gzipBytes !== undefined) {
+      const bomb = gzipSync(Buffer.alloc(next.gzipBytes));
+      res.writeHead(next.status, { ...next.headers, 'content-encoding': 'gzip' }).end(bomb);
+      return true;
+    }
     res.writeHead(next.status, next.headers ?? {}).end(next.body ?? '');
     return true;
   }
@@ -310,14 +364,19 @@ export class PushServiceStandIn {
     const topic = req.headers.topic as string | undefined;
     if (topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(topic))
       return this.refuse(res, `bad Topic ${topic}`, 400);
-    if (this.scripted(id, res)) return;
+    if (this.scripted(id, req, res)) return;
     let payload: PushPayload;
     try {
       payload = JSON.parse(decryptWebPush(body, sub.ecdh, sub.authSecret).toString()) as PushPayload;
     } catch (err) {
       return this.refuse(res, `decrypt: ${(err as Error).message}`, 400);
     }
-    this.attempts.push({ target: id, status: 201, at: Date.now() });
+    this.attempts.push({
+      target: id,
+      status: 201,
+      at: Date.now(),
+      acceptEncoding: req.headers['accept-encoding'],
+    });
     this.deliveries.push({
       subscriptionId: id,
       payload,
@@ -375,8 +434,13 @@ export class PushServiceStandIn {
     for (const [k, v] of Object.entries(msg.data ?? {})) {
       if (typeof v !== 'string') return this.refuse(res, `FCM: data.${k} is not a string`, 400);
     }
-    if (this.scripted(msg.token, res)) return;
-    this.attempts.push({ target: msg.token, status: 200, at: Date.now() });
+    if (this.scripted(msg.token, req, res)) return;
+    this.attempts.push({
+      target: msg.token,
+      status: 200,
+      at: Date.now(),
+      acceptEncoding: req.headers['accept-encoding'],
+    });
     this.fcm.push({ token: msg.token, message: msg, at: Date.now() });
     res
       .writeHead(200, { 'content-type': 'application/json' })
@@ -493,7 +557,12 @@ export class ApnsStandIn {
     }
     const next = this.scripts.get(token)?.shift();
     if (next) {
-      this.attempts.push({ target: token, status: next.status, at: Date.now() });
+      this.attempts.push({
+        target: token,
+        status: next.status,
+        at: Date.now(),
+        acceptEncoding: headers['accept-encoding'],
+      });
       return next;
     }
     let body: ApnsDelivery['body'];
@@ -503,7 +572,12 @@ export class ApnsStandIn {
     } catch (err) {
       return this.refuse(`APNs payload: ${(err as Error).message}`, 400, 'PayloadEmpty');
     }
-    this.attempts.push({ target: token, status: 200, at: Date.now() });
+    this.attempts.push({
+      target: token,
+      status: 200,
+      at: Date.now(),
+      acceptEncoding: headers['accept-encoding'],
+    });
     this.deliveries.push({ token, headers, body, at: Date.now() });
     return { status: 200, headers: { 'apns-id': randomUUID() } };
   }

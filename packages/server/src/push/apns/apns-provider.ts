@@ -11,6 +11,7 @@ import type { PushSubscriptionRow } from '../../store/store.js';
 import { privateKey, signJwt } from '../jwt.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { OUTBOUND_MAX_BODY_BYTES } from '../outbound.js';
 
 export interface ApnsProviderOptions {
   /** The `.p8` signing key: its PEM text, or the path of the file. */
@@ -120,23 +121,31 @@ export class ApnsProvider implements PushProvider {
         'apns-expiration': String(Math.floor(Date.now() / 1000) + message.ttlSec),
         'apns-collapse-id': message.collapseKey,
         'content-type': 'application/json',
+        'accept-encoding': 'identity',
       });
       req.setTimeout(this.timeoutMs, () => req.close(constants.NGHTTP2_CANCEL));
       let status = 0;
       let retryAfter: string | undefined;
-      let text = '';
+      const chunks: Buffer[] = [];
       req.on('response', (headers) => {
         status = Number(headers[constants.HTTP2_HEADER_STATUS]);
         const ra = headers['retry-after'];
         retryAfter = Array.isArray(ra) ? ra[0] : ra;
       });
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (text += chunk));
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (bytes > OUTBOUND_MAX_BODY_BYTES) return;
+        bytes += chunk.length;
+        // APNs answers a few bytes of JSON: past the cap, stop reading (the reason is lost).
+        if (bytes > OUTBOUND_MAX_BODY_BYTES) req.close(constants.NGHTTP2_CANCEL);
+        else chunks.push(chunk);
+      });
       req.on('error', (err) => resolve({ outcome: 'retry', reason: `apns: ${err.message}` }));
       req.on('close', () => {
         if (status === 0) return resolve({ outcome: 'retry', reason: 'apns: no answer' });
         let reason = '';
         try {
+          const text = Buffer.concat(chunks).toString('utf8');
           reason = String((JSON.parse(text) as { reason?: unknown }).reason ?? '');
         } catch {
           // No JSON body (200 has none).

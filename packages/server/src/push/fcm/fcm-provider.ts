@@ -9,6 +9,8 @@ import type { PushSubscriptionRow } from '../../store/store.js';
 import { privateKey, signJwt } from '../jwt.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { OutboundClient } from '../outbound.js';
+import type { OutboundResponse } from '../outbound.js';
 
 /** The fields of a Google service-account key file that matter here. */
 export interface ServiceAccount {
@@ -42,6 +44,8 @@ export interface FcmProviderOptions {
   tokenUrl?: string;
   /** Time allowed for one request, ms. Default 15000. */
   timeoutMs?: number;
+  /** Time allowed to connect, ms. Default 3000. */
+  connectTimeoutMs?: number;
 }
 
 /** A well-formed FCM registration token (opaque: letters, digits and `:_-.`). */
@@ -53,7 +57,9 @@ export class FcmProvider implements PushProvider {
   private readonly project: string;
   private readonly sendUrl: string;
   private readonly tokenUrl: string;
-  private readonly timeoutMs: number;
+  private readonly client: OutboundClient;
+  /** The token endpoint's answer carries the token itself: a larger cap than for sends. */
+  private readonly tokenClient: OutboundClient;
   private token: { value: string; expiresAt: number } | undefined;
   private tokenPending: Promise<string> | undefined;
 
@@ -65,7 +71,12 @@ export class FcmProvider implements PushProvider {
     const base = (opts.baseUrl || 'https://fcm.googleapis.com').replace(/\/+$/, '');
     this.sendUrl = `${base}/v1/projects/${encodeURIComponent(project)}/messages:send`;
     this.tokenUrl = opts.tokenUrl || opts.account.token_uri || GOOGLE_TOKEN_URL;
-    this.timeoutMs = opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS;
+    const timeouts = {
+      timeoutMs: opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS,
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+    };
+    this.client = new OutboundClient(timeouts);
+    this.tokenClient = new OutboundClient({ ...timeouts, maxBodyBytes: 64 * 1024 });
   }
 
   /** An access token, reused until a minute before it expires; one exchange at a time. */
@@ -84,14 +95,21 @@ export class FcmProvider implements PushProvider {
       { iss: this.opts.account.client_email, scope: SCOPE, aud: this.tokenUrl, iat: now, exp: now + 3600 },
       this.key,
     );
-    const res = await fetch(this.tokenUrl, {
+    const res = await this.tokenClient.request(this.tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }),
-      signal: AbortSignal.timeout(this.timeoutMs),
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        assertion,
+      }).toString(),
     });
-    const body = (await res.json().catch(() => ({}))) as { access_token?: unknown; expires_in?: unknown };
-    if (!res.ok || typeof body.access_token !== 'string') {
+    let body: { access_token?: unknown; expires_in?: unknown } = {};
+    try {
+      body = JSON.parse(res.body.toString('utf8')) as typeof body;
+    } catch {
+      // Not JSON (or cut at the cap): no token.
+    }
+    if (res.status < 200 || res.status >= 300 || typeof body.access_token !== 'string') {
       throw new Error(`FCM OAuth2 token request failed with ${res.status}`);
     }
     const ttl = typeof body.expires_in === 'number' ? body.expires_in : 3600;
@@ -118,17 +136,14 @@ export class FcmProvider implements PushProvider {
         apns: { headers: { 'apns-collapse-id': message.collapseKey } },
       },
     };
-    let res: Response;
-    let text: string;
+    let res: OutboundResponse;
     try {
       const token = await this.accessToken();
-      res = await fetch(this.sendUrl, {
+      res = await this.client.request(this.sendUrl, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
-      text = await res.text();
     } catch (err) {
       return { outcome: 'retry', reason: `fcm: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -138,8 +153,14 @@ export class FcmProvider implements PushProvider {
       return { outcome: 'retry', reason: 'fcm 401', retryAfterMs: 0 };
     }
     // SENDER_ID_MISMATCH: the token belongs to another Firebase project; it will never work here.
-    if (res.status === 403 && text.includes('SENDER_ID_MISMATCH'))
+    if (res.status === 403 && res.body.toString('utf8').includes('SENDER_ID_MISMATCH'))
       return { outcome: 'gone', reason: 'fcm 403' };
-    return resultForStatus(res.status, res.headers.get('retry-after'), 'fcm');
+    const retryAfter = res.headers['retry-after'];
+    return resultForStatus(res.status, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, 'fcm');
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+    this.tokenClient.close();
   }
 }

@@ -7,6 +7,8 @@ import webpush from 'web-push';
 import type { PushSubscriptionRow, Store } from '../../store/store.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { OutboundClient } from '../outbound.js';
+import type { OutboundResponse } from '../outbound.js';
 import { BlockList, isIP } from 'node:net';
 
 export interface VapidKeys {
@@ -115,17 +117,22 @@ export function checkWebPushSubscription(
 export interface WebPushProviderOptions {
   /** Time allowed for one request, ms. Default 15000. */
   timeoutMs?: number;
+  /** Time allowed to connect, ms. Default 3000. */
+  connectTimeoutMs?: number;
 }
 
 export class WebPushProvider implements PushProvider {
   readonly kind = 'webpush' as const;
-  private readonly timeoutMs: number;
+  private readonly client: OutboundClient;
 
   constructor(
     readonly keys: VapidKeys,
     opts: WebPushProviderOptions = {},
   ) {
-    this.timeoutMs = opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS;
+    this.client = new OutboundClient({
+      timeoutMs: opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS,
+      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+    });
   }
 
   async send(sub: PushSubscriptionRow, message: PushMessage): Promise<PushResult> {
@@ -148,22 +155,25 @@ export class WebPushProvider implements PushProvider {
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(details.headers)) {
-      // fetch sets the length itself.
+      // The client sets the length itself.
       if (k.toLowerCase() !== 'content-length') headers[k] = String(v);
     }
-    let res: Response;
+    let res: OutboundResponse;
     try {
-      res = await fetch(details.endpoint, {
+      // Redirects are not followed: a 3xx is refused like any other unexpected status.
+      res = await this.client.request(details.endpoint, {
         method: 'POST',
         headers,
         body: details.body === null ? null : new Uint8Array(details.body),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
-      await res.arrayBuffer();
     } catch (err) {
       return { outcome: 'retry', reason: `web push: ${err instanceof Error ? err.message : String(err)}` };
     }
-    return resultForStatus(res.status, res.headers.get('retry-after'), 'web push');
+    const retryAfter = res.headers['retry-after'];
+    return resultForStatus(res.status, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, 'web push');
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
   }
 }
