@@ -80,7 +80,7 @@ export interface ClientEvents {
   message: Message;
   /** The server stored one of my sends from the outbox. */
   ack: Ack;
-  /** Catch-up is complete up to `pos`; `client.cursor` is at least `pos`. */
+  /** Catch-up is complete up to `pos`; `client.cursor` is at least `pos` (a connection's first one sets it, even lower than before). */
   synced: { pos: number };
   /** A member's read cursor moved (mine on another device, or someone's receipt). */
   read: ReadCursorFrame;
@@ -245,6 +245,10 @@ export class ParleyClient {
   #ws: WebSocketLike | null = null;
   /** `ready` received on the current socket: frames may be sent. */
   #ready = false;
+  /** The current socket's first `synced` has arrived (later ones only follow gap refills). */
+  #syncedOnce = false;
+  /** The highest pos received on the current socket, or null. */
+  #socketPos: number | null = null;
   #attempt = 0;
   /** Bumped by `close()` and by each attempt, so stale async continuations stop. */
   #run = 0;
@@ -641,6 +645,8 @@ export class ParleyClient {
         this.#startHeartbeat(this.#heartbeatOverride ?? frame.heartbeatMs);
         // Sync first, then the outbox in its original order, before any handler runs: a
         // send() from a 'ready' handler then goes out once, after the older ones.
+        this.#syncedOnce = false;
+        this.#socketPos = null;
         this.#write({ type: 'sync', since: this.#cursor });
         for (const entry of this.#outbox.entries()) this.#sendEntry(entry);
         for (const [conversationId, seq] of this.#pendingReads) {
@@ -657,6 +663,7 @@ export class ParleyClient {
       case 'message': {
         const m = frame.message;
         if (this.#cursor === null || m.pos > this.#cursor) this.#cursor = m.pos;
+        if (this.#socketPos === null || m.pos > this.#socketPos) this.#socketPos = m.pos;
         const last = this.#lastSeq.get(m.conversationId);
         if (last !== undefined && m.seq <= last) return;
         this.#lastSeq.set(m.conversationId, m.seq);
@@ -667,7 +674,14 @@ export class ParleyClient {
         return;
       }
       case 'synced': {
-        if (this.#cursor === null || frame.pos > this.#cursor) this.#cursor = frame.pos;
+        // The first synced of a connection sets the cursor even when lower than ours: a cursor past
+        // the server's head (its data restored from an older backup) would skip new messages.
+        if (!this.#syncedOnce) {
+          this.#cursor = Math.max(frame.pos, this.#socketPos ?? frame.pos);
+        } else if (this.#cursor === null || frame.pos > this.#cursor) {
+          this.#cursor = frame.pos;
+        }
+        this.#syncedOnce = true;
         if (this.#state === 'open') this.#setState('synced');
         this.#events.emit('synced', { pos: frame.pos });
         return;

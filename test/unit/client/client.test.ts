@@ -376,6 +376,29 @@ describe('ParleyClient: messages', () => {
     expect(client.cursor).toBe(8);
   });
 
+  it('takes a lower cursor from the first synced after the server was restored from a backup', async () => {
+    const server = await startServer();
+    const client = makeClient(server, { since: 100 });
+    client.connect();
+    const first = await server.connection(0);
+    expect(await first.waitFor('sync')).toEqual([{ type: 'sync', since: 100 }]);
+    const synced = nextEvent(client, 'synced');
+    first.send({ type: 'synced', pos: 4 });
+    await synced;
+    expect(client.cursor).toBe(4);
+    first.send({ type: 'message', message: message('a', 5, 5) });
+    await delay(0);
+    // A later synced of the same connection (after a gap refill) never moves it back.
+    const again = nextEvent(client, 'synced');
+    first.send({ type: 'synced', pos: 4 });
+    await again;
+    expect(client.cursor).toBe(5);
+    first.close(4008, 'slow consumer');
+
+    const second = await server.connection(1);
+    expect(await second.waitFor('sync')).toEqual([{ type: 'sync', since: 5 }]);
+  });
+
   it('passes conversation, read and unreferenced error frames on as events, and ignores unknown frames', async () => {
     const server = await startServer();
     const client = makeClient(server);
