@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
 import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
+import { escapeLine, escapeText, preview } from './terminal-text.js';
 
 const HELP = `Commands:
   /list                     your conversations (latest first)
@@ -55,22 +56,25 @@ export async function chat(argv: string[]): Promise<void> {
   }
   const session = await client.http.login({ username, password, deviceName: `parley chat on ${hostname()}` });
   client.setToken(session.token);
-  print(`Logged in as ${session.user.displayName} (@${session.user.username}). /help lists commands.`);
+  print(
+    `Logged in as ${escapeLine(session.user.displayName)} (@${escapeLine(session.user.username)}). /help lists commands.`,
+  );
 
   const names = new Map<string, string>([[session.user.id, session.user.displayName]]);
   let list: Conversation[] = [];
   let open: Conversation | null = null;
   let oldest = 0;
 
-  const who = (id: string) => (id === session.user.id ? 'you' : (names.get(id) ?? id));
-  const line = (m: Message) => `${new Date(m.createdAt).toLocaleTimeString()} ${who(m.senderId)}: ${m.text}`;
+  const who = (id: string) => (id === session.user.id ? 'you' : escapeLine(names.get(id) ?? id));
+  const line = (m: Message) =>
+    `${new Date(m.createdAt).toLocaleTimeString()} ${who(m.senderId)}: ${escapeText(m.text, '    ')}`;
   async function learnMembers(c: Conversation) {
     for (const m of (await client.http.members(c.id)).members) names.set(m.userId, m.displayName);
   }
   async function openConversation(c: Conversation) {
     open = c;
     await learnMembers(c);
-    print(`-- ${c.name} (${c.kind}, ${c.memberCount} members) --`);
+    print(`-- ${escapeLine(c.name)} (${c.kind}, ${c.memberCount} members) --`);
     const page = await client.http.history(c.id, { limit: 20 });
     oldest = page.messages[0]?.seq ?? 0;
     for (const m of page.messages) print(line(m));
@@ -83,7 +87,7 @@ export async function chat(argv: string[]): Promise<void> {
       client.markRead(m.conversationId, m.seq);
     } else if (m.senderId !== session.user.id) {
       const c = list.find((x) => x.id === m.conversationId);
-      const show = () => print(`[${c?.name ?? 'new conversation'}] ${who(m.senderId)}: ${m.text}`);
+      const show = () => print(`[${c ? preview(c.name, 40) : 'new conversation'}] ${line(m)}`);
       if (names.has(m.senderId)) show();
       else
         client.http.members(m.conversationId).then((r) => {
@@ -94,14 +98,14 @@ export async function chat(argv: string[]): Promise<void> {
   });
   client.on('conversation', (c) => {
     learnMembers(c).catch(() => undefined);
-    if (!list.some((x) => x.id === c.id)) print(`(you are now in "${c.name}")`);
+    if (!list.some((x) => x.id === c.id)) print(`(you are now in "${escapeLine(c.name)}")`);
     list = [c, ...list.filter((x) => x.id !== c.id)];
   });
   client.on('state', (s) => {
     if (s === 'reconnecting') print('(connection lost; reconnecting…)');
     if (s === 'closed') print('(disconnected)');
   });
-  client.on('error', (e) => print(`(error: ${e.code}: ${e.message})`));
+  client.on('error', (e) => print(`(error: ${escapeLine(`${e.code}: ${e.message}`)})`));
   client.connect();
 
   const commands: Record<string, (args: string[]) => Promise<void>> = {
@@ -111,8 +115,8 @@ export async function chat(argv: string[]): Promise<void> {
       if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
       list.forEach((c, i) => {
         const unread = c.unread > 0 ? ` (${c.unread} unread)` : '';
-        const last = c.lastMessage ? ` — ${c.lastMessage.text.slice(0, 50)}` : '';
-        print(`${i + 1}. ${c.name}${unread}${last}`);
+        const last = c.lastMessage ? ` — ${preview(c.lastMessage.text, 50)}` : '';
+        print(`${i + 1}. ${escapeLine(c.name)}${unread}${last}`);
       });
     },
     open: async ([target]) => {
@@ -135,12 +139,12 @@ export async function chat(argv: string[]): Promise<void> {
     add: async (users) => {
       if (!open) return print('open a group first');
       await client.http.addMembers(open.id, users);
-      print(`added ${users.join(', ')}`);
+      print(`added ${users.map(escapeLine).join(', ')}`);
     },
     members: async () => {
       if (!open) return print('open a conversation first');
       for (const m of (await client.http.members(open.id)).members)
-        print(`${m.displayName} (@${m.username}) ${m.role}`);
+        print(`${escapeLine(m.displayName)} (@${escapeLine(m.username)}) ${m.role}`);
     },
     history: async ([n]) => {
       if (!open) return print('open a conversation first');
@@ -165,7 +169,7 @@ export async function chat(argv: string[]): Promise<void> {
         const [cmd, ...args] = input.slice(1).split(/\s+/);
         const run = commands[cmd ?? ''];
         if (run) await run(args);
-        else print(`unknown command /${cmd ?? ''}; /help lists commands`);
+        else print(`unknown command /${escapeLine(cmd ?? '')}; /help lists commands`);
         continue;
       }
       if (!open) {
@@ -176,7 +180,7 @@ export async function chat(argv: string[]): Promise<void> {
       const ack = await client.send(target.id, input);
       print(`${new Date(ack.createdAt).toLocaleTimeString()} you: ${input}`);
     } catch (err) {
-      print(`(${err instanceof ParleyError ? `${err.code}: ${err.message}` : String(err)})`);
+      print(`(${escapeLine(err instanceof ParleyError ? `${err.code}: ${err.message}` : String(err))})`);
     }
   }
   rl.close();

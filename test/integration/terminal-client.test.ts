@@ -1,0 +1,148 @@
+/**
+ * `parley chat` and `parley user add` driven through a pseudo-terminal, against the real
+ * server. What the program writes goes through a headless terminal emulator, so the tests
+ * assert on what a person would see on the screen.
+ */
+import xterm from '@xterm/headless';
+import pty from 'node-pty';
+import type { IPty } from 'node-pty';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { eventually, newUser } from '../helpers/sdk.js';
+import type { TestUser } from '../helpers/sdk.js';
+
+const COLS = 100;
+
+/** A program on a pseudo-terminal, its output fed to a terminal emulator. */
+class Terminal {
+  readonly proc: IPty;
+  readonly term = new xterm.Terminal({
+    cols: COLS,
+    rows: 40,
+    scrollback: 5000,
+    allowProposedApi: true,
+  });
+  /** Everything the program wrote, escape sequences included. */
+  raw = '';
+  exitCode: number | null = null;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const base = { ...process.env } as Record<string, string>;
+    delete base.PARLEY_PASSWORD;
+    this.proc = pty.spawn(process.execPath, [CLI, ...args], {
+      cols: COLS,
+      rows: 40,
+      env: { ...base, TERM: 'xterm-256color', ...env },
+    });
+    this.proc.onData((d) => {
+      this.raw += d;
+      this.term.write(d);
+    });
+    this.proc.onExit(({ exitCode }) => (this.exitCode = exitCode));
+  }
+
+  type(text: string): void {
+    this.proc.write(text);
+  }
+
+  /** The screen and its scrollback, one string per line (rows wrapped by the terminal joined), trailing spaces dropped. */
+  async lines(): Promise<string[]> {
+    await new Promise<void>((resolve) => this.term.write('', resolve));
+    const buf = this.term.buffer.active;
+    const out: string[] = [];
+    for (let i = 0; i < buf.length; i++) {
+      const row = buf.getLine(i);
+      const text = row?.translateToString(true) ?? '';
+      if (row?.isWrapped && out.length > 0) out[out.length - 1] = out.at(-1)!.padEnd(COLS) + text;
+      else out.push(text);
+    }
+    while (out.length > 0 && out.at(-1) === '') out.pop();
+    return out;
+  }
+
+  async screen(): Promise<string> {
+    return (await this.lines()).join('\n');
+  }
+
+  /** The row the cursor is on: the prompt and what is being typed. */
+  async cursorLine(): Promise<string> {
+    await new Promise<void>((resolve) => this.term.write('', resolve));
+    const buf = this.term.buffer.active;
+    return buf.getLine(buf.baseY + buf.cursorY)?.translateToString(true) ?? '';
+  }
+
+  async waitFor(text: string | RegExp): Promise<void> {
+    let last = '';
+    await eventually(
+      async () => {
+        last = await this.screen();
+        return typeof text === 'string' ? last.includes(text) : text.test(last);
+      },
+      () =>
+        `screen to show ${String(text)}; it shows:\n${last}\nraw: ${JSON.stringify(this.raw.slice(-2000))}`,
+    );
+  }
+
+  async waitForPrompt(prompt: string): Promise<void> {
+    let last = '';
+    await eventually(
+      async () => (last = await this.cursorLine()).startsWith(prompt),
+      () => `the prompt ${prompt}; the cursor line is ${JSON.stringify(last)}`,
+    );
+  }
+
+  async exited(): Promise<number> {
+    await eventually(() => this.exitCode !== null, 'the program to exit');
+    return this.exitCode!;
+  }
+
+  kill(): void {
+    if (this.exitCode === null) this.proc.kill();
+  }
+}
+
+let server: ServerHandle;
+const terminals: Terminal[] = [];
+let ana: TestUser;
+let bob: TestUser;
+
+/** `parley chat` logged in as `user` (the password from PARLEY_PASSWORD). */
+async function chatAs(user: TestUser): Promise<Terminal> {
+  const t = new Terminal(['chat', '--url', server.url, '--username', user.username], {
+    PARLEY_PASSWORD: 'password123',
+  });
+  terminals.push(t);
+  await t.waitFor(`Logged in as`);
+  return t;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+  [ana, bob] = await Promise.all([newUser(server.url), newUser(server.url)]);
+});
+
+afterAll(async () => {
+  for (const t of terminals) t.kill();
+  await server?.stop();
+  server?.cleanup();
+});
+
+describe('parley chat on a terminal', () => {
+  it('shows control characters in a message from another user escaped', async () => {
+    const dm = await bob.http.direct({ username: ana.username });
+    const hostile =
+      'start-1\u001b[2J\u001b[H\u001b]0;PWNED\u0007\u001b]52;c;ZWNobyBwd25lZA==\u0007' +
+      '\u009b31m\r\u202eevil\u001b[8m end-1';
+    await bob.http.send(dm.id, { clientId: 'hostile-1', text: hostile });
+    const t = await chatAs(ana);
+    t.type(`/open ${bob.username}\r`);
+    await t.waitFor('end-1');
+    const from = t.raw.indexOf('start-1');
+    // eslint-disable-next-line no-control-regex -- the controls are what must not be there
+    expect(t.raw.slice(from, t.raw.indexOf('end-1', from))).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(await t.screen()).toContain(
+      `${bob.username}: start-1^[[2J^[[H^[]0;PWNED^G^[]52;c;ZWNobyBwd25lZA==^G\\u009b31m^M\\u202eevil^[[8m end-1`,
+    );
+  });
+});
