@@ -1,6 +1,6 @@
 /**
  * HTTP and account-input hardening against the real server: names that draw nothing or reorder
- * text are refused.
+ * text are refused; errors Fastify raises itself answer with the registry's body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Session } from '@parley/protocol';
@@ -67,5 +67,31 @@ describe('names with invisible or bidi characters', () => {
       a.token,
     );
     expect(renamed).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
+  });
+});
+
+describe('errors Fastify raises while routing', () => {
+  async function get(path: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(server.url + path, { headers: { authorization: `Bearer ${a.token}` } });
+    return { status: res.status, text: await res.text() };
+  }
+
+  it('an over-long path parameter is 400 invalid_field with the registry body, not the URL', async () => {
+    const long = 'u'.repeat(101);
+    const res = await get(`/v1/users/${long}`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toEqual({
+      code: 'invalid_field',
+      message: expect.any(String) as string,
+      retryable: false,
+    });
+    expect(res.text).not.toContain(long);
+  });
+
+  it('a malformed percent-encoding in a path parameter is 400 invalid_field', async () => {
+    const res = await get('/v1/users/bad%E0%A4%A');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toMatchObject({ code: 'invalid_field', retryable: false });
+    expect(res.text).not.toContain('bad');
   });
 });

@@ -175,15 +175,19 @@ export async function createParley(
     ? new ChatServer(config, auth, messages, store, bus, metrics, log, tracker, receipts)
     : undefined;
 
+  const onError = errorHandler(log, metrics);
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     trustProxy: parseTrustProxy(config.trustProxy),
     return503OnClosing: true,
+    // Errors Fastify meets while routing (an over-long or malformed path parameter) get the
+    // same registry answer as every other error.
+    frameworkErrors: (err, req, reply) => onError(err, req, reply),
   });
   http.setValidatorCompiler(validatorCompiler());
-  http.setErrorHandler(errorHandler(log, metrics));
+  http.setErrorHandler(onError);
   http.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send(errorBody('not_found'));
   });
@@ -342,7 +346,7 @@ async function pushProviders(
     privateKey: config.vapidPrivateKey,
     subject: config.vapidSubject,
   });
-  const providers: PushProvider[] = [new WebPushProvider(keys)];
+  const providers: PushProvider[] = [new WebPushProvider(keys, { allowPrivate: config.webPushAllowHttp })];
   if (config.fcmServiceAccount !== '') {
     providers.push(
       new FcmProvider({
