@@ -9,6 +9,7 @@ import { back, navigate } from '../lib/route.js';
 import { app } from '../state/store.js';
 import type { AppStore, MessageWindow } from '../state/store.js';
 import { Avatar } from './avatar.js';
+import { ReadOnlyBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
 import { MessageInfoDialog } from './message-info.js';
 import { typingText } from './sidebar.js';
@@ -25,6 +26,7 @@ type Row =
   | { kind: 'top'; key: 'top'; loading: boolean; hasOlder: boolean }
   | { kind: 'day'; key: string; t: number }
   | { kind: 'unread'; key: 'unread' }
+  | { kind: 'system'; key: string; text: string }
   | { kind: 'msg'; key: string; m: Message; mine: boolean; first: boolean; last: boolean }
   | { kind: 'pending'; key: string; p: PendingSend; first: boolean; last: boolean };
 
@@ -90,6 +92,7 @@ function estimateRow(row: Row, width: number, group: boolean): number {
       return 56;
     case 'day':
     case 'unread':
+    case 'system':
       return 44;
     case 'msg':
     case 'pending': {
@@ -138,7 +141,22 @@ function Ticks({ status }: { status: Status }) {
   return <Icon name={status === 'sent' ? 'check' : 'double'} size={16} class={`tick ${status}`} />;
 }
 
-/** Room for the time and ticks at the end of the last line (they sit over it, bottom right). */
+/** A strong character: a letter, or a left-to-right or right-to-left mark. */
+const STRONG = /[\p{L}\u200e\u200f]/u;
+const RTL =
+  /[\u200f\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}\p{Script=Hanifi_Rohingya}]/u;
+
+/**
+ * The direction `dir="auto"` would give a text (that of its first strong character), worked
+ * out here so the time and ticks can go where its last line ends: bottom left for Hebrew or
+ * Arabic, bottom right otherwise.
+ */
+function textDirection(text: string): 'ltr' | 'rtl' {
+  const first = STRONG.exec(text);
+  return first !== null && RTL.test(first[0]) ? 'rtl' : 'ltr';
+}
+
+/** Room for the time and ticks at the end of the last line (they sit over it, at its end). */
 function MetaSpacer({ time, ticks }: { time: number; ticks: boolean }) {
   return (
     <span class="meta-spacer" aria-hidden="true">
@@ -226,7 +244,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
         </button>
       </header>
       <MessageList c={c} members={members} />
-      <Composer key={id} id={id} />
+      {readOnly(store, c) ? <ReadOnlyBar c={c} /> : <Composer key={id} id={id} />}
     </section>
   );
 }
@@ -247,11 +265,14 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
     () => [...store.pending.values()].filter((p) => p.conversationId === id),
     [store.pending, id],
   );
-  const rows = useMemo(
-    () => buildRows(w, pending, me, unreadAfter),
+  const left = leftLine(c);
+  const rows = useMemo(() => {
+    const built = buildRows(w, pending, me, unreadAfter);
+    // A group I left ends with a line that says so.
+    if (left !== null && w !== undefined) built.push({ kind: 'system', key: 'left', text: left });
+    return built;
     // `w.rev` changes whenever the window's messages do (they are mutated in place).
-    [w, w?.rev, pending, me, unreadAfter],
-  );
+  }, [w, w?.rev, pending, me, unreadAfter, left]);
   const initialKey = useMemo(
     () => (rows.some((r) => r.kind === 'unread') ? 'unread' : undefined),
     [rows.length > 1],
@@ -300,6 +321,12 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
             <span class="chip">{formatDay(row.t)}</span>
           </div>
         );
+      case 'system':
+        return (
+          <div class="day system" data-testid="system-line">
+            <span class="chip">{row.text}</span>
+          </div>
+        );
       case 'unread':
         return (
           <div class="unread-line" role="separator">
@@ -320,7 +347,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
               {group && !mine && row.first && (
                 <div class={`sender c${colorIndex(m.senderId)}`}>{senderName(store, m.senderId)}</div>
               )}
-              <div class="text" dir="auto">
+              <div class="text" dir={textDirection(m.text)}>
                 <Linkified text={m.text} />
                 <MetaSpacer time={m.createdAt} ticks={mine} />
               </div>
@@ -355,7 +382,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
             data-status="sending"
           >
             <div class="bubble">
-              <div class="text" dir="auto">
+              <div class="text" dir={textDirection(row.p.text)}>
                 <Linkified text={row.p.text} />
                 <MetaSpacer time={row.p.createdAt} ticks />
               </div>
