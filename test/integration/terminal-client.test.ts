@@ -3,14 +3,17 @@
  * server. What the program writes goes through a headless terminal emulator, so the tests
  * assert on what a person would see on the screen.
  */
+import { spawnSync } from 'node:child_process';
 import xterm from '@xterm/headless';
 import pty from 'node-pty';
 import type { IPty } from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, startServer } from '../helpers/server.js';
+import { ParleyHttp } from '@parley/client';
+import { CLI, TEST_FLAGS, startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { eventually, newUser } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
+import { uname } from '../helpers/raw.js';
 
 const COLS = 100;
 
@@ -129,6 +132,24 @@ afterAll(async () => {
 });
 
 describe('parley chat on a terminal', () => {
+  it('never shows the password and keeps its spaces', async () => {
+    const username = uname();
+    const password = '  secret words  ';
+    await new ParleyHttp({ baseUrl: server.url }).signup({
+      username,
+      password,
+    });
+    const t = new Terminal(['chat', '--url', server.url, '--username', username]);
+    terminals.push(t);
+    await t.waitFor('Password: ');
+    t.type(`${password}\r`);
+    await t.waitFor(`Logged in as ${username}`);
+    expect(t.raw).not.toContain('secret');
+    expect(await t.screen()).not.toContain('secret');
+    t.type('/quit\r');
+    expect(await t.exited()).toBe(0);
+  });
+
   it('shows control characters in a message from another user escaped', async () => {
     const dm = await bob.http.direct({ username: ana.username });
     const hostile =
@@ -144,5 +165,52 @@ describe('parley chat on a terminal', () => {
     expect(await t.screen()).toContain(
       `${bob.username}: start-1^[[2J^[[H^[]0;PWNED^G^[]52;c;ZWNobyBwd25lZA==^G\\u009b31m^M\\u202eevil^[[8m end-1`,
     );
+  });
+});
+
+describe('parley user add', () => {
+  it('asks for the password without showing it, and keeps its spaces', async () => {
+    const username = uname();
+    const t = new Terminal([
+      'user',
+      'add',
+      username,
+      '--data-dir',
+      server.dataDir,
+      '--scrypt-log-n',
+      TEST_FLAGS[TEST_FLAGS.indexOf('--scrypt-log-n') + 1]!,
+    ]);
+    terminals.push(t);
+    await t.waitFor('Password: ');
+    t.type(' hidden pass \r');
+    await t.waitFor('Password again: ');
+    t.type(' hidden pass \r');
+    expect(await t.exited()).toBe(0);
+    expect(t.raw).not.toContain('hidden');
+    const http = new ParleyHttp({ baseUrl: server.url });
+    await expect(http.login({ username, password: 'hidden pass' })).rejects.toMatchObject({
+      code: 'invalid_credentials',
+    });
+    await expect(http.login({ username, password: ' hidden pass ' })).resolves.toMatchObject({
+      user: { username },
+    });
+  });
+
+  it('reads the password from piped stdin as it is', async () => {
+    const username = uname();
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'user', 'add', username, '--data-dir', server.dataDir, '--scrypt-log-n', '10'],
+      {
+        input: '  piped pass  \n',
+        encoding: 'utf8',
+        env: { ...process.env, PARLEY_PASSWORD: '' },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const http = new ParleyHttp({ baseUrl: server.url });
+    await expect(http.login({ username, password: '  piped pass  ' })).resolves.toMatchObject({
+      user: { username },
+    });
   });
 });

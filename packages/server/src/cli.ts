@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { createParley } from './app.js';
 import { DEFAULT_CONFIG } from './config.js';
 import type { ServerConfig } from './config.js';
@@ -21,7 +21,7 @@ const envName = (k: string) => `PARLEY_${kebab(k).replace(/-/g, '_').toUpperCase
 const USAGE = `Usage:
   parley serve [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--<option> value ...]
   parley user add <username> [--display-name NAME] [--data-dir ./data]   (password from PARLEY_PASSWORD or prompt)
-  parley chat [--url http://localhost:8080] [--username NAME]
+  parley chat [--url http://localhost:8080] [--username NAME] [--signup]   (password from PARLEY_PASSWORD or prompt)
   parley cluster [--chat 3] [--base-port 8080] [--db postgres://…] [--redis redis://…]
   parley serve --role api|chat|all --db postgres://… --redis redis://…   (cluster mode)
 
@@ -92,6 +92,27 @@ async function serve(argv: string[]): Promise<void> {
   await parley.listen();
 }
 
+/**
+ * The new user's password, taken as typed (spaces are part of it, as over HTTP): on a
+ * terminal with nothing shown, twice; otherwise the first line of stdin.
+ */
+async function askPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    const { readHidden } = await import('./cli/password-prompt.js');
+    const password = await readHidden('Password: ', process.stdin, process.stderr);
+    if ((await readHidden('Password again: ', process.stdin, process.stderr)) !== password)
+      throw new Error('the passwords differ');
+    return password;
+  }
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const line = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  return line;
+}
+
 async function userAdd(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -104,13 +125,7 @@ async function userAdd(argv: string[]): Promise<void> {
   });
   const username = positionals[0];
   if (!username) throw new Error('usage: parley user add <username> [--display-name NAME]');
-  let password = process.env.PARLEY_PASSWORD;
-  if (!password) {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
-    process.stderr.write('Password: ');
-    password = (await rl.question('')).trim();
-    rl.close();
-  }
+  const password = process.env.PARLEY_PASSWORD || (await askPassword());
   const dataDir = values['data-dir'] ?? process.env.PARLEY_DATA_DIR ?? DEFAULT_CONFIG.dataDir;
   const store = new SqliteStore({ path: join(dataDir, 'parley.db') });
   try {

@@ -4,10 +4,12 @@
  */
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
+import { createInterface as createPromptInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
 import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
+import { readHidden } from './password-prompt.js';
 import { escapeLine, escapeText, preview } from './terminal-text.js';
 
 const HELP = `Commands:
@@ -32,20 +34,37 @@ export async function chat(argv: string[]): Promise<void> {
     },
   });
   const url = values.url ?? process.env.PARLEY_URL ?? 'http://localhost:8080';
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+  const tty = Boolean(process.stdin.isTTY);
+  let username = values.username;
+  let password = process.env.PARLEY_PASSWORD || undefined;
+  if (tty) {
+    // The password is read with echo off, before any readline echoes what is typed.
+    if (username === undefined) {
+      const question = createPromptInterface({
+        input: process.stdin,
+        output: process.stdout,
+        terminal: true,
+      });
+      username = await question.question('Username: ');
+      question.close();
+    }
+    password ??= await readHidden('Password: ', process.stdin, process.stdout);
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
   const lines = rl[Symbol.asyncIterator]();
   const ask = async (q: string): Promise<string> => {
     process.stdout.write(q);
     const r = await lines.next();
     if (r.done) throw new Error('input closed');
-    return r.value.trim();
+    return r.value;
   };
   const print = (s: string): void => {
     process.stdout.write(`${s}\n`);
   };
 
-  const username = values.username ?? (await ask('Username: '));
-  const password = process.env.PARLEY_PASSWORD ?? (await ask('Password: '));
+  username = (username ?? (await ask('Username: '))).trim();
+  // Taken as typed: spaces are part of a password.
+  password ??= await ask('Password: ');
   const client = new ParleyClient({ url, WebSocket: WebSocket as unknown as WebSocketConstructor });
   if (values.signup) {
     try {

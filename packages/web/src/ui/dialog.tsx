@@ -1,6 +1,6 @@
 /** A modal dialog on the native <dialog>: focus is trapped, Escape closes, focus returns after. */
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { Icon } from './icons.js';
 
 export function Modal(props: {
@@ -40,4 +40,50 @@ export function Modal(props: {
       </div>
     </dialog>
   );
+}
+
+/** What a confirmation asks; `onConfirm` runs after the dialog closes. */
+export interface ConfirmRequest {
+  title: string;
+  message: string;
+  /** The confirming button's text, e.g. "Remove". */
+  confirm: string;
+  onConfirm: () => void;
+}
+
+/** Asks before a destructive action; Cancel (or Escape, or the backdrop) does nothing. */
+export function ConfirmDialog(props: { request: ConfirmRequest; onClose: () => void }): JSX.Element {
+  const { request, onClose } = props;
+  return (
+    <Modal title={request.title} onClose={onClose}>
+      <div class="confirm" data-testid="confirm">
+        <p>{request.message}</p>
+        <div class="confirm-actions">
+          <button class="secondary small" onClick={onClose} autofocus>
+            Cancel
+          </button>
+          <button
+            class="primary small danger-fill"
+            onClick={() => {
+              onClose();
+              request.onConfirm();
+            }}
+          >
+            {request.confirm}
+          </button>
+        </div>
+      </div>
+    </Modal>
+  );
+}
+
+/**
+ * A confirmation to render and a function that opens it: `ask({...})` shows the dialog,
+ * and its action runs only when confirmed.
+ */
+export function useConfirm(): [JSX.Element | null, (request: ConfirmRequest) => void] {
+  const [request, setRequest] = useState<ConfirmRequest | null>(null);
+  const dialog =
+    request === null ? null : <ConfirmDialog request={request} onClose={() => setRequest(null)} />;
+  return [dialog, setRequest];
 }

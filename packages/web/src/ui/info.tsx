@@ -4,9 +4,11 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Conversation, Member } from '@parley/client';
 import { MAX_GROUP_MEMBERS } from '@parley/protocol';
 import { formatLastSeen, mutedNow, mutedText } from '../lib/format.js';
-import { back, navigate } from '../lib/route.js';
+import { back } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
+import { useConfirm } from './dialog.js';
+import type { ConfirmRequest } from './dialog.js';
 import { Icon } from './icons.js';
 import { useApp } from './use-app.js';
 
@@ -108,10 +110,11 @@ function DirectInfo({ c }: { c: Conversation }): JSX.Element {
   const isContact = contacts?.contacts.some((x) => x.user.id === peer.id) ?? false;
   const outgoing = contacts?.outgoing.some((u) => u.id === peer.id) ?? false;
   const self = peer.id === store.me?.id;
+  const [dialog, ask] = useConfirm();
 
   const run = async (f: () => Promise<unknown>) => {
     setBusy(true);
-    await app.contactAction(f);
+    await f();
     setBusy(false);
   };
   const http = app.client?.http;
@@ -130,27 +133,42 @@ function DirectInfo({ c }: { c: Conversation }): JSX.Element {
             <button
               class="action"
               disabled={busy}
-              onClick={() => void run(() => http.requestContact({ userId: peer.id }))}
+              onClick={() =>
+                void run(() => app.contactAction(() => http.requestContact({ userId: peer.id })))
+              }
             >
               <Icon name="contacts" /> Add to contacts
             </button>
           )}
           {outgoing && <p class="muted">Contact request sent</p>}
           {blocked ? (
-            <button class="action" disabled={busy} onClick={() => void run(() => http.unblock(peer.id))}>
+            <button
+              class="action"
+              disabled={busy}
+              onClick={() => void run(() => app.contactAction(() => http.unblock(peer.id)))}
+            >
               <Icon name="block" /> Unblock {peer.displayName}
             </button>
           ) : (
             <button
               class="action danger"
               disabled={busy}
-              onClick={() => void run(() => http.block({ userId: peer.id }))}
+              onClick={() =>
+                ask({
+                  title: `Block ${peer.displayName}?`,
+                  message:
+                    'Blocked users cannot message you or add you to groups, and you stop seeing each other online.',
+                  confirm: 'Block',
+                  onConfirm: () => void run(() => app.contactAction(() => http.block({ userId: peer.id }))),
+                })
+              }
             >
               <Icon name="block" /> Block {peer.displayName}
             </button>
           )}
         </div>
       )}
+      {dialog}
     </>
   );
 }
@@ -165,6 +183,7 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
   const [adding, setAdding] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [dialog, ask] = useConfirm();
 
   // Members and their presence are fetched when the drawer opens (groups get no live presence).
   useEffect(() => {
@@ -183,13 +202,6 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
     }
     setBusy(false);
   }
-
-  const sorted = [...(members ?? [])].sort(
-    (a, b) =>
-      Number(b.userId === me) - Number(a.userId === me) ||
-      Number(b.role === 'admin') - Number(a.role === 'admin') ||
-      a.displayName.localeCompare(b.displayName),
-  );
 
   return (
     <div class="group-info">
@@ -267,13 +279,46 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
           </button>
         </form>
       )}
+      <MemberSection c={c} me={me} admin={admin} busy={busy} members={members} run={run} ask={ask} />
+      {dialog}
+    </div>
+  );
+}
+
+function MemberSection(props: {
+  c: Conversation;
+  me: string;
+  admin: boolean;
+  busy: boolean;
+  members: Member[] | undefined;
+  run: (f: () => Promise<unknown>) => Promise<void>;
+  ask: (request: ConfirmRequest) => void;
+}): JSX.Element {
+  const { c, me, admin, busy, members, run, ask } = props;
+  const sorted = [...(members ?? [])].sort(
+    (a, b) =>
+      Number(b.userId === me) - Number(a.userId === me) ||
+      Number(b.role === 'admin') - Number(a.role === 'admin') ||
+      a.displayName.localeCompare(b.displayName),
+  );
+  return (
+    <>
       <h3 class="section-title">{members === undefined ? 'Members' : `${members.length} members`}</h3>
       {members === undefined ? (
         <p class="muted">Loading members…</p>
       ) : (
         <ul class="people" data-testid="members">
           {sorted.map((m) => (
-            <MemberRow key={m.userId} m={m} me={me} admin={admin} busy={busy} conversation={c} run={run} />
+            <MemberRow
+              key={m.userId}
+              m={m}
+              me={me}
+              admin={admin}
+              busy={busy}
+              conversation={c}
+              run={run}
+              ask={ask}
+            />
           ))}
         </ul>
       )}
@@ -281,18 +326,19 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
         <button
           class="action danger"
           disabled={busy}
-          onClick={() => {
-            if (!confirm(`Leave "${c.name}"?`)) return;
-            void run(async () => {
-              await app.leave(c.id);
-              navigate({ chat: null, info: false }, { replace: true });
-            });
-          }}
+          onClick={() =>
+            ask({
+              title: `Leave "${c.name}"?`,
+              message: 'You will no longer get its messages.',
+              confirm: 'Leave group',
+              onConfirm: () => void run(() => app.leave(c.id)),
+            })
+          }
         >
           <Icon name="logout" /> Leave group
         </button>
       </div>
-    </div>
+    </>
   );
 }
 
@@ -303,8 +349,9 @@ function MemberRow(props: {
   busy: boolean;
   conversation: Conversation;
   run: (f: () => Promise<unknown>) => Promise<void>;
+  ask: (request: ConfirmRequest) => void;
 }): JSX.Element {
-  const { m, me, admin, busy, conversation: c, run } = props;
+  const { m, me, admin, busy, conversation: c, run, ask } = props;
   const self = m.userId === me;
   const online = !self && app.presence.get(m.userId)?.online === true;
   return (
@@ -330,7 +377,14 @@ function MemberRow(props: {
             class="link small danger"
             disabled={busy}
             aria-label={`Remove ${m.displayName}`}
-            onClick={() => void run(() => app.removeMember(c.id, m.userId))}
+            onClick={() =>
+              ask({
+                title: `Remove ${m.displayName}?`,
+                message: `${m.displayName} will no longer be in "${c.name}". They keep the messages up to now.`,
+                confirm: 'Remove',
+                onConfirm: () => void run(() => app.removeMember(c.id, m.userId)),
+              })
+            }
           >
             Remove
           </button>

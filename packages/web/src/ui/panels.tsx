@@ -8,6 +8,7 @@ import { back, navigate } from '../lib/route.js';
 import type { Panel } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
+import { useConfirm } from './dialog.js';
 import { Icon } from './icons.js';
 import { useApp } from './use-app.js';
 
@@ -344,6 +345,7 @@ function ContactsPanel(): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const http = store.client?.http;
   const list = store.contacts;
+  const [dialog, ask] = useConfirm();
 
   useEffect(() => {
     void app.refreshContacts();
@@ -356,6 +358,14 @@ function ContactsPanel(): JSX.Element {
       </PanelFrame>
     );
   const act = (f: () => Promise<unknown>) => void app.contactAction(f);
+  const block = (user: User) =>
+    ask({
+      title: `Block ${user.displayName}?`,
+      message:
+        'Blocked users cannot message you or add you to groups, and you stop seeing each other online.',
+      confirm: 'Block',
+      onConfirm: () => act(() => http.block({ userId: user.id })),
+    });
   const message = (user: User) =>
     void app.startDirect(user.username).then(
       (c) => openChat(c.id),
@@ -364,6 +374,7 @@ function ContactsPanel(): JSX.Element {
 
   return (
     <PanelFrame title="Contacts" testid="panel-contacts">
+      {dialog}
       <form
         class="stack"
         onSubmit={(e) => {
@@ -420,7 +431,7 @@ function ContactsPanel(): JSX.Element {
                     <button class="secondary small" onClick={() => act(() => http.declineContact(u.id))}>
                       Decline
                     </button>
-                    <button class="link small danger" onClick={() => act(() => http.block({ userId: u.id }))}>
+                    <button class="link small danger" onClick={() => block(u)}>
                       Block
                     </button>
                   </UserRow>
@@ -446,10 +457,7 @@ function ContactsPanel(): JSX.Element {
                   <button class="link small" onClick={() => act(() => http.removeContact(user.id))}>
                     Remove
                   </button>
-                  <button
-                    class="link small danger"
-                    onClick={() => act(() => http.block({ userId: user.id }))}
-                  >
+                  <button class="link small danger" onClick={() => block(user)}>
                     Block
                   </button>
                 </UserRow>
