@@ -71,7 +71,7 @@ describe('confirmations', () => {
     await contact.getByRole('button', { name: 'Block' }).click();
     const confirm = a.page.getByTestId('confirm');
     await confirm.waitFor();
-    expect(await confirm.textContent()).toContain('Block Carol Chen?');
+    await a.page.getByRole('dialog', { name: 'Block Carol Chen?' }).waitFor();
     await confirm.getByRole('button', { name: 'Cancel' }).click();
     await confirm.waitFor({ state: 'detached' });
     expect((await ana.http.contacts()).blocked).toEqual([]);
