@@ -1,6 +1,7 @@
 /**
  * HTTP and account-input hardening against the real server: names that draw nothing or reorder
- * text are refused; errors Fastify raises itself answer with the registry's body.
+ * text are refused; errors Fastify raises itself answer with the registry's body; no `/v1` answer
+ * may be cached or sniffed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Session } from '@parley/protocol';
@@ -93,5 +94,38 @@ describe('errors Fastify raises while routing', () => {
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text)).toMatchObject({ code: 'invalid_field', retryable: false });
     expect(res.text).not.toContain('bad');
+  });
+});
+
+describe('headers of /v1 answers', () => {
+  const expectApiHeaders = (res: Response, what: string) => {
+    expect(res.headers.get('cache-control'), what).toBe('no-store');
+    expect(res.headers.get('x-content-type-options'), what).toBe('nosniff');
+  };
+
+  it('every kind of /v1 answer carries cache-control: no-store and nosniff', async () => {
+    const username = uname();
+    await api(server.url, 'POST', '/v1/users', { username, password: 'password123' });
+    const json = { 'content-type': 'application/json' };
+    const auth = { authorization: `Bearer ${a.token}` };
+    const cases: Array<[string, string, RequestInit]> = [
+      [
+        'a new session (token)',
+        '/v1/sessions',
+        { method: 'POST', headers: json, body: JSON.stringify({ username, password: 'password123' }) },
+      ],
+      ['an authenticated read', '/v1/me', { headers: auth }],
+      ['a query string', '/v1/conversations?limit=5', { headers: auth }],
+      ['discovery', '/v1/discovery', {}],
+      ['an unauthenticated request', '/v1/me', {}],
+      ['an unknown /v1 path', '/v1/nothing-here', { headers: auth }],
+      ['an invalid body', '/v1/sessions', { method: 'POST', headers: json, body: '{' }],
+      ['an over-long path parameter', `/v1/users/${'u'.repeat(101)}`, { headers: auth }],
+    ];
+    for (const [what, path, init] of cases) {
+      const res = await fetch(server.url + path, init);
+      await res.arrayBuffer();
+      expectApiHeaders(res, what);
+    }
   });
 });

@@ -21,7 +21,7 @@ import { LocalRegistry, RedisRegistry, pickServer } from './discovery/registry.j
 import type { Registry } from './discovery/registry.js';
 import { errorBody, errorHandler } from './http/errors.js';
 import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
-import { WEB_DIST_DIR, registerWebApp } from './http/web.js';
+import { WEB_DIST_DIR, registerApiHeaders, registerWebApp, setApiHeaders } from './http/web.js';
 import { registerRoutes } from './http/routes.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -184,10 +184,14 @@ export async function createParley(
     return503OnClosing: true,
     // Errors Fastify meets while routing (an over-long or malformed path parameter) get the
     // same registry answer as every other error.
-    frameworkErrors: (err, req, reply) => onError(err, req, reply),
+    frameworkErrors: (err, req, reply) => {
+      setApiHeaders(req, reply);
+      onError(err, req, reply);
+    },
   });
   http.setValidatorCompiler(validatorCompiler());
   http.setErrorHandler(onError);
+  registerApiHeaders(http);
   http.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send(errorBody('not_found'));
   });
@@ -247,7 +251,7 @@ export async function createParley(
       const body = JSON.stringify(errorBody('not_found'));
       socket.end(
         `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-          `Connection: close\r\n\r\n${body}`,
+          `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
       );
       return;
     }

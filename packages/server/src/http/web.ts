@@ -47,6 +47,31 @@ const SECURITY_HEADERS: Record<string, string> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
 };
 
+/**
+ * Headers on every `/v1` answer, errors included: answers carry tokens and messages, so no
+ * cache may keep them, and no browser may read them as anything but their declared type.
+ */
+const API_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+/** Set `API_HEADERS` when the request is under `/v1`. */
+export function setApiHeaders(req: FastifyRequest, reply: FastifyReply): void {
+  if (/^\/v1(?:[/?]|$)/.test(req.url)) void reply.headers(API_HEADERS);
+}
+
+/**
+ * Add `API_HEADERS` to every answer under `/v1`. Register before any route. Errors met while
+ * routing skip hooks: their handler calls `setApiHeaders` itself.
+ */
+export function registerApiHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', (req, reply, payload, done) => {
+    setApiHeaders(req, reply);
+    done(null, payload);
+  });
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
