@@ -105,7 +105,11 @@ export interface ServerConfig {
   vapidPrivateKey: string;
   /** VAPID contact, a mailto: or https: URL (env PARLEY_VAPID_SUBJECT). Apple's push service refuses localhost. Default mailto:parley@localhost. */
   vapidSubject: string;
-  /** Accept http: Web Push endpoints (local push services in tests only). Default false: https: only. */
+  /**
+   * Accept http: Web Push endpoints and let Web Push connect to loopback, private and other
+   * non-public addresses (local push services in tests only). Default false: https: only, and
+   * every connection's resolved address must be public.
+   */
   webPushAllowHttp: boolean;
   /** FCM service-account key: the JSON, or the path of the file (env PARLEY_FCM_SERVICE_ACCOUNT). Empty (default): no FCM. */
   fcmServiceAccount: string;

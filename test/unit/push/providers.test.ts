@@ -59,7 +59,7 @@ describe('push providers', () => {
 
   it('Web Push: encrypted payload, VAPID, Topic, TTL and urgency', async () => {
     const keys = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@example.com' };
-    const provider = new WebPushProvider(keys);
+    const provider = new WebPushProvider(keys, { allowPrivate: true });
     const sub = service.subscribe();
     expect(await provider.send(row('webpush', sub.endpoint, sub.keys), message)).toEqual({ outcome: 'sent' });
     expect(service.errors).toEqual([]);

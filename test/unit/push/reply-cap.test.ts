@@ -129,7 +129,7 @@ describe('push providers read a reply with a byte cap', () => {
 
   it('Web Push: a 201 with a 64 MiB body is sent, the body cut off; a gzip bomb 503 is a retry', async () => {
     const keys = { ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@example.com' };
-    const provider = new WebPushProvider(keys);
+    const provider = new WebPushProvider(keys, { allowPrivate: true });
     try {
       const sub = service.subscribe();
       service.script(sub.id, [

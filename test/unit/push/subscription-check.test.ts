@@ -14,6 +14,9 @@ describe('checkWebPushSubscription', () => {
       'https://updates.push.services.mozilla.com/wpush/v2/abc',
       'https://web.push.apple.com/abc',
       'https://93.184.216.34/push',
+      'https://[2a00:1450:4001:82b::200a]/push',
+      // Resolves to 127.0.0.1, but only a connection can tell: refused then (address-guard.test.ts).
+      'https://127.0.0.1.nip.io/x',
     ]) {
       expect(checkWebPushSubscription(url, keys, false), url).toBeNull();
     }
@@ -32,6 +35,27 @@ describe('checkWebPushSubscription', () => {
       'https://localhost/x',
       'https://printer.local/x',
       'https://intranet/x',
+      // Trailing dots, other spellings and wrappers of private addresses.
+      'https://localhost.:33225/x',
+      'https://printer.local./x',
+      'https://0x7f000001/x',
+      'https://[::127.0.0.1]/x',
+      'https://[::ffff:7f00:1]/x',
+      'https://[64:ff9b::a9fe:a9fe]/x',
+      'https://[2002:7f00:1::]/x',
+      'https://[2001:db8::1]/x',
+      'https://[ff02::1]/x',
+      'https://[::]/x',
+      'https://100.64.0.1/x',
+      'https://198.18.0.1/x',
+      'https://224.0.0.1/x',
+      'https://240.0.0.1/x',
+      'https://0.0.0.0/x',
+      // Names that only exist inside a network.
+      'https://redis.service.consul/x',
+      'https://api.default.svc/x',
+      'https://metadata.google.internal/x',
+      'https://router.home.arpa/x',
     ]) {
       expect(checkWebPushSubscription(url, keys, false), url).toBe('endpoint must be on a public host');
     }

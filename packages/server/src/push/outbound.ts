@@ -3,12 +3,16 @@
  * up to a few KB and the rest discarded with the connection, nothing is decompressed
  * (`accept-encoding: identity`, and node:http never inflates), redirects are not followed, a
  * connection must be made within a short connect timeout and the whole exchange within the
- * request timeout.
+ * request timeout. With `guard`, every connection goes only to public addresses
+ * (address-guard.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
+import { checkConnectAddress, guardedLookup } from './address-guard.js';
+import type { LookupFunction } from './address-guard.js';
 
 export interface OutboundOptions {
   /** Most bytes of a reply body kept; past it the connection is closed. Default 4096. */
@@ -17,6 +21,10 @@ export interface OutboundOptions {
   connectTimeoutMs?: number;
   /** Time allowed for one whole request, reply body included, ms. Default 10000. */
   timeoutMs?: number;
+  /** Connect only to public addresses (checked on every connection). Default false. */
+  guard?: boolean;
+  /** Resolver the guard checks (tests inject one). Default: the system resolver. */
+  lookup?: LookupFunction;
 }
 
 export interface OutboundRequest {
@@ -46,6 +54,7 @@ export class OutboundClient {
   readonly maxBodyBytes: number;
   private readonly connectTimeoutMs: number;
   private readonly timeoutMs: number;
+  private readonly lookup: LookupFunction | undefined;
   private readonly http: http.Agent;
   private readonly https: https.Agent;
 
@@ -53,6 +62,7 @@ export class OutboundClient {
     this.maxBodyBytes = opts.maxBodyBytes ?? OUTBOUND_MAX_BODY_BYTES;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? OUTBOUND_CONNECT_TIMEOUT_MS;
     this.timeoutMs = opts.timeoutMs ?? OUTBOUND_TIMEOUT_MS;
+    this.lookup = opts.guard ? guardedLookup(opts.lookup) : undefined;
     this.http = new http.Agent({ keepAlive: true });
     this.https = new https.Agent({ keepAlive: true });
   }
@@ -61,6 +71,15 @@ export class OutboundClient {
     const url = typeof target === 'string' ? new URL(target) : target;
     const tls = url.protocol === 'https:';
     if (!tls && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported URL ${url.protocol}`));
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (this.lookup && isIP(host) !== 0) {
+      // No lookup happens for an IP literal: check it here.
+      try {
+        checkConnectAddress(host, host);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     const body = init.body === undefined || init.body === null ? undefined : Buffer.from(init.body);
     const headers: Record<string, string> = { ...init.headers, 'accept-encoding': 'identity' };
     if (body) headers['content-length'] = String(body.length);
@@ -80,6 +99,7 @@ export class OutboundClient {
         method: init.method,
         headers,
         agent: tls ? this.https : this.http,
+        ...(this.lookup ? { lookup: this.lookup } : {}),
       });
       timers.push(setTimeout(() => done(new Error(`timed out after ${this.timeoutMs} ms`)), this.timeoutMs));
       req.on('socket', (socket: Socket) => {
@@ -89,7 +109,18 @@ export class OutboundClient {
           this.connectTimeoutMs,
         );
         timers.push(t);
-        socket.once('connect', () => clearTimeout(t));
+        socket.once('connect', () => {
+          clearTimeout(t);
+          // The address really connected to, whatever resolved it.
+          if (this.lookup) {
+            try {
+              checkConnectAddress(host, socket.remoteAddress);
+            } catch (err) {
+              socket.destroy();
+              done(err as Error);
+            }
+          }
+        });
       });
       req.on('error', (err) => done(err));
       req.on('response', (res) => {

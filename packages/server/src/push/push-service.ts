@@ -49,7 +49,7 @@ export interface PushServiceOptions {
   leaseMs?: number;
   /** Finished jobs are kept this long (so a message is never queued twice), ms. Default 86400000. */
   keepFinishedMs?: number;
-  /** Accept http: Web Push endpoints (tests). Default false. */
+  /** Accept http: Web Push endpoints and private addresses (tests). Default false. */
   webPushAllowHttp?: boolean;
 }
 

@@ -7,9 +7,10 @@ import webpush from 'web-push';
 import type { PushSubscriptionRow, Store } from '../../store/store.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { BlockedAddressError, isPrivateHost } from '../address-guard.js';
+import type { LookupFunction } from '../address-guard.js';
 import { OutboundClient } from '../outbound.js';
 import type { OutboundResponse } from '../outbound.js';
-import { BlockList, isIP } from 'node:net';
 
 export interface VapidKeys {
   /** Uncompressed P-256 public key, base64url (the browser's `applicationServerKey`). */
@@ -55,37 +56,6 @@ export async function loadVapidKeys(
 const b64urlBytes = (s: string): number =>
   /^[A-Za-z0-9_-]*={0,2}$/.test(s) ? Buffer.from(s, 'base64url').length : -1;
 
-/** Addresses a push endpoint may not name: the server would otherwise POST into its own network (SSRF). */
-const PRIVATE_V4 = new BlockList();
-const PRIVATE_V6 = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-] as const) {
-  PRIVATE_V4.addSubnet(net, bits, 'ipv4');
-}
-PRIVATE_V6.addAddress('::', 'ipv6');
-PRIVATE_V6.addAddress('::1', 'ipv6');
-PRIVATE_V6.addSubnet('fc00::', 7, 'ipv6');
-PRIVATE_V6.addSubnet('fe80::', 10, 'ipv6');
-// IPv4-mapped addresses are never a push service's.
-PRIVATE_V6.addSubnet('::ffff:0:0', 96, 'ipv6');
-
-function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  const kind = isIP(host);
-  if (kind === 4) return PRIVATE_V4.check(host, 'ipv4');
-  if (kind === 6) return PRIVATE_V6.check(host, 'ipv6');
-  return (
-    host === 'localhost' || /\.(localhost|local|internal|lan|home\.arpa)$/.test(host) || !host.includes('.')
-  );
-}
-
 /**
  * Why a browser subscription cannot be used, or null. The endpoint must be an https: URL on
  * a public host name or address (http: and private addresses only with `allowHttp`, for
@@ -119,6 +89,13 @@ export interface WebPushProviderOptions {
   timeoutMs?: number;
   /** Time allowed to connect, ms. Default 3000. */
   connectTimeoutMs?: number;
+  /**
+   * Connect to private, loopback and other non-public addresses too (local push services in
+   * tests). Default false: every connection is checked against the addresses it resolves to.
+   */
+  allowPrivate?: boolean;
+  /** Resolver whose answers are checked (tests). Default: the system resolver. */
+  lookup?: LookupFunction;
 }
 
 export class WebPushProvider implements PushProvider {
@@ -130,8 +107,10 @@ export class WebPushProvider implements PushProvider {
     opts: WebPushProviderOptions = {},
   ) {
     this.client = new OutboundClient({
+      guard: !(opts.allowPrivate ?? false),
       timeoutMs: opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS,
       ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      ...(opts.lookup ? { lookup: opts.lookup } : {}),
     });
   }
 
@@ -167,6 +146,9 @@ export class WebPushProvider implements PushProvider {
         body: details.body === null ? null : new Uint8Array(details.body),
       });
     } catch (err) {
+      // An endpoint that leads into a private network will not lead anywhere else next time.
+      if (err instanceof BlockedAddressError)
+        return { outcome: 'rejected', reason: `web push: ${err.message}` };
       return { outcome: 'retry', reason: `web push: ${err instanceof Error ? err.message : String(err)}` };
     }
     const retryAfter = res.headers['retry-after'];
