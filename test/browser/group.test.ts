@@ -90,12 +90,14 @@ describe('group chat', () => {
     await a.page.getByRole('button', { name: 'Close', exact: true }).click();
     await screenshot(a.page, 'group-chat');
 
-    // Ben leaves, once the app's own dialog asked: the group goes from his list; the others
-    // see two members.
+    // Ben leaves, once the app's own dialog asked: the group stays in his list, read-only; the
+    // others see two members.
     await b.page.getByRole('button', { name: 'Conversation info' }).click();
     await b.page.getByRole('button', { name: 'Leave group' }).click();
     await b.page.getByTestId('confirm').getByRole('button', { name: 'Leave group' }).click();
-    await eventually(async () => (await row(b.page, 'Book club').count()) === 0, 'group gone for Ben');
+    await b.page.getByTestId('readonly-bar').getByText('You left this group').waitFor();
+    expect(await b.page.getByTestId('system-line').textContent()).toBe('You left');
+    expect(await row(b.page, 'Book club').count()).toBe(1);
     await a.page.getByRole('button', { name: 'Conversation info' }).click();
     await eventually(async () => (await a.page.getByTestId('member').count()) === 2, 'two members left');
     expect(await a.page.locator(`[data-testid="member"][data-username="${ben}"]`).count()).toBe(0);

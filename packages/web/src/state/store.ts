@@ -371,7 +371,7 @@ export class AppStore {
       client.on('conversation', (c) => {
         this.#putConversation(c, true);
         this.members.delete(c.id);
-        if (this.route.chat === c.id) void this.loadMembers(c.id);
+        if (this.route.chat === c.id && c.left === undefined) void this.loadMembers(c.id);
         this.changed();
       }),
       client.on('conversation_removed', ({ conversationId }) => this.#removeConversation(conversationId)),
@@ -601,7 +601,8 @@ export class AppStore {
       await loading;
     }
     const c = this.conversations.get(id);
-    if (c !== undefined && !this.members.has(id)) void this.loadMembers(id);
+    // A group I left has no members to show me.
+    if (c !== undefined && c.left === undefined && !this.members.has(id)) void this.loadMembers(id);
     await this.#reconcile(id);
   }
 
@@ -858,9 +859,18 @@ export class AppStore {
     this.changed();
   }
 
+  /** Leave a group: it stays in the list, read-only, until deleted (`deleteChat`). */
   async leave(id: string): Promise<void> {
     const client = this.#need();
     await client.http.leave(id);
+    this.members.delete(id);
+    await this.#fetchConversation(id);
+  }
+
+  /** Delete a group I left from my list, on all my devices. */
+  async deleteChat(id: string): Promise<void> {
+    const client = this.#need();
+    await client.http.deleteConversation(id);
     this.#removeConversation(id);
   }
 

@@ -9,6 +9,7 @@ import { back, navigate } from '../lib/route.js';
 import { app } from '../state/store.js';
 import type { AppStore, MessageWindow } from '../state/store.js';
 import { Avatar } from './avatar.js';
+import { ReadOnlyBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
 import { MessageInfoDialog } from './message-info.js';
 import { typingText } from './sidebar.js';
@@ -25,6 +26,7 @@ type Row =
   | { kind: 'top'; key: 'top'; loading: boolean; hasOlder: boolean }
   | { kind: 'day'; key: string; t: number }
   | { kind: 'unread'; key: 'unread' }
+  | { kind: 'system'; key: string; text: string }
   | { kind: 'msg'; key: string; m: Message; mine: boolean; first: boolean; last: boolean }
   | { kind: 'pending'; key: string; p: PendingSend; first: boolean; last: boolean };
 
@@ -90,6 +92,7 @@ function estimateRow(row: Row, width: number, group: boolean): number {
       return 56;
     case 'day':
     case 'unread':
+    case 'system':
       return 44;
     case 'msg':
     case 'pending': {
@@ -241,7 +244,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
         </button>
       </header>
       <MessageList c={c} members={members} />
-      <Composer key={id} id={id} />
+      {readOnly(store, c) ? <ReadOnlyBar c={c} /> : <Composer key={id} id={id} />}
     </section>
   );
 }
@@ -262,11 +265,14 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
     () => [...store.pending.values()].filter((p) => p.conversationId === id),
     [store.pending, id],
   );
-  const rows = useMemo(
-    () => buildRows(w, pending, me, unreadAfter),
+  const left = leftLine(c);
+  const rows = useMemo(() => {
+    const built = buildRows(w, pending, me, unreadAfter);
+    // A group I left ends with a line that says so.
+    if (left !== null && w !== undefined) built.push({ kind: 'system', key: 'left', text: left });
+    return built;
     // `w.rev` changes whenever the window's messages do (they are mutated in place).
-    [w, w?.rev, pending, me, unreadAfter],
-  );
+  }, [w, w?.rev, pending, me, unreadAfter, left]);
   const initialKey = useMemo(
     () => (rows.some((r) => r.kind === 'unread') ? 'unread' : undefined),
     [rows.length > 1],
@@ -313,6 +319,12 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
         return (
           <div class="day">
             <span class="chip">{formatDay(row.t)}</span>
+          </div>
+        );
+      case 'system':
+        return (
+          <div class="day system" data-testid="system-line">
+            <span class="chip">{row.text}</span>
           </div>
         );
       case 'unread':

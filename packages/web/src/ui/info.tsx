@@ -7,6 +7,7 @@ import { formatLastSeen, mutedNow, mutedText } from '../lib/format.js';
 import { back } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
+import { leftLine } from './chat-bars.js';
 import { useConfirm } from './dialog.js';
 import type { ConfirmRequest } from './dialog.js';
 import { Icon } from './icons.js';
@@ -184,9 +185,11 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [dialog, ask] = useConfirm();
+  const left = leftLine(c);
 
   // Members and their presence are fetched when the drawer opens (groups get no live presence).
   useEffect(() => {
+    if (c.left !== undefined) return;
     void app.loadMembers(c.id).then((ms) => {
       if (ms !== undefined) void app.refreshPresence(ms.map((m) => m.userId));
     });
@@ -279,7 +282,31 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
           </button>
         </form>
       )}
-      <MemberSection c={c} me={me} admin={admin} busy={busy} members={members} run={run} ask={ask} />
+      {left !== null ? (
+        <>
+          <p class="muted pad" data-testid="left-note">
+            {left}. You can read the messages up to then.
+          </p>
+          <div class="actions">
+            <button
+              class="action danger"
+              disabled={busy}
+              onClick={() =>
+                ask({
+                  title: 'Delete chat?',
+                  message: `"${c.name}" and its messages will be removed from this list on all your devices.`,
+                  confirm: 'Delete chat',
+                  onConfirm: () => void run(() => app.deleteChat(c.id)),
+                })
+              }
+            >
+              <Icon name="close" /> Delete chat
+            </button>
+          </div>
+        </>
+      ) : (
+        <MemberSection c={c} me={me} admin={admin} busy={busy} members={members} run={run} ask={ask} />
+      )}
       {dialog}
     </div>
   );
@@ -329,7 +356,8 @@ function MemberSection(props: {
           onClick={() =>
             ask({
               title: `Leave "${c.name}"?`,
-              message: 'You will no longer get its messages.',
+              message:
+                'The group stays in your list with its messages up to now, but you can no longer write.',
               confirm: 'Leave group',
               onConfirm: () => void run(() => app.leave(c.id)),
             })
