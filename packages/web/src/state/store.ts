@@ -376,6 +376,7 @@ export class AppStore {
       }),
       client.on('conversation_removed', ({ conversationId }) => this.#removeConversation(conversationId)),
       client.on('presence', (p) => {
+        if (this.isBlocked(p.userId)) return;
         this.presence.set(p.userId, p);
         this.changed();
       }),
@@ -578,7 +579,7 @@ export class AppStore {
     for (let i = 0; i < ids.length; i += 100) {
       try {
         const { presence } = await client.http.presence(ids.slice(i, i + 100));
-        for (const p of presence) this.presence.set(p.userId, p);
+        for (const p of presence) if (!this.isBlocked(p.userId)) this.presence.set(p.userId, p);
         this.changed();
       } catch {
         return;
@@ -887,10 +888,30 @@ export class AppStore {
         this.users.set(c.user.id, c.user);
         this.presence.set(c.user.id, c.presence);
       }
+      // Someone I blocked shows no online state and no last seen.
+      for (const u of contacts.blocked) this.presence.delete(u.id);
       this.changed();
     } catch (err) {
       this.#authFailure(err);
     }
+  }
+
+  /** I blocked this user (as far as the contact list loaded so far says). */
+  isBlocked(userId: string): boolean {
+    return this.contacts?.blocked.some((u) => u.id === userId) ?? false;
+  }
+
+  /** Block a user: no messages either way, and no presence shown. */
+  async block(userId: string): Promise<void> {
+    const client = this.#need();
+    await this.contactAction(() => client.http.block({ userId }));
+  }
+
+  async unblock(userId: string): Promise<void> {
+    const client = this.#need();
+    await this.contactAction(() => client.http.unblock(userId));
+    // Their presence frame may have come before the contact list said they are unblocked.
+    await this.refreshPresence([userId]);
   }
 
   async contactAction(action: () => Promise<unknown>): Promise<void> {

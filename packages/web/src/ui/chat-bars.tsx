@@ -1,10 +1,11 @@
-/** What shows in place of the composer when I can't write: a group I left. */
+/** What shows in place of the composer when I can't write: a group I left, or a contact I blocked. */
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Conversation } from '@parley/client';
 import { app, errorText } from '../state/store.js';
 import type { AppStore } from '../state/store.js';
 import { useConfirm } from './dialog.js';
+import { useApp } from './use-app.js';
 
 /** The line at the end of a left group's history: "You left" or "Ana removed you". */
 export function leftLine(c: Conversation): string | null {
@@ -12,12 +13,18 @@ export function leftLine(c: Conversation): string | null {
   return c.left.by === null ? 'You left' : `${c.left.by.displayName} removed you`;
 }
 
-/** The chat takes no messages from me: a group I left. */
-export function readOnly(_store: AppStore, c: Conversation): boolean {
-  return c.left !== undefined;
+/** The chat takes no messages from me: a group I left, or a 1:1 with someone I blocked. */
+export function readOnly(store: AppStore, c: Conversation): boolean {
+  return c.left !== undefined || blockedPeer(store, c) !== null;
+}
+
+function blockedPeer(store: AppStore, c: Conversation): string | null {
+  const peer = c.kind === 'direct' ? c.peer : undefined;
+  return peer !== undefined && peer.id !== store.me?.id && store.isBlocked(peer.id) ? peer.id : null;
 }
 
 export function ReadOnlyBar({ c }: { c: Conversation }): JSX.Element | null {
+  const store = useApp();
   const [busy, setBusy] = useState(false);
   const [dialog, ask] = useConfirm();
   const run = async (f: () => Promise<void>) => {
@@ -53,5 +60,14 @@ export function ReadOnlyBar({ c }: { c: Conversation }): JSX.Element | null {
       </div>
     );
   }
-  return null;
+  const peer = blockedPeer(store, c);
+  if (peer === null) return null;
+  return (
+    <div class="readonly-bar" data-testid="readonly-bar" role="status">
+      <span>You blocked this contact</span>
+      <button class="link" disabled={busy} onClick={() => void run(() => app.unblock(peer))}>
+        Unblock
+      </button>
+    </div>
+  );
 }

@@ -143,11 +143,7 @@ function DirectInfo({ c }: { c: Conversation }): JSX.Element {
           )}
           {outgoing && <p class="muted">Contact request sent</p>}
           {blocked ? (
-            <button
-              class="action"
-              disabled={busy}
-              onClick={() => void run(() => app.contactAction(() => http.unblock(peer.id)))}
-            >
+            <button class="action" disabled={busy} onClick={() => void run(() => app.unblock(peer.id))}>
               <Icon name="block" /> Unblock {peer.displayName}
             </button>
           ) : (
@@ -160,7 +156,7 @@ function DirectInfo({ c }: { c: Conversation }): JSX.Element {
                   message:
                     'Blocked users cannot message you or add you to groups, and you stop seeing each other online.',
                   confirm: 'Block',
-                  onConfirm: () => void run(() => app.contactAction(() => http.block({ userId: peer.id }))),
+                  onConfirm: () => void run(() => app.block(peer.id)),
                 })
               }
             >

@@ -1,0 +1,67 @@
+/**
+ * A contact I blocked shows no presence (no online dot, no last seen), and their chat has a
+ * "You blocked this contact" bar with Unblock in place of the composer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { Recorder, newUser } from '../helpers/sdk.js';
+import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { logInByKeyboard } from './keyboard.js';
+
+describe('blocking in the web app', () => {
+  let server: ServerHandle;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServer({ args: SERVER_ARGS });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  it('hides presence and replaces the composer until unblocked', async () => {
+    const ana = await newUser(server.url, uname('ana'));
+    const carol = await newUser(server.url, uname('carol'));
+    await carol.http.updateMe({ displayName: 'Carol Chen' });
+    const d = await carol.http.direct({ username: ana.username });
+    await carol.http.send(d.id, { clientId: 'c1', text: 'Hi Ana' });
+    // Carol is online the whole time.
+    const carolOnline = await new Recorder(server.url, carol.session.token).start();
+
+    const a = await newTab(browser, server.url);
+    await logInByKeyboard(a.page, ana.username);
+    await row(a.page, 'Carol Chen').click();
+    const status = a.page.getByTestId('chat-status');
+    await status.getByText('online').waitFor();
+
+    await a.page.getByRole('button', { name: 'Conversation info' }).click();
+    await a.page.getByRole('button', { name: 'Block Carol Chen' }).click();
+    await a.page.getByTestId('confirm').getByRole('button', { name: 'Block', exact: true }).click();
+    await a.page.getByRole('button', { name: 'Close info' }).click();
+
+    const bar = a.page.getByTestId('readonly-bar');
+    await bar.getByText('You blocked this contact').waitFor();
+    expect(await a.page.getByTestId('composer').count()).toBe(0);
+    expect(await status.textContent()).toBe('');
+    expect(await row(a.page, 'Carol Chen').locator('.dot').count()).toBe(0);
+    expect(await row(a.page, 'Carol Chen').getByText('online').count()).toBe(0);
+    await screenshot(a.page, 'blocked-chat');
+
+    // Still so after a reload.
+    await a.page.reload();
+    await a.page.getByTestId('readonly-bar').getByText('You blocked this contact').waitFor();
+    expect(await a.page.getByTestId('chat-status').textContent()).toBe('');
+
+    await a.page.getByTestId('readonly-bar').getByRole('button', { name: 'Unblock' }).click();
+    await a.page.getByTestId('composer').waitFor();
+    await a.page.getByTestId('chat-status').getByText('online').waitFor();
+    expect((await ana.http.contacts()).blocked).toEqual([]);
+    carolOnline.stop();
+    expect(a.errors).toEqual([]);
+  });
+});
