@@ -5,6 +5,8 @@ import { MIN_PASSWORD_LENGTH, USERNAME_PATTERN } from '@parley/protocol';
 import { app, errorText } from '../state/store.js';
 import { useApp } from './use-app.js';
 
+const USERNAME_RULES = '3-32 characters of a-z, 0-9, "_" and "." (capitals become lowercase).';
+
 export function AuthScreen(): JSX.Element {
   const store = useApp();
   const [mode, setMode] = useState<'login' | 'signup'>('login');
@@ -20,7 +22,7 @@ export function AuthScreen(): JSX.Element {
     const user = username.trim().toLowerCase();
     if (mode === 'signup') {
       if (!USERNAME_PATTERN.test(user)) {
-        setError('Username: 3-32 characters of a-z, 0-9, "_" and ".".');
+        setError(`Username: ${USERNAME_RULES}`);
         return;
       }
       if (password.length < MIN_PASSWORD_LENGTH) {
@@ -56,10 +58,16 @@ export function AuthScreen(): JSX.Element {
               autocapitalize="none"
               spellcheck={false}
               required
+              aria-describedby={signup ? 'username-rules' : undefined}
               value={username}
               onInput={(e) => setUsername(e.currentTarget.value)}
             />
           </label>
+          {signup && (
+            <p class="hint" id="username-rules">
+              {USERNAME_RULES}
+            </p>
+          )}
           {signup && (
             <label>
               <span>Display name (optional)</span>
@@ -79,10 +87,16 @@ export function AuthScreen(): JSX.Element {
               type="password"
               autocomplete={signup ? 'new-password' : 'current-password'}
               required
+              aria-describedby={signup ? 'password-rules' : undefined}
               value={password}
               onInput={(e) => setPassword(e.currentTarget.value)}
             />
           </label>
+          {signup && (
+            <p class="hint" id="password-rules">
+              At least {MIN_PASSWORD_LENGTH} characters.
+            </p>
+          )}
           {error !== null && (
             <p class="error" role="alert">
               {error}
