@@ -1,12 +1,13 @@
 /**
  * A new user's first minutes: the sign-up form states the username and password rules before
- * anything is typed.
+ * anything is typed, and the empty chat list offers a labelled button to start a chat.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { SERVER_ARGS, launch, newTab } from './helpers.js';
+import { SERVER_ARGS, PASSWORD, launch, newTab, uname } from './helpers.js';
+import { typeInto } from './keyboard.js';
 
 /** The text of the elements that describe a field (aria-describedby). */
 function description(page: Page, label: string): Promise<string> {
@@ -17,6 +18,16 @@ function description(page: Page, label: string): Promise<string> {
       .join(' ')
       .trim(),
   );
+}
+
+/** Sign up through the form by keyboard; ends on the chat list. */
+async function signUpByKeyboard(page: Page, username: string, displayName: string): Promise<void> {
+  await page.getByRole('button', { name: 'Create an account' }).click();
+  await typeInto(page.getByLabel('Username', { exact: true }), username);
+  await typeInto(page.getByLabel('Display name (optional)'), displayName);
+  await typeInto(page.getByLabel('Password', { exact: true }), PASSWORD);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Chats' }).waitFor();
 }
 
 describe('first run', () => {
@@ -42,6 +53,20 @@ describe('first run', () => {
     expect(await page.getByText(rules).isVisible()).toBe(true);
     expect(await description(page, 'Password')).toBe('At least 8 characters.');
     expect(await page.getByText('At least 8 characters.').isVisible()).toBe(true);
+    await t.context.close();
+  });
+
+  it('offers a labelled button to start the first chat', async () => {
+    const t = await newTab(browser, server.url);
+    const page = t.page;
+    await signUpByKeyboard(page, uname('ned'), 'Ned New');
+    await page.getByText('No chats yet.').waitFor();
+    // A button with its name in words, not a pointer to one of the icons above.
+    const start = page.getByRole('button', { name: 'Start a chat' });
+    expect(await start.textContent()).toBe('Start a chat');
+    await start.click();
+    await page.getByRole('heading', { name: 'New chat' }).waitFor();
+    expect(t.errors).toEqual([]);
     await t.context.close();
   });
 });

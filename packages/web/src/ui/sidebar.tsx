@@ -219,14 +219,16 @@ export function Sidebar(): JSX.Element {
         />
       </div>
       <nav class="conv-list" aria-label="Conversations">
-        {list.length === 0 ? (
-          <p class="empty">
-            {filter !== ''
-              ? 'No chats match your search.'
-              : store.conversationsLoaded
-                ? 'No chats yet. Start one with the chat button above.'
-                : 'Loading chats…'}
-          </p>
+        {list.length === 0 && filter === '' && store.conversationsLoaded ? (
+          <div class="empty">
+            <p>No chats yet.</p>
+            <button class="primary with-icon" onClick={() => navigate({ panel: 'new' })}>
+              <Icon name="chat" size={20} />
+              Start a chat
+            </button>
+          </div>
+        ) : list.length === 0 ? (
+          <p class="empty">{filter !== '' ? 'No chats match your search.' : 'Loading chats…'}</p>
         ) : (
           <ul>
             {list.map((c) => (
