@@ -1,12 +1,13 @@
 /**
  * A new user's first minutes: the sign-up form states the username and password rules before
- * anything is typed, and the empty chat list offers a labelled button to start a chat.
+ * anything is typed, the empty chat list offers a labelled button to start a chat, and the
+ * note-to-self chat (a 1:1 with yourself) says it is yours.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { SERVER_ARGS, PASSWORD, launch, newTab, uname } from './helpers.js';
+import { SERVER_ARGS, PASSWORD, bubble, launch, newTab, row, uname } from './helpers.js';
 import { typeInto } from './keyboard.js';
 
 /** The text of the elements that describe a field (aria-describedby). */
@@ -66,6 +67,27 @@ describe('first run', () => {
     expect(await start.textContent()).toBe('Start a chat');
     await start.click();
     await page.getByRole('heading', { name: 'New chat' }).waitFor();
+    expect(t.errors).toEqual([]);
+    await t.context.close();
+  });
+
+  it('labels the note-to-self chat as mine', async () => {
+    const me = uname('nia');
+    const t = await newTab(browser, server.url);
+    const page = t.page;
+    await signUpByKeyboard(page, me, 'Nia Notes');
+    await page.getByRole('button', { name: 'New chat', exact: true }).first().click();
+    await page.getByRole('heading', { name: 'New chat' }).waitFor();
+    await page.keyboard.type(me);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('chat-name').textContent()).toBe('Nia Notes (You)');
+    expect(await page.getByTestId('chat-status').textContent()).toBe('Message yourself');
+    await typeInto(page.getByTestId('composer'), 'Buy milk');
+    await page.keyboard.press('Enter');
+    await bubble(page, 'Buy milk').waitFor();
+    await expect
+      .poll(() => row(page, 'Nia Notes').locator('.conv-name').textContent())
+      .toBe('Nia Notes (You)');
     expect(t.errors).toEqual([]);
     await t.context.close();
   });

@@ -12,7 +12,7 @@ import { Avatar } from './avatar.js';
 import { ReadOnlyBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
 import { MessageInfoDialog } from './message-info.js';
-import { typingText } from './sidebar.js';
+import { chatTitle, typingText } from './sidebar.js';
 import { useApp } from './use-app.js';
 import { VirtualList } from './virtual-list.js';
 import type { ViewState, VirtualListHandle } from './virtual-list.js';
@@ -223,7 +223,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
           <Avatar id={c.peer?.id ?? c.id} name={c.name} size={40} />
           <span class="chat-title-text">
             <span class="chat-name" data-testid="chat-name">
-              {c.name}
+              {chatTitle(c, me)}
             </span>
             <span
               class={`chat-sub ${typing !== null ? 'typing' : ''} ${subtitle === '' ? 'no-sub' : ''}`}

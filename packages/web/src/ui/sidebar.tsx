@@ -53,6 +53,11 @@ function PushPrompt({ store }: { store: AppStore }): JSX.Element {
   );
 }
 
+/** A 1:1 with myself is my notes: its title says so (its name is my own). */
+export function chatTitle(c: Conversation, me: string | undefined): string {
+  return c.kind === 'direct' && c.peer !== undefined && c.peer.id === me ? `${c.name} (You)` : c.name;
+}
+
 export function typingText(store: AppStore, conversationId: string, group: boolean): string | null {
   const ids = store.typing.get(conversationId);
   if (ids === undefined || ids.length === 0) return null;
@@ -65,6 +70,7 @@ export function typingText(store: AppStore, conversationId: string, group: boole
 
 interface RowProps {
   c: Conversation;
+  title: string;
   active: boolean;
   online: boolean;
   typing: string | null;
@@ -75,6 +81,7 @@ interface RowProps {
 
 const ConversationRow = memo(function ConversationRow({
   c,
+  title,
   active,
   online,
   typing,
@@ -99,7 +106,7 @@ const ConversationRow = memo(function ConversationRow({
         <Avatar id={avatarId} name={c.name} online={c.kind === 'direct' && online} />
         <span class="conv-main">
           <span class="conv-top">
-            <span class="conv-name">{c.name}</span>
+            <span class="conv-name">{title}</span>
             <span class="conv-time">{c.lastMessage !== null ? formatListTime(c.lastActivityAt) : ''}</span>
           </span>
           <span class="conv-bottom">
@@ -133,7 +140,10 @@ const ConversationRow = memo(function ConversationRow({
 function previewOf(store: AppStore, c: Conversation, pending: PendingSend | undefined): string {
   if (pending !== undefined) return `You: ${pending.text.slice(0, 120)}`;
   const m = c.lastMessage;
-  if (m === null) return c.kind === 'group' ? `${c.memberCount} members` : 'No messages yet';
+  if (m === null) {
+    if (c.kind === 'group') return `${c.memberCount} members`;
+    return c.peer?.id === store.me?.id ? 'Message yourself' : 'No messages yet';
+  }
   const text = m.text.slice(0, 120).replace(/\s+/g, ' ');
   if (m.senderId === store.me?.id) return `You: ${text}`;
   if (c.kind === 'group') {
@@ -235,6 +245,7 @@ export function Sidebar(): JSX.Element {
               <ConversationRow
                 key={c.id}
                 c={c}
+                title={chatTitle(c, me?.id)}
                 active={store.route.chat === c.id}
                 online={live && c.peer !== undefined && store.presence.get(c.peer.id)?.online === true}
                 typing={typingText(store, c.id, c.kind === 'group')}
