@@ -408,8 +408,13 @@ export class AppStore {
       void this.#fetchConversation(m.conversationId);
     } else if (m.seq > c.lastSeq || c.lastMessage === null) {
       const mine = m.senderId === me.id;
+      // The list names a group's last sender: known here, or asked of the server.
+      const { lastSender: _previous, ...rest } = c;
+      const sender = c.kind === 'group' ? this.users.get(m.senderId) : undefined;
+      if (c.kind === 'group' && sender === undefined) void this.#fetchConversation(c.id);
       const next: Conversation = {
-        ...c,
+        ...rest,
+        ...(sender !== undefined ? { lastSender: sender } : {}),
         lastSeq: Math.max(c.lastSeq, m.seq),
         lastMessage: m,
         lastActivityAt: Math.max(c.lastActivityAt, m.createdAt),
@@ -495,6 +500,10 @@ export class AppStore {
           };
     if (next.readSeq >= next.lastSeq) next.unread = 0;
     this.conversations.set(c.id, next);
+    // The server's name is current; a cached one only fills a gap.
+    if (c.lastSender !== undefined && (persist || !this.users.has(c.lastSender.id))) {
+      this.users.set(c.lastSender.id, c.lastSender);
+    }
     if (c.peer !== undefined) {
       this.users.set(c.peer.id, c.peer);
       // A new 1:1 partner: the server only pushes changes, so ask once for the current state.

@@ -1,0 +1,49 @@
+/**
+ * Names stay current: a group's list preview keeps its sender's name after a reload, and a
+ * user's new display name reaches an open app live (list, headers, group sender labels).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
+import { eventually, newUser } from '../helpers/sdk.js';
+import { SERVER_ARGS, bubble, launch, newTab, row, uname } from './helpers.js';
+import { logInByKeyboard } from './keyboard.js';
+
+describe('names in the web app', () => {
+  let server: ServerHandle;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await startServer({ args: SERVER_ARGS });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  const preview = async (page: Page, name: string) =>
+    (await row(page, name).locator('.conv-preview').textContent()) ?? '';
+
+  it("keeps a group preview's sender after a reload", async () => {
+    const ana = await newUser(server.url, uname('ana'));
+    const carol = await newUser(server.url, uname('carol'));
+    await carol.http.updateMe({ displayName: 'Carol Chen' });
+    const g = await ana.http.createGroup({ name: 'Burst', members: [carol.username] });
+    await carol.http.send(g.id, { clientId: 'c40', text: 'Burst message 40 from Carol' });
+
+    const a = await newTab(browser, server.url);
+    await logInByKeyboard(a.page, ana.username);
+    await row(a.page, 'Burst').waitFor();
+    await eventually(
+      async () => (await preview(a.page, 'Burst')) === 'Carol: Burst message 40 from Carol',
+      async () => `preview: ${await preview(a.page, 'Burst')}`,
+    );
+    await a.page.reload();
+    await row(a.page, 'Burst').waitFor();
+    expect(await preview(a.page, 'Burst')).toBe('Carol: Burst message 40 from Carol');
+    expect(a.errors).toEqual([]);
+  });
+});
