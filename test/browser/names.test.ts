@@ -46,4 +46,33 @@ describe('names in the web app', () => {
     expect(await preview(a.page, 'Burst')).toBe('Carol: Burst message 40 from Carol');
     expect(a.errors).toEqual([]);
   });
+
+  it('shows a new display name live in the list, the header and group sender labels', async () => {
+    const ana = await newUser(server.url, uname('ana'));
+    const carol = await newUser(server.url, uname('carol'));
+    await carol.http.updateMe({ displayName: 'Carol Chen' });
+    const g = await ana.http.createGroup({ name: 'Trip', members: [carol.username] });
+    await carol.http.send(g.id, { clientId: 'g1', text: 'Tent is packed' });
+    const d = await carol.http.direct({ username: ana.username });
+    await carol.http.send(d.id, { clientId: 'd1', text: 'Hi Ana' });
+
+    const a = await newTab(browser, server.url);
+    await logInByKeyboard(a.page, ana.username);
+    await row(a.page, 'Trip').click();
+    const label = bubble(a.page, 'Tent is packed').locator('.sender');
+    await label.getByText('Carol Chen').waitFor();
+
+    await carol.http.updateMe({ displayName: 'Caroline Xu' });
+    await label.getByText('Caroline Xu').waitFor();
+    await row(a.page, 'Caroline Xu').waitFor();
+    expect(await row(a.page, 'Carol Chen').count()).toBe(0);
+    expect(await preview(a.page, 'Trip')).toBe('Caroline: Tent is packed');
+
+    await row(a.page, 'Caroline Xu').click();
+    await eventually(
+      async () => (await a.page.getByTestId('chat-name').textContent()) === 'Caroline Xu',
+      'header renamed',
+    );
+    expect(a.errors).toEqual([]);
+  });
 });

@@ -389,6 +389,7 @@ export class AppStore {
         this.users.set(user.id, user);
         void this.refreshContacts();
       }),
+      client.on('user', (user) => this.#renamed(user)),
       client.on('error', (e) => {
         if (e.code === 'unauthorized' || e.code === 'device_revoked') {
           void this.logout('This device was logged out. Log in again to continue.');
@@ -510,6 +511,48 @@ export class AppStore {
       if (c.kind === 'direct' && !this.presence.has(c.peer.id)) this.#wantPresence(c.peer.id);
     }
     if (persist) this.#cache?.putConversation(next);
+  }
+
+  /** A user changed their name: show the new one wherever theirs shows. */
+  #renamed(user: User): void {
+    this.users.set(user.id, user);
+    if (this.session !== null && this.session.user.id === user.id) {
+      this.session = { ...this.session, user };
+      saveSession(this.session);
+    }
+    for (const c of this.conversations.values()) {
+      const peer = c.peer?.id === user.id;
+      const sender = c.lastSender?.id === user.id;
+      const remover = c.left?.by?.id === user.id;
+      if (!peer && !sender && !remover) continue;
+      const next: Conversation = { ...c };
+      if (peer) {
+        next.peer = user;
+        next.name = user.displayName;
+      }
+      if (sender) next.lastSender = user;
+      if (remover && c.left !== undefined) next.left = { ...c.left, by: user };
+      this.#putConversation(next, true);
+    }
+    for (const [id, members] of this.members) {
+      if (members.some((m) => m.userId === user.id)) {
+        this.members.set(
+          id,
+          members.map((m) => (m.userId === user.id ? { ...m, displayName: user.displayName } : m)),
+        );
+      }
+    }
+    const contacts = this.contacts;
+    if (contacts !== null) {
+      const swap = (u: User) => (u.id === user.id ? user : u);
+      this.contacts = {
+        contacts: contacts.contacts.map((x) => (x.user.id === user.id ? { ...x, user } : x)),
+        incoming: contacts.incoming.map(swap),
+        outgoing: contacts.outgoing.map(swap),
+        blocked: contacts.blocked.map(swap),
+      };
+    }
+    this.changed();
   }
 
   #removeConversation(id: string): void {
