@@ -16,6 +16,9 @@ import type { TestUser } from '../helpers/sdk.js';
 import { uname } from '../helpers/raw.js';
 
 const COLS = 100;
+/** What must not reach the terminal from another user's text. */
+// eslint-disable-next-line no-control-regex -- control characters are the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202e]/;
 
 /** A program on a pseudo-terminal, its output fed to a terminal emulator. */
 class Terminal {
@@ -109,6 +112,7 @@ let server: ServerHandle;
 const terminals: Terminal[] = [];
 let ana: TestUser;
 let bob: TestUser;
+let carol: TestUser;
 
 /** `parley chat` logged in as `user` (the password from PARLEY_PASSWORD). */
 async function chatAs(user: TestUser): Promise<Terminal> {
@@ -117,12 +121,17 @@ async function chatAs(user: TestUser): Promise<Terminal> {
   });
   terminals.push(t);
   await t.waitFor(`Logged in as`);
+  await t.waitForPrompt('> ');
   return t;
+}
+
+function count(haystack: string, needle: string): number {
+  return haystack.split(needle).length - 1;
 }
 
 beforeAll(async () => {
   server = await startServer();
-  [ana, bob] = await Promise.all([newUser(server.url), newUser(server.url)]);
+  [ana, bob, carol] = await Promise.all([newUser(server.url), newUser(server.url), newUser(server.url)]);
 });
 
 afterAll(async () => {
@@ -150,21 +159,63 @@ describe('parley chat on a terminal', () => {
     expect(await t.exited()).toBe(0);
   });
 
-  it('shows control characters in a message from another user escaped', async () => {
+  it('shows control characters in messages from another user escaped, in history and live', async () => {
     const dm = await bob.http.direct({ username: ana.username });
-    const hostile =
-      'start-1\u001b[2J\u001b[H\u001b]0;PWNED\u0007\u001b]52;c;ZWNobyBwd25lZA==\u0007' +
-      '\u009b31m\r\u202eevil\u001b[8m end-1';
-    await bob.http.send(dm.id, { clientId: 'hostile-1', text: hostile });
+    const hostile = (n: number) =>
+      `start-${n}\u001b[2J\u001b[H\u001b]0;PWNED\u0007\u001b]52;c;ZWNobyBwd25lZA==\u0007` +
+      `\u009b31m\r\u202eevil\u001b[8m end-${n}`;
+    const escaped = (n: number) =>
+      `${bob.username}: start-${n}^[[2J^[[H^[]0;PWNED^G^[]52;c;ZWNobyBwd25lZA==^G\\u009b31m^M\\u202eevil^[[8m end-${n}`;
+    await bob.http.send(dm.id, { clientId: 'hostile-1', text: hostile(1) });
     const t = await chatAs(ana);
     t.type(`/open ${bob.username}\r`);
     await t.waitFor('end-1');
-    const from = t.raw.indexOf('start-1');
-    // eslint-disable-next-line no-control-regex -- the controls are what must not be there
-    expect(t.raw.slice(from, t.raw.indexOf('end-1', from))).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
-    expect(await t.screen()).toContain(
-      `${bob.username}: start-1^[[2J^[[H^[]0;PWNED^G^[]52;c;ZWNobyBwd25lZA==^G\\u009b31m^M\\u202eevil^[[8m end-1`,
+    await bob.http.send(dm.id, { clientId: 'hostile-2', text: hostile(2) });
+    await t.waitFor('end-2');
+    for (const n of [1, 2]) {
+      const from = t.raw.indexOf(`start-${n}`);
+      expect(t.raw.slice(from, t.raw.indexOf(`end-${n}`, from))).not.toMatch(CONTROLS);
+      expect(await t.screen()).toContain(escaped(n));
+    }
+  });
+
+  it('redraws the line being typed when a message arrives', async () => {
+    const t = await chatAs(ana);
+    t.type(`/dm ${carol.username}\r`);
+    await t.waitForPrompt(`[${carol.username}] > `);
+    t.type('half typed words');
+    await eventually(async () => (await t.cursorLine()).endsWith('half typed words'), 'the typed text');
+    const dm = await carol.http.direct({ username: ana.username });
+    await carol.http.send(dm.id, {
+      clientId: 'surprise',
+      text: 'surprise arrives',
+    });
+    await t.waitFor('surprise arrives');
+    const lines = await t.lines();
+    expect(lines.find((l) => l.includes('surprise arrives'))).toMatch(
+      new RegExp(`^\\S+( [AP]M)? ${carol.username}: surprise arrives$`),
     );
+    expect(lines.at(-1)).toBe(`[${carol.username}] > half typed words`);
+    expect(await t.cursorLine()).toBe(`[${carol.username}] > half typed words`);
+    t.type(' and more\r');
+    await eventually(
+      async () =>
+        (await carol.http.history(dm.id)).messages.some((m) => m.text === 'half typed words and more'),
+      'the whole typed line to be sent',
+    );
+  });
+
+  it('shows a sent message once, and the prompt names the open chat', async () => {
+    const t = await chatAs(ana);
+    t.type(`/dm ${bob.username}\r`);
+    await t.waitForPrompt(`[${bob.username}] > `);
+    t.type('only once please\r');
+    await t.waitFor('you: only once please');
+    // Give a second copy the time to arrive: the next command's answer comes after it.
+    t.type('/members\r');
+    await t.waitFor(`(@${bob.username}) member`);
+    expect(count(await t.screen(), 'only once please')).toBe(1);
+    expect(await t.cursorLine()).toBe(`[${bob.username}] > `);
   });
 });
 

@@ -1,9 +1,14 @@
 /**
  * `parley chat`: a small terminal client built on the SDK, for trying Parley without a
  * browser. Log in, list conversations, open one, read history, send, see new messages live.
+ *
+ * On a terminal, the line being typed stays at the bottom under a prompt naming the open
+ * conversation, and whatever arrives is printed above it. With stdin or stdout not a
+ * terminal (a script), lines are read and printed plainly, without a prompt.
  */
 import { hostname } from 'node:os';
-import { createInterface } from 'node:readline';
+import { clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
+import type { Interface, Key } from 'node:readline';
 import { createInterface as createPromptInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -24,6 +29,95 @@ const HELP = `Commands:
   /quit                     exit
 Anything else is sent to the open conversation.`;
 
+/** Lines typed, in order, for a loop that awaits each command before the next. */
+class LineQueue {
+  #lines: string[] = [];
+  #waiting: ((line: string | null) => void) | null = null;
+  #closed = false;
+  push(line: string): void {
+    if (this.#waiting) {
+      const w = this.#waiting;
+      this.#waiting = null;
+      w(line);
+    } else this.#lines.push(line);
+  }
+  close(): void {
+    this.#closed = true;
+    this.#waiting?.(null);
+    this.#waiting = null;
+  }
+  /** The next line, or null once input ended and every line was taken. */
+  next(): Promise<string | null> {
+    const line = this.#lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.#closed) return Promise.resolve(null);
+    return new Promise((resolve) => (this.#waiting = resolve));
+  }
+}
+
+/**
+ * The terminal: output goes above the prompt line, which is then drawn again with what was
+ * typed so far, so that nothing arriving splits the line being typed.
+ */
+class Screen {
+  #rl: Interface | null = null;
+  constructor(readonly out: NodeJS.WriteStream) {}
+
+  /** From now on, keep `rl`'s prompt and line at the bottom. */
+  attach(rl: Interface): void {
+    this.#rl = rl;
+    rl.once('close', () => (this.#rl = null));
+  }
+
+  print(text: string): void {
+    this.#redraw(text);
+  }
+
+  setPrompt(prompt: string): void {
+    this.#redraw(null, prompt);
+  }
+
+  /**
+   * Clear the prompt and the typed line (it may wrap over several rows), print `text`, then
+   * draw the prompt and the typed line again with the cursor where it was.
+   */
+  #redraw(text: string | null, prompt?: string): void {
+    const rl = this.#rl;
+    if (rl === null) {
+      if (text !== null) this.out.write(`${text}\n`);
+      return;
+    }
+    const { rows } = rl.getCursorPos();
+    // readline redraws from `prevRows` rows above the cursor, a count it does not update
+    // when typing wraps the line: leave that many rows below the text.
+    const redrawFrom = (rl as unknown as { prevRows?: number }).prevRows ?? rows;
+    moveCursor(this.out, 0, -rows);
+    cursorTo(this.out, 0);
+    clearScreenDown(this.out);
+    if (prompt !== undefined) rl.setPrompt(prompt);
+    this.out.write(`${text === null ? '' : `${text}\n`}${'\n'.repeat(redrawFrom)}`);
+    rl.prompt(true);
+  }
+
+  /** Stop keeping a prompt: the program ends. */
+  close(): void {
+    this.#rl?.close();
+  }
+
+  /** Erase the line just entered (it is shown again as a message once the server has it). */
+  eraseEntered(rows: number): void {
+    if (this.#rl === null) return;
+    moveCursor(this.out, 0, -rows);
+    cursorTo(this.out, 0);
+    clearScreenDown(this.out);
+  }
+}
+
+/** The prompt: the open conversation's name, escaped. */
+function promptFor(c: Conversation | null): string {
+  return c ? `[${preview(c.name, 40)}] > ` : '> ';
+}
+
 export async function chat(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -34,38 +128,42 @@ export async function chat(argv: string[]): Promise<void> {
     },
   });
   const url = values.url ?? process.env.PARLEY_URL ?? 'http://localhost:8080';
-  const tty = Boolean(process.stdin.isTTY);
+  const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const screen = new Screen(process.stdout);
+  const print = (s: string): void => screen.print(s);
+  const lines = new LineQueue();
+
   let username = values.username;
   let password = process.env.PARLEY_PASSWORD || undefined;
+  // On a terminal, the chat's readline starts once logged in: the password prompt reads the
+  // terminal itself, and no readline may echo it meanwhile.
+  let rl: Interface | null = null;
   if (tty) {
-    // The password is read with echo off, before any readline echoes what is typed.
     if (username === undefined) {
-      const question = createPromptInterface({
+      const ask = createPromptInterface({
         input: process.stdin,
         output: process.stdout,
         terminal: true,
       });
-      username = await question.question('Username: ');
-      question.close();
+      username = await ask.question('Username: ');
+      ask.close();
     }
     password ??= await readHidden('Password: ', process.stdin, process.stdout);
+  } else {
+    // One reader for the whole input: lines a script sends ahead must not be lost.
+    rl = createInterface({ input: process.stdin, terminal: false });
+    rl.on('line', (line) => lines.push(line));
+    rl.on('close', () => lines.close());
+    username ??= (await lines.next()) ?? '';
+    password ??= (await lines.next()) ?? '';
   }
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: tty });
-  const lines = rl[Symbol.asyncIterator]();
-  const ask = async (q: string): Promise<string> => {
-    process.stdout.write(q);
-    const r = await lines.next();
-    if (r.done) throw new Error('input closed');
-    return r.value;
-  };
-  const print = (s: string): void => {
-    process.stdout.write(`${s}\n`);
-  };
+  username = username.trim();
+  if (password === undefined) throw new Error('input closed');
 
-  username = (username ?? (await ask('Username: '))).trim();
-  // Taken as typed: spaces are part of a password.
-  password ??= await ask('Password: ');
-  const client = new ParleyClient({ url, WebSocket: WebSocket as unknown as WebSocketConstructor });
+  const client = new ParleyClient({
+    url,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+  });
   if (values.signup) {
     try {
       await client.http.signup({ username, password });
@@ -73,59 +171,102 @@ export async function chat(argv: string[]): Promise<void> {
       if (!(err instanceof ParleyError && err.code === 'username_taken')) throw err;
     }
   }
-  const session = await client.http.login({ username, password, deviceName: `parley chat on ${hostname()}` });
+  const session = await client.http.login({
+    username,
+    password,
+    deviceName: `parley chat on ${hostname()}`,
+  });
   client.setToken(session.token);
-  print(
-    `Logged in as ${escapeLine(session.user.displayName)} (@${escapeLine(session.user.username)}). /help lists commands.`,
-  );
+  const me = session.user;
+  print(`Logged in as ${escapeLine(me.displayName)} (@${escapeLine(me.username)}). /help lists commands.`);
 
-  const names = new Map<string, string>([[session.user.id, session.user.displayName]]);
+  const names = new Map<string, string>([[me.id, me.displayName]]);
   let list: Conversation[] = [];
   let open: Conversation | null = null;
   let oldest = 0;
 
-  const who = (id: string) => (id === session.user.id ? 'you' : escapeLine(names.get(id) ?? id));
+  const who = (id: string) => (id === me.id ? 'you' : escapeLine(names.get(id) ?? id));
   const line = (m: Message) =>
     `${new Date(m.createdAt).toLocaleTimeString()} ${who(m.senderId)}: ${escapeText(m.text, '    ')}`;
+  const nameOf = (c: Conversation | undefined) => (c ? preview(c.name, 40) : 'new conversation');
+  const errorText = (err: unknown) =>
+    escapeLine(err instanceof ParleyError ? `${err.code}: ${err.message}` : String(err));
+
   async function learnMembers(c: Conversation) {
     for (const m of (await client.http.members(c.id)).members) names.set(m.userId, m.displayName);
   }
-  async function openConversation(c: Conversation) {
+  function setOpen(c: Conversation | null) {
     open = c;
+    screen.setPrompt(promptFor(c));
+  }
+  async function openConversation(c: Conversation) {
+    list = [c, ...list.filter((x) => x.id !== c.id)];
     await learnMembers(c);
+    setOpen(c);
     print(`-- ${escapeLine(c.name)} (${c.kind}, ${c.memberCount} members) --`);
     const page = await client.http.history(c.id, { limit: 20 });
     oldest = page.messages[0]?.seq ?? 0;
     for (const m of page.messages) print(line(m));
     if (c.lastSeq > 0) client.markRead(c.id, c.lastSeq);
   }
-
   client.on('message', (m) => {
+    // Every message arrives here once, mine from this terminal included: that is the one
+    // line it gets (what was typed is erased).
     if (open && m.conversationId === open.id) {
-      if (m.senderId !== session.user.id) print(line(m));
+      print(line(m));
       client.markRead(m.conversationId, m.seq);
-    } else if (m.senderId !== session.user.id) {
-      const c = list.find((x) => x.id === m.conversationId);
-      const show = () => print(`[${c ? preview(c.name, 40) : 'new conversation'}] ${line(m)}`);
-      if (names.has(m.senderId)) show();
-      else
-        client.http.members(m.conversationId).then((r) => {
-          for (const x of r.members) names.set(x.userId, x.displayName);
-          show();
-        }, show);
+      return;
     }
+    const c = list.find((x) => x.id === m.conversationId);
+    if (c && names.has(m.senderId)) return print(`[${nameOf(c)}] ${line(m)}`);
+    // A conversation this terminal has not seen yet (a new 1:1 starts with its first message).
+    Promise.all([
+      c ?? client.http.conversation(m.conversationId),
+      client.http.members(m.conversationId),
+    ]).then(
+      ([conv, r]) => {
+        for (const x of r.members) names.set(x.userId, x.displayName);
+        if (!list.some((x) => x.id === conv.id)) list = [conv, ...list];
+        print(`[${nameOf(conv)}] ${line(m)}`);
+      },
+      () => print(`[${nameOf(c)}] ${line(m)}`),
+    );
   });
   client.on('conversation', (c) => {
-    learnMembers(c).catch(() => undefined);
-    if (!list.some((x) => x.id === c.id)) print(`(you are now in "${escapeLine(c.name)}")`);
+    const known = list.some((x) => x.id === c.id);
     list = [c, ...list.filter((x) => x.id !== c.id)];
+    if (c.left) {
+      const by = c.left.by ? ` (removed by ${escapeLine(c.left.by.displayName)})` : '';
+      print(`(you are no longer in "${escapeLine(c.name)}"${by})`);
+      if (open?.id === c.id) setOpen(null);
+      return;
+    }
+    if (open?.id === c.id) setOpen(c);
+    if (known) return;
+    // Told once its members are known; one this terminal opened itself is in the list by then.
+    learnMembers(c)
+      .catch(() => undefined)
+      .then(() => {
+        if (open?.id !== c.id) print(`(you are now in "${escapeLine(c.name)}")`);
+      });
+  });
+  client.on('conversation_removed', ({ conversationId }) => {
+    list = list.filter((x) => x.id !== conversationId);
+    if (open?.id === conversationId) setOpen(null);
   });
   client.on('state', (s) => {
     if (s === 'reconnecting') print('(connection lost; reconnecting…)');
     if (s === 'closed') print('(disconnected)');
   });
   client.on('error', (e) => print(`(error: ${escapeLine(`${e.code}: ${e.message}`)})`));
+  // The prompt shows once messages arrive live (or after 10 s without the chat server).
+  const live = new Promise<void>((resolve) => {
+    client.once('synced', () => resolve());
+    setTimeout(resolve, 10_000).unref();
+  });
   client.connect();
+  list = (await client.http.conversations()).conversations;
+  await live;
 
   const commands: Record<string, (args: string[]) => Promise<void>> = {
     help: async () => print(HELP),
@@ -157,6 +298,7 @@ export async function chat(argv: string[]): Promise<void> {
     },
     add: async (users) => {
       if (!open) return print('open a group first');
+      if (users.length === 0) return print('usage: /add <user>...');
       await client.http.addMembers(open.id, users);
       print(`added ${users.map(escapeLine).join(', ')}`);
     },
@@ -177,31 +319,59 @@ export async function chat(argv: string[]): Promise<void> {
     },
   };
 
+  if (tty) {
+    const rl = createInterface({
+      input: process.stdin,
+      output: process.stdout,
+      terminal: true,
+      prompt: '> ',
+    });
+    rl.on('close', () => lines.close());
+    screen.attach(rl);
+    /** How many rows the line being entered takes on screen, measured just before Enter. */
+    let enteredRows = 1;
+    // Before readline sees the key: it clears its line on Enter.
+    process.stdin.prependListener('keypress', (s: string | undefined, key: Key | undefined) => {
+      if (key?.name === 'return' || key?.name === 'enter') {
+        rl.write(null, { ctrl: true, name: 'e' });
+        enteredRows = rl.getCursorPos().rows + 1;
+      } else if (open && s !== undefined && s >= ' ' && !key?.ctrl && !key?.meta) client.typing(open.id);
+    });
+    rl.on('line', (input) => {
+      if (open && input.trim() !== '' && !input.startsWith('/')) screen.eraseEntered(enteredRows);
+      lines.push(input);
+      rl.prompt();
+    });
+    rl.on('SIGINT', () => rl.close());
+    rl.prompt();
+  }
+
   for (;;) {
-    const r = await lines.next();
-    if (r.done) break;
-    const input = r.value.trim();
-    if (input === '') continue;
+    const input = await lines.next();
+    if (input === null) break;
     try {
-      if (input === '/quit' || input === '/exit') break;
+      if (input.trim() === '') continue;
       if (input.startsWith('/')) {
-        const [cmd, ...args] = input.slice(1).split(/\s+/);
-        const run = commands[cmd ?? ''];
+        if (input.trim() === '/quit' || input.trim() === '/exit') break;
+        const [cmd = '', ...args] = input.trim().slice(1).split(/\s+/);
+        const run = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
         if (run) await run(args);
-        else print(`unknown command /${escapeLine(cmd ?? '')}; /help lists commands`);
+        else print(`unknown command /${escapeLine(cmd)}; /help lists commands`);
         continue;
       }
-      if (!open) {
-        print('open a conversation first (/list, /open, /dm)');
+      // Commands change it while this loop awaits them, which the compiler cannot see.
+      const target = open as Conversation | null;
+      if (!target) {
+        print('(not sent: open a conversation first, with /list, /open or /dm)');
         continue;
       }
-      const target: Conversation = open;
-      const ack = await client.send(target.id, input);
-      print(`${new Date(ack.createdAt).toLocaleTimeString()} you: ${input}`);
+      // Shown when the server sends it back as a message, like every other message.
+      await client.send(target.id, input.trim());
     } catch (err) {
-      print(`(${escapeLine(err instanceof ParleyError ? `${err.code}: ${err.message}` : String(err))})`);
+      print(`(${errorText(err)})`);
     }
   }
-  rl.close();
+  screen.close();
+  rl?.close();
   client.close();
 }
