@@ -202,7 +202,9 @@ describe('groups', () => {
     );
     await a.http.promote(g.id, b.id);
     await b.http.removeMember(g.id, d.id);
-    await expect(d.http.history(g.id)).rejects.toMatchObject({ code: 'not_found' });
+    // A removed member keeps the group read-only: its history up to then (none here), no members.
+    expect(await d.http.history(g.id)).toEqual({ messages: [], hasMore: false });
+    await expect(d.http.members(g.id)).rejects.toMatchObject({ code: 'not_found' });
     await c.http.leave(g.id);
     const left = (await a.http.members(g.id)).members;
     expect(left.map((m) => [m.userId, m.role]).sort()).toEqual(
