@@ -332,6 +332,21 @@ describe('push notifications', () => {
     await u.http.unregisterPush(a.id);
     expect((await u.http.pushSubscriptions()).subscriptions).toEqual([]);
   });
+
+  it('keeps two subscriptions per device: a third replaces the oldest, which is notified no more', async () => {
+    const ana = await newUser(server.url);
+    const bob = await newUser(server.url);
+    const subs: TestSubscription[] = [];
+    for (let i = 0; i < 3; i++) subs.push(await subscribe(bob));
+    const [oldest, second, newest] = subs as [TestSubscription, TestSubscription, TestSubscription];
+    expect((await bob.http.pushSubscriptions()).subscriptions).toHaveLength(2);
+    const c = await ana.http.direct({ userId: bob.id });
+    await ana.http.send(c.id, { clientId: 'cap-1', text: 'capped' });
+    await delivered(second, 1, 'the second subscription');
+    await delivered(newest, 1, 'the newest subscription');
+    await flushed();
+    expect(pushService.deliveriesTo(oldest)).toEqual([]);
+  });
 });
 
 describe('push notifications across a restart', () => {

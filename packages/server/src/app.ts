@@ -167,6 +167,8 @@ export async function createParley(
     retryBaseMs: config.pushRetryBaseMs,
     retryMaxMs: config.pushRetryMaxMs,
     webPushAllowHttp: config.webPushAllowHttp,
+    maxSubscriptionsPerDevice: config.pushMaxSubscriptionsPerDevice,
+    maxSubscriptionsPerUser: config.pushMaxSubscriptionsPerUser,
   });
   messages.push = push;
   const contacts = new ContactService(store, bus, presence);

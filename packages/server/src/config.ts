@@ -99,6 +99,10 @@ export interface ServerConfig {
   pushRetryBaseMs: number;
   /** Longest wait before a retry, Retry-After included, ms. Default 3600000. */
   pushRetryMaxMs: number;
+  /** Push subscriptions kept per device; one more replaces the oldest. Default 2. */
+  pushMaxSubscriptionsPerDevice: number;
+  /** Push subscriptions kept per user, all devices together; one more replaces the oldest. Default 20. */
+  pushMaxSubscriptionsPerUser: number;
   /** VAPID public key, base64url (env PARLEY_VAPID_PUBLIC_KEY). Empty (default): generated on first start and kept in the store. */
   vapidPublicKey: string;
   /** VAPID private key, base64url (env PARLEY_VAPID_PRIVATE_KEY); given with the public key. */
@@ -171,6 +175,8 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   pushTtlSec: 86_400,
   pushRetryBaseMs: 1000,
   pushRetryMaxMs: 3_600_000,
+  pushMaxSubscriptionsPerDevice: 2,
+  pushMaxSubscriptionsPerUser: 20,
   vapidPublicKey: '',
   vapidPrivateKey: '',
   vapidSubject: 'mailto:parley@localhost',

@@ -51,6 +51,10 @@ export interface PushServiceOptions {
   keepFinishedMs?: number;
   /** Accept http: Web Push endpoints and private addresses (tests). Default false. */
   webPushAllowHttp?: boolean;
+  /** Push subscriptions kept per device; registering one more removes the oldest. Default 2. */
+  maxSubscriptionsPerDevice?: number;
+  /** Push subscriptions kept per user, all devices together; past it the oldest go. Default 20. */
+  maxSubscriptionsPerUser?: number;
 }
 
 interface Stored {
@@ -83,6 +87,8 @@ export class PushService {
   private readonly leaseMs: number;
   private readonly keepFinishedMs: number;
   private readonly allowHttp: boolean;
+  private readonly maxPerDevice: number;
+  private readonly maxPerUser: number;
 
   private buffer: Stored[] = [];
   private flushScheduled = false;
@@ -115,6 +121,8 @@ export class PushService {
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.keepFinishedMs = opts.keepFinishedMs ?? 86_400_000;
     this.allowHttp = opts.webPushAllowHttp ?? false;
+    this.maxPerDevice = Math.max(1, opts.maxSubscriptionsPerDevice ?? 2);
+    this.maxPerUser = Math.max(1, opts.maxSubscriptionsPerUser ?? 20);
   }
 
   // ---- subscriptions (HTTP routes) ----
@@ -154,7 +162,35 @@ export class PushService {
       }
     }
     if (!this.providers.has(req.kind)) throw new ParleyError('push_not_configured');
-    return toInfo(await this.store.savePushSubscription(row));
+    const saved = await this.store.savePushSubscription(row);
+    await this.keepNewest(ctx.userId, ctx.deviceId, saved.id);
+    return toInfo(saved);
+  }
+
+  /**
+   * Past the caps, remove the oldest subscriptions (never the one just registered): every
+   * message fans out to each of them, so without a cap one account could make the server
+   * POST anywhere as often as it likes. A browser or app has one endpoint at a time; the
+   * second per device covers a change of endpoint.
+   */
+  private async keepNewest(userId: string, deviceId: string, keep: string): Promise<void> {
+    // Oldest first.
+    const all = await this.store.listPushSubscriptions(userId);
+    const extra = (list: PushSubscriptionRow[], max: number) =>
+      list.filter((s) => s.id !== keep).slice(0, Math.max(0, list.length - max));
+    const gone = new Set(
+      extra(
+        all.filter((s) => s.deviceId === deviceId),
+        this.maxPerDevice,
+      ).map((s) => s.id),
+    );
+    for (const s of extra(
+      all.filter((s) => !gone.has(s.id)),
+      this.maxPerUser,
+    ))
+      gone.add(s.id);
+    for (const id of gone) await this.store.deletePushSubscription(id, userId);
+    if (gone.size > 0) this.log.debug({ userId, removed: gone.size }, 'push: oldest subscriptions replaced');
   }
 
   async list(userId: string): Promise<PushSubscriptionInfo[]> {
