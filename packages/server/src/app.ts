@@ -39,6 +39,7 @@ import type { PushProvider } from './push/provider.js';
 import { PushService } from './push/push-service.js';
 import { WebPushProvider, loadVapidKeys } from './push/webpush/webpush-provider.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
+import { looseDataModes } from './store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from './store/sqlite/threaded-sqlite-store.js';
 import type { Store } from './store/store.js';
 
@@ -107,6 +108,14 @@ export async function createParley(
           path: join(config.dataDir, 'parley.db'),
           durability: config.durability,
         }));
+  // New data is created owner-only; data made before (or by hand) is left as is, but said.
+  const loose = options.store || config.db ? [] : looseDataModes(join(config.dataDir, 'parley.db'));
+  if (loose.length > 0) {
+    log.warn(
+      { paths: loose },
+      'the data directory or database is open to other users: chmod 700 the directory and 600 its files',
+    );
+  }
 
   let redis: Redis | undefined;
   let bus: Bus;

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ParleyError } from '@parley/protocol';
 import type { Message } from '@parley/protocol';
@@ -325,6 +325,25 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
+/**
+ * The embedded store's directory and files (at `path`) that users other than the owner may
+ * read or write, each with its mode in octal; none on Windows, which has no such modes.
+ */
+export function looseDataModes(path: string): string[] {
+  if (process.platform === 'win32') return [];
+  const loose: string[] = [];
+  for (const p of [dirname(path), path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(p).mode & 0o777;
+    } catch {
+      continue; // not created (yet)
+    }
+    if ((mode & 0o077) !== 0) loose.push(`${p} (${mode.toString(8).padStart(4, '0')})`);
+  }
+  return loose;
+}
+
 /** The embedded store: one SQLite file in WAL mode, every statement prepared once. */
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
@@ -340,7 +359,12 @@ export class SqliteStore implements Store {
 
   constructor(opts: SqliteStoreOptions) {
     const role = opts.role ?? 'writer';
-    if (role === 'writer' && opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    if (role === 'writer' && opts.path !== ':memory:') {
+      // Every message, password and token hash and the VAPID private key live here: owner only.
+      // SQLite gives the -wal and -shm files the database file's mode.
+      mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(opts.path, 'a', 0o600));
+    }
     this.db = new Database(opts.path, { readonly: role === 'reader', fileMustExist: role !== 'writer' });
     if (role === 'writer') {
       if (opts.path !== ':memory:' && (this.db.pragma('page_count', { simple: true }) as number) === 0)
