@@ -217,6 +217,15 @@ describe('parley chat on a terminal', () => {
     expect(count(await t.screen(), 'only once please')).toBe(1);
     expect(await t.cursorLine()).toBe(`[${bob.username}] > `);
   });
+
+  it('creates a group whose name has spaces', async () => {
+    const t = await chatAs(ana);
+    t.type(`/group "Weekend trip" ${bob.username} ${carol.username}\r`);
+    await t.waitFor('-- Weekend trip (group, 3 members) --');
+    await t.waitForPrompt('[Weekend trip] > ');
+    const group = (await bob.http.conversations()).conversations.find((c) => c.name === 'Weekend trip');
+    expect(group?.memberCount).toBe(3);
+  });
 });
 
 describe('parley user add', () => {

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
 import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
+import { splitArgs } from './command-line.js';
 import { readHidden } from './password-prompt.js';
 import { escapeLine, escapeText, preview } from './terminal-text.js';
 
@@ -21,7 +22,7 @@ const HELP = `Commands:
   /list                     your conversations (latest first)
   /open <n|username|name>   open a conversation from the list, or a 1:1 with a user
   /dm <username>            start (or open) a 1:1
-  /group <name> <user> ...  create a group
+  /group <name> <user> ...  create a group (quote a name with spaces: "Weekend trip")
   /add <user> ...           add members to the open group (admins)
   /members                  members of the open conversation
   /history [n]              show n older messages (default 20)
@@ -279,7 +280,9 @@ export async function chat(argv: string[]): Promise<void> {
         print(`${i + 1}. ${escapeLine(c.name)}${unread}${last}`);
       });
     },
-    open: async ([target]) => {
+    open: async (args) => {
+      // `/open Weekend trip` as well as `/open "Weekend trip"`.
+      const target = args.join(' ');
       if (!target) return print('usage: /open <n|username|name>');
       if (list.length === 0) list = (await client.http.conversations()).conversations;
       const n = Number(target);
@@ -293,7 +296,8 @@ export async function chat(argv: string[]): Promise<void> {
       await openConversation(await client.http.direct({ username: user }));
     },
     group: async ([name, ...users]) => {
-      if (!name || users.length === 0) return print('usage: /group <name> <user> ...');
+      if (!name || users.length === 0)
+        return print('usage: /group <name> <user>...  (quote a name with spaces)');
       await openConversation(await client.http.createGroup({ name, members: users }));
     },
     add: async (users) => {
@@ -353,7 +357,7 @@ export async function chat(argv: string[]): Promise<void> {
       if (input.trim() === '') continue;
       if (input.startsWith('/')) {
         if (input.trim() === '/quit' || input.trim() === '/exit') break;
-        const [cmd = '', ...args] = input.trim().slice(1).split(/\s+/);
+        const [cmd = '', ...args] = splitArgs(input.slice(1));
         const run = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
         if (run) await run(args);
         else print(`unknown command /${escapeLine(cmd)}; /help lists commands`);
