@@ -26,9 +26,10 @@ export function App(): JSX.Element {
   const screen =
     route.panel !== null ? 'panel' : route.chat !== null ? (route.info ? 'info' : 'chat') : 'list';
   return (
-    <div class={`layout screen-${screen} ${route.info ? 'with-info' : ''}`}>
+    // One main landmark around both columns: on a phone either of them is the whole screen.
+    <main class={`layout screen-${screen} ${route.info ? 'with-info' : ''}`}>
       <div class="left">{route.panel !== null ? <PanelView panel={route.panel} /> : <Sidebar />}</div>
-      <main class="right">
+      <div class="right">
         {route.chat !== null ? (
           <ChatView id={route.chat} />
         ) : (
@@ -44,7 +45,7 @@ export function App(): JSX.Element {
             </div>
           </div>
         )}
-      </main>
+      </div>
       {route.chat !== null && route.info && <InfoDrawer id={route.chat} />}
       <div class="toasts" aria-live="polite">
         {store.toasts.map((t) => (
@@ -53,6 +54,6 @@ export function App(): JSX.Element {
           </div>
         ))}
       </div>
-    </div>
+    </main>
   );
 }
