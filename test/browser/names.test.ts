@@ -39,7 +39,7 @@ describe('names in the web app', () => {
     await row(a.page, 'Burst').waitFor();
     await eventually(
       async () => (await preview(a.page, 'Burst')) === 'Carol: Burst message 40 from Carol',
-      async () => `preview: ${await preview(a.page, 'Burst')}`,
+      'the preview with its sender',
     );
     await a.page.reload();
     await row(a.page, 'Burst').waitFor();
