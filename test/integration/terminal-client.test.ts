@@ -226,6 +226,28 @@ describe('parley chat on a terminal', () => {
     const group = (await bob.http.conversations()).conversations.find((c) => c.name === 'Weekend trip');
     expect(group?.memberCount).toBe(3);
   });
+
+  it('/help lists exactly the commands that exist', async () => {
+    const t = await chatAs(ana);
+    t.type('/help\r');
+    await t.waitFor('Anything else is sent');
+    const lines = await t.lines();
+    const listed = lines
+      .slice(lines.findIndex((l) => l.startsWith('Commands:')))
+      .map((l) => /^ {2}\/(\w+)/.exec(l)?.[1])
+      .filter((n) => n !== undefined);
+    expect(listed.sort()).toEqual(
+      ['add', 'dm', 'group', 'help', 'history', 'list', 'members', 'open', 'quit'].sort(),
+    );
+    const usage = spawnSync(process.execPath, [CLI, 'help'], { encoding: 'utf8' }).stdout;
+    for (const name of listed) expect(usage).toMatch(new RegExp(`^ {2}/${name} `, 'm'));
+    for (const name of listed.filter((n) => n !== 'quit')) t.type(`/${name}\r`);
+    t.type('/nonsense\r');
+    await t.waitFor('unknown command /nonsense');
+    expect(count(await t.screen(), 'unknown command')).toBe(1);
+    t.type('/quit\r');
+    expect(await t.exited()).toBe(0);
+  });
 });
 
 describe('parley user add', () => {

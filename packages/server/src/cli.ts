@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createParley } from './app.js';
+import { chatHelp } from './cli/chat-commands.js';
 import { DEFAULT_CONFIG } from './config.js';
 import type { ServerConfig } from './config.js';
 import { AuthService } from './auth/auth-service.js';
@@ -24,6 +25,9 @@ const USAGE = `Usage:
   parley chat [--url http://localhost:8080] [--username NAME] [--signup]   (password from PARLEY_PASSWORD or prompt)
   parley cluster [--chat 3] [--base-port 8080] [--db postgres://…] [--redis redis://…]
   parley serve --role api|chat|all --db postgres://… --redis redis://…   (cluster mode)
+
+Commands of parley chat:
+${chatHelp()}
 
 Server options (flag / env var, default):
 ${Object.entries(DEFAULT_CONFIG)

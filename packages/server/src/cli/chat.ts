@@ -14,21 +14,11 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
 import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
+import { chatHelp } from './chat-commands.js';
+import type { ChatCommandName } from './chat-commands.js';
 import { splitArgs } from './command-line.js';
 import { readHidden } from './password-prompt.js';
 import { escapeLine, escapeText, preview } from './terminal-text.js';
-
-const HELP = `Commands:
-  /list                     your conversations (latest first)
-  /open <n|username|name>   open a conversation from the list, or a 1:1 with a user
-  /dm <username>            start (or open) a 1:1
-  /group <name> <user> ...  create a group (quote a name with spaces: "Weekend trip")
-  /add <user> ...           add members to the open group (admins)
-  /members                  members of the open conversation
-  /history [n]              show n older messages (default 20)
-  /signup                   create the account first, then log in
-  /quit                     exit
-Anything else is sent to the open conversation.`;
 
 /** Lines typed, in order, for a loop that awaits each command before the next. */
 class LineQueue {
@@ -269,8 +259,12 @@ export async function chat(argv: string[]): Promise<void> {
   list = (await client.http.conversations()).conversations;
   await live;
 
-  const commands: Record<string, (args: string[]) => Promise<void>> = {
-    help: async () => print(HELP),
+  let quit = false;
+  const commands: Record<ChatCommandName, (args: string[]) => Promise<void>> = {
+    help: async () => print(`Commands:\n${chatHelp()}`),
+    quit: async () => {
+      quit = true;
+    },
     list: async () => {
       list = (await client.http.conversations()).conversations;
       if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
@@ -356,11 +350,11 @@ export async function chat(argv: string[]): Promise<void> {
     try {
       if (input.trim() === '') continue;
       if (input.startsWith('/')) {
-        if (input.trim() === '/quit' || input.trim() === '/exit') break;
         const [cmd = '', ...args] = splitArgs(input.slice(1));
-        const run = Object.hasOwn(commands, cmd) ? commands[cmd] : undefined;
+        const run = Object.hasOwn(commands, cmd) ? commands[cmd as ChatCommandName] : undefined;
         if (run) await run(args);
         else print(`unknown command /${escapeLine(cmd)}; /help lists commands`);
+        if (quit) break;
         continue;
       }
       // Commands change it while this loop awaits them, which the compiler cannot see.

@@ -1,0 +1,27 @@
+/**
+ * The commands of `parley chat`, in one list: the client's `/help` and `parley help` both
+ * print it, and the client must handle each name in it (a `Record` over the names).
+ */
+export const CHAT_COMMANDS = [
+  { name: 'list', args: '', about: 'your conversations, latest first, with unread counts' },
+  { name: 'open', args: '<n|username|name>', about: 'open a conversation from /list, or a 1:1 with a user' },
+  { name: 'dm', args: '<username>', about: 'start (or open) a 1:1' },
+  {
+    name: 'group',
+    args: '<name> <user>...',
+    about: 'create a group and open it: /group "Weekend trip" bob carol',
+  },
+  { name: 'add', args: '<user>...', about: 'add members to the open group (admins)' },
+  { name: 'members', args: '', about: 'members of the open conversation' },
+  { name: 'history', args: '[n]', about: 'show n older messages (default 20)' },
+  { name: 'help', args: '', about: 'this list' },
+  { name: 'quit', args: '', about: 'exit (or Ctrl-D)' },
+] as const;
+
+export type ChatCommandName = (typeof CHAT_COMMANDS)[number]['name'];
+
+/** One line per command, then how to send. */
+export function chatHelp(indent = '  '): string {
+  const lines = CHAT_COMMANDS.map((c) => `${indent}${`/${c.name} ${c.args}`.padEnd(26)}${c.about}`);
+  return [...lines, `${indent}Anything else is sent to the open conversation.`].join('\n');
+}
