@@ -218,13 +218,18 @@ describe('parley chat on a terminal', () => {
     expect(await t.cursorLine()).toBe(`[${bob.username}] > `);
   });
 
-  it('creates a group whose name has spaces', async () => {
+  it('creates a group whose name has spaces, and leaves it', async () => {
     const t = await chatAs(ana);
     t.type(`/group "Weekend trip" ${bob.username} ${carol.username}\r`);
     await t.waitFor('-- Weekend trip (group, 3 members) --');
     await t.waitForPrompt('[Weekend trip] > ');
     const group = (await bob.http.conversations()).conversations.find((c) => c.name === 'Weekend trip');
     expect(group?.memberCount).toBe(3);
+    t.type('/leave\r');
+    await t.waitFor('(you left "Weekend trip")');
+    await t.waitForPrompt('> ');
+    const members = (await bob.http.members(group!.id)).members.map((m) => m.username);
+    expect(members.sort()).toEqual([bob.username, carol.username].sort());
   });
 
   it('/help lists exactly the commands that exist', async () => {
@@ -237,7 +242,21 @@ describe('parley chat on a terminal', () => {
       .map((l) => /^ {2}\/(\w+)/.exec(l)?.[1])
       .filter((n) => n !== undefined);
     expect(listed.sort()).toEqual(
-      ['add', 'dm', 'group', 'help', 'history', 'list', 'members', 'open', 'quit'].sort(),
+      [
+        'add',
+        'block',
+        'contacts',
+        'dm',
+        'group',
+        'help',
+        'history',
+        'leave',
+        'list',
+        'members',
+        'open',
+        'quit',
+        'unblock',
+      ].sort(),
     );
     const usage = spawnSync(process.execPath, [CLI, 'help'], { encoding: 'utf8' }).stdout;
     for (const name of listed) expect(usage).toMatch(new RegExp(`^ {2}/${name} `, 'm'));
@@ -247,6 +266,32 @@ describe('parley chat on a terminal', () => {
     expect(count(await t.screen(), 'unknown command')).toBe(1);
     t.type('/quit\r');
     expect(await t.exited()).toBe(0);
+  });
+
+  it('/contacts lists contacts and pending requests both ways', async () => {
+    const dave = await newUser(server.url);
+    const t = await chatAs(dave);
+    await bob.http.requestContact({ username: dave.username });
+    await dave.http.requestContact({ username: carol.username });
+    await ana.http.requestContact({ username: dave.username });
+    await dave.http.acceptContact(ana.id);
+    t.type('/contacts\r');
+    await t.waitFor(new RegExp(`^${ana.username} \\(@${ana.username}\\) (online|offline)$`, 'm'));
+    await t.waitFor(`${bob.username} (@${bob.username}) asks to be your contact`);
+    await t.waitFor(`${carol.username} (@${carol.username}) has not answered your request yet`);
+  });
+
+  it('/block and /unblock a user', async () => {
+    const erin = await newUser(server.url);
+    const t = await chatAs(erin);
+    t.type(`/block ${bob.username}\r`);
+    await t.waitFor(`(blocked @${bob.username})`);
+    await expect(bob.http.direct({ username: erin.username })).rejects.toMatchObject({ code: 'blocked' });
+    t.type('/contacts\r');
+    await t.waitFor(`${bob.username} (@${bob.username}) blocked`);
+    t.type(`/unblock ${bob.username}\r`);
+    await t.waitFor(`(unblocked @${bob.username})`);
+    await expect(bob.http.direct({ username: erin.username })).resolves.toMatchObject({ kind: 'direct' });
   });
 });
 

@@ -13,7 +13,11 @@ export const CHAT_COMMANDS = [
   },
   { name: 'add', args: '<user>...', about: 'add members to the open group (admins)' },
   { name: 'members', args: '', about: 'members of the open conversation' },
+  { name: 'leave', args: '', about: 'leave the open group' },
   { name: 'history', args: '[n]', about: 'show n older messages (default 20)' },
+  { name: 'contacts', args: '', about: 'your contacts, pending requests and blocked users' },
+  { name: 'block', args: '<username>', about: 'block a user' },
+  { name: 'unblock', args: '<username>', about: 'unblock a user' },
   { name: 'help', args: '', about: 'this list' },
   { name: 'quit', args: '', about: 'exit (or Ctrl-D)' },
 ] as const;

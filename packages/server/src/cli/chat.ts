@@ -175,6 +175,8 @@ export async function chat(argv: string[]): Promise<void> {
   let list: Conversation[] = [];
   let open: Conversation | null = null;
   let oldest = 0;
+  /** A group I just left: the server's removal notice for it needs no second line. */
+  let leftId: string | null = null;
 
   const who = (id: string) => (id === me.id ? 'you' : escapeLine(names.get(id) ?? id));
   const line = (m: Message) =>
@@ -200,6 +202,14 @@ export async function chat(argv: string[]): Promise<void> {
     for (const m of page.messages) print(line(m));
     if (c.lastSeq > 0) client.markRead(c.id, c.lastSeq);
   }
+  async function userByName(name: string) {
+    const contacts = await client.http.contacts();
+    const known = [...contacts.contacts.map((c) => c.user), ...contacts.blocked].find(
+      (u) => u.username === name,
+    );
+    return known ?? (await client.http.getUser(name));
+  }
+
   client.on('message', (m) => {
     // Every message arrives here once, mine from this terminal included: that is the one
     // line it gets (what was typed is erased).
@@ -227,6 +237,7 @@ export async function chat(argv: string[]): Promise<void> {
     const known = list.some((x) => x.id === c.id);
     list = [c, ...list.filter((x) => x.id !== c.id)];
     if (c.left) {
+      if (c.id === leftId) return;
       const by = c.left.by ? ` (removed by ${escapeLine(c.left.by.displayName)})` : '';
       print(`(you are no longer in "${escapeLine(c.name)}"${by})`);
       if (open?.id === c.id) setOpen(null);
@@ -269,7 +280,7 @@ export async function chat(argv: string[]): Promise<void> {
       list = (await client.http.conversations()).conversations;
       if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
       list.forEach((c, i) => {
-        const unread = c.unread > 0 ? ` (${c.unread} unread)` : '';
+        const unread = c.left ? ' (left)' : c.unread > 0 ? ` (${c.unread} unread)` : '';
         const last = c.lastMessage ? ` — ${preview(c.lastMessage.text, 50)}` : '';
         print(`${i + 1}. ${escapeLine(c.name)}${unread}${last}`);
       });
@@ -305,6 +316,14 @@ export async function chat(argv: string[]): Promise<void> {
       for (const m of (await client.http.members(open.id)).members)
         print(`${escapeLine(m.displayName)} (@${escapeLine(m.username)}) ${m.role}`);
     },
+    leave: async () => {
+      if (!open || open.kind !== 'group' || open.left) return print('open a group first');
+      const c = open;
+      leftId = c.id;
+      await client.http.leave(c.id);
+      setOpen(null);
+      print(`(you left "${escapeLine(c.name)}")`);
+    },
     history: async ([n]) => {
       if (!open) return print('open a conversation first');
       if (oldest <= 1) return print('(no older messages)');
@@ -314,6 +333,27 @@ export async function chat(argv: string[]): Promise<void> {
       });
       oldest = page.messages[0]?.seq ?? oldest;
       for (const m of page.messages) print(line(m));
+    },
+    contacts: async () => {
+      const c = await client.http.contacts();
+      const user = (u: { displayName: string; username: string }) =>
+        `${escapeLine(u.displayName)} (@${escapeLine(u.username)})`;
+      if (c.contacts.length + c.incoming.length + c.outgoing.length + c.blocked.length === 0)
+        return print('No contacts yet.');
+      for (const x of c.contacts) print(`${user(x.user)} ${x.presence.online ? 'online' : 'offline'}`);
+      for (const u of c.incoming) print(`${user(u)} asks to be your contact`);
+      for (const u of c.outgoing) print(`${user(u)} has not answered your request yet`);
+      for (const u of c.blocked) print(`${user(u)} blocked`);
+    },
+    block: async ([name]) => {
+      if (!name) return print('usage: /block <username>');
+      await client.http.block({ username: name });
+      print(`(blocked @${escapeLine(name)})`);
+    },
+    unblock: async ([name]) => {
+      if (!name) return print('usage: /unblock <username>');
+      await client.http.unblock((await userByName(name)).id);
+      print(`(unblocked @${escapeLine(name)})`);
     },
   };
 
