@@ -1,6 +1,6 @@
 /** The open conversation: header, message history and composer. */
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Conversation, Member, Message, PendingSend } from '@parley/client';
 import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
 import { colorIndex, formatCount, formatDay, formatLastSeen, formatTime, startOfDay } from '../lib/format.js';
@@ -21,6 +21,22 @@ import type { ViewState, VirtualListHandle } from './virtual-list.js';
 const COUNTER_FROM = MAX_TEXT_CODE_POINTS - 999;
 /** Consecutive messages of one sender within this time form one group of bubbles. */
 const GROUP_GAP_MS = 5 * 60_000;
+/** Messages taller than this many lines fold, with a button to read the rest. */
+const FOLD_LINES = 25;
+/** The bubble's line height (`.bubble` in styles.css), in px. */
+const LINE_PX = 19.5;
+const FOLD_PX = FOLD_LINES * LINE_PX;
+
+/**
+ * Whether a text could be taller than the fold in the narrowest bubble (about 15 wide
+ * characters a line): only those are measured.
+ */
+function mayFold(text: string): boolean {
+  if (text.length >= FOLD_LINES * 15) return true;
+  let lines = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && lines < FOLD_LINES; i = text.indexOf('\n', i + 1)) lines++;
+  return lines >= FOLD_LINES;
+}
 
 type Row =
   | { kind: 'top'; key: 'top'; loading: boolean; hasOlder: boolean }
@@ -86,7 +102,7 @@ function buildRows(
   return rows;
 }
 
-function estimateRow(row: Row, width: number, group: boolean): number {
+function estimateRow(row: Row, width: number, group: boolean, open: boolean): number {
   switch (row.kind) {
     case 'top':
       return 56;
@@ -101,6 +117,8 @@ function estimateRow(row: Row, width: number, group: boolean): number {
       const perLine = Math.max(10, Math.floor(bubble / 7.8));
       let lines = 0;
       for (const line of text.split('\n')) lines += Math.max(1, Math.ceil((line.length + 8) / perLine));
+      // A folded text shows FOLD_LINES lines and its "Read more" button.
+      if (!open && lines > FOLD_LINES) lines = FOLD_LINES + 2;
       const name = group && row.kind === 'msg' && !row.mine && row.first ? 20 : 0;
       return 16 + lines * 19.5 + name + (row.first ? 8 : 2);
     }
@@ -154,6 +172,62 @@ const RTL =
 function textDirection(text: string): 'ltr' | 'rtl' {
   const first = STRONG.exec(text);
   return first !== null && RTL.test(first[0]) ? 'rtl' : 'ltr';
+}
+
+/**
+ * A message's text. A long one folds after FOLD_LINES lines, with a button that unfolds it
+ * (and folds it again) on a line of its own, with room kept for the time; whether it is that
+ * long is measured once it is laid out.
+ */
+function MessageText(props: {
+  id: string;
+  text: string;
+  time: number;
+  ticks: boolean;
+  open: boolean;
+  onToggle: () => void;
+}): JSX.Element {
+  const { text, open } = props;
+  const ref = useRef<HTMLDivElement>(null);
+  const candidate = mayFold(text);
+  const [tall, setTall] = useState(false);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    // A hidden list has nothing to measure; scrollHeight is the whole text, folded or not.
+    if (!candidate || el === null || el.clientWidth === 0) return;
+    const next = el.scrollHeight > FOLD_PX + 1;
+    if (next !== tall) setTall(next);
+  });
+  const dir = textDirection(text);
+  const folded = candidate && !open;
+  return (
+    <>
+      <div
+        ref={ref}
+        id={props.id}
+        class={`text ${folded ? 'fold' : ''} ${folded && tall ? 'faded' : ''}`}
+        dir={dir}
+        style={folded ? { maxHeight: `${FOLD_PX}px` } : undefined}
+      >
+        <Linkified text={text} />
+        <MetaSpacer time={props.time} ticks={props.ticks} />
+      </div>
+      {candidate && tall && (
+        <div class="fold-bar" dir={dir}>
+          <button
+            type="button"
+            class="link read-more"
+            aria-expanded={open}
+            aria-controls={props.id}
+            onClick={props.onToggle}
+          >
+            {open ? 'Show less' : 'Read more'}
+          </button>
+          <MetaSpacer time={props.time} ticks={props.ticks} />
+        </div>
+      )}
+    </>
+  );
 }
 
 /** Room for the time and ticks at the end of the last line (they sit over it, at its end). */
@@ -260,6 +334,14 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
   const [unreadAfter] = useState(() => (c.unread > 0 ? c.readSeq : Infinity));
   const [atBottom, setAtBottom] = useState(true);
   const [info, setInfo] = useState<Message | null>(null);
+  // Long messages unfolded by the reader, by row key (rows scrolled away and back stay open).
+  const [open, setOpen] = useState<ReadonlySet<string>>(() => new Set());
+  const toggle = (key: string) =>
+    setOpen((s) => {
+      const next = new Set(s);
+      if (!next.delete(key)) next.add(key);
+      return next;
+    });
 
   const pending = useMemo(
     () => [...store.pending.values()].filter((p) => p.conversationId === id),
@@ -347,10 +429,14 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
               {group && !mine && row.first && (
                 <div class={`sender c${colorIndex(m.senderId)}`}>{senderName(store, m.senderId)}</div>
               )}
-              <div class="text" dir={textDirection(m.text)}>
-                <Linkified text={m.text} />
-                <MetaSpacer time={m.createdAt} ticks={mine} />
-              </div>
+              <MessageText
+                id={`text-${row.key}`}
+                text={m.text}
+                time={m.createdAt}
+                ticks={mine}
+                open={open.has(row.key)}
+                onToggle={() => toggle(row.key)}
+              />
               <span class="meta">
                 <time dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
                 {receipt !== null &&
@@ -382,10 +468,14 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
             data-status="sending"
           >
             <div class="bubble">
-              <div class="text" dir={textDirection(row.p.text)}>
-                <Linkified text={row.p.text} />
-                <MetaSpacer time={row.p.createdAt} ticks />
-              </div>
+              <MessageText
+                id={`text-${row.key}`}
+                text={row.p.text}
+                time={row.p.createdAt}
+                ticks
+                open={open.has(row.key)}
+                onToggle={() => toggle(row.key)}
+              />
               <span class="meta">
                 <time dateTime={new Date(row.p.createdAt).toISOString()}>{formatTime(row.p.createdAt)}</time>
                 <span role="img" aria-label="Waiting to send" title="Waiting to send">
@@ -413,7 +503,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
           label={`Messages with ${c.name}`}
           items={rows}
           rev={`${store.rev}`}
-          estimate={(row, width) => estimateRow(row, width, group)}
+          estimate={(row, width) => estimateRow(row, width, group, open.has(row.key))}
           render={renderRow}
           canAnchor={(row) => row.kind === 'msg' || row.kind === 'pending'}
           initialKey={initialKey}
