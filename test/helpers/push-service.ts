@@ -213,6 +213,8 @@ export class PushServiceStandIn {
   cutBodies = 0;
   /** Requests being held by a `hang` answer. */
   readonly hanging: string[] = [];
+  /** Requests held by a `hang` answer that have ended (the client gave up). */
+  hangsEnded = 0;
   private readonly subs = new Map<string, TestSubscription>();
   private readonly scripts = new Map<string, Answer[]>();
   private readonly fcmTokens = new Set<string>();
@@ -300,7 +302,10 @@ export class PushServiceStandIn {
     });
     if (next.hang) {
       this.hanging.push(target);
-      res.once('close', () => this.hanging.splice(this.hanging.indexOf(target), 1));
+      res.once('close', () => {
+        this.hanging.splice(this.hanging.indexOf(target), 1);
+        this.hangsEnded++;
+      });
       return true;
     }
     if (next.bodyBytes !== undefined) {

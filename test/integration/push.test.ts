@@ -399,6 +399,43 @@ describe('push notifications across a restart', () => {
   });
 });
 
+describe('push notifications past a hanging push service', () => {
+  it("a push service that never answers does not delay another user's notification", async () => {
+    const hang = await PushServiceStandIn.start();
+    // Eve has 20 subscriptions on one device, all at a push service (another origin) that never answers.
+    const server = await startServer(pushConfig(['--push-max-subscriptions-per-device', '20'], false));
+    try {
+      const ana = await newUser(server.url);
+      const eve = await newUser(server.url);
+      const bob = await newUser(server.url);
+      for (let i = 0; i < 20; i++) {
+        const sub = hang.subscribe();
+        hang.script(sub.id, [{ status: 201, hang: true }]);
+        await eve.http.registerPush({ kind: 'webpush', endpoint: sub.endpoint, keys: sub.keys });
+      }
+      const bobSub = await subscribe(bob);
+      const toEve = await ana.http.direct({ userId: eve.id });
+      const toBob = await ana.http.direct({ userId: bob.id });
+      await ana.http.send(toEve.id, { clientId: 'hang-1', text: 'into the void' });
+      await eventually(() => hang.hanging.length > 0, "eve's notifications are being sent");
+      await ana.http.send(toBob.id, { clientId: 'hang-2', text: 'hello bob' });
+      await delivered(bobSub, 1, "bob's notification");
+      // Bob's went out while every one of eve's was still held open (none has timed out)...
+      expect(hang.hangsEnded).toBe(0);
+      // ...and eve's push service holds only its share of the workers (--push-concurrency-per-origin 8).
+      await eventually(
+        () => hang.hanging.length === 8,
+        () => `${hang.hanging.length} held, want 8`,
+      );
+      expect(payloads(bobSub).map((p) => p.text)).toEqual(['hello bob']);
+    } finally {
+      await hang.close();
+      await server.stop();
+      server.cleanup();
+    }
+  });
+});
+
 describe('push notifications to idle devices (--push-idle-sec)', () => {
   it('also notifies the idle devices of a member who is online', async () => {
     const server = await startServer(pushConfig(['--push-idle-sec', '1']));

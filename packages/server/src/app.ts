@@ -171,6 +171,7 @@ export async function createParley(
     idleSec: config.pushIdleSec,
     pollMs: config.pushPollMs,
     concurrency: config.pushConcurrency,
+    concurrencyPerOrigin: config.pushConcurrencyPerOrigin,
     maxAttempts: config.pushMaxAttempts,
     ttlSec: config.pushTtlSec,
     retryBaseMs: config.pushRetryBaseMs,
@@ -361,13 +362,17 @@ async function pushProviders(
     privateKey: config.vapidPrivateKey,
     subject: config.vapidSubject,
   });
-  const providers: PushProvider[] = [new WebPushProvider(keys, { allowPrivate: config.webPushAllowHttp })];
+  const timeouts = { timeoutMs: config.pushTimeoutMs, connectTimeoutMs: config.pushConnectTimeoutMs };
+  const providers: PushProvider[] = [
+    new WebPushProvider(keys, { allowPrivate: config.webPushAllowHttp, ...timeouts }),
+  ];
   if (config.fcmServiceAccount !== '') {
     providers.push(
       new FcmProvider({
         account: loadServiceAccount(config.fcmServiceAccount),
         projectId: config.fcmProjectId,
         baseUrl: config.fcmBaseUrl,
+        ...timeouts,
         tokenUrl: config.fcmTokenUrl,
       }),
     );
@@ -380,6 +385,7 @@ async function pushProviders(
         teamId: config.apnsTeamId,
         topic: config.apnsTopic,
         baseUrl: config.apnsBaseUrl,
+        ...timeouts,
       }),
     );
   }

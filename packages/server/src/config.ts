@@ -91,6 +91,12 @@ export interface ServerConfig {
   pushPollMs: number;
   /** Notifications sent at once by one server. Default 16. */
   pushConcurrency: number;
+  /** Notifications sent at once by one server to one Web Push origin (scheme, host, port), so a slow push service holds only these. Default 8. */
+  pushConcurrencyPerOrigin: number;
+  /** Time allowed to connect to a push service, ms. Default 3000. */
+  pushConnectTimeoutMs: number;
+  /** Time allowed for one request to a push service, reply included, ms; then it is retried later. Default 10000. */
+  pushTimeoutMs: number;
   /** Attempts per notification before it is dropped. Default 10. */
   pushMaxAttempts: number;
   /** A notification not delivered this long after its message is dropped (also the Web Push TTL), seconds. Default 86400. */
@@ -171,6 +177,9 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   pushIdleSec: 0,
   pushPollMs: 1000,
   pushConcurrency: 16,
+  pushConcurrencyPerOrigin: 8,
+  pushConnectTimeoutMs: 3000,
+  pushTimeoutMs: 10_000,
   pushMaxAttempts: 10,
   pushTtlSec: 86_400,
   pushRetryBaseMs: 1000,

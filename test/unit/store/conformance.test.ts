@@ -640,6 +640,10 @@ for (const adapter of selectedAdapters()) {
       await store.finishPushJob(third[0]!.id, 'dropped');
       const retried = await store.claimPushJobs(t0 + 5000, 10, 1000);
       expect(retried.map((j) => [j.id, j.attempts])).toEqual([[j2.id, 2]]);
+      // Handed back untried: due again at once, and that claim was not an attempt.
+      await store.retryPushJob(j2.id, t0 + 5000, true);
+      const handedBack = await store.claimPushJobs(t0 + 5000, 10, 1000);
+      expect(handedBack.map((j) => [j.id, j.attempts])).toEqual([[j2.id, 2]]);
       // A removed subscription takes its jobs along.
       expect(await store.deletePushSubscription(s2.id)).toBe(true);
       expect(await store.claimPushJobs(t0 + 99_999, 10, 1000)).toEqual([]);

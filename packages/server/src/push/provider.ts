@@ -38,6 +38,12 @@ export type PushResult =
 export interface PushProvider {
   readonly kind: PushKind;
   send(subscription: PushSubscriptionRow, message: PushMessage): Promise<PushResult>;
+  /**
+   * Where a subscription's notifications go (a Web Push endpoint's origin), for the limit of
+   * sends in flight per destination. Undefined (or absent): one service for every
+   * subscription, limited only by the push service's overall concurrency.
+   */
+  destination?(subscription: PushSubscriptionRow): string | undefined;
   /** Release connections (APNs keeps an HTTP/2 session open). */
   close?(): Promise<void>;
 }
@@ -80,4 +86,6 @@ export function resultForStatus(
 }
 
 /** Default time allowed for one request to a push service, ms. */
-export const PUSH_REQUEST_TIMEOUT_MS = 15_000;
+export const PUSH_REQUEST_TIMEOUT_MS = 10_000;
+/** Default time allowed to connect to a push service, ms. */
+export const PUSH_CONNECT_TIMEOUT_MS = 3000;

@@ -35,6 +35,11 @@ export interface PushServiceOptions {
   pollMs?: number;
   /** Notifications in flight at once. Default 16. */
   concurrency?: number;
+  /**
+   * Notifications in flight at once to one destination (a Web Push origin), so that a slow
+   * or hanging push service holds only these workers. Default 8.
+   */
+  concurrencyPerOrigin?: number;
   /** Attempts before a notification is dropped. Default 10. */
   maxAttempts?: number;
   /** Drop notifications older than this; also the TTL given to push services, seconds. Default 86400. */
@@ -73,12 +78,15 @@ const toInfo = (s: PushSubscriptionRow): PushSubscriptionInfo => ({
 const ENQUEUE_CHUNK = 1000;
 /** How often finished jobs are purged, ms. */
 const PURGE_EVERY_MS = 10 * 60_000;
+/** A job handed back because its destination was busy is due again after this long, ms. */
+const BUSY_RETRY_MS = 1000;
 
 export class PushService {
   private readonly providers = new Map<PushKind, PushProvider>();
   private readonly idleMs: number;
   private readonly pollMs: number;
   private readonly concurrency: number;
+  private readonly perOrigin: number;
   private readonly maxAttempts: number;
   private readonly ttlMs: number;
   private readonly retryBaseMs: number;
@@ -98,6 +106,9 @@ export class PushService {
   private kicked = false;
   private wake: (() => void) | undefined;
   private lastPurge = Date.now();
+  /** Sends in flight, and how many of them go to each destination. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly perDestination = new Map<string, number>();
 
   constructor(
     private readonly store: Store,
@@ -113,6 +124,7 @@ export class PushService {
     this.idleMs = (opts.idleSec ?? 0) * 1000;
     this.pollMs = opts.pollMs ?? 1000;
     this.concurrency = Math.max(1, opts.concurrency ?? 16);
+    this.perOrigin = Math.max(1, opts.concurrencyPerOrigin ?? 8);
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 10);
     this.ttlMs = (opts.ttlSec ?? 86_400) * 1000;
     this.retryBaseMs = opts.retryBaseMs ?? 1000;
@@ -357,42 +369,62 @@ export class PushService {
     });
   }
 
+  /**
+   * Claims jobs whenever workers are free and starts each at once, so one slow send never
+   * holds back the others. A job whose destination already has `concurrencyPerOrigin` sends
+   * in flight is handed back, due again shortly, without counting as an attempt.
+   */
   private async run(): Promise<void> {
     while (!this.closing) {
       this.kicked = false;
+      const free = this.concurrency - this.inFlight.size;
+      if (free <= 0) {
+        // Woken when a send ends.
+        await this.sleep(this.pollMs);
+        continue;
+      }
       let jobs: PushJobRow[] = [];
       try {
-        jobs = await this.store.claimPushJobs(Date.now(), this.claimBatch, this.leaseMs);
+        jobs = await this.store.claimPushJobs(Date.now(), Math.min(this.claimBatch, free), this.leaseMs);
       } catch (err) {
         this.log.warn({ err }, 'push: could not claim jobs');
       }
-      if (jobs.length > 0) {
-        await this.deliverAll(jobs);
-        continue;
+      let started = 0;
+      for (const job of jobs) {
+        const destination = this.providers.get(job.subscription.kind)?.destination?.(job.subscription);
+        const busy =
+          destination !== undefined && (this.perDestination.get(destination) ?? 0) >= this.perOrigin;
+        if (this.closing || busy) {
+          // Not started: due again at once when stopping (for whichever server runs next), else soon.
+          const at = Date.now() + (this.closing ? 0 : BUSY_RETRY_MS);
+          await this.store.retryPushJob(job.id, at, true).catch(() => undefined);
+          continue;
+        }
+        this.begin(job, destination);
+        started++;
       }
-      if (Date.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
+      if (started > 0) continue;
+      if (jobs.length === 0 && Date.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
+      // Nothing due, or only jobs for busy destinations: wait for a kick, a send to end or the poll.
       if (!this.kicked && !this.closing) await this.sleep(this.pollMs);
     }
   }
 
-  private async deliverAll(jobs: readonly PushJobRow[]): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < jobs.length) {
-        const job = jobs[next++] as PushJobRow;
-        if (this.closing) {
-          // Not started: due again at once, for whichever server runs next.
-          await this.store.retryPushJob(job.id, Date.now()).catch(() => undefined);
-          continue;
+  private begin(job: PushJobRow, destination: string | undefined): void {
+    if (destination !== undefined)
+      this.perDestination.set(destination, (this.perDestination.get(destination) ?? 0) + 1);
+    const sending = this.deliver(job)
+      .catch((err: unknown) => this.log.warn({ err, job: job.id }, 'push: job failed'))
+      .finally(() => {
+        this.inFlight.delete(sending);
+        if (destination !== undefined) {
+          const n = (this.perDestination.get(destination) ?? 1) - 1;
+          if (n > 0) this.perDestination.set(destination, n);
+          else this.perDestination.delete(destination);
         }
-        try {
-          await this.deliver(job);
-        } catch (err) {
-          this.log.warn({ err, job: job.id }, 'push: job failed');
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, jobs.length) }, worker));
+        this.wake?.();
+      });
+    this.inFlight.add(sending);
   }
 
   private async deliver(job: PushJobRow): Promise<void> {
@@ -494,6 +526,7 @@ export class PushService {
     this.closing = true;
     this.wake?.();
     await this.loop;
+    await Promise.all(this.inFlight);
     for (const p of this.providers.values()) await p.close?.();
   }
 }

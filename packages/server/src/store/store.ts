@@ -386,8 +386,11 @@ export interface Store {
   claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]>;
   /** A job is over: sent (kept until purged, so it is never queued again) or dropped. */
   finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void>;
-  /** Try a claimed job again at `at`. */
-  retryPushJob(id: number, at: number): Promise<void>;
+  /**
+   * Try a claimed job again at `at`. `untried`: it was handed back without being sent (its
+   * destination was busy, the server is stopping), so its claim does not count as an attempt.
+   */
+  retryPushJob(id: number, at: number, untried?: boolean): Promise<void>;
   /** Forget finished jobs created before `before`; returns how many. */
   purgePushJobs(before: number): Promise<number>;
   /**

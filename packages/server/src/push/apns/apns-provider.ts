@@ -10,7 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import type { PushSubscriptionRow } from '../../store/store.js';
 import { privateKey, signJwt } from '../jwt.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
-import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { PUSH_CONNECT_TIMEOUT_MS, PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
 import { OUTBOUND_MAX_BODY_BYTES } from '../outbound.js';
 
 export interface ApnsProviderOptions {
@@ -27,8 +27,10 @@ export interface ApnsProviderOptions {
    * development builds. An http: URL speaks HTTP/2 without TLS (h2c), for local stand-ins.
    */
   baseUrl?: string;
-  /** Time allowed for one request, ms. Default 15000. */
+  /** Time allowed for one request, ms. Default 10000. */
   timeoutMs?: number;
+  /** Time allowed to connect, ms. Default 3000. */
+  connectTimeoutMs?: number;
 }
 
 /** A device token: hex (32 bytes today; Apple may make them longer). */
@@ -47,6 +49,7 @@ export class ApnsProvider implements PushProvider {
   private readonly signingKey: KeyObject;
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
   private jwt: { value: string; at: number } | undefined;
   private session: ClientHttp2Session | undefined;
 
@@ -58,6 +61,7 @@ export class ApnsProvider implements PushProvider {
     this.signingKey = privateKey(pem);
     this.baseUrl = (opts.baseUrl || 'https://api.push.apple.com').replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? PUSH_CONNECT_TIMEOUT_MS;
   }
 
   private bearer(): string {
@@ -79,6 +83,13 @@ export class ApnsProvider implements PushProvider {
     const s = this.session;
     if (s && !s.closed && !s.destroyed) return s;
     const session = connect(this.baseUrl);
+    const timer = setTimeout(
+      () => session.destroy(new Error(`apns: connect timed out after ${this.connectTimeoutMs} ms`)),
+      this.connectTimeoutMs,
+    );
+    timer.unref();
+    session.once('connect', () => clearTimeout(timer));
+    session.once('close', () => clearTimeout(timer));
     session.on('error', () => {
       if (this.session === session) this.session = undefined;
     });

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import type { PushSubscriptionRow } from '../../store/store.js';
 import { privateKey, signJwt } from '../jwt.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
-import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { PUSH_CONNECT_TIMEOUT_MS, PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
 import { OutboundClient } from '../outbound.js';
 import type { OutboundResponse } from '../outbound.js';
 
@@ -42,7 +42,7 @@ export interface FcmProviderOptions {
   baseUrl?: string;
   /** OAuth2 token endpoint. Default: the service account's `token_uri`, else Google's. */
   tokenUrl?: string;
-  /** Time allowed for one request, ms. Default 15000. */
+  /** Time allowed for one request, ms. Default 10000. */
   timeoutMs?: number;
   /** Time allowed to connect, ms. Default 3000. */
   connectTimeoutMs?: number;
@@ -73,7 +73,7 @@ export class FcmProvider implements PushProvider {
     this.tokenUrl = opts.tokenUrl || opts.account.token_uri || GOOGLE_TOKEN_URL;
     const timeouts = {
       timeoutMs: opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS,
-      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      connectTimeoutMs: opts.connectTimeoutMs ?? PUSH_CONNECT_TIMEOUT_MS,
     };
     this.client = new OutboundClient(timeouts);
     this.tokenClient = new OutboundClient({ ...timeouts, maxBodyBytes: 64 * 1024 });

@@ -6,7 +6,7 @@
 import webpush from 'web-push';
 import type { PushSubscriptionRow, Store } from '../../store/store.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
-import { PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
+import { PUSH_CONNECT_TIMEOUT_MS, PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
 import { BlockedAddressError, isPrivateHost } from '../address-guard.js';
 import type { LookupFunction } from '../address-guard.js';
 import { OutboundClient } from '../outbound.js';
@@ -85,7 +85,7 @@ export function checkWebPushSubscription(
 }
 
 export interface WebPushProviderOptions {
-  /** Time allowed for one request, ms. Default 15000. */
+  /** Time allowed for one request, ms. Default 10000. */
   timeoutMs?: number;
   /** Time allowed to connect, ms. Default 3000. */
   connectTimeoutMs?: number;
@@ -109,9 +109,18 @@ export class WebPushProvider implements PushProvider {
     this.client = new OutboundClient({
       guard: !(opts.allowPrivate ?? false),
       timeoutMs: opts.timeoutMs ?? PUSH_REQUEST_TIMEOUT_MS,
-      ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
+      connectTimeoutMs: opts.connectTimeoutMs ?? PUSH_CONNECT_TIMEOUT_MS,
       ...(opts.lookup ? { lookup: opts.lookup } : {}),
     });
+  }
+
+  /** A subscription's destination: its endpoint's origin (scheme, host and port). */
+  destination(sub: PushSubscriptionRow): string {
+    try {
+      return new URL(sub.address).origin;
+    } catch {
+      return sub.address;
+    }
   }
 
   async send(sub: PushSubscriptionRow, message: PushMessage): Promise<PushResult> {

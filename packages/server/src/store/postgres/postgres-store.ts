@@ -1015,11 +1015,13 @@ export class PostgresStore implements Store {
   async finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void> {
     await this.rows("UPDATE push_jobs SET state = $1 WHERE id = $2 AND state = 'pending'", [state, id]);
   }
-  async retryPushJob(id: number, at: number): Promise<void> {
-    await this.rows("UPDATE push_jobs SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending'", [
-      at,
-      id,
-    ]);
+  async retryPushJob(id: number, at: number, untried = false): Promise<void> {
+    await this.rows(
+      untried
+        ? "UPDATE push_jobs SET next_attempt_at = $1, attempts = GREATEST(0, attempts - 1) WHERE id = $2 AND state = 'pending'"
+        : "UPDATE push_jobs SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending'",
+      [at, id],
+    );
   }
   async purgePushJobs(before: number): Promise<number> {
     const rows = await this.rows(

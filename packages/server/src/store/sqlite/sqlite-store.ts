@@ -319,6 +319,9 @@ function prepareStatements(db: Database.Database) {
     ),
     finishJob: p("UPDATE push_jobs SET state = ? WHERE id = ? AND state = 'pending'"),
     retryJob: p("UPDATE push_jobs SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
+    handBackJob: p(
+      "UPDATE push_jobs SET next_attempt_at = ?, attempts = MAX(0, attempts - 1) WHERE id = ? AND state = 'pending'",
+    ),
     purgeJobs: p("DELETE FROM push_jobs WHERE state <> 'pending' AND created_at < ?"),
     insertValue: p('INSERT INTO server_values (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
     value: p('SELECT value FROM server_values WHERE key = ?').pluck(),
@@ -1070,8 +1073,8 @@ export class SqliteStore implements Store {
   async finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void> {
     this.s.finishJob.run(state, id);
   }
-  async retryPushJob(id: number, at: number): Promise<void> {
-    this.s.retryJob.run(at, id);
+  async retryPushJob(id: number, at: number, untried = false): Promise<void> {
+    (untried ? this.s.handBackJob : this.s.retryJob).run(at, id);
   }
   async purgePushJobs(before: number): Promise<number> {
     return this.s.purgeJobs.run(before).changes;
