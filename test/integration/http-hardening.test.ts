@@ -1,13 +1,15 @@
 /**
  * HTTP and account-input hardening against the real server: names that draw nothing or reorder
  * text are refused; errors Fastify raises itself answer with the registry's body; no `/v1` answer
- * may be cached or sniffed.
+ * may be cached or sniffed; slow or silent connections are closed and connections are capped.
  */
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation, Session } from '@parley/protocol';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { account, api, uname } from '../helpers/raw.js';
+import { RawSocket, account, api, uname } from '../helpers/raw.js';
 
 let server: ServerHandle;
 let a: Session;
@@ -127,5 +129,154 @@ describe('headers of /v1 answers', () => {
       await res.arrayBuffer();
       expectApiHeaders(res, what);
     }
+  });
+});
+
+/** A raw TCP connection that records what it receives and whether the server closed it. */
+class Conn {
+  received = '';
+  closed = false;
+  private readonly onClose: Promise<void>;
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => (this.received += d.toString()));
+    socket.on('error', () => undefined);
+    this.onClose = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.closed = true;
+        resolve();
+      }),
+    );
+  }
+  static open(port: number): Promise<Conn> {
+    const socket = connect(port, '127.0.0.1');
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve(new Conn(socket)));
+      socket.once('error', reject);
+    });
+  }
+  write(text: string): void {
+    if (!this.closed) this.socket.write(text);
+  }
+  /** Until the server closes the connection, sending `drip()` every 200 ms when given. */
+  async untilClosed(what: string, drip?: () => string): Promise<void> {
+    const timer = drip ? setInterval(() => this.write(drip()), 200) : undefined;
+    const limit = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: still open`)), 20_000).unref(),
+    );
+    try {
+      await Promise.race([this.onClose, limit]);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}
+
+describe('slow and silent connections', () => {
+  let slow: ServerHandle;
+  beforeAll(async () => {
+    slow = await startServer({
+      args: [
+        '--http-connection-timeout-ms',
+        '1000',
+        '--http-headers-timeout-ms',
+        '1000',
+        '--http-request-timeout-ms',
+        '1500',
+        '--http-keep-alive-timeout-ms',
+        '1000',
+      ],
+    });
+  });
+  afterAll(async () => {
+    await slow.stop();
+    slow.cleanup();
+  });
+
+  const partialBody =
+    'POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n' +
+    'Content-Length: 100000\r\n\r\n{"username":"';
+
+  it('closes a connection that never sends anything', async () => {
+    const c = await Conn.open(slow.port);
+    await c.untilClosed('idle connection');
+  });
+
+  it('closes a connection that stops in the middle of a body', async () => {
+    const c = await Conn.open(slow.port);
+    c.write(partialBody);
+    await c.untilClosed('partial body');
+  });
+
+  it('closes a connection that sends its headers a line at a time forever', async () => {
+    const c = await Conn.open(slow.port);
+    c.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    let n = 0;
+    await c.untilClosed('dripped headers', () => `X-Slow-${n++}: 1\r\n`);
+  });
+
+  it('closes a connection that sends its body a byte at a time forever', async () => {
+    const c = await Conn.open(slow.port);
+    c.write(partialBody);
+    await c.untilClosed('dripped body', () => 'a');
+  });
+
+  it('closes a keep-alive connection left idle after its answer', async () => {
+    const c = await Conn.open(slow.port);
+    c.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n');
+    await c.untilClosed('idle keep-alive connection');
+    expect(c.received).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
+describe('connection cap', () => {
+  let capped: ServerHandle;
+  beforeAll(async () => {
+    capped = await startServer({ args: ['--max-connections', '3'] });
+  });
+  afterAll(async () => {
+    await capped.stop();
+    capped.cleanup();
+  });
+
+  /** One request on its own connection; null when the server closed it unanswered. */
+  async function healthz(): Promise<string | null> {
+    const c = await Conn.open(capped.port);
+    c.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await c.untilClosed('healthz');
+    return c.received === '' ? null : c.received;
+  }
+
+  /** POST on its own connection, closed after the answer; the answer's body. */
+  async function post(path: string, body: unknown): Promise<string> {
+    const json = JSON.stringify(body);
+    const c = await Conn.open(capped.port);
+    c.write(
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    );
+    await c.untilClosed(path);
+    return c.received.slice(c.received.indexOf('\r\n\r\n') + 4);
+  }
+
+  it('counts WebSockets and HTTP connections together', async () => {
+    // The session is made over connections the server closes after each answer.
+    const username = uname();
+    await post('/v1/users', { username, password: 'password123' });
+    const session = JSON.parse(await post('/v1/sessions', { username, password: 'password123' })) as Session;
+    // Three WebSockets fill the cap (the closed connections above may take a moment to count out).
+    const sockets: RawSocket[] = [];
+    while (sockets.length < 3) {
+      const ws = await RawSocket.open(capped.url, session.token).catch(() => null);
+      if (ws) sockets.push(ws);
+    }
+    // A fourth connection, HTTP or WebSocket, is closed unanswered.
+    expect(await healthz()).toBeNull();
+    await expect(RawSocket.open(capped.url, session.token)).rejects.toThrow();
+    // One WebSocket fewer, and a request is answered again.
+    sockets.pop()?.close();
+    let answer: string | null = null;
+    while (answer === null) answer = await healthz();
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    for (const ws of sockets) ws.close();
   });
 });
