@@ -57,6 +57,7 @@ describe('leaving a group in the web app', () => {
     await c.page.getByTestId('system-line').waitFor();
     expect(await c.page.getByTestId('system-line').textContent()).toBe('Ana García removed you');
     expect(await c.page.getByTestId('composer').count()).toBe(0);
+    expect(await c.page.getByTestId('chat-status').textContent()).toBe('You are no longer a member');
     await screenshot(c.page, 'removed-from-group');
 
     // The same after a reload; never the message sent after the removal.

@@ -274,6 +274,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
 
   let subtitle = '';
   if (typing !== null) subtitle = typing;
+  else if (c.left !== undefined) subtitle = 'You are no longer a member';
   else if (group) {
     if (members !== undefined) {
       const names = members
