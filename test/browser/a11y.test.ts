@@ -139,6 +139,11 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
       await page.getByRole('button', { name: 'Conversation info' }).click();
       await page.getByRole('button', { name: 'Block Zoe Zhang' }).waitFor();
       await check('1:1 info');
+      await page.getByRole('button', { name: 'Block Zoe Zhang' }).click();
+      await page.getByTestId('confirm').waitFor();
+      await check('confirm dialog');
+      await page.getByTestId('confirm').getByRole('button', { name: 'Cancel' }).click();
+      await page.getByTestId('confirm').waitFor({ state: 'detached' });
       await page.getByRole('button', { name: 'Close info' }).click();
       await page.getByTestId('composer').waitFor();
       await toList();
@@ -191,6 +196,16 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
       await bubble(page, 'Sent when back online').waitFor();
       await check('chat, offline');
       await t.context.setOffline(false);
+      await page.getByTestId('connection-banner').waitFor({ state: 'detached' });
+
+      // Blocked: the chat takes no messages, and says so.
+      await page.getByRole('button', { name: 'Conversation info' }).click();
+      await page.getByRole('button', { name: 'Block Zoe Zhang' }).click();
+      await page.getByTestId('confirm').getByRole('button', { name: 'Block' }).click();
+      await page.getByRole('button', { name: 'Unblock Zoe Zhang' }).waitFor();
+      await page.getByRole('button', { name: 'Close info' }).click();
+      await page.getByTestId('readonly-bar').waitFor();
+      await check('1:1 chat, blocked');
 
       expect(found).toEqual([]);
       expect(t.errors).toEqual([]);
