@@ -81,6 +81,16 @@ function parseTrustProxy(value: string): boolean | string[] | ((address: string,
   return v.split(',').map((x) => x.trim());
 }
 
+/**
+ * How often Node looks for requests past their headers or request timeout (its default, 30 s,
+ * would let a 10 s timeout run to 40 s): half the shorter timeout, between 0.1 and 30 s.
+ */
+function connectionsCheckingInterval(config: ServerConfig): number {
+  const limits = [config.httpHeadersTimeoutMs, config.httpRequestTimeoutMs].filter((t) => t > 0);
+  if (limits.length === 0) return 30_000;
+  return Math.min(30_000, Math.max(100, Math.floor(Math.min(...limits) / 2)));
+}
+
 /** How often a chat server heartbeats its address and load into discovery, ms. */
 const REGISTRY_HEARTBEAT_MS = 2000;
 
@@ -188,12 +198,24 @@ export async function createParley(
     : undefined;
 
   const onError = errorHandler(log, metrics);
+  if (config.httpRequestTimeoutMs > 0 && config.httpHeadersTimeoutMs > config.httpRequestTimeoutMs) {
+    throw new Error('--http-headers-timeout-ms must not exceed --http-request-timeout-ms');
+  }
   const http = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     trustProxy: parseTrustProxy(config.trustProxy),
     return503OnClosing: true,
+    // Slow or silent clients must not hold connections (and file descriptors) forever.
+    connectionTimeout: config.httpConnectionTimeoutMs,
+    keepAliveTimeout: config.httpKeepAliveTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    http: {
+      headersTimeout: config.httpHeadersTimeoutMs,
+      requestTimeout: config.httpRequestTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(config),
+    },
     // Errors Fastify meets while routing (an over-long or malformed path parameter) get the
     // same registry answer as every other error.
     frameworkErrors: (err, req, reply) => {
@@ -255,6 +277,15 @@ export async function createParley(
   });
   // The web app (packages/web, built at install) at `/`, same origin as the API.
   registerWebApp(http, WEB_DIST_DIR);
+
+  // One cap for every TCP connection: WebSockets keep the socket their upgrade came in on.
+  if (config.maxConnections > 0) http.server.maxConnections = config.maxConnections;
+  let capWarnedAt = 0;
+  http.server.on('drop', () => {
+    if (Date.now() - capWarnedAt < 60_000) return; // once a minute is enough to notice
+    capWarnedAt = Date.now();
+    log.warn({ maxConnections: config.maxConnections }, 'connection cap reached: refusing new connections');
+  });
 
   http.server.on('upgrade', (req, socket, head) => {
     if (!chat) {

@@ -49,6 +49,20 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** Bytes queued to one socket before it is closed as a slow consumer (4008). Default 8 MiB. */
   maxBufferedBytes: number;
+  /**
+   * An HTTP connection that sends and receives nothing for this long is closed, ms: one that
+   * never sends a request, or whose request or answer stalls. 0: never. Default 30000.
+   * Between requests, `httpKeepAliveTimeoutMs` applies; a WebSocket, its heartbeat.
+   */
+  httpConnectionTimeoutMs: number;
+  /** Time to receive a request's headers, from its first byte, ms; then 408 and close. 0: no limit. Default 10000. */
+  httpHeadersTimeoutMs: number;
+  /** Time to receive a whole request, body included, ms; then 408 and close. 0: no limit. Default 30000. */
+  httpRequestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long, ms; keep it above the idle timeout of any proxy in front. Default 72000. */
+  httpKeepAliveTimeoutMs: number;
+  /** Most open TCP connections of this process, HTTP and WebSocket together; more are closed at once. 0: no cap. Default 100000. */
+  maxConnections: number;
   /** Sustained sends per second per connection (token bucket). Default 50. */
   sendRatePerSec: number;
   /** Burst of sends per connection above the sustained rate. Default 200. */
@@ -160,6 +174,11 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxBodyBytes: 1024 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
+  httpConnectionTimeoutMs: 30_000,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  httpKeepAliveTimeoutMs: 72_000,
+  maxConnections: 100_000,
   sendRatePerSec: 50,
   sendBurst: 200,
   authRatePerMin: 30,
