@@ -191,12 +191,15 @@ describe('parley chat on a terminal', () => {
       text: 'surprise arrives',
     });
     await t.waitFor('surprise arrives');
+    // The message's line and the redrawn prompt may reach the terminal in two writes.
+    const typing = `[${carol.username}] > half typed words`;
+    await eventually(async () => (await t.lines()).at(-1) === typing, 'the typed line redrawn');
     const lines = await t.lines();
     expect(lines.find((l) => l.includes('surprise arrives'))).toMatch(
       new RegExp(`^\\S+( [AP]M)? ${carol.username}: surprise arrives$`),
     );
-    expect(lines.at(-1)).toBe(`[${carol.username}] > half typed words`);
-    expect(await t.cursorLine()).toBe(`[${carol.username}] > half typed words`);
+    expect(lines.filter((l) => l.includes('half typed'))).toEqual([typing]);
+    expect(await t.cursorLine()).toBe(typing);
     t.type(' and more\r');
     await eventually(
       async () =>
