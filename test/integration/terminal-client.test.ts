@@ -258,6 +258,7 @@ describe('parley chat on a terminal', () => {
         'members',
         'open',
         'quit',
+        'read',
         'unblock',
       ].sort(),
     );
@@ -295,6 +296,24 @@ describe('parley chat on a terminal', () => {
     t.type(`/unblock ${bob.username}\r`);
     await t.waitFor(`(unblocked @${bob.username})`);
     await expect(bob.http.direct({ username: erin.username })).resolves.toMatchObject({ kind: 'direct' });
+  });
+
+  it('/read marks the open chat read up to its last message', async () => {
+    const fred = await newUser(server.url);
+    const dm = await bob.http.direct({ username: fred.username });
+    await bob.http.send(dm.id, { clientId: 'r1', text: 'first unread' });
+    const t = await chatAs(fred);
+    t.type(`/open ${bob.username}\r`);
+    await t.waitFor(`${bob.username}: first unread`);
+    const ack = await bob.http.send(dm.id, {
+      clientId: 'r2',
+      text: 'second unread',
+    });
+    await t.waitFor(`${bob.username}: second unread`);
+    expect((await bob.http.receipts(dm.id, ack.seq)).read).toEqual([]);
+    t.type('/read\r');
+    await t.waitFor(`(marked "${bob.username}" read)`);
+    expect((await bob.http.receipts(dm.id, ack.seq)).read).toEqual([fred.id]);
   });
 });
 

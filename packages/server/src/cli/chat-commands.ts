@@ -15,6 +15,11 @@ export const CHAT_COMMANDS = [
   { name: 'members', args: '', about: 'members of the open conversation' },
   { name: 'leave', args: '', about: 'leave the open group' },
   { name: 'history', args: '[n]', about: 'show n older messages (default 20)' },
+  {
+    name: 'read',
+    args: '',
+    about: 'mark the open conversation read: senders see read ticks (only this does)',
+  },
   { name: 'contacts', args: '', about: 'your contacts, pending requests and blocked users' },
   { name: 'block', args: '<username>', about: 'block a user' },
   { name: 'unblock', args: '<username>', about: 'unblock a user' },

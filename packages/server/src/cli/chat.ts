@@ -174,7 +174,9 @@ export async function chat(argv: string[]): Promise<void> {
   const names = new Map<string, string>([[me.id, me.displayName]]);
   let list: Conversation[] = [];
   let open: Conversation | null = null;
+  /** The open conversation's oldest message shown (for /history) and newest known (for /read). */
   let oldest = 0;
+  let newest = 0;
   /** A group I just left: the server's removal notice for it needs no second line. */
   let leftId: string | null = null;
 
@@ -199,8 +201,8 @@ export async function chat(argv: string[]): Promise<void> {
     print(`-- ${escapeLine(c.name)} (${c.kind}, ${c.memberCount} members) --`);
     const page = await client.http.history(c.id, { limit: 20 });
     oldest = page.messages[0]?.seq ?? 0;
+    newest = Math.max(c.lastSeq, page.messages.at(-1)?.seq ?? 0);
     for (const m of page.messages) print(line(m));
-    if (c.lastSeq > 0) client.markRead(c.id, c.lastSeq);
   }
   async function userByName(name: string) {
     const contacts = await client.http.contacts();
@@ -214,8 +216,8 @@ export async function chat(argv: string[]): Promise<void> {
     // Every message arrives here once, mine from this terminal included: that is the one
     // line it gets (what was typed is erased).
     if (open && m.conversationId === open.id) {
+      newest = Math.max(newest, m.seq);
       print(line(m));
-      client.markRead(m.conversationId, m.seq);
       return;
     }
     const c = list.find((x) => x.id === m.conversationId);
@@ -333,6 +335,12 @@ export async function chat(argv: string[]): Promise<void> {
       });
       oldest = page.messages[0]?.seq ?? oldest;
       for (const m of page.messages) print(line(m));
+    },
+    read: async () => {
+      if (!open) return print('open a conversation first');
+      if (newest === 0) return print('(no messages)');
+      await client.http.read(open.id, newest);
+      print(`(marked "${escapeLine(open.name)}" read)`);
     },
     contacts: async () => {
       const c = await client.http.contacts();
