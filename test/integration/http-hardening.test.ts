@@ -99,6 +99,21 @@ describe('errors Fastify raises while routing', () => {
   });
 });
 
+describe('requests Node cannot parse', () => {
+  it('answer 400 with the registry body and close', async () => {
+    const c = await Conn.open(server.port);
+    c.write('NOT HTTP AT ALL\r\n\r\n');
+    await c.untilClosed('malformed request');
+    expect(c.received).toMatch(/^HTTP\/1\.1 400 /);
+    const body = c.received.slice(c.received.indexOf('\r\n\r\n') + 4);
+    expect(JSON.parse(body)).toEqual({
+      code: 'invalid_field',
+      message: expect.any(String) as string,
+      retryable: false,
+    });
+  });
+});
+
 describe('headers of /v1 answers', () => {
   const expectApiHeaders = (res: Response, what: string) => {
     expect(res.headers.get('cache-control'), what).toBe('no-store');
@@ -218,6 +233,8 @@ describe('slow and silent connections', () => {
     const c = await Conn.open(slow.port);
     c.write(partialBody);
     await c.untilClosed('dripped body', () => 'a');
+    // Node's bare 408, not Fastify's JSON body.
+    if (c.received !== '') expect(c.received).toMatch(/^HTTP\/1\.1 408 [^]*\r\n\r\n$/);
   });
 
   it('closes a keep-alive connection left idle after its answer', async () => {

@@ -19,7 +19,7 @@ import { ContactService } from './contacts/contact-service.js';
 import { ConversationService } from './conversations/conversation-service.js';
 import { LocalRegistry, RedisRegistry, pickServer } from './discovery/registry.js';
 import type { Registry } from './discovery/registry.js';
-import { errorBody, errorHandler } from './http/errors.js';
+import { clientErrorHandler, errorBody, errorHandler } from './http/errors.js';
 import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
 import { WEB_DIST_DIR, registerApiHeaders, registerWebApp, setApiHeaders } from './http/web.js';
 import { registerRoutes } from './http/routes.js';
@@ -218,6 +218,7 @@ export async function createParley(
     },
     // Errors Fastify meets while routing (an over-long or malformed path parameter) get the
     // same registry answer as every other error.
+    clientErrorHandler,
     frameworkErrors: (err, req, reply) => {
       setApiHeaders(req, reply);
       onError(err, req, reply);

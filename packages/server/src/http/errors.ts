@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, ParleyError } from '@parley/protocol';
 import type { ErrorBody, ErrorCode } from '@parley/protocol';
@@ -57,4 +58,31 @@ export function errorHandler(log: Logger, metrics: Metrics) {
 
 export function errorBody(code: ErrorCode): ErrorBody {
   return { code, message: ERRORS[code].message, retryable: ERRORS[code].retryable };
+}
+
+/**
+ * Answers what Node rejects before Fastify sees a request (a malformed request line or
+ * headers, headers too large, a request timeout), then closes the connection: a registry body
+ * for a malformed request, a bare status line otherwise, never Fastify's own body.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (socket.writable) {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.write('HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    } else if (err.code === 'HPE_HEADER_OVERFLOW') {
+      socket.write(
+        'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
+    } else {
+      const body = JSON.stringify(errorBody('invalid_field'));
+      socket.write(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n` +
+          `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+  }
+  socket.destroy(err);
 }
