@@ -189,6 +189,7 @@ export async function createParley(
     webPushAllowHttp: config.webPushAllowHttp,
     maxSubscriptionsPerDevice: config.pushMaxSubscriptionsPerDevice,
     maxSubscriptionsPerUser: config.pushMaxSubscriptionsPerUser,
+    keepFinishedJobs: config.pushKeepFinishedJobs,
   });
   messages.push = push;
   const contacts = new ContactService(store, bus, presence);

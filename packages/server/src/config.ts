@@ -119,6 +119,8 @@ export interface ServerConfig {
   pushRetryBaseMs: number;
   /** Longest wait before a retry, Retry-After included, ms. Default 3600000. */
   pushRetryMaxMs: number;
+  /** Sent and dropped notifications kept (so a message is never queued twice) at most; past it the oldest are purged, however young. Default 100000. */
+  pushKeepFinishedJobs: number;
   /** Push subscriptions kept per device; one more replaces the oldest. Default 2. */
   pushMaxSubscriptionsPerDevice: number;
   /** Push subscriptions kept per user, all devices together; one more replaces the oldest. Default 20. */
@@ -203,6 +205,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   pushTtlSec: 86_400,
   pushRetryBaseMs: 1000,
   pushRetryMaxMs: 3_600_000,
+  pushKeepFinishedJobs: 100_000,
   pushMaxSubscriptionsPerDevice: 2,
   pushMaxSubscriptionsPerUser: 20,
   vapidPublicKey: '',

@@ -653,6 +653,28 @@ for (const adapter of selectedAdapters()) {
       expect(await store.enqueuePushJobs(jobs.slice(0, 1))).toBe(1);
     });
 
+    it('purges finished push jobs beyond the newest few, however young', async () => {
+      const a = await user();
+      const s = await store.savePushSubscription(sub(a.id, await device(a.id), uid('https://p.example/')));
+      const t0 = 2_000_000;
+      const jobs = ['k1', 'k2', 'k3', 'k4'].map((m, i) => ({
+        messageId: m,
+        subscriptionId: s.id,
+        payload: '{}',
+        createdAt: t0 + i,
+      }));
+      expect(await store.enqueuePushJobs(jobs)).toBe(4);
+      const claimed = await store.claimPushJobs(t0 + 10, 10, 1000);
+      // The newest stays pending: pending jobs are never purged.
+      for (const j of claimed.slice(0, 3)) await store.finishPushJob(j.id, 'sent');
+      expect(await store.purgePushJobs(0, 10)).toBe(0);
+      expect(await store.purgePushJobs(0, 2)).toBe(1);
+      // k1 is forgotten (could be queued again); k2, k3 finished and k4 pending are kept.
+      expect(await store.enqueuePushJobs(jobs)).toBe(1);
+      expect(await store.purgePushJobs(0, 1)).toBe(1);
+      expect(await store.enqueuePushJobs(jobs.slice(1, 3))).toBe(1);
+    });
+
     it('keeps the first server value stored', async () => {
       expect(await store.serverValue('vapid-test', 'one')).toBe('one');
       expect(await store.serverValue('vapid-test', 'two')).toBe('one');

@@ -54,6 +54,8 @@ export interface PushServiceOptions {
   leaseMs?: number;
   /** Finished jobs are kept this long (so a message is never queued twice), ms. Default 86400000. */
   keepFinishedMs?: number;
+  /** Finished jobs kept at most, however young; past it the oldest are purged. Default 100000. */
+  keepFinishedJobs?: number;
   /** Accept http: Web Push endpoints and private addresses (tests). Default false. */
   webPushAllowHttp?: boolean;
   /** Push subscriptions kept per device; registering one more removes the oldest. Default 2. */
@@ -94,6 +96,7 @@ export class PushService {
   private readonly claimBatch: number;
   private readonly leaseMs: number;
   private readonly keepFinishedMs: number;
+  private readonly keepFinishedJobs: number;
   private readonly allowHttp: boolean;
   private readonly maxPerDevice: number;
   private readonly maxPerUser: number;
@@ -132,6 +135,7 @@ export class PushService {
     this.claimBatch = opts.claimBatch ?? 100;
     this.leaseMs = opts.leaseMs ?? 60_000;
     this.keepFinishedMs = opts.keepFinishedMs ?? 86_400_000;
+    this.keepFinishedJobs = Math.max(1, opts.keepFinishedJobs ?? 100_000);
     this.allowHttp = opts.webPushAllowHttp ?? false;
     this.maxPerDevice = Math.max(1, opts.maxSubscriptionsPerDevice ?? 2);
     this.maxPerUser = Math.max(1, opts.maxSubscriptionsPerUser ?? 20);
@@ -377,6 +381,8 @@ export class PushService {
   private async run(): Promise<void> {
     while (!this.closing) {
       this.kicked = false;
+      // Also under load: a flood of notifications is when the finished ones pile up.
+      if (Date.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
       const free = this.concurrency - this.inFlight.size;
       if (free <= 0) {
         // Woken when a send ends.
@@ -404,7 +410,6 @@ export class PushService {
         started++;
       }
       if (started > 0) continue;
-      if (jobs.length === 0 && Date.now() - this.lastPurge > PURGE_EVERY_MS) await this.purge();
       // Nothing due, or only jobs for busy destinations: wait for a kick, a send to end or the poll.
       if (!this.kicked && !this.closing) await this.sleep(this.pollMs);
     }
@@ -511,7 +516,7 @@ export class PushService {
   private async purge(): Promise<void> {
     this.lastPurge = Date.now();
     try {
-      await this.store.purgePushJobs(Date.now() - this.keepFinishedMs);
+      await this.store.purgePushJobs(Date.now() - this.keepFinishedMs, this.keepFinishedJobs);
     } catch (err) {
       this.log.warn({ err }, 'push: could not purge finished jobs');
     }

@@ -391,8 +391,11 @@ export interface Store {
    * destination was busy, the server is stopping), so its claim does not count as an attempt.
    */
   retryPushJob(id: number, at: number, untried?: boolean): Promise<void>;
-  /** Forget finished jobs created before `before`; returns how many. */
-  purgePushJobs(before: number): Promise<number>;
+  /**
+   * Forget finished jobs created before `before` and, with `keep`, all but the newest `keep`
+   * finished ones; returns how many.
+   */
+  purgePushJobs(before: number, keep?: number): Promise<number>;
   /**
    * A server-wide value (VAPID keys): the stored one, or `value` stored now if there is none.
    * Servers starting at once all get the first one stored.

@@ -1023,12 +1023,19 @@ export class PostgresStore implements Store {
       [at, id],
     );
   }
-  async purgePushJobs(before: number): Promise<number> {
+  async purgePushJobs(before: number, keep?: number): Promise<number> {
     const rows = await this.rows(
       "DELETE FROM push_jobs WHERE state <> 'pending' AND created_at < $1 RETURNING id",
       [before],
     );
-    return rows.length;
+    if (keep === undefined) return rows.length;
+    const beyond = await this.rows(
+      `DELETE FROM push_jobs WHERE state <> 'pending' AND id < (
+         SELECT id FROM push_jobs WHERE state <> 'pending' ORDER BY id DESC LIMIT 1 OFFSET $1)
+       RETURNING id`,
+      [Math.max(0, keep - 1)],
+    );
+    return rows.length + beyond.length;
   }
   async serverValue(key: string, value: string): Promise<string> {
     const [ins] = await this.rows<{ value: string }>(

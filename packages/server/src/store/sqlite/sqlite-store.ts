@@ -323,6 +323,10 @@ function prepareStatements(db: Database.Database) {
       "UPDATE push_jobs SET next_attempt_at = ?, attempts = MAX(0, attempts - 1) WHERE id = ? AND state = 'pending'",
     ),
     purgeJobs: p("DELETE FROM push_jobs WHERE state <> 'pending' AND created_at < ?"),
+    purgeJobsBeyond: p(
+      `DELETE FROM push_jobs WHERE state <> 'pending' AND id < (
+         SELECT id FROM push_jobs WHERE state <> 'pending' ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+    ),
     insertValue: p('INSERT INTO server_values (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING'),
     value: p('SELECT value FROM server_values WHERE key = ?').pluck(),
   };
@@ -1076,8 +1080,12 @@ export class SqliteStore implements Store {
   async retryPushJob(id: number, at: number, untried = false): Promise<void> {
     (untried ? this.s.handBackJob : this.s.retryJob).run(at, id);
   }
-  async purgePushJobs(before: number): Promise<number> {
-    return this.s.purgeJobs.run(before).changes;
+  async purgePushJobs(before: number, keep?: number): Promise<number> {
+    return this.writeTx(() => {
+      let n = this.s.purgeJobs.run(before).changes;
+      if (keep !== undefined) n += this.s.purgeJobsBeyond.run(Math.max(0, keep - 1)).changes;
+      return n;
+    })();
   }
   async serverValue(key: string, value: string): Promise<string> {
     this.s.insertValue.run(key, value);
