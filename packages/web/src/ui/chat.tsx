@@ -290,6 +290,8 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
 
   return (
     <section class="chat" aria-label={`Conversation with ${c.name}`}>
+      {/* The chat's heading for screen readers: the visible name is inside the details button. */}
+      <h1 class="sr-only">{chatTitle(c, me)}</h1>
       <header class="bar chat-bar">
         <button class="icon-btn back" onClick={() => back({ chat: null })} aria-label="Back to chats">
           <Icon name="back" />
