@@ -33,10 +33,11 @@ class Terminal {
   raw = '';
   exitCode: number | null = null;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** Runs `parley ARGS`, or `file` with `args` when `file` is given. */
+  constructor(args: string[], env: Record<string, string> = {}, file?: string) {
     const base = { ...process.env } as Record<string, string>;
     delete base.PARLEY_PASSWORD;
-    this.proc = pty.spawn(process.execPath, [CLI, ...args], {
+    this.proc = pty.spawn(file ?? process.execPath, file ? args : [CLI, ...args], {
       cols: COLS,
       rows: 40,
       env: { ...base, TERM: 'xterm-256color', ...env },
@@ -157,6 +158,20 @@ describe('parley chat on a terminal', () => {
     expect(await t.screen()).not.toContain('secret');
     t.type('/quit\r');
     expect(await t.exited()).toBe(0);
+  });
+
+  it('never shows the password typed on a terminal when the output is piped', async () => {
+    const username = uname();
+    await new ParleyHttp({ baseUrl: server.url }).signup({ username, password: 'piped output pw' });
+    const chat = `'${process.execPath}' '${CLI}' chat --url ${server.url} --username ${username}`;
+    const t = new Terminal(['-c', `${chat} | cat`], {}, '/bin/sh');
+    terminals.push(t);
+    await t.waitFor('Password: ');
+    t.type('piped output pw\r');
+    await t.waitFor(`Logged in as ${username}`);
+    t.type('/quit\r');
+    expect(await t.exited()).toBe(0);
+    expect(t.raw).not.toContain('output pw');
   });
 
   it('shows control characters in messages from another user escaped, in history and live', async () => {

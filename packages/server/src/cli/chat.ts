@@ -126,21 +126,19 @@ export async function chat(argv: string[]): Promise<void> {
 
   let username = values.username;
   let password = process.env.PARLEY_PASSWORD || undefined;
-  // On a terminal, the chat's readline starts once logged in: the password prompt reads the
-  // terminal itself, and no readline may echo it meanwhile.
+  // Typed on a terminal (even with stdout piped), the password is read with echo off, and
+  // the chat's readline starts only once logged in: none may echo the password meanwhile.
   let rl: Interface | null = null;
-  if (tty) {
+  if (process.stdin.isTTY) {
+    const promptOut = process.stdout.isTTY ? process.stdout : process.stderr;
     if (username === undefined) {
-      const ask = createPromptInterface({
-        input: process.stdin,
-        output: process.stdout,
-        terminal: true,
-      });
+      const ask = createPromptInterface({ input: process.stdin, output: promptOut, terminal: true });
       username = await ask.question('Username: ');
       ask.close();
     }
-    password ??= await readHidden('Password: ', process.stdin, process.stdout);
-  } else {
+    password ??= await readHidden('Password: ', process.stdin, promptOut);
+  }
+  if (!tty) {
     // One reader for the whole input: lines a script sends ahead must not be lost.
     rl = createInterface({ input: process.stdin, terminal: false });
     rl.on('line', (line) => lines.push(line));
@@ -148,7 +146,7 @@ export async function chat(argv: string[]): Promise<void> {
     username ??= (await lines.next()) ?? '';
     password ??= (await lines.next()) ?? '';
   }
-  username = username.trim();
+  username = (username ?? '').trim();
   if (password === undefined) throw new Error('input closed');
 
   const client = new ParleyClient({
