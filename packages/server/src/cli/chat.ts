@@ -112,7 +112,8 @@ function promptFor(c: Conversation | null): string {
 /**
  * Run the client: `parley chat [--url URL] [--username NAME] [--signup]`. The URL defaults to
  * PARLEY_URL, then http://localhost:8080; the password comes from PARLEY_PASSWORD, else a
- * prompt (or stdin's second line when stdin is not a terminal). Returns on /quit or end of input.
+ * prompt, which reads stdin's next line when stdin is not a terminal. Returns on /quit or end
+ * of input.
  */
 export async function chat(argv: string[]): Promise<void> {
   const { values } = parseArgs({
