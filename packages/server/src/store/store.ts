@@ -384,7 +384,10 @@ export interface Store {
    * claims it meanwhile; a claimer that dies leaves it to be claimed again when the lease ends.
    */
   claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]>;
-  /** A job is over: sent (kept until purged, so it is never queued again) or dropped. */
+  /**
+   * A job is over: sent or dropped. It is kept until purged, so that it is never queued
+   * again, but without its payload.
+   */
   finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void>;
   /**
    * Try a claimed job again at `at`. `untried`: it was handed back without being sent (its

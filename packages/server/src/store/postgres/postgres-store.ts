@@ -1013,7 +1013,11 @@ export class PostgresStore implements Store {
     }));
   }
   async finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void> {
-    await this.rows("UPDATE push_jobs SET state = $1 WHERE id = $2 AND state = 'pending'", [state, id]);
+    // Kept only so that it is never queued again: its payload (which may quote the message) goes.
+    await this.rows("UPDATE push_jobs SET state = $1, payload = '' WHERE id = $2 AND state = 'pending'", [
+      state,
+      id,
+    ]);
   }
   async retryPushJob(id: number, at: number, untried = false): Promise<void> {
     await this.rows(

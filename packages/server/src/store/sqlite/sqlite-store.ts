@@ -317,7 +317,9 @@ function prepareStatements(db: Database.Database) {
       `SELECT j.id AS j_id, j.message_id, j.payload, j.attempts, j.created_at AS j_created_at, s.*
        FROM push_jobs j JOIN push_subscriptions s ON s.id = j.subscription_id WHERE j.id = ?`,
     ),
-    finishJob: p("UPDATE push_jobs SET state = ? WHERE id = ? AND state = 'pending'"),
+    // A finished job is kept only so that it is never queued again: its payload (which may
+    // quote the message) goes.
+    finishJob: p("UPDATE push_jobs SET state = ?, payload = '' WHERE id = ? AND state = 'pending'"),
     retryJob: p("UPDATE push_jobs SET next_attempt_at = ? WHERE id = ? AND state = 'pending'"),
     handBackJob: p(
       "UPDATE push_jobs SET next_attempt_at = ?, attempts = MAX(0, attempts - 1) WHERE id = ? AND state = 'pending'",
