@@ -113,6 +113,7 @@ describe('phone', () => {
     // Her info screen: block, then unblock.
     await page.getByRole('button', { name: 'Conversation info' }).tap();
     await page.getByRole('button', { name: 'Block Zoe Zhang' }).tap();
+    await page.getByTestId('confirm').getByRole('button', { name: 'Block', exact: true }).tap();
     await page.getByRole('button', { name: 'Unblock Zoe Zhang' }).waitFor();
     await screenshot(page, 'phone-info');
     await page.getByRole('button', { name: 'Unblock Zoe Zhang' }).tap();

@@ -12,6 +12,7 @@ import { useConfirm } from './dialog.js';
 import type { ConfirmRequest } from './dialog.js';
 import { Icon } from './icons.js';
 import { useApp } from './use-app.js';
+import { focusOnMount } from './focus.js';
 
 export function InfoDrawer({ id }: { id: string }): JSX.Element | null {
   const store = useApp();
@@ -222,7 +223,7 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
               value={name}
               maxLength={64}
               onInput={(e) => setName(e.currentTarget.value)}
-              ref={(el) => el?.focus()}
+              ref={focusOnMount}
             />
             <button class="primary small" disabled={busy || name.trim() === ''}>
               Save

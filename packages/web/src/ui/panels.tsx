@@ -11,6 +11,7 @@ import { Avatar } from './avatar.js';
 import { useConfirm } from './dialog.js';
 import { Icon } from './icons.js';
 import { useApp } from './use-app.js';
+import { focusOnMount } from './focus.js';
 
 function PanelFrame(props: { title: string; children: ComponentChildren; testid: string }): JSX.Element {
   const ref = useRef<HTMLElement>(null);
@@ -60,14 +61,6 @@ export function PanelView({ panel }: { panel: Panel }): JSX.Element {
 function openChat(id: string): void {
   // Replace the panel's entry: back from the chat returns to the list, not the panel.
   navigate({ chat: id, info: false, panel: null }, { replace: true });
-}
-
-/**
- * Focus a field when it mounts. A stable function: an inline arrow is a new ref on every render,
- * which Preact calls again each time, pulling focus back from whatever field is being typed in.
- */
-function focusOnMount(el: HTMLElement | null): void {
-  el?.focus();
 }
 
 function cleanUsername(s: string): string {
