@@ -285,6 +285,10 @@ describe('parley chat on a terminal', () => {
     expect(count(await t.screen(), 'unknown command')).toBe(1);
     t.type('/quit\r');
     expect(await t.exited()).toBe(0);
+    // Nothing left behind: no prompt, no notice of the connection closing.
+    const after = await t.lines();
+    expect(after.at(-1)).not.toBe('>');
+    expect(after.join('\n')).not.toContain('(disconnected)');
   });
 
   it('/contacts lists contacts and pending requests both ways', async () => {

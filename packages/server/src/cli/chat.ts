@@ -57,7 +57,11 @@ class Screen {
   /** From now on, keep `rl`'s prompt and line at the bottom. */
   attach(rl: Interface): void {
     this.#rl = rl;
-    rl.once('close', () => (this.#rl = null));
+    rl.once('close', () => {
+      // Leave no prompt behind on exit (/quit, Ctrl-D, Ctrl-C).
+      this.#clearInput(rl.getCursorPos().rows);
+      this.#rl = null;
+    });
   }
 
   print(text: string): void {
@@ -82,9 +86,7 @@ class Screen {
     // readline redraws from `prevRows` rows above the cursor, a count it does not update
     // when typing wraps the line: leave that many rows below the text.
     const redrawFrom = (rl as unknown as { prevRows?: number }).prevRows ?? rows;
-    moveCursor(this.out, 0, -rows);
-    cursorTo(this.out, 0);
-    clearScreenDown(this.out);
+    this.#clearInput(rows);
     if (prompt !== undefined) rl.setPrompt(prompt);
     this.out.write(`${text === null ? '' : `${text}\n`}${'\n'.repeat(redrawFrom)}`);
     rl.prompt(true);
@@ -97,7 +99,11 @@ class Screen {
 
   /** Erase the line just entered (it is shown again as a message once the server has it). */
   eraseEntered(rows: number): void {
-    if (this.#rl === null) return;
+    if (this.#rl !== null) this.#clearInput(rows);
+  }
+
+  /** Clear from the start of the row `rows` rows above the cursor to the end of the screen. */
+  #clearInput(rows: number): void {
     moveCursor(this.out, 0, -rows);
     cursorTo(this.out, 0);
     clearScreenDown(this.out);
@@ -262,7 +268,9 @@ export async function chat(argv: string[]): Promise<void> {
     list = list.filter((x) => x.id !== conversationId);
     if (open?.id === conversationId) setOpen(null);
   });
+  let quitting = false;
   client.on('state', (s) => {
+    if (quitting) return;
     if (s === 'reconnecting') print('(connection lost; reconnecting…)');
     if (s === 'closed') print('(disconnected)');
   });
@@ -421,6 +429,7 @@ export async function chat(argv: string[]): Promise<void> {
       print(`(${errorText(err)})`);
     }
   }
+  quitting = true;
   screen.close();
   rl?.close();
   client.close();
