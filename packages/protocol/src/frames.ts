@@ -243,7 +243,15 @@ export function decodeClientFrame(data: string): DecodeResult {
     }
     default: {
       const unknownType: never = type;
-      return fail('unknown_frame', `Unknown frame type ${JSON.stringify(unknownType)?.slice(0, 40) ?? ''}`);
+      // Only a primitive is quoted: stringifying a deeply nested `type` would overflow the stack.
+      const shown: unknown = unknownType;
+      const what =
+        typeof shown === 'object' && shown !== null
+          ? Array.isArray(shown)
+            ? '(an array)'
+            : '(an object)'
+          : (JSON.stringify(shown)?.slice(0, 40) ?? '');
+      return fail('unknown_frame', `Unknown frame type ${what}`);
     }
   }
 }
