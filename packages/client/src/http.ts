@@ -5,6 +5,7 @@ import type {
   ContactState,
   MessageReceipts,
   Presence,
+  PrivacySettings,
   Conversation,
   Device,
   Discovery,
@@ -21,6 +22,7 @@ import type {
   SignupRequest,
   SyncPage,
   UpdateMeRequest,
+  UpdatePrivacyRequest,
   UpdateSettingsRequest,
   User,
   UserSettings,
@@ -325,6 +327,16 @@ export class ParleyHttp {
   /** Change some of my settings; the others stay. */
   updateSettings(req: UpdateSettingsRequest): Promise<UserSettings> {
     return this.#call('PATCH /v1/me/settings', { body: req });
+  }
+
+  /** My privacy settings: who sees my last seen and online state, who may message me or add me to groups. */
+  getPrivacy(): Promise<PrivacySettings> {
+    return this.#call('GET /v1/me/privacy', {});
+  }
+
+  /** Change some of my privacy settings; the others stay. Answers them all. */
+  setPrivacy(patch: UpdatePrivacyRequest): Promise<PrivacySettings> {
+    return this.#call('PATCH /v1/me/privacy', { body: patch });
   }
 
   /** No push notifications from a conversation until `until` (null: until `unmute`). */

@@ -14,6 +14,7 @@ import type {
   Member,
   MessageReceipts,
   Presence,
+  PrivacySettings,
   PushSubscriptionInfo,
   Session,
   SyncPage,
@@ -66,6 +67,9 @@ export interface UserTarget {
 
 /** `PATCH /v1/me/settings`: the settings to change (others stay). */
 export type UpdateSettingsRequest = Partial<UserSettings>;
+
+/** `PATCH /v1/me/privacy`: the privacy settings to change (others stay). */
+export type UpdatePrivacyRequest = Partial<PrivacySettings>;
 
 /** `PUT /v1/conversations/:id/mute`: no push notifications from this conversation until `until`. */
 export interface MuteRequest {
@@ -146,6 +150,9 @@ export interface Routes {
   /** My settings (push previews). */
   'GET /v1/me/settings': { body: undefined; res: UserSettings; auth: true };
   'PATCH /v1/me/settings': { body: UpdateSettingsRequest; res: UserSettings; auth: true };
+  /** My privacy settings: who sees my presence, who may message me or add me to groups. */
+  'GET /v1/me/privacy': { body: undefined; res: PrivacySettings; auth: true };
+  'PATCH /v1/me/privacy': { body: UpdatePrivacyRequest; res: PrivacySettings; auth: true };
   /** Mute push notifications from a conversation (for me only); answers the updated conversation. */
   'PUT /v1/conversations/:id/mute': { body: MuteRequest; res: Conversation; auth: true };
   'DELETE /v1/conversations/:id/mute': { body: undefined; res: Conversation; auth: true };

@@ -188,6 +188,32 @@ export interface UserSettings {
   pushPreview: boolean;
 }
 
+/** Who may see my online state or last seen: everyone I share a conversation with, my contacts, nobody. */
+export type PresenceAudience = 'everyone' | 'contacts' | 'nobody';
+
+/** My privacy settings (`GET /v1/me/privacy`); defaults in `DEFAULT_PRIVACY`. */
+export interface PrivacySettings {
+  /** Who sees when I was last active (default `contacts`: my accepted contacts only). */
+  lastSeen: PresenceAudience;
+  /** Who sees that I am online now (default `contacts`). */
+  online: PresenceAudience;
+  /**
+   * Who may start a 1:1 chat with me: `everyone`; `requests` (default): a first message from
+   * someone who is not my contact arrives as a request; `contacts`: contacts only.
+   */
+  directMessages: 'everyone' | 'requests' | 'contacts';
+  /** Who may add me to a group (default `contacts`). */
+  groupAdds: 'everyone' | 'contacts';
+}
+
+/** Privacy settings of a user who never changed them. */
+export const DEFAULT_PRIVACY: Readonly<PrivacySettings> = Object.freeze({
+  lastSeen: 'contacts',
+  online: 'contacts',
+  directMessages: 'requests',
+  groupAdds: 'contacts',
+});
+
 /** Where a push subscription delivers: the browser's Web Push service, or a native app's FCM or APNs token. */
 export type PushKind = 'webpush' | 'fcm' | 'apns';
 

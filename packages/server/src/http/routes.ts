@@ -12,6 +12,7 @@ import type {
   SendRequest,
   SignupRequest,
   UpdateMeRequest,
+  UpdatePrivacyRequest,
   UpdateSettingsRequest,
   UserTarget,
 } from '@parley/protocol';
@@ -140,6 +141,28 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     '/v1/me/settings',
     { ...authed, schema: { body: body({ pushPreview: { type: 'boolean' } }, []) } },
     async (req) => d.auth.updateSettings(me(req).userId, req.body),
+  );
+
+  app.get('/v1/me/privacy', authed, async (req) => d.presence.privacy(me(req).userId));
+
+  const audience = { type: 'string', enum: ['everyone', 'contacts', 'nobody'] } as const;
+  app.patch<{ Body: UpdatePrivacyRequest }>(
+    '/v1/me/privacy',
+    {
+      ...authed,
+      schema: {
+        body: body(
+          {
+            lastSeen: audience,
+            online: audience,
+            directMessages: { type: 'string', enum: ['everyone', 'requests', 'contacts'] },
+            groupAdds: { type: 'string', enum: ['everyone', 'contacts'] },
+          },
+          [],
+        ),
+      },
+    },
+    async (req) => d.presence.setPrivacy(me(req).userId, req.body),
   );
 
   app.get<{ Params: { username: string } }>('/v1/users/:username', authed, async (req) => {

@@ -1,5 +1,5 @@
 import { MAX_PRESENCE_IDS, ParleyError } from '@parley/protocol';
-import type { Presence, PresenceFrame } from '@parley/protocol';
+import type { Presence, PresenceFrame, PrivacySettings } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -82,6 +82,16 @@ export class PresenceService {
       else if (stored.has(id)) out.push({ userId: id, online: false, lastActiveAt: stored.get(id) ?? null });
     }
     return out;
+  }
+
+  /** The user's privacy settings. */
+  privacy(userId: string): Promise<PrivacySettings> {
+    return this.store.getPrivacy(userId);
+  }
+
+  /** Change some of the user's privacy settings; returns them all. */
+  async setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings> {
+    return this.store.setPrivacy(userId, patch);
   }
 
   /** Persist last-active times gathered since the previous flush (one batched write). */

@@ -2,7 +2,7 @@
  * Row shapes shared by the SQL adapters (both use the same column names) and their mapping
  * to the store's types.
  */
-import type { Message } from '@parley/protocol';
+import type { Message, PrivacySettings } from '@parley/protocol';
 import type {
   ConversationRow,
   ConversationSummaryRow,
@@ -55,6 +55,21 @@ export const toUser = (r: UserDbRow): UserRow => ({
   pushPreview: r.push_preview !== 0 && r.push_preview !== false,
 });
 
+/** The privacy columns of `users`, named as in both schemas. */
+export interface PrivacyDbRow {
+  privacy_last_seen: PrivacySettings['lastSeen'];
+  privacy_online: PrivacySettings['online'];
+  privacy_direct_messages: PrivacySettings['directMessages'];
+  privacy_group_adds: PrivacySettings['groupAdds'];
+}
+export const PRIVACY_COLUMNS =
+  'privacy_last_seen, privacy_online, privacy_direct_messages, privacy_group_adds';
+export const toPrivacy = (r: PrivacyDbRow): PrivacySettings => ({
+  lastSeen: r.privacy_last_seen,
+  online: r.privacy_online,
+  directMessages: r.privacy_direct_messages,
+  groupAdds: r.privacy_group_adds,
+});
 export interface PushSubscriptionDbRow {
   id: string;
   user_id: string;

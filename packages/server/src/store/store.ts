@@ -7,7 +7,7 @@
  * `ParleyError('unavailable')` when the engine cannot be reached, so callers map every
  * failure through the one error registry.
  */
-import type { ErrorCode, Message, PushKind } from '@parley/protocol';
+import type { ErrorCode, Message, PrivacySettings, PushKind } from '@parley/protocol';
 
 export interface UserRow {
   id: string;
@@ -208,6 +208,10 @@ export interface Store {
   getUserByUsername(username: string): Promise<UserRow | null>;
   getUsersByIds(ids: readonly string[]): Promise<UserRow[]>;
   setDisplayName(userId: string, displayName: string): Promise<void>;
+  /** The user's privacy settings (`DEFAULT_PRIVACY` until changed; also for an unknown user). */
+  getPrivacy(userId: string): Promise<PrivacySettings>;
+  /** Change some of the user's privacy settings (the others stay); returns them all. */
+  setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings>;
   createDevice(device: DeviceRow, tokenHash: string): Promise<void>;
   /**
    * For each token hash, in the order given: the live (not revoked) device holding it, with

@@ -375,4 +375,20 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'privacy settings',
+    // PrivacySettings, defaults as in DEFAULT_PRIVACY.
+    sql: () => `
+      ALTER TABLE users
+        ADD COLUMN privacy_last_seen text NOT NULL DEFAULT 'contacts'
+          CHECK (privacy_last_seen IN ('everyone', 'contacts', 'nobody')),
+        ADD COLUMN privacy_online text NOT NULL DEFAULT 'contacts'
+          CHECK (privacy_online IN ('everyone', 'contacts', 'nobody')),
+        ADD COLUMN privacy_direct_messages text NOT NULL DEFAULT 'requests'
+          CHECK (privacy_direct_messages IN ('everyone', 'requests', 'contacts')),
+        ADD COLUMN privacy_group_adds text NOT NULL DEFAULT 'contacts'
+          CHECK (privacy_group_adds IN ('everyone', 'contacts'));
+    `,
+  },
 ];

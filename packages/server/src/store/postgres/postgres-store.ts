@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, QueryResultRow } from 'pg';
-import { ParleyError } from '@parley/protocol';
-import type { Message } from '@parley/protocol';
+import { DEFAULT_PRIVACY, ParleyError } from '@parley/protocol';
+import type { Message, PrivacySettings } from '@parley/protocol';
 import type {
   AppendResult,
   ContactRow,
@@ -25,12 +25,14 @@ import type {
 } from '../store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import {
+  PRIVACY_COLUMNS,
   deviceOfJoin,
   toConversation,
   toDevice,
   toLeft,
   toMember,
   toMessage,
+  toPrivacy,
   toPushSubscription,
   toSummary,
   toUser,
@@ -43,6 +45,7 @@ import type {
   LeftDbRow,
   MemberDbRow,
   MessageDbRow,
+  PrivacyDbRow,
   PushSubscriptionDbRow,
   SummaryDbRow,
   UserDbRow,
@@ -290,6 +293,28 @@ export class PostgresStore implements Store {
   }
   async setDisplayName(userId: string, displayName: string): Promise<void> {
     await this.rows('UPDATE users SET display_name = $1 WHERE id = $2', [displayName, userId]);
+  }
+  async getPrivacy(userId: string): Promise<PrivacySettings> {
+    const [r] = await this.rows<PrivacyDbRow>(`SELECT ${PRIVACY_COLUMNS} FROM users WHERE id = $1`, [userId]);
+    return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
+  }
+  async setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings> {
+    // A null parameter keeps that setting.
+    const [r] = await this.rows<PrivacyDbRow>(
+      `UPDATE users SET privacy_last_seen = COALESCE($2, privacy_last_seen),
+         privacy_online = COALESCE($3, privacy_online),
+         privacy_direct_messages = COALESCE($4, privacy_direct_messages),
+         privacy_group_adds = COALESCE($5, privacy_group_adds)
+       WHERE id = $1 RETURNING ${PRIVACY_COLUMNS}`,
+      [
+        userId,
+        patch.lastSeen ?? null,
+        patch.online ?? null,
+        patch.directMessages ?? null,
+        patch.groupAdds ?? null,
+      ],
+    );
+    return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
   }
   async createDevice(d: DeviceRow, tokenHash: string): Promise<void> {
     await this.rows(

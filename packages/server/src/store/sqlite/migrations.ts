@@ -199,4 +199,15 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     PRIMARY KEY (user_id, conversation_id)
   ) WITHOUT ROWID;
   `,
+  `
+  -- Privacy settings (PrivacySettings), defaults as in DEFAULT_PRIVACY.
+  ALTER TABLE users ADD COLUMN privacy_last_seen TEXT NOT NULL DEFAULT 'contacts'
+    CHECK (privacy_last_seen IN ('everyone', 'contacts', 'nobody'));
+  ALTER TABLE users ADD COLUMN privacy_online TEXT NOT NULL DEFAULT 'contacts'
+    CHECK (privacy_online IN ('everyone', 'contacts', 'nobody'));
+  ALTER TABLE users ADD COLUMN privacy_direct_messages TEXT NOT NULL DEFAULT 'requests'
+    CHECK (privacy_direct_messages IN ('everyone', 'requests', 'contacts'));
+  ALTER TABLE users ADD COLUMN privacy_group_adds TEXT NOT NULL DEFAULT 'contacts'
+    CHECK (privacy_group_adds IN ('everyone', 'contacts'));
+  `,
 ];

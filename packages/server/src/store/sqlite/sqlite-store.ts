@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ParleyError } from '@parley/protocol';
-import type { Message } from '@parley/protocol';
+import { DEFAULT_PRIVACY, ParleyError } from '@parley/protocol';
+import type { Message, PrivacySettings } from '@parley/protocol';
 import type {
   AppendResult,
   ConversationRow,
@@ -28,12 +28,14 @@ import type {
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import type { SqliteMigration } from './migrations.js';
 import {
+  PRIVACY_COLUMNS,
   deviceOfJoin,
   toConversation,
   toDevice,
   toLeft,
   toMember,
   toMessage,
+  toPrivacy,
   toPushSubscription,
   toSummary,
   toUser,
@@ -46,6 +48,7 @@ import type {
   LeftDbRow,
   MemberDbRow,
   MessageDbRow,
+  PrivacyDbRow,
   PushSubscriptionDbRow,
   SummaryDbRow,
   UserDbRow,
@@ -139,6 +142,15 @@ function prepareStatements(db: Database.Database) {
     userById: p('SELECT * FROM users WHERE id = ?'),
     userByName: p('SELECT * FROM users WHERE username = ?'),
     setDisplayName: p('UPDATE users SET display_name = ? WHERE id = ?'),
+    privacy: p(`SELECT ${PRIVACY_COLUMNS} FROM users WHERE id = ?`),
+    // A null parameter keeps that setting.
+    setPrivacy: p(
+      `UPDATE users SET privacy_last_seen = COALESCE(@lastSeen, privacy_last_seen),
+         privacy_online = COALESCE(@online, privacy_online),
+         privacy_direct_messages = COALESCE(@directMessages, privacy_direct_messages),
+         privacy_group_adds = COALESCE(@groupAdds, privacy_group_adds)
+       WHERE id = @id RETURNING ${PRIVACY_COLUMNS}`,
+    ),
     insertDevice: p(
       'INSERT INTO devices (id, user_id, name, token_hash, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
     ),
@@ -621,6 +633,20 @@ export class SqliteStore implements Store {
   }
   async setDisplayName(userId: string, displayName: string): Promise<void> {
     this.s.setDisplayName.run(displayName, userId);
+  }
+  async getPrivacy(userId: string): Promise<PrivacySettings> {
+    const r = this.s.privacy.get(userId) as PrivacyDbRow | undefined;
+    return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
+  }
+  async setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings> {
+    const r = this.s.setPrivacy.get({
+      id: userId,
+      lastSeen: patch.lastSeen ?? null,
+      online: patch.online ?? null,
+      directMessages: patch.directMessages ?? null,
+      groupAdds: patch.groupAdds ?? null,
+    }) as PrivacyDbRow | undefined;
+    return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
   }
   async createDevice(d: DeviceRow, tokenHash: string): Promise<void> {
     this.s.insertDevice.run(d.id, d.userId, d.name, tokenHash, d.createdAt, d.lastSeenAt);

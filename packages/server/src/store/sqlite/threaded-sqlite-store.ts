@@ -29,6 +29,7 @@ export const READER_METHODS: ReadonlySet<string> = new Set([
   'getUserById',
   'getUserByUsername',
   'getUsersByIds',
+  'getPrivacy',
   'listDevices',
   'getConversation',
   'getMember',
