@@ -7,7 +7,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
 import type { Discovery } from '@parley/protocol';
-import { AuthService } from './auth/auth-service.js';
+import { AuthCache, AuthService } from './auth/auth-service.js';
+import { MemoryLoginThrottle, RedisLoginThrottle } from './auth/login-throttle.js';
 import { scryptHasher } from './auth/passwords.js';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
@@ -170,7 +171,23 @@ export async function createParley(
     registry = new LocalRegistry();
   }
 
-  const auth = new AuthService(store, scryptHasher(config.scryptLogN), bus);
+  const throttleOptions = {
+    freeFailures: config.loginFreeFailures,
+    baseMs: config.loginBackoffBaseMs,
+    maxMs: config.loginBackoffMaxMs,
+    resetMs: config.loginFailureResetMs,
+  };
+  // Every server of a cluster sees the same failures when they share a Redis.
+  const throttle = redis
+    ? new RedisLoginThrottle(redis, config.redisPrefix, log, throttleOptions)
+    : new MemoryLoginThrottle(throttleOptions);
+  const auth = new AuthService(
+    store,
+    scryptHasher(config.scryptLogN, config.scryptConcurrency),
+    bus,
+    new AuthCache(),
+    { throttle, log },
+  );
   const conversations = new ConversationService(store, bus);
   const messages = new MessageService(store, bus, conversations, metrics, log, { maxBatch: config.maxBatch });
   const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);

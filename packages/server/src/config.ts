@@ -73,6 +73,20 @@ export interface ServerConfig {
   httpRatePerMin: number;
   /** scrypt cost as log2(N). Default 17 (OWASP). Lower only for tests and benchmarks. */
   scryptLogN: number;
+  /**
+   * Password hashes computed at once (logins and signups); more wait their turn, so a flood
+   * of logins leaves cores and libuv's thread pool (4 threads) to everything else. 0: no
+   * limit. Default 2.
+   */
+  scryptConcurrency: number;
+  /** Failed logins allowed for one username, from any address, before each further attempt must wait. Default 5. */
+  loginFreeFailures: number;
+  /** Wait after the first failed login past `loginFreeFailures`, ms; it doubles with each further failure. Default 1000. */
+  loginBackoffBaseMs: number;
+  /** Longest wait of a username after failed logins, ms; a successful login ends it. Default 300000 (5 min). */
+  loginBackoffMaxMs: number;
+  /** A username's failed logins are forgotten this long after the last one, ms. Default 3600000. */
+  loginFailureResetMs: number;
   /** Most sends committed in one store transaction (group commit). Default 512. */
   maxBatch: number;
   /** Most simultaneous WebSocket connections per device token. Default 4. */
@@ -186,6 +200,11 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   authRatePerMin: 30,
   httpRatePerMin: 1200,
   scryptLogN: 17,
+  scryptConcurrency: 2,
+  loginFreeFailures: 5,
+  loginBackoffBaseMs: 1000,
+  loginBackoffMaxMs: 300_000,
+  loginFailureResetMs: 3_600_000,
   maxBatch: 512,
   maxConnectionsPerDevice: 4,
   typingRatePerSec: 1,

@@ -8,9 +8,12 @@ import {
 import type { Device, Session, UpdateSettingsRequest, User, UserSettings } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { hashToken, newToken, randomId } from '../ids.js';
+import type { Logger } from '../logger.js';
 import type { DeviceRow, DeviceWithUser, Store, UserRow } from '../store/store.js';
 import { TurnBatch } from '../turn-batch.js';
 import { cleanName } from '../validate.js';
+import { MemoryLoginThrottle } from './login-throttle.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { PasswordHasher } from './passwords.js';
 
 /** Who is calling: resolved from the bearer token on every request and at the WebSocket upgrade. */
@@ -114,20 +117,48 @@ export class AuthCache {
   }
 }
 
+/** A login refused because its username is waiting out failed attempts; `retryAfterMs` says how long. */
+export class LoginThrottledError extends ParleyError {
+  constructor(readonly retryAfterMs: number) {
+    super(
+      'rate_limited',
+      `Too many failed logins for this account; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+    );
+  }
+}
+
+export interface AuthOptions {
+  /** Per-username back-off after failed logins. Default: in memory, 5 free failures, 1 s doubling to 5 min. */
+  throttle?: LoginThrottle;
+  /** Where security events (logins, failures, back-offs, signups, revocations) go, at info. Default: nowhere. */
+  log?: Logger;
+}
+
+/** Who asked, for the security log: the client address as the server sees it. */
+export interface Origin {
+  ip?: string;
+}
+
 export class AuthService {
   /** A hash computed for unknown usernames so a failed login takes as long either way. */
   private dummyHash: Promise<string> | undefined;
   readonly cache: AuthCache;
   /** Token lookups of one event-loop turn in one store call (a reconnect storm's upgrades). */
   private readonly lookups: TurnBatch<string, DeviceWithUser | null>;
+  private readonly throttle: LoginThrottle;
+  /** Security events only; never a password, token or token hash. */
+  private readonly log: Logger | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly hasher: PasswordHasher,
     private readonly bus: Bus,
     cache: AuthCache = new AuthCache(),
+    options: AuthOptions = {},
   ) {
     this.cache = cache;
+    this.throttle = options.throttle ?? new MemoryLoginThrottle();
+    this.log = options.log;
     this.lookups = new TurnBatch((hashes) => store.getDevicesByTokenHashes(hashes));
     // A device revoked on any server (the bus carries `revoke` to all of them) stops
     // authenticating here at once; when the bus may have lost events, forget everything.
@@ -141,7 +172,12 @@ export class AuthService {
     return raw.trim().toLowerCase();
   }
 
-  async signup(rawUsername: string, password: string, displayName?: string): Promise<User> {
+  async signup(
+    rawUsername: string,
+    password: string,
+    displayName?: string,
+    origin: Origin = {},
+  ): Promise<User> {
     const username = AuthService.normalizeUsername(rawUsername);
     if (!USERNAME_PATTERN.test(username)) throw new ParleyError('invalid_username');
     const n = codePointLength(password);
@@ -160,21 +196,45 @@ export class AuthService {
       createdAt: Date.now(),
     };
     await this.store.createUser(user);
+    this.log?.info({ event: 'signup', username, userId: user.id, ip: origin.ip }, 'signup');
     return toUser(user);
   }
 
-  async login(rawUsername: string, password: string, deviceName?: string): Promise<Session> {
+  async login(
+    rawUsername: string,
+    password: string,
+    deviceName?: string,
+    origin: Origin = {},
+  ): Promise<Session> {
     const username = AuthService.normalizeUsername(rawUsername);
+    // Checked before any hashing: a username waiting out its back-off costs no scrypt. Unknown
+    // usernames wait alike, so the answers tell nothing about which accounts exist.
+    const wait = await this.throttle.check(username);
+    if (wait > 0) {
+      this.log?.info(
+        { event: 'login_throttled', username, ip: origin.ip, retryAfterMs: wait },
+        'login throttled',
+      );
+      throw new LoginThrottledError(wait);
+    }
     const user = USERNAME_PATTERN.test(username) ? await this.store.getUserByUsername(username) : null;
     // Counted in code points as at signup: a password of 600 emoji is 1,200 UTF-16 units.
     const tooLong = codePointLength(password) > MAX_PASSWORD_LENGTH;
+    let ok: boolean;
     if (!user || tooLong) {
       this.dummyHash ??= this.hasher.hash('parley-dummy-password');
       await this.hasher.verify(password.slice(0, MAX_PASSWORD_LENGTH), await this.dummyHash);
+      ok = false;
+    } else ok = await this.hasher.verify(password, user.passwordHash);
+    if (!ok || !user) {
+      const backoff = await this.throttle.failed(username);
+      this.log?.info(
+        { event: 'login_failed', username, ip: origin.ip, knownUser: user !== null, backoffMs: backoff },
+        'login failed',
+      );
       throw new ParleyError('invalid_credentials');
     }
-    if (!(await this.hasher.verify(password, user.passwordHash)))
-      throw new ParleyError('invalid_credentials');
+    await this.throttle.succeeded(username);
     const now = Date.now();
     const device: DeviceRow = {
       id: randomId('d_'),
@@ -195,6 +255,10 @@ export class AuthService {
       hash,
       Object.freeze({ userId: user.id, deviceId: device.id, username: user.username }),
       gen,
+    );
+    this.log?.info(
+      { event: 'login', username, userId: user.id, deviceId: device.id, ip: origin.ip },
+      'login succeeded',
     );
     return { token, user: toUser(user), device: toDevice(device, device.id) };
   }
@@ -253,11 +317,22 @@ export class AuthService {
    * Revoke a device (or log out the current one): its token stops working, its sockets close
    * now, and its push subscriptions are removed with it (no notification reaches it again).
    */
-  async revokeDevice(ctx: AuthContext, deviceId: string): Promise<void> {
+  async revokeDevice(ctx: AuthContext, deviceId: string, origin: Origin = {}): Promise<void> {
     const revoked = await this.store.revokeDevice(ctx.userId, deviceId);
     // Whatever the answer (a concurrent revoke may have won), this server forgets the token now.
     this.cache.invalidateDevices([deviceId]);
     if (!revoked) throw new ParleyError('not_found', 'No such device');
     this.bus.publish({ type: 'revoke', deviceIds: [deviceId] });
+    this.log?.info(
+      {
+        event: deviceId === ctx.deviceId ? 'logout' : 'device_revoked',
+        username: ctx.username,
+        userId: ctx.userId,
+        deviceId,
+        byDeviceId: ctx.deviceId,
+        ip: origin.ip,
+      },
+      deviceId === ctx.deviceId ? 'logout' : 'device revoked',
+    );
   }
 }

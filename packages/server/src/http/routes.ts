@@ -16,6 +16,7 @@ import type {
   UpdateSettingsRequest,
   UserTarget,
 } from '@parley/protocol';
+import { LoginThrottledError } from '../auth/auth-service.js';
 import type { AuthContext, AuthService } from '../auth/auth-service.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { MessageService } from '../messages/message-service.js';
@@ -91,7 +92,9 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const user = await d.auth.signup(req.body.username, req.body.password, req.body.displayName);
+      const user = await d.auth.signup(req.body.username, req.body.password, req.body.displayName, {
+        ip: req.ip,
+      });
       return reply.status(201).send(user);
     },
   );
@@ -112,14 +115,21 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       },
     },
     async (req, reply) => {
-      const session = await d.auth.login(req.body.username, req.body.password, req.body.deviceName);
+      const session = await d.auth
+        .login(req.body.username, req.body.password, req.body.deviceName, { ip: req.ip })
+        .catch((err: unknown) => {
+          // The account's back-off, in whole seconds as HTTP wants (RFC 9110 §10.2.3).
+          if (err instanceof LoginThrottledError)
+            void reply.header('retry-after', String(Math.ceil(err.retryAfterMs / 1000)));
+          throw err;
+        });
       return reply.status(201).send(session);
     },
   );
 
   app.delete('/v1/sessions/current', authed, async (req) => {
     const ctx = me(req);
-    await d.auth.revokeDevice(ctx, ctx.deviceId);
+    await d.auth.revokeDevice(ctx, ctx.deviceId, { ip: req.ip });
     return { ok: true };
   });
 
@@ -176,7 +186,7 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     '/v1/devices/:id',
     { ...authed, schema: { params: idParams } },
     async (req) => {
-      await d.auth.revokeDevice(me(req), req.params.id);
+      await d.auth.revokeDevice(me(req), req.params.id, { ip: req.ip });
       return { ok: true };
     },
   );
