@@ -2,22 +2,19 @@
 /**
  * `parley`: serve | user add | chat. Every server option (config.ts) can be given as a flag
  * (`--heartbeat-ms 5000`) or an env var (`PARLEY_HEARTBEAT_MS=5000`); PORT, HOST and
- * LOG_LEVEL are also read as is.
+ * LOG_LEVEL are also read as is. Any env var `X` can be given as `X_FILE`, the path of a file
+ * holding the value (for secrets: they then show in no process listing or environment).
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createParley } from './app.js';
 import { chatHelp } from './cli/chat-commands.js';
-import { DEFAULT_CONFIG } from './config.js';
-import type { ServerConfig } from './config.js';
+import { DEFAULT_CONFIG, envName, kebab, readConfig } from './config.js';
 import { AuthService } from './auth/auth-service.js';
 import { scryptHasher } from './auth/passwords.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const envName = (k: string) => `PARLEY_${kebab(k).replace(/-/g, '_').toUpperCase()}`;
 
 const USAGE = `Usage:
   parley serve [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--<option> value ...]
@@ -29,47 +26,12 @@ const USAGE = `Usage:
 Commands of parley chat:
 ${chatHelp()}
 
-Server options (flag / env var, default):
+Server options (flag / env var, default; any env var X may be X_FILE, a file holding the value):
 ${Object.entries(DEFAULT_CONFIG)
   // An empty default reads as 'none'.
   .map(([k, v]) => `  --${kebab(k)} / ${envName(k)} (${String(v) === '' ? 'none' : String(v)})`)
   .join('\n')}
 `;
-
-/** Options from env vars then flags, typed like the defaults. */
-export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Partial<ServerConfig> {
-  const options: Record<string, { type: 'string' }> = {};
-  for (const k of Object.keys(DEFAULT_CONFIG)) options[kebab(k)] = { type: 'string' };
-  options['server-id'] = { type: 'string' };
-  const { values } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  const out: Record<string, unknown> = {};
-  const keys = [...Object.keys(DEFAULT_CONFIG), 'serverId'];
-  for (const k of keys) {
-    let raw = (values as Record<string, string | undefined>)[kebab(k)] ?? env[envName(k)];
-    if (raw === undefined && k === 'port') raw = env.PORT;
-    if (raw === undefined && k === 'host') raw = env.HOST;
-    if (raw === undefined && k === 'logLevel') raw = env.LOG_LEVEL;
-    if (raw === undefined && k === 'db') raw = env.DATABASE_URL;
-    if (raw === undefined && k === 'redis') raw = env.REDIS_URL;
-    if (raw === undefined) continue;
-    const def = (DEFAULT_CONFIG as Record<string, unknown>)[k];
-    if (typeof def === 'number') {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`--${kebab(k)} must be a non-negative number`);
-      out[k] = n;
-    } else if (typeof def === 'boolean') {
-      if (!['true', 'false', '1', '0'].includes(raw)) throw new Error(`--${kebab(k)} must be true or false`);
-      out[k] = raw === 'true' || raw === '1';
-    } else out[k] = raw;
-  }
-  if (out.durability !== undefined && out.durability !== 'normal' && out.durability !== 'full') {
-    throw new Error('--durability must be normal or full');
-  }
-  if (out.role !== undefined && !['all', 'api', 'chat'].includes(out.role as string)) {
-    throw new Error('--role must be all, api or chat');
-  }
-  return out as Partial<ServerConfig>;
-}
 
 async function serve(argv: string[]): Promise<void> {
   const parley = await createParley(readConfig(argv, process.env));

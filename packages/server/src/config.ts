@@ -2,6 +2,8 @@
  * Server options. Every limit is a named option with its default here; flags and env vars
  * (see cli.ts and docs/deploy.md) override them.
  */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_BYTES, TYPING_TTL_MS } from '@parley/protocol';
 
 export interface ServerConfig {
@@ -241,3 +243,60 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   apnsTopic: '',
   apnsBaseUrl: 'https://api.push.apple.com',
 };
+
+/** `heartbeatMs` → `heartbeat-ms`, the flag's name. */
+export const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** `heartbeatMs` → `PARLEY_HEARTBEAT_MS`, the env var's name. */
+export const envName = (k: string) => `PARLEY_${kebab(k).replace(/-/g, '_').toUpperCase()}`;
+
+/**
+ * The value of env var `name`, or the content of the file named by `name_FILE` (one trailing
+ * newline dropped), as Docker and Kubernetes secrets are given. Both set is an error.
+ */
+export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return env[name];
+  if (env[name] !== undefined) throw new Error(`set ${name} or ${name}_FILE, not both`);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new Error(
+      `${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
+  }
+}
+
+/** Options from env vars (or the files their `_FILE` variants name) then flags, typed like the defaults. */
+export function readConfig(argv: string[], env: NodeJS.ProcessEnv): Partial<ServerConfig> {
+  const options: Record<string, { type: 'string' }> = {};
+  for (const k of Object.keys(DEFAULT_CONFIG)) options[kebab(k)] = { type: 'string' };
+  options['server-id'] = { type: 'string' };
+  const { values } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  const out: Record<string, unknown> = {};
+  const keys = [...Object.keys(DEFAULT_CONFIG), 'serverId'];
+  for (const k of keys) {
+    let raw = (values as Record<string, string | undefined>)[kebab(k)] ?? envValue(env, envName(k));
+    if (raw === undefined && k === 'port') raw = envValue(env, 'PORT');
+    if (raw === undefined && k === 'host') raw = envValue(env, 'HOST');
+    if (raw === undefined && k === 'logLevel') raw = envValue(env, 'LOG_LEVEL');
+    if (raw === undefined && k === 'db') raw = envValue(env, 'DATABASE_URL');
+    if (raw === undefined && k === 'redis') raw = envValue(env, 'REDIS_URL');
+    if (raw === undefined) continue;
+    const def = (DEFAULT_CONFIG as Record<string, unknown>)[k];
+    if (typeof def === 'number') {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`--${kebab(k)} must be a non-negative number`);
+      out[k] = n;
+    } else if (typeof def === 'boolean') {
+      if (!['true', 'false', '1', '0'].includes(raw)) throw new Error(`--${kebab(k)} must be true or false`);
+      out[k] = raw === 'true' || raw === '1';
+    } else out[k] = raw;
+  }
+  if (out.durability !== undefined && out.durability !== 'normal' && out.durability !== 'full') {
+    throw new Error('--durability must be normal or full');
+  }
+  if (out.role !== undefined && !['all', 'api', 'chat'].includes(out.role as string)) {
+    throw new Error('--role must be all, api or chat');
+  }
+  return out as Partial<ServerConfig>;
+}
