@@ -25,7 +25,7 @@ import {
   decodeServerFrame,
 } from '@parley/protocol';
 import type { BackoffOptions } from './backoff.js';
-import { backoffDelay } from './backoff.js';
+import { DEFAULT_BASE_DELAY_MS, backoffDelay } from './backoff.js';
 import type { Handler } from './emitter.js';
 import { Emitter } from './emitter.js';
 import type { FetchLike } from './http.js';
@@ -584,9 +584,14 @@ export class ParleyClient {
 
   #scheduleReconnect(immediately: boolean): void {
     clearTimeout(this.#reconnectTimer);
-    let delay = 0;
-    if (immediately) this.#attempt = 0;
-    else delay = backoffDelay(this.#attempt++, this.#reconnect, this.#random);
+    let delay: number;
+    if (immediately) {
+      // Told to move (or 1001): soon, without the backoff, but not all clients of the server
+      // at the same instant, so discovery and the other servers see them spread a little.
+      this.#attempt = 0;
+      const base = Math.min(DEFAULT_BASE_DELAY_MS, this.#reconnect.baseDelayMs ?? DEFAULT_BASE_DELAY_MS);
+      delay = backoffDelay(0, { baseDelayMs: base }, this.#random);
+    } else delay = backoffDelay(this.#attempt++, this.#reconnect, this.#random);
     this.#setState('reconnecting');
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
