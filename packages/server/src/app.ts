@@ -18,7 +18,7 @@ import { DEFAULT_CONFIG } from './config.js';
 import type { ServerConfig } from './config.js';
 import { ContactService } from './contacts/contact-service.js';
 import { ConversationService } from './conversations/conversation-service.js';
-import { LocalRegistry, RedisRegistry, pickServer } from './discovery/registry.js';
+import { Balancer, LocalRegistry, RedisRegistry } from './discovery/registry.js';
 import type { Registry } from './discovery/registry.js';
 import { clientErrorHandler, errorBody, errorHandler } from './http/errors.js';
 import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
@@ -92,9 +92,6 @@ function connectionsCheckingInterval(config: ServerConfig): number {
   return Math.min(30_000, Math.max(100, Math.floor(Math.min(...limits) / 2)));
 }
 
-/** How often a chat server heartbeats its address and load into discovery, ms. */
-const REGISTRY_HEARTBEAT_MS = 2000;
-
 /**
  * Build a Parley server: the embedded store and in-process bus by default, PostgreSQL and
  * Redis when `db` and `redis` are set (cluster mode).
@@ -164,7 +161,7 @@ export async function createParley(
         timeoutMs: config.heartbeatTimeoutMs,
         log,
       });
-    registry = new RedisRegistry(redis, config.redisPrefix, log);
+    registry = new RedisRegistry(redis, config.redisPrefix, log, config.discoveryStaleMs);
   } else {
     bus = options.bus ?? new MemoryBus();
     tracker = options.presence ?? new MemoryPresence(config.heartbeatTimeoutMs);
@@ -266,6 +263,7 @@ export async function createParley(
       authRatePerMin: config.authRatePerMin,
     });
     registerOpenApiRoute(scope);
+    const balancer = new Balancer();
     scope.get<{ Querystring: { region?: string } }>(
       '/v1/discovery',
       {
@@ -274,7 +272,7 @@ export async function createParley(
         },
       },
       async (req): Promise<Discovery> => {
-        const best = pickServer(await registry.list(), req.query.region);
+        const best = balancer.pick(await registry.list(), req.query.region);
         return { url: best.url, serverId: best.id, region: best.region };
       },
     );
@@ -359,7 +357,7 @@ export async function createParley(
       publicUrl ||= `ws://${host.includes(':') ? `[${host}]` : host}:${port}/v1/ws`;
       if (chat) {
         await beat();
-        announce = setInterval(() => void beat(), REGISTRY_HEARTBEAT_MS);
+        announce = setInterval(() => void beat(), config.discoveryHeartbeatMs);
         announce.unref();
       }
       lifecycle.info(

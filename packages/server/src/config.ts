@@ -25,6 +25,10 @@ export interface ServerConfig {
   publicUrl: string;
   /** Region this chat server is in; discovery prefers servers in the client's region. Default `default`. */
   region: string;
+  /** How often a chat server writes its address and load into discovery, ms. Default 250. */
+  discoveryHeartbeatMs: number;
+  /** Discovery stops naming a chat server this long after its last heartbeat (Redis key TTL), ms. Default 1000. */
+  discoveryStaleMs: number;
   /**
    * Which proxies to believe about the client address (X-Forwarded-For), for per-address
    * rate limits behind a load balancer: `true`, a hop count, or comma-separated addresses or
@@ -181,6 +185,8 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   dbPoolMax: 10,
   publicUrl: '',
   region: 'default',
+  discoveryHeartbeatMs: 250,
+  discoveryStaleMs: 1000,
   trustProxy: '',
   port: 8080,
   host: '127.0.0.1',

@@ -27,14 +27,61 @@ export interface Registry {
   list(): Promise<ChatServerInfo[]>;
 }
 
-/** Pick the least loaded healthy server, preferring the client's region; ties at random. */
-export function pickServer(servers: readonly ChatServerInfo[], region?: string): ChatServerInfo {
-  if (servers.length === 0) throw new ParleyError('unavailable', 'No chat server is available');
-  const local = region ? servers.filter((s) => s.region === region) : [];
-  const pool = local.length > 0 ? local : servers;
-  const min = Math.min(...pool.map((s) => s.load));
-  const best = pool.filter((s) => s.load <= min * 1.05 + 1);
-  return best[Math.floor(Math.random() * best.length)] as ChatServerInfo;
+/** How long an answer of this discovery instance counts toward a server's load, ms. */
+export const ASSIGNMENT_WINDOW_MS = 2000;
+
+/**
+ * Chooses a chat server for each client. A server's load is its last reported connection count
+ * plus the clients this instance sent it within `windowMs`: reports lag by a heartbeat and a
+ * connect, and without its own recent answers every client that asks in that gap would be sent
+ * to the same least-loaded server. Then power of two choices: the less loaded of two servers
+ * picked at random, so several discovery instances acting on the same reports still spread
+ * their clients instead of all picking one minimum.
+ */
+export class Balancer {
+  /** Times of recent answers per server id, oldest first. */
+  private readonly recent = new Map<string, number[]>();
+  constructor(
+    private readonly windowMs = ASSIGNMENT_WINDOW_MS,
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Pick a healthy server, preferring the client's region, and count the answer. */
+  pick(servers: readonly ChatServerInfo[], region?: string): ChatServerInfo {
+    if (servers.length === 0) throw new ParleyError('unavailable', 'No chat server is available');
+    const local = region ? servers.filter((s) => s.region === region) : [];
+    const pool = local.length > 0 ? local : servers;
+    const now = this.now();
+    this.prune(now);
+    let best = pool[Math.floor(this.random() * pool.length)] as ChatServerInfo;
+    if (pool.length > 1) {
+      let j = Math.floor(this.random() * (pool.length - 1));
+      if (j >= pool.indexOf(best)) j++;
+      const other = pool[j] as ChatServerInfo;
+      const a = this.loadOf(best);
+      const b = this.loadOf(other);
+      if (b < a || (b === a && this.random() < 0.5)) best = other;
+    }
+    const times = this.recent.get(best.id);
+    if (times) times.push(now);
+    else this.recent.set(best.id, [now]);
+    return best;
+  }
+
+  /** Reported load plus this instance's answers within the window. */
+  loadOf(server: ChatServerInfo): number {
+    return server.load + (this.recent.get(server.id)?.length ?? 0);
+  }
+
+  private prune(now: number): void {
+    for (const [id, times] of this.recent) {
+      let k = 0;
+      while (k < times.length && (times[k] as number) <= now - this.windowMs) k++;
+      if (k === times.length) this.recent.delete(id);
+      else if (k > 0) times.splice(0, k);
+    }
+  }
 }
 
 /** The embedded server is its own and only chat server. */
@@ -51,57 +98,80 @@ export class LocalRegistry implements Registry {
   }
 }
 
-/** Chat servers in a Redis hash; entries older than `staleMs` are ignored and pruned. */
+/**
+ * Chat servers in Redis, one key per server that expires `staleMs` after its last heartbeat
+ * (Redis's clock decides, so clock skew between machines does not matter), and a set of their
+ * ids. A server that stops beating leaves discovery within `staleMs`.
+ */
 export class RedisRegistry implements Registry {
-  private readonly key: string;
+  private readonly ids: string;
+  private readonly keyPrefix: string;
+  /** The hash API servers of the previous release read: kept for rolling upgrades. */
+  private readonly legacy: string;
   constructor(
     private readonly redis: Redis,
     prefix: string,
     private readonly log: Logger,
-    /** A server that has not heartbeated for this long leaves discovery, ms. Default 6000. */
-    private readonly staleMs = 6000,
+    /** A server that has not heartbeated for this long leaves discovery, ms. Default 1000. */
+    private readonly staleMs = 1000,
   ) {
-    this.key = `${prefix}servers`;
+    this.ids = `${prefix}chat:ids`;
+    this.keyPrefix = `${prefix}chat:server:`;
+    this.legacy = `${prefix}servers`;
   }
 
   async heartbeat(info: ChatServerInfo): Promise<void> {
-    await this.redis.hset(this.key, info.id, JSON.stringify(info));
+    const json = JSON.stringify(info);
+    await this.redis
+      .multi()
+      .set(this.keyPrefix + info.id, json, 'PX', Math.max(1, Math.round(this.staleMs)))
+      .sadd(this.ids, info.id)
+      .hset(this.legacy, info.id, json)
+      .exec();
   }
 
   async remove(id: string): Promise<void> {
-    await this.redis.hdel(this.key, id);
+    await this.redis
+      .multi()
+      .del(this.keyPrefix + id)
+      .srem(this.ids, id)
+      .hdel(this.legacy, id)
+      .exec();
   }
 
   async list(): Promise<ChatServerInfo[]> {
-    let all: Record<string, string>;
+    let ids: string[];
+    let values: Array<string | null>;
     try {
-      all = await this.redis.hgetall(this.key);
+      ids = await this.redis.smembers(this.ids);
+      values = ids.length > 0 ? await this.redis.mget(ids.map((id) => this.keyPrefix + id)) : [];
     } catch (err) {
       this.log.warn({ err }, 'discovery: Redis unavailable');
       throw new ParleyError('unavailable', 'Discovery is temporarily unavailable');
     }
-    const now = Date.now();
     const out: ChatServerInfo[] = [];
-    const stale: string[] = [];
-    for (const [id, raw] of Object.entries(all)) {
-      try {
-        const info = JSON.parse(raw) as ChatServerInfo;
-        if (now - info.updatedAt <= this.staleMs) out.push(info);
-        else stale.push(id);
-      } catch {
-        stale.push(id);
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const raw = values[i];
+      if (!raw) {
+        gone.push(id);
+        return;
       }
-    }
-    // Long-dead entries are pruned lazily (a live server re-adds itself on its next beat).
-    const dead = stale.filter((id) => {
-      const info = all[id];
       try {
-        return now - (JSON.parse(info ?? '{}') as ChatServerInfo).updatedAt > 10 * this.staleMs;
+        out.push(JSON.parse(raw) as ChatServerInfo);
       } catch {
-        return true;
+        gone.push(id);
       }
     });
-    if (dead.length > 0) this.redis.hdel(this.key, ...dead).catch(() => undefined);
+    // Expired servers leave the set lazily; a live one adds itself back on its next beat.
+    if (gone.length > 0) {
+      this.redis
+        .multi()
+        .srem(this.ids, ...gone)
+        .hdel(this.legacy, ...gone)
+        .exec()
+        .catch(() => undefined);
+    }
     return out;
   }
 }
