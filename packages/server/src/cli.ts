@@ -21,6 +21,8 @@ const USAGE = `Usage:
   parley user add <username> [--display-name NAME] [--data-dir ./data]   (password from PARLEY_PASSWORD or prompt)
   parley chat [--url http://localhost:8080] [--username NAME] [--signup]   (password from PARLEY_PASSWORD or prompt)
   parley cluster [--chat 3] [--base-port 8080] [--db postgres://…] [--redis redis://…]
+  parley backup --to FILE [--data-dir ./data]   (online: a consistent copy while the server runs)
+  parley restore --from FILE --data-dir DIR [--force]   (the server on DIR must be stopped)
   parley serve --role api|chat|all --db postgres://… --redis redis://…   (cluster mode)
 
 Commands of parley chat:
@@ -122,6 +124,11 @@ async function main(): Promise<void> {
     case 'cluster': {
       const { cluster } = await import('./cli/cluster.js');
       return cluster(rest);
+    }
+    case 'backup':
+    case 'restore': {
+      const commands = await import('./cli/backup.js');
+      return commands[cmd](rest);
     }
     case 'help':
     case '--help':
