@@ -23,6 +23,7 @@ import type { Registry } from './discovery/registry.js';
 import { clientErrorHandler, errorBody, errorHandler } from './http/errors.js';
 import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
 import { WEB_DIST_DIR, registerApiHeaders, registerWebApp, setApiHeaders } from './http/web.js';
+import { metricsListener, registerOperations } from './http/operations.js';
 import { registerRoutes } from './http/routes.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -277,21 +278,23 @@ export async function createParley(
       },
     );
   });
-  http.get('/healthz', async (_req, reply) =>
-    ready ? { ok: true } : reply.status(503).send(errorBody('unavailable')),
-  );
-  http.get('/readyz', async (_req, reply) => {
-    try {
-      await store.ping();
-      return ready ? { ok: true } : reply.status(503).send(errorBody('unavailable'));
-    } catch {
-      return reply.status(503).send(errorBody('unavailable'));
-    }
+  // Probes and scrapes have a bucket of their own, so they never eat into a client's API budget.
+  http.register(async (scope) => {
+    await scope.register(rateLimit, {
+      max: config.httpRatePerMin,
+      timeWindow: '1 minute',
+      errorResponseBuilder: () => ({ statusCode: 429, ...errorBody('rate_limited') }),
+    });
+    registerOperations(scope, {
+      serving: () => ready,
+      storeFailure: () => undefined,
+      ping: () => store.ping(),
+      metrics,
+      metricsToken: config.metricsToken,
+      serveMetrics: config.metricsPort === 0,
+    });
   });
-  http.get('/metrics', async (_req, reply) => {
-    void reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  const metricsServer = config.metricsPort > 0 ? metricsListener(metrics, config.metricsToken) : undefined;
   // The web app (packages/web, built at install) at `/`, same origin as the API.
   registerWebApp(http, WEB_DIST_DIR);
 
@@ -350,6 +353,12 @@ export async function createParley(
       // A deep accept queue (4096; Linux caps it at net.core.somaxconn): a reconnect storm's SYNs
       // wait to be accepted instead of being dropped and retried by the clients 1 s later.
       await http.listen({ port: config.port, host: config.host, backlog: 4096 });
+      if (metricsServer) {
+        await new Promise<void>((resolve, reject) => {
+          metricsServer.once('error', reject);
+          metricsServer.listen(config.metricsPort, config.metricsHost, () => resolve());
+        });
+      }
       ready = true;
       push.start();
       const port = (http.server.address() as AddressInfo).port;
@@ -387,6 +396,10 @@ export async function createParley(
         await receipts.close();
         await presence.close();
         await http.close();
+        if (metricsServer) {
+          metricsServer.closeAllConnections();
+          await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+        }
         await bus.close();
         redis?.disconnect();
         await store.close();

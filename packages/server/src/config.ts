@@ -75,8 +75,18 @@ export interface ServerConfig {
   sendBurst: number;
   /** Signups and logins per minute per client address. Default 30. */
   authRatePerMin: number;
-  /** Other HTTP requests per minute per client address. Default 1200. */
+  /** Other HTTP requests per minute per client address; `/healthz`, `/readyz` and `/metrics` have a bucket of this size of their own. Default 1200. */
   httpRatePerMin: number;
+  /**
+   * Bearer token `GET /metrics` requires (`Authorization: Bearer <token>`; env
+   * PARLEY_METRICS_TOKEN or PARLEY_METRICS_TOKEN_FILE). Default empty: no token, so serve
+   * metrics only on a private address (`metricsPort`) or behind a proxy that hides them.
+   */
+  metricsToken: string;
+  /** Serve `/metrics` on a listener of its own on this port instead of the API's. Default 0: on the API's listener. */
+  metricsPort: number;
+  /** Address of the `/metrics` listener when `metricsPort` is set. Default 127.0.0.1. */
+  metricsHost: string;
   /** scrypt cost as log2(N). Default 17 (OWASP). Lower only for tests and benchmarks. */
   scryptLogN: number;
   /**
@@ -207,6 +217,9 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   sendBurst: 200,
   authRatePerMin: 30,
   httpRatePerMin: 1200,
+  metricsToken: '',
+  metricsPort: 0,
+  metricsHost: '127.0.0.1',
   scryptLogN: 17,
   scryptConcurrency: 2,
   loginFreeFailures: 5,
