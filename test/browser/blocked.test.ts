@@ -29,6 +29,7 @@ describe('blocking in the web app', () => {
     const carol = await newUser(server.url, uname('carol'));
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const d = await carol.http.direct({ username: ana.username });
+    await carol.http.setPrivacy({ online: 'everyone' }); // ana, a 1:1 partner, sees it
     await carol.http.send(d.id, { clientId: 'c1', text: 'Hi Ana' });
     // Carol is online the whole time.
     const carolOnline = await new Recorder(server.url, carol.session.token).start();

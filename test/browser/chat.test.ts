@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newDevice, newUser } from '../helpers/sdk.js';
 import {
   SERVER_ARGS,
   bubble,
@@ -44,6 +44,8 @@ describe('1:1 chat between two browsers', () => {
     await signUp(a.page, alice, 'Alice Liddell');
     const b = await newTab(browser, server.url);
     await signUp(b.page, bob, 'Bob Builder');
+    // Alice is no contact of Bob's: she sees his presence once he shows it to everyone.
+    await (await newDevice(server.url, bob, 'api')).http.setPrivacy({ online: 'everyone' });
 
     // The device got a name from the user agent.
     await a.page.getByRole('button', { name: 'Settings and devices' }).click();

@@ -94,6 +94,7 @@ describe('push notifications in the web app', () => {
     const sub = push.subscribe();
     await bob.http.registerPush({ kind: 'webpush', endpoint: sub.endpoint, keys: sub.keys });
     const c = await ana.http.direct({ userId: bob.id });
+    await bob.http.setPrivacy({ online: 'everyone' }); // ana, a 1:1 partner, sees him go
     // Bob leaves the app (the page goes away): once he is offline, he is notified.
     await tab.page.goto('about:blank');
     await eventually(

@@ -23,6 +23,7 @@ describe('blocking and presence', () => {
     const ana = await newUser(server.url);
     const carol = await newUser(server.url);
     await carol.http.direct({ username: ana.username });
+    await carol.http.setPrivacy({ online: 'everyone' }); // a 1:1 partner sees it
     const anaRec = await new Recorder(server.url, ana.session.token).start();
     const seen: Presence[] = [];
     anaRec.client.on('presence', (p) => {

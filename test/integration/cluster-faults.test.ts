@@ -174,6 +174,7 @@ describe.skipIf(skip !== null)('cluster faults', () => {
     expect(cluster.chats.some((c) => c.output().includes('catch-up recovers'))).toBe(true);
     // Presence is rebuilt from heartbeats: a connected partner shows online again.
     const [a, b] = [t.users[0]!, t.users[1]!];
+    await a.http.setPrivacy({ online: 'everyone' }); // b is a 1:1 partner, not a contact
     await eventually(
       async () => (await b.http.presence([a.id])).presence[0]?.online === true,
       'presence rebuilt after the Redis restart',

@@ -102,7 +102,8 @@ describe('presence', () => {
     try {
       const a = await newUser(slow.url);
       const b = await newUser(slow.url);
-      await b.http.direct({ username: a.username }); // a 1:1 partner also gets presence
+      await b.http.direct({ username: a.username }); // a 1:1 partner also gets presence…
+      await a.http.setPrivacy({ online: 'everyone' }); // …when a shows it to everyone
       const rb = await new Recorder(slow.url, b.session.token).start();
       const seen = presenceLog(rb, a.id);
       const ra = await new Recorder(slow.url, a.session.token).start();
@@ -129,6 +130,7 @@ describe('presence', () => {
       const a = await newUser(own.url);
       const b = await newUser(own.url);
       await a.http.direct({ username: b.username });
+      await a.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' });
       const ra = await new Recorder(own.url, a.session.token).start();
       ra.stop();
       await eventually(async () => (await b.http.presence([a.id])).presence[0]?.online === false, 'offline');
@@ -169,6 +171,7 @@ describe('presence', () => {
     const [a, friend, partner, stranger, coMember, blocked] = await Promise.all(
       [1, 2, 3, 4, 5, 6].map(() => newUser(server.url)),
     );
+    await a!.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' }); // partners too
     await contacts(a!, friend!);
     await partner!.http.direct({ username: a!.username });
     await contacts(a!, blocked!);

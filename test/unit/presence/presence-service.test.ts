@@ -1,5 +1,7 @@
 /** Presence fan-out: audiences looked up per turn, and never an older change after a newer one. */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PRIVACY } from '@parley/protocol';
+import type { PrivacySettings } from '@parley/protocol';
 import { MemoryBus } from '@parley/server';
 import type { BusEvent } from '../../../packages/server/src/bus/bus.js';
 import { PresenceService } from '../../../packages/server/src/presence/presence-service.js';
@@ -16,6 +18,12 @@ class GatedStore {
         answer: () => resolve(userIds.map((u) => [`watcher-of-${u}`])),
       });
     });
+  }
+  async acceptedContacts(userIds: readonly string[]): Promise<string[][]> {
+    return userIds.map((u) => [`watcher-of-${u}`]);
+  }
+  async getPrivacies(userIds: readonly string[]): Promise<PrivacySettings[]> {
+    return userIds.map(() => DEFAULT_PRIVACY);
   }
   async setLastActive(): Promise<void> {}
 }

@@ -80,5 +80,35 @@ for (const adapter of selectedAdapters()) {
       });
       expect(await store.getPrivacy(b.id)).toEqual(DEFAULT_PRIVACY);
     });
+
+    it('answers the privacy settings of many users at once, in the order asked', async () => {
+      const [a, b] = [await user(), await user()];
+      await store.setPrivacy(b.id, { online: 'nobody' });
+      expect(await store.getPrivacies([b.id, 'u_nobody', a.id, b.id])).toEqual([
+        { ...DEFAULT_PRIVACY, online: 'nobody' },
+        DEFAULT_PRIVACY,
+        DEFAULT_PRIVACY,
+        { ...DEFAULT_PRIVACY, online: 'nobody' },
+      ]);
+      expect(await store.getPrivacies([])).toEqual([]);
+    });
+
+    it('answers the accepted contacts of many users at once, sorted, requests left out', async () => {
+      const now = Date.now();
+      const [a, b, c, d] = [await user(), await user(), await user(), await user()];
+      await store.setContactPair(a.id, 'accepted', b.id, 'accepted', now);
+      await store.setContactPair(a.id, 'accepted', c.id, 'accepted', now);
+      await store.setContactPair(a.id, 'outgoing', d.id, 'incoming', now);
+      const sorted = (ids: string[]) => [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      expect(await store.acceptedContacts([a.id, d.id, b.id, a.id])).toEqual([
+        sorted([b.id, c.id]),
+        [],
+        [a.id],
+        sorted([b.id, c.id]),
+      ]);
+      await store.setContactPair(a.id, 'none', b.id, 'none', now);
+      expect(await store.acceptedContacts([b.id])).toEqual([[]]);
+      expect(await store.acceptedContacts([])).toEqual([]);
+    });
   });
 }

@@ -127,6 +127,11 @@ export class ContactService {
     const [me, other] = [await this.store.getUserById(userId), await this.store.getUserById(otherId)];
     if (other) this.notify(userId, other, 'none');
     if (me && state !== 'incoming') this.notify(otherId, me, 'none');
+    if (state === 'accepted') {
+      // Presence shown to contacts only is theirs no more.
+      await this.presence.sendTo(userId, otherId);
+      await this.presence.sendTo(otherId, userId);
+    }
     return 'none';
   }
 

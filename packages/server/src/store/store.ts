@@ -212,6 +212,8 @@ export interface Store {
   getPrivacy(userId: string): Promise<PrivacySettings>;
   /** Change some of the user's privacy settings (the others stay); returns them all. */
   setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings>;
+  /** `getPrivacy` of several users at once, in the order given. */
+  getPrivacies(userIds: readonly string[]): Promise<PrivacySettings[]>;
   createDevice(device: DeviceRow, tokenHash: string): Promise<void>;
   /**
    * For each token hash, in the order given: the live (not revoked) device holding it, with
@@ -327,6 +329,8 @@ export interface Store {
    * users of a whole turn: a reconnect storm brings thousands at once.
    */
   presenceAudiences(userIds: readonly string[]): Promise<string[][]>;
+  /** For each user (in the order given): their accepted contacts, sorted. */
+  acceptedContacts(userIds: readonly string[]): Promise<string[][]>;
   /**
    * Users who show `userId`'s name: members of a conversation they are in, and anyone with
    * a contact row (accepted or requested, either way) with them; `userId` included, sorted.

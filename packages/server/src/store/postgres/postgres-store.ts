@@ -298,6 +298,15 @@ export class PostgresStore implements Store {
     const [r] = await this.rows<PrivacyDbRow>(`SELECT ${PRIVACY_COLUMNS} FROM users WHERE id = $1`, [userId]);
     return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
   }
+  async getPrivacies(userIds: readonly string[]): Promise<PrivacySettings[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.rows<PrivacyDbRow & { id: string }>(
+      `SELECT id, ${PRIVACY_COLUMNS} FROM users WHERE id = ANY($1::text[])`,
+      [[...new Set(userIds)]],
+    );
+    const byId = new Map(rows.map((r) => [r.id, toPrivacy(r)]));
+    return userIds.map((id) => byId.get(id) ?? { ...DEFAULT_PRIVACY });
+  }
   async setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings> {
     // A null parameter keeps that setting.
     const [r] = await this.rows<PrivacyDbRow>(
@@ -767,6 +776,19 @@ export class PostgresStore implements Store {
        ORDER BY u.n, a.id`,
       [userIds],
       'parley_presence_audiences',
+    );
+    const out: string[][] = userIds.map(() => []);
+    for (const r of rows) out[r.n - 1]?.push(r.id);
+    return out;
+  }
+  async acceptedContacts(userIds: readonly string[]): Promise<string[][]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.rows<{ n: number; id: string }>(
+      `SELECT u.n::int AS n, k.contact_id AS id
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n)
+       JOIN contacts k ON k.user_id = u.id AND k.state = 'accepted'
+       ORDER BY u.n, k.contact_id`,
+      [userIds],
     );
     const out: string[][] = userIds.map(() => []);
     for (const r of rows) out[r.n - 1]?.push(r.id);

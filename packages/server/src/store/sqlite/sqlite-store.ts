@@ -279,6 +279,9 @@ function prepareStatements(db: Database.Database) {
        WHERE a.user_id = ? AND b.user_id = ? LIMIT 1`,
     ).pluck(),
     contactState: p('SELECT state FROM contacts WHERE user_id = ? AND contact_id = ?').pluck(),
+    acceptedContacts: p(
+      "SELECT contact_id FROM contacts WHERE user_id = ? AND state = 'accepted' ORDER BY contact_id",
+    ).pluck(),
     listContacts: p('SELECT contact_id, state, since FROM contacts WHERE user_id = ? ORDER BY since'),
     upsertContact: p(
       `INSERT INTO contacts (user_id, contact_id, state, since) VALUES (?, ?, ?, ?)
@@ -638,6 +641,12 @@ export class SqliteStore implements Store {
     const r = this.s.privacy.get(userId) as PrivacyDbRow | undefined;
     return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
   }
+  async getPrivacies(userIds: readonly string[]): Promise<PrivacySettings[]> {
+    return userIds.map((id) => {
+      const r = this.s.privacy.get(id) as PrivacyDbRow | undefined;
+      return r ? toPrivacy(r) : { ...DEFAULT_PRIVACY };
+    });
+  }
   async setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings> {
     const r = this.s.setPrivacy.get({
       id: userId,
@@ -928,6 +937,9 @@ export class SqliteStore implements Store {
       out.push(ids.filter((id) => id !== userId && !blocked.has(id)));
     }
     return out;
+  }
+  async acceptedContacts(userIds: readonly string[]): Promise<string[][]> {
+    return userIds.map((id) => this.s.acceptedContacts.all(id) as string[]);
   }
   async visibleTo(viewerId: string, userIds: readonly string[]): Promise<string[]> {
     const blocked = new Set(await this.blockedAmong(viewerId, userIds));
