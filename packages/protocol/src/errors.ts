@@ -115,6 +115,12 @@ export const ERRORS = {
     message: 'Connection fell too far behind; reconnect',
   },
   server_shutdown: { status: 503, ws: 1001, retryable: true, message: 'Server is shutting down; reconnect' },
+  storage_full: {
+    status: 503,
+    ws: 'frame',
+    retryable: true,
+    message: "The server's disk is full; retry later",
+  },
   unavailable: {
     status: 503,
     ws: 'frame',

@@ -33,6 +33,12 @@ const packed: Record<string, (...a: unknown[]) => Promise<unknown>> = {
   appendPacked: async (batch) => packResults(await store.appendMessages(unpackBatch(batch as unknown[]))),
 };
 
+/** A full disk is a state clients can wait out (retryable), not an internal error. */
+function storageFull(err: unknown): never {
+  if ((err as { code?: unknown } | null)?.code === 'SQLITE_FULL') throw new ParleyError('storage_full');
+  throw err;
+}
+
 port.on('message', (call: Call) => {
   const fn =
     packed[call.method] ??
@@ -41,7 +47,7 @@ port.on('message', (call: Call) => {
     port.postMessage({ id: call.id, ok: false, error: { message: `no store method ${call.method}` } });
     return;
   }
-  fn.apply(store, call.args).then(
+  fn.apply(store, call.args).catch(storageFull).then(
     (value) => port.postMessage({ id: call.id, ok: true, value }),
     (err: unknown) =>
       port.postMessage({
