@@ -128,6 +128,12 @@ export const ERRORS = {
     message: 'Storage is temporarily unavailable; retry',
   },
   internal: { status: 500, ws: 'frame', retryable: true, message: 'Internal server error' },
+  storage_failed: {
+    status: 500,
+    ws: 'frame',
+    retryable: false,
+    message: 'The server cannot read or write its data until an operator repairs it',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every error code Parley can return. */

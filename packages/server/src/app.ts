@@ -113,10 +113,14 @@ export async function createParley(
     options.store ??
     (config.db
       ? await PostgresStore.open({ url: config.db, max: config.dbPoolMax })
-      : await openThreadedSqliteStore({
-          path: join(config.dataDir, 'parley.db'),
-          durability: config.durability,
-        }));
+      : await openThreadedSqliteStore(
+          {
+            path: join(config.dataDir, 'parley.db'),
+            durability: config.durability,
+            quickCheck: config.storeQuickCheck,
+          },
+          { log },
+        ));
   // New data is created owner-only; data made before (or by hand) is left as is, but said.
   const loose = options.store || config.db ? [] : looseDataModes(join(config.dataDir, 'parley.db'));
   if (loose.length > 0) {
@@ -287,7 +291,7 @@ export async function createParley(
     });
     registerOperations(scope, {
       serving: () => ready,
-      storeFailure: () => undefined,
+      storeFailure: () => (store as Store).failure,
       ping: () => store.ping(),
       metrics,
       metricsToken: config.metricsToken,

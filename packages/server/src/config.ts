@@ -45,6 +45,11 @@ export interface ServerConfig {
   logLevel: string;
   /** Embedded store durability, see SqliteStoreOptions. Default normal. */
   durability: 'normal' | 'full';
+  /**
+   * Check the embedded store's file at start (`PRAGMA quick_check`, which reads every page)
+   * and refuse to serve a damaged one. Default true.
+   */
+  storeQuickCheck: boolean;
   /** Interval at which clients should heartbeat, ms. Default 5000. */
   heartbeatMs: number;
   /** A connection with no frame for this long is closed as dead, and a user with no heartbeat from any device for this long is offline, ms. Default 30000. */
@@ -203,6 +208,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   dataDir: './data',
   logLevel: 'info',
   durability: 'normal',
+  storeQuickCheck: true,
   heartbeatMs: 5000,
   heartbeatTimeoutMs: 30_000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,

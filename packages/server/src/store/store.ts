@@ -416,5 +416,11 @@ export interface Store {
   // ---- lifecycle ----
   /** Throws when the engine does not answer (used by /readyz). */
   ping(): Promise<void>;
+  /**
+   * Set once the store failed for good (a damaged file, a store thread that died): every call
+   * then throws `storage_failed`, and /healthz and /readyz answer 503. Adapters that recover by
+   * themselves (PostgreSQL reconnects) never set it.
+   */
+  readonly failure?: Error;
   close(): Promise<void>;
 }

@@ -47,16 +47,25 @@ port.on('message', (call: Call) => {
     port.postMessage({ id: call.id, ok: false, error: { message: `no store method ${call.method}` } });
     return;
   }
-  fn.apply(store, call.args).catch(storageFull).then(
-    (value) => port.postMessage({ id: call.id, ok: true, value }),
-    (err: unknown) =>
-      port.postMessage({
-        id: call.id,
-        ok: false,
-        error:
-          err instanceof ParleyError
-            ? { code: err.code, message: err.message }
-            : { message: err instanceof Error ? err.message : String(err) },
-      }),
-  );
+  fn.apply(store, call.args)
+    .catch(storageFull)
+    .then(
+      (value) => port.postMessage({ id: call.id, ok: true, value }),
+      (err: unknown) =>
+        port.postMessage({
+          id: call.id,
+          ok: false,
+          error:
+            err instanceof ParleyError
+              ? { code: err.code, message: err.message }
+              : {
+                  message: err instanceof Error ? err.message : String(err),
+                  // SQLite's own code (`SQLITE_CORRUPT`, ...): the threaded store stops on a damaged file.
+                  sqlite:
+                    typeof (err as { code?: unknown }).code === 'string'
+                      ? (err as { code: string }).code
+                      : undefined,
+                },
+        }),
+    );
 });

@@ -1,14 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import { ParleyError, isErrorCode } from '@parley/protocol';
+import type { Logger } from '../../logger.js';
 import type { AppendResult, NewMessage, Store, StoreCapabilities } from '../store.js';
 import { wellFormed } from '../rows.js';
 import { packBatch, unpackResults } from './append-codec.js';
-import { SqliteStore } from './sqlite-store.js';
+import { SqliteStore, isCorruption } from './sqlite-store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 
 type Reply =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { code?: string; message: string } };
+  | { id: number; ok: false; error: { code?: string; message: string; sqlite?: string } };
+
+/** What every call answers once the store failed for good: retrying cannot help. */
+const failed = (why: Error) => new ParleyError('storage_failed', `The store failed: ${why.message}`);
 
 /**
  * Pure reads served by the reader thread's own connection, so that they do not queue behind
@@ -100,6 +104,8 @@ export interface ThreadedSqliteOptions {
   inlineSlowMs?: number;
   /** Default 1000 ms. */
   inlineCooldownMs?: number;
+  /** Told once when the store fails for good (a damaged file, a store thread that died). */
+  log?: Logger;
 }
 
 interface Thread {
@@ -107,12 +113,32 @@ interface Thread {
   stop(): Promise<void>;
 }
 
-async function startThread(opts: SqliteStoreOptions, name: string): Promise<Thread> {
+/**
+ * Once set, the store answers every call with `storage_failed`: a damaged file must take no
+ * more writes, and a dead thread answers nothing.
+ */
+class Failure {
+  error: Error | undefined;
+  constructor(private readonly log: Logger | undefined) {}
+
+  set(err: Error): void {
+    if (this.error) return;
+    this.error = err;
+    this.log?.fatal(
+      { err },
+      'the store failed: refusing every call; /healthz and /readyz answer 503. Restart; a damaged file must be restored from a backup',
+    );
+  }
+}
+
+async function startThread(opts: SqliteStoreOptions, name: string, failure: Failure): Promise<Thread> {
   const script = new URL('./sqlite-worker.js', import.meta.url);
   const worker = new Worker(script, { workerData: opts, name });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
-  let failed: Error | null = null;
+  let dead: Error | null = null;
+  // A thread that fails while opening fails the open; only one that dies later fails the store.
+  let started = false;
 
   const ready = new Promise<void>((resolve, reject) => {
     pending.set(0, { resolve: () => resolve(), reject });
@@ -123,14 +149,19 @@ async function startThread(opts: SqliteStoreOptions, name: string): Promise<Thre
     pending.delete(reply.id);
     if (reply.ok) p.resolve(reply.value);
     else {
-      const { code, message } = reply.error;
+      const { code, message, sqlite } = reply.error;
+      if (isCorruption({ code: sqlite })) {
+        failure.set(Object.assign(new Error(message), { code: sqlite }));
+        p.reject(failed(failure.error as Error));
+        return;
+      }
       p.reject(code !== undefined && isErrorCode(code) ? new ParleyError(code, message) : new Error(message));
     }
   });
   const failAll = (err: Error) => {
-    failed = err;
-    for (const p of pending.values())
-      p.reject(new ParleyError('unavailable', `store thread stopped: ${err.message}`));
+    dead = err;
+    if (started) failure.set(new Error(`${name} thread stopped: ${err.message}`));
+    for (const p of pending.values()) p.reject(started ? failed(failure.error as Error) : err);
     pending.clear();
   };
   worker.on('error', failAll);
@@ -142,10 +173,10 @@ async function startThread(opts: SqliteStoreOptions, name: string): Promise<Thre
     await worker.terminate();
     throw err;
   }
+  started = true;
 
   const call = (method: string, args: unknown[]): Promise<unknown> => {
-    if (failed)
-      return Promise.reject(new ParleyError('unavailable', `store thread stopped: ${failed.message}`));
+    if (dead || failure.error) return Promise.reject(failed(failure.error ?? (dead as Error)));
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
@@ -184,14 +215,23 @@ export async function openThreadedSqliteStore(
 ): Promise<Store> {
   const everyMs = tuning.checkpointEveryMs ?? 200;
   const finishFrames = tuning.finishFrames ?? 16_384;
-  const writer = await startThread({ ...opts, role: 'writer', walAutocheckpoint: 65_536 }, 'parley-store');
+  const failure = new Failure(tuning.log);
+  const writer = await startThread(
+    { ...opts, role: 'writer', walAutocheckpoint: 65_536 },
+    'parley-store',
+    failure,
+  );
   let reader: Thread;
   let checkpointer: Thread;
   let inline: SqliteStore | undefined;
   try {
-    reader = await startThread({ ...opts, role: 'reader' }, 'parley-store-reader');
+    reader = await startThread({ ...opts, role: 'reader' }, 'parley-store-reader', failure);
     try {
-      checkpointer = await startThread({ ...opts, role: 'checkpointer' }, 'parley-store-checkpointer');
+      checkpointer = await startThread(
+        { ...opts, role: 'checkpointer' },
+        'parley-store-checkpointer',
+        failure,
+      );
     } catch (err) {
       await reader.stop();
       throw err;
@@ -214,12 +254,17 @@ export async function openThreadedSqliteStore(
     for (const name of INLINE_METHODS) {
       const method = local[name] as (...a: unknown[]) => Promise<unknown>;
       inlineCalls.set(name, (...args) => {
+        if (failure.error) return Promise.reject(failed(failure.error));
         if (!guard.inline) return reader.call(name, args);
         const t0 = performance.now();
         // SqliteStore's reads are synchronous inside: the work is done when the call returns.
         const result = method.apply(local, args);
         guard.took(performance.now() - t0);
-        return result;
+        return result.catch((err: unknown) => {
+          if (!isCorruption(err)) throw err;
+          failure.set(err as Error);
+          throw failed(err as Error);
+        });
       });
     }
   }
@@ -266,6 +311,7 @@ export async function openThreadedSqliteStore(
   return new Proxy({} as Store, {
     get(_target, prop) {
       if (prop === 'capabilities') return capabilities;
+      if (prop === 'failure') return failure.error;
       if (prop === 'close') return close;
       if (prop === 'appendMessages') return appendMessages;
       if (prop === 'then' || typeof prop !== 'string') return undefined;
