@@ -78,12 +78,22 @@ describe('parley backup and restore', () => {
     console.log(
       `backup: ${stdout.trim()}; acked before it ${ackedBefore.size}, when it ended ${afterBackup}, in all ${acked.size}`,
     );
+    // The server still has its database open: even --force is refused.
+    await expect(
+      parley('restore', '--from', backupFile, '--data-dir', server.dataDir, '--force'),
+    ).rejects.toThrow(/running server/);
     clients.splice(0).forEach((c) => c.stop());
     await server.stop();
 
     // A data dir that is not empty is refused without --force.
     await expect(parley('restore', '--from', backupFile, '--data-dir', server.dataDir)).rejects.toThrow(
       /not empty/,
+    );
+    // A database that is not a Parley store is refused.
+    const other = join(tempDir(), 'other.db');
+    new Database(other).exec('CREATE TABLE t (x)').close();
+    await expect(parley('restore', '--from', other, '--data-dir', tempDir())).rejects.toThrow(
+      /not a Parley database/,
     );
     const fresh = tempDir();
     await parley('restore', '--from', backupFile, '--data-dir', fresh);

@@ -44,6 +44,20 @@ export function integrityCheck(path: string): string {
   }
 }
 
+/** Whether a database file holds Parley's tables (a backup of something else is refused). */
+function isParleyStore(path: string): boolean {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'messages')")
+      .pluck()
+      .all();
+    return tables.length === 2;
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * Whether some process has the database open. A connection in WAL mode keeps a shared lock
  * on the database file while it is open, so an exclusive lock is refused while the server runs.
@@ -125,6 +139,7 @@ export async function restore(argv: string[]): Promise<void> {
   if (!existsSync(from)) throw new Error(`no backup at ${from}`);
   const check = integrityCheck(from);
   if (check !== 'ok') throw new Error(`${from} failed its integrity check: ${check}`);
+  if (!isParleyStore(from)) throw new Error(`${from} is not a Parley database`);
   const dbPath = join(dir, DB_FILE);
   const entries = existsSync(dir) ? readdirSync(dir) : [];
   if (entries.length > 0 && !values.force)
