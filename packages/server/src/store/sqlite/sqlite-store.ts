@@ -78,8 +78,8 @@ export interface SqliteStoreOptions {
    */
   walAutocheckpoint?: number;
   /**
-   * Writer only: run `PRAGMA quick_check` when opening (it reads every page: about a second per
-   * GB on a fast disk) and refuse a damaged file. Default false; the server turns it on.
+   * Writer only: run `PRAGMA quick_check` when opening (it reads every page; docs/deploy.md §8
+   * gives its cost) and refuse a damaged file. Default false; the server turns it on.
    */
   quickCheck?: boolean;
 }
