@@ -147,6 +147,8 @@ export interface MemberDbRow {
   joined_at: number;
   read_seq: number;
   delivered_seq: number;
+  /** Non-null while the membership is a message request (hidden while last_seq <= it). */
+  request_seq: number | string | null;
 }
 export const toMember = (r: MemberDbRow): MemberRow => ({
   conversationId: r.conversation_id,
@@ -156,6 +158,7 @@ export const toMember = (r: MemberDbRow): MemberRow => ({
   readSeq: r.read_seq,
   // Reading implies delivery.
   deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+  request: r.request_seq !== null,
 });
 
 export interface LeftDbRow {
@@ -183,6 +186,7 @@ export type SummaryDbRow = ConversationDbRow & {
   peer_delivered_seq: number | null;
   peer_read_seq: number | null;
   muted_until: number | null;
+  request_seq: number | string | null;
   m_pos: number | null;
   m_id: string;
   m_seq: number;
@@ -202,6 +206,7 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
     peerDeliveredSeq: r.peer_delivered_seq,
     peerReadSeq: r.peer_read_seq,
     mutedUntil: r.muted_until,
+    request: r.request_seq !== null,
     lastMessage:
       r.m_pos === null
         ? null

@@ -64,6 +64,8 @@ export interface MemberRow {
   joinedAt: number;
   readSeq: number;
   deliveredSeq: number;
+  /** A message request waiting for this member's answer (see `ConversationSummaryRow.request`). */
+  request: boolean;
 }
 
 /** A conversation as one member sees it in their list. */
@@ -79,6 +81,11 @@ export interface ConversationSummaryRow extends ConversationRow {
   peerReadSeq: number | null;
   /** My mute: push notifications resume at this time (FOREVER: until unmuted); null when never muted. */
   mutedUntil: number | null;
+  /**
+   * A message request waiting for my answer: a direct conversation a non-contact opened with
+   * me. Lists and summaries leave a request out until it has a message I have not deleted.
+   */
+  request: boolean;
 }
 
 /**
@@ -230,8 +237,28 @@ export interface Store {
   touchDevices(ids: readonly string[], at: number): Promise<void>;
 
   // ---- conversations ----
-  /** Get or create the direct conversation of two users (one per pair, whoever asks). */
-  getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow>;
+  /**
+   * Get or create the direct conversation of two users (one per pair, whoever asks). A new one
+   * records `userA` as its creator and, with `request`, is a message request for `userB`.
+   */
+  getOrCreateDirect(
+    id: string,
+    userA: string,
+    userB: string,
+    now: number,
+    request?: boolean,
+  ): Promise<ConversationRow>;
+  /** The direct conversation of two users, if there is one. */
+  findDirect(userA: string, userB: string): Promise<ConversationRow | null>;
+  /** When `userId` created conversations (direct and groups) at or after `since`: the first `limit`, oldest first. */
+  createdSince(userId: string, since: number, limit: number): Promise<number[]>;
+  /** Make a member's pending message request a plain membership; false when it was none. */
+  acceptRequest(conversationId: string, userId: string): Promise<boolean>;
+  /**
+   * Take a pending message request out of the member's list until a newer message arrives
+   * (it stays a request); false when it was none.
+   */
+  dismissRequest(conversationId: string, userId: string): Promise<boolean>;
   createGroup(
     id: string,
     name: string,
@@ -349,6 +376,10 @@ export interface Store {
     stateB: 'accepted' | 'incoming' | 'outgoing' | 'none',
     now: number,
   ): Promise<void>;
+  /** Record that `userId` declined (or dropped) `requesterId`'s contact request at `at`. */
+  recordDecline(userId: string, requesterId: string, at: number): Promise<void>;
+  /** When `userId` last declined `requesterId`'s contact request; null when never. */
+  declinedAt(userId: string, requesterId: string): Promise<number | null>;
   /** Block (idempotent); also marks their direct conversation as blocked. */
   block(blockerId: string, blockedId: string, now: number): Promise<void>;
   unblock(blockerId: string, blockedId: string): Promise<void>;

@@ -391,4 +391,23 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
           CHECK (privacy_group_adds IN ('everyone', 'contacts'));
     `,
   },
+  {
+    version: 9,
+    name: 'message requests, conversation creators, contact declines',
+    // request_seq: non-null on the recipient's membership of a direct conversation a
+    // non-contact opened; out of their list while last_seq <= request_seq. created_by: the
+    // quota of new conversations per user and hour. contact_declines: the request cool-down.
+    sql: () => `
+      ALTER TABLE members ADD COLUMN request_seq bigint;
+      ALTER TABLE conversations ADD COLUMN created_by text COLLATE "C";
+      CREATE INDEX conversations_created_by ON conversations (created_by, created_at)
+        WHERE created_by IS NOT NULL;
+      CREATE TABLE contact_declines (
+        user_id text COLLATE "C" NOT NULL,
+        requester_id text COLLATE "C" NOT NULL,
+        declined_at bigint NOT NULL,
+        PRIMARY KEY (user_id, requester_id)
+      );
+    `,
+  },
 ];

@@ -145,7 +145,7 @@ interface Queryable {
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
-         m.role, m.read_seq, m.muted_until,
+         m.role, m.read_seq, m.muted_until, m.request_seq,
          (SELECT count(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
          CASE WHEN c.kind = 'direct' THEN
@@ -160,6 +160,9 @@ const SUMMARY_SELECT = `
   LEFT JOIN LATERAL (
     SELECT x.* FROM messages x WHERE x.conversation_id = c.id AND x.seq = c.last_seq LIMIT 1
   ) lm ON true`;
+
+/** A member's conversation is in their list: not a request, or a request with a message not deleted. */
+const REQUEST_SHOWN = '(m.request_seq IS NULL OR c.last_seq > m.request_seq)';
 
 const idemKey = (a: string, b: string) => `${a}\u0000${b}`;
 
@@ -379,23 +382,29 @@ export class PostgresStore implements Store {
 
   // ---- conversations ----
 
-  getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow> {
+  getOrCreateDirect(
+    id: string,
+    userA: string,
+    userB: string,
+    now: number,
+    request = false,
+  ): Promise<ConversationRow> {
     const key = directKey(userA, userB);
     return this.transaction(async (c) => {
       // Two servers creating the same pair at once: the loser's insert waits for the
       // winner's commit, does nothing, and the SELECT below (a new snapshot under
       // READ COMMITTED) sees the winner's row.
       const created = await c.query(
-        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
-         VALUES ($1, 'direct', '', $2, $3, $3, 0)
+        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq, created_by)
+         VALUES ($1, 'direct', '', $2, $3, $3, 0, $4)
          ON CONFLICT (direct_key) DO NOTHING`,
-        [id, key, now],
+        [id, key, now, userA],
       );
       if (created.rowCount) {
         await c.query(
-          `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
-           SELECT $1, u, 'member', $2, 0 FROM unnest($3::text[]) AS u`,
-          [id, now, userA === userB ? [userA] : [userA, userB]],
+          `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq, request_seq)
+           SELECT $1, u, 'member', $2, 0, CASE WHEN u = $4 AND $5 THEN 0 END FROM unnest($3::text[]) AS u`,
+          [id, now, userA === userB ? [userA] : [userA, userB], userB, request && userA !== userB],
         );
       }
       const { rows } = await c.query<ConversationDbRow>('SELECT * FROM conversations WHERE direct_key = $1', [
@@ -415,9 +424,9 @@ export class PostgresStore implements Store {
     const others = [...new Set(memberIds)].filter((u) => u !== creatorId);
     return this.transaction(async (c) => {
       const { rows } = await c.query<ConversationDbRow>(
-        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
-         VALUES ($1, 'group', $2, NULL, $3, $3, 0) RETURNING *`,
-        [id, name, now],
+        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq, created_by)
+         VALUES ($1, 'group', $2, NULL, $3, $3, 0, $4) RETURNING *`,
+        [id, name, now, creatorId],
       );
       await c.query(
         `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
@@ -427,6 +436,37 @@ export class PostgresStore implements Store {
       if (!rows[0]) throw new Error('insert returned no row');
       return toConversation(rows[0]);
     });
+  }
+  async findDirect(userA: string, userB: string): Promise<ConversationRow | null> {
+    const [r] = await this.rows<ConversationDbRow>('SELECT * FROM conversations WHERE direct_key = $1', [
+      directKey(userA, userB),
+    ]);
+    return r ? toConversation(r) : null;
+  }
+  async createdSince(userId: string, since: number, limit: number): Promise<number[]> {
+    const rows = await this.rows<{ created_at: number }>(
+      `SELECT created_at FROM conversations WHERE created_by = $1 AND created_at >= $2
+       ORDER BY created_at LIMIT $3`,
+      [userId, since, limit],
+    );
+    return rows.map((r) => Number(r.created_at));
+  }
+  async acceptRequest(conversationId: string, userId: string): Promise<boolean> {
+    const rows = await this.rows(
+      `UPDATE members SET request_seq = NULL
+       WHERE conversation_id = $1 AND user_id = $2 AND request_seq IS NOT NULL RETURNING user_id`,
+      [conversationId, userId],
+    );
+    return rows.length > 0;
+  }
+  async dismissRequest(conversationId: string, userId: string): Promise<boolean> {
+    const rows = await this.rows(
+      `UPDATE members m SET request_seq = c.last_seq FROM conversations c
+       WHERE c.id = m.conversation_id AND m.conversation_id = $1 AND m.user_id = $2
+         AND m.request_seq IS NOT NULL RETURNING m.user_id`,
+      [conversationId, userId],
+    );
+    return rows.length > 0;
   }
   async getConversation(id: string): Promise<ConversationRow | null> {
     const [r] = await this.rows<ConversationDbRow>('SELECT * FROM conversations WHERE id = $1', [id]);
@@ -540,7 +580,8 @@ export class PostgresStore implements Store {
   }
   async listConversations(userId: string, limit: number): Promise<ConversationSummaryRow[]> {
     const rows = await this.rows<SummaryDbRow>(
-      `${SUMMARY_SELECT} WHERE m.user_id = $1 ORDER BY c.last_activity_at DESC, c.id LIMIT $2`,
+      `${SUMMARY_SELECT} WHERE m.user_id = $1 AND ${REQUEST_SHOWN}
+       ORDER BY c.last_activity_at DESC, c.id LIMIT $2`,
       [userId, limit],
     );
     return rows.map(toSummary);
@@ -549,10 +590,10 @@ export class PostgresStore implements Store {
     conversationId: string,
     userId: string,
   ): Promise<ConversationSummaryRow | null> {
-    const [r] = await this.rows<SummaryDbRow>(`${SUMMARY_SELECT} WHERE m.user_id = $1 AND c.id = $2`, [
-      userId,
-      conversationId,
-    ]);
+    const [r] = await this.rows<SummaryDbRow>(
+      `${SUMMARY_SELECT} WHERE m.user_id = $1 AND c.id = $2 AND ${REQUEST_SHOWN}`,
+      [userId, conversationId],
+    );
     return r ? toSummary(r) : null;
   }
 
@@ -765,9 +806,10 @@ export class PostgresStore implements Store {
          ) c
          CROSS JOIN LATERAL (
            SELECT p.user_id FROM members p
-           WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id OFFSET 0
+           WHERE p.conversation_id = m.conversation_id AND p.user_id <> m.user_id AND p.request_seq IS NULL
+           OFFSET 0
          ) p
-         WHERE m.user_id = u.id
+         WHERE m.user_id = u.id AND m.request_seq IS NULL
        ) a
        WHERE a.id <> u.id AND NOT EXISTS (
          SELECT 1 FROM blocks b
@@ -807,7 +849,7 @@ export class PostgresStore implements Store {
            EXISTS (SELECT 1 FROM contacts k WHERE k.user_id = $1 AND k.contact_id = q.id AND k.state = 'accepted')
            OR EXISTS (
              SELECT 1 FROM members a JOIN members b ON b.conversation_id = a.conversation_id
-             WHERE a.user_id = $1 AND b.user_id = q.id
+             WHERE a.user_id = $1 AND b.user_id = q.id AND a.request_seq IS NULL AND b.request_seq IS NULL
            )
          )
        )
@@ -855,6 +897,20 @@ export class PostgresStore implements Store {
           );
       }
     });
+  }
+  async recordDecline(userId: string, requesterId: string, at: number): Promise<void> {
+    await this.rows(
+      `INSERT INTO contact_declines (user_id, requester_id, declined_at) VALUES ($1, $2, $3)
+       ON CONFLICT (user_id, requester_id) DO UPDATE SET declined_at = excluded.declined_at`,
+      [userId, requesterId, at],
+    );
+  }
+  async declinedAt(userId: string, requesterId: string): Promise<number | null> {
+    const [r] = await this.rows<{ declined_at: number }>(
+      'SELECT declined_at FROM contact_declines WHERE user_id = $1 AND requester_id = $2',
+      [userId, requesterId],
+    );
+    return r ? Number(r.declined_at) : null;
   }
   block(blockerId: string, blockedId: string, now: number): Promise<void> {
     const key = directKey(blockerId, blockedId);
@@ -994,7 +1050,7 @@ export class PostgresStore implements Store {
        JOIN members m ON m.conversation_id = q.c AND m.user_id = q.u
        JOIN users u ON u.id = q.u
        JOIN push_subscriptions s ON s.user_id = q.u
-       WHERE m.muted_until IS NULL OR m.muted_until <= $3
+       WHERE (m.muted_until IS NULL OR m.muted_until <= $3) AND m.request_seq IS NULL
        ORDER BY q.ord, s.created_at, s.id`,
       [convs, users, now],
     );

@@ -210,4 +210,21 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   ALTER TABLE users ADD COLUMN privacy_group_adds TEXT NOT NULL DEFAULT 'contacts'
     CHECK (privacy_group_adds IN ('everyone', 'contacts'));
   `,
+  `
+  -- Message requests: non-null on the recipient's membership of a direct conversation a
+  -- non-contact opened; it stays out of their list while last_seq <= request_seq (0: until the
+  -- first message; a deleted request: until a newer one). NULL: a plain membership.
+  ALTER TABLE members ADD COLUMN request_seq INTEGER;
+  -- Who created a conversation, for the quota of new conversations per user and hour.
+  ALTER TABLE conversations ADD COLUMN created_by TEXT;
+  CREATE INDEX conversations_created_by ON conversations(created_by, created_at)
+    WHERE created_by IS NOT NULL;
+  -- The last time a user declined (or dropped) another's contact request: asking again waits.
+  CREATE TABLE contact_declines (
+    user_id TEXT NOT NULL,
+    requester_id TEXT NOT NULL,
+    declined_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, requester_id)
+  ) WITHOUT ROWID;
+  `,
 ];

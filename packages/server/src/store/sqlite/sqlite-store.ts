@@ -95,7 +95,7 @@ export const SQLITE_NEW_PAGE_SIZE = 4096;
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
-         m.role, m.read_seq, m.muted_until,
+         m.role, m.read_seq, m.muted_until, m.request_seq,
          (SELECT COUNT(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
          CASE WHEN c.kind = 'direct' THEN MAX(COALESCE(p.delivered_seq, m.delivered_seq), COALESCE(p.read_seq, m.read_seq)) END AS peer_delivered_seq,
@@ -106,6 +106,9 @@ const SUMMARY_SELECT = `
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
   LEFT JOIN messages lm ON lm.conversation_id = c.id AND lm.seq = c.last_seq`;
+
+/** A member's conversation is in their list: not a request, or a request with a message not deleted. */
+const REQUEST_SHOWN = '(m.request_seq IS NULL OR c.last_seq > m.request_seq)';
 
 /** Conversations whose append state the writer keeps (past this, the cache starts over). */
 const CACHED_CONVERSATIONS = 50_000;
@@ -176,9 +179,25 @@ function prepareStatements(db: Database.Database) {
     touchDevice: p('UPDATE devices SET last_seen_at = ? WHERE id = ?'),
     directByKey: p('SELECT * FROM conversations WHERE direct_key = ?'),
     insertConversation: p(
-      `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq)
-       VALUES (?, ?, ?, ?, ?, ?, 0)`,
+      `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq, created_by)
+       VALUES (?, ?, ?, ?, ?, ?, 0, ?)`,
     ),
+    createdSince: p(
+      'SELECT created_at FROM conversations WHERE created_by = ? AND created_at >= ? ORDER BY created_at LIMIT ?',
+    ).pluck(),
+    setRequest: p('UPDATE members SET request_seq = 0 WHERE conversation_id = ? AND user_id = ?'),
+    acceptRequest: p(
+      'UPDATE members SET request_seq = NULL WHERE conversation_id = ? AND user_id = ? AND request_seq IS NOT NULL',
+    ),
+    dismissRequest: p(
+      `UPDATE members SET request_seq = (SELECT last_seq FROM conversations WHERE id = @c)
+       WHERE conversation_id = @c AND user_id = @u AND request_seq IS NOT NULL`,
+    ),
+    recordDecline: p(
+      `INSERT INTO contact_declines (user_id, requester_id, declined_at) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, requester_id) DO UPDATE SET declined_at = excluded.declined_at`,
+    ),
+    declinedAt: p('SELECT declined_at FROM contact_declines WHERE user_id = ? AND requester_id = ?').pluck(),
     // A member's feed of the conversation starts after its newest message (joined_pos).
     insertMember: p(
       `INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq, joined_pos)
@@ -222,9 +241,10 @@ function prepareStatements(db: Database.Database) {
     ).pluck(),
     setRole: p('UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?'),
     listConversations: p(
-      `${SUMMARY_SELECT} WHERE m.user_id = ? ORDER BY c.last_activity_at DESC, c.id LIMIT ?`,
+      `${SUMMARY_SELECT} WHERE m.user_id = ? AND ${REQUEST_SHOWN}
+       ORDER BY c.last_activity_at DESC, c.id LIMIT ?`,
     ),
-    summary: p(`${SUMMARY_SELECT} WHERE m.user_id = ? AND c.id = ?`),
+    summary: p(`${SUMMARY_SELECT} WHERE m.user_id = ? AND c.id = ? AND ${REQUEST_SHOWN}`),
     idem: p('SELECT * FROM messages WHERE sender_id = ? AND client_id = ?'),
     convForAppend: p('SELECT last_seq, last_pos, blocked FROM conversations WHERE id = ?'),
     setLastSeq: p('UPDATE conversations SET last_seq = ?, last_pos = ?, last_activity_at = ? WHERE id = ?'),
@@ -283,11 +303,11 @@ function prepareStatements(db: Database.Database) {
        UNION
        SELECT p.user_id FROM members m JOIN conversations c ON c.id = m.conversation_id AND c.kind = 'direct'
        JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id
-       WHERE m.user_id = @u`,
+       WHERE m.user_id = @u AND m.request_seq IS NULL AND p.request_seq IS NULL`,
     ).pluck(),
     sharesConversation: p(
       `SELECT 1 FROM members a JOIN members b ON a.conversation_id = b.conversation_id
-       WHERE a.user_id = ? AND b.user_id = ? LIMIT 1`,
+       WHERE a.user_id = ? AND b.user_id = ? AND a.request_seq IS NULL AND b.request_seq IS NULL LIMIT 1`,
     ).pluck(),
     contactState: p('SELECT state FROM contacts WHERE user_id = ? AND contact_id = ?').pluck(),
     acceptedContacts: p(
@@ -328,6 +348,7 @@ function prepareStatements(db: Database.Database) {
       `SELECT m.read_seq, u.push_preview, s.*
        FROM members m JOIN users u ON u.id = m.user_id JOIN push_subscriptions s ON s.user_id = m.user_id
        WHERE m.conversation_id = ? AND m.user_id = ? AND (m.muted_until IS NULL OR m.muted_until <= ?)
+         AND m.request_seq IS NULL
        ORDER BY s.created_at, s.id`,
     ),
     insertJob: p(
@@ -715,16 +736,38 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async getOrCreateDirect(id: string, userA: string, userB: string, now: number): Promise<ConversationRow> {
+  async getOrCreateDirect(
+    id: string,
+    userA: string,
+    userB: string,
+    now: number,
+    request = false,
+  ): Promise<ConversationRow> {
     const key = directKey(userA, userB);
     return this.writeTx(() => {
       const existing = this.s.directByKey.get(key) as ConversationDbRow | undefined;
       if (existing) return toConversation(existing);
-      this.s.insertConversation.run(id, 'direct', '', key, now, now);
+      this.s.insertConversation.run(id, 'direct', '', key, now, now, userA);
       this.s.insertMember.run({ c: id, u: userA, role: 'member', at: now });
-      if (userB !== userA) this.s.insertMember.run({ c: id, u: userB, role: 'member', at: now });
+      if (userB !== userA) {
+        this.s.insertMember.run({ c: id, u: userB, role: 'member', at: now });
+        if (request) this.s.setRequest.run(id, userB);
+      }
       return toConversation(this.s.conversationById.get(id) as ConversationDbRow);
     })();
+  }
+  async findDirect(userA: string, userB: string): Promise<ConversationRow | null> {
+    const r = this.s.directByKey.get(directKey(userA, userB)) as ConversationDbRow | undefined;
+    return r ? toConversation(r) : null;
+  }
+  async createdSince(userId: string, since: number, limit: number): Promise<number[]> {
+    return this.s.createdSince.all(userId, since, limit) as number[];
+  }
+  async acceptRequest(conversationId: string, userId: string): Promise<boolean> {
+    return this.s.acceptRequest.run(conversationId, userId).changes > 0;
+  }
+  async dismissRequest(conversationId: string, userId: string): Promise<boolean> {
+    return this.s.dismissRequest.run({ c: conversationId, u: userId }).changes > 0;
   }
   async createGroup(
     id: string,
@@ -734,7 +777,7 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<ConversationRow> {
     return this.writeTx(() => {
-      this.s.insertConversation.run(id, 'group', name, null, now, now);
+      this.s.insertConversation.run(id, 'group', name, null, now, now, creatorId);
       this.s.insertMember.run({ c: id, u: creatorId, role: 'admin', at: now });
       for (const u of memberIds)
         if (u !== creatorId) this.s.insertMember.run({ c: id, u, role: 'member', at: now });
@@ -1010,6 +1053,12 @@ export class SqliteStore implements Store {
         else this.s.upsertContact.run(u, o, st, now);
       }
     })();
+  }
+  async recordDecline(userId: string, requesterId: string, at: number): Promise<void> {
+    this.s.recordDecline.run(userId, requesterId, at);
+  }
+  async declinedAt(userId: string, requesterId: string): Promise<number | null> {
+    return (this.s.declinedAt.get(userId, requesterId) as number | undefined) ?? null;
   }
   async block(blockerId: string, blockedId: string, now: number): Promise<void> {
     this.forgetDirect(blockerId, blockedId);
