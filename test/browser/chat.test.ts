@@ -45,7 +45,8 @@ describe('1:1 chat between two browsers', () => {
     const b = await newTab(browser, server.url);
     await signUp(b.page, bob, 'Bob Builder');
     // Alice is no contact of Bob's: she sees his presence once he shows it to everyone.
-    await (await newDevice(server.url, bob, 'api')).http.setPrivacy({ online: 'everyone' });
+    const bobApi = await newDevice(server.url, bob, 'api');
+    await bobApi.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' });
 
     // The device got a name from the user agent.
     await a.page.getByRole('button', { name: 'Settings and devices' }).click();
