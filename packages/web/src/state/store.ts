@@ -630,8 +630,14 @@ export class AppStore {
     if (client === null || ids.length === 0) return;
     for (let i = 0; i < ids.length; i += 100) {
       try {
-        const { presence } = await client.http.presence(ids.slice(i, i + 100));
+        const batch = ids.slice(i, i + 100);
+        const { presence } = await client.http.presence(batch);
         for (const p of presence) if (!this.isBlocked(p.userId)) this.presence.set(p.userId, p);
+        // Left out: they show me nothing (now), so no older state of theirs stays on screen.
+        const shown = new Set(presence.map((p) => p.userId));
+        for (const id of batch) {
+          if (!shown.has(id)) this.presence.set(id, { userId: id, online: false, lastActiveAt: null });
+        }
         this.changed();
       } catch {
         return;

@@ -1,7 +1,7 @@
 /** Left-hand panels (full screens on a phone): new chat, new group, contacts, settings. */
 import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Device, User } from '@parley/client';
+import type { Device, PrivacySettings, User } from '@parley/client';
 import { MAX_GROUP_MEMBERS, USERNAME_PATTERN } from '@parley/protocol';
 import { formatLastSeen, formatListTime } from '../lib/format.js';
 import { back, navigate } from '../lib/route.js';
@@ -534,6 +534,86 @@ function NotificationSettings(): JSX.Element {
   );
 }
 
+const AUDIENCES: readonly (readonly [string, string])[] = [
+  ['everyone', 'Everyone'],
+  ['contacts', 'My contacts'],
+  ['nobody', 'Nobody'],
+];
+
+/** The privacy settings, each a labelled choice; `everyone` means anyone I share a chat with. */
+const PRIVACY_CHOICES: readonly {
+  key: keyof PrivacySettings;
+  label: string;
+  options: readonly (readonly [string, string])[];
+}[] = [
+  { key: 'lastSeen', label: 'Last seen', options: AUDIENCES },
+  { key: 'online', label: 'Online', options: AUDIENCES },
+  {
+    key: 'directMessages',
+    label: 'Messages from people not in my contacts',
+    options: [
+      ['everyone', 'Start a chat'],
+      ['requests', 'Arrive as requests'],
+      ['contacts', 'Are not allowed'],
+    ],
+  },
+  {
+    key: 'groupAdds',
+    label: 'Who can add me to groups',
+    options: [
+      ['everyone', 'Everyone'],
+      ['contacts', 'My contacts'],
+    ],
+  },
+];
+
+function PrivacyControls(): JSX.Element {
+  const [privacy, setPrivacy] = useState<PrivacySettings | null>(null);
+  const [status, setStatus] = useState('');
+  useEffect(() => {
+    void app.client?.http.getPrivacy().then(setPrivacy, (err: unknown) => setStatus(errorText(err)));
+  }, []);
+  function change(key: keyof PrivacySettings, value: string): void {
+    setStatus('');
+    void app.client?.http.setPrivacy({ [key]: value } as Partial<PrivacySettings>).then(
+      (p) => {
+        setPrivacy(p);
+        setStatus('Saved.');
+      },
+      (err: unknown) => setStatus(errorText(err)),
+    );
+  }
+  return (
+    <div data-testid="privacy-settings">
+      {PRIVACY_CHOICES.map((c) => (
+        <label class="toggle-row" key={c.key}>
+          <span>{c.label}</span>
+          <select
+            name={c.key}
+            aria-label={c.label}
+            value={privacy?.[c.key] ?? ''}
+            disabled={privacy === null}
+            onChange={(e) => change(c.key, e.currentTarget.value)}
+          >
+            {c.options.map(([value, text]) => (
+              <option key={value} value={value}>
+                {text}
+              </option>
+            ))}
+          </select>
+        </label>
+      ))}
+      <p class="muted pad privacy-note">
+        Everyone means anyone you share a chat with. Others see your last seen to the minute; hiding yours
+        does not hide theirs from you.
+      </p>
+      <p class="muted pad" role="status">
+        {status}
+      </p>
+    </div>
+  );
+}
+
 function SettingsPanel(): JSX.Element {
   const store = useApp();
   const me = store.me;
@@ -603,6 +683,8 @@ function SettingsPanel(): JSX.Element {
       )}
       <h2 class="section-title">Notifications</h2>
       <NotificationSettings />
+      <h2 class="section-title">Privacy</h2>
+      <PrivacyControls />
       <h2 class="section-title">Devices</h2>
       {devices === null ? (
         <p class="muted pad">Loading…</p>
