@@ -2,6 +2,9 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { ParleyError } from '@parley/protocol';
+import { MemoryBus, SqliteStore } from '@parley/server';
+import { AuthService } from '../../../packages/server/src/auth/auth-service.js';
 import {
   MemoryLoginThrottle,
   RedisLoginThrottle,
@@ -12,6 +15,7 @@ import type {
   LoginThrottleOptions,
 } from '../../../packages/server/src/auth/login-throttle.js';
 import { WorkQueue } from '../../../packages/server/src/auth/passwords.js';
+import type { PasswordHasher } from '../../../packages/server/src/auth/passwords.js';
 import { REDIS_URL, dropRedisPrefix, redisAvailable, testRedisPrefix } from '../../helpers/services.js';
 
 const opts: LoginThrottleOptions = { freeFailures: 3, baseMs: 10_000, maxMs: 60_000, resetMs: 3_600_000 };
@@ -55,40 +59,42 @@ for (const adapter of adapters) {
         return ctx.skip();
       }
       const name = `victim-${adapter.name}`;
-      expect(await t.check(name)).toBe(0);
-      expect(await t.failed(name)).toBe(0);
-      expect(await t.failed(name)).toBe(0);
-      expect(await t.failed(name)).toBe(10_000);
-      const wait = await t.check(name);
-      expect(wait).toBeGreaterThan(0);
-      expect(wait).toBeLessThanOrEqual(10_000);
-      expect(await t.failed(name)).toBe(20_000);
+      const go = (backoffMs: number) => ({ waitMs: 0, backoffMs });
+      // Each attempt is counted when it is let through: the third starts a 10 s wait.
+      expect(await t.attempt(name)).toEqual(go(0));
+      expect(await t.attempt(name)).toEqual(go(0));
+      expect(await t.attempt(name)).toEqual(go(10_000));
+      const held = await t.attempt(name);
+      expect(held.waitMs).toBeGreaterThan(0);
+      expect(held.waitMs).toBeLessThanOrEqual(10_000);
       // Another username is not affected.
-      expect(await t.check(`other-${adapter.name}`)).toBe(0);
+      expect(await t.attempt(`other-${adapter.name}`)).toEqual(go(0));
       await t.succeeded(name);
-      expect(await t.check(name)).toBe(0);
-      expect(await t.failed(name)).toBe(0);
+      expect(await t.attempt(name)).toEqual(go(0));
     });
   });
 }
 
 describe('memory login throttle', () => {
-  it('forgets failures older than resetMs', async () => {
+  it('forgets failures older than resetMs, and doubles the wait once it passed', async () => {
     let now = 0;
-    const t = new MemoryLoginThrottle({ ...opts, resetMs: 1000 }, () => now);
-    await t.failed('a');
-    await t.failed('a');
-    now = 5000;
-    expect(await t.failed('a')).toBe(0);
+    const t = new MemoryLoginThrottle({ ...opts, resetMs: 100_000 }, () => now);
+    await t.attempt('a');
+    await t.attempt('a');
+    expect(await t.attempt('a')).toEqual({ waitMs: 0, backoffMs: 10_000 });
+    now = 10_000;
+    expect(await t.attempt('a')).toEqual({ waitMs: 0, backoffMs: 20_000 });
+    now = 200_000;
+    expect(await t.attempt('a')).toEqual({ waitMs: 0, backoffMs: 0 });
   });
 
   it('remembers at most max usernames', async () => {
     const t = new MemoryLoginThrottle({ ...opts, freeFailures: 1 }, Date.now, 2);
-    await t.failed('a');
-    await t.failed('b');
-    await t.failed('c');
-    expect(await t.check('a')).toBe(0);
-    expect(await t.check('c')).toBeGreaterThan(0);
+    await t.attempt('a');
+    await t.attempt('b');
+    await t.attempt('c');
+    expect((await t.attempt('a')).waitMs).toBe(0);
+    expect((await t.attempt('c')).waitMs).toBeGreaterThan(0);
   });
 });
 
@@ -124,5 +130,40 @@ describe('WorkQueue', () => {
     await expect(q.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await q.run(async () => 'next')).toBe('next');
     expect(q.active).toBe(0);
+  });
+});
+
+describe('AuthService with the throttle', () => {
+  it('lets no more than the free failures through when guesses arrive at once', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    try {
+      // A hasher slow enough that every guess is checked before the first one is hashed.
+      const slow: PasswordHasher = {
+        hash: async (p) => `plain$${p}`,
+        verify: async (p, stored) => {
+          await new Promise((r) => setTimeout(r, 50));
+          return stored === `plain$${p}`;
+        },
+      };
+      const throttle = new MemoryLoginThrottle({ ...opts, freeFailures: 5 });
+      const auth = new AuthService(store, slow, new MemoryBus(), undefined, { throttle });
+      await auth.signup('target', 'the right one');
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          auth.login('target', `guess ${i}`).then(
+            () => 'ok',
+            (e: ParleyError) => e.code,
+          ),
+        ),
+      );
+      const count = (code: string) => answers.filter((a) => a === code).length;
+      console.log(
+        `20 concurrent guesses: ${count('invalid_credentials')} hashed, ${count('rate_limited')} held`,
+      );
+      expect(count('invalid_credentials')).toBe(5);
+      expect(count('rate_limited')).toBe(15);
+    } finally {
+      await store.close();
+    }
   });
 });

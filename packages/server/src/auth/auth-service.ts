@@ -209,13 +209,15 @@ export class AuthService {
     const username = AuthService.normalizeUsername(rawUsername);
     // Checked before any hashing: a username waiting out its back-off costs no scrypt. Unknown
     // usernames wait alike, so the answers tell nothing about which accounts exist.
-    const wait = await this.throttle.check(username);
-    if (wait > 0) {
+    // Each attempt counts as a failure until its password is found right (a success clears the
+    // count), so guesses sent together cannot all slip in while the first ones are hashing.
+    const { waitMs, backoffMs } = await this.throttle.attempt(username);
+    if (waitMs > 0) {
       this.log?.info(
-        { event: 'login_throttled', username, ip: origin.ip, retryAfterMs: wait },
+        { event: 'login_throttled', username, ip: origin.ip, retryAfterMs: waitMs },
         'login throttled',
       );
-      throw new LoginThrottledError(wait);
+      throw new LoginThrottledError(waitMs);
     }
     const user = USERNAME_PATTERN.test(username) ? await this.store.getUserByUsername(username) : null;
     // Counted in code points as at signup: a password of 600 emoji is 1,200 UTF-16 units.
@@ -227,9 +229,8 @@ export class AuthService {
       ok = false;
     } else ok = await this.hasher.verify(password, user.passwordHash);
     if (!ok || !user) {
-      const backoff = await this.throttle.failed(username);
       this.log?.info(
-        { event: 'login_failed', username, ip: origin.ip, knownUser: user !== null, backoffMs: backoff },
+        { event: 'login_failed', username, ip: origin.ip, knownUser: user !== null, backoffMs },
         'login failed',
       );
       throw new ParleyError('invalid_credentials');

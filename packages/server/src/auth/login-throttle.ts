@@ -20,14 +20,22 @@ export const DEFAULT_LOGIN_THROTTLE: LoginThrottleOptions = {
   resetMs: 3_600_000,
 };
 
+/** What `attempt` decided. */
+export interface Attempt {
+  /** How long the username must still wait, ms; 0: go ahead. */
+  waitMs: number;
+  /** When going ahead: the wait this attempt starts for the next ones should it fail, ms. */
+  backoffMs: number;
+}
+
 /**
- * Per-username login back-off. `check` answers how long the username must still wait (0: try
- * now); `failed` counts a wrong password and returns the wait it starts; `succeeded` forgets
- * the username. The caller checks before hashing, so a waiting username costs no scrypt.
+ * Per-username login back-off. `attempt` is called before hashing, so a waiting username costs
+ * no scrypt: either the username must still wait (the attempt is refused and not counted), or
+ * the attempt is counted as a failure at once, in the same step, so that guesses sent together
+ * cannot all pass before the first is found wrong. `succeeded` forgets the username.
  */
 export interface LoginThrottle {
-  check(username: string): Promise<number>;
-  failed(username: string): Promise<number>;
+  attempt(username: string): Promise<Attempt>;
   succeeded(username: string): Promise<void>;
 }
 
@@ -52,14 +60,10 @@ export class MemoryLoginThrottle implements LoginThrottle {
     private readonly max = MEMORY_MAX,
   ) {}
 
-  async check(username: string): Promise<number> {
-    const e = this.entries.get(username);
-    return e ? Math.max(0, e.until - this.clock()) : 0;
-  }
-
-  async failed(username: string): Promise<number> {
+  async attempt(username: string): Promise<Attempt> {
     const now = this.clock();
     const old = this.entries.get(username);
+    if (old && old.until > now) return { waitMs: old.until - now, backoffMs: 0 };
     const failures = old && now - old.last < this.o.resetMs ? old.failures + 1 : 1;
     const wait = backoffMs(failures, this.o);
     this.entries.delete(username);
@@ -68,7 +72,7 @@ export class MemoryLoginThrottle implements LoginThrottle {
       if (this.entries.size <= this.max && now - e.last < this.o.resetMs) break;
       this.entries.delete(name);
     }
-    return wait;
+    return { waitMs: 0, backoffMs: wait };
   }
 
   async succeeded(username: string): Promise<void> {
@@ -82,6 +86,22 @@ export class MemoryLoginThrottle implements LoginThrottle {
  * does not answer, logins go on unthrottled (the per-address limit still holds) rather than
  * locking everyone out.
  */
+/**
+ * One atomic step (see `attempt`): refuse while the wait key lives; else count the attempt and,
+ * past the free failures, set the wait key for the following ones. Returns {wait, backoff}.
+ */
+const ATTEMPT_SCRIPT = `
+local wait = redis.call('PTTL', KEYS[1])
+if wait > 0 then return {wait, 0} end
+local n = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+local free, base, max = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if n < free or base <= 0 then return {0, 0} end
+local backoff = math.min(max, base * 2 ^ math.min(30, n - free))
+redis.call('SET', KEYS[1], '1', 'PX', math.floor(backoff))
+return {0, math.floor(backoff)}
+`;
+
 export class RedisLoginThrottle implements LoginThrottle {
   constructor(
     private readonly redis: Redis,
@@ -94,26 +114,24 @@ export class RedisLoginThrottle implements LoginThrottle {
     return { count: `${this.prefix}login:fail:${username}`, wait: `${this.prefix}login:wait:${username}` };
   }
 
-  async check(username: string): Promise<number> {
-    try {
-      return Math.max(0, await this.redis.pttl(this.keys(username).wait));
-    } catch (err) {
-      this.log.warn({ err }, 'login throttle: redis unavailable');
-      return 0;
-    }
-  }
-
-  async failed(username: string): Promise<number> {
+  async attempt(username: string): Promise<Attempt> {
     const k = this.keys(username);
+    const o = this.o;
     try {
-      const r = await this.redis.multi().incr(k.count).pexpire(k.count, this.o.resetMs).exec();
-      const failures = Number(r?.[0]?.[1] ?? 1);
-      const wait = backoffMs(failures, this.o);
-      if (wait > 0) await this.redis.set(k.wait, '1', 'PX', wait);
-      return wait;
+      const r = (await this.redis.eval(
+        ATTEMPT_SCRIPT,
+        2,
+        k.wait,
+        k.count,
+        o.resetMs,
+        o.freeFailures,
+        o.baseMs,
+        o.maxMs,
+      )) as [number, number];
+      return { waitMs: Number(r[0]), backoffMs: Number(r[1]) };
     } catch (err) {
       this.log.warn({ err }, 'login throttle: redis unavailable');
-      return 0;
+      return { waitMs: 0, backoffMs: 0 };
     }
   }
 
