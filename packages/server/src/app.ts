@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
@@ -68,7 +69,36 @@ function validatorCompiler() {
   const strict = new Ajv({ ...opts, coerceTypes: false });
   const coercing = new Ajv({ ...opts, coerceTypes: true });
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema);
+    httpPart === 'body' ? strict.compile(schema) : finiteOnly(coercing.compile(schema));
+}
+
+/**
+ * Ajv coerces `Infinity` and `1e309` to an "integer" that passes `minimum` and `maximum`, and
+ * the store then fails on it: after coercion, a number that is not finite is refused.
+ */
+function finiteOnly(validate: ValidateFunction): (data: unknown) => boolean {
+  const checked = (data: unknown): boolean => {
+    const valid = validate(data);
+    checked.errors = validate.errors;
+    if (!valid || typeof data !== 'object' || data === null) return valid;
+    const bad = Object.keys(data).find((k) => {
+      const v = (data as Record<string, unknown>)[k];
+      return typeof v === 'number' && !Number.isFinite(v);
+    });
+    if (bad === undefined) return true;
+    checked.errors = [
+      {
+        instancePath: `/${bad}`,
+        schemaPath: '',
+        keyword: 'type',
+        params: {},
+        message: 'must be a finite number',
+      },
+    ];
+    return false;
+  };
+  checked.errors = null as ValidateFunction['errors'];
+  return checked;
 }
 
 /** `--trust-proxy`: '' (no), 'true', a hop count, or a comma-separated list of proxy addresses/CIDRs. */
