@@ -2,11 +2,16 @@
 
 /** Longest message text, in Unicode code points. Text of 100,000 code points is refused. */
 export const MAX_TEXT_CODE_POINTS = 99_999;
+/**
+ * Longest message text in UTF-8 bytes (256 KiB), checked as well as the code points: it bounds
+ * what one message costs to store and send whatever script it is written in.
+ */
+export const MAX_TEXT_BYTES = 262_144;
 /** Most members of a group conversation, creator included. */
 export const MAX_GROUP_MEMBERS = 100;
-/** Most messages in one history page. */
+/** Most messages in one history page (the server also stops a page at its byte budget). */
 export const MAX_HISTORY_PAGE = 200;
-/** Most feed entries the server sends per catch-up page. */
+/** Most feed entries in one sync page (the server also stops a page at its byte budget). */
 export const MAX_SYNC_PAGE = 500;
 /** Default hard cap of one WebSocket frame, in bytes; larger frames close the socket with 1009. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;

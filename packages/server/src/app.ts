@@ -221,7 +221,10 @@ export async function createParley(
     { throttle, log },
   );
   const conversations = new ConversationService(store, bus);
-  const messages = new MessageService(store, bus, conversations, metrics, log, { maxBatch: config.maxBatch });
+  const messages = new MessageService(store, bus, conversations, metrics, log, {
+    maxBatch: config.maxBatch,
+    maxPageBytes: config.maxPageBytes,
+  });
   const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;
   const presence = new PresenceService(tracker, store, bus, log, config.presenceFlushMs);

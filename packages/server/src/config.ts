@@ -78,6 +78,8 @@ export interface ServerConfig {
   sendRatePerSec: number;
   /** Burst of sends per connection above the sustained rate. Default 200. */
   sendBurst: number;
+  /** Serialized JSON bytes after which a history, sync or catch-up page takes no more messages (at least one). Default 1048576. */
+  maxPageBytes: number;
   /** Signups and logins per minute per client address. Default 30. */
   authRatePerMin: number;
   /** Other HTTP requests per minute per client address; `/healthz`, `/readyz` and `/metrics` have a bucket of this size of their own. Default 1200. */
@@ -221,6 +223,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   maxConnections: 100_000,
   sendRatePerSec: 50,
   sendBurst: 200,
+  maxPageBytes: 1024 * 1024,
   authRatePerMin: 30,
   httpRatePerMin: 1200,
   metricsToken: '',

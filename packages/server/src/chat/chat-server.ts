@@ -3,14 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
-import {
-  AUTH_PROTOCOL_PREFIX,
-  ERRORS,
-  MAX_SYNC_PAGE,
-  PROTOCOL,
-  ParleyError,
-  decodeClientFrame,
-} from '@parley/protocol';
+import { AUTH_PROTOCOL_PREFIX, ERRORS, PROTOCOL, ParleyError, decodeClientFrame } from '@parley/protocol';
 import type {
   ClientFrame,
   ErrorCode,
@@ -22,6 +15,7 @@ import type { AuthContext, AuthService } from '../auth/auth-service.js';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { FEED_MOST_READ_ROWS } from '../messages/message-service.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
@@ -30,8 +24,10 @@ import type { FeedPage, FeedRead, Store } from '../store/store.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
 import { TurnBatch } from '../turn-batch.js';
 
-/** Catch-up waits for a socket's send buffer to fall below this before writing the next page. */
+/** Catch-up waits for a socket's send buffer to fall below this before writing the next frame. */
 const CATCHUP_HIGH_WATER = 1024 * 1024;
+/** Rows of the first store read of a catch-up (later reads are sized by the page byte budget). */
+const CATCHUP_FIRST_READ_ROWS = 32;
 /** How often device `lastSeenAt` is written for connected devices (one batched write). */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -349,21 +345,32 @@ export class ChatServer {
       // are delivered below in feed order (a gap is filled from the store). A refill, a sync
       // from before the head, or held frames dropped (`overflowed`) read the store.
       const upToDate = first && pos === conn.readyPos && !conn.overflowed;
+      // Each read is sized so its frames come to about `maxPageBytes`, from the sizes seen so far.
+      let rows = 0;
+      let bytes = 0;
       for (; !upToDate;) {
         conn.overflowed = false;
         for (;;) {
-          const page = await this.feeds.get({ userId: conn.ctx.userId, since: pos, limit: MAX_SYNC_PAGE });
+          const limit =
+            rows === 0
+              ? CATCHUP_FIRST_READ_ROWS
+              : Math.max(
+                  1,
+                  Math.min(FEED_MOST_READ_ROWS, Math.ceil(this.config.maxPageBytes / (bytes / rows))),
+                );
+          const page = await this.feeds.get({ userId: conn.ctx.userId, since: pos, limit });
           if ((conn.state as string) === 'closed') return;
           for (const m of page.messages) {
-            const frame: MessageFrame = { type: 'message', message: m };
-            conn.write(Buffer.from(JSON.stringify(frame)));
+            // Checked before every frame, not every page: one page can hold megabytes.
+            if (conn.ws.bufferedAmount > CATCHUP_HIGH_WATER && !(await this.drained(conn))) return;
+            const frame = Buffer.from(JSON.stringify({ type: 'message', message: m } satisfies MessageFrame));
+            conn.write(frame);
             pos = m.pos;
+            rows++;
+            bytes += frame.length;
+            this.metrics.messagesOut.inc();
           }
-          this.metrics.messagesOut.inc(page.messages.length);
           if (!page.hasMore) break;
-          while (conn.ws.bufferedAmount > CATCHUP_HIGH_WATER && (conn.state as string) !== 'closed') {
-            await new Promise((r) => setTimeout(r, 5));
-          }
         }
         // Frames were dropped while we read: the store has them, read on from `pos`.
         if (!conn.overflowed) break;
@@ -381,6 +388,29 @@ export class ChatServer {
     conn.state = 'live';
     // Frames that arrived meanwhile, through the same in-order path as live ones.
     for (const h of held) conn.deliver(h.frame, h.pos, h.prev);
+  }
+
+  /**
+   * Wait until the socket's send buffer is below the catch-up high-water mark. A client that
+   * reads is waited for however slowly it reads; one whose buffer does not shrink at all for
+   * the heartbeat timeout is closed as a slow consumer. False when the connection closed.
+   */
+  private async drained(conn: Connection): Promise<boolean> {
+    let last = conn.ws.bufferedAmount;
+    let since = Date.now();
+    while (conn.ws.bufferedAmount > CATCHUP_HIGH_WATER) {
+      if ((conn.state as string) === 'closed') return false;
+      await new Promise((r) => setTimeout(r, 5));
+      const now = Date.now();
+      if (conn.ws.bufferedAmount < last) {
+        last = conn.ws.bufferedAmount;
+        since = now;
+      } else if (now - since > this.config.heartbeatTimeoutMs) {
+        conn.close(ERRORS.slow_consumer.ws as number, 'slow_consumer');
+        return false;
+      }
+    }
+    return (conn.state as string) !== 'closed';
   }
 
   private onBusEvent(e: BusEvent): void {

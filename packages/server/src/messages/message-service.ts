@@ -1,11 +1,20 @@
 import {
   MAX_HISTORY_PAGE,
   MAX_SYNC_PAGE,
+  MAX_TEXT_BYTES,
   MAX_TEXT_CODE_POINTS,
   ParleyError,
   codePointLength,
 } from '@parley/protocol';
-import type { Ack, MessageFrame, MessageReceipts, ReadCursorFrame, SyncPage } from '@parley/protocol';
+import type {
+  Ack,
+  HistoryPage,
+  Message,
+  MessageFrame,
+  MessageReceipts,
+  ReadCursorFrame,
+  SyncPage,
+} from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { ulid } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -31,9 +40,45 @@ export interface MessageServiceOptions {
    * client's sends are never committed out of order.
    */
   maxInFlight?: number;
+  /**
+   * Serialized JSON bytes after which a history or sync page takes no more messages (it
+   * always has at least one, and says `hasMore`). Default 1 MiB.
+   */
+  maxPageBytes?: number;
 }
 
-/** Validate message text: 1-99,999 code points, not only whitespace, no U+0000. */
+/** Default of `maxPageBytes`: 1 MiB. */
+export const DEFAULT_MAX_PAGE_BYTES = 1024 * 1024;
+
+/**
+ * Rows to read next for a page capped at `maxBytes`: `first` before any row was seen, then as
+ * many as the budget left holds at the average size so far, never more than `most` (which
+ * bounds the memory one read can take whatever the rows weigh).
+ */
+export function nextReadSize(
+  want: number,
+  rows: number,
+  bytes: number,
+  maxBytes: number,
+  first: number,
+  most: number,
+): number {
+  if (rows === 0) return Math.max(1, Math.min(want, first));
+  const fit = Math.ceil(Math.max(0, maxBytes - bytes) / Math.max(1, bytes / rows));
+  return Math.max(1, Math.min(want, most, fit));
+}
+
+/**
+ * Rows of the first history read of a page (small: rows can be 600 KB of JSON each), and most
+ * rows of any history read.
+ */
+const HISTORY_FIRST_READ_ROWS = 8;
+const HISTORY_MOST_READ_ROWS = 50;
+/** Rows of the first feed read of a page, and most rows of any feed read. */
+const FEED_FIRST_READ_ROWS = 32;
+export const FEED_MOST_READ_ROWS = 200;
+
+/** Validate message text: 1-99,999 code points and at most 256 KiB of UTF-8, not only whitespace, no U+0000. */
 export function checkText(text: string): void {
   if (text.trim().length === 0) throw new ParleyError('text_empty');
   // PostgreSQL text cannot hold NUL; refused everywhere, so both stores take the same texts.
@@ -41,6 +86,13 @@ export function checkText(text: string): void {
   // Cheap bound first: a string can't have more code points than UTF-16 units.
   if (text.length > MAX_TEXT_CODE_POINTS && codePointLength(text) > MAX_TEXT_CODE_POINTS) {
     throw new ParleyError('text_too_long');
+  }
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair 4), so short texts need no count.
+  if (text.length * 3 > MAX_TEXT_BYTES && Buffer.byteLength(text, 'utf8') > MAX_TEXT_BYTES) {
+    throw new ParleyError(
+      'text_too_long',
+      `Message text exceeds ${MAX_TEXT_BYTES.toLocaleString('en')} bytes of UTF-8`,
+    );
   }
 }
 
@@ -56,6 +108,7 @@ export class MessageService {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
+  private readonly maxPageBytes: number;
   /** Since when `storeBusy` has not counted the time batches were with the store. */
   private busyMark = 0;
   /** Set by the app once receipts exist (they publish read cursors to members). */
@@ -73,6 +126,7 @@ export class MessageService {
   ) {
     this.maxBatch = opts.maxBatch ?? 512;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? (store.capabilities.orderedAppends ? 2 : 1));
+    this.maxPageBytes = Math.max(1, opts.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
   }
 
   /** Store a message (or find the one already stored with this client id) and fan it out. */
@@ -179,7 +233,9 @@ export class MessageService {
 
   /**
    * A page of history as the JSON text of a HistoryPage, serialized by the store (the read
-   * path of scrolling back: no row becomes an object on the way to the socket).
+   * path of scrolling back: no row becomes an object on the way to the socket). A page stops
+   * taking messages once it holds `maxPageBytes`, so it is at most that plus one message;
+   * such a page is read in several smaller store reads, re-serialized row by row.
    */
   async historyJson(
     userId: string,
@@ -187,14 +243,48 @@ export class MessageService {
     q: { before?: number; after?: number; limit?: number },
   ): Promise<string> {
     const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_HISTORY_PAGE);
-    const opts: { before?: number; after?: number; limit: number } = { limit };
-    if (q.after !== undefined) opts.after = q.after;
-    else if (q.before !== undefined) opts.before = q.before;
-    const json =
-      (await this.store.historyJson(conversationId, userId, opts)) ??
-      (await this.conversations.leftHistoryJson(conversationId, userId, opts));
-    if (json === null) throw new ParleyError('not_found', 'No such conversation');
-    return json;
+    const forwards = q.after !== undefined;
+    let at = forwards ? q.after : q.before;
+    const rows: string[] = [];
+    let bytes = 0;
+    for (;;) {
+      const n = nextReadSize(
+        limit - rows.length,
+        rows.length,
+        bytes,
+        this.maxPageBytes,
+        HISTORY_FIRST_READ_ROWS,
+        HISTORY_MOST_READ_ROWS,
+      );
+      const opts: { before?: number; after?: number; limit: number } = { limit: n };
+      if (forwards) opts.after = at;
+      else if (at !== undefined) opts.before = at;
+      const json =
+        (await this.store.historyJson(conversationId, userId, opts)) ??
+        (await this.conversations.leftHistoryJson(conversationId, userId, opts));
+      if (json === null) throw new ParleyError('not_found', 'No such conversation');
+      // The common page: one read that fits, passed on as the store wrote it.
+      if (rows.length === 0 && n === limit && Buffer.byteLength(json) <= this.maxPageBytes) return json;
+      const page = JSON.parse(json) as HistoryPage;
+      // Take rows from the page's start outwards: oldest first forwards, newest first backwards.
+      const msgs = forwards ? page.messages : page.messages.slice().reverse();
+      let full = false;
+      for (const m of msgs) {
+        if (rows.length > 0 && bytes >= this.maxPageBytes) {
+          full = true;
+          break;
+        }
+        const row = JSON.stringify(m);
+        rows.push(row);
+        bytes += Buffer.byteLength(row) + 1;
+        at = m.seq;
+      }
+      const more = full || page.hasMore;
+      if (!more || rows.length >= limit || bytes >= this.maxPageBytes) {
+        if (!forwards) rows.reverse();
+        return `{"messages":[${rows.join(',')}],"hasMore":${more}}`;
+      }
+    }
   }
 
   /**
@@ -205,16 +295,51 @@ export class MessageService {
   async sync(userId: string, since: number, limit?: number): Promise<SyncPage> {
     const n = Math.min(Math.max(limit ?? MAX_SYNC_PAGE, 1), MAX_SYNC_PAGE);
     let from = since;
-    let page = await this.store.readFeed(userId, from, n);
+    const read = (k: number) =>
+      this.store.readFeed(
+        userId,
+        from,
+        nextReadSize(k, 0, 0, this.maxPageBytes, FEED_FIRST_READ_ROWS, FEED_MOST_READ_ROWS),
+      );
+    let page = await read(n);
     if (page.messages.length === 0) {
       // Answering `since` itself skips nothing committed after the page was read (answering a
       // head read later could). Past the head, read again from the head: it was read first,
       // so whatever is committed meanwhile is above it.
       const head = await this.store.feedHead(userId);
-      if (since > head) page = await this.store.readFeed(userId, (from = head), n);
+      if (since > head) {
+        from = head;
+        page = await read(n);
+      }
     }
-    const last = page.messages[page.messages.length - 1];
-    return { messages: page.messages, pos: last ? last.pos : from, hasMore: page.hasMore };
+    const messages: Message[] = [];
+    let bytes = 0;
+    for (;;) {
+      let full = false;
+      for (const m of page.messages) {
+        if (messages.length > 0 && bytes >= this.maxPageBytes) {
+          full = true;
+          break;
+        }
+        messages.push(m);
+        // The frame as the client gets it; a sync page has the same rows.
+        bytes += Buffer.byteLength(JSON.stringify(m)) + 1;
+        from = m.pos;
+      }
+      const more = full || page.hasMore;
+      if (!more || messages.length >= n || bytes >= this.maxPageBytes) {
+        return { messages, pos: from, hasMore: more };
+      }
+      const k = nextReadSize(
+        n - messages.length,
+        messages.length,
+        bytes,
+        this.maxPageBytes,
+        FEED_FIRST_READ_ROWS,
+        FEED_MOST_READ_ROWS,
+      );
+      page = await this.store.readFeed(userId, from, k);
+    }
   }
 
   /** Move my read cursor; my other devices hear of it now, the members with the next receipts batch. */
