@@ -32,6 +32,17 @@ export const BENCH_SERVER_FLAGS: readonly string[] = [
   '100000',
   '--send-burst',
   '100000',
+  '--send-bytes-per-sec',
+  '1000000000',
+  '--send-bytes-burst',
+  '1000000000',
+  '--frame-rate-per-sec',
+  '1000000',
+  '--frame-burst',
+  '1000000',
+  // The sync scenario's senders open hundreds of conversations each.
+  '--max-new-conversations-per-hour',
+  '0',
   '--log-level',
   'warn',
 ];

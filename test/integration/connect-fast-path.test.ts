@@ -79,7 +79,8 @@ async function aroundConnect(api: string, wsBases: string[]): Promise<void> {
 describe('connect fast path (one server)', () => {
   let server: ServerHandle;
   beforeAll(async () => {
-    server = await startServer();
+    // 31 sockets of one user: above the default cap of 20 per user.
+    server = await startServer({ args: ['--max-connections-per-user', '100'] });
   });
   afterAll(async () => {
     await server.stop();
@@ -112,7 +113,7 @@ const skip = await clusterUnavailable();
 describe.skipIf(skip !== null)('connect fast path (cluster)', () => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ chats: 2 });
+    cluster = await startCluster({ chats: 2, args: ['--max-connections-per-user', '100'] });
   });
   afterAll(async () => {
     await cluster?.stop();

@@ -108,6 +108,12 @@ export const ERRORS = {
     message: 'This server cannot send this kind of push notification (FCM or APNs is not configured)',
   },
   rate_limited: { status: 429, ws: 'frame', retryable: true, message: 'Too many requests; slow down' },
+  too_many_devices: {
+    status: 403,
+    ws: 'frame',
+    retryable: false,
+    message: 'This account is signed in on too many devices; sign out of one first',
+  },
   slow_consumer: {
     status: 503,
     ws: 4008,

@@ -218,12 +218,16 @@ export async function createParley(
     scryptHasher(config.scryptLogN, config.scryptConcurrency),
     bus,
     new AuthCache(),
-    { throttle, log },
+    { throttle, log, maxDevicesPerUser: config.maxDevicesPerUser },
   );
   const conversations = new ConversationService(store, bus);
   const messages = new MessageService(store, bus, conversations, metrics, log, {
     maxBatch: config.maxBatch,
     maxPageBytes: config.maxPageBytes,
+    sendRatePerSec: config.sendRatePerSec,
+    sendBurst: config.sendBurst,
+    sendBytesPerSec: config.sendBytesPerSec,
+    sendBytesBurst: config.sendBytesBurst,
   });
   const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;

@@ -74,10 +74,18 @@ export interface ServerConfig {
   httpKeepAliveTimeoutMs: number;
   /** Most open TCP connections of this process, HTTP and WebSocket together; more are closed at once. 0: no cap. Default 100000. */
   maxConnections: number;
-  /** Sustained sends per second per connection (token bucket). Default 50. */
+  /** Sustained sends per second per user, all devices and sockets together, WebSocket and HTTP (token bucket, per process). Default 50. */
   sendRatePerSec: number;
-  /** Burst of sends per connection above the sustained rate. Default 200. */
+  /** Burst of sends per user above the sustained rate. Default 200. */
   sendBurst: number;
+  /** Sustained bytes of message text (UTF-8) one user may send per second (token bucket, per process). Default 1048576. */
+  sendBytesPerSec: number;
+  /** Burst of message text bytes per user above the sustained rate. Default 16777216. */
+  sendBytesBurst: number;
+  /** Frames of any kind one WebSocket may send per second; over it sends get `rate_limited`, other frames are dropped (reads coalesced). Default 100. */
+  frameRatePerSec: number;
+  /** Burst of frames per WebSocket above the sustained rate. Default 200. */
+  frameBurst: number;
   /** Serialized JSON bytes after which a history, sync or catch-up page takes no more messages (at least one). Default 1048576. */
   maxPageBytes: number;
   /** Signups and logins per minute per client address. Default 30. */
@@ -114,6 +122,10 @@ export interface ServerConfig {
   maxBatch: number;
   /** Most simultaneous WebSocket connections per device token. Default 4. */
   maxConnectionsPerDevice: number;
+  /** Most simultaneous WebSocket connections per user on one chat server, all devices together. Default 20. */
+  maxConnectionsPerUser: number;
+  /** Most devices (logged-in sessions) per user; a login past it is refused with `too_many_devices`. 0: no cap. Default 20. */
+  maxDevicesPerUser: number;
   /** Typing indicators a connection may send per second (extra ones are dropped silently). Default 1. */
   typingRatePerSec: number;
   /** Burst of typing indicators above the sustained rate. Default 3. */
@@ -223,6 +235,10 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   maxConnections: 100_000,
   sendRatePerSec: 50,
   sendBurst: 200,
+  sendBytesPerSec: 1024 * 1024,
+  sendBytesBurst: 16 * 1024 * 1024,
+  frameRatePerSec: 100,
+  frameBurst: 200,
   maxPageBytes: 1024 * 1024,
   authRatePerMin: 30,
   httpRatePerMin: 1200,
@@ -237,6 +253,8 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   loginFailureResetMs: 3_600_000,
   maxBatch: 512,
   maxConnectionsPerDevice: 4,
+  maxConnectionsPerUser: 20,
+  maxDevicesPerUser: 20,
   typingRatePerSec: 1,
   typingBurst: 3,
   typingTtlMs: TYPING_TTL_MS,

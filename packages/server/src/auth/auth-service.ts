@@ -132,6 +132,8 @@ export interface AuthOptions {
   throttle?: LoginThrottle;
   /** Where security events (logins, failures, back-offs, signups, revocations) go, at info. Default: nowhere. */
   log?: Logger;
+  /** Most devices (sessions) one user may have; a login past it answers `too_many_devices`. 0: no cap. Default 0. */
+  maxDevicesPerUser?: number;
 }
 
 /** Who asked, for the security log: the client address as the server sees it. */
@@ -146,6 +148,7 @@ export class AuthService {
   /** Token lookups of one event-loop turn in one store call (a reconnect storm's upgrades). */
   private readonly lookups: TurnBatch<string, DeviceWithUser | null>;
   private readonly throttle: LoginThrottle;
+  private readonly maxDevicesPerUser: number;
   /** Security events only; never a password, token or token hash. */
   private readonly log: Logger | undefined;
 
@@ -158,6 +161,7 @@ export class AuthService {
   ) {
     this.cache = cache;
     this.throttle = options.throttle ?? new MemoryLoginThrottle();
+    this.maxDevicesPerUser = options.maxDevicesPerUser ?? 0;
     this.log = options.log;
     this.lookups = new TurnBatch((hashes) => store.getDevicesByTokenHashes(hashes));
     // A device revoked on any server (the bus carries `revoke` to all of them) stops
@@ -236,6 +240,17 @@ export class AuthService {
       throw new ParleyError('invalid_credentials');
     }
     await this.throttle.succeeded(username);
+    // Checked after the password, so the answer tells nothing to someone who lacks it.
+    if (
+      this.maxDevicesPerUser > 0 &&
+      (await this.store.listDevices(user.id)).length >= this.maxDevicesPerUser
+    ) {
+      this.log?.info(
+        { event: 'login_refused', username, userId: user.id, ip: origin.ip },
+        'too many devices',
+      );
+      throw new ParleyError('too_many_devices');
+    }
     const now = Date.now();
     const device: DeviceRow = {
       id: randomId('d_'),

@@ -28,6 +28,10 @@ import { TurnBatch } from '../turn-batch.js';
 const CATCHUP_HIGH_WATER = 1024 * 1024;
 /** Rows of the first store read of a catch-up (later reads are sized by the page byte budget). */
 const CATCHUP_FIRST_READ_ROWS = 32;
+/** Conversations whose read cursors one socket may have waiting when it sends over the frame rate. */
+const MAX_DEFERRED_READS = 64;
+/** Deferred read cursors are stored this long after the first of them, ms. */
+const DEFERRED_READ_MS = 1000;
 /** How often device `lastSeenAt` is written for connected devices (one batched write). */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -126,6 +130,9 @@ export class ChatServer {
     if ((this.byDevice.get(ctx.deviceId)?.size ?? 0) >= this.config.maxConnectionsPerDevice) {
       return rejectUpgrade(socket, 'rate_limited');
     }
+    if ((this.byUser.get(ctx.userId)?.size ?? 0) >= this.config.maxConnectionsPerUser) {
+      return rejectUpgrade(socket, 'rate_limited');
+    }
     if (socket.destroyed) return;
     const authed = ctx;
     // The 101 waits (corked) for `ready`, so both leave in one write; `ready` uncorks.
@@ -135,8 +142,8 @@ export class ChatServer {
 
   private onConnection(ws: WebSocket, ctx: AuthContext): void {
     const conn = new Connection(this.nextId++, ws, ctx, {
-      perSec: this.config.sendRatePerSec,
-      burst: this.config.sendBurst,
+      framesPerSec: this.config.frameRatePerSec,
+      frameBurst: this.config.frameBurst,
       typingPerSec: this.config.typingRatePerSec,
       typingBurst: this.config.typingBurst,
       maxBufferedBytes: this.config.maxBufferedBytes,
@@ -237,7 +244,44 @@ export class ChatServer {
     const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
     const decoded = decodeClientFrame(text);
     if (!decoded.ok) return this.error(conn, decoded.code, decoded.message, decoded.ref);
+    if (!conn.frames.take(conn.lastSeen)) return this.overFrameRate(conn, decoded.frame);
     this.handle(conn, decoded.frame);
+  }
+
+  /**
+   * A frame over the socket's frame rate: a send is refused, a read cursor is kept (the
+   * highest per conversation) and stored a little later, anything else is dropped.
+   */
+  private overFrameRate(conn: Connection, frame: ClientFrame): void {
+    switch (frame.type) {
+      case 'send':
+        return this.error(conn, 'rate_limited', undefined, frame.clientId);
+      case 'read':
+        if (conn.deferRead(frame.conversationId, frame.seq, MAX_DEFERRED_READS)) {
+          setTimeout(() => this.flushDeferredReads(conn), DEFERRED_READ_MS).unref();
+        }
+        return;
+      case 'sync': // once per connection: never dropped
+        return this.handle(conn, frame);
+      case 'ping':
+      case 'delivered':
+      case 'typing':
+        return;
+      default: {
+        const never: never = frame;
+        return never;
+      }
+    }
+  }
+
+  private flushDeferredReads(conn: Connection): void {
+    const reads = [...conn.deferredReads];
+    conn.deferredReads.clear();
+    for (const [conversationId, seq] of reads) {
+      this.messages.markRead(conn.ctx.userId, conversationId, seq).catch((err: unknown) => {
+        this.replyError(conn, err);
+      });
+    }
   }
 
   private handle(conn: Connection, frame: ClientFrame): void {
@@ -247,8 +291,6 @@ export class ChatServer {
     }
     switch (frame.type) {
       case 'send': {
-        if (!conn.sends.take(conn.lastSeen))
-          return this.error(conn, 'rate_limited', undefined, frame.clientId);
         let pending;
         try {
           pending = this.messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text);
@@ -276,7 +318,7 @@ export class ChatServer {
         conn.send(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
         return;
       case 'delivered':
-        // Coalesced and stored in batches; non-members are ignored by the store.
+        // Coalesced and stored in batches, once the user is found to be a member.
         this.receipts.delivered(conn.ctx.userId, frame.conversationId, frame.seq);
         return;
       case 'typing':

@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { ERRORS } from '@parley/protocol';
 import type { ErrorCode, ServerFrame } from '@parley/protocol';
 import type { AuthContext } from '../auth/auth-service.js';
+import { TokenBucket } from '../rate-limit.js';
 
 /** Frames held while a connection catches up; past this many, message frames are re-read from the store. */
 const BUFFER_LIMIT = 2000;
@@ -35,25 +36,6 @@ export function uncorkAtTurnEnd(ws: WebSocket): void {
   if (corked.push(socket) === 1) process.nextTick(uncorkAll);
 }
 
-/** A token bucket: `take()` is false when the rate is exceeded. */
-export class TokenBucket {
-  private tokens: number;
-  private refilledAt = Date.now();
-  constructor(
-    private readonly perSec: number,
-    private readonly burst: number,
-  ) {
-    this.tokens = burst;
-  }
-  take(now: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.perSec) / 1000);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
 export interface Held {
   frame: Buffer;
   pos: number | undefined;
@@ -83,22 +65,25 @@ export class Connection {
   ready: Promise<void> = Promise.resolve();
   /** Closed on purpose (logout, revocation): presence goes offline at once. */
   cleanClose = false;
-  readonly sends: TokenBucket;
+  /** Every frame this socket sends, whatever its type. */
+  readonly frames: TokenBucket;
   readonly typing: TokenBucket;
+  /** Read cursors that came over the frame rate: the highest seq per conversation, stored later. */
+  readonly deferredReads = new Map<string, number>();
 
   constructor(
     readonly id: number,
     readonly ws: WebSocket,
     readonly ctx: AuthContext,
     private readonly rate: {
-      perSec: number;
-      burst: number;
+      framesPerSec: number;
+      frameBurst: number;
       typingPerSec: number;
       typingBurst: number;
       maxBufferedBytes: number;
     },
   ) {
-    this.sends = new TokenBucket(rate.perSec, rate.burst);
+    this.frames = new TokenBucket(rate.framesPerSec, rate.frameBurst);
     this.typing = new TokenBucket(rate.typingPerSec, rate.typingBurst);
   }
 
@@ -191,10 +176,22 @@ export class Connection {
     return false;
   }
 
+  /**
+   * Keep a read cursor that came over the frame rate (only the highest seq per conversation,
+   * for at most `max` conversations). True when it is the first one waiting.
+   */
+  deferRead(conversationId: string, seq: number, max: number): boolean {
+    const cur = this.deferredReads.get(conversationId);
+    if (cur === undefined && this.deferredReads.size >= max) return false;
+    if (cur === undefined || seq > cur) this.deferredReads.set(conversationId, seq);
+    return this.deferredReads.size === 1 && cur === undefined;
+  }
+
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.held = [];
+    this.deferredReads.clear();
     this.waiting.clear();
     clearTimeout(this.gapTimer);
     try {

@@ -17,6 +17,7 @@ import type {
 } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import { ulid } from '../ids.js';
+import { KeyedBuckets } from '../rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { AppendResult, NewMessage, Store } from '../store/store.js';
@@ -45,6 +46,12 @@ export interface MessageServiceOptions {
    * always has at least one, and says `hasMore`). Default 1 MiB.
    */
   maxPageBytes?: number;
+  /** Sends per second per user, WebSocket and HTTP together, sustained and burst. Default: no limit. */
+  sendRatePerSec?: number;
+  sendBurst?: number;
+  /** Bytes of message text (UTF-8) per second per user, sustained and burst. Default: no limit. */
+  sendBytesPerSec?: number;
+  sendBytesBurst?: number;
 }
 
 /** Default of `maxPageBytes`: 1 MiB. */
@@ -109,6 +116,9 @@ export class MessageService {
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
   private readonly maxPageBytes: number;
+  /** Per user, over all of their devices and sockets (in this process). */
+  private readonly sendsPerUser: KeyedBuckets;
+  private readonly bytesPerUser: KeyedBuckets;
   /** Since when `storeBusy` has not counted the time batches were with the store. */
   private busyMark = 0;
   /** Set by the app once receipts exist (they publish read cursors to members). */
@@ -127,13 +137,23 @@ export class MessageService {
     this.maxBatch = opts.maxBatch ?? 512;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? (store.capabilities.orderedAppends ? 2 : 1));
     this.maxPageBytes = Math.max(1, opts.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
+    this.sendsPerUser = new KeyedBuckets(opts.sendRatePerSec ?? Infinity, opts.sendBurst ?? Infinity);
+    this.bytesPerUser = new KeyedBuckets(opts.sendBytesPerSec ?? Infinity, opts.sendBytesBurst ?? Infinity);
   }
 
-  /** Store a message (or find the one already stored with this client id) and fan it out. */
+  /**
+   * Store a message (or find the one already stored with this client id) and fan it out.
+   * Throws `rate_limited` past the sender's send or byte rate.
+   */
   send(senderId: string, conversationId: string, clientId: string, text: string): Promise<Ack> {
     checkText(text);
     if (clientId.includes('\u0000')) {
       throw new ParleyError('invalid_field', 'clientId must not contain U+0000 (NUL)');
+    }
+    const now = Date.now();
+    if (!this.sendsPerUser.take(senderId, now)) throw new ParleyError('rate_limited');
+    if (!this.bytesPerUser.take(senderId, now, Buffer.byteLength(text, 'utf8'))) {
+      throw new ParleyError('rate_limited', 'Too many bytes of messages; slow down');
     }
     return new Promise<Ack>((resolve, reject) => {
       this.queue.push({

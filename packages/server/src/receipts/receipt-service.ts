@@ -4,6 +4,11 @@ import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
 import type { CursorRow, Store } from '../store/store.js';
 
+/** How long a checked membership lets receipts of the pair skip the store read, ms. */
+const MEMBER_TTL_MS = 60_000;
+/** Most memberships remembered; past it the memory starts over. */
+const MEMBER_CACHE_MAX = 100_000;
+
 /**
  * Delivered and read receipts. Devices report "delivered up to seq N" for every message they
  * get; these are coalesced in memory (one cursor per member per conversation) and written in
@@ -13,6 +18,10 @@ import type { CursorRow, Store } from '../store/store.js';
 export class ReceiptService {
   private pending = new Map<string, { conversationId: string; userId: string; seq: number }>();
   private moved = new Map<string, CursorRow>();
+  /** Pairs (conversation, user) found to be members, with when they were checked. */
+  private members = new Map<string, number>();
+  /** Receipts waiting for their membership check, by pair: the highest seq reported. */
+  private checking = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -28,12 +37,44 @@ export class ReceiptService {
     }, flushMs).unref();
   }
 
-  /** A device of `userId` has every message of the conversation up to `seq`. */
+  /**
+   * A device of `userId` has every message of the conversation up to `seq`. Queued only once
+   * the user is found to be a member, so made-up conversation ids cost one read, never a write.
+   */
   delivered(userId: string, conversationId: string, seq: number): void {
     const key = `${conversationId}\u0000${userId}`;
     const cur = this.pending.get(key);
-    if (!cur) this.pending.set(key, { conversationId, userId, seq });
-    else if (seq > cur.seq) cur.seq = seq;
+    if (cur) {
+      if (seq > cur.seq) cur.seq = seq;
+      return;
+    }
+    const checkedAt = this.members.get(key);
+    if (checkedAt !== undefined && Date.now() - checkedAt < MEMBER_TTL_MS) {
+      this.pending.set(key, { conversationId, userId, seq });
+      return;
+    }
+    const waiting = this.checking.get(key);
+    if (waiting !== undefined) {
+      if (seq > waiting) this.checking.set(key, seq);
+      return;
+    }
+    this.checking.set(key, seq);
+    this.store.getMember(conversationId, userId).then(
+      (member) => {
+        const top = this.checking.get(key) ?? seq;
+        this.checking.delete(key);
+        if (!member) return;
+        if (this.members.size >= MEMBER_CACHE_MAX) this.members.clear();
+        this.members.set(key, Date.now());
+        const c = this.pending.get(key);
+        if (!c) this.pending.set(key, { conversationId, userId, seq: top });
+        else if (top > c.seq) c.seq = top;
+      },
+      (err: unknown) => {
+        this.checking.delete(key);
+        this.log.warn({ err }, 'could not check a delivered receipt');
+      },
+    );
   }
 
   /** A read cursor moved (already stored by the caller): include it in the next broadcast. */
