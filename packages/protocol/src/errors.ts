@@ -108,6 +108,12 @@ export const ERRORS = {
     message: 'This server cannot send this kind of push notification (FCM or APNs is not configured)',
   },
   rate_limited: { status: 429, ws: 'frame', retryable: true, message: 'Too many requests; slow down' },
+  origin_not_allowed: {
+    status: 403,
+    ws: 'frame',
+    retryable: false,
+    message: 'This server does not accept WebSockets from pages of this origin',
+  },
   too_many_devices: {
     status: 403,
     ws: 'frame',

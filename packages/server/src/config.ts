@@ -88,6 +88,12 @@ export interface ServerConfig {
   frameBurst: number;
   /** Serialized JSON bytes after which a history, sync or catch-up page takes no more messages (at least one). Default 1048576. */
   maxPageBytes: number;
+  /**
+   * Browser origins allowed to open a WebSocket, comma-separated (`https://chat.example.com`).
+   * Empty (default): only the origin whose host is the request's Host. Upgrades with no
+   * Origin header (non-browser clients) are always allowed.
+   */
+  allowedOrigins: string;
   /** Signups and logins per minute per client address. Default 30. */
   authRatePerMin: number;
   /** Other HTTP requests per minute per client address; `/healthz`, `/readyz` and `/metrics` have a bucket of this size of their own. Default 1200. */
@@ -240,6 +246,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   frameRatePerSec: 100,
   frameBurst: 200,
   maxPageBytes: 1024 * 1024,
+  allowedOrigins: '',
   authRatePerMin: 30,
   httpRatePerMin: 1200,
   metricsToken: '',

@@ -49,6 +49,41 @@ export function tokenFromUpgrade(req: IncomingMessage): string | null {
   return null;
 }
 
+/** `https://a.example, http://b.example:8080` as a set of origins (scheme, host, port). */
+export function parseOrigins(list: string): Set<string> {
+  const out = new Set<string>();
+  for (const raw of list.split(',')) {
+    const o = raw.trim();
+    if (o === '') continue;
+    try {
+      out.add(new URL(o).origin);
+    } catch {
+      throw new Error(`--allowed-origins: not an origin: ${o}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether a browser page from `origin` may open a WebSocket here: the same origin as the
+ * request's Host, or one of `allowed`. No Origin header (a non-browser client) is allowed.
+ */
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  allowed: Set<string>,
+): boolean {
+  if (origin === undefined) return true;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false; // e.g. `null` from a sandboxed frame or a file: page
+  }
+  if (allowed.has(url.origin)) return true;
+  return host !== undefined && url.host === host.toLowerCase();
+}
+
 function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
   const spec = ERRORS[code];
   const body = JSON.stringify({ code, message: spec.message, retryable: spec.retryable });
@@ -74,6 +109,7 @@ export class ChatServer {
   private readonly heads: TurnBatch<string, number>;
   /** Catch-up pages of every connection syncing at the same time, in one store call. */
   private readonly feeds: TurnBatch<FeedRead, FeedPage>;
+  private readonly allowedOrigins: Set<string>;
 
   constructor(
     private readonly config: ServerConfig,
@@ -86,6 +122,7 @@ export class ChatServer {
     private readonly presence: PresenceTracker,
     private readonly receipts: ReceiptService,
   ) {
+    this.allowedOrigins = parseOrigins(config.allowedOrigins);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -113,6 +150,10 @@ export class ChatServer {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/v1/ws') return rejectUpgrade(socket, 'not_found');
     if (!this.accepting) return rejectUpgrade(socket, 'server_shutdown');
+    // A page of another site must not use a browser's connection to this server.
+    if (!originAllowed(req.headers.origin, req.headers.host, this.allowedOrigins)) {
+      return rejectUpgrade(socket, 'origin_not_allowed');
+    }
     const offered = req.headers['sec-websocket-protocol'];
     // A browser fails a handshake that answers none of its subprotocols: insist on ours.
     if (typeof offered === 'string' && !offered.split(',').some((p) => p.trim() === PROTOCOL)) {

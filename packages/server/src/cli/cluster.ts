@@ -65,6 +65,10 @@ export async function cluster(argv: string[]): Promise<void> {
           redis,
           '--server-id',
           id,
+          // The web app comes from the API server: its pages may open WebSockets on the chat servers.
+          ...(role === 'chat' && !process.env.PARLEY_ALLOWED_ORIGINS
+            ? ['--allowed-origins', `http://${host}:${base},http://localhost:${base}`]
+            : []),
         ],
         { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
       );
