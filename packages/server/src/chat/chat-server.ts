@@ -1,16 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { RawData, WebSocket } from 'ws';
-import { AUTH_PROTOCOL_PREFIX, ERRORS, PROTOCOL, ParleyError, decodeClientFrame } from '@parley/protocol';
-import type {
-  ClientFrame,
-  ErrorCode,
-  MessageFrame,
-  SyncedFrame,
-  TypingIndicatorFrame,
-} from '@parley/protocol';
+import type { WebSocket } from 'ws';
+import { ERRORS, PROTOCOL } from '@parley/protocol';
+import type { MessageFrame, SyncedFrame } from '@parley/protocol';
 import type { AuthContext, AuthService } from '../auth/auth-service.js';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { ServerConfig } from '../config.js';
@@ -21,86 +14,30 @@ import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { FeedPage, FeedRead, Store } from '../store/store.js';
+import { TypingService } from '../typing/typing-service.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { FrameRouter } from './frame-router.js';
+import { UpgradeGate, rejectUpgrade } from './upgrade.js';
 import { TurnBatch } from '../turn-batch.js';
 
 /** Catch-up waits for a socket's send buffer to fall below this before writing the next frame. */
 const CATCHUP_HIGH_WATER = 1024 * 1024;
 /** Rows of the first store read of a catch-up (later reads are sized by the page byte budget). */
 const CATCHUP_FIRST_READ_ROWS = 32;
-/** Conversations whose read cursors one socket may have waiting when it sends over the frame rate. */
-const MAX_DEFERRED_READS = 64;
-/** Deferred read cursors are stored this long after the first of them, ms. */
-const DEFERRED_READ_MS = 1000;
 /** How often device `lastSeenAt` is written for connected devices (one batched write). */
 const TOUCH_INTERVAL_MS = 60_000;
 
-/** Token from `Authorization: Bearer …` or from the `parley.auth.<token>` subprotocol; never from the URL. */
-export function tokenFromUpgrade(req: IncomingMessage): string | null {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
-  const protocols = req.headers['sec-websocket-protocol'];
-  if (typeof protocols === 'string') {
-    for (const p of protocols.split(',')) {
-      const t = p.trim();
-      if (t.startsWith(AUTH_PROTOCOL_PREFIX)) return t.slice(AUTH_PROTOCOL_PREFIX.length);
-    }
-  }
-  return null;
-}
-
-/** `https://a.example, http://b.example:8080` as a set of origins (scheme, host, port). */
-export function parseOrigins(list: string): Set<string> {
-  const out = new Set<string>();
-  for (const raw of list.split(',')) {
-    const o = raw.trim();
-    if (o === '') continue;
-    try {
-      out.add(new URL(o).origin);
-    } catch {
-      throw new Error(`--allowed-origins: not an origin: ${o}`);
-    }
-  }
-  return out;
-}
-
 /**
- * Whether a browser page from `origin` may open a WebSocket here: the same origin as the
- * request's Host, or one of `allowed`. No Origin header (a non-browser client) is allowed.
- */
-export function originAllowed(
-  origin: string | undefined,
-  host: string | undefined,
-  allowed: Set<string>,
-): boolean {
-  if (origin === undefined) return true;
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false; // e.g. `null` from a sandboxed frame or a file: page
-  }
-  if (allowed.has(url.origin)) return true;
-  return host !== undefined && url.host === host.toLowerCase();
-}
-
-function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
-  const spec = ERRORS[code];
-  const body = JSON.stringify({ code, message: spec.message, retryable: spec.retryable });
-  socket.end(
-    `HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-/**
- * The chat service: authenticates WebSocket upgrades, holds each device's connection, runs
- * catch-up then live delivery, and feeds sends to the message service.
+ * The chat service: accepts WebSocket upgrades that pass the `UpgradeGate`, keeps each
+ * connection in the `ConnectionRegistry`, lets the `FrameRouter` hand client frames to the
+ * services, and runs each connection's catch-up, then live delivery from the bus.
  */
 export class ChatServer {
   private readonly wss: WebSocketServer;
-  private readonly byUser = new Map<string, Set<Connection>>();
-  private readonly byDevice = new Map<string, Set<Connection>>();
+  private readonly registry: ConnectionRegistry;
+  private readonly gate: UpgradeGate;
+  private readonly router: FrameRouter;
   private nextId = 1;
   private accepting = true;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -109,20 +46,18 @@ export class ChatServer {
   private readonly heads: TurnBatch<string, number>;
   /** Catch-up pages of every connection syncing at the same time, in one store call. */
   private readonly feeds: TurnBatch<FeedRead, FeedPage>;
-  private readonly allowedOrigins: Set<string>;
 
   constructor(
     private readonly config: ServerConfig,
-    private readonly auth: AuthService,
-    private readonly messages: MessageService,
+    auth: AuthService,
+    messages: MessageService,
     private readonly store: Store,
-    private readonly bus: Bus,
+    bus: Bus,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly presence: PresenceTracker,
-    private readonly receipts: ReceiptService,
+    receipts: ReceiptService,
   ) {
-    this.allowedOrigins = parseOrigins(config.allowedOrigins);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -130,6 +65,12 @@ export class ChatServer {
       maxPayload: config.maxFrameBytes,
       handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
     });
+    this.registry = new ConnectionRegistry(bus, metrics);
+    this.gate = new UpgradeGate(config, auth, this.registry, log);
+    const typing = new TypingService(store, bus, config.typingTtlMs);
+    this.router = new FrameRouter({ messages, receipts, typing, presence, metrics, log }, (conn, since) =>
+      this.sync(conn, since),
+    );
     this.unsubscribe = bus.subscribe((e) => this.onBusEvent(e));
     this.heads = new TurnBatch((userIds) => store.feedHeads(userIds));
     this.feeds = new TurnBatch((reads) => store.readFeeds(reads));
@@ -139,46 +80,18 @@ export class ChatServer {
   }
 
   get connectionCount(): number {
-    let n = 0;
-    for (const set of this.byDevice.values()) n += set.size;
-    return n;
+    return this.registry.size;
   }
 
-  /** Handle an HTTP upgrade on /v1/ws: authenticate before upgrading. */
+  /** Handle an HTTP upgrade on /v1/ws: every check passes before the upgrade happens. */
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== '/v1/ws') return rejectUpgrade(socket, 'not_found');
-    if (!this.accepting) return rejectUpgrade(socket, 'server_shutdown');
-    // A page of another site must not use a browser's connection to this server.
-    if (!originAllowed(req.headers.origin, req.headers.host, this.allowedOrigins)) {
-      return rejectUpgrade(socket, 'origin_not_allowed');
-    }
-    const offered = req.headers['sec-websocket-protocol'];
-    // A browser fails a handshake that answers none of its subprotocols: insist on ours.
-    if (typeof offered === 'string' && !offered.split(',').some((p) => p.trim() === PROTOCOL)) {
-      return rejectUpgrade(socket, 'invalid_field');
-    }
-    const token = tokenFromUpgrade(req);
-    let ctx: AuthContext | null = null;
-    try {
-      ctx = token ? await this.auth.authenticate(token) : null;
-    } catch (err) {
-      this.log.error({ err }, 'authentication failed');
-      return rejectUpgrade(socket, 'unavailable');
-    }
-    if (!ctx) return rejectUpgrade(socket, 'unauthorized');
-    if ((this.byDevice.get(ctx.deviceId)?.size ?? 0) >= this.config.maxConnectionsPerDevice) {
-      return rejectUpgrade(socket, 'rate_limited');
-    }
-    if ((this.byUser.get(ctx.userId)?.size ?? 0) >= this.config.maxConnectionsPerUser) {
-      return rejectUpgrade(socket, 'rate_limited');
-    }
+    const verdict = await this.gate.check(req, this.accepting);
+    if (typeof verdict === 'string') return rejectUpgrade(socket, verdict);
     if (socket.destroyed) return;
-    const authed = ctx;
     // The 101 waits (corked) for `ready`, so both leave in one write; `ready` uncorks.
     socket.cork();
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, authed));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, verdict));
   }
 
   private onConnection(ws: WebSocket, ctx: AuthContext): void {
@@ -192,10 +105,10 @@ export class ChatServer {
     conn.onGap = (c) => {
       c.gapTimer ??= setTimeout(() => this.refill(c), this.config.gapFillMs);
     };
-    const routed = this.add(conn);
+    const routed = this.registry.add(conn);
     this.presence.connected(ctx.userId, String(conn.id));
     this.presence.deviceActive(ctx.deviceId);
-    ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => this.router.onFrame(conn, data, isBinary));
     ws.on('close', (code) => {
       this.presence.disconnected(ctx.userId, String(conn.id), conn.cleanClose || code === 1000);
       this.remove(conn);
@@ -227,157 +140,16 @@ export class ChatServer {
       );
   }
 
-  /** Users whose events the bus is being told to route here (first connection opening). */
-  private readonly attaching = new Map<string, Promise<void>>();
-
-  /** Resolves once the bus routes the user's events here (before the feed head is read). */
-  private attach(userId: string): Promise<void> {
-    const pending = this.attaching.get(userId);
-    if (pending) return pending;
-    if (!this.bus.attach) return Promise.resolve();
-    const p = this.bus.attach(userId).finally(() => this.attaching.delete(userId));
-    this.attaching.set(userId, p);
-    return p;
-  }
-
-  private add(conn: Connection): Promise<void> {
-    let u = this.byUser.get(conn.ctx.userId);
-    let routed = Promise.resolve();
-    if (!u) {
-      this.byUser.set(conn.ctx.userId, (u = new Set()));
-      routed = this.attach(conn.ctx.userId);
-    } else routed = this.attaching.get(conn.ctx.userId) ?? routed;
-    u.add(conn);
-    let d = this.byDevice.get(conn.ctx.deviceId);
-    if (!d) this.byDevice.set(conn.ctx.deviceId, (d = new Set()));
-    d.add(conn);
-    this.metrics.connections.inc();
-    return routed;
-  }
-
   private remove(conn: Connection): void {
     conn.state = 'closed';
     conn.held = [];
-    const u = this.byUser.get(conn.ctx.userId);
-    if (u?.delete(conn) && u.size === 0) {
-      this.byUser.delete(conn.ctx.userId);
-      void this.bus.detach?.(conn.ctx.userId);
-    }
-    const d = this.byDevice.get(conn.ctx.deviceId);
-    if (d?.delete(conn)) {
-      if (d.size === 0) {
-        this.byDevice.delete(conn.ctx.deviceId);
-        this.presence.deviceGone(conn.ctx.deviceId);
-      }
-      this.metrics.connections.dec();
-    }
+    if (this.registry.remove(conn)) this.presence.deviceGone(conn.ctx.deviceId);
   }
 
-  private error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
-    this.metrics.errors.inc({ code });
-    conn.sendError(code, message, ref);
-  }
-
-  private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
-    conn.lastSeen = Date.now();
-    this.presence.heartbeat(conn.ctx.userId);
-    if (isBinary) return this.error(conn, 'invalid_json', 'Binary frames are not supported; send JSON text');
-    const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
-    const decoded = decodeClientFrame(text);
-    if (!decoded.ok) return this.error(conn, decoded.code, decoded.message, decoded.ref);
-    if (!conn.frames.take(conn.lastSeen)) return this.overFrameRate(conn, decoded.frame);
-    this.handle(conn, decoded.frame);
-  }
-
-  /**
-   * A frame over the socket's frame rate: a send is refused, a read cursor is kept (the
-   * highest per conversation) and stored a little later, anything else is dropped.
-   */
-  private overFrameRate(conn: Connection, frame: ClientFrame): void {
-    switch (frame.type) {
-      case 'send':
-        return this.error(conn, 'rate_limited', undefined, frame.clientId);
-      case 'read':
-        if (conn.deferRead(frame.conversationId, frame.seq, MAX_DEFERRED_READS)) {
-          setTimeout(() => this.flushDeferredReads(conn), DEFERRED_READ_MS).unref();
-        }
-        return;
-      case 'sync': // once per connection: never dropped
-        return this.handle(conn, frame);
-      case 'ping':
-      case 'delivered':
-      case 'typing':
-        return;
-      default: {
-        const never: never = frame;
-        return never;
-      }
-    }
-  }
-
-  private flushDeferredReads(conn: Connection): void {
-    const reads = [...conn.deferredReads];
-    conn.deferredReads.clear();
-    for (const [conversationId, seq] of reads) {
-      this.messages.markRead(conn.ctx.userId, conversationId, seq).catch((err: unknown) => {
-        this.replyError(conn, err);
-      });
-    }
-  }
-
-  private handle(conn: Connection, frame: ClientFrame): void {
-    // What a person does (not heartbeats or receipts) keeps the device out of idle pushes.
-    if (frame.type === 'send' || frame.type === 'read' || frame.type === 'typing') {
-      this.presence.deviceActive(conn.ctx.deviceId);
-    }
-    switch (frame.type) {
-      case 'send': {
-        let pending;
-        try {
-          pending = this.messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text);
-        } catch (err) {
-          return this.replyError(conn, err, frame.clientId);
-        }
-        pending.then(
-          (ack) => conn.send({ type: 'ack', ...ack }),
-          (err: unknown) => this.replyError(conn, err, frame.clientId),
-        );
-        return;
-      }
-      case 'sync':
-        if (conn.state !== 'new')
-          return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
-        conn.state = 'catching_up';
-        void conn.ready.then(() => this.catchUp(conn, conn.syncStart(frame.since), true));
-        return;
-      case 'read':
-        this.messages.markRead(conn.ctx.userId, frame.conversationId, frame.seq).catch((err: unknown) => {
-          this.replyError(conn, err);
-        });
-        return;
-      case 'ping':
-        conn.send(frame.t === undefined ? { type: 'pong' } : { type: 'pong', t: frame.t });
-        return;
-      case 'delivered':
-        // Coalesced and stored in batches, once the user is found to be a member.
-        this.receipts.delivered(conn.ctx.userId, frame.conversationId, frame.seq);
-        return;
-      case 'typing':
-        // Over the rate: dropped silently (typing is a hint).
-        if (!conn.typing.take(conn.lastSeen)) return;
-        this.typing(conn, frame.conversationId).catch((err: unknown) => this.replyError(conn, err));
-        return;
-      default: {
-        const never: never = frame;
-        return never;
-      }
-    }
-  }
-
-  private replyError(conn: Connection, err: unknown, ref?: string): void {
-    if (err instanceof ParleyError) return this.error(conn, err.code, err.message, ref);
-    this.log.error({ err }, 'unexpected error handling a frame');
-    this.error(conn, 'internal', undefined, ref);
+  /** The connection's one `sync`: catch up from `since` once `ready` was sent. */
+  private sync(conn: Connection, since: number | null): void {
+    conn.state = 'catching_up';
+    void conn.ready.then(() => this.catchUp(conn, conn.syncStart(since), true));
   }
 
   /**
@@ -392,25 +164,6 @@ export class ChatServer {
     conn.waiting.clear();
     conn.state = 'catching_up';
     void this.catchUp(conn, conn.deliveredPos);
-  }
-
-  /** Relay a typing indicator to the conversation's other members (never stored). */
-  private async typing(conn: Connection, conversationId: string): Promise<void> {
-    const members = (await this.store.listMembers(conversationId)).map((m) => m.userId);
-    const me = conn.ctx.userId;
-    if (!members.includes(me)) throw new ParleyError('not_found', 'No such conversation');
-    const others = members.filter((u) => u !== me);
-    if (others.length === 1 && (await this.store.isBlockedEither(me, others[0] as string))) {
-      const conv = await this.store.getConversation(conversationId);
-      if (conv?.kind === 'direct') return;
-    }
-    const frame: TypingIndicatorFrame = {
-      type: 'typing',
-      conversationId,
-      userId: me,
-      ttlMs: this.config.typingTtlMs,
-    };
-    this.bus.publish({ type: 'deliver', userIds: others, frame: JSON.stringify(frame) });
   }
 
   /**
@@ -502,7 +255,7 @@ export class ChatServer {
         let frame: Buffer | undefined;
         let sent = 0;
         for (let i = 0; i < e.userIds.length; i++) {
-          const conns = this.byUser.get(e.userIds[i] as string);
+          const conns = this.registry.ofUser(e.userIds[i] as string);
           if (!conns) continue;
           // Serialized once per fan-out, shared by every recipient socket.
           frame ??= Buffer.from(e.frame);
@@ -513,11 +266,11 @@ export class ChatServer {
         return;
       }
       case 'resync':
-        for (const set of this.byDevice.values()) for (const c of set) if (c.state === 'live') this.refill(c);
+        for (const c of this.registry.all()) if (c.state === 'live') this.refill(c);
         return;
       case 'revoke':
         for (const id of e.deviceIds) {
-          for (const c of this.byDevice.get(id) ?? []) {
+          for (const c of this.registry.ofDevice(id)) {
             // Logout and revocation: offline at once, no grace period.
             c.cleanClose = true;
             c.close(ERRORS.device_revoked.ws as number, 'device_revoked');
@@ -534,13 +287,11 @@ export class ChatServer {
   /** Close connections that sent nothing (not even a ping) for heartbeatTimeoutMs. */
   private sweep(): void {
     const deadline = Date.now() - this.config.heartbeatTimeoutMs;
-    for (const set of this.byDevice.values()) {
-      for (const c of set) if (c.lastSeen < deadline) c.ws.terminate();
-    }
+    for (const c of this.registry.all()) if (c.lastSeen < deadline) c.ws.terminate();
   }
 
   private async touchDevices(): Promise<void> {
-    const ids = [...this.byDevice.keys()];
+    const ids = this.registry.deviceIds();
     if (ids.length === 0) return;
     try {
       await this.store.touchDevices(ids, Date.now());
@@ -557,12 +308,10 @@ export class ChatServer {
     // Drain: ask every client to move now (the SDK reconnects through discovery), wait a
     // little for them to go, then close whoever is left with 1001.
     const move = Buffer.from(JSON.stringify({ type: 'move' }));
-    for (const set of this.byDevice.values()) for (const c of set) c.write(move);
+    for (const c of this.registry.all()) c.write(move);
     const deadline = Date.now() + moveWaitMs;
     while (this.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.unsubscribe();
-    for (const set of this.byDevice.values()) {
-      for (const c of set) c.close(ERRORS.server_shutdown.ws as number, 'server_shutdown');
-    }
+    for (const c of [...this.registry.all()]) c.close(ERRORS.server_shutdown.ws as number, 'server_shutdown');
   }
 }
