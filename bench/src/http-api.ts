@@ -94,6 +94,11 @@ export class HttpApi {
     return this.call<Session>('POST', '/v1/sessions', { username, password, deviceName });
   }
 
+  /** Let anyone message me without a request and add me to groups, as before consent settings. */
+  openToAll(token: string): Promise<unknown> {
+    return this.call('PATCH', '/v1/me/privacy', { directMessages: 'everyone', groupAdds: 'everyone' }, token);
+  }
+
   direct(token: string, username: string): Promise<Conversation> {
     return this.call<Conversation>('POST', '/v1/conversations/direct', { username }, token);
   }
@@ -165,6 +170,8 @@ export async function seedAccounts(
   const logins = names.flatMap((u, i) => Array.from({ length: devices }, (_, d) => ({ u, i, d })));
   return mapLimit(logins, concurrency, async ({ u, i, d }) => {
     const s = await api.login(u, BENCH_PASSWORD, `bench ${d}`);
+    // Strangers chat and group freely in every scenario, as they did before message requests.
+    if (d === 0) await api.openToAll(s.token);
     return { username: u, userId: (users[i] as User).id, token: s.token };
   });
 }

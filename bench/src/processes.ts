@@ -40,6 +40,9 @@ export const BENCH_SERVER_FLAGS: readonly string[] = [
   '1000000',
   '--frame-burst',
   '1000000',
+  // The sync scenario's senders open hundreds of conversations each.
+  '--max-new-conversations-per-hour',
+  '0',
   '--log-level',
   'warn',
 ];

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { PASSWORD, SERVER_ARGS, bubble, launch, newTab, openChat, row, uname } from './helpers.js';
 
@@ -66,6 +66,7 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
     server = await startServer({ args: [...SERVER_ARGS, '--web-push-allow-http', 'true'] });
     browser = await launch();
     [zoe, ben] = await Promise.all([newUser(server.url, uname('zoe')), newUser(server.url, uname('ben'))]);
+    await openToAll(zoe, ben);
     await Promise.all([
       zoe.http.updateMe({ displayName: 'Zoe Zhang' }),
       ben.http.updateMe({ displayName: 'Ben Baker' }),
@@ -81,6 +82,7 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
     it(`has no serious or critical violations on any screen (${variant.name})`, async () => {
       const found: string[] = [];
       const me = await newUser(server.url, uname('amy'));
+      await openToAll(me);
       await me.http.updateMe({ displayName: 'Amy Adams' });
       const t = await newTab(browser, server.url, variant.options);
       const page = t.page;

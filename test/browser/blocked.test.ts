@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { Recorder, newUser } from '../helpers/sdk.js';
+import { Recorder, newUser, openToAll } from '../helpers/sdk.js';
 import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
@@ -26,7 +26,9 @@ describe('blocking in the web app', () => {
 
   it('hides presence and replaces the composer until unblocked', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const d = await carol.http.direct({ username: ana.username });
     await carol.http.setPrivacy({ online: 'everyone' }); // ana, a 1:1 partner, sees it

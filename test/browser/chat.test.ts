@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import {
   SERVER_ARGS,
   bubble,
@@ -19,6 +19,7 @@ import {
   signUp,
   startDirect,
   uname,
+  openToAllInPage,
 } from './helpers.js';
 
 describe('1:1 chat between two browsers', () => {
@@ -42,8 +43,10 @@ describe('1:1 chat between two browsers', () => {
     await a.page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
     await screenshot(a.page, 'login');
     await signUp(a.page, alice, 'Alice Liddell');
+    await openToAllInPage(a.page);
     const b = await newTab(browser, server.url);
     await signUp(b.page, bob, 'Bob Builder');
+    await openToAllInPage(b.page);
     // Alice is no contact of Bob's: she sees his presence once he shows it to everyone.
     const bobApi = await newDevice(server.url, bob, 'api');
     await bobApi.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' });
@@ -154,6 +157,7 @@ describe('1:1 chat between two browsers', () => {
       newUser(server.url, uname('bob')),
       newUser(server.url, uname('carol')),
     ]);
+    await openToAll(ana, bob, carol);
     const old = await carol.http.direct({ userId: bob.id });
     await carol.http.send(old.id, { clientId: 'old', text: 'an older chat' });
     const tab = await newTab(browser, server.url);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { SERVER_ARGS, bubble, launch, newTab, row, uname } from './helpers.js';
 import { PHONE, logInByKeyboard, typeInto } from './keyboard.js';
@@ -52,8 +52,10 @@ describe('composer', () => {
     server = await startServer({ args: SERVER_ARGS });
     browser = await launch();
     ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     await ana.http.updateMe({ displayName: 'Ana Keys' });
     bob = await newUser(server.url, uname('bob'));
+    await openToAll(bob);
     await bob.http.updateMe({ displayName: 'Bob Keys' });
     directId = (await ana.http.direct({ username: bob.username })).id;
   });
@@ -138,6 +140,7 @@ describe('composer', () => {
 
   it('gives back the text of a message the server refuses, with the reason', async () => {
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Keys' });
     const id = (await carol.http.direct({ username: ana.username })).id;
     await carol.http.send(id, { clientId: 'hello', text: 'Hello Ana' });

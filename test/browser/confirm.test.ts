@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
@@ -26,8 +26,11 @@ describe('confirmations', () => {
 
   it('removes a member only once confirmed', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const bob = await newUser(server.url, uname('bob'));
+    await openToAll(bob);
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Weekend trip', members: [bob.username, carol.username] });
 
@@ -57,7 +60,9 @@ describe('confirmations', () => {
 
   it('blocks a contact only once confirmed', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     await ana.http.requestContact({ username: carol.username });
     await carol.http.acceptContact(ana.id);

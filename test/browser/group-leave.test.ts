@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import { SERVER_ARGS, bubble, launch, newTab, row, screenshot, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
@@ -26,8 +26,11 @@ describe('leaving a group in the web app', () => {
 
   it('keeps the group read-only for a removed member until they delete it', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const bob = await newUser(server.url, uname('bob'));
+    await openToAll(bob);
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await ana.http.updateMe({ displayName: 'Ana García' });
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Weekend trip', members: [bob.username, carol.username] });

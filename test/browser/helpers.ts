@@ -142,3 +142,20 @@ export function uname(prefix: string): string {
   counter++;
   return `${prefix}_${Date.now().toString(36)}${counter}`.slice(0, 32);
 }
+
+/**
+ * Let anyone message the user signed in on `page` without a message request and add them to
+ * groups (privacy `everyone`), for tests about something else that have strangers talk.
+ */
+export async function openToAllInPage(page: Page): Promise<void> {
+  const status = await page.evaluate(async () => {
+    const session = JSON.parse(localStorage.getItem('parley.session') ?? '{}') as { token?: string };
+    const res = await fetch('/v1/me/privacy', {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${session.token ?? ''}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ directMessages: 'everyone', groupAdds: 'everyone' }),
+    });
+    return res.status;
+  });
+  if (status !== 200) throw new Error(`PATCH /v1/me/privacy answered ${status}`);
+}

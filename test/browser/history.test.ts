@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import {
   SERVER_ARGS,
@@ -23,6 +23,7 @@ import {
   signUp,
   startDirect,
   uname,
+  openToAllInPage,
 } from './helpers.js';
 
 const TOTAL = 10_000;
@@ -57,7 +58,9 @@ describe('long history', () => {
 
   it('opens 10,000 messages at the end and scrolls back to the first', async () => {
     const vera = await newUser(server.url, uname('vera'));
+    await openToAll(vera);
     const walt = await newUser(server.url, uname('walt'));
+    await openToAll(walt);
     await vera.http.updateMe({ displayName: 'Vera Long' });
     await walt.http.updateMe({ displayName: 'Walt Writer' });
     const conv = await walt.http.direct({ username: vera.username });
@@ -135,8 +138,10 @@ describe('long history', () => {
     const [vera, walt] = [uname('vera'), uname('walt')];
     const w = await newTab(browser, server.url);
     await signUp(w.page, walt, 'Walt Slow');
+    await openToAllInPage(w.page);
     const v = await newTab(browser, server.url);
     await signUp(v.page, vera, 'Vera Slow');
+    await openToAllInPage(v.page);
     // Every history page reaches Vera's app 2 s late; it was read when it was asked for, so
     // before the message below was stored.
     await v.page.route('**/v1/conversations/*/messages*', async (route) => {

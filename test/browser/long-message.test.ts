@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
 import { PHONE, logInByKeyboard } from './keyboard.js';
@@ -30,7 +30,9 @@ describe('long messages', () => {
     server = await startServer({ args: SERVER_ARGS });
     browser = await launch();
     ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const leo = await newUser(server.url, uname('leo'));
+    await openToAll(leo);
     await leo.http.updateMe({ displayName: 'Leo Long' });
     const id = (await leo.http.direct({ username: ana.username })).id;
     await leo.http.send(id, { clientId: 'lines', text: LINES });

@@ -16,6 +16,7 @@ import {
   signUp,
   startDirect,
   uname,
+  openToAllInPage,
 } from './helpers.js';
 
 describe('two tabs of one user', () => {
@@ -36,12 +37,14 @@ describe('two tabs of one user', () => {
     const [tess, uri] = [uname('tess'), uname('uri')];
     const t1 = await newTab(browser, server.url);
     await signUp(t1.page, tess, 'Tess Tab');
+    await openToAllInPage(t1.page);
     // The second tab shares the session (localStorage): no second login.
     const t2 = await anotherTab(t1, server.url);
     await t2.page.getByRole('heading', { name: 'Chats' }).waitFor();
 
     const u = await newTab(browser, server.url);
     await signUp(u.page, uri, 'Uri Other');
+    await openToAllInPage(u.page);
     await startDirect(u.page, tess);
     await sendMessage(u.page, 'First for both tabs');
     await sendMessage(u.page, 'Second for both tabs');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import { SERVER_ARGS, bubble, launch, newTab, row, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
@@ -29,7 +29,9 @@ describe('names in the web app', () => {
 
   it("keeps a group preview's sender after a reload", async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Burst', members: [carol.username] });
     await carol.http.send(g.id, { clientId: 'c40', text: 'Burst message 40 from Carol' });
@@ -49,7 +51,9 @@ describe('names in the web app', () => {
 
   it('shows a new display name live in the list, the header and group sender labels', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Trip', members: [carol.username] });
     await carol.http.send(g.id, { clientId: 'g1', text: 'Tent is packed' });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { newUser, openToAll } from '../helpers/sdk.js';
 import { SERVER_ARGS, launch, newTab, uname } from './helpers.js';
 import { logInByKeyboard, typeInto } from './keyboard.js';
 
@@ -27,9 +27,12 @@ describe('new group', () => {
 
   it('types member usernames into the member field, not the group name', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const bob = await newUser(server.url, uname('bob'));
+    await openToAll(bob);
     await bob.http.updateMe({ displayName: 'Bob Builder' });
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Keys' });
 
     const t = await newTab(browser, server.url);

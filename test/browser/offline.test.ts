@@ -19,6 +19,7 @@ import {
   signUp,
   startDirect,
   uname,
+  openToAllInPage,
 } from './helpers.js';
 
 describe('offline sending', () => {
@@ -40,7 +41,9 @@ describe('offline sending', () => {
     const o = await newTab(browser, server.url);
     const p = await newTab(browser, server.url);
     await signUp(o.page, olga, 'Olga Olsen');
+    await openToAllInPage(o.page);
     await signUp(p.page, pete, 'Pete Park');
+    await openToAllInPage(p.page);
     await startDirect(o.page, pete);
     await sendMessage(o.page, 'Online message');
     await openChat(p.page, 'Olga Olsen');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { SERVER_ARGS, bubble, launch, newTab, row, uname } from './helpers.js';
 import { PHONE, logInByKeyboard, responsive } from './keyboard.js';
@@ -78,10 +78,13 @@ describe('chat info on a phone', () => {
     server = await startServer({ args: SERVER_ARGS });
     browser = await launch();
     ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     await ana.http.updateMe({ displayName: 'Ana Phone' });
     bob = await newUser(server.url, uname('bob'));
+    await openToAll(bob);
     await bob.http.updateMe({ displayName: 'Bob Long' });
     const carol = await newUser(server.url, uname('carol'));
+    await openToAll(carol);
     directId = (await bob.http.direct({ username: ana.username })).id;
     await fill(directId, [bob, ana], MESSAGES);
     groupId = (await bob.http.createGroup({ name: 'Long group', members: [ana.username, carol.username] }))

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import {
   SERVER_ARGS,
   bubble,
@@ -18,6 +18,7 @@ import {
   sendMessage,
   signUp,
   uname,
+  openToAllInPage,
 } from './helpers.js';
 
 const ANDROID_UA =
@@ -61,6 +62,7 @@ describe('phone', () => {
   it('walks through the app on a 390×844 touch screen', async () => {
     const me = uname('pia');
     const zoe = await newUser(server.url, uname('zoe'));
+    await openToAll(zoe);
     await zoe.http.updateMe({ displayName: 'Zoe Zhang' });
 
     const t = await newTab(browser, server.url, {
@@ -75,6 +77,7 @@ describe('phone', () => {
     expect(await smallTargets(page)).toEqual([]);
     await screenshot(page, 'phone-login');
     await signUp(page, me, 'Pia Phone');
+    await openToAllInPage(page);
     expect(await page.locator('.right').isVisible()).toBe(false);
     expect(await smallTargets(page)).toEqual([]);
 

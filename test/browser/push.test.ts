@@ -15,8 +15,8 @@ import type { PushPayload } from '@parley/protocol';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { PushServiceStandIn } from '../helpers/push-service.js';
-import { eventually, newDevice, newUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, row, screenshot, signUp, uname } from './helpers.js';
+import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
+import { SERVER_ARGS, launch, newTab, row, screenshot, signUp, uname, openToAllInPage } from './helpers.js';
 
 interface Shown {
   title: string;
@@ -60,6 +60,7 @@ describe('push notifications in the web app', () => {
     await tab.page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
     expect(await tab.page.getByTestId('push-prompt').count()).toBe(0);
     await signUp(tab.page, uname('pat'), 'Pat');
+    await openToAllInPage(tab.page);
     await tab.page.getByTestId('push-prompt').waitFor();
     await screenshot(tab.page, 'push-prompt');
     await tab.page.getByRole('button', { name: 'Not now' }).click();
@@ -73,9 +74,11 @@ describe('push notifications in the web app', () => {
 
   it("shows the server's notifications merged per conversation, and opens the chat", async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const bobName = uname('bob');
     const tab = await newTab(browser, server.url, { permissions: ['notifications'] });
     await signUp(tab.page, bobName, 'Bob Stone');
+    await openToAllInPage(tab.page);
     const origin = new URL(server.url).origin;
     const cdp = await tab.context.newCDPSession(tab.page);
     const registrations: string[] = [];
@@ -146,9 +149,11 @@ describe('push notifications in the web app', () => {
 
   it('mutes a conversation and hides message text from the app', async () => {
     const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const bobName = uname('bob');
     const tab = await newTab(browser, server.url);
     await signUp(tab.page, bobName, 'Bob Stone');
+    await openToAllInPage(tab.page);
     const bob = await newDevice(server.url, bobName, 'sdk');
     await ana.http.direct({ userId: bob.id });
     await ana.http.send((await ana.http.direct({ userId: bob.id })).id, { clientId: 'h', text: 'hi' });

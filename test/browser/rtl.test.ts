@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
 import { PHONE, logInByKeyboard } from './keyboard.js';
@@ -67,7 +67,9 @@ describe('right-to-left messages', () => {
     server = await startServer({ args: SERVER_ARGS });
     browser = await launch();
     ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
     const dan = await newUser(server.url, uname('dan'));
+    await openToAll(dan);
     await dan.http.updateMe({ displayName: 'Dan Cohen' });
     const id = (await ana.http.direct({ username: dan.username })).id;
     // Each text both ways: received (no ticks) as seq 2i+1, then sent (with ticks) as 2i+2.

@@ -8,8 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, bubble, launch, newTab, openChat, row, screenshot, signUp, uname } from './helpers.js';
+import { newUser, openToAll } from '../helpers/sdk.js';
+import {
+  SERVER_ARGS,
+  bubble,
+  launch,
+  newTab,
+  openChat,
+  row,
+  screenshot,
+  signUp,
+  uname,
+  openToAllInPage,
+} from './helpers.js';
 
 const CORPUS = [
   '<img src=x onerror="window.__xss=1">',
@@ -63,14 +74,17 @@ describe('XSS corpus', () => {
     const t = await newTab(browser, server.url);
     const page = t.page;
     await signUp(page, me, 'Xena Safe');
+    await openToAllInPage(page);
 
     const mallory = await newUser(server.url, uname('mal'));
+    await openToAll(mallory);
     await mallory.http.updateMe({ displayName: EVIL_NAME });
     const direct = await mallory.http.direct({ username: me });
     for (const [i, text] of CORPUS.entries()) {
       await mallory.http.send(direct.id, { clientId: `x-${i}`, text });
     }
     const other = await newUser(server.url, uname('oscar'));
+    await openToAll(other);
     const group = await mallory.http.createGroup({ name: EVIL_GROUP, members: [me, other.username] });
     for (const [i, text] of CORPUS.entries()) {
       await mallory.http.send(group.id, { clientId: `g-${i}`, text });

@@ -80,3 +80,17 @@ export async function eventually(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Make two users contacts (`a` asks, `b` accepts): they may then message and group each other freely. */
+export async function makeContacts(a: TestUser, b: TestUser): Promise<void> {
+  await a.http.requestContact({ userId: b.id });
+  await b.http.acceptContact(a.id);
+}
+
+/**
+ * Let anyone message `user` without a request and add them to groups (privacy `everyone`),
+ * for tests about something else that have strangers talk.
+ */
+export async function openToAll(...users: TestUser[]): Promise<void> {
+  for (const u of users) await u.http.setPrivacy({ directMessages: 'everyone', groupAdds: 'everyone' });
+}

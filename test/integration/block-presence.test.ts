@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Presence } from '@parley/client';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { Recorder, eventually, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newUser, openToAll } from '../helpers/sdk.js';
 
 let server: ServerHandle;
 
@@ -22,6 +22,8 @@ describe('blocking and presence', () => {
   it("shows the blocked user offline on the blocker's devices", async () => {
     const ana = await newUser(server.url);
     const carol = await newUser(server.url);
+    // A plain 1:1 (no message request): its members see each other's presence.
+    await openToAll(ana);
     await carol.http.direct({ username: ana.username });
     await carol.http.setPrivacy({ online: 'everyone' }); // a 1:1 partner sees it
     const anaRec = await new Recorder(server.url, ana.session.token).start();

@@ -11,7 +11,7 @@ import { clusterUnavailable, startCluster } from '../helpers/cluster.js';
 import type { Cluster } from '../helpers/cluster.js';
 import { ownServicesUnavailable, startOwnPostgres, startOwnRedis } from '../helpers/own-services.js';
 import type { OwnPostgres, OwnRedis } from '../helpers/own-services.js';
-import { Recorder, eventually, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 
 const own = ownServicesUnavailable();
@@ -48,6 +48,8 @@ async function traffic(
       ...(await Promise.all(Array.from({ length: Math.min(25, n - i) }, () => newUser(cluster.api.url)))),
     );
   }
+  // Strangers: plain chats and groups, no message requests.
+  await Promise.all(users.map((u) => openToAll(u)));
   const members = new Map<string, string[]>();
   const convOf: string[] = [];
   for (let p = 0; p < opts.pairs; p++) {

@@ -8,7 +8,7 @@ import type { Ack, Presence } from '@parley/client';
 import { clusterUnavailable, startCluster, wsOf } from '../helpers/cluster.js';
 import type { Cluster } from '../helpers/cluster.js';
 import { RawSocket } from '../helpers/raw.js';
-import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 
 const skip = await clusterUnavailable();
@@ -37,6 +37,7 @@ describe.skipIf(skip !== null)('cluster', () => {
 
   it('delivers 1:1 and group messages across servers, in order', async () => {
     const users = await Promise.all([0, 1, 2, 3].map(() => newUser(cluster.api.url)));
+    await openToAll(...users); // strangers: no message requests
     const [a, b, c, d] = users as [TestUser, TestUser, TestUser, TestUser];
     const dm = await a.http.direct({ username: b.username });
     const g = await a.http.createGroup({ name: 'spread', members: [b.username, c.username, d.username] });

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Ack, Conversation } from '@parley/client';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { Recorder, eventually, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 
 let server: ServerHandle | undefined;
@@ -24,6 +24,7 @@ describe('SIGKILL', () => {
     server = await startServer();
     const { dataDir, port } = server;
     const users: TestUser[] = await Promise.all(Array.from({ length: 20 }, () => newUser(server!.url)));
+    await openToAll(...users);
     const convs: Conversation[] = [];
     for (let i = 0; i < 20; i += 2)
       convs.push(await users[i]!.http.direct({ username: users[i + 1]!.username }));

@@ -46,6 +46,8 @@ describe('names with invisible or bidi characters', () => {
 
   it('are refused as group names, at creation and rename', async () => {
     const members = [b.user.username];
+    // b takes group adds from anyone (a is no contact of b's).
+    await api(server.url, 'PATCH', '/v1/me/privacy', { groupAdds: 'everyone' }, b.token);
     const created = await api<{ code: string }>(
       server.url,
       'POST',

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { newUser } from '../helpers/sdk.js';
+import { makeContacts, newUser } from '../helpers/sdk.js';
 
 let server: ServerHandle;
 
@@ -21,6 +21,7 @@ describe('lastSender', () => {
   it("names a group's last sender, as named now, and never in a direct conversation", async () => {
     const ana = await newUser(server.url);
     const carol = await newUser(server.url);
+    await makeContacts(ana, carol);
     const g = await ana.http.createGroup({ name: 'g', members: [carol.username] });
     expect((await ana.http.conversation(g.id)).lastSender).toBeUndefined();
     await carol.http.send(g.id, { clientId: 'c1', text: 'Burst message 40 from Carol' });

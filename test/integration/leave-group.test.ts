@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversation } from '@parley/protocol';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, makeContacts, newDevice, newUser } from '../helpers/sdk.js';
 
 let server: ServerHandle;
 
@@ -24,6 +24,8 @@ describe('leaving a group', () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
     const carol = await newUser(server.url);
+    await makeContacts(ana, bob);
+    await makeContacts(ana, carol);
     const g = await ana.http.createGroup({ name: 'Weekend trip', members: [bob.username, carol.username] });
     await ana.http.send(g.id, { clientId: 'a1', text: 'before 1' });
     await carol.http.send(g.id, { clientId: 'c1', text: 'before 2' });
@@ -88,6 +90,8 @@ describe('leaving a group', () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
     const carol = await newUser(server.url);
+    await makeContacts(ana, bob);
+    await makeContacts(ana, carol);
     const g = await ana.http.createGroup({ name: 'Team', members: [bob.username, carol.username] });
     await bob.http.send(g.id, { clientId: 'b1', text: 'hello' });
 

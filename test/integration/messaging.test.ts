@@ -4,7 +4,7 @@ import { ParleyError } from '@parley/client';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { RawSocket } from '../helpers/raw.js';
-import { Recorder, eventually, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newUser, openToAll } from '../helpers/sdk.js';
 
 let server: ServerHandle;
 const recorders: Recorder[] = [];
@@ -164,6 +164,8 @@ describe('groups', () => {
     }
     const [admin, ...rest] = users;
     if (!admin) throw new Error('no users');
+    // Strangers to the admin: they let anyone add them to groups.
+    await openToAll(...rest);
     const group = await admin.http.createGroup({
       name: 'Hundred',
       members: rest.slice(0, 99).map((u) => u.username),
@@ -191,6 +193,7 @@ describe('groups', () => {
   it('lets admins add, remove and promote; anyone leaves; others get forbidden', async () => {
     const [a, b, c, d] = await Promise.all([1, 2, 3, 4].map(() => newUser(server.url)));
     if (!a || !b || !c || !d) throw new Error('users');
+    await openToAll(b, c, d);
     await expect(a.http.createGroup({ name: 'solo', members: [] })).rejects.toMatchObject({
       code: 'group_too_small',
     });

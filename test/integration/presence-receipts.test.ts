@@ -7,7 +7,7 @@ import type { Presence } from '@parley/client';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { RawSocket } from '../helpers/raw.js';
-import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 
 let server: ServerHandle;
@@ -102,6 +102,7 @@ describe('presence', () => {
     try {
       const a = await newUser(slow.url);
       const b = await newUser(slow.url);
+      await openToAll(a); // a plain 1:1, not a message request
       await b.http.direct({ username: a.username }); // a 1:1 partner also gets presence…
       await a.http.setPrivacy({ online: 'everyone' }); // …when a shows it to everyone
       const rb = await new Recorder(slow.url, b.session.token).start();
@@ -129,6 +130,7 @@ describe('presence', () => {
     try {
       const a = await newUser(own.url);
       const b = await newUser(own.url);
+      await openToAll(b); // a plain 1:1, not a message request
       await a.http.direct({ username: b.username });
       await a.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' });
       const ra = await new Recorder(own.url, a.session.token).start();
@@ -172,6 +174,7 @@ describe('presence', () => {
       [1, 2, 3, 4, 5, 6].map(() => newUser(server.url)),
     );
     await a!.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' }); // partners too
+    await openToAll(a!); // the partner's 1:1 and the co-member's group need no consent
     await contacts(a!, friend!);
     await partner!.http.direct({ username: a!.username });
     await contacts(a!, blocked!);
@@ -227,6 +230,7 @@ describe('receipts', () => {
   it('groups: delivered and read counts per message, and who read on demand', async () => {
     const users = await Promise.all(Array.from({ length: 10 }, () => newUser(server.url)));
     const [sender, ...others] = users;
+    await openToAll(...others);
     const g = await sender!.http.createGroup({ name: 'ten', members: others.map((u) => u.username) });
     const rs = await Promise.all(users.map((u) => rec(u)));
     const latest = new Map<string, { userId: string; deliveredSeq: number; readSeq: number }>();
@@ -275,6 +279,7 @@ describe('receipts', () => {
 describe('typing', () => {
   it('reaches the other online members, expires, and a flood is rate-limited', async () => {
     const [a, b, c] = await Promise.all([1, 2, 3].map(() => newUser(server.url)));
+    await openToAll(b!, c!);
     const g = await a!.http.createGroup({ name: 'typers', members: [b!.username, c!.username] });
     const [ra, rb, rc] = await Promise.all([a, b, c].map((u) => rec(u!)));
     const typingB: string[][] = [];
@@ -306,6 +311,7 @@ describe('typing', () => {
 describe('blocking', () => {
   it('refuses each blocked action with its error code, and unblocking restores them', async () => {
     const [a, b, c] = await Promise.all([1, 2, 3].map(() => newUser(server.url)));
+    await openToAll(c!);
     const dm = await b!.http.direct({ username: a!.username });
     await a!.http.block({ username: b!.username });
     expect((await a!.http.contacts()).blocked.map((u) => u.id)).toEqual([b!.id]);

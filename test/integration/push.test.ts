@@ -14,7 +14,7 @@ import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { ApnsStandIn, PushServiceStandIn } from '../helpers/push-service.js';
 import type { TestSubscription } from '../helpers/push-service.js';
-import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import { clusterUnavailable, startCluster, wsOf } from '../helpers/cluster.js';
 import type { TestUser } from '../helpers/sdk.js';
 
@@ -94,6 +94,7 @@ describe('push notifications', () => {
     server = await startServer(pushConfig());
     const user = await newUser(server.url);
     const from = await newUser(server.url);
+    await openToAll(user, from); // strangers: no message requests
     const sub = await subscribe(user);
     const c = await from.http.direct({ userId: user.id });
     sentinel = { user, sub, from, conversationId: c.id, n: 0 };
@@ -126,6 +127,7 @@ describe('push notifications', () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
     const cy = await newUser(server.url);
+    await openToAll(ana, bob, cy); // strangers: no message requests
     await subscribe(ana); // the sender is never notified of her own messages
     const anaSub = pushService.subscribe();
     await ana.http.registerPush({ kind: 'webpush', endpoint: anaSub.endpoint, keys: anaSub.keys });
@@ -168,6 +170,7 @@ describe('push notifications', () => {
   it('sends nothing from a muted conversation, and no text when previews are off', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
+    await openToAll(ana, bob); // strangers: no message requests
     const bobSub = await subscribe(bob);
     const c = await ana.http.direct({ userId: bob.id });
 
@@ -200,9 +203,28 @@ describe('push notifications', () => {
     await expect(stranger.http.mute(c.id, null)).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('sends nothing for a message request until it is accepted', async () => {
+    const ana = await newUser(server.url);
+    const bob = await newUser(server.url);
+    const anaSub = await subscribe(ana);
+    // Ana keeps the default privacy: Bob, a stranger, lands in her message requests.
+    const c = await bob.http.direct({ userId: ana.id });
+    await bob.http.send(c.id, { clientId: 'q1', text: 'buy my stuff' });
+    await bob.http.send(c.id, { clientId: 'q2', text: 'really' });
+    await flushed();
+    expect((await ana.http.conversation(c.id)).request).toBe(true);
+    expect(payloads(anaSub)).toEqual([]);
+    await ana.http.acceptRequest(c.id);
+    await bob.http.send(c.id, { clientId: 'q3', text: 'thanks for accepting' });
+    await delivered(anaSub, 1, 'the first notification after accepting');
+    await flushed();
+    expect(payloads(anaSub).map((p) => p.text)).toEqual(['thanks for accepting']);
+  });
+
   it('collapses a burst of 20 into one topic / collapse key on Web Push, FCM and APNs', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
+    await openToAll(ana, bob); // strangers: no message requests
     const bobSub = await subscribe(bob);
     const android = await newDevice(server.url, bob.username, 'Pixel');
     const fcmToken = `fcm_${Date.now()}:APA91b${'x'.repeat(40)}`;
@@ -256,6 +278,7 @@ describe('push notifications', () => {
   it('retries a 503 after its Retry-After and delivers once; removes a subscription answered 410', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
+    await openToAll(ana, bob); // strangers: no message requests
     const bobSub = await subscribe(bob);
     const c = await ana.http.direct({ userId: bob.id });
     const retriedBefore = await metric(server.url, 'parley_push_retried_total');
@@ -270,6 +293,7 @@ describe('push notifications', () => {
     expect(await metric(server.url, 'parley_push_retried_total')).toBeGreaterThan(retriedBefore);
 
     const carl = await newUser(server.url);
+    await openToAll(carl);
     const carlSub = await subscribe(carl);
     const c2 = await ana.http.direct({ userId: carl.id });
     pushService.script(carlSub.id, [{ status: 410 }]);
@@ -287,6 +311,7 @@ describe('push notifications', () => {
   it('stops notifying a device once it is revoked or logged out', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
+    await openToAll(ana, bob); // strangers: no message requests
     const laptop = await newDevice(server.url, bob.username, 'laptop');
     const phoneSub = await subscribe(bob);
     const laptopSub = await subscribe(laptop);
@@ -336,6 +361,7 @@ describe('push notifications', () => {
   it('keeps two subscriptions per device: a third replaces the oldest, which is notified no more', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
+    await openToAll(ana, bob); // strangers: no message requests
     const subs: TestSubscription[] = [];
     for (let i = 0; i < 3; i++) subs.push(await subscribe(bob));
     const [oldest, second, newest] = subs as [TestSubscription, TestSubscription, TestSubscription];
@@ -358,6 +384,7 @@ describe('push notifications across a restart', () => {
     try {
       const ana = await newUser(server.url);
       const bob = await newUser(server.url);
+      await openToAll(ana, bob); // strangers: no message requests
       await expect(
         bob.http.registerPush({ kind: 'fcm', token: `fcm_${'y'.repeat(40)}` }),
       ).rejects.toMatchObject({
@@ -408,6 +435,7 @@ describe('push notifications past a hanging push service', () => {
       const ana = await newUser(server.url);
       const eve = await newUser(server.url);
       const bob = await newUser(server.url);
+      await openToAll(ana, eve, bob); // strangers: no message requests
       for (let i = 0; i < 20; i++) {
         const sub = hang.subscribe();
         hang.script(sub.id, [{ status: 201, hang: true }]);
@@ -442,6 +470,7 @@ describe('push notifications to idle devices (--push-idle-sec)', () => {
     try {
       const ana = await newUser(server.url);
       const bob = await newUser(server.url);
+      await openToAll(ana, bob); // strangers: no message requests
       const phone = await newDevice(server.url, bob.username, 'phone');
       const desktopSub = await subscribe(bob);
       const phoneSub = await subscribe(phone);
@@ -481,6 +510,7 @@ describe.skipIf(noCluster !== null)('push notifications in a cluster', () => {
       const ana = await newUser(cluster.api.url);
       const bob = await newUser(cluster.api.url);
       const cy = await newUser(cluster.api.url);
+      await openToAll(ana, bob, cy); // strangers: no message requests
       const bobSub = await subscribe(bob);
       const cySub = await subscribe(await newDevice(cluster.api.url, cy.username, 'phone'));
       // Cy is online on chat server 2; ana sends through chat server 1.

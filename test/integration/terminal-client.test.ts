@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyHttp } from '@parley/client';
 import { CLI, TEST_FLAGS, startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { eventually, newUser } from '../helpers/sdk.js';
+import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { uname } from '../helpers/raw.js';
 
@@ -237,6 +237,7 @@ describe('parley chat on a terminal', () => {
   });
 
   it('creates a group whose name has spaces, and leaves it', async () => {
+    await openToAll(bob, carol); // strangers to ana
     const t = await chatAs(ana);
     t.type(`/group "Weekend trip" ${bob.username} ${carol.username}\r`);
     await t.waitFor('-- Weekend trip (group, 3 members) --');

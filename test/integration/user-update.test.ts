@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { User } from '@parley/protocol';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
-import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
+import { Recorder, eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 
 let server: ServerHandle;
 
@@ -24,6 +24,7 @@ describe('user frame', () => {
     const carol = await newUser(server.url);
     const dave = await newUser(server.url);
     const stranger = await newUser(server.url);
+    await openToAll(carol, stranger, dave); // strangers to whoever adds them
     await ana.http.createGroup({ name: 'g', members: [carol.username, stranger.username] });
     await stranger.http.createGroup({ name: 'elsewhere', members: [dave.username] });
     await dave.http.requestContact({ username: ana.username });

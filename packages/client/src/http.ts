@@ -213,9 +213,17 @@ export class ParleyHttp {
     return this.#call('GET /v1/conversations/:id', { params: { id } });
   }
 
-  /** Delete a group I left from my list, on all my devices (`still_member` while I am in it). */
+  /**
+   * Delete a group I left, or a message request (it comes back with the sender's next
+   * message), from my list, on all my devices (`still_member` while I am in it).
+   */
   deleteConversation(id: string): Promise<Res<'DELETE /v1/conversations/:id'>> {
     return this.#call('DELETE /v1/conversations/:id', { params: { id } });
+  }
+
+  /** Accept a message request (`Conversation.request`): it becomes a normal chat. */
+  acceptRequest(id: string): Promise<Conversation> {
+    return this.#call('POST /v1/conversations/:id/accept', { params: { id } });
   }
 
   /** Rename a group. */
@@ -417,6 +425,11 @@ export class ParleyHttp {
     if (!res.ok) {
       const err = body as { code?: unknown; message?: unknown } | undefined;
       if (typeof err === 'object' && err !== null && isErrorCode(err.code)) {
+        // A 429's Retry-After (seconds) travels with the error (`ParleyError.retryAfter`).
+        const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+        if (Number.isFinite(retryAfter) && typeof err.message === 'string') {
+          throw new ParleyError(err.code, err.message, { retryAfter });
+        }
         throw toParleyError(err.code, err.message);
       }
       throw new ParleyError(codeForStatus(res.status), `HTTP ${res.status} from ${route}`);

@@ -69,6 +69,12 @@ export const ERRORS = {
   username_taken: { status: 409, ws: 'frame', retryable: false, message: 'Username is already taken' },
   not_found: { status: 404, ws: 'frame', retryable: false, message: 'Not found' },
   forbidden: { status: 403, ws: 'frame', retryable: false, message: 'Only a group admin can do this' },
+  not_allowed: {
+    status: 403,
+    ws: 'frame',
+    retryable: false,
+    message: 'These users only accept group adds from their contacts',
+  },
   blocked: {
     status: 403,
     ws: 'frame',
@@ -170,13 +176,16 @@ export class ParleyError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly status: number;
-  constructor(code: ErrorCode, message?: string) {
+  /** Seconds to wait before retrying (an HTTP answer's `Retry-After`), when known. */
+  readonly retryAfter: number | undefined;
+  constructor(code: ErrorCode, message?: string, opts: { retryAfter?: number } = {}) {
     const spec: ErrorSpec = ERRORS[code];
     super(message ?? spec.message);
     this.name = 'ParleyError';
     this.code = code;
     this.retryable = spec.retryable;
     this.status = spec.status;
+    this.retryAfter = opts.retryAfter;
   }
   toBody(): ErrorBody {
     return { code: this.code, message: this.message, retryable: this.retryable };

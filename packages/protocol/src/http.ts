@@ -109,8 +109,10 @@ export interface Routes {
   'POST /v1/conversations/groups': { body: GroupRequest; res: Conversation; auth: true };
   'GET /v1/conversations/:id': { body: undefined; res: Conversation; auth: true };
   'PATCH /v1/conversations/:id': { body: RenameRequest; res: Conversation; auth: true };
-  /** Delete a group I left from my list, on every device (`still_member` while I am in it). */
+  /** Delete a group I left, or a message request, from my list, on every device (`still_member` while I am in it). */
   'DELETE /v1/conversations/:id': { body: undefined; res: { ok: true }; auth: true };
+  /** Accept a message request: it becomes a normal chat. */
+  'POST /v1/conversations/:id/accept': { body: undefined; res: Conversation; auth: true };
   'GET /v1/conversations/:id/members': { body: undefined; res: { members: Member[] }; auth: true };
   'POST /v1/conversations/:id/members': { body: AddMembersRequest; res: { members: Member[] }; auth: true };
   /** Remove a member (admins), or leave when `:userId` is my own id. */

@@ -94,6 +94,13 @@ export interface Conversation {
    * added again. `by` is the admin who removed me, null when I left.
    */
   left?: LeftInfo;
+  /**
+   * Present (true) on a message request: a direct conversation someone who is not my contact
+   * opened with me. It stays apart from my chats, sends me no push notification and shows no
+   * presence either way until I accept it (`POST /v1/conversations/:id/accept`) or reply; I
+   * can also delete it (`DELETE /v1/conversations/:id`) or block the sender.
+   */
+  request?: true;
 }
 
 /** How I stopped being a member of a group (`Conversation.left`). */

@@ -220,7 +220,9 @@ export async function createParley(
     new AuthCache(),
     { throttle, log, maxDevicesPerUser: config.maxDevicesPerUser },
   );
-  const conversations = new ConversationService(store, bus);
+  const conversations = new ConversationService(store, bus, {
+    maxNewConversationsPerHour: config.maxNewConversationsPerHour,
+  });
   const messages = new MessageService(store, bus, conversations, metrics, log, {
     maxBatch: config.maxBatch,
     maxPageBytes: config.maxPageBytes,
@@ -248,7 +250,11 @@ export async function createParley(
     keepFinishedJobs: config.pushKeepFinishedJobs,
   });
   messages.push = push;
-  const contacts = new ContactService(store, bus, presence);
+  const contacts = new ContactService(store, bus, presence, {
+    requestCooldownMs: config.contactRequestCooldownMs,
+  });
+  conversations.presence = presence;
+  contacts.conversations = conversations;
   const servesChat = config.role !== 'api';
   const chat = servesChat
     ? new ChatServer(config, auth, messages, store, bus, metrics, log, tracker, receipts)

@@ -138,6 +138,10 @@ export interface ServerConfig {
   typingBurst: number;
   /** How long clients show a typing indicator without a refresh, ms. Default 6000. */
   typingTtlMs: number;
+  /** New conversations (1:1 and groups) one user may create per hour; more answer `rate_limited`. 0: no cap. Default 60. */
+  maxNewConversationsPerHour: number;
+  /** After a user declines (or drops) my contact request, I may ask them again only this much later, ms. Default 86400000 (24 h). */
+  contactRequestCooldownMs: number;
   /** Delivered/read receipts are batched and broadcast this often, ms. Default 200. */
   receiptFlushMs: number;
   /** Last-active times are persisted this often, ms (at most one write per user per interval). Default 60000. */
@@ -265,6 +269,8 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   typingRatePerSec: 1,
   typingBurst: 3,
   typingTtlMs: TYPING_TTL_MS,
+  maxNewConversationsPerHour: 60,
+  contactRequestCooldownMs: 86_400_000,
   receiptFlushMs: 200,
   presenceFlushMs: 60_000,
   gapFillMs: 1000,

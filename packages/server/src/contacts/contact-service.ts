@@ -2,16 +2,29 @@ import { MAX_PRESENCE_IDS, ParleyError } from '@parley/protocol';
 import type { ContactFrame, ContactList, ContactState, Presence, User, UserFrame } from '@parley/protocol';
 import { AuthService, toUser } from '../auth/auth-service.js';
 import type { Bus } from '../bus/bus.js';
+import type { ConversationService } from '../conversations/conversation-service.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import type { Store, UserRow } from '../store/store.js';
 
+export interface ContactServiceOptions {
+  /** After a user declines (or drops) my request, I may ask them again only this much later, ms. Default 86400000. */
+  requestCooldownMs?: number;
+}
+
 /** Contacts (request → accept/decline), removal, and blocking. */
 export class ContactService {
+  private readonly cooldownMs: number;
+  /** Set by the app: blocking the sender of a message request also removes the request. */
+  conversations: ConversationService | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
     private readonly presence: PresenceService,
-  ) {}
+    opts: ContactServiceOptions = {},
+  ) {
+    this.cooldownMs = opts.requestCooldownMs ?? 86_400_000;
+  }
 
   async resolve(target: { username?: string; userId?: string }): Promise<UserRow> {
     const u =
@@ -88,6 +101,13 @@ export class ContactService {
       return 'outgoing';
     }
     if (mine === 'incoming') return this.accept(userId, other.id);
+    const declined = await this.store.declinedAt(other.id, userId);
+    const wait = declined === null ? 0 : declined + this.cooldownMs - Date.now();
+    if (wait > 0) {
+      throw new ParleyError('rate_limited', 'You can ask this user again later', {
+        retryAfter: Math.ceil(wait / 1000),
+      });
+    }
     await this.store.setContactPair(userId, 'outgoing', other.id, 'incoming', Date.now());
     this.notify(other.id, me, 'incoming');
     this.notify(userId, other, 'outgoing');
@@ -114,6 +134,7 @@ export class ContactService {
       throw new ParleyError('not_found', 'No such contact request');
     }
     await this.store.setContactPair(userId, 'none', otherId, 'none', Date.now());
+    await this.store.recordDecline(userId, otherId, Date.now());
     const other = await this.store.getUserById(otherId);
     if (other) this.notify(userId, other, 'none');
     return 'none';
@@ -124,6 +145,8 @@ export class ContactService {
     const state = await this.store.getContactState(userId, otherId);
     if (state === 'none') throw new ParleyError('not_found', 'No such contact');
     await this.store.setContactPair(userId, 'none', otherId, 'none', Date.now());
+    // Dropping their request is declining it.
+    if (state === 'incoming') await this.store.recordDecline(userId, otherId, Date.now());
     const [me, other] = [await this.store.getUserById(userId), await this.store.getUserById(otherId)];
     if (other) this.notify(userId, other, 'none');
     if (me && state !== 'incoming') this.notify(otherId, me, 'none');
@@ -144,6 +167,9 @@ export class ContactService {
       this.notify(userId, other, 'none');
     }
     await this.store.block(userId, other.id, Date.now());
+    // Their message request to me goes from my list with them.
+    const direct = await this.store.findDirect(userId, other.id);
+    if (direct && this.conversations) await this.conversations.dismissRequest(userId, direct.id);
     // The blocked user now sees me as they would a stranger: offline, no last seen; and my
     // devices stop showing theirs.
     const frame = { type: 'presence', userId, online: false, lastActiveAt: null };

@@ -1,6 +1,7 @@
 import { MAX_GROUP_MEMBERS, ParleyError } from '@parley/protocol';
 import type { Conversation, Member, ServerFrame } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
+import type { PresenceService } from '../presence/presence-service.js';
 import { randomId } from '../ids.js';
 import { FOREVER } from '../store/store.js';
 import type { ConversationSummaryRow, LeftRow, Store, UserRow } from '../store/store.js';
@@ -10,7 +11,13 @@ import { cleanName } from '../validate.js';
 export interface ConversationServiceOptions {
   /** Most members in a group, creator included. Default 100 (MAX_GROUP_MEMBERS). */
   maxGroupMembers?: number;
+  /** New conversations (1:1 and groups) one user may create per hour; 0: no cap. Default 60. */
+  maxNewConversationsPerHour?: number;
 }
+
+const HOUR_MS = 3_600_000;
+/** Direct conversations known to hold no message request, past which the set starts over. */
+const PLAIN_CACHED = 100_000;
 
 /**
  * Conversations and membership. A conversation that exists but that the caller is not a
@@ -18,6 +25,14 @@ export interface ConversationServiceOptions {
  */
 export class ConversationService {
   private readonly maxMembers: number;
+  private readonly maxNewPerHour: number;
+  /** Set by the app: accepting a request shows each side the other's presence. */
+  presence: PresenceService | undefined;
+  /**
+   * Two-member conversations with no pending request: a membership never becomes a request
+   * once plain, so a reply needs no store read to know it accepts nothing.
+   */
+  private readonly plain = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -25,6 +40,41 @@ export class ConversationService {
     opts: ConversationServiceOptions = {},
   ) {
     this.maxMembers = opts.maxGroupMembers ?? MAX_GROUP_MEMBERS;
+    this.maxNewPerHour = opts.maxNewConversationsPerHour ?? 60;
+  }
+
+  /** Throws `rate_limited` (with the wait) when the user created their hourly share of conversations. */
+  private async checkQuota(userId: string): Promise<void> {
+    if (this.maxNewPerHour <= 0) return;
+    const now = Date.now();
+    const times = await this.store.createdSince(userId, now - HOUR_MS, this.maxNewPerHour);
+    if (times.length < this.maxNewPerHour) return;
+    // A slot frees when the oldest creation of the hour leaves it.
+    const retryAfter = Math.max(1, Math.ceil(((times[0] ?? now) + HOUR_MS - now) / 1000));
+    throw new ParleyError(
+      'rate_limited',
+      `At most ${this.maxNewPerHour} new conversations per hour; try again later`,
+      { retryAfter },
+    );
+  }
+
+  /**
+   * Of `users`, those who take group adds only from contacts (`groupAdds` 'contacts') and are
+   * not `adderId`'s contacts. Nobody is added when there is any: `not_allowed` names them.
+   */
+  private async refuseNonContacts(adderId: string, users: readonly UserRow[]): Promise<void> {
+    const refused: string[] = [];
+    for (const u of users) {
+      if (u.id === adderId) continue;
+      if ((await this.store.getPrivacy(u.id)).groupAdds === 'everyone') continue;
+      if ((await this.store.getContactState(adderId, u.id)) !== 'accepted') refused.push(u.username);
+    }
+    if (refused.length > 0) {
+      throw new ParleyError(
+        'not_allowed',
+        `Only their contacts can add these users to groups: ${refused.join(', ')}`,
+      );
+    }
   }
 
   /** Throws `not_found` unless the user is a member; returns the membership. */
@@ -68,6 +118,7 @@ export class ConversationService {
       memberCount: row.memberCount,
       role: row.role,
     };
+    if (row.request) conv.request = true;
     if (row.mutedUntil !== null && row.mutedUntil > Date.now()) {
       conv.mutedUntil = row.mutedUntil >= FOREVER ? null : row.mutedUntil;
     }
@@ -155,15 +206,66 @@ export class ConversationService {
   }
 
   /**
-   * Delete a group I left from my list (every device of mine hears `conversation_removed`).
-   * Throws `still_member` for a conversation I am in, `not_found` for one I never was in.
+   * Delete a group I left, or a message request, from my list (every device of mine hears
+   * `conversation_removed`); a request comes back with the sender's next message. Throws
+   * `still_member` for a conversation I am in, `not_found` for one I never was in.
    */
   async deleteLeft(userId: string, conversationId: string): Promise<void> {
     if (!(await this.store.deleteLeft(conversationId, userId))) {
-      if (await this.store.getMember(conversationId, userId)) throw new ParleyError('still_member');
-      throw new ParleyError('not_found', 'No such conversation');
+      const m = await this.store.getMember(conversationId, userId);
+      if (m?.request) await this.dismissRequest(userId, conversationId);
+      else if (m) throw new ParleyError('still_member');
+      else throw new ParleyError('not_found', 'No such conversation');
+      return;
     }
     this.publish([userId], { type: 'conversation_removed', conversationId });
+  }
+
+  /** Take a request out of my list (delete, or block its sender): my devices hear `conversation_removed`. */
+  async dismissRequest(userId: string, conversationId: string): Promise<void> {
+    if (await this.store.dismissRequest(conversationId, userId)) {
+      this.publish([userId], { type: 'conversation_removed', conversationId });
+    }
+  }
+
+  /**
+   * Accept a message request: it becomes a normal chat, which both sides' devices hear of,
+   * and each side sees the other's presence. Throws `not_found` when it is not my request.
+   */
+  async acceptRequest(userId: string, conversationId: string): Promise<Conversation> {
+    const m = await this.store.getMember(conversationId, userId);
+    if (!m) throw new ParleyError('not_found', 'No such conversation');
+    if (m.request) await this.accepted(userId, conversationId);
+    return this.get(conversationId, userId);
+  }
+
+  private async accepted(userId: string, conversationId: string): Promise<void> {
+    if (!(await this.store.acceptRequest(conversationId, userId))) return;
+    const members = await this.store.listMembers(conversationId);
+    await this.announce(
+      conversationId,
+      members.map((x) => x.userId),
+    );
+    const peer = members.find((x) => x.userId !== userId)?.userId;
+    if (peer !== undefined && this.presence) {
+      await this.presence.sendTo(userId, peer);
+      await this.presence.sendTo(peer, userId);
+    }
+  }
+
+  /**
+   * A member sent a message in a conversation of `memberCount` members: replying to a
+   * message request accepts it. Two-member conversations known to be plain cost nothing.
+   */
+  async replied(userId: string, conversationId: string, memberCount: number): Promise<void> {
+    if (memberCount !== 2 || this.plain.has(conversationId)) return;
+    const members = await this.store.listMembers(conversationId);
+    if (members.some((x) => x.userId === userId && x.request)) {
+      await this.accepted(userId, conversationId);
+    } else if (!members.some((x) => x.request)) {
+      if (this.plain.size >= PLAIN_CACHED) this.plain.clear();
+      this.plain.add(conversationId);
+    }
   }
 
   async direct(userId: string, other: { username?: string; userId?: string }): Promise<Conversation> {
@@ -173,8 +275,24 @@ export class ConversationService {
         : await this.store.getUserByUsername(AuthService.normalizeUsername(other.username ?? ''));
     if (!peer) throw new ParleyError('not_found', 'No such user');
     if (await this.store.isBlockedEither(userId, peer.id)) throw new ParleyError('blocked');
-    const conv = await this.store.getOrCreateDirect(randomId('c_'), userId, peer.id, Date.now());
-    // Tell every device of both sides about a conversation that is new to them.
+    const existing = await this.store.findDirect(userId, peer.id);
+    let request = false;
+    if (existing) {
+      // Opening a chat with the sender of my request is consent, as a reply is.
+      if ((await this.store.getMember(existing.id, userId))?.request)
+        await this.accepted(userId, existing.id);
+    } else if (peer.id !== userId) {
+      const contacts = (await this.store.getContactState(peer.id, userId)) === 'accepted';
+      const { directMessages } = await this.store.getPrivacy(peer.id);
+      // Answered as an unknown user would be: the refusal tells no more than a not-found.
+      if (directMessages === 'contacts' && !contacts) throw new ParleyError('not_found', 'No such user');
+      await this.checkQuota(userId);
+      request = directMessages === 'requests' && !contacts;
+    } else await this.checkQuota(userId);
+    const conv =
+      existing ?? (await this.store.getOrCreateDirect(randomId('c_'), userId, peer.id, Date.now(), request));
+    // Tell every device of both sides about a conversation that is new to them (a request
+    // reaches its recipient with its first message).
     if (conv.lastSeq === 0) await this.announce(conv.id, peer.id === userId ? [userId] : [userId, peer.id]);
     return this.get(conv.id, userId);
   }
@@ -189,6 +307,8 @@ export class ConversationService {
       userId,
       users.map((u) => u.id),
     );
+    await this.refuseNonContacts(userId, users);
+    await this.checkQuota(userId);
     const conv = await this.store.createGroup(
       randomId('c_'),
       name,
@@ -231,6 +351,12 @@ export class ConversationService {
     await this.refuseBlocked(
       userId,
       users.map((u) => u.id),
+    );
+    // Members already in the group are ignored, as the add ignores them.
+    const current = new Set((await this.store.listMembers(conversationId)).map((m) => m.userId));
+    await this.refuseNonContacts(
+      userId,
+      users.filter((u) => !current.has(u.id)),
     );
     await this.store.addMembers(
       conversationId,

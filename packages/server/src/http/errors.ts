@@ -52,6 +52,8 @@ export function errorHandler(log: Logger, metrics: Metrics) {
     if (pe.code === 'internal') log.error({ err }, 'unhandled error');
     metrics.errors.inc({ code: pe.code });
     const body: ErrorBody = pe.toBody();
+    if (pe.retryAfter !== undefined)
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(pe.retryAfter))));
     void reply.status(pe.status).send(body);
   };
 }

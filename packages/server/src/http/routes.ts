@@ -259,6 +259,12 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     },
   );
 
+  app.post<{ Params: { id: string } }>(
+    '/v1/conversations/:id/accept',
+    { ...authed, schema: { params: idParams } },
+    async (req) => d.conversations.acceptRequest(me(req).userId, req.params.id),
+  );
+
   app.put<{ Params: { id: string }; Body: MuteRequest }>(
     '/v1/conversations/:id/mute',
     {

@@ -229,6 +229,11 @@ export class MessageService {
           prev: r.prev,
         });
         this.push?.stored(m, r.recipients);
+        if (r.recipients.length === 2) {
+          this.conversations
+            .replied(m.senderId, m.conversationId, r.recipients.length)
+            .catch((err: unknown) => this.log.error({ err }, 'accepting a replied request failed'));
+        }
       }
       p.resolve({
         // As the client sent it (a store keeps a lone surrogate as U+FFFD).
