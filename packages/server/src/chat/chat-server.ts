@@ -95,16 +95,19 @@ export class ChatServer {
   }
 
   private onConnection(ws: WebSocket, ctx: AuthContext): void {
-    const conn = new Connection(this.nextId++, ws, ctx, {
-      framesPerSec: this.config.frameRatePerSec,
-      frameBurst: this.config.frameBurst,
-      typingPerSec: this.config.typingRatePerSec,
-      typingBurst: this.config.typingBurst,
-      maxBufferedBytes: this.config.maxBufferedBytes,
-    });
-    conn.onGap = (c) => {
-      c.gapTimer ??= setTimeout(() => this.refill(c), this.config.gapFillMs);
-    };
+    const conn = new Connection(
+      this.nextId++,
+      ws,
+      ctx,
+      {
+        framesPerSec: this.config.frameRatePerSec,
+        frameBurst: this.config.frameBurst,
+        typingPerSec: this.config.typingRatePerSec,
+        typingBurst: this.config.typingBurst,
+        maxBufferedBytes: this.config.maxBufferedBytes,
+      },
+      { fillMs: this.config.gapFillMs, onGapTimeout: (c) => this.refill(c) },
+    );
     const routed = this.registry.add(conn);
     this.presence.connected(ctx.userId, String(conn.id));
     this.presence.deviceActive(ctx.deviceId);
@@ -121,7 +124,7 @@ export class ChatServer {
       .then(() => this.heads.get(ctx.userId))
       .then(
         (pos) => {
-          conn.readyPos = pos;
+          conn.readyAt(pos);
           conn.send({
             type: 'ready',
             userId: ctx.userId,
@@ -141,14 +144,12 @@ export class ChatServer {
   }
 
   private remove(conn: Connection): void {
-    conn.state = 'closed';
-    conn.held = [];
+    conn.closed();
     if (this.registry.remove(conn)) this.presence.deviceGone(conn.ctx.deviceId);
   }
 
   /** The connection's one `sync`: catch up from `since` once `ready` was sent. */
   private sync(conn: Connection, since: number | null): void {
-    conn.state = 'catching_up';
     void conn.ready.then(() => this.catchUp(conn, conn.syncStart(since), true));
   }
 
@@ -157,13 +158,8 @@ export class ChatServer {
    * read the feed from the store after what it has, then carry on live.
    */
   private refill(conn: Connection): void {
-    if (conn.state !== 'live') return;
-    clearTimeout(conn.gapTimer);
-    conn.gapTimer = undefined;
-    conn.held = [...conn.waiting.values()];
-    conn.waiting.clear();
-    conn.state = 'catching_up';
-    void this.catchUp(conn, conn.deliveredPos);
+    const from = conn.beginRefill();
+    if (from !== undefined) void this.catchUp(conn, from);
   }
 
   /**
@@ -180,12 +176,12 @@ export class ChatServer {
       // connection's bus route was in place, and is held on the connection; the held frames
       // are delivered below in feed order (a gap is filled from the store). A refill, a sync
       // from before the head, or held frames dropped (`overflowed`) read the store.
-      const upToDate = first && pos === conn.readyPos && !conn.overflowed;
+      const dropped = conn.takeOverflowed();
+      let read = dropped || !(first && pos === conn.readyPos);
       // Each read is sized so its frames come to about `maxPageBytes`, from the sizes seen so far.
       let rows = 0;
       let bytes = 0;
-      for (; !upToDate;) {
-        conn.overflowed = false;
+      while (read) {
         for (;;) {
           const limit =
             rows === 0
@@ -209,7 +205,7 @@ export class ChatServer {
           if (!page.hasMore) break;
         }
         // Frames were dropped while we read: the store has them, read on from `pos`.
-        if (!conn.overflowed) break;
+        read = conn.takeOverflowed();
       }
     } catch (err) {
       this.log.error({ err }, 'catch-up failed');
@@ -218,12 +214,7 @@ export class ChatServer {
     }
     const synced: SyncedFrame = { type: 'synced', pos };
     conn.send(synced);
-    const held = conn.held;
-    conn.held = [];
-    conn.deliveredPos = pos;
-    conn.state = 'live';
-    // Frames that arrived meanwhile, through the same in-order path as live ones.
-    for (const h of held) conn.deliver(h.frame, h.pos, h.prev);
+    conn.goLive(pos);
   }
 
   /**

@@ -46,21 +46,29 @@ export interface Held {
 /** Out-of-order frames a live connection keeps while waiting for the missing one. */
 const WAITING_LIMIT = 1000;
 
+export type DeliveryState = 'new' | 'catching_up' | 'live' | 'closed';
+
 /**
- * One device's WebSocket. Life: `new` (ready sent, waiting for `sync`) → `catching_up`
- * (streaming the feed from the store; live frames are held) → `live`.
+ * One device's WebSocket, and the only owner of its delivery state. Life: `new` (ready sent,
+ * waiting for `sync`) → `catching_up` (the chat server streams the feed from the store; live
+ * frames are held) → `live` (frames from the bus, in feed order; a gap that does not fill
+ * in time goes back to `catching_up` from what was delivered).
  */
 export class Connection {
-  state: 'new' | 'catching_up' | 'live' | 'closed' = 'new';
+  #state: DeliveryState = 'new';
   /** Highest feed position written to this socket. */
-  deliveredPos = 0;
+  #deliveredPos = 0;
   /** Head of the feed when `ready` was sent (`sync` with since=null starts here). */
-  readyPos = 0;
-  lastSeen = Date.now();
+  #readyPos = 0;
   /** Live frames held until catch-up ends. */
-  held: Held[] = [];
+  #held: Held[] = [];
   /** Message frames were dropped from `held`: catch-up must read the store again. */
-  overflowed = false;
+  #overflowed = false;
+  /** Message frames that arrived before their predecessor, by the predecessor's position. */
+  readonly #waiting = new Map<number, Held>();
+  /** Armed while frames wait for a predecessor; when it fires the gap is filled from the store. */
+  #gapTimer: NodeJS.Timeout | undefined;
+  lastSeen = Date.now();
   /** Resolves once `ready` was sent (so `sync` with since=null starts at the right head). */
   ready: Promise<void> = Promise.resolve();
   /** Closed on purpose (logout, revocation): presence goes offline at once. */
@@ -82,6 +90,8 @@ export class Connection {
       typingBurst: number;
       maxBufferedBytes: number;
     },
+    /** A gap in live delivery is left this long to fill, ms; then `onGapTimeout` is called. */
+    private readonly gap: { fillMs: number; onGapTimeout: (conn: Connection) => void },
   ) {
     this.frames = new TokenBucket(rate.framesPerSec, rate.frameBurst);
     this.typing = new TokenBucket(rate.typingPerSec, rate.typingBurst);
@@ -93,7 +103,72 @@ export class Connection {
    * (a cursor past the head comes from a server whose data went back, e.g. to a backup).
    */
   syncStart(since: number | null): number {
-    return since === null ? this.readyPos : Math.min(since, this.readyPos);
+    return since === null ? this.#readyPos : Math.min(since, this.#readyPos);
+  }
+
+  get state(): DeliveryState {
+    return this.#state;
+  }
+
+  get deliveredPos(): number {
+    return this.#deliveredPos;
+  }
+
+  get readyPos(): number {
+    return this.#readyPos;
+  }
+
+  /** `ready` told the client the feed head is `pos`. */
+  readyAt(pos: number): void {
+    this.#readyPos = pos;
+  }
+
+  /** The client's `sync`: catching up starts. False when this connection already synced. */
+  beginCatchUp(): boolean {
+    if (this.#state !== 'new') return false;
+    this.#state = 'catching_up';
+    return true;
+  }
+
+  /**
+   * A live gap did not fill in time: hold what waits and catch up again. Returns the
+   * position to read the store from, or undefined when the connection is not live.
+   */
+  beginRefill(): number | undefined {
+    if (this.#state !== 'live') return undefined;
+    clearTimeout(this.#gapTimer);
+    this.#gapTimer = undefined;
+    this.#held = [...this.#waiting.values()];
+    this.#waiting.clear();
+    this.#state = 'catching_up';
+    return this.#deliveredPos;
+  }
+
+  /** Whether held message frames were dropped since the last call (the store has them). */
+  takeOverflowed(): boolean {
+    const o = this.#overflowed;
+    this.#overflowed = false;
+    return o;
+  }
+
+  /** Catch-up wrote the feed up to `pos`: go live, then deliver what was held meanwhile. */
+  goLive(pos: number): void {
+    if (this.#state !== 'catching_up') return;
+    const held = this.#held;
+    this.#held = [];
+    this.#deliveredPos = pos;
+    this.#state = 'live';
+    // Through the same in-order path as live frames.
+    for (const h of held) this.deliver(h.frame, h.pos, h.prev);
+  }
+
+  /** The socket closed (by either side): drop everything held. */
+  closed(): void {
+    this.#state = 'closed';
+    this.#held = [];
+    this.#waiting.clear();
+    clearTimeout(this.#gapTimer);
+    this.deferredReads.clear();
   }
 
   send(frame: ServerFrame): void {
@@ -114,7 +189,7 @@ export class Connection {
 
   /** Write a serialized frame; a socket that stops reading is closed rather than buffered without bound. */
   write(frame: Buffer): boolean {
-    if (this.state === 'closed') return false;
+    if (this.#state === 'closed') return false;
     if (this.ws.bufferedAmount > this.rate.maxBufferedBytes) {
       this.close(ERRORS.slow_consumer.ws as number, 'slow_consumer');
       return false;
@@ -124,55 +199,52 @@ export class Connection {
     return true;
   }
 
-  /** Message frames that arrived before their predecessor, by the predecessor's position. */
-  waiting = new Map<number, Held>();
-  /** Set when a gap did not fill in time: the chat server re-reads the feed from the store. */
-  gapTimer: NodeJS.Timeout | undefined;
-  /** Called when frames wait for a predecessor (the chat server arms the gap timer). */
-  onGap: ((conn: Connection) => void) | undefined;
-
   /**
    * A frame from the bus. Live: message frames are written in feed order (a frame whose
    * `prev` is past what was delivered waits for the missing one; duplicates are skipped),
    * other frames at once. Catching up: held until catch-up ends.
    */
   deliver(frame: Buffer, pos: number | undefined, prev: number | undefined): boolean {
-    if (this.state === 'live') {
+    if (this.#state === 'live') {
       if (pos === undefined) return this.write(frame);
-      if (pos <= this.deliveredPos) return false;
-      if (prev !== undefined && prev > this.deliveredPos) {
-        this.waiting.set(prev, { frame, pos, prev });
-        if (this.waiting.size > WAITING_LIMIT) this.waiting.clear(); // the store re-read brings them
-        this.onGap?.(this);
+      if (pos <= this.#deliveredPos) return false;
+      if (prev !== undefined && prev > this.#deliveredPos) {
+        this.#waiting.set(prev, { frame, pos, prev });
+        if (this.#waiting.size > WAITING_LIMIT) this.#waiting.clear(); // the store re-read brings them
+        this.#gapTimer ??= setTimeout(() => this.gap.onGapTimeout(this), this.gap.fillMs);
         return false;
       }
-      this.deliveredPos = pos;
+      this.#deliveredPos = pos;
       const ok = this.write(frame);
       // Anything that was waiting for this one (and so on down the chain).
-      for (let next = this.waiting.get(this.deliveredPos); next; next = this.waiting.get(this.deliveredPos)) {
-        this.waiting.delete(next.prev as number);
-        if ((next.pos as number) > this.deliveredPos) {
-          this.deliveredPos = next.pos as number;
+      for (
+        let next = this.#waiting.get(this.#deliveredPos);
+        next;
+        next = this.#waiting.get(this.#deliveredPos)
+      ) {
+        this.#waiting.delete(next.prev as number);
+        if ((next.pos as number) > this.#deliveredPos) {
+          this.#deliveredPos = next.pos as number;
           this.write(next.frame);
         }
       }
-      if (this.waiting.size === 0 && this.gapTimer !== undefined) {
-        clearTimeout(this.gapTimer);
-        this.gapTimer = undefined;
+      if (this.#waiting.size === 0 && this.#gapTimer !== undefined) {
+        clearTimeout(this.#gapTimer);
+        this.#gapTimer = undefined;
       }
       return ok;
     }
-    if (this.state === 'closed') return false;
-    if (this.held.length >= BUFFER_LIMIT) {
+    if (this.#state === 'closed') return false;
+    if (this.#held.length >= BUFFER_LIMIT) {
       // Keep control frames (rare), drop message frames: the store still has them.
-      this.held = this.held.filter((h) => h.pos === undefined);
-      this.overflowed = true;
-      if (this.held.length >= BUFFER_LIMIT) {
+      this.#held = this.#held.filter((h) => h.pos === undefined);
+      this.#overflowed = true;
+      if (this.#held.length >= BUFFER_LIMIT) {
         this.close(ERRORS.slow_consumer.ws as number, 'slow_consumer');
         return false;
       }
     }
-    this.held.push({ frame, pos, prev });
+    this.#held.push({ frame, pos, prev });
     return false;
   }
 
@@ -188,12 +260,8 @@ export class Connection {
   }
 
   close(code: number, reason: string): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.held = [];
-    this.deferredReads.clear();
-    this.waiting.clear();
-    clearTimeout(this.gapTimer);
+    if (this.#state === 'closed') return;
+    this.closed();
     try {
       this.ws.close(code, reason);
     } catch {

@@ -25,7 +25,7 @@ export interface FrameRouterDeps {
 
 /**
  * Decodes each client frame, holds it to the socket's frame rate, and hands it to the service
- * that owns it. `sync` goes back to the chat server, which owns delivery.
+ * that owns it. `sync` starts the connection's catch-up, which the chat server runs.
  */
 export class FrameRouter {
   constructor(
@@ -112,7 +112,7 @@ export class FrameRouter {
         return;
       }
       case 'sync':
-        if (conn.state !== 'new')
+        if (!conn.beginCatchUp())
           return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
         return this.onSync(conn, frame.since);
       case 'read':
