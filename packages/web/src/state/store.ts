@@ -933,6 +933,13 @@ export class AppStore {
     this.#removeConversation(id);
   }
 
+  /** Accept a message request: it becomes a normal chat (replying does the same). */
+  async acceptRequest(id: string): Promise<void> {
+    const client = this.#need();
+    this.#putConversation(await client.http.acceptRequest(id), true);
+    this.changed();
+  }
+
   // ---- contacts ----
 
   async refreshContacts(): Promise<void> {

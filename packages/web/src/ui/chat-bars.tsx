@@ -23,6 +23,68 @@ function blockedPeer(store: AppStore, c: Conversation): string | null {
   return peer !== undefined && peer.id !== store.me?.id && store.isBlocked(peer.id) ? peer.id : null;
 }
 
+/**
+ * Above the composer of a message request: who is writing, and accept, block or delete.
+ * Replying accepts too.
+ */
+export function RequestBar({ c }: { c: Conversation }): JSX.Element {
+  const [busy, setBusy] = useState(false);
+  const [dialog, ask] = useConfirm();
+  const peer = c.peer;
+  const run = async (f: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await f();
+    } catch (err) {
+      app.toast(errorText(err));
+    }
+    setBusy(false);
+  };
+  return (
+    <div class="request-bar" data-testid="request-bar" role="region" aria-label="Message request">
+      <p>
+        <strong>{c.name}</strong>
+        {peer !== undefined && <span class="request-username"> @{peer.username}</span>} is not in your
+        contacts and wants to message you. They can't see when you're online until you accept.
+      </p>
+      <div class="request-actions">
+        <button class="primary" disabled={busy} onClick={() => void run(() => app.acceptRequest(c.id))}>
+          Accept
+        </button>
+        <button
+          class="link danger"
+          disabled={busy || peer === undefined}
+          onClick={() =>
+            ask({
+              title: `Block ${c.name}?`,
+              message: 'They will not be able to message you, and this request is removed.',
+              confirm: 'Block',
+              onConfirm: () => void run(() => (peer === undefined ? Promise.resolve() : app.block(peer.id))),
+            })
+          }
+        >
+          Block
+        </button>
+        <button
+          class="link danger"
+          disabled={busy}
+          onClick={() =>
+            ask({
+              title: 'Delete request?',
+              message: `The request from ${c.name} is removed from your list. A new message from them brings it back.`,
+              confirm: 'Delete',
+              onConfirm: () => void run(() => app.deleteChat(c.id)),
+            })
+          }
+        >
+          Delete
+        </button>
+      </div>
+      {dialog}
+    </div>
+  );
+}
+
 export function ReadOnlyBar({ c }: { c: Conversation }): JSX.Element | null {
   const store = useApp();
   const [busy, setBusy] = useState(false);

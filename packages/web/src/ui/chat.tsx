@@ -9,7 +9,7 @@ import { back, navigate } from '../lib/route.js';
 import { app } from '../state/store.js';
 import type { AppStore, MessageWindow } from '../state/store.js';
 import { Avatar } from './avatar.js';
-import { ReadOnlyBar, leftLine, readOnly } from './chat-bars.js';
+import { ReadOnlyBar, RequestBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
 import { MessageInfoDialog } from './message-info.js';
 import { chatTitle, typingText } from './sidebar.js';
@@ -321,6 +321,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
         </button>
       </header>
       <MessageList c={c} members={members} />
+      {c.request === true && !readOnly(store, c) && <RequestBar c={c} />}
       {readOnly(store, c) ? <ReadOnlyBar c={c} /> : <Composer key={id} id={id} />}
     </section>
   );

@@ -156,17 +156,22 @@ function previewOf(store: AppStore, c: Conversation, pending: PendingSend | unde
 export function Sidebar(): JSX.Element {
   const store = useApp();
   const [filter, setFilter] = useState('');
+  // Message requests are kept apart, behind their own entry at the top of the list.
+  const [showRequests, setShowRequests] = useState(false);
   const me = store.me;
   const conversations = store.conversations;
   const rev = store.rev;
 
-  const list = useMemo(() => {
+  const [chats, requestList] = useMemo(() => {
     const q = filter.trim().toLowerCase();
-    return [...conversations.values()]
+    const all = [...conversations.values()]
       .filter((c) => q === '' || c.name.toLowerCase().includes(q) || (c.peer?.username.includes(q) ?? false))
       .sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : 1));
+    return [all.filter((c) => c.request !== true), all.filter((c) => c.request === true)];
     // `rev` changes whenever a conversation does (the Map is mutated in place).
   }, [conversations, filter, rev]);
+  const inRequests = showRequests && requestList.length > 0;
+  const list = inRequests ? requestList : chats;
 
   const lastPending = new Map<string, PendingSend>();
   for (const p of store.pending.values()) lastPending.set(p.conversationId, p);
@@ -228,7 +233,26 @@ export function Sidebar(): JSX.Element {
           onInput={(e) => setFilter(e.currentTarget.value)}
         />
       </div>
-      <nav class="conv-list" aria-label="Conversations">
+      <nav class="conv-list" aria-label={inRequests ? 'Message requests' : 'Conversations'}>
+        {inRequests ? (
+          <div class="requests-head">
+            <button class="link with-icon" onClick={() => setShowRequests(false)} data-testid="requests-back">
+              <Icon name="back" size={20} />
+              Chats
+            </button>
+            <h2 class="requests-title">Message requests</h2>
+          </div>
+        ) : (
+          requestList.length > 0 && (
+            <button class="requests-entry" onClick={() => setShowRequests(true)} data-testid="requests-entry">
+              <Icon name="contacts" size={20} />
+              <span class="requests-entry-text">Message requests</span>
+              <span class="badge" aria-label={`${requestList.length} waiting`}>
+                {requestList.length}
+              </span>
+            </button>
+          )
+        )}
         {list.length === 0 && filter === '' && store.conversationsLoaded ? (
           <div class="empty">
             <p>No chats yet.</p>
