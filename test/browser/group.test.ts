@@ -14,6 +14,7 @@ import {
   screenshot,
   sendMessage,
   signUp,
+  openToAllInPage,
   uname,
 } from './helpers.js';
 
@@ -37,8 +38,11 @@ describe('group chat', () => {
     const b = await newTab(browser, server.url);
     const c = await newTab(browser, server.url);
     await signUp(a.page, ann, 'Ann Archer');
+    await openToAllInPage(a.page);
     await signUp(b.page, ben, 'Ben Baker');
+    await openToAllInPage(b.page);
     await signUp(c.page, cat, 'Cat Carter');
+    await openToAllInPage(c.page);
 
     // Ann creates the group with Ben.
     await a.page.getByRole('button', { name: 'New group' }).click();
