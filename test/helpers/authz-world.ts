@@ -49,6 +49,36 @@ export interface World {
   blockedDirect: Conversation;
   /** The member's push subscription id, or '' when the world was built without one. */
   memberPush: string;
+  /** A message request from the stranger to the member, once `openRequest` made it. */
+  request?: Conversation;
+}
+
+/** The stranger (not the member's contact) opens a direct conversation with the member and writes. */
+export async function openRequest(w: World): Promise<Conversation> {
+  const conv = must(
+    await api<Conversation>(
+      w.url,
+      'POST',
+      '/v1/conversations/direct',
+      { userId: w.member.user.id },
+      w.stranger.token,
+    ),
+    200,
+    'request',
+  );
+  must(
+    await api(
+      w.url,
+      'POST',
+      `/v1/conversations/${conv.id}/messages`,
+      { clientId: uname('q'), text: 'hi' },
+      w.stranger.token,
+    ),
+    201,
+    'request message',
+  );
+  w.request = conv;
+  return conv;
 }
 
 function must<T>(res: { status: number; body: T }, status: number, what: string): T {

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientFrameType, ErrorCode, Message, ServerFrame } from '@parley/protocol';
-import { SUBJECTS, buildWorld, tokenOf, userOf } from '../helpers/authz-world.js';
+import { SUBJECTS, buildWorld, openRequest, tokenOf, userOf } from '../helpers/authz-world.js';
 import type { Subject, World } from '../helpers/authz-world.js';
 import { PushServiceStandIn } from '../helpers/push-service.js';
 import { RawSocket, api, uname } from '../helpers/raw.js';
@@ -170,6 +170,33 @@ const HTTP_ROWS: HttpRow[] = [
     route: '/v1/conversations/:id',
     fresh: true,
     expect: authed({ all: fail(409, 'still_member'), removed: ok(), outsider: NOT_FOUND }),
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:id/accept',
+    what: 'the group (no request: answered unchanged)',
+    expect: authed({ outsider: NOT_FOUND }),
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:id/accept',
+    what: "the stranger's message request to the member",
+    fresh: true,
+    prepare: async (w) => void (await openRequest(w)),
+    path: (w) => `/v1/conversations/${w.request?.id ?? ''}/accept`,
+    expect: authed({ member: ok(), otherDevice: ok(), all: NOT_FOUND }),
+    check: (a, _w, s) => {
+      if (s === 'member') expect((a.body as { request?: true }).request).toBeUndefined();
+    },
+  },
+  {
+    method: 'DELETE',
+    route: '/v1/conversations/:id',
+    what: "the stranger's message request to the member",
+    fresh: true,
+    prepare: async (w) => void (await openRequest(w)),
+    path: (w) => `/v1/conversations/${w.request?.id ?? ''}`,
+    expect: authed({ member: ok(), otherDevice: fail(409, 'still_member'), all: NOT_FOUND }),
   },
   {
     method: 'PUT',
@@ -355,7 +382,14 @@ function defaultPath(row: HttpRow, w: World): string {
 
 /** The same path with each id of the world that is not everyone's replaced by one that does not exist. */
 function ghostOf(path: string, w: World): string | null {
-  const ids = [w.group.id, w.direct.id, w.blockedDirect.id, w.memberDevice2.device.id, w.memberPush];
+  const ids = [
+    w.group.id,
+    w.direct.id,
+    w.blockedDirect.id,
+    w.memberDevice2.device.id,
+    w.memberPush,
+    w.request?.id,
+  ];
   let ghost = path;
   for (const id of ids) if (id) ghost = ghost.split(id).join(`${id.slice(0, 2)}nosuchthing0000`);
   return ghost === path ? null : ghost;
