@@ -63,12 +63,17 @@ export class ConversationService {
    * not `adderId`'s contacts. Nobody is added when there is any: `not_allowed` names them.
    */
   private async refuseNonContacts(adderId: string, users: readonly UserRow[]): Promise<void> {
-    const refused: string[] = [];
-    for (const u of users) {
-      if (u.id === adderId) continue;
-      if ((await this.store.getPrivacy(u.id)).groupAdds === 'everyone') continue;
-      if ((await this.store.getContactState(adderId, u.id)) !== 'accepted') refused.push(u.username);
-    }
+    const others = users.filter((u) => u.id !== adderId);
+    if (others.length === 0) return;
+    // Two reads for a whole group of up to 100, not two per member.
+    const [privacy, [contacts]] = await Promise.all([
+      this.store.getPrivacies(others.map((u) => u.id)),
+      this.store.acceptedContacts([adderId]),
+    ]);
+    const mine = new Set(contacts);
+    const refused = others
+      .filter((u, i) => privacy[i]?.groupAdds !== 'everyone' && !mine.has(u.id))
+      .map((u) => u.username);
     if (refused.length > 0) {
       throw new ParleyError(
         'not_allowed',
