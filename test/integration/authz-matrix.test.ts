@@ -442,6 +442,8 @@ interface FrameRow {
   what: string;
   frame: (w: World, s: Subject) => Record<string, unknown>;
   expect: Record<Subject, FrameExpect>;
+  /** Run before the subject connects, in the cell's world. */
+  prepare?: (w: World) => Promise<void>;
   /** More assertions on the frames the subject received. */
   check?: (frames: ServerFrame[], w: World, s: Subject) => void;
 }
@@ -490,6 +492,17 @@ const FRAME_ROWS: FrameRow[] = [
       all: { reply: 'error', code: 'not_found', ref: true },
       admin: { reply: 'error', code: 'blocked', ref: true },
       blocked: { reply: 'error', code: 'blocked', ref: true },
+    }),
+  },
+  {
+    type: 'send',
+    what: "in the stranger's message request to the member (a reply accepts it)",
+    prepare: async (w) => void (await openRequest(w)),
+    frame: (w) => ({ type: 'send', conversationId: w.request?.id, clientId: uname('f'), text: 'hi' }),
+    expect: frameCells({
+      all: { reply: 'error', code: 'not_found', ref: true },
+      member: { reply: 'ack' },
+      otherDevice: { reply: 'ack' },
     }),
   },
   {
@@ -551,6 +564,7 @@ const FRAME_ROWS: FrameRow[] = [
 function observerOf(w: World, s: Subject, row: FrameRow): string {
   const target = row.frame(w, s).conversationId;
   if (target === w.blockedDirect.id) return s === 'admin' ? w.blocked.token : w.admin.token;
+  if (target === w.request?.id) return s === 'otherDevice' ? w.member.token : w.stranger.token;
   return s === 'admin' ? w.member.token : w.admin.token;
 }
 
@@ -571,6 +585,7 @@ async function runFrameCell(row: FrameRow, w: World, s: Subject): Promise<void> 
     return;
   }
   if (!token) throw new Error(`no token for ${s}`);
+  await row.prepare?.(w);
   const observer = await openSynced(w.url, observerOf(w, s, row));
   const sock = await RawSocket.open(w.url, token);
   try {
