@@ -148,6 +148,8 @@ export class AuthService {
   /** Token lookups of one event-loop turn in one store call (a reconnect storm's upgrades). */
   private readonly lookups: TurnBatch<string, DeviceWithUser | null>;
   private readonly throttle: LoginThrottle;
+  /** The last login attempt queued for each username (see `login`). */
+  private readonly loginsInProgress = new Map<string, Promise<void>>();
   private readonly maxDevicesPerUser: number;
   /** Security events only; never a password, token or token hash. */
   private readonly log: Logger | undefined;
@@ -204,6 +206,11 @@ export class AuthService {
     return toUser(user);
   }
 
+  /**
+   * Log in, one attempt per username at a time in this process: devices of one user logging in
+   * together then each find the count cleared by the previous success, instead of all counting
+   * as failures while the first is being hashed.
+   */
   async login(
     rawUsername: string,
     password: string,
@@ -211,6 +218,26 @@ export class AuthService {
     origin: Origin = {},
   ): Promise<Session> {
     const username = AuthService.normalizeUsername(rawUsername);
+    const previous = this.loginsInProgress.get(username) ?? Promise.resolve();
+    const attempt = () => this.loginOnce(username, password, deviceName, origin);
+    const result = previous.then(attempt, attempt);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.loginsInProgress.set(username, settled);
+    void settled.then(() => {
+      if (this.loginsInProgress.get(username) === settled) this.loginsInProgress.delete(username);
+    });
+    return result;
+  }
+
+  private async loginOnce(
+    username: string,
+    password: string,
+    deviceName: string | undefined,
+    origin: Origin,
+  ): Promise<Session> {
     // Checked before any hashing: a username waiting out its back-off costs no scrypt. Unknown
     // usernames wait alike, so the answers tell nothing about which accounts exist.
     // Each attempt counts as a failure until its password is found right (a success clears the
