@@ -107,6 +107,14 @@ describe('message requests in the web app', () => {
     await a.page.getByRole('heading', { name: 'Message requests' }).waitFor({ state: 'detached' });
     for (const name of ['Fran Friend', 'Bob Stranger', 'Erin Asks']) await row(a.page, name).waitFor();
     expect(await row(a.page, 'Dave Maybe').count()).toBe(0);
+
+    // A later request waits behind the entry again; the chat list stays in view.
+    await stranger('gus', 'Gus Later', ana, 'One more thing');
+    await entry.waitFor();
+    expect(await entry.locator('.badge').textContent()).toBe('1');
+    expect(await a.page.getByRole('heading', { name: 'Message requests' }).count()).toBe(0);
+    expect(await row(a.page, 'Gus Later').count()).toBe(0);
+    await row(a.page, 'Fran Friend').waitFor();
     expect(a.errors).toEqual([]);
   });
 });

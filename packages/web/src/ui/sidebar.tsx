@@ -1,7 +1,7 @@
 /** The left column: my header and actions, the connection banner, the filter and the chats. */
 import type { JSX } from 'preact';
 import { memo } from './memo.js';
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Conversation, PendingSend } from '@parley/client';
 import { formatListTime, mutedNow } from '../lib/format.js';
 import { navigate } from '../lib/route.js';
@@ -170,6 +170,10 @@ export function Sidebar(): JSX.Element {
     return [all.filter((c) => c.request !== true), all.filter((c) => c.request === true)];
     // `rev` changes whenever a conversation does (the Map is mutated in place).
   }, [conversations, filter, rev]);
+  // Once the last request is answered, the next one waits behind the entry again.
+  useEffect(() => {
+    if (requestList.length === 0 && showRequests) setShowRequests(false);
+  }, [requestList.length, showRequests]);
   const inRequests = showRequests && requestList.length > 0;
   const list = inRequests ? requestList : chats;
 
