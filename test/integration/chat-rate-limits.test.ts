@@ -117,21 +117,29 @@ describe('caps per user', () => {
     for (const s of sockets) s.close();
   });
 
-  it('refuses a login past the device cap with too_many_devices', async () => {
+  it('signs out the device used longest ago when a login passes the device cap', async () => {
     const username = uname();
     const first = await account(server.url, username);
-    for (let i = 0; i < 3; i++) await account(server.url, username);
-    const fifth = await api<{ code: string }>(server.url, 'POST', '/v1/sessions', {
+    const others: string[] = [];
+    for (let i = 0; i < 3; i++) others.push((await account(server.url, username)).token);
+    const fifth = await api<Session>(server.url, 'POST', '/v1/sessions', {
       username,
       password: 'password123',
       deviceName: 'fifth',
     });
-    expect(fifth.status).toBe(403);
-    expect(fifth.body.code).toBe('too_many_devices');
-    // Logging one out makes room.
-    expect((await api(server.url, 'DELETE', '/v1/sessions/current', undefined, first.token)).status).toBe(
-      200,
+    expect(fifth.status).toBe(201);
+    // The oldest device's token stopped working; every other one still works.
+    expect((await api(server.url, 'GET', '/v1/me', undefined, first.token)).status).toBe(401);
+    for (const token of [...others, fifth.body.token]) {
+      expect((await api(server.url, 'GET', '/v1/me', undefined, token)).status).toBe(200);
+    }
+    const list = await api<{ devices: unknown[] }>(
+      server.url,
+      'GET',
+      '/v1/devices',
+      undefined,
+      fifth.body.token,
     );
-    await account(server.url, username);
+    expect(list.body.devices).toHaveLength(4);
   });
 });

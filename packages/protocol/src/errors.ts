@@ -120,12 +120,6 @@ export const ERRORS = {
     retryable: false,
     message: 'This server does not accept WebSockets from pages of this origin',
   },
-  too_many_devices: {
-    status: 403,
-    ws: 'frame',
-    retryable: false,
-    message: 'This account is signed in on too many devices; sign out of one first',
-  },
   slow_consumer: {
     status: 503,
     ws: 4008,

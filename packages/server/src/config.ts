@@ -130,7 +130,7 @@ export interface ServerConfig {
   maxConnectionsPerDevice: number;
   /** Most simultaneous WebSocket connections per user on one chat server, all devices together. Default 20. */
   maxConnectionsPerUser: number;
-  /** Most devices (logged-in sessions) per user; a login past it is refused with `too_many_devices`. 0: no cap. Default 20. */
+  /** Most devices (logged-in sessions) per user; a login past it signs out the device used longest ago. 0: no cap. Default 20. */
   maxDevicesPerUser: number;
   /** Typing indicators a connection may send per second (extra ones are dropped silently). Default 1. */
   typingRatePerSec: number;

@@ -132,7 +132,7 @@ export interface AuthOptions {
   throttle?: LoginThrottle;
   /** Where security events (logins, failures, back-offs, signups, revocations) go, at info. Default: nowhere. */
   log?: Logger;
-  /** Most devices (sessions) one user may have; a login past it answers `too_many_devices`. 0: no cap. Default 0. */
+  /** Most devices (sessions) one user may have; a login past it signs out the one used longest ago. 0: no cap. Default 0. */
   maxDevicesPerUser?: number;
 }
 
@@ -267,17 +267,7 @@ export class AuthService {
       throw new ParleyError('invalid_credentials');
     }
     await this.throttle.succeeded(username);
-    // Checked after the password, so the answer tells nothing to someone who lacks it.
-    if (
-      this.maxDevicesPerUser > 0 &&
-      (await this.store.listDevices(user.id)).length >= this.maxDevicesPerUser
-    ) {
-      this.log?.info(
-        { event: 'login_refused', username, userId: user.id, ip: origin.ip },
-        'too many devices',
-      );
-      throw new ParleyError('too_many_devices');
-    }
+    if (this.maxDevicesPerUser > 0) await this.makeRoomForDevice(user.id, username, origin);
     const now = Date.now();
     const device: DeviceRow = {
       id: randomId('d_'),
@@ -350,6 +340,27 @@ export class AuthService {
   async updateSettings(userId: string, req: UpdateSettingsRequest): Promise<UserSettings> {
     if (req.pushPreview !== undefined) await this.store.setPushPreview(userId, req.pushPreview);
     return this.settings(userId);
+  }
+
+  /**
+   * At the device cap, a login signs out the devices used longest ago to make room, rather than
+   * refusing: a user whose devices are all stale (browser data cleared) could not otherwise log
+   * in anywhere to revoke one.
+   */
+  private async makeRoomForDevice(userId: string, username: string, origin: Origin): Promise<void> {
+    const devices = await this.store.listDevices(userId);
+    const excess = devices.length - this.maxDevicesPerUser + 1;
+    if (excess <= 0) return;
+    const stale = [...devices].sort((a, b) => a.lastSeenAt - b.lastSeenAt).slice(0, excess);
+    for (const d of stale) {
+      if (!(await this.store.revokeDevice(userId, d.id))) continue;
+      this.cache.invalidateDevices([d.id]);
+      this.bus.publish({ type: 'revoke', deviceIds: [d.id] });
+      this.log?.info(
+        { event: 'device_revoked', username, userId, deviceId: d.id, reason: 'device_cap', ip: origin.ip },
+        'device revoked to make room for a new login',
+      );
+    }
   }
 
   async listDevices(ctx: AuthContext): Promise<Device[]> {
