@@ -47,7 +47,10 @@ describe('long history', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
+    // Seeding 10,000 messages from one account goes far past the per-user send rate.
+    server = await startServer({
+      args: [...SERVER_ARGS, '--send-rate-per-sec', '100000', '--send-burst', '100000'],
+    });
     browser = await launch();
   });
   afterAll(async () => {
