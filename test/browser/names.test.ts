@@ -79,4 +79,37 @@ describe('names in the web app', () => {
     );
     expect(a.errors).toEqual([]);
   });
+
+  it('shows the username beside display names that look alike', async () => {
+    const ana = await newUser(server.url, uname('ana'));
+    await openToAll(ana);
+    const bob = await newUser(server.url, uname('bob'));
+    await openToAll(bob);
+    await bob.http.updateMe({ displayName: 'Bob Smith' });
+    // Another user takes a name that reads the same: an accent and a double space.
+    const fake = await newUser(server.url, uname('bob'));
+    await openToAll(fake);
+    await fake.http.updateMe({ displayName: 'Böb  Smith' });
+    const g = await ana.http.createGroup({ name: 'Lookalikes', members: [bob.username, fake.username] });
+    await bob.http.send(g.id, { clientId: 'b1', text: 'I am the real Bob' });
+    await fake.http.send(g.id, { clientId: 'f1', text: 'No, I am' });
+    const d = await fake.http.direct({ username: ana.username });
+    await fake.http.send(d.id, { clientId: 'f2', text: 'Send me the code' });
+
+    const a = await newTab(browser, server.url);
+    await logInByKeyboard(a.page, ana.username);
+    await row(a.page, 'Lookalikes').click();
+    await bubble(a.page, 'No, I am').waitFor();
+    const senders = async () => await a.page.locator('.sender').allTextContents();
+    await eventually(async () => {
+      const s = await senders();
+      return s.includes(`Bob Smith (@${bob.username})`) && s.includes(`Böb  Smith (@${fake.username})`);
+    }, 'both senders named with their usernames');
+    // The 1:1 with the look-alike carries the username in the list too.
+    await eventually(
+      async () => ((await row(a.page, 'Böb  Smith').textContent()) ?? '').includes(`(@${fake.username})`),
+      'the list row with the username',
+    );
+    expect(a.errors).toEqual([]);
+  });
 });

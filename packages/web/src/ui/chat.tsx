@@ -5,6 +5,7 @@ import type { Conversation, Member, Message, PendingSend } from '@parley/client'
 import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
 import { colorIndex, formatCount, formatDay, formatLastSeen, formatTime, startOfDay } from '../lib/format.js';
 import { Linkified } from '../lib/linkify.js';
+import { distinctName } from '../lib/names.js';
 import { back, navigate } from '../lib/route.js';
 import { app } from '../state/store.js';
 import type { AppStore, MessageWindow } from '../state/store.js';
@@ -241,7 +242,8 @@ function MetaSpacer({ time, ticks }: { time: number; ticks: boolean }) {
 }
 
 function senderName(store: AppStore, userId: string): string {
-  return store.users.get(userId)?.displayName ?? 'Former member';
+  const user = store.users.get(userId);
+  return user === undefined ? 'Former member' : distinctName(user, store.users);
 }
 
 export function ChatView({ id }: { id: string }): JSX.Element {
@@ -291,7 +293,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
   return (
     <section class="chat" aria-label={`Conversation with ${c.name}`}>
       {/* The chat's heading for screen readers: the visible name is inside the details button. */}
-      <h1 class="sr-only">{chatTitle(c, me)}</h1>
+      <h1 class="sr-only">{chatTitle(c, me, store.users)}</h1>
       <header class="bar chat-bar">
         <button class="icon-btn back" onClick={() => back({ chat: null })} aria-label="Back to chats">
           <Icon name="back" />
@@ -300,7 +302,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
           <Avatar id={c.peer?.id ?? c.id} name={c.name} size={40} />
           <span class="chat-title-text">
             <span class="chat-name" data-testid="chat-name">
-              {chatTitle(c, me)}
+              {chatTitle(c, me, store.users)}
             </span>
             <span
               class={`chat-sub ${typing !== null ? 'typing' : ''} ${subtitle === '' ? 'no-sub' : ''}`}

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Conversation, Member } from '@parley/client';
 import { MAX_GROUP_MEMBERS } from '@parley/protocol';
 import { formatLastSeen, mutedNow, mutedText } from '../lib/format.js';
+import { distinctName } from '../lib/names.js';
 import { back } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
@@ -383,7 +384,11 @@ function MemberRow(props: {
     <li class="person" data-testid="member" data-username={m.username}>
       <Avatar id={m.userId} name={m.displayName} size={40} online={online} />
       <span class="person-main">
-        <span class="person-name">{self ? 'You' : m.displayName}</span>
+        <span class="person-name">
+          {self
+            ? 'You'
+            : distinctName({ id: m.userId, username: m.username, displayName: m.displayName }, app.users)}
+        </span>
         <span class="person-sub">{self ? `@${m.username}` : presenceText(m.userId) || `@${m.username}`}</span>
       </span>
       {m.role === 'admin' && <span class="tag">Admin</span>}

@@ -2,8 +2,9 @@
 import type { JSX } from 'preact';
 import { memo } from './memo.js';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Conversation, PendingSend } from '@parley/client';
+import type { Conversation, PendingSend, User } from '@parley/client';
 import { formatListTime, mutedNow } from '../lib/format.js';
+import { distinctName } from '../lib/names.js';
 import { navigate } from '../lib/route.js';
 import type { AppStore, Connection } from '../state/store.js';
 import { Avatar } from './avatar.js';
@@ -54,8 +55,14 @@ function PushPrompt({ store }: { store: AppStore }): JSX.Element {
 }
 
 /** A 1:1 with myself is my notes: its title says so (its name is my own). */
-export function chatTitle(c: Conversation, me: string | undefined): string {
-  return c.kind === 'direct' && c.peer !== undefined && c.peer.id === me ? `${c.name} (You)` : c.name;
+export function chatTitle(
+  c: Conversation,
+  me: string | undefined,
+  users: ReadonlyMap<string, User> = new Map(),
+): string {
+  if (c.kind !== 'direct' || c.peer === undefined) return c.name;
+  if (c.peer.id === me) return `${c.name} (You)`;
+  return distinctName({ ...c.peer, displayName: c.name }, users);
 }
 
 export function typingText(store: AppStore, conversationId: string, group: boolean): string | null {
@@ -273,7 +280,7 @@ export function Sidebar(): JSX.Element {
               <ConversationRow
                 key={c.id}
                 c={c}
-                title={chatTitle(c, me?.id)}
+                title={chatTitle(c, me?.id, store.users)}
                 active={store.route.chat === c.id}
                 online={live && c.peer !== undefined && store.presence.get(c.peer.id)?.online === true}
                 typing={typingText(store, c.id, c.kind === 'group')}
