@@ -87,7 +87,7 @@ function fieldsOf(schema: SchemaNode, prefix = ''): string[] {
   ]);
 }
 
-/** `{"a.b": v}` → `{"a": {"b": v}}`. */
+/** `{"a.b": v}` → `{"a": {"b": v}}`, each value a copy (generated values share objects). */
 function nest(flat: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(flat)) {
@@ -100,7 +100,7 @@ function nest(flat: Record<string, unknown>): Record<string, unknown> {
         unknown
       >;
     }
-    at[parts[parts.length - 1] ?? ''] = v;
+    at[parts[parts.length - 1] ?? ''] = structuredClone(v);
   }
   return out;
 }
