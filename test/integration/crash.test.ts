@@ -37,6 +37,13 @@ describe('SIGKILL', () => {
 
     const PER_CLIENT = 60;
     const acks: Ack[] = [];
+    // Killed from the 300th ack itself: polling for it could let every send finish first.
+    const live = server;
+    let killed: Promise<void> | undefined;
+    const onAck = (a: Ack) => {
+      acks.push(a);
+      if (acks.length === 300) killed = live.kill();
+    };
     const sent: Array<{ conv: string; clientId: string }> = [];
     const sending = clients.map(async (r, i) => {
       const conv = convs[Math.floor(i / 2)]!.id;
@@ -45,16 +52,14 @@ describe('SIGKILL', () => {
         const target = n % 3 === 0 ? group.id : conv;
         const clientId = `c${i}-${n}`;
         sent.push({ conv: target, clientId });
-        pending.push(
-          r.client.send(target, `message ${n} from ${i}`, { clientId }).then((a) => void acks.push(a)),
-        );
+        pending.push(r.client.send(target, `message ${n} from ${i}`, { clientId }).then(onAck));
         if (n % 5 === 4) await new Promise((res) => setTimeout(res, 5));
       }
       await Promise.all(pending);
     });
 
-    await eventually(() => acks.length >= 300, 'some acks before the kill');
-    await server.kill();
+    await eventually(() => killed !== undefined, 'the 300th ack');
+    await killed;
     const ackedBeforeKill = acks.length;
     server = await startServer({ dataDir, port });
     await Promise.all(sending);
