@@ -147,6 +147,20 @@ describe('headers of /v1 answers', () => {
       expectApiHeaders(res, what);
     }
   });
+
+  it('a refused WebSocket upgrade carries them too', async () => {
+    const c = await Conn.open(server.port);
+    c.write(
+      'GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Protocol: parley.v1\r\n\r\n',
+    );
+    await c.untilClosed('the refused upgrade');
+    const head = c.received.slice(0, c.received.indexOf('\r\n\r\n')).toLowerCase();
+    expect(head).toMatch(/^http\/1\.1 401/);
+    expect(head).toContain('\r\ncache-control: no-store');
+    expect(head).toContain('\r\nx-content-type-options: nosniff');
+  });
 });
 
 /** A raw TCP connection that records what it receives and whether the server closed it. */

@@ -62,6 +62,7 @@ export function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
   const body = JSON.stringify({ code, message: spec.message, retryable: spec.retryable });
   socket.end(
     `HTTP/1.1 ${spec.status} ${STATUS_CODES[spec.status] ?? ''}\r\nContent-Type: application/json\r\n` +
+      'Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
