@@ -5,7 +5,21 @@ import type { Conversation } from '@parley/client';
 import { app, errorText } from '../state/store.js';
 import type { AppStore } from '../state/store.js';
 import { useConfirm } from './dialog.js';
+import type { ConfirmRequest } from './dialog.js';
 import { useApp } from './use-app.js';
+
+/** The question asked before deleting a chat I left from my list (on every device). */
+export function deleteChatConfirm(
+  c: Conversation,
+  run: (f: () => Promise<void>) => Promise<void>,
+): ConfirmRequest {
+  return {
+    title: 'Delete chat?',
+    message: `"${c.name}" and its messages will be removed from this list on all your devices.`,
+    confirm: 'Delete chat',
+    onConfirm: () => void run(() => app.deleteChat(c.id)),
+  };
+}
 
 /** The line at the end of a left group's history: "You left" or "Ana removed you". */
 export function leftLine(c: Conversation): string | null {
@@ -104,18 +118,7 @@ export function ReadOnlyBar({ c }: { c: Conversation }): JSX.Element | null {
     return (
       <div class="readonly-bar" data-testid="readonly-bar" role="status">
         <span>{by === null ? 'You left this group' : `${by.displayName} removed you`}</span>
-        <button
-          class="link danger"
-          disabled={busy}
-          onClick={() =>
-            ask({
-              title: 'Delete chat?',
-              message: `"${c.name}" and its messages will be removed from this list on all your devices.`,
-              confirm: 'Delete chat',
-              onConfirm: () => void run(() => app.deleteChat(c.id)),
-            })
-          }
-        >
+        <button class="link danger" disabled={busy} onClick={() => ask(deleteChatConfirm(c, run))}>
           Delete chat
         </button>
         {dialog}

@@ -8,7 +8,7 @@ import { distinctName } from '../lib/names.js';
 import { back } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
-import { leftLine } from './chat-bars.js';
+import { deleteChatConfirm, leftLine } from './chat-bars.js';
 import { useConfirm } from './dialog.js';
 import type { ConfirmRequest } from './dialog.js';
 import { Icon } from './icons.js';
@@ -286,18 +286,7 @@ function GroupInfo({ c }: { c: Conversation }): JSX.Element {
             {left}. You can read the messages up to then.
           </p>
           <div class="actions">
-            <button
-              class="action danger"
-              disabled={busy}
-              onClick={() =>
-                ask({
-                  title: 'Delete chat?',
-                  message: `"${c.name}" and its messages will be removed from this list on all your devices.`,
-                  confirm: 'Delete chat',
-                  onConfirm: () => void run(() => app.deleteChat(c.id)),
-                })
-              }
-            >
+            <button class="action danger" disabled={busy} onClick={() => ask(deleteChatConfirm(c, run))}>
               <Icon name="close" /> Delete chat
             </button>
           </div>
