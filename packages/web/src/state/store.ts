@@ -369,6 +369,7 @@ export class AppStore {
       }),
       client.on('receipts', (r) => this.#receipts(r.conversationId, r.cursors)),
       client.on('conversation', (c) => {
+        this.#conversationFrames.set(c.id, ++this.#frameCount);
         this.#putConversation(c, true);
         this.members.delete(c.id);
         if (this.route.chat === c.id && c.left === undefined) void this.loadMembers(c.id);
@@ -564,12 +565,20 @@ export class AppStore {
     this.changed();
   }
 
+  /** Counts `conversation` frames; the count at each conversation's latest one. */
+  #frameCount = 0;
+  #conversationFrames = new Map<string, number>();
+
   async #fetchConversation(id: string): Promise<Conversation | undefined> {
     const client = this.client;
     if (client === null) return undefined;
+    const asked = this.#frameCount;
     try {
       const c = await client.http.conversation(id);
       if (this.client !== client) return undefined;
+      // A `conversation` frame that came while this answer was on its way is newer (a mute or
+      // rename from another device): the answer must not undo it.
+      if ((this.#conversationFrames.get(id) ?? 0) > asked) return this.conversations.get(id) ?? c;
       this.#putConversation(c, true);
       this.changed();
       return c;
