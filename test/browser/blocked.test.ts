@@ -2,41 +2,27 @@
  * A contact I blocked shows no presence (no online dot, no last seen), and their chat has a
  * "You blocked this contact" bar with Unblock in place of the composer.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { Recorder, newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { newTab, row, screenshot, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('blocking in the web app', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('hides presence and replaces the composer until unblocked', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const d = await carol.http.direct({ username: ana.username });
     await carol.http.setPrivacy({ online: 'everyone' }); // ana, a 1:1 partner, sees it
     await carol.http.send(d.id, { clientId: 'c1', text: 'Hi Ana' });
     // Carol is online the whole time.
-    const carolOnline = await new Recorder(server.url, carol.session.token).start();
+    const carolOnline = await new Recorder(env.server.url, carol.session.token).start();
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await row(a.page, 'Carol Chen').click();
     const status = a.page.getByTestId('chat-status');

@@ -2,53 +2,38 @@
  * Two people in two browsers: sign up, start a 1:1, exchange messages; ticks go from
  * delivered to read, typing shows, and the presence dot goes out when one closes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import {
-  SERVER_ARGS,
   bubble,
-  launch,
   logIn,
   newTab,
+  openToAllInPage,
   row,
   screenshot,
   sendMessage,
+  serverAndBrowser,
   signUp,
   startDirect,
   uname,
-  openToAllInPage,
 } from './helpers.js';
 
 describe('1:1 chat between two browsers', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('exchanges messages with ticks, typing and presence', async () => {
     const alice = uname('alice');
     const bob = uname('bob');
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await a.page.getByRole('heading', { name: 'Log in to Parley' }).waitFor();
     await screenshot(a.page, 'login');
     await signUp(a.page, alice, 'Alice Liddell');
     await openToAllInPage(a.page);
-    const b = await newTab(browser, server.url);
+    const b = await newTab(env.browser, env.server.url);
     await signUp(b.page, bob, 'Bob Builder');
     await openToAllInPage(b.page);
     // Alice is no contact of Bob's: she sees his presence once he shows it to everyone.
-    const bobApi = await newDevice(server.url, bob, 'api');
+    const bobApi = await newDevice(env.server.url, bob, 'api');
     await bobApi.http.setPrivacy({ online: 'everyone', lastSeen: 'everyone' });
 
     // The device got a name from the user agent.
@@ -153,14 +138,14 @@ describe('1:1 chat between two browsers', () => {
   });
   it('keeps a chat that arrives while the list is still loading', async () => {
     const [ana, bob, carol] = await Promise.all([
-      newUser(server.url, uname('ana')),
-      newUser(server.url, uname('bob')),
-      newUser(server.url, uname('carol')),
+      newUser(env.server.url, uname('ana')),
+      newUser(env.server.url, uname('bob')),
+      newUser(env.server.url, uname('carol')),
     ]);
     await openToAll(ana, bob, carol);
     const old = await carol.http.direct({ userId: bob.id });
     await carol.http.send(old.id, { clientId: 'old', text: 'an older chat' });
-    const tab = await newTab(browser, server.url);
+    const tab = await newTab(env.browser, env.server.url);
     // The app's first list read reaches the server at once but its answer comes late: a
     // conversation created meanwhile arrives live first, and the stale list must not drop it.
     let release!: () => void;

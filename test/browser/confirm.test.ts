@@ -2,39 +2,25 @@
  * Removing a group member and blocking a contact ask first, in the app's own dialog: Cancel
  * changes nothing, confirming does it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { newTab, row, screenshot, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('confirmations', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('removes a member only once confirmed', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const bob = await newUser(server.url, uname('bob'));
+    const bob = await newUser(env.server.url, uname('bob'));
     await openToAll(bob);
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Weekend trip', members: [bob.username, carol.username] });
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await row(a.page, 'Weekend trip').click();
     await a.page.getByRole('button', { name: 'Conversation info' }).click();
@@ -59,15 +45,15 @@ describe('confirmations', () => {
   });
 
   it('blocks a contact only once confirmed', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     await ana.http.requestContact({ username: carol.username });
     await carol.http.acceptContact(ana.id);
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await a.page.getByRole('button', { name: 'Contacts' }).click();
     const contact = a.page.getByTestId('contacts').getByRole('listitem').filter({ hasText: 'Carol Chen' });

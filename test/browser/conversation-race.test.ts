@@ -3,33 +3,20 @@
  * that appears by its first message is fetched; if it is muted from another device before that
  * answer comes back, the older answer must not unmute it in the list.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { APIResponse, Browser, Route } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import type { APIResponse, Route } from 'playwright-core';
 import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, row, uname } from './helpers.js';
+import { newTab, row, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('a conversation answer older than a frame', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('keeps a mute that arrived while the group was being fetched', async () => {
-    const ana = await newUser(server.url, uname('ana'));
-    const bob = await newUser(server.url, uname('bob'));
+    const ana = await newUser(env.server.url, uname('ana'));
+    const bob = await newUser(env.server.url, uname('bob'));
     await openToAll(ana, bob);
-    const tab = await newTab(browser, server.url);
+    const tab = await newTab(env.browser, env.server.url);
     await logInByKeyboard(tab.page, ana.username);
     await tab.page.getByRole('heading', { name: 'Chats' }).waitFor();
 
@@ -46,7 +33,7 @@ describe('a conversation answer older than a frame', () => {
     await bob.http.send(group.id, { clientId: 'b1', text: 'First!' });
     await eventually(() => held.length === 1, 'the app fetches the new group');
 
-    const anaPhone = await newDevice(server.url, ana.username);
+    const anaPhone = await newDevice(env.server.url, ana.username);
     await anaPhone.http.mute(group.id, null);
     await row(tab.page, 'Race club').getByTestId('muted').waitFor();
     await held[0]!.route.fulfill({ response: held[0]!.response });

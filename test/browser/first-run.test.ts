@@ -3,11 +3,9 @@
  * anything is typed, the empty chat list offers a labelled button to start a chat, and the
  * note-to-self chat (a 1:1 with yourself) says it is yours.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
-import { SERVER_ARGS, PASSWORD, bubble, launch, newTab, row, uname } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { PASSWORD, bubble, newTab, row, serverAndBrowser, uname } from './helpers.js';
 import { typeInto } from './keyboard.js';
 
 /** The text of the elements that describe a field (aria-describedby). */
@@ -32,21 +30,10 @@ async function signUpByKeyboard(page: Page, username: string, displayName: strin
 }
 
 describe('first run', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('states the username and password rules before anything is typed', async () => {
-    const t = await newTab(browser, server.url);
+    const t = await newTab(env.browser, env.server.url);
     const page = t.page;
     await page.getByRole('button', { name: 'Create an account' }).click();
     const rules = '3-32 characters of a-z, 0-9, "_" and "." (capitals become lowercase).';
@@ -58,7 +45,7 @@ describe('first run', () => {
   });
 
   it('offers a labelled button to start the first chat', async () => {
-    const t = await newTab(browser, server.url);
+    const t = await newTab(env.browser, env.server.url);
     const page = t.page;
     await signUpByKeyboard(page, uname('ned'), 'Ned New');
     await page.getByText('No chats yet.').waitFor();
@@ -73,7 +60,7 @@ describe('first run', () => {
 
   it('labels the note-to-self chat as mine', async () => {
     const me = uname('nia');
-    const t = await newTab(browser, server.url);
+    const t = await newTab(env.browser, env.server.url);
     const page = t.page;
     await signUpByKeyboard(page, me, 'Nia Notes');
     await page.getByRole('button', { name: 'New chat', exact: true }).first().click();

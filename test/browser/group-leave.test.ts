@@ -2,42 +2,28 @@
  * A group someone was removed from stays in their list, read-only, with a line that says so,
  * until they delete it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, bubble, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { bubble, newTab, row, screenshot, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('leaving a group in the web app', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('keeps the group read-only for a removed member until they delete it', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const bob = await newUser(server.url, uname('bob'));
+    const bob = await newUser(env.server.url, uname('bob'));
     await openToAll(bob);
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await ana.http.updateMe({ displayName: 'Ana García' });
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Weekend trip', members: [bob.username, carol.username] });
     await ana.http.send(g.id, { clientId: 'a1', text: 'Who brings the tent?' });
 
-    const a = await newTab(browser, server.url);
-    const c = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
+    const c = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await logInByKeyboard(c.page, carol.username);
 

@@ -1,42 +1,27 @@
 /** A group of three in three browsers: created with one member, one added, one leaving. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/sdk.js';
 import {
-  SERVER_ARGS,
   bubble,
-  launch,
   newTab,
   openChat,
+  openToAllInPage,
   row,
   screenshot,
   sendMessage,
+  serverAndBrowser,
   signUp,
-  openToAllInPage,
   uname,
 } from './helpers.js';
 
 describe('group chat', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('creates a group, adds a member, shows who read, and lets a member leave', async () => {
     const [ann, ben, cat] = [uname('ann'), uname('ben'), uname('cat')];
-    const a = await newTab(browser, server.url);
-    const b = await newTab(browser, server.url);
-    const c = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
+    const b = await newTab(env.browser, env.server.url);
+    const c = await newTab(env.browser, env.server.url);
     await signUp(a.page, ann, 'Ann Archer');
     await openToAllInPage(a.page);
     await signUp(b.page, ben, 'Ben Baker');

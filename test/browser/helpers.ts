@@ -6,7 +6,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
-import { ROOT } from '../helpers/server.js';
+import { afterAll, beforeAll } from 'vitest';
+import { ROOT, startServer } from '../helpers/server.js';
+import type { ServerHandle } from '../helpers/server.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = join(ROOT, 'test-artifacts', 'browser');
@@ -36,6 +38,24 @@ export async function launch(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/**
+ * One server (with SERVER_ARGS plus `args`) and one browser for the tests of a file, started
+ * before them and closed after. Read `env.server` and `env.browser` inside the tests.
+ */
+export function serverAndBrowser(args: string[] = []): { server: ServerHandle; browser: Browser } {
+  const env = {} as { server: ServerHandle; browser: Browser };
+  beforeAll(async () => {
+    env.server = await startServer({ args: [...SERVER_ARGS, ...args] });
+    env.browser = await launch();
+  });
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+    env.server?.cleanup();
+  });
+  return env;
 }
 
 export interface Tab {

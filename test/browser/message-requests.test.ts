@@ -3,31 +3,17 @@
  * "Message requests" entry, and its chat has a bar to accept, block or delete it; replying
  * accepts it too. Driven with the keyboard and with clicks.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, newUser } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, bubble, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { bubble, newTab, row, screenshot, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('message requests in the web app', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   async function stranger(prefix: string, name: string, to: TestUser, text: string): Promise<TestUser> {
-    const u = await newUser(server.url, uname(prefix));
+    const u = await newUser(env.server.url, uname(prefix));
     await u.http.updateMe({ displayName: name });
     const d = await u.http.direct({ userId: to.id });
     await u.http.send(d.id, { clientId: `${prefix}-1`, text });
@@ -35,8 +21,8 @@ describe('message requests in the web app', () => {
   }
 
   it('keeps requests apart and accepts, blocks, deletes or answers them', async () => {
-    const ana = await newUser(server.url, uname('ana'));
-    const friend = await newUser(server.url, uname('friend'));
+    const ana = await newUser(env.server.url, uname('ana'));
+    const friend = await newUser(env.server.url, uname('friend'));
     await friend.http.requestContact({ userId: ana.id });
     await ana.http.acceptContact(friend.id);
     await friend.http.updateMe({ displayName: 'Fran Friend' });
@@ -47,7 +33,7 @@ describe('message requests in the web app', () => {
     await stranger('dave', 'Dave Maybe', ana, 'Remember me?');
     await stranger('erin', 'Erin Asks', ana, 'Can I ask you something?');
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await row(a.page, 'Fran Friend').waitFor();
     // Strangers are not in the main list: one entry says how many wait.

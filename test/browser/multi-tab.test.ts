@@ -1,48 +1,33 @@
 /** Two tabs of one user stay in sync: messages, read state and badges. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/sdk.js';
 import {
-  SERVER_ARGS,
   anotherTab,
   bubble,
-  launch,
   newTab,
   openChat,
+  openToAllInPage,
   row,
   sendMessage,
+  serverAndBrowser,
   signUp,
   startDirect,
   uname,
-  openToAllInPage,
 } from './helpers.js';
 
 describe('two tabs of one user', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('shows the same messages and clears the badge in both when one reads', async () => {
     const [tess, uri] = [uname('tess'), uname('uri')];
-    const t1 = await newTab(browser, server.url);
+    const t1 = await newTab(env.browser, env.server.url);
     await signUp(t1.page, tess, 'Tess Tab');
     await openToAllInPage(t1.page);
     // The second tab shares the session (localStorage): no second login.
-    const t2 = await anotherTab(t1, server.url);
+    const t2 = await anotherTab(t1, env.server.url);
     await t2.page.getByRole('heading', { name: 'Chats' }).waitFor();
 
-    const u = await newTab(browser, server.url);
+    const u = await newTab(env.browser, env.server.url);
     await signUp(u.page, uri, 'Uri Other');
     await openToAllInPage(u.page);
     await startDirect(u.page, tess);

@@ -2,41 +2,28 @@
  * Names stay current: a group's list preview keeps its sender's name after a reload, and a
  * user's new display name reaches an open app live (list, headers, group sender labels).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { eventually, newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, bubble, launch, newTab, row, uname } from './helpers.js';
+import { bubble, newTab, row, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('names in the web app', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   const preview = async (page: Page, name: string) =>
     (await row(page, name).locator('.conv-preview').textContent()) ?? '';
 
   it("keeps a group preview's sender after a reload", async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Burst', members: [carol.username] });
     await carol.http.send(g.id, { clientId: 'c40', text: 'Burst message 40 from Carol' });
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await row(a.page, 'Burst').waitFor();
     await eventually(
@@ -50,9 +37,9 @@ describe('names in the web app', () => {
   });
 
   it('shows a new display name live in the list, the header and group sender labels', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Chen' });
     const g = await ana.http.createGroup({ name: 'Trip', members: [carol.username] });
@@ -60,7 +47,7 @@ describe('names in the web app', () => {
     const d = await carol.http.direct({ username: ana.username });
     await carol.http.send(d.id, { clientId: 'd1', text: 'Hi Ana' });
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await row(a.page, 'Trip').click();
     const label = bubble(a.page, 'Tent is packed').locator('.sender');
@@ -81,13 +68,13 @@ describe('names in the web app', () => {
   });
 
   it('shows the username beside display names that look alike', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const bob = await newUser(server.url, uname('bob'));
+    const bob = await newUser(env.server.url, uname('bob'));
     await openToAll(bob);
     await bob.http.updateMe({ displayName: 'Bob Smith' });
     // Another user takes a name that reads the same: an accent and a double space.
-    const fake = await newUser(server.url, uname('bob'));
+    const fake = await newUser(env.server.url, uname('bob'));
     await openToAll(fake);
     await fake.http.updateMe({ displayName: 'Böb  Smith' });
     const g = await ana.http.createGroup({ name: 'Lookalikes', members: [bob.username, fake.username] });
@@ -96,7 +83,7 @@ describe('names in the web app', () => {
     const d = await fake.http.direct({ username: ana.username });
     await fake.http.send(d.id, { clientId: 'f2', text: 'Send me the code' });
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await row(a.page, 'Lookalikes').click();
     await bubble(a.page, 'No, I am').waitFor();

@@ -3,39 +3,25 @@
  * no longer, so member usernames typed into their own field land there (they once went into
  * the group name, one re-render per keystroke pulling focus back).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, uname } from './helpers.js';
+import { newTab, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard, typeInto } from './keyboard.js';
 
 describe('new group', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('types member usernames into the member field, not the group name', async () => {
-    const ana = await newUser(server.url, uname('ana'));
+    const ana = await newUser(env.server.url, uname('ana'));
     await openToAll(ana);
-    const bob = await newUser(server.url, uname('bob'));
+    const bob = await newUser(env.server.url, uname('bob'));
     await openToAll(bob);
     await bob.http.updateMe({ displayName: 'Bob Builder' });
-    const carol = await newUser(server.url, uname('carol'));
+    const carol = await newUser(env.server.url, uname('carol'));
     await openToAll(carol);
     await carol.http.updateMe({ displayName: 'Carol Keys' });
 
-    const t = await newTab(browser, server.url);
+    const t = await newTab(env.browser, env.server.url);
     const page = t.page;
     await logInByKeyboard(page, ana.username);
     await page.getByRole('button', { name: 'New group' }).click();

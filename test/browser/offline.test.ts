@@ -3,43 +3,28 @@
  * shell comes from the service worker, the message from the IndexedDB outbox) and goes out
  * once when the network is back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, newDevice } from '../helpers/sdk.js';
 import {
-  SERVER_ARGS,
   bubble,
-  launch,
   newTab,
   openChat,
+  openToAllInPage,
   screenshot,
   sendMessage,
+  serverAndBrowser,
   signUp,
   startDirect,
   uname,
-  openToAllInPage,
 } from './helpers.js';
 
 describe('offline sending', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('keeps a message written offline across a reload and delivers it once', async () => {
     const [olga, pete] = [uname('olga'), uname('pete')];
-    const o = await newTab(browser, server.url);
-    const p = await newTab(browser, server.url);
+    const o = await newTab(env.browser, env.server.url);
+    const p = await newTab(env.browser, env.server.url);
     await signUp(o.page, olga, 'Olga Olsen');
     await openToAllInPage(o.page);
     await signUp(p.page, pete, 'Pete Park');
@@ -78,7 +63,7 @@ describe('offline sending', () => {
       'acked after reconnect',
       20_000,
     );
-    const peteApi = await newDevice(server.url, pete);
+    const peteApi = await newDevice(env.server.url, pete);
     const convs = await peteApi.http.conversations();
     const conv = convs.conversations[0];
     expect(conv).toBeDefined();

@@ -3,22 +3,19 @@
  * navigation, touch targets are at least 44 px, and contacts, blocking, drafts and the
  * device list work there too.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import {
-  SERVER_ARGS,
   bubble,
-  launch,
   newTab,
+  openToAllInPage,
   row,
   screenshot,
   sendMessage,
+  serverAndBrowser,
   signUp,
   uname,
-  openToAllInPage,
 } from './helpers.js';
 
 const ANDROID_UA =
@@ -46,26 +43,15 @@ async function smallTargets(page: Page): Promise<string[]> {
 }
 
 describe('phone', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('walks through the app on a 390×844 touch screen', async () => {
     const me = uname('pia');
-    const zoe = await newUser(server.url, uname('zoe'));
+    const zoe = await newUser(env.server.url, uname('zoe'));
     await openToAll(zoe);
     await zoe.http.updateMe({ displayName: 'Zoe Zhang' });
 
-    const t = await newTab(browser, server.url, {
+    const t = await newTab(env.browser, env.server.url, {
       viewport: { width: 390, height: 844 },
       isMobile: true,
       hasTouch: true,
@@ -127,7 +113,7 @@ describe('phone', () => {
     await row(page, 'Zoe Zhang').waitFor();
 
     // Settings: this device is named after the phone's browser; another one can be logged out.
-    const laptop = await newDevice(server.url, me, 'Firefox on Linux');
+    const laptop = await newDevice(env.server.url, me, 'Firefox on Linux');
     await page.getByRole('button', { name: 'Settings and devices' }).tap();
     await page.getByTestId('device').nth(1).waitFor();
     expect(await page.getByTestId('device').first().textContent()).toContain('Chrome on Android');

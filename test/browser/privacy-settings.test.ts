@@ -2,35 +2,21 @@
  * Settings → Privacy by keyboard: each of the four privacy settings is a labelled choice that
  * saves at once, and hiding last seen takes it away from a contact.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
 import { eventually, newUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, uname } from './helpers.js';
+import { newTab, serverAndBrowser, uname } from './helpers.js';
 import { logInByKeyboard } from './keyboard.js';
 
 describe('privacy settings in the web app', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('changes who sees my last seen and online state by keyboard', async () => {
-    const ana = await newUser(server.url, uname('ana'));
-    const bob = await newUser(server.url, uname('bob'));
+    const ana = await newUser(env.server.url, uname('ana'));
+    const bob = await newUser(env.server.url, uname('bob'));
     await bob.http.requestContact({ userId: ana.id });
     await ana.http.acceptContact(bob.id);
 
-    const a = await newTab(browser, server.url);
+    const a = await newTab(env.browser, env.server.url);
     await logInByKeyboard(a.page, ana.username);
     await a.page.getByRole('button', { name: 'Settings and devices' }).focus();
     await a.page.keyboard.press('Enter');

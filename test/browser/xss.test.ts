@@ -4,22 +4,19 @@
  * unset) and adds no elements to the page. The CSP would stop inline script anyway; this
  * checks the app itself never creates such elements.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startServer } from '../helpers/server.js';
-import type { ServerHandle } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { newUser, openToAll } from '../helpers/sdk.js';
 import {
-  SERVER_ARGS,
   bubble,
-  launch,
   newTab,
   openChat,
+  openToAllInPage,
   row,
   screenshot,
+  serverAndBrowser,
   signUp,
   uname,
-  openToAllInPage,
 } from './helpers.js';
 
 const CORPUS = [
@@ -56,34 +53,23 @@ async function injected(page: Page): Promise<string[]> {
 }
 
 describe('XSS corpus', () => {
-  let server: ServerHandle;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    server = await startServer({ args: SERVER_ARGS });
-    browser = await launch();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    server?.cleanup();
-  });
+  const env = serverAndBrowser();
 
   it('shows hostile text as text and runs none of it', async () => {
     const me = uname('xena');
-    const t = await newTab(browser, server.url);
+    const t = await newTab(env.browser, env.server.url);
     const page = t.page;
     await signUp(page, me, 'Xena Safe');
     await openToAllInPage(page);
 
-    const mallory = await newUser(server.url, uname('mal'));
+    const mallory = await newUser(env.server.url, uname('mal'));
     await openToAll(mallory);
     await mallory.http.updateMe({ displayName: EVIL_NAME });
     const direct = await mallory.http.direct({ username: me });
     for (const [i, text] of CORPUS.entries()) {
       await mallory.http.send(direct.id, { clientId: `x-${i}`, text });
     }
-    const other = await newUser(server.url, uname('oscar'));
+    const other = await newUser(env.server.url, uname('oscar'));
     await openToAll(other);
     const group = await mallory.http.createGroup({ name: EVIL_GROUP, members: [me, other.username] });
     for (const [i, text] of CORPUS.entries()) {
