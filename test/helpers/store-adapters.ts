@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { PostgresStore, SqliteStore, openThreadedSqliteStore } from '@parley/server';
 import type { Store } from '@parley/server';
 import { createTestDatabase, pgAvailable } from './services.js';
@@ -88,4 +89,31 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
 export function selectedAdapters(): StoreAdapter[] {
   const want = process.env.PARLEY_STORES?.split(',').map((s) => s.trim());
   return want ? STORE_ADAPTERS.filter((a) => want.includes(a.name)) : STORE_ADAPTERS;
+}
+
+/**
+ * A fresh store of `adapter` for each test of a describe block, removed after it; `env.store`
+ * is the current one. An adapter whose service is missing skips the tests, and fails them
+ * when PARLEY_REQUIRE_SERVICES is set (CI).
+ */
+export function storePerTest(adapter: StoreAdapter): { store: Store } {
+  const env = {} as { store: Store };
+  let cleanup: (() => Promise<void>) | null = null;
+  beforeEach(async (ctx) => {
+    const skip = await adapter.unavailable();
+    if (skip) {
+      if (process.env.PARLEY_REQUIRE_SERVICES) throw new Error(`${adapter.name}: ${skip}`);
+      console.warn(`skipped: ${adapter.name}: ${skip}`);
+      ctx.skip();
+      return;
+    }
+    const opened = await adapter.open();
+    env.store = opened.store;
+    cleanup = opened.cleanup;
+  });
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = null;
+  });
+  return env;
 }

@@ -2,32 +2,15 @@
  * Store conformance for former members (a group stays in the list of someone who left it)
  * and for who sees a user's name: every adapter must pass every test here.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '@parley/server';
-import { selectedAdapters } from '../../helpers/store-adapters.js';
+import { describe, expect, it } from 'vitest';
+import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, former members: ${adapter.name}`, () => {
-    let store: Store;
-    let cleanup: () => Promise<void>;
-    let skip: string | null = null;
-
-    beforeEach(async (ctx) => {
-      skip = await adapter.unavailable();
-      if (skip) {
-        if (process.env.PARLEY_REQUIRE_SERVICES) throw new Error(`${adapter.name}: ${skip}`);
-        console.warn(`skipped: ${adapter.name}: ${skip}`);
-        ctx.skip();
-        return;
-      }
-      ({ store, cleanup } = await adapter.open());
-    });
-    afterEach(async () => {
-      if (!skip) await cleanup();
-    });
+    const env = storePerTest(adapter);
 
     async function user() {
       const name = uid('u');
@@ -38,11 +21,11 @@ for (const adapter of selectedAdapters()) {
         passwordHash: 'h',
         createdAt: Date.now(),
       };
-      await store.createUser(u);
+      await env.store.createUser(u);
       return u;
     }
     async function send(conversationId: string, senderId: string, clientId: string) {
-      const [r] = await store.appendMessages([
+      const [r] = await env.store.appendMessages([
         { id: uid('m'), conversationId, senderId, clientId, text: clientId, createdAt: Date.now() },
       ]);
       if (!r?.ok) throw new Error(`append failed: ${r?.code}`);
@@ -51,17 +34,17 @@ for (const adapter of selectedAdapters()) {
 
     it('keeps a left or removed member as a former member, up to the seq of that moment', async () => {
       const [a, b, c] = [await user(), await user(), await user()];
-      const g = await store.createGroup(uid('c_'), 'Trip', a.id, [b.id, c.id], Date.now());
+      const g = await env.store.createGroup(uid('c_'), 'Trip', a.id, [b.id, c.id], Date.now());
       await send(g.id, a.id, 'one');
       await send(g.id, b.id, 'two');
 
-      await store.removeMember(g.id, b.id, { by: null, at: 1000 });
-      await store.removeMember(g.id, c.id, { by: a.id, at: 2000 });
-      await store.renameGroup(g.id, 'Renamed');
+      await env.store.removeMember(g.id, b.id, { by: null, at: 1000 });
+      await env.store.removeMember(g.id, c.id, { by: a.id, at: 2000 });
+      await env.store.renameGroup(g.id, 'Renamed');
       await send(g.id, a.id, 'three');
 
-      expect(await store.getMember(g.id, b.id)).toBeNull();
-      expect(await store.getLeft(g.id, b.id)).toEqual({
+      expect(await env.store.getMember(g.id, b.id)).toBeNull();
+      expect(await env.store.getLeft(g.id, b.id)).toEqual({
         conversationId: g.id,
         userId: b.id,
         leftAt: 1000,
@@ -69,51 +52,51 @@ for (const adapter of selectedAdapters()) {
         leftBy: null,
         name: 'Trip',
       });
-      expect(await store.getLeft(g.id, c.id)).toMatchObject({ leftBy: a.id, leftSeq: 2, leftAt: 2000 });
-      expect(await store.getLeft(g.id, a.id)).toBeNull();
+      expect(await env.store.getLeft(g.id, c.id)).toMatchObject({ leftBy: a.id, leftSeq: 2, leftAt: 2000 });
+      expect(await env.store.getLeft(g.id, a.id)).toBeNull();
       // Not in the member's own list of current conversations.
-      expect((await store.listConversations(b.id, 10)).map((r) => r.id)).toEqual([]);
-      expect((await store.listLeft(b.id)).map((l) => l.conversationId)).toEqual([g.id]);
-      expect(await store.listLeft(a.id)).toEqual([]);
+      expect((await env.store.listConversations(b.id, 10)).map((r) => r.id)).toEqual([]);
+      expect((await env.store.listLeft(b.id)).map((l) => l.conversationId)).toEqual([g.id]);
+      expect(await env.store.listLeft(a.id)).toEqual([]);
     });
 
     it('lists former memberships latest leave first', async () => {
       const [a, b] = [await user(), await user()];
-      const g1 = await store.createGroup(uid('c_'), 'g1', a.id, [b.id], Date.now());
-      const g2 = await store.createGroup(uid('c_'), 'g2', a.id, [b.id], Date.now());
-      await store.removeMember(g1.id, b.id, { by: a.id, at: 5000 });
-      await store.removeMember(g2.id, b.id, { by: null, at: 6000 });
-      expect((await store.listLeft(b.id)).map((l) => l.conversationId)).toEqual([g2.id, g1.id]);
+      const g1 = await env.store.createGroup(uid('c_'), 'g1', a.id, [b.id], Date.now());
+      const g2 = await env.store.createGroup(uid('c_'), 'g2', a.id, [b.id], Date.now());
+      await env.store.removeMember(g1.id, b.id, { by: a.id, at: 5000 });
+      await env.store.removeMember(g2.id, b.id, { by: null, at: 6000 });
+      expect((await env.store.listLeft(b.id)).map((l) => l.conversationId)).toEqual([g2.id, g1.id]);
     });
 
     it('forgets a former membership when deleted, or when the user is added again', async () => {
       const [a, b, c] = [await user(), await user(), await user()];
-      const g = await store.createGroup(uid('c_'), 'g', a.id, [b.id, c.id], Date.now());
-      await store.removeMember(g.id, b.id, { by: a.id });
-      await store.removeMember(g.id, c.id, { by: null });
+      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [b.id, c.id], Date.now());
+      await env.store.removeMember(g.id, b.id, { by: a.id });
+      await env.store.removeMember(g.id, c.id, { by: null });
 
-      expect(await store.deleteLeft(g.id, b.id)).toBe(true);
-      expect(await store.deleteLeft(g.id, b.id)).toBe(false);
-      expect(await store.getLeft(g.id, b.id)).toBeNull();
-      expect(await store.listLeft(b.id)).toEqual([]);
+      expect(await env.store.deleteLeft(g.id, b.id)).toBe(true);
+      expect(await env.store.deleteLeft(g.id, b.id)).toBe(false);
+      expect(await env.store.getLeft(g.id, b.id)).toBeNull();
+      expect(await env.store.listLeft(b.id)).toEqual([]);
 
-      await store.addMembers(g.id, [c.id], 100, Date.now());
-      expect(await store.getLeft(g.id, c.id)).toBeNull();
-      expect(await store.getMember(g.id, c.id)).not.toBeNull();
+      await env.store.addMembers(g.id, [c.id], 100, Date.now());
+      expect(await env.store.getLeft(g.id, c.id)).toBeNull();
+      expect(await env.store.getMember(g.id, c.id)).not.toBeNull();
       // Leaving again keeps the new moment.
       await send(g.id, c.id, 'back');
-      await store.removeMember(g.id, c.id, { by: null, at: 9000 });
-      expect(await store.getLeft(g.id, c.id)).toMatchObject({ leftSeq: 1, leftAt: 9000, leftBy: null });
+      await env.store.removeMember(g.id, c.id, { by: null, at: 9000 });
+      expect(await env.store.getLeft(g.id, c.id)).toMatchObject({ leftSeq: 1, leftAt: 9000, leftBy: null });
     });
 
     it('keeps no former membership of a direct conversation or of a non-member', async () => {
       const [a, b, x] = [await user(), await user(), await user()];
-      const d = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      await store.removeMember(d.id, b.id, { by: a.id });
-      expect(await store.getLeft(d.id, b.id)).toBeNull();
-      const g = await store.createGroup(uid('c_'), 'g', a.id, [b.id], Date.now());
-      await store.removeMember(g.id, x.id, { by: a.id });
-      expect(await store.getLeft(g.id, x.id)).toBeNull();
+      const d = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await env.store.removeMember(d.id, b.id, { by: a.id });
+      expect(await env.store.getLeft(d.id, b.id)).toBeNull();
+      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [b.id], Date.now());
+      await env.store.removeMember(g.id, x.id, { by: a.id });
+      expect(await env.store.getLeft(g.id, x.id)).toBeNull();
     });
 
     it('names everyone who shows a user: members of shared conversations and contacts', async () => {
@@ -125,12 +108,12 @@ for (const adapter of selectedAdapters()) {
         await user(),
         await user(),
       ];
-      await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      await store.createGroup(uid('c_'), 'g', c.id, [a.id, d.id], Date.now());
-      await store.setContactPair(a.id, 'outgoing', e.id, 'incoming', Date.now());
-      await store.createGroup(uid('c_'), 'other', stranger.id, [b.id], Date.now());
-      expect(await store.relatedUsers(a.id)).toEqual([a.id, b.id, c.id, d.id, e.id].sort());
-      expect(await store.relatedUsers(stranger.id)).toEqual([stranger.id, b.id].sort());
+      await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await env.store.createGroup(uid('c_'), 'g', c.id, [a.id, d.id], Date.now());
+      await env.store.setContactPair(a.id, 'outgoing', e.id, 'incoming', Date.now());
+      await env.store.createGroup(uid('c_'), 'other', stranger.id, [b.id], Date.now());
+      expect(await env.store.relatedUsers(a.id)).toEqual([a.id, b.id, c.id, d.id, e.id].sort());
+      expect(await env.store.relatedUsers(stranger.id)).toEqual([stranger.id, b.id].sort());
     });
   });
 }

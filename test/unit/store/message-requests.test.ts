@@ -3,32 +3,15 @@
  * presence across them), who created a conversation and when (the hourly quota), and
  * declined contact requests (the cool-down). Every adapter must pass every test here.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '@parley/server';
-import { selectedAdapters } from '../../helpers/store-adapters.js';
+import { describe, expect, it } from 'vitest';
+import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, message requests and quotas: ${adapter.name}`, () => {
-    let store: Store;
-    let cleanup: () => Promise<void>;
-    let skip: string | null = null;
-
-    beforeEach(async (ctx) => {
-      skip = await adapter.unavailable();
-      if (skip) {
-        if (process.env.PARLEY_REQUIRE_SERVICES) throw new Error(`${adapter.name}: ${skip}`);
-        console.warn(`skipped: ${adapter.name}: ${skip}`);
-        ctx.skip();
-        return;
-      }
-      ({ store, cleanup } = await adapter.open());
-    });
-    afterEach(async () => {
-      if (!skip) await cleanup();
-    });
+    const env = storePerTest(adapter);
 
     async function user() {
       const name = uid('u');
@@ -39,69 +22,70 @@ for (const adapter of selectedAdapters()) {
         passwordHash: 'h',
         createdAt: Date.now(),
       };
-      await store.createUser(u);
+      await env.store.createUser(u);
       return u;
     }
     async function send(conversationId: string, senderId: string, clientId: string) {
-      const [r] = await store.appendMessages([
+      const [r] = await env.store.appendMessages([
         { id: uid('m'), conversationId, senderId, clientId, text: clientId, createdAt: Date.now() },
       ]);
       if (!r?.ok) throw new Error(`append failed: ${r?.code}`);
       return r.message;
     }
-    const listed = async (userId: string) => (await store.listConversations(userId, 100)).map((c) => c.id);
+    const listed = async (userId: string) =>
+      (await env.store.listConversations(userId, 100)).map((c) => c.id);
 
     it('keeps a request out of its recipient’s list until its first message', async () => {
       const [a, b] = [await user(), await user()];
-      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
-      expect((await store.getMember(c.id, b.id))?.request).toBe(true);
-      expect((await store.getMember(c.id, a.id))?.request).toBe(false);
+      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
+      expect((await env.store.getMember(c.id, b.id))?.request).toBe(true);
+      expect((await env.store.getMember(c.id, a.id))?.request).toBe(false);
       expect(await listed(b.id)).toEqual([]);
-      expect(await store.getConversationSummary(c.id, b.id)).toBeNull();
-      expect((await store.getConversationSummary(c.id, a.id))?.request).toBe(false);
+      expect(await env.store.getConversationSummary(c.id, b.id)).toBeNull();
+      expect((await env.store.getConversationSummary(c.id, a.id))?.request).toBe(false);
 
       await send(c.id, a.id, 'hi');
       expect(await listed(b.id)).toEqual([c.id]);
-      expect((await store.getConversationSummary(c.id, b.id))?.request).toBe(true);
+      expect((await env.store.getConversationSummary(c.id, b.id))?.request).toBe(true);
       // Asking again for the same pair returns it unchanged.
-      expect((await store.getOrCreateDirect(uid('c_'), b.id, a.id, Date.now())).id).toBe(c.id);
-      expect((await store.findDirect(b.id, a.id))?.id).toBe(c.id);
-      expect(await store.findDirect(a.id, (await user()).id)).toBeNull();
+      expect((await env.store.getOrCreateDirect(uid('c_'), b.id, a.id, Date.now())).id).toBe(c.id);
+      expect((await env.store.findDirect(b.id, a.id))?.id).toBe(c.id);
+      expect(await env.store.findDirect(a.id, (await user()).id)).toBeNull();
     });
 
     it('accepts a request once; a plain membership has none to accept', async () => {
       const [a, b] = [await user(), await user()];
-      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
-      expect(await store.acceptRequest(c.id, a.id)).toBe(false);
-      expect(await store.acceptRequest(c.id, b.id)).toBe(true);
-      expect(await store.acceptRequest(c.id, b.id)).toBe(false);
-      expect((await store.getMember(c.id, b.id))?.request).toBe(false);
+      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
+      expect(await env.store.acceptRequest(c.id, a.id)).toBe(false);
+      expect(await env.store.acceptRequest(c.id, b.id)).toBe(true);
+      expect(await env.store.acceptRequest(c.id, b.id)).toBe(false);
+      expect((await env.store.getMember(c.id, b.id))?.request).toBe(false);
       // Accepted with no message yet: an empty chat is listed like any other.
       expect(await listed(b.id)).toEqual([c.id]);
-      expect(await store.dismissRequest(c.id, b.id)).toBe(false);
+      expect(await env.store.dismissRequest(c.id, b.id)).toBe(false);
     });
 
     it('hides a dismissed request until a newer message', async () => {
       const [a, b] = [await user(), await user()];
-      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
+      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
       await send(c.id, a.id, 'one');
       await send(c.id, a.id, 'two');
-      expect(await store.dismissRequest(c.id, b.id)).toBe(true);
+      expect(await env.store.dismissRequest(c.id, b.id)).toBe(true);
       expect(await listed(b.id)).toEqual([]);
-      expect(await store.getConversationSummary(c.id, b.id)).toBeNull();
-      expect((await store.getMember(c.id, b.id))?.request).toBe(true);
+      expect(await env.store.getConversationSummary(c.id, b.id)).toBeNull();
+      expect((await env.store.getMember(c.id, b.id))?.request).toBe(true);
       expect(await listed(a.id)).toEqual([c.id]);
 
       await send(c.id, a.id, 'three');
       expect(await listed(b.id)).toEqual([c.id]);
-      expect((await store.getConversationSummary(c.id, b.id))?.request).toBe(true);
+      expect((await env.store.getConversationSummary(c.id, b.id))?.request).toBe(true);
     });
 
     it('pushes nothing to a request’s recipient', async () => {
       const [a, b] = [await user(), await user()];
-      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
+      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
       for (const u of [a, b]) {
-        await store.savePushSubscription({
+        await env.store.savePushSubscription({
           id: uid('s_'),
           userId: u.id,
           deviceId: uid('d_'),
@@ -113,48 +97,48 @@ for (const adapter of selectedAdapters()) {
         });
       }
       const targets = async () =>
-        (await store.pushTargets([{ conversationId: c.id, userIds: [a.id, b.id] }], Date.now())).map(
+        (await env.store.pushTargets([{ conversationId: c.id, userIds: [a.id, b.id] }], Date.now())).map(
           (t) => t.userId,
         );
       expect(await targets()).toEqual([a.id]);
-      await store.acceptRequest(c.id, b.id);
+      await env.store.acceptRequest(c.id, b.id);
       expect(await targets()).toEqual([a.id, b.id]);
     });
 
     it('shows no presence across a request, either way', async () => {
       const [a, b] = [await user(), await user()];
-      const c = await store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
+      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now(), true);
       await send(c.id, a.id, 'hi');
-      expect(await store.presenceAudiences([a.id, b.id])).toEqual([[], []]);
-      expect(await store.visibleTo(a.id, [b.id])).toEqual([]);
-      expect(await store.visibleTo(b.id, [a.id])).toEqual([]);
-      await store.acceptRequest(c.id, b.id);
-      expect(await store.presenceAudiences([a.id, b.id])).toEqual([[b.id], [a.id]]);
-      expect(await store.visibleTo(a.id, [b.id])).toEqual([b.id]);
+      expect(await env.store.presenceAudiences([a.id, b.id])).toEqual([[], []]);
+      expect(await env.store.visibleTo(a.id, [b.id])).toEqual([]);
+      expect(await env.store.visibleTo(b.id, [a.id])).toEqual([]);
+      await env.store.acceptRequest(c.id, b.id);
+      expect(await env.store.presenceAudiences([a.id, b.id])).toEqual([[b.id], [a.id]]);
+      expect(await env.store.visibleTo(a.id, [b.id])).toEqual([b.id]);
     });
 
     it('records who created conversations, and when', async () => {
       const [a, b, c] = [await user(), await user(), await user()];
       const t0 = Date.now();
-      await store.getOrCreateDirect(uid('c_'), a.id, b.id, t0 - 5000);
-      await store.createGroup(uid('c_'), 'G', a.id, [b.id, c.id], t0 - 3000);
+      await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, t0 - 5000);
+      await env.store.createGroup(uid('c_'), 'G', a.id, [b.id, c.id], t0 - 3000);
       // Bob asking for the existing pair creates nothing.
-      await store.getOrCreateDirect(uid('c_'), b.id, a.id, t0);
-      await store.getOrCreateDirect(uid('c_'), b.id, c.id, t0 - 1000);
-      expect(await store.createdSince(a.id, t0 - 10_000, 10)).toEqual([t0 - 5000, t0 - 3000]);
-      expect(await store.createdSince(a.id, t0 - 4000, 10)).toEqual([t0 - 3000]);
-      expect(await store.createdSince(a.id, t0 - 10_000, 1)).toEqual([t0 - 5000]);
-      expect(await store.createdSince(b.id, t0 - 10_000, 10)).toEqual([t0 - 1000]);
-      expect(await store.createdSince(c.id, t0 - 10_000, 10)).toEqual([]);
+      await env.store.getOrCreateDirect(uid('c_'), b.id, a.id, t0);
+      await env.store.getOrCreateDirect(uid('c_'), b.id, c.id, t0 - 1000);
+      expect(await env.store.createdSince(a.id, t0 - 10_000, 10)).toEqual([t0 - 5000, t0 - 3000]);
+      expect(await env.store.createdSince(a.id, t0 - 4000, 10)).toEqual([t0 - 3000]);
+      expect(await env.store.createdSince(a.id, t0 - 10_000, 1)).toEqual([t0 - 5000]);
+      expect(await env.store.createdSince(b.id, t0 - 10_000, 10)).toEqual([t0 - 1000]);
+      expect(await env.store.createdSince(c.id, t0 - 10_000, 10)).toEqual([]);
     });
 
     it('remembers the last decline of each pair, one way', async () => {
       const [a, b] = [await user(), await user()];
-      expect(await store.declinedAt(a.id, b.id)).toBeNull();
-      await store.recordDecline(a.id, b.id, 1000);
-      await store.recordDecline(a.id, b.id, 2000);
-      expect(await store.declinedAt(a.id, b.id)).toBe(2000);
-      expect(await store.declinedAt(b.id, a.id)).toBeNull();
+      expect(await env.store.declinedAt(a.id, b.id)).toBeNull();
+      await env.store.recordDecline(a.id, b.id, 1000);
+      await env.store.recordDecline(a.id, b.id, 2000);
+      expect(await env.store.declinedAt(a.id, b.id)).toBe(2000);
+      expect(await env.store.declinedAt(b.id, a.id)).toBeNull();
     });
   });
 }
