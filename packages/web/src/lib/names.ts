@@ -19,11 +19,24 @@ export function nameKey(name: string): string {
  * display name that looks the same: the username is the identity, a display name is not.
  */
 export function distinctName(user: User, users: ReadonlyMap<string, User>): string {
-  const key = nameKey(user.displayName);
+  const key = cachedKey(user.displayName);
   for (const other of users.values()) {
-    if (other.id !== user.id && nameKey(other.displayName) === key) {
+    if (other.id !== user.id && cachedKey(other.displayName) === key) {
       return `${user.displayName} (@${user.username})`;
     }
   }
   return user.displayName;
+}
+
+/** Keys by display name: a list render compares every row's name with every known user's. */
+const keys = new Map<string, string>();
+
+function cachedKey(name: string): string {
+  let key = keys.get(name);
+  if (key === undefined) {
+    if (keys.size >= 10_000) keys.clear();
+    key = nameKey(name);
+    keys.set(name, key);
+  }
+  return key;
 }
