@@ -84,8 +84,9 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
           while (sent < PER_WRITER) {
             const size = Math.min(PER_WRITER - sent, 1 + ((k++ * 7 + lane) % 20));
             sent += size;
-            // One conversation per batch: batches on different conversations then share no
-            // row lock, so only the append lock orders them (the case a plain sequence gets wrong).
+            // One conversation per batch: batches on different conversations share no
+            // conversation lock, only their common members' feed heads order them (the case a
+            // plain sequence gets wrong).
             const c = conversations[(k++ * 3 + lane) % conversations.length]!;
             const members = membersOf.get(c.id)!;
             const batch = Array.from({ length: size }, () => {

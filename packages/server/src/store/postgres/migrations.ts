@@ -12,9 +12,11 @@
  *   conversation_id, so it lives in its own small table `message_keys` pointing at the
  *   message. The same goes for `pos`: its uniqueness is guaranteed by how it is assigned
  *   (one sequence, see appendMessages) and indexed through `feed`.
- * - `feed` is the per-user change feed (a queue per member): one
- *   row per (member, message) holding the message's key, so catch-up reads exactly what a
- *   user missed with one index range scan plus primary-key lookups.
+ * - A user's feed is read from the messages of their conversations (fan-out on read,
+ *   migration 10), as in the embedded store: `members.joined_pos` is where it starts in each
+ *   conversation, `former_members` keeps the part of a conversation a removed member had, and
+ *   `feed_heads` holds each user's newest position. Migrations 1-9 kept a `feed` row per
+ *   (member, message) instead, written under one global append lock.
  * - Ids and usernames use the "C" collation: byte order, like the embedded store, and cheaper
  *   comparisons than a locale collation.
  */
@@ -189,6 +191,160 @@ const LOOKUPS_BY_PROBE = `        ), prior AS (
             SELECT array_agg(mb.user_id ORDER BY mb.user_id) AS members
             FROM members mb WHERE mb.conversation_id = c.id) mb
           WHERE mb.members IS NOT NULL
+`;
+
+/**
+ * Migration 10's append: no global lock. Each batch locks what it writes, in one order every
+ * appender follows (so two batches never wait on each other in a cycle): first its
+ * conversations, by id (their seq counters), then the feed heads of their members, by user
+ * id. Batches for different people commit in parallel.
+ *
+ * Positions come from a plain sequence, but only once the feed heads are locked. Two batches
+ * that share a recipient therefore take positions one after the other, and the second takes
+ * them after the first has committed (PostgreSQL makes a commit visible before it releases
+ * the locks). So every user's feed grows in position order: a reader that has seen position
+ * P of a feed never finds a message below P appearing there later, whatever order other
+ * batches commit in. This is what the global lock guaranteed before, now per user.
+ *
+ * Each statement of a PL/pgSQL function takes a fresh snapshot (READ COMMITTED), so the
+ * statement after the locks sees every batch committed before them.
+ */
+const APPEND_BATCH = `
+      CREATE FUNCTION parley_append_batch(batch json) RETURNS json LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        answer json;
+      BEGIN
+        PERFORM 1 FROM conversations c
+          WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text))
+          ORDER BY c.id FOR UPDATE;
+        PERFORM 1 FROM feed_heads h
+          WHERE h.user_id IN (
+            SELECT mb.user_id FROM members mb
+            WHERE mb.conversation_id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text)))
+          ORDER BY h.user_id FOR UPDATE;
+        WITH q AS (
+          SELECT t.* FROM json_to_recordset(batch)
+            AS t(conv text, sender text, client text, mid text, txt text, sent_at bigint, i bigint)
+${LOOKUPS_BY_PROBE}        ), cls AS (
+          SELECT q.*, c.members, c.last_seq,
+            p.seq AS p_seq, p.pos AS p_pos, p.id AS p_id, p.created_at AS p_at,
+            CASE
+              WHEN p.i IS NOT NULL THEN
+                CASE WHEN p.conversation_id = q.conv AND p.text = q.txt THEN 'duplicate' ELSE 'client_id_conflict' END
+              WHEN c.id IS NULL OR NOT (q.sender = ANY (c.members)) THEN 'not_found'
+              WHEN cardinality(c.members) = 2 AND c.blocked THEN 'blocked'
+              ELSE 'fresh'
+            END AS status
+          FROM q LEFT JOIN prior p ON p.i = q.i LEFT JOIN convs c ON c.id = q.conv
+        ), fresh AS (
+          SELECT cls.*,
+            row_number() OVER (ORDER BY cls.i) AS k,
+            cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
+          FROM cls WHERE cls.status = 'fresh'
+        ), taken AS (
+          -- Other batches take positions meanwhile: sort ours, then hand them out in batch order.
+          SELECT row_number() OVER (ORDER BY v.p) AS k, v.p
+          FROM (SELECT nextval('feed_pos') AS p FROM fresh) v
+        ), placed AS (
+          SELECT f.*, t.p AS new_pos FROM fresh f JOIN taken t ON t.k = f.k
+        ), bump AS (
+          UPDATE conversations c SET last_seq = v.s, last_pos = v.p, last_activity_at = v.sent_at
+          FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.new_pos) AS p, max(pl.sent_at) AS sent_at
+                FROM placed pl GROUP BY pl.conv) v
+          WHERE c.id = v.conv
+        ), rec AS (
+          SELECT pl.i, pl.new_pos, u.user_id, u.ord
+          FROM placed pl, unnest(pl.members) WITH ORDINALITY AS u(user_id, ord)
+        ), chain AS (
+          SELECT rec.*,
+            coalesce(lag(rec.new_pos) OVER (PARTITION BY rec.user_id ORDER BY rec.new_pos), h.head, 0) AS prev
+          FROM rec LEFT JOIN feed_heads h ON h.user_id = rec.user_id
+        ), heads AS (
+          INSERT INTO feed_heads (user_id, head)
+          SELECT rec.user_id, max(rec.new_pos) FROM rec GROUP BY rec.user_id
+          ON CONFLICT (user_id) DO UPDATE SET head = excluded.head
+        ), ins_messages AS (
+          INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
+          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl
+        ), ins_keys AS (
+          INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
+          SELECT pl.sender, pl.client, pl.conv, pl.new_seq FROM placed pl
+        ), sender_read AS (
+          -- A sender has read their own messages.
+          UPDATE members mb SET read_seq = v.s
+          FROM (SELECT pl.conv, pl.sender, max(pl.new_seq) AS s FROM placed pl GROUP BY pl.conv, pl.sender) v
+          WHERE mb.conversation_id = v.conv AND mb.user_id = v.sender AND mb.read_seq < v.s
+        ), prevs AS (
+          SELECT ch.i, array_agg(ch.prev ORDER BY ch.ord) AS prev FROM chain ch GROUP BY ch.i
+        )
+        SELECT coalesce(json_agg(json_build_array(cls.i, cls.status,
+          coalesce(pl.new_seq, cls.p_seq), coalesce(pl.new_pos, cls.p_pos), coalesce(cls.p_id, cls.mid),
+          coalesce(cls.p_at, cls.sent_at), pl.members, pv.prev) ORDER BY cls.i), '[]'::json)
+        INTO answer
+        ${FROM_CLASSIFIED};
+        RETURN answer;
+      END
+      $fn$;
+`;
+
+/**
+ * Migration 10: from `feed` rows to fan-out on read. A (user, conversation) pair's feed rows
+ * form runs of consecutive seqs, one per stretch of membership (seqs have no gaps): the
+ * current member's run that reaches the conversation's newest message gives `joined_pos`,
+ * every other run becomes a `former_members` row, so catch-up answers exactly what the feed
+ * rows did. A run starts after the message before its first one (position 0 for seq 1).
+ */
+const FEED_TO_FAN_OUT = `
+      ALTER TABLE conversations ADD COLUMN last_pos bigint NOT NULL DEFAULT 0;
+      ALTER TABLE members ADD COLUMN joined_pos bigint NOT NULL DEFAULT 0;
+      CREATE TABLE former_members (
+        user_id text COLLATE "C" NOT NULL,
+        conversation_id text COLLATE "C" NOT NULL,
+        joined_pos bigint NOT NULL,
+        left_pos bigint NOT NULL,
+        PRIMARY KEY (user_id, conversation_id, left_pos)
+      );
+      CREATE TABLE feed_heads (
+        user_id text COLLATE "C" PRIMARY KEY,
+        head bigint NOT NULL DEFAULT 0
+      );
+      -- Catch-up reads each conversation's part of a feed by position.
+      CREATE INDEX messages_pos ON messages (conversation_id, pos);
+
+      UPDATE conversations c SET last_pos = m.pos
+      FROM messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq;
+      UPDATE members mb SET joined_pos = c.last_pos FROM conversations c WHERE c.id = mb.conversation_id;
+
+      CREATE TEMPORARY TABLE feed_runs ON COMMIT DROP AS
+      SELECT r.user_id, r.conversation_id, min(r.seq) AS first_seq, max(r.seq) AS last_seq,
+        max(r.pos) AS left_pos, 0::bigint AS joined_pos
+      FROM (
+        SELECT f.user_id, f.conversation_id, f.seq, f.pos,
+          f.seq - row_number() OVER (PARTITION BY f.user_id, f.conversation_id ORDER BY f.seq) AS run
+        FROM feed f
+      ) r
+      GROUP BY r.user_id, r.conversation_id, r.run;
+      UPDATE feed_runs r SET joined_pos = m.pos
+      FROM messages m WHERE m.conversation_id = r.conversation_id AND m.seq = r.first_seq - 1;
+      UPDATE members mb SET joined_pos = r.joined_pos
+      FROM feed_runs r, conversations c
+      WHERE r.user_id = mb.user_id AND r.conversation_id = mb.conversation_id
+        AND c.id = mb.conversation_id AND r.last_seq = c.last_seq;
+      DELETE FROM feed_runs r USING members mb, conversations c
+      WHERE r.user_id = mb.user_id AND r.conversation_id = mb.conversation_id
+        AND c.id = mb.conversation_id AND r.last_seq = c.last_seq;
+      INSERT INTO former_members (user_id, conversation_id, joined_pos, left_pos)
+      SELECT user_id, conversation_id, joined_pos, left_pos FROM feed_runs;
+
+      INSERT INTO feed_heads (user_id, head)
+      SELECT u.id, coalesce((SELECT max(f.pos) FROM feed f WHERE f.user_id = u.id), 0) FROM users u;
+
+      -- The appends of migrations 4-6 write feed rows under the global lock: gone with them.
+      DROP FUNCTION parley_append(bigint, text[], text[], text[], text[], text[], bigint[]);
+      DROP FUNCTION parley_append_json(bigint, json);
+      DROP TABLE feed;
+      ${APPEND_BATCH}
 `;
 
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
@@ -409,5 +565,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         PRIMARY KEY (user_id, requester_id)
       );
     `,
+  },
+  {
+    version: 10,
+    name: 'feeds read from conversations, appends without the global lock',
+    sql: () => FEED_TO_FAN_OUT,
   },
 ];

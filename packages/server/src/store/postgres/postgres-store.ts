@@ -72,7 +72,6 @@ export interface PostgresStoreOptions {
  * to differ from each other and from locks other software takes on the same database.
  */
 const MIGRATE_LOCK = 0x7061726c01; // 'parl' 01
-const APPEND_LOCK = 0x7061726c02; // 'parl' 02
 /** First key of the two-key form `pg_advisory_xact_lock(int, int)` taken per user pair (blocks). */
 const PAIR_LOCK = 0x70610001;
 /** First key of the two-key lock taken per push endpoint while it is registered. */
@@ -266,8 +265,13 @@ export class PostgresStore implements Store {
 
   async createUser(u: UserRow): Promise<void> {
     try {
+      // With the user, their feed head: the row appends lock to keep the feed in order.
       await this.rows(
-        `INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
+        `WITH u AS (
+           INSERT INTO users (id, username, display_name, password_hash, created_at)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id
+         )
+         INSERT INTO feed_heads (user_id) SELECT id FROM u`,
         [u.id, u.username, u.displayName, u.passwordHash, u.createdAt],
       );
     } catch (err) {
@@ -498,46 +502,58 @@ export class PostgresStore implements Store {
     return this.transaction(async (c) => {
       // Lock the conversation row so concurrent additions to one group (from any server)
       // count members one after another; otherwise two could each pass the limit check.
-      const { rows } = await c.query<{ last_seq: number }>(
-        'SELECT last_seq FROM conversations WHERE id = $1 FOR UPDATE',
+      // The lock also keeps appends out meanwhile, so a new member's feed of the
+      // conversation starts exactly after its newest message.
+      const { rows } = await c.query<{ last_seq: number; last_pos: number }>(
+        'SELECT last_seq, last_pos FROM conversations WHERE id = $1 FOR UPDATE',
         [conversationId],
       );
       const conv = rows[0];
       if (!conv) return;
       const added = await c.query<{ n: number }>(
         `WITH ins AS (
-           INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq)
-           SELECT $1, u, 'member', $2, $3 FROM unnest($4::text[]) AS u
+           INSERT INTO members (conversation_id, user_id, role, joined_at, read_seq, joined_pos)
+           SELECT $1, u, 'member', $2, $3, $5 FROM unnest($4::text[]) AS u
            ON CONFLICT DO NOTHING RETURNING 1
          ), back AS (
            DELETE FROM left_members WHERE conversation_id = $1 AND user_id = ANY($4::text[])
          )
          SELECT (SELECT count(*) FROM members WHERE conversation_id = $1) + (SELECT count(*) FROM ins) AS n`,
-        [conversationId, now, conv.last_seq, userIds],
+        [conversationId, now, conv.last_seq, userIds, conv.last_pos],
       );
       // Throwing rolls the transaction back: nobody is added.
       if ((added.rows[0]?.n ?? 0) > maxMembers) throw new ParleyError('group_full');
     });
   }
-  async removeMember(
+  removeMember(
     conversationId: string,
     userId: string,
     leave: { by?: string | null; at?: number } = {},
   ): Promise<void> {
-    // One statement, so one transaction: the former membership is kept only for a removal
-    // that happened (a direct conversation has no leaving).
-    await this.rows(
-      `WITH gone AS (
-         DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id
-       )
-       INSERT INTO left_members (user_id, conversation_id, left_at, left_seq, left_by, name)
-       SELECT gone.user_id, c.id, $3, c.last_seq, $4, c.name
-       FROM gone JOIN conversations c ON c.id = $1 AND c.kind = 'group'
-       ON CONFLICT (user_id, conversation_id) DO UPDATE SET
-         left_at = excluded.left_at, left_seq = excluded.left_seq, left_by = excluded.left_by,
-         name = excluded.name`,
-      [conversationId, userId, leave.at ?? Date.now(), leave.by ?? null],
-    );
+    return this.transaction(async (c) => {
+      // Appends wait meanwhile: what the member's feed had of the conversation ends at its
+      // newest message now, and stays in their feed (`former_members`).
+      await c.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversationId]);
+      // The former membership (left_members) is kept only for a removal that happened (a
+      // direct conversation has no leaving).
+      await c.query(
+        `WITH gone AS (
+           DELETE FROM members WHERE conversation_id = $1 AND user_id = $2 RETURNING user_id, joined_pos
+         ), part AS (
+           INSERT INTO former_members (user_id, conversation_id, joined_pos, left_pos)
+           SELECT gone.user_id, c.id, gone.joined_pos, c.last_pos
+           FROM gone JOIN conversations c ON c.id = $1 WHERE c.last_pos > gone.joined_pos
+           ON CONFLICT DO NOTHING
+         )
+         INSERT INTO left_members (user_id, conversation_id, left_at, left_seq, left_by, name)
+         SELECT gone.user_id, c.id, $3, c.last_seq, $4, c.name
+         FROM gone JOIN conversations c ON c.id = $1 AND c.kind = 'group'
+         ON CONFLICT (user_id, conversation_id) DO UPDATE SET
+           left_at = excluded.left_at, left_seq = excluded.left_seq, left_by = excluded.left_by,
+           name = excluded.name`,
+        [conversationId, userId, leave.at ?? Date.now(), leave.by ?? null],
+      );
+    });
   }
   async getLeft(conversationId: string, userId: string): Promise<LeftRow | null> {
     const [r] = await this.rows<LeftDbRow>(
@@ -600,27 +616,16 @@ export class PostgresStore implements Store {
   // ---- messages ----
 
   /**
-   * One statement per batch (group commit), whatever its size: `parley_append` does the
-   * whole append inside PostgreSQL and the statement's implicit transaction commits it.
-   *
-   * Feed positions: readers page a feed with `pos > cursor`, so a message must never become
-   * visible with a pos below one a reader may already have seen. With a plain sequence and
-   * concurrent writers that breaks (A takes pos 10, B takes 11 and commits first, a reader
-   * sees 11 and moves past 10 before A commits). So every append first takes one
-   * transaction-scoped advisory lock: pos assignment and commit are serialized across all
-   * writers of the database, and commit order equals pos order. (PostgreSQL makes a commit
-   * visible before it releases the transaction's locks, so the next writer's rows can never
-   * be seen before ours.) The lock is held only while PostgreSQL works on the batch, never
-   * across a round trip to a chat server (whose event loop may be busy for milliseconds), so
-   * one lock still carries many thousands of messages per second; it is the first thing to
-   * shard when it is not enough (one lock and one position space per user-hash shard).
-   *
+   * One statement per batch (group commit), whatever its size: `parley_append_batch` does the
+   * whole append inside PostgreSQL and the statement's implicit transaction commits it. It
+   * locks only the batch's conversations and their members' feed heads (see migration 10 for
+   * why feeds stay in position order), so batches for different people commit in parallel.
    * Seqs come from `conversations.last_seq` bumped in the same transaction, so a failed batch
    * rolls its seqs back too (gap-free). The caller's promise resolves only after COMMIT.
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
     if (batch.length === 0) return Promise.resolve([]);
-    return appendOneStatement(this.pool, batch).catch((err: unknown) => {
+    return appendWithRetry(this.pool, batch).catch((err: unknown) => {
       throw mapError(err);
     });
   }
@@ -670,27 +675,34 @@ export class PostgresStore implements Store {
   }
   async readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
     if (reads.length === 0) return [];
-    // Per read, the page of feed rows first (LIMIT: never flattened into a join), then each
-    // row's message by primary key, in the one partition its conversation hashes to (run-time
-    // partition pruning). A plain join let the planner hash-join the feed rows with a
-    // sequential scan of every partition of `messages` whenever its statistics were those of
-    // a smaller table (a fresh or fast-growing database): 10.7 ms instead of 0.27 ms for 20
-    // rows at 40,000 messages, and growing with the table, so a reconnect storm of the
-    // cluster's clients was PostgreSQL-bound. One statement is one snapshot for every page.
+    // Fan-out on read: per read, the parts of conversations the feed has after `since` (a
+    // membership from joined_pos on, a former one up to left_pos), then each part's messages
+    // by (conversation_id, pos), one index range in the one partition the conversation
+    // hashes to, merged by pos. The work is what the device missed plus a probe per
+    // conversation of the user. One statement is one snapshot for every page.
     const rows = await this.rows<MessageDbRow & { n: number }>(
       `SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at
        FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(user_id, since, lim, n)
        CROSS JOIN LATERAL (
-         SELECT f.conversation_id, f.seq, f.pos FROM feed f
-         WHERE f.user_id = r.user_id AND f.pos > r.since
-         ORDER BY f.pos LIMIT r.lim
-       ) f
-       CROSS JOIN LATERAL (
-         SELECT x.* FROM messages x WHERE x.conversation_id = f.conversation_id AND x.seq = f.seq LIMIT 1
+         SELECT x.* FROM (
+           SELECT mb.conversation_id AS id, greatest(r.since, mb.joined_pos) AS lo, NULL::int8 AS hi
+           FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+           WHERE mb.user_id = r.user_id AND c.last_pos > greatest(r.since, mb.joined_pos)
+           UNION ALL
+           SELECT f.conversation_id, greatest(r.since, f.joined_pos), f.left_pos
+           FROM former_members f
+           WHERE f.user_id = r.user_id AND f.left_pos > greatest(r.since, f.joined_pos)
+         ) p
+         CROSS JOIN LATERAL (
+           SELECT x.* FROM messages x
+           WHERE x.conversation_id = p.id AND x.pos > p.lo AND (p.hi IS NULL OR x.pos <= p.hi)
+           ORDER BY x.pos LIMIT r.lim
+         ) x
+         ORDER BY x.pos LIMIT r.lim
        ) m
-       ORDER BY r.n, f.pos`,
+       ORDER BY r.n, m.pos`,
       [reads.map((r) => r.userId), reads.map((r) => r.since), reads.map((r) => r.limit + 1)],
-      'parley_read_feeds',
+      'parley_read_feeds_v2',
     );
     const pages = reads.map(() => [] as MessageDbRow[]);
     for (const r of rows) pages[r.n - 1]?.push(r);
@@ -701,19 +713,19 @@ export class PostgresStore implements Store {
   }
   async feedHead(userId: string): Promise<number> {
     const [r] = await this.rows<{ head: number | null }>(
-      'SELECT max(pos) AS head FROM feed WHERE user_id = $1',
+      'SELECT head FROM feed_heads WHERE user_id = $1',
       [userId],
-      'parley_feed_head',
+      'parley_feed_head_v2',
     );
     return r?.head ?? 0;
   }
   async feedHeads(userIds: readonly string[]): Promise<number[]> {
     if (userIds.length === 0) return [];
     const rows = await this.rows<{ head: number | null }>(
-      `SELECT (SELECT max(pos) FROM feed WHERE user_id = u.id) AS head
+      `SELECT (SELECT h.head FROM feed_heads h WHERE h.user_id = u.id) AS head
        FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n`,
       [userIds],
-      'parley_feed_heads',
+      'parley_feed_heads_v2',
     );
     return rows.map((r) => r.head ?? 0);
   }
@@ -1199,13 +1211,36 @@ type AppendAnswer = [
 ];
 
 /**
- * Append a batch with one statement: `parley_append_json` (migrations 4-6) takes the append
- * lock and does the idempotency check, membership and block checks, seq and position
- * reservation, the feed-head chain and every insert inside PostgreSQL, then the implicit
- * transaction commits. The batch goes in and the answers come back as JSON (encoded and
- * parsed natively on both sides). Here only what needs no database: refusing NUL (PostgreSQL
- * text cannot hold it; this message only, not the whole batch) and resends of a (sender,
- * client id) inside the batch, which answer like the original once it has its seq and pos.
+ * Tries of a batch that lost a race it cannot see coming: a deadlock with a receipt update
+ * (both touch `members` rows), or the same (sender, client id) sent to two conversations at
+ * once from two servers (the second insert of the key fails). The statement rolled back as a
+ * whole, so running it again is safe, and the retry sees the winner.
+ */
+const APPEND_TRIES = 5;
+
+async function appendWithRetry(db: Queryable, batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await appendOneStatement(db, batch);
+    } catch (err) {
+      const lostRace =
+        err instanceof pg.DatabaseError &&
+        (err.code === '40P01' ||
+          err.code === '40001' ||
+          (err.code === '23505' && err.constraint === 'message_keys_pkey'));
+      if (!lostRace || attempt >= APPEND_TRIES) throw err;
+    }
+  }
+}
+
+/**
+ * Append a batch with one statement: `parley_append_batch` (migration 10) takes its locks
+ * and does the idempotency check, membership and block checks, seq and position assignment,
+ * the feed-head chain and every insert inside PostgreSQL, then the implicit transaction
+ * commits. The batch goes in and the answers come back as JSON (encoded and parsed natively on
+ * both sides). Here only what needs no database: refusing NUL (PostgreSQL text cannot hold
+ * it; this message only, not the whole batch) and resends of a (sender, client id) inside the
+ * batch, which answer like the original once it has its seq and pos.
  */
 async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): Promise<AppendResult[]> {
   const results: (AppendResult | number)[] = [];
@@ -1242,11 +1277,10 @@ async function appendOneStatement(db: Queryable, batch: readonly NewMessage[]): 
   if (sent.length > 0) {
     // Named: each connection parses and plans the call once, not once per batch (columns
     // listed, as for every named statement: see `rows`).
-    const { rows } = await db.query<{ r: AppendAnswer[] }>({
-      name: 'parley_append_json',
-      text: 'SELECT r FROM parley_append_json($1, $2)',
+    const { rows } = await db.query<{ r: AppendAnswer[] | null }>({
+      name: 'parley_append_batch',
+      text: 'SELECT parley_append_batch($1) AS r',
       values: [
-        APPEND_LOCK,
         JSON.stringify(
           sent.map((m, k) => ({
             conv: m.conversationId,
