@@ -399,10 +399,14 @@ export class PostgresStore implements Store {
       // winner's commit, does nothing, and the SELECT below (a new snapshot under
       // READ COMMITTED) sees the winner's row.
       const created = await c.query(
-        `INSERT INTO conversations (id, kind, name, direct_key, created_at, last_activity_at, last_seq, created_by)
-         VALUES ($1, 'direct', '', $2, $3, $3, 0, $4)
+        `INSERT INTO conversations
+           (id, kind, name, direct_key, created_at, last_activity_at, last_seq, created_by, blocked)
+         VALUES ($1, 'direct', '', $2, $3, $3, 0, $4,
+           -- A block from before the conversation existed refuses its appends too.
+           EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = $4 AND blocked_id = $5)
+                                          OR (blocker_id = $5 AND blocked_id = $4)))
          ON CONFLICT (direct_key) DO NOTHING`,
-        [id, key, now, userA],
+        [id, key, now, userA, userB],
       );
       if (created.rowCount) {
         await c.query(

@@ -752,6 +752,8 @@ export class SqliteStore implements Store {
       if (userB !== userA) {
         this.s.insertMember.run({ c: id, u: userB, role: 'member', at: now });
         if (request) this.s.setRequest.run(id, userB);
+        // A block from before the conversation existed refuses its appends too.
+        if (this.s.blockedEither.get({ a: userA, b: userB }) === 1) this.s.setDirectBlocked.run(1, key);
       }
       return toConversation(this.s.conversationById.get(id) as ConversationDbRow);
     })();
