@@ -178,7 +178,10 @@ async function startThread(opts: SqliteStoreOptions, name: string, failure: Fail
   }
   started = true;
 
+  let stopped = false;
   const call = (method: string, args: unknown[]): Promise<unknown> => {
+    // A terminated thread would never answer.
+    if (stopped) return Promise.reject(new ParleyError('unavailable', 'The store is closed'));
     if (dead || failure.error) return Promise.reject(failed(failure.error ?? (dead as Error)));
     const id = nextId++;
     return new Promise((resolve, reject) => {
@@ -188,6 +191,7 @@ async function startThread(opts: SqliteStoreOptions, name: string, failure: Fail
   };
   const stop = async () => {
     await call('close', []).catch(() => undefined);
+    stopped = true;
     worker.removeAllListeners('exit');
     await worker.terminate();
   };
