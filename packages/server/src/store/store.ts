@@ -40,9 +40,7 @@ export interface StoreCapabilities {
   readonly orderedAppends: boolean;
 }
 
-// Still extends the ports while call sites move to the aggregates.
-export interface Store
-  extends AccountStore, ConversationStore, MessageStore, SocialStore, PushQueueStore, ServerValueStore {
+export interface Store {
   readonly capabilities: StoreCapabilities;
   readonly accounts: AccountStore;
   readonly conversations: ConversationStore;
