@@ -17,11 +17,15 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PG_ADMIN_URL, admin } from './cluster.js';
-import type { PostgresStore, Store } from '@parley/server';
+import type { AccountStore, ConversationStore, MessageStore, PostgresStore, Store } from '@parley/server';
 import { Histogram } from './histogram.js';
 
 /** What this tool uses of @parley/server's PostgresStore (types only: the build is loaded at run time). */
-type AppendStore = Pick<Store, 'createUser' | 'getOrCreateDirect' | 'appendMessages' | 'close'>;
+type AppendStore = Pick<Store, 'close'> & {
+  readonly accounts: Pick<AccountStore, 'createUser'>;
+  readonly conversations: Pick<ConversationStore, 'getOrCreateDirect'>;
+  readonly messages: Pick<MessageStore, 'appendMessages'>;
+};
 interface ServerModule {
   PostgresStore: Pick<typeof PostgresStore, 'open'>;
 }
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
     const seed = stores[0] as AppendStore;
     const now = Date.now();
     for (let i = 0; i < users; i++) {
-      await seed.createUser({
+      await seed.accounts.createUser({
         id: `u${i}`,
         username: `u${i}`,
         displayName: 'u',
@@ -69,7 +73,7 @@ async function main(): Promise<void> {
     }
     const pairs: string[] = [];
     for (let i = 0; i + 1 < users; i += 2)
-      pairs.push((await seed.getOrCreateDirect(`c${i}`, `u${i}`, `u${i + 1}`, now)).id);
+      pairs.push((await seed.conversations.getOrCreateDirect(`c${i}`, `u${i}`, `u${i + 1}`, now)).id);
     let n = 0;
     const text = 'x'.repeat(100);
     const batch = () =>
@@ -87,7 +91,7 @@ async function main(): Promise<void> {
         };
       });
     // Warm every connection (first calls plan the function) before the clock starts.
-    for (const s of stores) for (let i = 0; i < 20; i++) await s.appendMessages(batch());
+    for (const s of stores) for (let i = 0; i < 20; i++) await s.messages.appendMessages(batch());
     const hist = new Histogram();
     let sent = 0;
     let failed = 0;
@@ -97,7 +101,7 @@ async function main(): Promise<void> {
       stores.map(async (s) => {
         while (performance.now() < until) {
           const t0 = performance.now();
-          const results = (await s.appendMessages(batch())) as { ok: boolean }[];
+          const results = (await s.messages.appendMessages(batch())) as { ok: boolean }[];
           hist.recordMs(performance.now() - t0);
           for (const r of results)
             if (r.ok) sent++;

@@ -36,6 +36,7 @@ import type { PresenceTracker } from './presence/presence.js';
 import { PresenceService } from './presence/presence-service.js';
 import { RedisPresence } from './presence/redis/redis-presence.js';
 import { ReceiptService } from './receipts/receipt-service.js';
+import { TypingService } from './typing/typing-service.js';
 import { ApnsProvider } from './push/apns/apns-provider.js';
 import { FcmProvider, loadServiceAccount } from './push/fcm/fcm-provider.js';
 import type { PushProvider } from './push/provider.js';
@@ -44,7 +45,7 @@ import { WebPushProvider, loadVapidKeys } from './push/webpush/webpush-provider.
 import { PostgresStore } from './store/postgres/postgres-store.js';
 import { looseDataModes } from './store/sqlite/sqlite-store.js';
 import { openThreadedSqliteStore } from './store/sqlite/threaded-sqlite-store.js';
-import type { Store } from './store/store.js';
+import type { ServerValueStore, Store } from './store/store.js';
 
 export interface Parley {
   readonly config: ServerConfig;
@@ -214,50 +215,88 @@ export async function createParley(
     ? new RedisLoginThrottle(redis, config.redisPrefix, log, throttleOptions)
     : new MemoryLoginThrottle(throttleOptions);
   const auth = new AuthService(
-    store,
+    store.accounts,
     scryptHasher(config.scryptLogN, config.scryptConcurrency),
     bus,
     new AuthCache(),
     { throttle, log, maxDevicesPerUser: config.maxDevicesPerUser },
   );
-  const conversations = new ConversationService(store, bus, {
-    maxNewConversationsPerHour: config.maxNewConversationsPerHour,
-  });
-  const messages = new MessageService(store, bus, conversations, metrics, log, {
+  const conversations = new ConversationService(
+    store.conversations,
+    store.accounts,
+    store.messages,
+    store.social,
+    bus,
+    {
+      maxNewConversationsPerHour: config.maxNewConversationsPerHour,
+    },
+  );
+  const messages = new MessageService(store.messages, store.conversations, bus, conversations, metrics, log, {
     maxBatch: config.maxBatch,
+    // Several batches in flight only where the store commits them in call order.
+    maxInFlight: store.capabilities.orderedAppends ? 2 : 1,
     maxPageBytes: config.maxPageBytes,
     sendRatePerSec: config.sendRatePerSec,
     sendBurst: config.sendBurst,
     sendBytesPerSec: config.sendBytesPerSec,
     sendBytesBurst: config.sendBytesBurst,
   });
-  const receipts = new ReceiptService(store, bus, log, config.receiptFlushMs);
+  const receipts = new ReceiptService(store.conversations, store.messages, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;
-  const presence = new PresenceService(tracker, store, bus, log, config.presenceFlushMs);
-  const providers = await pushProviders(config, store);
-  const push = new PushService(store, tracker, providers.list, metrics, log, providers.vapidPublicKey, {
-    idleSec: config.pushIdleSec,
-    pollMs: config.pushPollMs,
-    concurrency: config.pushConcurrency,
-    concurrencyPerOrigin: config.pushConcurrencyPerOrigin,
-    maxAttempts: config.pushMaxAttempts,
-    ttlSec: config.pushTtlSec,
-    retryBaseMs: config.pushRetryBaseMs,
-    retryMaxMs: config.pushRetryMaxMs,
-    webPushAllowHttp: config.webPushAllowHttp,
-    maxSubscriptionsPerDevice: config.pushMaxSubscriptionsPerDevice,
-    maxSubscriptionsPerUser: config.pushMaxSubscriptionsPerUser,
-    keepFinishedJobs: config.pushKeepFinishedJobs,
-  });
+  const presence = new PresenceService(
+    tracker,
+    store.accounts,
+    store.social,
+    bus,
+    log,
+    config.presenceFlushMs,
+  );
+  const providers = await pushProviders(config, store.values);
+  const push = new PushService(
+    store.push,
+    store.accounts,
+    store.conversations,
+    tracker,
+    providers.list,
+    metrics,
+    log,
+    providers.vapidPublicKey,
+    {
+      idleSec: config.pushIdleSec,
+      pollMs: config.pushPollMs,
+      concurrency: config.pushConcurrency,
+      concurrencyPerOrigin: config.pushConcurrencyPerOrigin,
+      maxAttempts: config.pushMaxAttempts,
+      ttlSec: config.pushTtlSec,
+      retryBaseMs: config.pushRetryBaseMs,
+      retryMaxMs: config.pushRetryMaxMs,
+      webPushAllowHttp: config.webPushAllowHttp,
+      maxSubscriptionsPerDevice: config.pushMaxSubscriptionsPerDevice,
+      maxSubscriptionsPerUser: config.pushMaxSubscriptionsPerUser,
+      keepFinishedJobs: config.pushKeepFinishedJobs,
+    },
+  );
   messages.push = push;
-  const contacts = new ContactService(store, bus, presence, {
+  const contacts = new ContactService(store.accounts, store.social, store.conversations, bus, presence, {
     requestCooldownMs: config.contactRequestCooldownMs,
   });
   conversations.presence = presence;
   contacts.conversations = conversations;
   const servesChat = config.role !== 'api';
   const chat = servesChat
-    ? new ChatServer(config, auth, messages, store, bus, metrics, log, tracker, receipts)
+    ? new ChatServer(
+        config,
+        auth,
+        messages,
+        new TypingService(store.conversations, store.social, bus, config.typingTtlMs),
+        store.messages,
+        store.accounts,
+        bus,
+        metrics,
+        log,
+        tracker,
+        receipts,
+      )
     : undefined;
 
   const onError = errorHandler(log, metrics);
@@ -463,9 +502,9 @@ export async function createParley(
  */
 async function pushProviders(
   config: ServerConfig,
-  store: Store,
+  values: ServerValueStore,
 ): Promise<{ list: PushProvider[]; vapidPublicKey: string }> {
-  const keys = await loadVapidKeys(store, {
+  const keys = await loadVapidKeys(values, {
     publicKey: config.vapidPublicKey,
     privateKey: config.vapidPrivateKey,
     subject: config.vapidSubject,

@@ -100,7 +100,7 @@ async function userAdd(argv: string[]): Promise<void> {
     const logN = Number(
       values['scrypt-log-n'] ?? process.env.PARLEY_SCRYPT_LOG_N ?? DEFAULT_CONFIG.scryptLogN,
     );
-    const auth = new AuthService(store, scryptHasher(logN), new MemoryBus());
+    const auth = new AuthService(store.accounts, scryptHasher(logN), new MemoryBus());
     const user = await auth.signup(username, password, values['display-name']);
     process.stdout.write(`${JSON.stringify(user)}\n`);
   } finally {

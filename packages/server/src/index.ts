@@ -2,7 +2,15 @@ export { createParley } from './app.js';
 export type { Parley } from './app.js';
 export type { ServerConfig } from './config.js';
 export { DEFAULT_CONFIG } from './config.js';
-export type { Store } from './store/store.js';
+export type {
+  AccountStore,
+  ConversationStore,
+  MessageStore,
+  PushQueueStore,
+  ServerValueStore,
+  SocialStore,
+  Store,
+} from './store/store.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export { InlineGuard, openThreadedSqliteStore } from './store/sqlite/threaded-sqlite-store.js';
 export type { ThreadedSqliteOptions } from './store/sqlite/threaded-sqlite-store.js';

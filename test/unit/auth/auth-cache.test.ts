@@ -4,12 +4,12 @@ import { MemoryBus } from '@parley/server';
 import { AuthCache, AuthService } from '../../../packages/server/src/auth/auth-service.js';
 import type { PasswordHasher } from '../../../packages/server/src/auth/passwords.js';
 import { hashToken } from '../../../packages/server/src/ids.js';
-import type { DeviceRow, Store, UserRow } from '../../../packages/server/src/store/store.js';
+import type { AccountStore, DeviceRow, UserRow } from '../../../packages/server/src/store/store.js';
 
 const user: UserRow = { id: 'u_1', username: 'ana', displayName: 'Ana', passwordHash: 'x', createdAt: 0 };
 
-/** The store calls AuthService makes here, with devices by token hash; `gate` holds lookups. */
-class FakeStore {
+/** The account store calls AuthService makes here, with devices by token hash; `gate` holds lookups. */
+class FakeAccounts {
   readonly devices = new Map<string, DeviceRow>();
   lookups = 0;
   calls = 0;
@@ -43,9 +43,9 @@ const hasher: PasswordHasher = {
 } as unknown as PasswordHasher;
 
 function setup() {
-  const store = new FakeStore();
+  const store = new FakeAccounts();
   const bus = new MemoryBus();
-  const auth = new AuthService(store as unknown as Store, hasher, bus);
+  const auth = new AuthService(store as unknown as AccountStore, hasher, bus);
   return { store, bus, auth };
 }
 
@@ -116,7 +116,7 @@ describe('auth cache', () => {
   });
 
   it('primes the cache at login so the first connect needs no lookup', async () => {
-    const store = new FakeStore();
+    const store = new FakeAccounts();
     const created: string[] = [];
     const s = Object.assign(store, {
       getUserByUsername: async () => ({ ...user, passwordHash: 'password123' }),
@@ -125,7 +125,7 @@ describe('auth cache', () => {
         store.devices.set(hash, d);
       },
     });
-    const auth = new AuthService(s as unknown as Store, hasher, new MemoryBus());
+    const auth = new AuthService(s as unknown as AccountStore, hasher, new MemoryBus());
     const session = await auth.login('ana', 'password123', 'phone');
     expect(created).toEqual([hashToken(session.token)]);
     expect(await auth.authenticate(session.token)).toMatchObject({ deviceId: session.device.id });

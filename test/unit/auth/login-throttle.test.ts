@@ -146,7 +146,7 @@ describe('AuthService with the throttle', () => {
         },
       };
       const throttle = new MemoryLoginThrottle({ ...opts, freeFailures: 5 });
-      const auth = new AuthService(store, slow, new MemoryBus(), undefined, { throttle });
+      const auth = new AuthService(store.accounts, slow, new MemoryBus(), undefined, { throttle });
       await auth.signup('target', 'the right one');
       const answers = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>

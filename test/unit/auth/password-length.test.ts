@@ -13,7 +13,7 @@ afterEach(async () => {
 
 function service(): AuthService {
   store = new SqliteStore({ path: ':memory:' });
-  return new AuthService(store, scryptHasher(10), new MemoryBus());
+  return new AuthService(store.accounts, scryptHasher(10), new MemoryBus());
 }
 
 describe('password length at login', () => {

@@ -6,9 +6,12 @@ import { MemoryBus } from '@parley/server';
 import type { BusEvent } from '../../../packages/server/src/bus/bus.js';
 import { PresenceService } from '../../../packages/server/src/presence/presence-service.js';
 import type { PresenceListener, PresenceTracker } from '../../../packages/server/src/presence/presence.js';
-import type { Store } from '../../../packages/server/src/store/store.js';
+import type { AccountStore, SocialStore } from '../../../packages/server/src/store/store.js';
 
-/** Audience lookups held until the test answers them, call by call. */
+/**
+ * The account and social store calls PresenceService makes, with audience lookups held until
+ * the test answers them, call by call.
+ */
 class GatedStore {
   readonly calls: { userIds: string[]; answer: () => void }[] = [];
   presenceAudiences(userIds: readonly string[]): Promise<string[][]> {
@@ -42,7 +45,13 @@ function setup() {
     if (e.type === 'deliver') frames.push({ userIds: e.userIds, frame: JSON.parse(e.frame) });
   });
   const log = { warn: () => {} } as never;
-  const service = new PresenceService(tracker, store as unknown as Store, bus, log);
+  const service = new PresenceService(
+    tracker,
+    store as unknown as AccountStore,
+    store as unknown as SocialStore,
+    bus,
+    log,
+  );
   const change = (userId: string, online: boolean) => listener(userId, { online, lastActiveAt: 1 });
   const turn = () => new Promise((r) => setImmediate(r));
   return { service, store, frames, change, turn };

@@ -16,18 +16,18 @@ describe('finished push jobs', () => {
     const store = new SqliteStore({ path });
     try {
       const now = Date.now();
-      await store.createUser({
+      await store.accounts.createUser({
         id: 'u_a',
         username: 'a',
         displayName: 'a',
         passwordHash: 'h',
         createdAt: now,
       });
-      await store.createDevice(
+      await store.accounts.createDevice(
         { id: 'd_a', userId: 'u_a', name: 'phone', createdAt: now, lastSeenAt: now },
         'hash',
       );
-      const sub = await store.savePushSubscription({
+      const sub = await store.push.savePushSubscription({
         id: 'ps_a',
         userId: 'u_a',
         deviceId: 'd_a',
@@ -44,10 +44,10 @@ describe('finished push jobs', () => {
         payload,
         createdAt: now,
       }));
-      expect(await store.enqueuePushJobs(jobs)).toBe(3);
-      const [sent, dropped] = await store.claimPushJobs(now, 2, 60_000);
-      await store.finishPushJob(sent!.id, 'sent');
-      await store.finishPushJob(dropped!.id, 'dropped');
+      expect(await store.push.enqueuePushJobs(jobs)).toBe(3);
+      const [sent, dropped] = await store.push.claimPushJobs(now, 2, 60_000);
+      await store.push.finishPushJob(sent!.id, 'sent');
+      await store.push.finishPushJob(dropped!.id, 'dropped');
       const db = new Database(path, { readonly: true });
       try {
         const rows = db.prepare('SELECT message_id, state, payload FROM push_jobs ORDER BY message_id').all();
@@ -60,7 +60,7 @@ describe('finished push jobs', () => {
         db.close();
       }
       // Still never queued twice.
-      expect(await store.enqueuePushJobs(jobs)).toBe(0);
+      expect(await store.push.enqueuePushJobs(jobs)).toBe(0);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

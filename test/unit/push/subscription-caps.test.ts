@@ -5,10 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MemoryPresence, PushService, createMetrics } from '@parley/server';
-import type { PushProvider, PushSubscriptionRow, Store } from '@parley/server';
+import type {
+  AccountStore,
+  ConversationStore,
+  PushProvider,
+  PushQueueStore,
+  PushSubscriptionRow,
+} from '@parley/server';
 
-/** The three subscription methods of a store, in memory, listing oldest first as the real ones do. */
-function subscriptionStore(): Store & { rows: PushSubscriptionRow[] } {
+/** The three subscription methods of the push queue, in memory, listing oldest first as the real ones do. */
+function subscriptionStore(): PushQueueStore & { rows: PushSubscriptionRow[] } {
   const rows: PushSubscriptionRow[] = [];
   const store = {
     rows,
@@ -25,14 +31,17 @@ function subscriptionStore(): Store & { rows: PushSubscriptionRow[] } {
       return i >= 0;
     },
   };
-  return store as unknown as Store & { rows: PushSubscriptionRow[] };
+  return store as unknown as PushQueueStore & { rows: PushSubscriptionRow[] };
 }
 
 const provider: PushProvider = { kind: 'fcm', send: async () => ({ outcome: 'sent' }) };
 
-function service(store: Store, caps: { perDevice?: number; perUser?: number } = {}) {
+function service(queue: PushQueueStore, caps: { perDevice?: number; perUser?: number } = {}) {
   return new PushService(
-    store,
+    queue,
+    // Registering reads neither users nor conversations.
+    {} as AccountStore,
+    {} as ConversationStore,
     new MemoryPresence(30_000),
     [provider],
     createMetrics(),

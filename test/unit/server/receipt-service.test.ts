@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Bus } from '../../../packages/server/src/bus/bus.js';
 import type { Logger } from '../../../packages/server/src/logger.js';
 import { ReceiptService } from '../../../packages/server/src/receipts/receipt-service.js';
-import type { CursorRow, Store } from '../../../packages/server/src/store/store.js';
+import type { ConversationStore, CursorRow, MessageStore } from '../../../packages/server/src/store/store.js';
 
-/** A store where user `u1` is a member of `c_real` only; it records delivered writes. */
+/** Conversation and message stores where user `u1` is a member of `c_real` only; it records delivered writes. */
 function fakeStore() {
   const writes: { conversationId: string; userId: string; seq: number }[] = [];
   let memberReads = 0;
@@ -23,7 +23,12 @@ function fakeStore() {
       return [];
     },
   };
-  return { store: store as unknown as Store, writes, reads: () => memberReads };
+  return {
+    conversations: store as unknown as ConversationStore,
+    messages: store as unknown as MessageStore,
+    writes,
+    reads: () => memberReads,
+  };
 }
 
 const bus = { publish() {} } as unknown as Bus;
@@ -31,8 +36,8 @@ const log = { warn() {} } as unknown as Logger;
 
 describe('ReceiptService.delivered', () => {
   it('queues receipts only for conversations the user is a member of', async () => {
-    const { store, writes, reads } = fakeStore();
-    const receipts = new ReceiptService(store, bus, log, 60_000);
+    const { conversations, messages, writes, reads } = fakeStore();
+    const receipts = new ReceiptService(conversations, messages, bus, log, 60_000);
     for (let i = 0; i < 1000; i++) receipts.delivered('u1', `c_made_up_${i}`, 1);
     receipts.delivered('u1', 'c_real', 3);
     receipts.delivered('u1', 'c_real', 5);

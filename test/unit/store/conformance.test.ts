@@ -21,7 +21,7 @@ for (const adapter of selectedAdapters()) {
         passwordHash: 'h',
         createdAt: Date.now(),
       };
-      await env.store.createUser(u);
+      await env.store.accounts.createUser(u);
       return u;
     }
     const msg = (conversationId: string, senderId: string, clientId: string, text = 'hi') => ({
@@ -35,57 +35,59 @@ for (const adapter of selectedAdapters()) {
 
     it('creates users with case-insensitive unique usernames', async () => {
       const a = await user('ana');
-      expect((await env.store.getUserByUsername('ana'))?.id).toBe(a.id);
-      await expect(env.store.createUser({ ...a, id: uid('u_') })).rejects.toMatchObject({
+      expect((await env.store.accounts.getUserByUsername('ana'))?.id).toBe(a.id);
+      await expect(env.store.accounts.createUser({ ...a, id: uid('u_') })).rejects.toMatchObject({
         code: 'username_taken',
       });
-      expect(await env.store.getUserById('nope')).toBeNull();
+      expect(await env.store.accounts.getUserById('nope')).toBeNull();
     });
 
     it('finds a device by token hash until it is revoked', async () => {
       const a = await user();
       const now = Date.now();
-      await env.store.createDevice(
+      await env.store.accounts.createDevice(
         { id: 'd1', userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now },
         'hash1',
       );
-      await env.store.createDevice(
+      await env.store.accounts.createDevice(
         { id: 'd2', userId: a.id, name: 'laptop', createdAt: now, lastSeenAt: now },
         'hash2',
       );
       // In the order asked, unknown hashes as null, a hash asked twice answered twice.
-      const found = await env.store.getDevicesByTokenHashes(['hash2', 'nope', 'hash1', 'hash2']);
+      const found = await env.store.accounts.getDevicesByTokenHashes(['hash2', 'nope', 'hash1', 'hash2']);
       expect(found.map((f) => f?.device.id ?? null)).toEqual(['d2', null, 'd1', 'd2']);
       expect(found[2]).toMatchObject({
         user: { id: a.id, username: a.username },
         device: { id: 'd1', userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now },
       });
-      expect(await env.store.getDevicesByTokenHashes([])).toEqual([]);
-      expect((await env.store.listDevices(a.id)).map((d) => d.id).sort()).toEqual(['d1', 'd2']);
+      expect(await env.store.accounts.getDevicesByTokenHashes([])).toEqual([]);
+      expect((await env.store.accounts.listDevices(a.id)).map((d) => d.id).sort()).toEqual(['d1', 'd2']);
       const b = await user();
-      expect(await env.store.revokeDevice(b.id, 'd1')).toBe(false);
-      expect(await env.store.revokeDevice(a.id, 'd1')).toBe(true);
-      expect(await env.store.revokeDevice(a.id, 'd1')).toBe(false);
+      expect(await env.store.accounts.revokeDevice(b.id, 'd1')).toBe(false);
+      expect(await env.store.accounts.revokeDevice(a.id, 'd1')).toBe(true);
+      expect(await env.store.accounts.revokeDevice(a.id, 'd1')).toBe(false);
       expect(
-        (await env.store.getDevicesByTokenHashes(['hash1', 'hash2'])).map((f) => f?.device.id ?? null),
+        (await env.store.accounts.getDevicesByTokenHashes(['hash1', 'hash2'])).map(
+          (f) => f?.device.id ?? null,
+        ),
       ).toEqual([null, 'd2']);
-      expect((await env.store.listDevices(a.id)).map((d) => d.id)).toEqual(['d2']);
+      expect((await env.store.accounts.listDevices(a.id)).map((d) => d.id)).toEqual(['d2']);
     });
 
     it('returns the same direct conversation whoever asks', async () => {
       const a = await user();
       const b = await user();
-      const c1 = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      const c2 = await env.store.getOrCreateDirect(uid('c_'), b.id, a.id, Date.now());
+      const c1 = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const c2 = await env.store.conversations.getOrCreateDirect(uid('c_'), b.id, a.id, Date.now());
       expect(c2.id).toBe(c1.id);
-      expect((await env.store.listMembers(c1.id)).length).toBe(2);
+      expect((await env.store.conversations.listMembers(c1.id)).length).toBe(2);
     });
 
     it('assigns gap-free seqs, feed positions and idempotency in one batch', async () => {
       const a = await user();
       const b = await user();
-      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      const res = await env.store.appendMessages([
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const res = await env.store.messages.appendMessages([
         msg(c.id, a.id, 'k1'),
         msg(c.id, b.id, 'k1'),
         msg(c.id, a.id, 'k1'), // duplicate of the first
@@ -100,7 +102,7 @@ for (const adapter of selectedAdapters()) {
       const first = res[0];
       if (!first?.ok) throw new Error('expected ok');
       expect([...first.recipients].sort()).toEqual([a.id, b.id].sort());
-      const again = await env.store.appendMessages([msg(c.id, a.id, 'k2')]);
+      const again = await env.store.messages.appendMessages([msg(c.id, a.id, 'k2')]);
       expect(again[0]).toMatchObject({ ok: true, duplicate: true, message: { seq: 3 } });
       // Each recipient's previous feed position chains the batch: 0, then the one before.
       const fresh = res.filter((r) => r.ok && !r.duplicate);
@@ -120,11 +122,17 @@ for (const adapter of selectedAdapters()) {
       const a = await user();
       const b = await user();
       const x = await user();
-      const ab = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now() - 5000);
-      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now() - 5000);
+      const ab = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now() - 5000);
+      const g = await env.store.conversations.createGroup(
+        uid('c_'),
+        'g',
+        a.id,
+        [b.id, x.id],
+        Date.now() - 5000,
+      );
       const t = Date.now();
       const at = (m: ReturnType<typeof msg>, createdAt: number) => ({ ...m, createdAt });
-      const res = await env.store.appendMessages([
+      const res = await env.store.messages.appendMessages([
         at(msg(ab.id, a.id, 'b1'), t + 1),
         at(msg(g.id, x.id, 'b2'), t + 2),
         at(msg(ab.id, b.id, 'b3'), t + 3),
@@ -135,53 +143,58 @@ for (const adapter of selectedAdapters()) {
         at(msg(g.id, x.id, 'b2'), t + 8), // duplicate: no seq used
       ]);
       expect(res.map((r) => (r.ok ? r.message.seq : r.code))).toEqual([1, 1, 2, 3, 2, 3, 'not_found', 1]);
-      expect(await env.store.getConversation(ab.id)).toMatchObject({ lastSeq: 3, lastActivityAt: t + 4 });
-      expect(await env.store.getConversation(g.id)).toMatchObject({ lastSeq: 3, lastActivityAt: t + 6 });
+      expect(await env.store.conversations.getConversation(ab.id)).toMatchObject({
+        lastSeq: 3,
+        lastActivityAt: t + 4,
+      });
+      expect(await env.store.conversations.getConversation(g.id)).toMatchObject({
+        lastSeq: 3,
+        lastActivityAt: t + 6,
+      });
       // Each sender has read up to their own last message; the others have read nothing.
-      expect((await env.store.getMember(ab.id, a.id))?.readSeq).toBe(3);
-      expect((await env.store.getMember(ab.id, b.id))?.readSeq).toBe(2);
-      expect((await env.store.getMember(g.id, a.id))?.readSeq).toBe(2);
-      expect((await env.store.getMember(g.id, x.id))?.readSeq).toBe(3);
-      expect((await env.store.getMember(g.id, b.id))?.readSeq).toBe(0);
-      const list = await env.store.listConversations(b.id, 10);
+      expect((await env.store.conversations.getMember(ab.id, a.id))?.readSeq).toBe(3);
+      expect((await env.store.conversations.getMember(ab.id, b.id))?.readSeq).toBe(2);
+      expect((await env.store.conversations.getMember(g.id, a.id))?.readSeq).toBe(2);
+      expect((await env.store.conversations.getMember(g.id, x.id))?.readSeq).toBe(3);
+      expect((await env.store.conversations.getMember(g.id, b.id))?.readSeq).toBe(0);
+      const list = await env.store.conversations.listConversations(b.id, 10);
       expect(list.map((c) => [c.id, c.lastSeq, c.readSeq, c.lastMessage?.clientId])).toEqual([
         [g.id, 3, 0, 'b6'],
         [ab.id, 3, 2, 'b4'],
       ]);
       // The next batch goes on from the stored counters, and a reader never goes backwards.
-      const [next] = await env.store.appendMessages([at(msg(ab.id, b.id, 'b8'), t + 9)]);
+      const [next] = await env.store.messages.appendMessages([at(msg(ab.id, b.id, 'b8'), t + 9)]);
       expect(next).toMatchObject({ ok: true, message: { seq: 4 } });
-      expect(await env.store.setReadSeq(ab.id, a.id, 99)).toBe(4);
-      expect((await env.store.getMember(ab.id, b.id))?.readSeq).toBe(4);
+      expect(await env.store.messages.setReadSeq(ab.id, a.id, 99)).toBe(4);
+      expect((await env.store.conversations.getMember(ab.id, b.id))?.readSeq).toBe(4);
     });
 
     it('rolls a failed batch back whole, counters included', async () => {
       const a = await user();
       const b = await user();
-      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      await env.store.appendMessages([msg(c.id, a.id, 'r1')]);
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await env.store.messages.appendMessages([msg(c.id, a.id, 'r1')]);
       // A text the store cannot bind fails the whole batch.
       await expect(
-        env.store.appendMessages([
+        env.store.messages.appendMessages([
           msg(c.id, a.id, 'r2'),
           { ...msg(c.id, b.id, 'r3'), text: undefined as unknown as string },
         ]),
       ).rejects.toBeTruthy();
-      expect((await env.store.getConversation(c.id))?.lastSeq).toBe(1);
-      expect((await env.store.getMember(c.id, a.id))?.readSeq).toBe(1);
-      const [r] = await env.store.appendMessages([msg(c.id, b.id, 'r4')]);
+      expect((await env.store.conversations.getConversation(c.id))?.lastSeq).toBe(1);
+      expect((await env.store.conversations.getMember(c.id, a.id))?.readSeq).toBe(1);
+      const [r] = await env.store.messages.appendMessages([msg(c.id, b.id, 'r4')]);
       expect(r).toMatchObject({ ok: true, message: { seq: 2 } });
-      expect((await env.store.history(c.id, { limit: 10 })).messages.map((m) => m.clientId)).toEqual([
-        'r1',
-        'r4',
-      ]);
+      expect((await env.store.messages.history(c.id, { limit: 10 })).messages.map((m) => m.clientId)).toEqual(
+        ['r1', 'r4'],
+      );
     });
 
     it('stores lone surrogates as U+FFFD without failing the batch around them', async () => {
       const a = await user();
       const b = await user();
-      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      const results = await env.store.appendMessages([
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const results = await env.store.messages.appendMessages([
         msg(c.id, a.id, 's1', 'before'),
         msg(c.id, a.id, 's2', 'high \uD800 alone'),
         msg(c.id, b.id, 's3\uDC00', 'low in the client id'),
@@ -189,7 +202,7 @@ for (const adapter of selectedAdapters()) {
         msg(c.id, b.id, 's5', 'a pair \uD83D\uDE00 stays'),
       ]);
       expect(results.map((r) => (r.ok ? r.message.seq : r.code))).toEqual([1, 2, 3, 'not_found', 4]);
-      const page = await env.store.history(c.id, { limit: 10 });
+      const page = await env.store.messages.history(c.id, { limit: 10 });
       expect(page.messages.map((m) => [m.clientId, m.text])).toEqual([
         ['s1', 'before'],
         ['s2', 'high \uFFFD alone'],
@@ -201,41 +214,41 @@ for (const adapter of selectedAdapters()) {
     it('reads what a completed write wrote, every time (read-your-writes)', async () => {
       const a = await user();
       const b = await user();
-      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
       for (let i = 1; i <= 30; i++) {
-        const [r] = await env.store.appendMessages([msg(c.id, i % 2 ? a.id : b.id, `w${i}`)]);
+        const [r] = await env.store.messages.appendMessages([msg(c.id, i % 2 ? a.id : b.id, `w${i}`)]);
         if (!r?.ok) throw new Error('expected ok');
-        const page = await env.store.history(c.id, { limit: 1 });
+        const page = await env.store.messages.history(c.id, { limit: 1 });
         expect(page.messages[0]?.clientId).toBe(`w${i}`);
-        expect(await env.store.feedHead(b.id)).toBe(r.message.pos);
-        const feed = await env.store.readFeed(a.id, r.message.pos - 1, 5);
+        expect(await env.store.messages.feedHead(b.id)).toBe(r.message.pos);
+        const feed = await env.store.messages.readFeed(a.id, r.message.pos - 1, 5);
         expect(feed.messages.map((m) => m.pos)).toEqual([r.message.pos]);
-        expect((await env.store.getMember(c.id, i % 2 ? a.id : b.id))?.readSeq).toBe(i);
+        expect((await env.store.conversations.getMember(c.id, i % 2 ? a.id : b.id))?.readSeq).toBe(i);
       }
       const now = Date.now();
       const d = uid('d_');
       const hash = uid('hash');
-      await env.store.createDevice(
+      await env.store.accounts.createDevice(
         { id: d, userId: a.id, name: 'phone', createdAt: now, lastSeenAt: now },
         hash,
       );
-      expect((await env.store.getDevicesByTokenHashes([hash]))[0]?.device.id).toBe(d);
-      await env.store.revokeDevice(a.id, d);
-      expect(await env.store.getDevicesByTokenHashes([hash])).toEqual([null]);
-      await env.store.setDisplayName(a.id, 'renamed');
-      expect((await env.store.getUserById(a.id))?.displayName).toBe('renamed');
-      expect((await env.store.getUsersByIds([a.id]))[0]?.displayName).toBe('renamed');
-      await env.store.removeMember(c.id, b.id);
-      expect(await env.store.getMember(c.id, b.id)).toBeNull();
+      expect((await env.store.accounts.getDevicesByTokenHashes([hash]))[0]?.device.id).toBe(d);
+      await env.store.accounts.revokeDevice(a.id, d);
+      expect(await env.store.accounts.getDevicesByTokenHashes([hash])).toEqual([null]);
+      await env.store.accounts.setDisplayName(a.id, 'renamed');
+      expect((await env.store.accounts.getUserById(a.id))?.displayName).toBe('renamed');
+      expect((await env.store.accounts.getUsersByIds([a.id]))[0]?.displayName).toBe('renamed');
+      await env.store.conversations.removeMember(c.id, b.id);
+      expect(await env.store.conversations.getMember(c.id, b.id)).toBeNull();
     });
 
     it('refuses non-members like unknown conversations and conflicting client ids', async () => {
       const a = await user();
       const b = await user();
       const x = await user();
-      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      const other = await env.store.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now());
-      const [r1, r2, r3] = await env.store.appendMessages([
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const other = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now());
+      const [r1, r2, r3] = await env.store.messages.appendMessages([
         msg(c.id, x.id, 'z'),
         msg('c_unknown', a.id, 'z'),
         msg(c.id, a.id, 'q'),
@@ -243,26 +256,26 @@ for (const adapter of selectedAdapters()) {
       expect(r1).toEqual({ ok: false, code: 'not_found' });
       expect(r2).toEqual({ ok: false, code: 'not_found' });
       expect(r3?.ok).toBe(true);
-      const [r4] = await env.store.appendMessages([msg(other.id, a.id, 'q')]);
+      const [r4] = await env.store.messages.appendMessages([msg(other.id, a.id, 'q')]);
       expect(r4).toEqual({ ok: false, code: 'client_id_conflict' });
     });
 
     it('pages history before and after a seq', async () => {
       const a = await user();
       const b = await user();
-      const c = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      await env.store.appendMessages(
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await env.store.messages.appendMessages(
         Array.from({ length: 25 }, (_, i) => msg(c.id, a.id, `h${i}`, `t${i + 1}`)),
       );
-      const last = await env.store.history(c.id, { limit: 10 });
+      const last = await env.store.messages.history(c.id, { limit: 10 });
       expect(last.messages.map((m) => m.seq)).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
       expect(last.hasMore).toBe(true);
-      const older = await env.store.history(c.id, { before: 16, limit: 10 });
+      const older = await env.store.messages.history(c.id, { before: 16, limit: 10 });
       expect(older.messages[0]?.seq).toBe(6);
-      const oldest = await env.store.history(c.id, { before: 6, limit: 10 });
+      const oldest = await env.store.messages.history(c.id, { before: 6, limit: 10 });
       expect(oldest.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(oldest.hasMore).toBe(false);
-      const after = await env.store.history(c.id, { after: 20, limit: 10 });
+      const after = await env.store.messages.history(c.id, { after: 20, limit: 10 });
       expect(after.messages.map((m) => m.text)).toEqual(['t21', 't22', 't23', 't24', 't25']);
       expect(after.hasMore).toBe(false);
 
@@ -276,21 +289,27 @@ for (const adapter of selectedAdapters()) {
         { after: 0, limit: 24 },
         { before: 1, limit: 5 },
       ]) {
-        const json = await env.store.historyJson(c.id, b.id, opts);
-        expect(JSON.parse(json ?? 'null'), JSON.stringify(opts)).toEqual(await env.store.history(c.id, opts));
+        const json = await env.store.messages.historyJson(c.id, b.id, opts);
+        expect(JSON.parse(json ?? 'null'), JSON.stringify(opts)).toEqual(
+          await env.store.messages.history(c.id, opts),
+        );
       }
       const x = await user();
-      expect(await env.store.historyJson(c.id, x.id, { limit: 10 })).toBeNull();
-      expect(await env.store.historyJson('c_unknown', a.id, { limit: 10 })).toBeNull();
-      const quiet = await env.store.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now());
-      expect(JSON.parse((await env.store.historyJson(quiet.id, x.id, { limit: 10 })) ?? 'null')).toEqual({
+      expect(await env.store.messages.historyJson(c.id, x.id, { limit: 10 })).toBeNull();
+      expect(await env.store.messages.historyJson('c_unknown', a.id, { limit: 10 })).toBeNull();
+      const quiet = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now());
+      expect(
+        JSON.parse((await env.store.messages.historyJson(quiet.id, x.id, { limit: 10 })) ?? 'null'),
+      ).toEqual({
         messages: [],
         hasMore: false,
       });
       // Text the JSON writer must escape comes back exactly.
       const tricky = 'quote " backslash \\ newline \n tab \t ctrl \u0001 sep \u2028 emoji 😀 é';
-      await env.store.appendMessages([msg(quiet.id, x.id, 'tricky', tricky)]);
-      const page = JSON.parse((await env.store.historyJson(quiet.id, a.id, { limit: 1 })) ?? 'null') as {
+      await env.store.messages.appendMessages([msg(quiet.id, x.id, 'tricky', tricky)]);
+      const page = JSON.parse(
+        (await env.store.messages.historyJson(quiet.id, a.id, { limit: 1 })) ?? 'null',
+      ) as {
         messages: { text: string }[];
       };
       expect(page.messages[0]?.text).toBe(tricky);
@@ -300,112 +319,116 @@ for (const adapter of selectedAdapters()) {
       const a = await user();
       const b = await user();
       const x = await user();
-      const ab = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now());
-      await env.store.appendMessages([msg(ab.id, a.id, 'f1'), msg(g.id, x.id, 'f2'), msg(ab.id, b.id, 'f3')]);
-      const fx = await env.store.readFeed(x.id, 0, 10);
+      const ab = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      const g = await env.store.conversations.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now());
+      await env.store.messages.appendMessages([
+        msg(ab.id, a.id, 'f1'),
+        msg(g.id, x.id, 'f2'),
+        msg(ab.id, b.id, 'f3'),
+      ]);
+      const fx = await env.store.messages.readFeed(x.id, 0, 10);
       expect(fx.messages.map((m) => m.clientId)).toEqual(['f2']);
-      const fa = await env.store.readFeed(a.id, 0, 2);
+      const fa = await env.store.messages.readFeed(a.id, 0, 2);
       expect(fa.messages.map((m) => m.clientId)).toEqual(['f1', 'f2']);
       expect(fa.hasMore).toBe(true);
-      const rest = await env.store.readFeed(a.id, fa.messages[1]?.pos ?? 0, 2);
+      const rest = await env.store.messages.readFeed(a.id, fa.messages[1]?.pos ?? 0, 2);
       expect(rest.messages.map((m) => m.clientId)).toEqual(['f3']);
       expect(rest.hasMore).toBe(false);
-      expect(await env.store.feedHead(a.id)).toBe(rest.messages[0]?.pos);
+      expect(await env.store.messages.feedHead(a.id)).toBe(rest.messages[0]?.pos);
       // Several reads in one call: each answers as alone, in the order asked.
-      const many = await env.store.readFeeds([
+      const many = await env.store.messages.readFeeds([
         { userId: a.id, since: fa.messages[1]?.pos ?? 0, limit: 2 },
         { userId: uid('nobody'), since: 0, limit: 5 },
         { userId: a.id, since: 0, limit: 2 },
         { userId: x.id, since: 0, limit: 10 },
       ]);
       expect(many).toEqual([rest, { messages: [], hasMore: false }, fa, fx]);
-      expect(await env.store.readFeeds([])).toEqual([]);
-      expect(await env.store.feedHead(uid('nobody'))).toBe(0);
-      expect(await env.store.feedHeads([x.id, uid('nobody'), a.id, x.id])).toEqual([
+      expect(await env.store.messages.readFeeds([])).toEqual([]);
+      expect(await env.store.messages.feedHead(uid('nobody'))).toBe(0);
+      expect(await env.store.messages.feedHeads([x.id, uid('nobody'), a.id, x.id])).toEqual([
         fx.messages[0]?.pos,
         0,
         rest.messages[0]?.pos,
         fx.messages[0]?.pos,
       ]);
-      expect(await env.store.feedHeads([])).toEqual([]);
+      expect(await env.store.messages.feedHeads([])).toEqual([]);
     });
 
     it('reads nothing past the feed head, whatever the since, and keeps the head', async () => {
       const a = await user();
       const b = await user();
-      const ab = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      await env.store.appendMessages([msg(ab.id, a.id, 'p1'), msg(ab.id, b.id, 'p2')]);
-      const head = await env.store.feedHead(a.id);
-      const headB = await env.store.feedHead(b.id);
+      const ab = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
+      await env.store.messages.appendMessages([msg(ab.id, a.id, 'p1'), msg(ab.id, b.id, 'p2')]);
+      const head = await env.store.messages.feedHead(a.id);
+      const headB = await env.store.messages.feedHead(b.id);
       const clientIds = (p: { messages: { clientId: string }[] }) => p.messages.map((m) => m.clientId);
-      expect(clientIds(await env.store.readFeed(a.id, head - 1, 10))).toEqual(['p2']);
+      expect(clientIds(await env.store.messages.readFeed(a.id, head - 1, 10))).toEqual(['p2']);
       // A cursor from before the data went back (chat servers and sync answer the head for it).
       const empty = { messages: [], hasMore: false };
       for (const since of [head, head + 1, head + 1_000_000, Number.MAX_SAFE_INTEGER]) {
-        expect(await env.store.readFeed(a.id, since, 10), `since ${since}`).toEqual(empty);
+        expect(await env.store.messages.readFeed(a.id, since, 10), `since ${since}`).toEqual(empty);
       }
       expect(
-        await env.store.readFeeds([
+        await env.store.messages.readFeeds([
           { userId: a.id, since: Number.MAX_SAFE_INTEGER, limit: 10 },
           { userId: b.id, since: headB + 5, limit: 1 },
         ]),
       ).toEqual([empty, empty]);
-      expect(await env.store.feedHeads([a.id, b.id])).toEqual([head, headB]);
+      expect(await env.store.messages.feedHeads([a.id, b.id])).toEqual([head, headB]);
       // What comes next is read from the head on, and still not from past it.
-      await env.store.appendMessages([msg(ab.id, b.id, 'p3')]);
-      const next = await env.store.readFeed(a.id, head, 10);
+      await env.store.messages.appendMessages([msg(ab.id, b.id, 'p3')]);
+      const next = await env.store.messages.readFeed(a.id, head, 10);
       expect(clientIds(next)).toEqual(['p3']);
-      expect(await env.store.feedHead(a.id)).toBe(next.messages[0]?.pos);
-      expect(await env.store.readFeed(a.id, Number.MAX_SAFE_INTEGER, 10)).toEqual(empty);
+      expect(await env.store.messages.feedHead(a.id)).toBe(next.messages[0]?.pos);
+      expect(await env.store.messages.readFeed(a.id, Number.MAX_SAFE_INTEGER, 10)).toEqual(empty);
     });
 
     it('starts a new member feed at their joining and keeps what a removed member had', async () => {
       const a = await user();
       const b = await user();
       const x = await user();
-      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [b.id], Date.now());
+      const g = await env.store.conversations.createGroup(uid('c_'), 'g', a.id, [b.id], Date.now());
       const ok = async (senderId: string, clientId: string) => {
-        const [r] = await env.store.appendMessages([msg(g.id, senderId, clientId)]);
+        const [r] = await env.store.messages.appendMessages([msg(g.id, senderId, clientId)]);
         if (!r?.ok) throw new Error(`append ${clientId} failed`);
         return r.message;
       };
       const ids = async (userId: string, since = 0) =>
-        (await env.store.readFeed(userId, since, 50)).messages.map((m) => m.clientId);
+        (await env.store.messages.readFeed(userId, since, 50)).messages.map((m) => m.clientId);
       const m1 = await ok(a.id, 'j1');
-      await env.store.addMembers(g.id, [x.id], 100, Date.now());
+      await env.store.conversations.addMembers(g.id, [x.id], 100, Date.now());
       expect(await ids(x.id)).toEqual([]);
-      expect(await env.store.feedHead(x.id)).toBe(0);
+      expect(await env.store.messages.feedHead(x.id)).toBe(0);
       const m2 = await ok(b.id, 'j2');
       expect(await ids(x.id)).toEqual(['j2']);
-      expect(await env.store.feedHead(x.id)).toBe(m2.pos);
+      expect(await env.store.messages.feedHead(x.id)).toBe(m2.pos);
 
-      await env.store.removeMember(g.id, b.id);
+      await env.store.conversations.removeMember(g.id, b.id);
       await ok(a.id, 'j3');
       expect(await ids(b.id)).toEqual(['j1', 'j2']);
       expect(await ids(b.id, m1.pos)).toEqual(['j2']);
-      expect(await env.store.feedHead(b.id)).toBe(m2.pos);
+      expect(await env.store.messages.feedHead(b.id)).toBe(m2.pos);
       expect(await ids(x.id)).toEqual(['j2', 'j3']);
 
-      await env.store.addMembers(g.id, [b.id], 100, Date.now());
+      await env.store.conversations.addMembers(g.id, [b.id], 100, Date.now());
       const m4 = await ok(x.id, 'j4');
       expect(await ids(b.id)).toEqual(['j1', 'j2', 'j4']);
       expect(await ids(b.id, m2.pos)).toEqual(['j4']);
-      expect(await env.store.feedHead(b.id)).toBe(m4.pos);
+      expect(await env.store.messages.feedHead(b.id)).toBe(m4.pos);
       // Removed again before anything new: the feed still ends at j4.
-      await env.store.removeMember(g.id, b.id);
+      await env.store.conversations.removeMember(g.id, b.id);
       await ok(a.id, 'j5');
       expect(await ids(b.id)).toEqual(['j1', 'j2', 'j4']);
-      expect(await env.store.feedHead(b.id)).toBe(m4.pos);
+      expect(await env.store.messages.feedHead(b.id)).toBe(m4.pos);
     });
 
     it('merges many conversations into one feed in pos order, page by page', async () => {
       const a = await user();
       const peers = await Promise.all(Array.from({ length: 9 }, () => user()));
       const convs = await Promise.all(
-        peers.map((p) => env.store.getOrCreateDirect(uid('c_'), a.id, p.id, Date.now())),
+        peers.map((p) => env.store.conversations.getOrCreateDirect(uid('c_'), a.id, p.id, Date.now())),
       );
-      const g = await env.store.createGroup(
+      const g = await env.store.conversations.createGroup(
         uid('c_'),
         'g',
         a.id,
@@ -421,16 +444,16 @@ for (const adapter of selectedAdapters()) {
           const sender = i % 2 === 0 ? a.id : peers[all.indexOf(c) % peers.length]!.id;
           return msg(c.id, c === g || i % 2 === 0 ? a.id : sender, `k${k++}`);
         });
-        await env.store.appendMessages(batch);
+        await env.store.messages.appendMessages(batch);
       }
-      const whole = (await env.store.readFeed(a.id, 0, 500)).messages;
+      const whole = (await env.store.messages.readFeed(a.id, 0, 500)).messages;
       expect(whole).toHaveLength(k);
       expect(whole.map((m) => m.pos)).toEqual([...whole.map((m) => m.pos)].sort((p, q) => p - q));
       for (const since of [0, whole[10]!.pos, whole[40]!.pos + 1]) {
         const pages: number[] = [];
         let cursor = since;
         for (;;) {
-          const page = await env.store.readFeed(a.id, cursor, 7);
+          const page = await env.store.messages.readFeed(a.id, cursor, 7);
           pages.push(...page.messages.map((m) => m.pos));
           if (!page.hasMore) break;
           expect(page.messages).toHaveLength(7);
@@ -438,9 +461,9 @@ for (const adapter of selectedAdapters()) {
         }
         expect(pages).toEqual(whole.filter((m) => m.pos > since).map((m) => m.pos));
       }
-      expect(await env.store.feedHead(a.id)).toBe(whole.at(-1)!.pos);
+      expect(await env.store.messages.feedHead(a.id)).toBe(whole.at(-1)!.pos);
       // A peer sees its own direct conversation and the group, nothing of the others.
-      const p0 = (await env.store.readFeed(peers[0]!.id, 0, 500)).messages;
+      const p0 = (await env.store.messages.readFeed(peers[0]!.id, 0, 500)).messages;
       expect(new Set(p0.map((m) => m.conversationId))).toEqual(
         new Set(
           whole
@@ -465,63 +488,63 @@ for (const adapter of selectedAdapters()) {
         await user(),
         await user(),
       ];
-      await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, now); // 1:1 partners
-      await env.store.setContactPair(a.id, 'accepted', c.id, 'accepted', now); // contacts
-      await env.store.setContactPair(a.id, 'outgoing', f.id, 'incoming', now); // not accepted
-      await env.store.getOrCreateDirect(uid('c_'), a.id, d.id, now);
-      await env.store.block(d.id, a.id, now); // blocked either way: not told
-      await env.store.createGroup(uid('c_'), 'g', a.id, [e.id], now); // group members ask instead
+      await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, now); // 1:1 partners
+      await env.store.social.setContactPair(a.id, 'accepted', c.id, 'accepted', now); // contacts
+      await env.store.social.setContactPair(a.id, 'outgoing', f.id, 'incoming', now); // not accepted
+      await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, d.id, now);
+      await env.store.social.block(d.id, a.id, now); // blocked either way: not told
+      await env.store.conversations.createGroup(uid('c_'), 'g', a.id, [e.id], now); // group members ask instead
       const sorted = (ids: string[]) => [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-      expect(await env.store.presenceAudiences([a.id, e.id, b.id, a.id])).toEqual([
+      expect(await env.store.social.presenceAudiences([a.id, e.id, b.id, a.id])).toEqual([
         sorted([b.id, c.id]),
         [],
         [a.id],
         sorted([b.id, c.id]),
       ]);
-      expect(await env.store.presenceAudiences([])).toEqual([]);
+      expect(await env.store.social.presenceAudiences([])).toEqual([]);
     });
 
     it('keeps groups within the member limit atomically', async () => {
       const a = await user();
       const others = await Promise.all([user(), user(), user()]);
-      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [others[0]!.id], Date.now());
+      const g = await env.store.conversations.createGroup(uid('c_'), 'g', a.id, [others[0]!.id], Date.now());
       await expect(
-        env.store.addMembers(
+        env.store.conversations.addMembers(
           g.id,
           others.map((o) => o.id),
           3,
           Date.now(),
         ),
       ).rejects.toMatchObject({ code: 'group_full' });
-      expect((await env.store.listMembers(g.id)).length).toBe(2);
-      await env.store.addMembers(g.id, [others[1]!.id], 3, Date.now());
-      expect((await env.store.listMembers(g.id)).length).toBe(3);
-      expect((await env.store.getMember(g.id, a.id))?.role).toBe('admin');
-      await env.store.setRole(g.id, others[1]!.id, 'admin');
-      expect((await env.store.getMember(g.id, others[1]!.id))?.role).toBe('admin');
-      await env.store.removeMember(g.id, others[1]!.id);
-      expect(await env.store.getMember(g.id, others[1]!.id)).toBeNull();
+      expect((await env.store.conversations.listMembers(g.id)).length).toBe(2);
+      await env.store.conversations.addMembers(g.id, [others[1]!.id], 3, Date.now());
+      expect((await env.store.conversations.listMembers(g.id)).length).toBe(3);
+      expect((await env.store.conversations.getMember(g.id, a.id))?.role).toBe('admin');
+      await env.store.conversations.setRole(g.id, others[1]!.id, 'admin');
+      expect((await env.store.conversations.getMember(g.id, others[1]!.id))?.role).toBe('admin');
+      await env.store.conversations.removeMember(g.id, others[1]!.id);
+      expect(await env.store.conversations.getMember(g.id, others[1]!.id)).toBeNull();
     });
 
     it('lists conversations by activity with last message and unread count', async () => {
       const a = await user();
       const b = await user();
       const x = await user();
-      const ab = await env.store.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now() - 1000);
-      const ax = await env.store.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now() - 500);
-      await env.store.appendMessages([msg(ab.id, b.id, 'u1'), msg(ab.id, b.id, 'u2', 'latest')]);
-      const list = await env.store.listConversations(a.id, 10);
+      const ab = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now() - 1000);
+      const ax = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now() - 500);
+      await env.store.messages.appendMessages([msg(ab.id, b.id, 'u1'), msg(ab.id, b.id, 'u2', 'latest')]);
+      const list = await env.store.conversations.listConversations(a.id, 10);
       expect(list.map((c) => c.id)).toEqual([ab.id, ax.id]);
       expect(list[0]).toMatchObject({ lastSeq: 2, readSeq: 0, peerId: b.id, memberCount: 2 });
       expect(list[0]?.lastMessage?.text).toBe('latest');
       expect(list[1]?.lastMessage).toBeNull();
-      expect(await env.store.setReadSeq(ab.id, a.id, 1)).toBe(1);
-      expect(await env.store.setReadSeq(ab.id, a.id, 0)).toBe(1); // never backwards
-      expect(await env.store.setReadSeq(ab.id, a.id, 99)).toBe(2); // never past the last message
+      expect(await env.store.messages.setReadSeq(ab.id, a.id, 1)).toBe(1);
+      expect(await env.store.messages.setReadSeq(ab.id, a.id, 0)).toBe(1); // never backwards
+      expect(await env.store.messages.setReadSeq(ab.id, a.id, 99)).toBe(2); // never past the last message
       // Sending moves the sender's own cursor.
-      await env.store.appendMessages([msg(ab.id, b.id, 'u3')]);
-      expect((await env.store.getConversationSummary(ab.id, b.id))?.readSeq).toBe(3);
-      expect(await env.store.getConversationSummary(ab.id, x.id)).toBeNull();
+      await env.store.messages.appendMessages([msg(ab.id, b.id, 'u3')]);
+      expect((await env.store.conversations.getConversationSummary(ab.id, b.id))?.readSeq).toBe(3);
+      expect(await env.store.conversations.getConversationSummary(ab.id, x.id)).toBeNull();
     });
 
     // ---- push notifications ----
@@ -539,7 +562,7 @@ for (const adapter of selectedAdapters()) {
     async function device(userId: string) {
       const id = uid('d_');
       const now = Date.now();
-      await env.store.createDevice(
+      await env.store.accounts.createDevice(
         { id, userId, name: 'phone', createdAt: now, lastSeenAt: now },
         uid('hash'),
       );
@@ -549,47 +572,47 @@ for (const adapter of selectedAdapters()) {
     it('keeps push subscriptions per device, and drops them with the revoked device', async () => {
       const a = await user();
       const [d1, d2] = [await device(a.id), await device(a.id)];
-      const s1 = await env.store.savePushSubscription(sub(a.id, d1, 'https://push.example/1'));
-      const s2 = await env.store.savePushSubscription(sub(a.id, d2, 'tok-2', 'fcm'));
-      expect((await env.store.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([s1.id, s2.id]);
+      const s1 = await env.store.push.savePushSubscription(sub(a.id, d1, 'https://push.example/1'));
+      const s2 = await env.store.push.savePushSubscription(sub(a.id, d2, 'tok-2', 'fcm'));
+      expect((await env.store.push.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([s1.id, s2.id]);
       // The same endpoint again (a new login in the same browser) keeps its id, on the new device.
-      const again = await env.store.savePushSubscription({
+      const again = await env.store.push.savePushSubscription({
         ...sub(a.id, d2, 'https://push.example/1'),
         auth: 'b',
       });
       expect(again).toMatchObject({ id: s1.id, deviceId: d2, auth: 'b' });
       // Another account taking the endpoint gets a fresh subscription; the old one is gone.
       const b = await user();
-      const taken = await env.store.savePushSubscription(
+      const taken = await env.store.push.savePushSubscription(
         sub(b.id, await device(b.id), 'https://push.example/1'),
       );
       expect(taken.id).not.toBe(s1.id);
-      expect((await env.store.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([s2.id]);
-      expect(await env.store.deletePushSubscription(taken.id, a.id)).toBe(false); // not a's
-      expect(await env.store.revokeDevice(a.id, d2)).toBe(true);
-      expect(await env.store.listPushSubscriptions(a.id)).toEqual([]);
-      expect(await env.store.deletePushSubscription(taken.id, b.id)).toBe(true);
-      expect(await env.store.deletePushSubscription(taken.id)).toBe(false);
+      expect((await env.store.push.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([s2.id]);
+      expect(await env.store.push.deletePushSubscription(taken.id, a.id)).toBe(false); // not a's
+      expect(await env.store.accounts.revokeDevice(a.id, d2)).toBe(true);
+      expect(await env.store.push.listPushSubscriptions(a.id)).toEqual([]);
+      expect(await env.store.push.deletePushSubscription(taken.id, b.id)).toBe(true);
+      expect(await env.store.push.deletePushSubscription(taken.id)).toBe(false);
     });
 
     it('finds push targets: members with subscriptions who have not muted the conversation', async () => {
       const a = await user();
       const b = await user();
       const x = await user();
-      const g = await env.store.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now());
-      const sb = await env.store.savePushSubscription(
+      const g = await env.store.conversations.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now());
+      const sb = await env.store.push.savePushSubscription(
         sub(b.id, await device(b.id), uid('https://p.example/')),
       );
-      const sx = await env.store.savePushSubscription(
+      const sx = await env.store.push.savePushSubscription(
         sub(x.id, await device(x.id), uid('https://p.example/')),
       );
-      await env.store.appendMessages([msg(g.id, a.id, 'p1'), msg(g.id, a.id, 'p2')]);
-      await env.store.setReadSeq(g.id, b.id, 1);
-      await env.store.setPushPreview(x.id, false);
-      expect((await env.store.getUserById(x.id))?.pushPreview).toBe(false);
-      expect((await env.store.getUserById(b.id))?.pushPreview).toBe(true);
+      await env.store.messages.appendMessages([msg(g.id, a.id, 'p1'), msg(g.id, a.id, 'p2')]);
+      await env.store.messages.setReadSeq(g.id, b.id, 1);
+      await env.store.accounts.setPushPreview(x.id, false);
+      expect((await env.store.accounts.getUserById(x.id))?.pushPreview).toBe(false);
+      expect((await env.store.accounts.getUserById(b.id))?.pushPreview).toBe(true);
       const now = Date.now();
-      const all = await env.store.pushTargets(
+      const all = await env.store.push.pushTargets(
         [{ conversationId: g.id, userIds: [b.id, x.id, 'u_nobody'] }],
         now,
       );
@@ -597,67 +620,72 @@ for (const adapter of selectedAdapters()) {
         [b.id, sb.id, 1, true],
         [x.id, sx.id, 0, false],
       ]);
-      expect(await env.store.setMute(g.id, x.id, now + 60_000)).toBe(true);
-      expect(await env.store.setMute(g.id, 'u_nobody', now + 60_000)).toBe(false);
-      expect((await env.store.getConversationSummary(g.id, x.id))?.mutedUntil).toBe(now + 60_000);
-      const muted = await env.store.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], now);
+      expect(await env.store.conversations.setMute(g.id, x.id, now + 60_000)).toBe(true);
+      expect(await env.store.conversations.setMute(g.id, 'u_nobody', now + 60_000)).toBe(false);
+      expect((await env.store.conversations.getConversationSummary(g.id, x.id))?.mutedUntil).toBe(
+        now + 60_000,
+      );
+      const muted = await env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], now);
       expect(muted.map((t) => t.userId)).toEqual([b.id]);
       // A mute that ended no longer counts.
-      const later = await env.store.pushTargets([{ conversationId: g.id, userIds: [x.id] }], now + 60_000);
+      const later = await env.store.push.pushTargets(
+        [{ conversationId: g.id, userIds: [x.id] }],
+        now + 60_000,
+      );
       expect(later.map((t) => t.userId)).toEqual([x.id]);
-      await env.store.setMute(g.id, x.id, null);
-      expect((await env.store.getConversationSummary(g.id, x.id))?.mutedUntil).toBeNull();
+      await env.store.conversations.setMute(g.id, x.id, null);
+      expect((await env.store.conversations.getConversationSummary(g.id, x.id))?.mutedUntil).toBeNull();
     });
 
     it('queues one push job per (message, subscription) and claims each once', async () => {
       const a = await user();
-      const s1 = await env.store.savePushSubscription(
+      const s1 = await env.store.push.savePushSubscription(
         sub(a.id, await device(a.id), uid('https://p.example/')),
       );
-      const s2 = await env.store.savePushSubscription(sub(a.id, await device(a.id), uid('fcm-'), 'fcm'));
+      const s2 = await env.store.push.savePushSubscription(sub(a.id, await device(a.id), uid('fcm-'), 'fcm'));
       const t0 = 1_000_000;
       const jobs = [
         { messageId: 'm1', subscriptionId: s1.id, payload: '{"n":1}', createdAt: t0 },
         { messageId: 'm1', subscriptionId: s2.id, payload: '{"n":1}', createdAt: t0 },
         { messageId: 'm2', subscriptionId: s1.id, payload: '{"n":2}', createdAt: t0 + 1 },
       ];
-      expect(await env.store.enqueuePushJobs(jobs)).toBe(3);
-      expect(await env.store.enqueuePushJobs(jobs.slice(0, 1))).toBe(0); // never twice
-      expect(await env.store.claimPushJobs(t0 - 1, 10, 1000)).toEqual([]); // not due yet
-      const first = await env.store.claimPushJobs(t0 + 1, 2, 1000);
+      expect(await env.store.push.enqueuePushJobs(jobs)).toBe(3);
+      expect(await env.store.push.enqueuePushJobs(jobs.slice(0, 1))).toBe(0); // never twice
+      expect(await env.store.push.claimPushJobs(t0 - 1, 10, 1000)).toEqual([]); // not due yet
+      const first = await env.store.push.claimPushJobs(t0 + 1, 2, 1000);
       expect(first.map((j) => [j.messageId, j.subscription.id, j.attempts])).toEqual([
         ['m1', s1.id, 1],
         ['m1', s2.id, 1],
       ]);
       expect(first[1]?.subscription).toMatchObject({ kind: 'fcm', userId: a.id, p256dh: null });
       // Leased: another claim gets only the third; after the lease, the unfinished ones come back.
-      const second = await env.store.claimPushJobs(t0 + 1, 10, 1000);
+      const second = await env.store.push.claimPushJobs(t0 + 1, 10, 1000);
       expect(second.map((j) => j.messageId)).toEqual(['m2']);
       const [j1, j2] = first as [(typeof first)[0], (typeof first)[0]];
-      await env.store.finishPushJob(j1.id, 'sent');
-      await env.store.retryPushJob(j2.id, t0 + 5000);
-      expect((await env.store.claimPushJobs(t0 + 1000, 10, 1000)).map((j) => j.messageId)).toEqual([]);
-      const third = await env.store.claimPushJobs(t0 + 2001, 10, 1000);
+      await env.store.push.finishPushJob(j1.id, 'sent');
+      await env.store.push.retryPushJob(j2.id, t0 + 5000);
+      expect((await env.store.push.claimPushJobs(t0 + 1000, 10, 1000)).map((j) => j.messageId)).toEqual([]);
+      const third = await env.store.push.claimPushJobs(t0 + 2001, 10, 1000);
       expect(third.map((j) => [j.messageId, j.attempts])).toEqual([['m2', 2]]);
-      await env.store.finishPushJob(third[0]!.id, 'dropped');
-      const retried = await env.store.claimPushJobs(t0 + 5000, 10, 1000);
+      await env.store.push.finishPushJob(third[0]!.id, 'dropped');
+      const retried = await env.store.push.claimPushJobs(t0 + 5000, 10, 1000);
       expect(retried.map((j) => [j.id, j.attempts])).toEqual([[j2.id, 2]]);
       // Handed back untried: due again at once, and that claim was not an attempt.
-      await env.store.retryPushJob(j2.id, t0 + 5000, true);
-      const handedBack = await env.store.claimPushJobs(t0 + 5000, 10, 1000);
+      await env.store.push.retryPushJob(j2.id, t0 + 5000, true);
+      const handedBack = await env.store.push.claimPushJobs(t0 + 5000, 10, 1000);
       expect(handedBack.map((j) => [j.id, j.attempts])).toEqual([[j2.id, 2]]);
       // A removed subscription takes its jobs along.
-      expect(await env.store.deletePushSubscription(s2.id)).toBe(true);
-      expect(await env.store.claimPushJobs(t0 + 99_999, 10, 1000)).toEqual([]);
+      expect(await env.store.push.deletePushSubscription(s2.id)).toBe(true);
+      expect(await env.store.push.claimPushJobs(t0 + 99_999, 10, 1000)).toEqual([]);
       // Finished jobs are kept (no re-queue) until purged.
-      expect(await env.store.enqueuePushJobs(jobs.slice(0, 1))).toBe(0);
-      expect(await env.store.purgePushJobs(t0 + 10)).toBe(2);
-      expect(await env.store.enqueuePushJobs(jobs.slice(0, 1))).toBe(1);
+      expect(await env.store.push.enqueuePushJobs(jobs.slice(0, 1))).toBe(0);
+      expect(await env.store.push.purgePushJobs(t0 + 10)).toBe(2);
+      expect(await env.store.push.enqueuePushJobs(jobs.slice(0, 1))).toBe(1);
     });
 
     it('purges finished push jobs beyond the newest few, however young', async () => {
       const a = await user();
-      const s = await env.store.savePushSubscription(
+      const s = await env.store.push.savePushSubscription(
         sub(a.id, await device(a.id), uid('https://p.example/')),
       );
       const t0 = 2_000_000;
@@ -667,21 +695,21 @@ for (const adapter of selectedAdapters()) {
         payload: '{}',
         createdAt: t0 + i,
       }));
-      expect(await env.store.enqueuePushJobs(jobs)).toBe(4);
-      const claimed = await env.store.claimPushJobs(t0 + 10, 10, 1000);
+      expect(await env.store.push.enqueuePushJobs(jobs)).toBe(4);
+      const claimed = await env.store.push.claimPushJobs(t0 + 10, 10, 1000);
       // The newest stays pending: pending jobs are never purged.
-      for (const j of claimed.slice(0, 3)) await env.store.finishPushJob(j.id, 'sent');
-      expect(await env.store.purgePushJobs(0, 10)).toBe(0);
-      expect(await env.store.purgePushJobs(0, 2)).toBe(1);
+      for (const j of claimed.slice(0, 3)) await env.store.push.finishPushJob(j.id, 'sent');
+      expect(await env.store.push.purgePushJobs(0, 10)).toBe(0);
+      expect(await env.store.push.purgePushJobs(0, 2)).toBe(1);
       // k1 is forgotten (could be queued again); k2, k3 finished and k4 pending are kept.
-      expect(await env.store.enqueuePushJobs(jobs)).toBe(1);
-      expect(await env.store.purgePushJobs(0, 1)).toBe(1);
-      expect(await env.store.enqueuePushJobs(jobs.slice(1, 3))).toBe(1);
+      expect(await env.store.push.enqueuePushJobs(jobs)).toBe(1);
+      expect(await env.store.push.purgePushJobs(0, 1)).toBe(1);
+      expect(await env.store.push.enqueuePushJobs(jobs.slice(1, 3))).toBe(1);
     });
 
     it('keeps the first server value stored', async () => {
-      expect(await env.store.serverValue('vapid-test', 'one')).toBe('one');
-      expect(await env.store.serverValue('vapid-test', 'two')).toBe('one');
+      expect(await env.store.values.serverValue('vapid-test', 'one')).toBe('one');
+      expect(await env.store.values.serverValue('vapid-test', 'two')).toBe('one');
     });
   });
 }

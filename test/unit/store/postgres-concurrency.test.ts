@@ -44,7 +44,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
       const out: string[] = [];
       for (let i = 0; i < count; i++) {
         const id = uid('u_');
-        await stores[0]!.createUser({
+        await stores[0]!.accounts.createUser({
           id,
           username: id,
           displayName: id,
@@ -61,17 +61,17 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
       const u = await users(8);
       const now = Date.now();
       const conversations = [
-        await s1.createGroup(uid('c_'), 'g1', u[0]!, [u[1]!, u[2]!, u[3]!], now),
-        await s1.createGroup(uid('c_'), 'g2', u[2]!, [u[3]!, u[4]!, u[5]!, u[6]!], now),
-        await s1.createGroup(uid('c_'), 'g3', u[0]!, u.slice(1), now),
-        await s2.getOrCreateDirect(uid('c_'), u[0]!, u[7]!, now),
-        await s2.getOrCreateDirect(uid('c_'), u[4]!, u[5]!, now),
+        await s1.conversations.createGroup(uid('c_'), 'g1', u[0]!, [u[1]!, u[2]!, u[3]!], now),
+        await s1.conversations.createGroup(uid('c_'), 'g2', u[2]!, [u[3]!, u[4]!, u[5]!, u[6]!], now),
+        await s1.conversations.createGroup(uid('c_'), 'g3', u[0]!, u.slice(1), now),
+        await s2.conversations.getOrCreateDirect(uid('c_'), u[0]!, u[7]!, now),
+        await s2.conversations.getOrCreateDirect(uid('c_'), u[4]!, u[5]!, now),
       ];
       const membersOf = new Map<string, string[]>();
       for (const c of conversations)
         membersOf.set(
           c.id,
-          (await s1.listMembers(c.id)).map((m) => m.userId),
+          (await s1.conversations.listMembers(c.id)).map((m) => m.userId),
         );
 
       const PER_WRITER = 1000;
@@ -99,7 +99,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
                 createdAt: Date.now(),
               };
             });
-            const res = await store.appendMessages(batch);
+            const res = await store.messages.appendMessages(batch);
             for (const r of res) expect(r).toMatchObject({ ok: true, duplicate: false });
           }
         });
@@ -114,7 +114,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
         let turn = 0;
         for (;;) {
           const done = !writing; // read once more after the writers finish
-          const page = await stores[turn++ % 2]!.readFeed(userId, cursor, 37);
+          const page = await stores[turn++ % 2]!.messages.readFeed(userId, cursor, 37);
           seen.push(...page.messages);
           cursor = page.messages.at(-1)?.pos ?? cursor;
           if (done && !page.hasMore) return seen;
@@ -129,8 +129,8 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
 
       let total = 0;
       for (const c of conversations) {
-        const conv = await s2.getConversation(c.id);
-        const all = await s1.history(c.id, { after: 0, limit: 10_000 });
+        const conv = await s2.conversations.getConversation(c.id);
+        const all = await s1.messages.history(c.id, { after: 0, limit: 10_000 });
         const seqs = all.messages.map((m) => m.seq);
         expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
         expect(conv?.lastSeq).toBe(seqs.length);
@@ -145,13 +145,13 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
         const final: Message[] = [];
         let cursor = 0;
         for (;;) {
-          const page = await s1.readFeed(userId, cursor, 500);
+          const page = await s1.messages.readFeed(userId, cursor, 500);
           final.push(...page.messages);
           cursor = page.messages.at(-1)?.pos ?? cursor;
           if (!page.hasMore) break;
         }
         expect(new Set(final.map((m) => m.pos)).size).toBe(final.length);
-        expect(await s2.feedHead(userId)).toBe(final.at(-1)?.pos ?? 0);
+        expect(await s2.messages.feedHead(userId)).toBe(final.at(-1)?.pos ?? 0);
         // What the reader saw during the writes is exactly the final feed: nothing skipped.
         expect(seenByUser[i]!.map((m) => m.id)).toEqual(final.map((m) => m.id));
       }
@@ -160,7 +160,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
     it('stores a message once when two writers receive the same resend at once', async () => {
       const [s1, s2] = stores as [Store, Store];
       const [a, b] = await users(2);
-      const c = await s1.getOrCreateDirect(uid('c_'), a!, b!, Date.now());
+      const c = await s1.conversations.getOrCreateDirect(uid('c_'), a!, b!, Date.now());
       const batch = (prefix: string) =>
         Array.from({ length: 200 }, (_, i) => ({
           id: uid(prefix),
@@ -173,8 +173,8 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
       const chunks = (list: ReturnType<typeof batch>) =>
         Array.from({ length: 10 }, (_, i) => list.slice(i * 20, i * 20 + 20));
       const [r1, r2] = await Promise.all([
-        Promise.all(chunks(batch('m1_')).map((ch) => s1.appendMessages(ch))).then((r) => r.flat()),
-        Promise.all(chunks(batch('m2_')).map((ch) => s2.appendMessages(ch))).then((r) => r.flat()),
+        Promise.all(chunks(batch('m1_')).map((ch) => s1.messages.appendMessages(ch))).then((r) => r.flat()),
+        Promise.all(chunks(batch('m2_')).map((ch) => s2.messages.appendMessages(ch))).then((r) => r.flat()),
       ]);
       for (let i = 0; i < 200; i++) {
         const x = r1[i];
@@ -183,7 +183,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
         expect([x.duplicate, y.duplicate].sort()).toEqual([false, true]);
         expect(y.message).toEqual(x.message);
       }
-      const all = await s1.history(c.id, { after: 0, limit: 1000 });
+      const all = await s1.messages.history(c.id, { after: 0, limit: 1000 });
       expect(all.messages.map((m) => m.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     }, 60_000);
 
@@ -193,7 +193,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
       const subs = [];
       for (let i = 0; i < 4; i++) {
         subs.push(
-          await s1.savePushSubscription({
+          await s1.push.savePushSubscription({
             id: uid('ps_'),
             userId: u!,
             deviceId: `d${i}`,
@@ -211,12 +211,12 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
         for (const s of subs)
           jobs.push({ messageId: `m${m}`, subscriptionId: s.id, payload: '{}', createdAt: now });
       }
-      expect(await s1.enqueuePushJobs(jobs)).toBe(600);
+      expect(await s1.push.enqueuePushJobs(jobs)).toBe(600);
       // Both servers claim small batches as fast as they can until the queue is empty.
       const claimed: number[] = [];
       const claimer = async (s: Store) => {
         for (;;) {
-          const got = await s.claimPushJobs(now, 7, 60_000);
+          const got = await s.push.claimPushJobs(now, 7, 60_000);
           if (got.length === 0) return;
           claimed.push(...got.map((j) => j.id));
         }

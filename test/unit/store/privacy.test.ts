@@ -22,76 +22,80 @@ for (const adapter of selectedAdapters()) {
         passwordHash: 'h',
         createdAt: Date.now(),
       };
-      await env.store.createUser(u);
+      await env.store.accounts.createUser(u);
       return u;
     }
 
     it('answers the default privacy settings until they are changed', async () => {
       const a = await user();
-      expect(await env.store.getPrivacy(a.id)).toEqual({
+      expect(await env.store.accounts.getPrivacy(a.id)).toEqual({
         lastSeen: 'contacts',
         online: 'contacts',
         directMessages: 'requests',
         groupAdds: 'contacts',
       });
-      expect(await env.store.getPrivacy('u_nobody')).toEqual(DEFAULT_PRIVACY);
+      expect(await env.store.accounts.getPrivacy('u_nobody')).toEqual(DEFAULT_PRIVACY);
     });
 
     it('changes only the privacy settings given, for that user only', async () => {
       const a = await user();
       const b = await user();
-      expect(await env.store.setPrivacy(a.id, { lastSeen: 'nobody' })).toEqual({
+      expect(await env.store.accounts.setPrivacy(a.id, { lastSeen: 'nobody' })).toEqual({
         ...DEFAULT_PRIVACY,
         lastSeen: 'nobody',
       });
-      expect(await env.store.setPrivacy(a.id, { online: 'everyone', groupAdds: 'everyone' })).toEqual({
+      expect(
+        await env.store.accounts.setPrivacy(a.id, { online: 'everyone', groupAdds: 'everyone' }),
+      ).toEqual({
         lastSeen: 'nobody',
         online: 'everyone',
         directMessages: 'requests',
         groupAdds: 'everyone',
       });
-      expect(await env.store.setPrivacy(a.id, { directMessages: 'contacts' })).toMatchObject({
+      expect(await env.store.accounts.setPrivacy(a.id, { directMessages: 'contacts' })).toMatchObject({
         lastSeen: 'nobody',
         directMessages: 'contacts',
       });
-      expect(await env.store.setPrivacy(a.id, {})).toEqual(await env.store.getPrivacy(a.id));
-      expect(await env.store.getPrivacy(a.id)).toEqual({
+      expect(await env.store.accounts.setPrivacy(a.id, {})).toEqual(
+        await env.store.accounts.getPrivacy(a.id),
+      );
+      expect(await env.store.accounts.getPrivacy(a.id)).toEqual({
         lastSeen: 'nobody',
         online: 'everyone',
         directMessages: 'contacts',
         groupAdds: 'everyone',
       });
-      expect(await env.store.getPrivacy(b.id)).toEqual(DEFAULT_PRIVACY);
+      expect(await env.store.accounts.getPrivacy(b.id)).toEqual(DEFAULT_PRIVACY);
     });
 
     it('answers the privacy settings of many users at once, in the order asked', async () => {
       const [a, b] = [await user(), await user()];
-      await env.store.setPrivacy(b.id, { online: 'nobody' });
-      expect(await env.store.getPrivacies([b.id, 'u_nobody', a.id, b.id])).toEqual([
+      await env.store.accounts.setPrivacy(b.id, { online: 'nobody' });
+      expect(await env.store.accounts.getPrivacies([b.id, 'u_nobody', a.id, b.id])).toEqual([
         { ...DEFAULT_PRIVACY, online: 'nobody' },
         DEFAULT_PRIVACY,
         DEFAULT_PRIVACY,
         { ...DEFAULT_PRIVACY, online: 'nobody' },
       ]);
-      expect(await env.store.getPrivacies([])).toEqual([]);
+      expect(await env.store.accounts.getPrivacies([])).toEqual([]);
     });
 
     it('answers the accepted contacts of many users at once, sorted, requests left out', async () => {
       const now = Date.now();
       const [a, b, c, d] = [await user(), await user(), await user(), await user()];
-      await env.store.setContactPair(a.id, 'accepted', b.id, 'accepted', now);
-      await env.store.setContactPair(a.id, 'accepted', c.id, 'accepted', now);
-      await env.store.setContactPair(a.id, 'outgoing', d.id, 'incoming', now);
+      await env.store.social.setContactPair(a.id, 'accepted', b.id, 'accepted', now);
+      await env.store.social.setContactPair(a.id, 'accepted', c.id, 'accepted', now);
+      await env.store.social.setContactPair(a.id, 'outgoing', d.id, 'incoming', now);
       const sorted = (ids: string[]) => [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-      expect(await env.store.acceptedContacts([a.id, d.id, b.id, a.id])).toEqual([
+      expect(await env.store.social.acceptedContacts([a.id, d.id, b.id, a.id])).toEqual([
         sorted([b.id, c.id]),
         [],
         [a.id],
         sorted([b.id, c.id]),
       ]);
-      await env.store.setContactPair(a.id, 'none', b.id, 'none', now);
-      expect(await env.store.acceptedContacts([b.id])).toEqual([[]]);
-      expect(await env.store.acceptedContacts([])).toEqual([]);
+      await env.store.social.setContactPair(a.id, 'none', b.id, 'none', now);
+      expect(await env.store.social.acceptedContacts([b.id])).toEqual([[]]);
+      expect(await env.store.social.acceptedContacts([])).toEqual([]);
     });
   });
 }

@@ -34,6 +34,8 @@ describe('threaded sqlite store failure', () => {
     expect(store.failure?.message).toMatch(/parley-store thread stopped/);
     await expect(store.ping()).rejects.toMatchObject({ code: 'storage_failed' });
     // Reads on the other threads stop too: a store that lost its writer serves nothing.
-    await expect(store.getUserByUsername('nobody')).rejects.toMatchObject({ code: 'storage_failed' });
+    await expect(store.accounts.getUserByUsername('nobody')).rejects.toMatchObject({
+      code: 'storage_failed',
+    });
   });
 });

@@ -37,9 +37,9 @@ async function openSeeded(tuning: ThreadedSqliteOptions) {
   const store = await openThreadedSqliteStore({ path: join(dir, 'parley.db') }, tuning);
   const now = Date.now();
   for (const id of ['ua', 'ub', 'uc']) {
-    await store.createUser({ id, username: id, displayName: id, passwordHash: 'h', createdAt: now });
+    await store.accounts.createUser({ id, username: id, displayName: id, passwordHash: 'h', createdAt: now });
   }
-  await store.getOrCreateDirect('c_ab', 'ua', 'ub', now);
+  await store.conversations.getOrCreateDirect('c_ab', 'ua', 'ub', now);
   return store;
 }
 
@@ -52,7 +52,7 @@ describe.each([
     const store = await openSeeded(tuning);
     try {
       for (let round = 1; round <= 5; round++) {
-        await store.appendMessages(
+        await store.messages.appendMessages(
           Array.from({ length: 30 }, (_, i) => {
             const n = (round - 1) * 30 + i + 1;
             return {
@@ -65,7 +65,7 @@ describe.each([
             };
           }),
         );
-        const json = await store.historyJson('c_ab', 'ua', { limit: 50 });
+        const json = await store.messages.historyJson('c_ab', 'ua', { limit: 50 });
         const page = JSON.parse(json as string) as {
           messages: { seq: number; text: string }[];
           hasMore: boolean;
@@ -75,11 +75,11 @@ describe.each([
         );
         expect(page.messages.at(-1)?.text).toBe(`text ${round * 30}`);
         expect(page.hasMore).toBe(round * 30 > 50);
-        const older = await store.history('c_ab', { before: 21, limit: 20 });
+        const older = await store.messages.history('c_ab', { before: 21, limit: 20 });
         expect(older.messages.map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
         expect(older.hasMore).toBe(false);
       }
-      expect(await store.historyJson('c_ab', 'uc', { limit: 50 })).toBeNull();
+      expect(await store.messages.historyJson('c_ab', 'uc', { limit: 50 })).toBeNull();
     } finally {
       await store.close();
     }

@@ -93,21 +93,23 @@ describe('sqlite migrations', () => {
 
     const store = new SqliteStore({ path });
     for (const [u, positions] of before) {
-      const feed = await store.readFeed(u, 0, 100);
+      const feed = await store.messages.readFeed(u, 0, 100);
       expect(
         feed.messages.map((m) => m.pos),
         u,
       ).toEqual(positions);
-      expect(await store.feedHead(u), u).toBe(positions.at(-1) ?? 0);
+      expect(await store.messages.feedHead(u), u).toBe(positions.at(-1) ?? 0);
       // From every point of the feed, the rest of it.
       for (const [i, p] of positions.entries()) {
-        expect((await store.readFeed(u, p, 100)).messages.map((m) => m.pos)).toEqual(positions.slice(i + 1));
+        expect((await store.messages.readFeed(u, p, 100)).messages.map((m) => m.pos)).toEqual(
+          positions.slice(i + 1),
+        );
       }
     }
-    expect(await store.getConversation('g1')).toMatchObject({ lastSeq: 5 });
+    expect(await store.conversations.getConversation('g1')).toMatchObject({ lastSeq: 5 });
 
     // New messages reach the current members only, after the old ones.
-    const [r] = await store.appendMessages([
+    const [r] = await store.messages.appendMessages([
       {
         id: 'mnew',
         conversationId: 'g1',
@@ -122,12 +124,14 @@ describe('sqlite migrations', () => {
     expect([...r.recipients].sort()).toEqual(['ua', 'ub', 'uc']);
     expect(r.prev[r.recipients.indexOf('uc')]).toBe(before.get('uc')?.at(-1));
     for (const u of ['ua', 'ub', 'uc']) {
-      expect((await store.readFeed(u, 0, 100)).messages.map((m) => m.pos)).toEqual([
+      expect((await store.messages.readFeed(u, 0, 100)).messages.map((m) => m.pos)).toEqual([
         ...(before.get(u) ?? []),
         r.message.pos,
       ]);
     }
-    expect((await store.readFeed('ud', 0, 100)).messages.map((m) => m.pos)).toEqual(before.get('ud'));
+    expect((await store.messages.readFeed('ud', 0, 100)).messages.map((m) => m.pos)).toEqual(
+      before.get('ud'),
+    );
     await store.close();
   });
 });

@@ -17,9 +17,9 @@ afterEach(() => {
 async function seed(store: Store) {
   const now = Date.now();
   for (const id of ['ua', 'ub']) {
-    await store.createUser({ id, username: id, displayName: id, passwordHash: 'h', createdAt: now });
+    await store.accounts.createUser({ id, username: id, displayName: id, passwordHash: 'h', createdAt: now });
   }
-  return store.getOrCreateDirect('c_ab', 'ua', 'ub', now);
+  return store.conversations.getOrCreateDirect('c_ab', 'ua', 'ub', now);
 }
 
 const batch = (from: number, n: number) =>
@@ -42,10 +42,10 @@ describe('sqlite WAL', () => {
     let sent = 0;
     let maxWal = 0;
     for (let round = 0; round < 60; round++) {
-      await store.appendMessages(batch(sent + 1, 50));
+      await store.messages.appendMessages(batch(sent + 1, 50));
       sent += 50;
       // Reads through the reader connection see every completed batch.
-      expect((await store.history('c_ab', { limit: 1 })).messages[0]?.seq).toBe(sent);
+      expect((await store.messages.history('c_ab', { limit: 1 })).messages[0]?.seq).toBe(sent);
       maxWal = Math.max(maxWal, statSync(`${path}-wal`).size);
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -56,8 +56,8 @@ describe('sqlite WAL', () => {
 
     // Reopen (threaded, then in-thread): every message, gap-free seqs, counters and cursors.
     const again = await openThreadedSqliteStore({ path });
-    expect(await again.getConversation('c_ab')).toMatchObject({ lastSeq: sent });
-    const [r] = await again.appendMessages(batch(sent + 1, 1));
+    expect(await again.conversations.getConversation('c_ab')).toMatchObject({ lastSeq: sent });
+    const [r] = await again.messages.appendMessages(batch(sent + 1, 1));
     expect(r).toMatchObject({ ok: true, message: { seq: sent + 1 } });
     sent += 1;
     await again.close();
@@ -65,7 +65,7 @@ describe('sqlite WAL', () => {
     let seq = 0;
     let before: number | undefined;
     for (;;) {
-      const page = await plain.history(
+      const page = await plain.messages.history(
         'c_ab',
         before === undefined ? { limit: 500 } : { before, limit: 500 },
       );
@@ -74,8 +74,8 @@ describe('sqlite WAL', () => {
       before = page.messages[page.messages.length - 1]?.seq;
     }
     expect(seq).toBe(sent);
-    expect((await plain.getMember('c_ab', 'ua'))?.readSeq).toBe(sent);
-    expect((await plain.getMember('c_ab', 'ub'))?.readSeq).toBe(sent - 1);
+    expect((await plain.conversations.getMember('c_ab', 'ua'))?.readSeq).toBe(sent);
+    expect((await plain.conversations.getMember('c_ab', 'ub'))?.readSeq).toBe(sent - 1);
     await plain.close();
   });
 
@@ -85,7 +85,13 @@ describe('sqlite WAL', () => {
     const path = join(dir, 'parley.db');
     const store = await openThreadedSqliteStore({ path });
     await seed(store);
-    await store.createUser({ id: 'uc', username: 'uc', displayName: 'uc', passwordHash: 'h', createdAt: 1 });
+    await store.accounts.createUser({
+      id: 'uc',
+      username: 'uc',
+      displayName: 'uc',
+      passwordHash: 'h',
+      createdAt: 1,
+    });
     // Another connection holds the write lock, as the reader and checkpointer connections do
     // for a moment when they catch the WAL-index header mid-update.
     const Database = (await import('better-sqlite3')).default;
@@ -93,8 +99,8 @@ describe('sqlite WAL', () => {
     other.exec('BEGIN IMMEDIATE');
     // Both read before they write: a deferred transaction would fail at once ("database is
     // locked") when it asks for the lock at its first write.
-    const direct = store.getOrCreateDirect('c_ac', 'ua', 'uc', Date.now());
-    const appended = store.appendMessages(batch(1, 3));
+    const direct = store.conversations.getOrCreateDirect('c_ac', 'ua', 'uc', Date.now());
+    const appended = store.messages.appendMessages(batch(1, 3));
     await new Promise((r) => setTimeout(r, 300));
     other.exec('COMMIT');
     other.close();

@@ -9,7 +9,7 @@ import type { Device, Session, UpdateSettingsRequest, User, UserSettings } from 
 import type { Bus } from '../bus/bus.js';
 import { hashToken, newToken, randomId } from '../ids.js';
 import type { Logger } from '../logger.js';
-import type { DeviceRow, DeviceWithUser, Store, UserRow } from '../store/store.js';
+import type { AccountStore, DeviceRow, DeviceWithUser, UserRow } from '../store/store.js';
 import { TurnBatch } from '../turn-batch.js';
 import { cleanName } from '../validate.js';
 import { MemoryLoginThrottle } from './login-throttle.js';
@@ -155,7 +155,7 @@ export class AuthService {
   private readonly log: Logger | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly accounts: AccountStore,
     private readonly hasher: PasswordHasher,
     private readonly bus: Bus,
     cache: AuthCache = new AuthCache(),
@@ -165,7 +165,7 @@ export class AuthService {
     this.throttle = options.throttle ?? new MemoryLoginThrottle();
     this.maxDevicesPerUser = options.maxDevicesPerUser ?? 0;
     this.log = options.log;
-    this.lookups = new TurnBatch((hashes) => store.getDevicesByTokenHashes(hashes));
+    this.lookups = new TurnBatch((hashes) => accounts.getDevicesByTokenHashes(hashes));
     // A device revoked on any server (the bus carries `revoke` to all of them) stops
     // authenticating here at once; when the bus may have lost events, forget everything.
     bus.subscribe((e) => {
@@ -193,7 +193,7 @@ export class AuthService {
       displayName === undefined || displayName.trim() === ''
         ? username
         : cleanName(displayName, 'displayName');
-    if (await this.store.getUserByUsername(username)) throw new ParleyError('username_taken');
+    if (await this.accounts.getUserByUsername(username)) throw new ParleyError('username_taken');
     const user: UserRow = {
       id: randomId('u_'),
       username,
@@ -201,7 +201,7 @@ export class AuthService {
       passwordHash: await this.hasher.hash(password),
       createdAt: Date.now(),
     };
-    await this.store.createUser(user);
+    await this.accounts.createUser(user);
     this.log?.info({ event: 'signup', username, userId: user.id, ip: origin.ip }, 'signup');
     return toUser(user);
   }
@@ -250,7 +250,7 @@ export class AuthService {
       );
       throw new LoginThrottledError(waitMs);
     }
-    const user = USERNAME_PATTERN.test(username) ? await this.store.getUserByUsername(username) : null;
+    const user = USERNAME_PATTERN.test(username) ? await this.accounts.getUserByUsername(username) : null;
     // Counted in code points as at signup: a password of 600 emoji is 1,200 UTF-16 units.
     const tooLong = codePointLength(password) > MAX_PASSWORD_LENGTH;
     let ok: boolean;
@@ -282,7 +282,7 @@ export class AuthService {
     const token = newToken();
     const hash = hashToken(token);
     const gen = this.cache.generation;
-    await this.store.createDevice(device, hash);
+    await this.accounts.createDevice(device, hash);
     // A new device usually connects right away: its first upgrade needs no store read.
     this.cache.set(
       hash,
@@ -315,30 +315,30 @@ export class AuthService {
   }
 
   async me(userId: string): Promise<User> {
-    const u = await this.store.getUserById(userId);
+    const u = await this.accounts.getUserById(userId);
     if (!u) throw new ParleyError('unauthorized');
     return toUser(u);
   }
 
   async getUser(rawUsername: string): Promise<User> {
-    const u = await this.store.getUserByUsername(AuthService.normalizeUsername(rawUsername));
+    const u = await this.accounts.getUserByUsername(AuthService.normalizeUsername(rawUsername));
     if (!u) throw new ParleyError('not_found', 'No such user');
     return toUser(u);
   }
 
   async setDisplayName(userId: string, displayName: string): Promise<User> {
-    await this.store.setDisplayName(userId, cleanName(displayName, 'displayName'));
+    await this.accounts.setDisplayName(userId, cleanName(displayName, 'displayName'));
     return this.me(userId);
   }
 
   async settings(userId: string): Promise<UserSettings> {
-    const u = await this.store.getUserById(userId);
+    const u = await this.accounts.getUserById(userId);
     if (!u) throw new ParleyError('unauthorized');
     return { pushPreview: u.pushPreview !== false };
   }
 
   async updateSettings(userId: string, req: UpdateSettingsRequest): Promise<UserSettings> {
-    if (req.pushPreview !== undefined) await this.store.setPushPreview(userId, req.pushPreview);
+    if (req.pushPreview !== undefined) await this.accounts.setPushPreview(userId, req.pushPreview);
     return this.settings(userId);
   }
 
@@ -348,12 +348,12 @@ export class AuthService {
    * in anywhere to revoke one.
    */
   private async makeRoomForDevice(userId: string, username: string, origin: Origin): Promise<void> {
-    const devices = await this.store.listDevices(userId);
+    const devices = await this.accounts.listDevices(userId);
     const excess = devices.length - this.maxDevicesPerUser + 1;
     if (excess <= 0) return;
     const stale = [...devices].sort((a, b) => a.lastSeenAt - b.lastSeenAt).slice(0, excess);
     for (const d of stale) {
-      if (!(await this.store.revokeDevice(userId, d.id))) continue;
+      if (!(await this.accounts.revokeDevice(userId, d.id))) continue;
       this.cache.invalidateDevices([d.id]);
       this.bus.publish({ type: 'revoke', deviceIds: [d.id] });
       this.log?.info(
@@ -364,7 +364,7 @@ export class AuthService {
   }
 
   async listDevices(ctx: AuthContext): Promise<Device[]> {
-    return (await this.store.listDevices(ctx.userId)).map((d) => toDevice(d, ctx.deviceId));
+    return (await this.accounts.listDevices(ctx.userId)).map((d) => toDevice(d, ctx.deviceId));
   }
 
   /**
@@ -372,7 +372,7 @@ export class AuthService {
    * now, and its push subscriptions are removed with it (no notification reaches it again).
    */
   async revokeDevice(ctx: AuthContext, deviceId: string, origin: Origin = {}): Promise<void> {
-    const revoked = await this.store.revokeDevice(ctx.userId, deviceId);
+    const revoked = await this.accounts.revokeDevice(ctx.userId, deviceId);
     // Whatever the answer (a concurrent revoke may have won), this server forgets the token now.
     this.cache.invalidateDevices([deviceId]);
     if (!revoked) throw new ParleyError('not_found', 'No such device');

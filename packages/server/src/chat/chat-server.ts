@@ -13,8 +13,8 @@ import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
-import type { FeedPage, FeedRead, Store } from '../store/store.js';
-import { TypingService } from '../typing/typing-service.js';
+import type { AccountStore, FeedPage, FeedRead, MessageStore } from '../store/store.js';
+import type { TypingService } from '../typing/typing-service.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { FrameRouter } from './frame-router.js';
@@ -51,7 +51,9 @@ export class ChatServer {
     private readonly config: ServerConfig,
     auth: AuthService,
     messages: MessageService,
-    private readonly store: Store,
+    typing: TypingService,
+    messageStore: MessageStore,
+    private readonly accounts: AccountStore,
     bus: Bus,
     private readonly metrics: Metrics,
     private readonly log: Logger,
@@ -67,13 +69,12 @@ export class ChatServer {
     });
     this.registry = new ConnectionRegistry(bus, metrics);
     this.gate = new UpgradeGate(config, auth, this.registry, log);
-    const typing = new TypingService(store, bus, config.typingTtlMs);
     this.router = new FrameRouter({ messages, receipts, typing, presence, metrics, log }, (conn, since) =>
       this.sync(conn, since),
     );
     this.unsubscribe = bus.subscribe((e) => this.onBusEvent(e));
-    this.heads = new TurnBatch((userIds) => store.feedHeads(userIds));
-    this.feeds = new TurnBatch((reads) => store.readFeeds(reads));
+    this.heads = new TurnBatch((userIds) => messageStore.feedHeads(userIds));
+    this.feeds = new TurnBatch((reads) => messageStore.readFeeds(reads));
     const sweepEvery = Math.max(50, Math.min(config.heartbeatMs, config.heartbeatTimeoutMs / 3));
     this.timers.push(setInterval(() => this.sweep(), sweepEvery).unref());
     this.timers.push(setInterval(() => void this.touchDevices(), TOUCH_INTERVAL_MS).unref());
@@ -285,7 +286,7 @@ export class ChatServer {
     const ids = this.registry.deviceIds();
     if (ids.length === 0) return;
     try {
-      await this.store.touchDevices(ids, Date.now());
+      await this.accounts.touchDevices(ids, Date.now());
     } catch (err) {
       this.log.warn({ err }, 'could not record device activity');
     }

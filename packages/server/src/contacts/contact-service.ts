@@ -4,7 +4,7 @@ import { AuthService, toUser } from '../auth/auth-service.js';
 import type { Bus } from '../bus/bus.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { PresenceService } from '../presence/presence-service.js';
-import type { Store, UserRow } from '../store/store.js';
+import type { AccountStore, ConversationStore, SocialStore, UserRow } from '../store/store.js';
 
 export interface ContactServiceOptions {
   /** After a user declines (or drops) my request, I may ask them again only this much later, ms. Default 86400000. */
@@ -18,7 +18,9 @@ export class ContactService {
   conversations: ConversationService | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly accounts: AccountStore,
+    private readonly social: SocialStore,
+    private readonly conversationStore: ConversationStore,
     private readonly bus: Bus,
     private readonly presence: PresenceService,
     opts: ContactServiceOptions = {},
@@ -29,8 +31,8 @@ export class ContactService {
   async resolve(target: { username?: string; userId?: string }): Promise<UserRow> {
     const u =
       target.userId !== undefined
-        ? await this.store.getUserById(target.userId)
-        : await this.store.getUserByUsername(AuthService.normalizeUsername(target.username ?? ''));
+        ? await this.accounts.getUserById(target.userId)
+        : await this.accounts.getUserByUsername(AuthService.normalizeUsername(target.username ?? ''));
     if (!u) throw new ParleyError('not_found', 'No such user');
     return u;
   }
@@ -46,15 +48,15 @@ export class ContactService {
    */
   async announceUser(user: User): Promise<void> {
     const frame: UserFrame = { type: 'user', user };
-    const userIds = await this.store.relatedUsers(user.id);
+    const userIds = await this.social.relatedUsers(user.id);
     this.bus.publish({ type: 'deliver', userIds, frame: JSON.stringify(frame) });
   }
 
   async list(userId: string): Promise<ContactList> {
-    const rows = await this.store.listContacts(userId);
-    const blockedIds = await this.store.listBlocked(userId);
+    const rows = await this.social.listContacts(userId);
+    const blockedIds = await this.social.listBlocked(userId);
     const users = new Map(
-      (await this.store.getUsersByIds([...rows.map((r) => r.userId), ...blockedIds])).map((u) => [
+      (await this.accounts.getUsersByIds([...rows.map((r) => r.userId), ...blockedIds])).map((u) => [
         u.id,
         toUser(u),
       ]),
@@ -92,34 +94,34 @@ export class ContactService {
   async request(userId: string, target: { username?: string; userId?: string }): Promise<ContactState> {
     const other = await this.resolve(target);
     if (other.id === userId) throw new ParleyError('invalid_field', 'You cannot add yourself');
-    const me = (await this.store.getUserById(userId)) as UserRow;
-    const mine = await this.store.getContactState(userId, other.id);
+    const me = (await this.accounts.getUserById(userId)) as UserRow;
+    const mine = await this.social.getContactState(userId, other.id);
     if (mine === 'accepted' || mine === 'outgoing') return mine;
-    if (await this.store.isBlockedEither(userId, other.id)) {
+    if (await this.social.isBlockedEither(userId, other.id)) {
       // Blocked either way: refuse without telling a blocked requester that they are blocked.
-      if ((await this.store.listBlocked(userId)).includes(other.id)) throw new ParleyError('blocked');
+      if ((await this.social.listBlocked(userId)).includes(other.id)) throw new ParleyError('blocked');
       return 'outgoing';
     }
     if (mine === 'incoming') return this.accept(userId, other.id);
-    const declined = await this.store.declinedAt(other.id, userId);
+    const declined = await this.social.declinedAt(other.id, userId);
     const wait = declined === null ? 0 : declined + this.cooldownMs - Date.now();
     if (wait > 0) {
       throw new ParleyError('rate_limited', 'You can ask this user again later', {
         retryAfter: Math.ceil(wait / 1000),
       });
     }
-    await this.store.setContactPair(userId, 'outgoing', other.id, 'incoming', Date.now());
+    await this.social.setContactPair(userId, 'outgoing', other.id, 'incoming', Date.now());
     this.notify(other.id, me, 'incoming');
     this.notify(userId, other, 'outgoing');
     return 'outgoing';
   }
 
   async accept(userId: string, otherId: string): Promise<ContactState> {
-    if ((await this.store.getContactState(userId, otherId)) !== 'incoming') {
+    if ((await this.social.getContactState(userId, otherId)) !== 'incoming') {
       throw new ParleyError('not_found', 'No such contact request');
     }
-    await this.store.setContactPair(userId, 'accepted', otherId, 'accepted', Date.now());
-    const [me, other] = [await this.store.getUserById(userId), await this.store.getUserById(otherId)];
+    await this.social.setContactPair(userId, 'accepted', otherId, 'accepted', Date.now());
+    const [me, other] = [await this.accounts.getUserById(userId), await this.accounts.getUserById(otherId)];
     if (me && other) {
       this.notify(otherId, me, 'accepted');
       this.notify(userId, other, 'accepted');
@@ -130,24 +132,24 @@ export class ContactService {
   }
 
   async decline(userId: string, otherId: string): Promise<ContactState> {
-    if ((await this.store.getContactState(userId, otherId)) !== 'incoming') {
+    if ((await this.social.getContactState(userId, otherId)) !== 'incoming') {
       throw new ParleyError('not_found', 'No such contact request');
     }
-    await this.store.setContactPair(userId, 'none', otherId, 'none', Date.now());
-    await this.store.recordDecline(userId, otherId, Date.now());
-    const other = await this.store.getUserById(otherId);
+    await this.social.setContactPair(userId, 'none', otherId, 'none', Date.now());
+    await this.social.recordDecline(userId, otherId, Date.now());
+    const other = await this.accounts.getUserById(otherId);
     if (other) this.notify(userId, other, 'none');
     return 'none';
   }
 
   /** Remove a contact or cancel my request (both sides lose the relation). */
   async remove(userId: string, otherId: string): Promise<ContactState> {
-    const state = await this.store.getContactState(userId, otherId);
+    const state = await this.social.getContactState(userId, otherId);
     if (state === 'none') throw new ParleyError('not_found', 'No such contact');
-    await this.store.setContactPair(userId, 'none', otherId, 'none', Date.now());
+    await this.social.setContactPair(userId, 'none', otherId, 'none', Date.now());
     // Dropping their request is declining it.
-    if (state === 'incoming') await this.store.recordDecline(userId, otherId, Date.now());
-    const [me, other] = [await this.store.getUserById(userId), await this.store.getUserById(otherId)];
+    if (state === 'incoming') await this.social.recordDecline(userId, otherId, Date.now());
+    const [me, other] = [await this.accounts.getUserById(userId), await this.accounts.getUserById(otherId)];
     if (other) this.notify(userId, other, 'none');
     if (me && state !== 'incoming') this.notify(otherId, me, 'none');
     if (state === 'accepted') {
@@ -162,13 +164,13 @@ export class ContactService {
   async block(userId: string, target: { username?: string; userId?: string }): Promise<void> {
     const other = await this.resolve(target);
     if (other.id === userId) throw new ParleyError('invalid_field', 'You cannot block yourself');
-    if ((await this.store.getContactState(userId, other.id)) !== 'none') {
-      await this.store.setContactPair(userId, 'none', other.id, 'none', Date.now());
+    if ((await this.social.getContactState(userId, other.id)) !== 'none') {
+      await this.social.setContactPair(userId, 'none', other.id, 'none', Date.now());
       this.notify(userId, other, 'none');
     }
-    await this.store.block(userId, other.id, Date.now());
+    await this.social.block(userId, other.id, Date.now());
     // Their message request to me goes from my list with them.
-    const direct = await this.store.findDirect(userId, other.id);
+    const direct = await this.conversationStore.findDirect(userId, other.id);
     if (direct && this.conversations) await this.conversations.dismissRequest(userId, direct.id);
     // The blocked user now sees me as they would a stranger: offline, no last seen; and my
     // devices stop showing theirs.
@@ -179,9 +181,9 @@ export class ContactService {
   }
 
   async unblock(userId: string, otherId: string): Promise<void> {
-    if (!(await this.store.listBlocked(userId)).includes(otherId))
+    if (!(await this.social.listBlocked(userId)).includes(otherId))
       throw new ParleyError('not_found', 'Not blocked');
-    await this.store.unblock(userId, otherId);
+    await this.social.unblock(userId, otherId);
     // Each side sees the other's presence again if they share a conversation or are contacts.
     await this.presence.sendTo(userId, otherId);
     await this.presence.sendTo(otherId, userId);

@@ -4,7 +4,15 @@ import type { Bus } from '../bus/bus.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import { randomId } from '../ids.js';
 import { FOREVER } from '../store/store.js';
-import type { ConversationSummaryRow, LeftRow, Store, UserRow } from '../store/store.js';
+import type {
+  AccountStore,
+  ConversationStore,
+  ConversationSummaryRow,
+  LeftRow,
+  MessageStore,
+  SocialStore,
+  UserRow,
+} from '../store/store.js';
 import { AuthService, toUser } from '../auth/auth-service.js';
 import { cleanName } from '../validate.js';
 
@@ -35,7 +43,10 @@ export class ConversationService {
   private readonly plain = new Set<string>();
 
   constructor(
-    private readonly store: Store,
+    private readonly conversations: ConversationStore,
+    private readonly accounts: AccountStore,
+    private readonly messages: MessageStore,
+    private readonly social: SocialStore,
     private readonly bus: Bus,
     opts: ConversationServiceOptions = {},
   ) {
@@ -47,7 +58,7 @@ export class ConversationService {
   private async checkQuota(userId: string): Promise<void> {
     if (this.maxNewPerHour <= 0) return;
     const now = Date.now();
-    const times = await this.store.createdSince(userId, now - HOUR_MS, this.maxNewPerHour);
+    const times = await this.conversations.createdSince(userId, now - HOUR_MS, this.maxNewPerHour);
     if (times.length < this.maxNewPerHour) return;
     // A slot frees when the oldest creation of the hour leaves it.
     const retryAfter = Math.max(1, Math.ceil(((times[0] ?? now) + HOUR_MS - now) / 1000));
@@ -67,8 +78,8 @@ export class ConversationService {
     if (others.length === 0) return;
     // Two reads for a whole group of up to 100, not two per member.
     const [privacy, [contacts]] = await Promise.all([
-      this.store.getPrivacies(others.map((u) => u.id)),
-      this.store.acceptedContacts([adderId]),
+      this.accounts.getPrivacies(others.map((u) => u.id)),
+      this.social.acceptedContacts([adderId]),
     ]);
     const mine = new Set(contacts);
     const refused = others
@@ -84,14 +95,14 @@ export class ConversationService {
 
   /** Throws `not_found` unless the user is a member; returns the membership. */
   async requireMember(conversationId: string, userId: string) {
-    const m = await this.store.getMember(conversationId, userId);
+    const m = await this.conversations.getMember(conversationId, userId);
     if (!m) throw new ParleyError('not_found', 'No such conversation');
     return m;
   }
 
   private async requireAdminOfGroup(conversationId: string, userId: string) {
     const m = await this.requireMember(conversationId, userId);
-    const c = await this.store.getConversation(conversationId);
+    const c = await this.conversations.getConversation(conversationId);
     if (!c) throw new ParleyError('not_found', 'No such conversation');
     if (c.kind !== 'group') throw new ParleyError('not_group');
     if (m.role !== 'admin') throw new ParleyError('forbidden');
@@ -102,7 +113,7 @@ export class ConversationService {
     const unique = [...new Set(usernames.map(AuthService.normalizeUsername))];
     const users: UserRow[] = [];
     for (const name of unique) {
-      const u = await this.store.getUserByUsername(name);
+      const u = await this.accounts.getUserByUsername(name);
       if (!u) throw new ParleyError('not_found', `No such user: ${name.slice(0, 32)}`);
       users.push(u);
     }
@@ -128,13 +139,13 @@ export class ConversationService {
       conv.mutedUntil = row.mutedUntil >= FOREVER ? null : row.mutedUntil;
     }
     if (row.kind === 'group' && row.lastMessage !== null) {
-      const sender = await this.store.getUserById(row.lastMessage.senderId);
+      const sender = await this.accounts.getUserById(row.lastMessage.senderId);
       if (sender) conv.lastSender = toUser(sender);
     }
     if (row.kind === 'direct') {
       conv.peerDeliveredSeq = row.peerDeliveredSeq ?? 0;
       conv.peerReadSeq = row.peerReadSeq ?? 0;
-      const peer = await this.store.getUserById(row.peerId ?? userId);
+      const peer = await this.accounts.getUserById(row.peerId ?? userId);
       if (peer) {
         conv.peer = toUser(peer);
         conv.name = peer.displayName;
@@ -145,11 +156,11 @@ export class ConversationService {
 
   /** A group I left, as it was when I left: name, last message and seq of that moment. */
   private async leftConversation(left: LeftRow): Promise<Conversation | null> {
-    const c = await this.store.getConversation(left.conversationId);
+    const c = await this.conversations.getConversation(left.conversationId);
     if (!c) return null;
-    const [last] = (await this.store.history(c.id, { before: left.leftSeq + 1, limit: 1 })).messages;
-    const by = left.leftBy === null ? null : await this.store.getUserById(left.leftBy);
-    const sender = last ? await this.store.getUserById(last.senderId) : null;
+    const [last] = (await this.messages.history(c.id, { before: left.leftSeq + 1, limit: 1 })).messages;
+    const by = left.leftBy === null ? null : await this.accounts.getUserById(left.leftBy);
+    const sender = last ? await this.accounts.getUserById(last.senderId) : null;
     return {
       id: c.id,
       kind: c.kind,
@@ -160,7 +171,7 @@ export class ConversationService {
       lastMessage: last ?? null,
       unread: 0,
       readSeq: left.leftSeq,
-      memberCount: (await this.store.listMembers(c.id)).length,
+      memberCount: (await this.conversations.listMembers(c.id)).length,
       role: 'member',
       left: { at: left.leftAt, seq: left.leftSeq, by: by ? toUser(by) : null },
       ...(sender ? { lastSender: toUser(sender) } : {}),
@@ -168,9 +179,9 @@ export class ConversationService {
   }
 
   async get(conversationId: string, userId: string): Promise<Conversation> {
-    const row = await this.store.getConversationSummary(conversationId, userId);
+    const row = await this.conversations.getConversationSummary(conversationId, userId);
     if (row) return this.toConversation(row, userId);
-    const left = await this.store.getLeft(conversationId, userId);
+    const left = await this.conversations.getLeft(conversationId, userId);
     const conv = left && (await this.leftConversation(left));
     if (!conv) throw new ParleyError('not_found', 'No such conversation');
     return conv;
@@ -178,9 +189,11 @@ export class ConversationService {
 
   /** My conversations, groups I left included (until I delete them), latest activity first. */
   async list(userId: string, limit: number): Promise<Conversation[]> {
-    const rows = await this.store.listConversations(userId, limit);
+    const rows = await this.conversations.listConversations(userId, limit);
     const current = await Promise.all(rows.map((r) => this.toConversation(r, userId)));
-    const left = await Promise.all((await this.store.listLeft(userId)).map((l) => this.leftConversation(l)));
+    const left = await Promise.all(
+      (await this.conversations.listLeft(userId)).map((l) => this.leftConversation(l)),
+    );
     const all = [...current, ...left.filter((c): c is Conversation => c !== null)];
     if (all.length === current.length) return current;
     all.sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -196,18 +209,18 @@ export class ConversationService {
     userId: string,
     opts: { before?: number; after?: number; limit: number },
   ): Promise<string | null> {
-    const left = await this.store.getLeft(conversationId, userId);
+    const left = await this.conversations.getLeft(conversationId, userId);
     if (!left) return null;
     const end = left.leftSeq;
     if (opts.after !== undefined) {
-      const page = await this.store.history(conversationId, { after: opts.after, limit: opts.limit });
+      const page = await this.messages.history(conversationId, { after: opts.after, limit: opts.limit });
       const messages = page.messages.filter((m) => m.seq <= end);
       // Seqs have no gaps: more exist exactly when this page stops before the end.
       const lastSeq = messages[messages.length - 1]?.seq ?? Math.max(opts.after, end);
       return JSON.stringify({ messages, hasMore: lastSeq < end });
     }
     const before = Math.min(opts.before ?? Number.MAX_SAFE_INTEGER, end + 1);
-    return JSON.stringify(await this.store.history(conversationId, { before, limit: opts.limit }));
+    return JSON.stringify(await this.messages.history(conversationId, { before, limit: opts.limit }));
   }
 
   /**
@@ -216,8 +229,8 @@ export class ConversationService {
    * `still_member` for a conversation I am in, `not_found` for one I never was in.
    */
   async deleteLeft(userId: string, conversationId: string): Promise<void> {
-    if (!(await this.store.deleteLeft(conversationId, userId))) {
-      const m = await this.store.getMember(conversationId, userId);
+    if (!(await this.conversations.deleteLeft(conversationId, userId))) {
+      const m = await this.conversations.getMember(conversationId, userId);
       if (m?.request) await this.dismissRequest(userId, conversationId);
       else if (m) throw new ParleyError('still_member');
       else throw new ParleyError('not_found', 'No such conversation');
@@ -228,7 +241,7 @@ export class ConversationService {
 
   /** Take a request out of my list (delete, or block its sender): my devices hear `conversation_removed`. */
   async dismissRequest(userId: string, conversationId: string): Promise<void> {
-    if (await this.store.dismissRequest(conversationId, userId)) {
+    if (await this.conversations.dismissRequest(conversationId, userId)) {
       this.publish([userId], { type: 'conversation_removed', conversationId });
     }
   }
@@ -238,15 +251,15 @@ export class ConversationService {
    * and each side sees the other's presence. Throws `not_found` when it is not my request.
    */
   async acceptRequest(userId: string, conversationId: string): Promise<Conversation> {
-    const m = await this.store.getMember(conversationId, userId);
+    const m = await this.conversations.getMember(conversationId, userId);
     if (!m) throw new ParleyError('not_found', 'No such conversation');
     if (m.request) await this.accepted(userId, conversationId);
     return this.get(conversationId, userId);
   }
 
   private async accepted(userId: string, conversationId: string): Promise<void> {
-    if (!(await this.store.acceptRequest(conversationId, userId))) return;
-    const members = await this.store.listMembers(conversationId);
+    if (!(await this.conversations.acceptRequest(conversationId, userId))) return;
+    const members = await this.conversations.listMembers(conversationId);
     await this.announce(
       conversationId,
       members.map((x) => x.userId),
@@ -264,7 +277,7 @@ export class ConversationService {
    */
   async replied(userId: string, conversationId: string, memberCount: number): Promise<void> {
     if (memberCount !== 2 || this.plain.has(conversationId)) return;
-    const members = await this.store.listMembers(conversationId);
+    const members = await this.conversations.listMembers(conversationId);
     if (members.some((x) => x.userId === userId && x.request)) {
       await this.accepted(userId, conversationId);
     } else if (!members.some((x) => x.request)) {
@@ -276,26 +289,27 @@ export class ConversationService {
   async direct(userId: string, other: { username?: string; userId?: string }): Promise<Conversation> {
     const peer =
       other.userId !== undefined
-        ? await this.store.getUserById(other.userId)
-        : await this.store.getUserByUsername(AuthService.normalizeUsername(other.username ?? ''));
+        ? await this.accounts.getUserById(other.userId)
+        : await this.accounts.getUserByUsername(AuthService.normalizeUsername(other.username ?? ''));
     if (!peer) throw new ParleyError('not_found', 'No such user');
-    if (await this.store.isBlockedEither(userId, peer.id)) throw new ParleyError('blocked');
-    const existing = await this.store.findDirect(userId, peer.id);
+    if (await this.social.isBlockedEither(userId, peer.id)) throw new ParleyError('blocked');
+    const existing = await this.conversations.findDirect(userId, peer.id);
     let request = false;
     if (existing) {
       // Opening a chat with the sender of my request is consent, as a reply is.
-      if ((await this.store.getMember(existing.id, userId))?.request)
+      if ((await this.conversations.getMember(existing.id, userId))?.request)
         await this.accepted(userId, existing.id);
     } else if (peer.id !== userId) {
-      const contacts = (await this.store.getContactState(peer.id, userId)) === 'accepted';
-      const { directMessages } = await this.store.getPrivacy(peer.id);
+      const contacts = (await this.social.getContactState(peer.id, userId)) === 'accepted';
+      const { directMessages } = await this.accounts.getPrivacy(peer.id);
       // Answered as an unknown user would be: the refusal tells no more than a not-found.
       if (directMessages === 'contacts' && !contacts) throw new ParleyError('not_found', 'No such user');
       await this.checkQuota(userId);
       request = directMessages === 'requests' && !contacts;
     } else await this.checkQuota(userId);
     const conv =
-      existing ?? (await this.store.getOrCreateDirect(randomId('c_'), userId, peer.id, Date.now(), request));
+      existing ??
+      (await this.conversations.getOrCreateDirect(randomId('c_'), userId, peer.id, Date.now(), request));
     // Tell every device of both sides about a conversation that is new to them (a request
     // reaches its recipient with its first message).
     if (conv.lastSeq === 0) await this.announce(conv.id, peer.id === userId ? [userId] : [userId, peer.id]);
@@ -314,7 +328,7 @@ export class ConversationService {
     );
     await this.refuseNonContacts(userId, users);
     await this.checkQuota(userId);
-    const conv = await this.store.createGroup(
+    const conv = await this.conversations.createGroup(
       randomId('c_'),
       name,
       userId,
@@ -327,15 +341,17 @@ export class ConversationService {
 
   async rename(userId: string, conversationId: string, rawName: string): Promise<Conversation> {
     await this.requireAdminOfGroup(conversationId, userId);
-    await this.store.renameGroup(conversationId, cleanName(rawName, 'name'));
+    await this.conversations.renameGroup(conversationId, cleanName(rawName, 'name'));
     await this.announceToAll(conversationId);
     return this.get(conversationId, userId);
   }
 
   async members(userId: string, conversationId: string): Promise<Member[]> {
     await this.requireMember(conversationId, userId);
-    const rows = await this.store.listMembers(conversationId);
-    const users = new Map((await this.store.getUsersByIds(rows.map((r) => r.userId))).map((u) => [u.id, u]));
+    const rows = await this.conversations.listMembers(conversationId);
+    const users = new Map(
+      (await this.accounts.getUsersByIds(rows.map((r) => r.userId))).map((u) => [u.id, u]),
+    );
     return rows.map((r) => {
       const u = users.get(r.userId);
       return {
@@ -358,12 +374,12 @@ export class ConversationService {
       users.map((u) => u.id),
     );
     // Members already in the group are ignored, as the add ignores them.
-    const current = new Set((await this.store.listMembers(conversationId)).map((m) => m.userId));
+    const current = new Set((await this.conversations.listMembers(conversationId)).map((m) => m.userId));
     await this.refuseNonContacts(
       userId,
       users.filter((u) => !current.has(u.id)),
     );
-    await this.store.addMembers(
+    await this.conversations.addMembers(
       conversationId,
       users.map((u) => u.id),
       this.maxMembers,
@@ -377,22 +393,22 @@ export class ConversationService {
   async removeMember(userId: string, conversationId: string, targetId: string): Promise<void> {
     if (targetId === userId) {
       const me = await this.requireMember(conversationId, userId);
-      const c = await this.store.getConversation(conversationId);
+      const c = await this.conversations.getConversation(conversationId);
       if (!c || c.kind !== 'group') throw new ParleyError('not_group');
-      await this.store.removeMember(conversationId, userId, { by: null, at: Date.now() });
-      const rest = await this.store.listMembers(conversationId);
+      await this.conversations.removeMember(conversationId, userId, { by: null, at: Date.now() });
+      const rest = await this.conversations.listMembers(conversationId);
       // The last admin leaving hands the group to the longest-standing member.
       if (me.role === 'admin' && rest.length > 0 && !rest.some((m) => m.role === 'admin')) {
-        await this.store.setRole(conversationId, (rest[0] as { userId: string }).userId, 'admin');
+        await this.conversations.setRole(conversationId, (rest[0] as { userId: string }).userId, 'admin');
       }
     } else {
       await this.requireAdminOfGroup(conversationId, userId);
-      if (!(await this.store.getMember(conversationId, targetId)))
+      if (!(await this.conversations.getMember(conversationId, targetId)))
         throw new ParleyError('not_found', 'Not a member');
-      await this.store.removeMember(conversationId, targetId, { by: userId, at: Date.now() });
+      await this.conversations.removeMember(conversationId, targetId, { by: userId, at: Date.now() });
     }
     // The group stays in the former member's list, read-only (Conversation.left).
-    const left = await this.store.getLeft(conversationId, targetId);
+    const left = await this.conversations.getLeft(conversationId, targetId);
     const conv = left && (await this.leftConversation(left));
     if (conv) this.publish([targetId], { type: 'conversation', conversation: conv });
     await this.announceToAll(conversationId);
@@ -400,9 +416,9 @@ export class ConversationService {
 
   async promote(userId: string, conversationId: string, targetId: string): Promise<Member[]> {
     await this.requireAdminOfGroup(conversationId, userId);
-    if (!(await this.store.getMember(conversationId, targetId)))
+    if (!(await this.conversations.getMember(conversationId, targetId)))
       throw new ParleyError('not_found', 'Not a member');
-    await this.store.setRole(conversationId, targetId, 'admin');
+    await this.conversations.setRole(conversationId, targetId, 'admin');
     await this.announceToAll(conversationId);
     return this.members(userId, conversationId);
   }
@@ -413,7 +429,7 @@ export class ConversationService {
    */
   async mute(userId: string, conversationId: string, until: number | null): Promise<Conversation> {
     const stored = until === null ? FOREVER : until <= Date.now() ? null : Math.min(until, FOREVER);
-    if (!(await this.store.setMute(conversationId, userId, stored)))
+    if (!(await this.conversations.setMute(conversationId, userId, stored)))
       throw new ParleyError('not_found', 'No such conversation');
     await this.announce(conversationId, [userId]);
     return this.get(conversationId, userId);
@@ -421,7 +437,7 @@ export class ConversationService {
 
   /** Nobody can be put in a group by someone they blocked (or who blocked them). */
   private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {
-    if ((await this.store.blockedAmong(userId, others)).length > 0) throw new ParleyError('blocked');
+    if ((await this.social.blockedAmong(userId, others)).length > 0) throw new ParleyError('blocked');
   }
 
   private publish(userIds: readonly string[], frame: ServerFrame): void {
@@ -431,13 +447,13 @@ export class ConversationService {
   /** Send each user's own view of the conversation to their devices. */
   private async announce(conversationId: string, userIds: readonly string[]): Promise<void> {
     for (const u of userIds) {
-      const row = await this.store.getConversationSummary(conversationId, u);
+      const row = await this.conversations.getConversationSummary(conversationId, u);
       if (row) this.publish([u], { type: 'conversation', conversation: await this.toConversation(row, u) });
     }
   }
 
   private async announceToAll(conversationId: string): Promise<void> {
-    const members = await this.store.listMembers(conversationId);
+    const members = await this.conversations.listMembers(conversationId);
     await this.announce(
       conversationId,
       members.map((m) => m.userId),

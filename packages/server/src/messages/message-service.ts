@@ -20,7 +20,7 @@ import { ulid } from '../ids.js';
 import { KeyedBuckets } from '../rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { AppendResult, NewMessage, Store } from '../store/store.js';
+import type { AppendResult, ConversationStore, MessageStore, NewMessage } from '../store/store.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { PushService } from '../push/push-service.js';
@@ -35,10 +35,10 @@ export interface MessageServiceOptions {
   /** Most sends committed in one transaction. Default 512. */
   maxBatch?: number;
   /**
-   * Batches handed to the store before the first of them is committed. Default 2 where the
-   * store commits appends in call order (`capabilities.orderedAppends`): the store starts on
-   * the next batch while this thread fans out the last one. Otherwise 1, so that one
-   * client's sends are never committed out of order.
+   * Batches handed to the store before the first of them is committed. Default 1, so that one
+   * client's sends are never committed out of order. The app gives 2 where the store commits
+   * appends in call order (`capabilities.orderedAppends`): the store starts on the next batch
+   * while this thread fans out the last one.
    */
   maxInFlight?: number;
   /**
@@ -127,7 +127,8 @@ export class MessageService {
   push: PushService | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly messages: MessageStore,
+    private readonly conversationStore: ConversationStore,
     private readonly bus: Bus,
     private readonly conversations: ConversationService,
     private readonly metrics: Metrics,
@@ -135,7 +136,7 @@ export class MessageService {
     opts: MessageServiceOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 512;
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? (store.capabilities.orderedAppends ? 2 : 1));
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.maxPageBytes = Math.max(1, opts.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
     this.sendsPerUser = new KeyedBuckets(opts.sendRatePerSec ?? Infinity, opts.sendBurst ?? Infinity);
     this.bytesPerUser = new KeyedBuckets(opts.sendBytesPerSec ?? Infinity, opts.sendBytesBurst ?? Infinity);
@@ -199,7 +200,7 @@ export class MessageService {
     const end = this.metrics.storeWrite.startTimer();
     let results: AppendResult[];
     try {
-      results = await this.store.appendMessages(batch.map((p) => p.msg));
+      results = await this.messages.appendMessages(batch.map((p) => p.msg));
     } catch (err) {
       end();
       this.log.error({ err }, 'store write failed');
@@ -285,7 +286,7 @@ export class MessageService {
       if (forwards) opts.after = at;
       else if (at !== undefined) opts.before = at;
       const json =
-        (await this.store.historyJson(conversationId, userId, opts)) ??
+        (await this.messages.historyJson(conversationId, userId, opts)) ??
         (await this.conversations.leftHistoryJson(conversationId, userId, opts));
       if (json === null) throw new ParleyError('not_found', 'No such conversation');
       // The common page: one read that fits, passed on as the store wrote it.
@@ -321,7 +322,7 @@ export class MessageService {
     const n = Math.min(Math.max(limit ?? MAX_SYNC_PAGE, 1), MAX_SYNC_PAGE);
     let from = since;
     const read = (k: number) =>
-      this.store.readFeed(
+      this.messages.readFeed(
         userId,
         from,
         nextReadSize(k, 0, 0, this.maxPageBytes, FEED_FIRST_READ_ROWS, FEED_MOST_READ_ROWS),
@@ -331,7 +332,7 @@ export class MessageService {
       // Answering `since` itself skips nothing committed after the page was read (answering a
       // head read later could). Past the head, read again from the head: it was read first,
       // so whatever is committed meanwhile is above it.
-      const head = await this.store.feedHead(userId);
+      const head = await this.messages.feedHead(userId);
       if (since > head) {
         from = head;
         page = await read(n);
@@ -363,14 +364,14 @@ export class MessageService {
         FEED_FIRST_READ_ROWS,
         FEED_MOST_READ_ROWS,
       );
-      page = await this.store.readFeed(userId, from, k);
+      page = await this.messages.readFeed(userId, from, k);
     }
   }
 
   /** Move my read cursor; my other devices hear of it now, the members with the next receipts batch. */
   async markRead(userId: string, conversationId: string, seq: number): Promise<number> {
     const member = await this.conversations.requireMember(conversationId, userId);
-    const newSeq = await this.store.setReadSeq(conversationId, userId, seq);
+    const newSeq = await this.messages.setReadSeq(conversationId, userId, seq);
     if (newSeq > member.readSeq) {
       const frame: ReadCursorFrame = { type: 'read', conversationId, userId, seq: newSeq };
       this.bus.publish({ type: 'deliver', userIds: [userId], frame: JSON.stringify(frame) });
@@ -387,9 +388,9 @@ export class MessageService {
   /** Who has message `seq` delivered and read (the sender excluded). */
   async whoHas(userId: string, conversationId: string, seq: number): Promise<MessageReceipts> {
     await this.conversations.requireMember(conversationId, userId);
-    const [message] = (await this.store.history(conversationId, { after: seq - 1, limit: 1 })).messages;
+    const [message] = (await this.messages.history(conversationId, { after: seq - 1, limit: 1 })).messages;
     if (!message || message.seq !== seq) throw new ParleyError('not_found', 'No such message');
-    const members = (await this.store.listMembers(conversationId)).filter(
+    const members = (await this.conversationStore.listMembers(conversationId)).filter(
       (m) => m.userId !== message.senderId,
     );
     return {

@@ -2,7 +2,7 @@ import { MAX_PRESENCE_IDS, ParleyError } from '@parley/protocol';
 import type { Presence, PresenceFrame, PrivacySettings } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
-import type { Store } from '../store/store.js';
+import type { AccountStore, SocialStore } from '../store/store.js';
 import { TurnBatch } from '../turn-batch.js';
 import type { PresenceTracker } from './presence.js';
 import { presenceChangeFor, presenceFor, unknownPresence } from './presence-policy.js';
@@ -34,7 +34,8 @@ export class PresenceService {
 
   constructor(
     private readonly tracker: PresenceTracker,
-    private readonly store: Store,
+    private readonly accounts: AccountStore,
+    private readonly social: SocialStore,
     private readonly bus: Bus,
     private readonly log: Logger,
     /** How often last-active times are written, in ms: at most one write per user per interval. */
@@ -52,9 +53,9 @@ export class PresenceService {
 
   private async lookUpAudiences(userIds: string[]): Promise<Audience[]> {
     const [viewers, contacts, privacy] = await Promise.all([
-      this.store.presenceAudiences(userIds),
-      this.store.acceptedContacts(userIds),
-      this.store.getPrivacies(userIds),
+      this.social.presenceAudiences(userIds),
+      this.social.acceptedContacts(userIds),
+      this.accounts.getPrivacies(userIds),
     ]);
     return userIds.map((_, i) => ({
       viewers: viewers[i] ?? [],
@@ -124,7 +125,7 @@ export class PresenceService {
     const live = await this.tracker.states(userIds);
     const missing = userIds.filter((id) => !live.has(id));
     const out = new Map<string, Presence>();
-    for (const u of await this.store.getUsersByIds(missing)) {
+    for (const u of await this.accounts.getUsersByIds(missing)) {
       out.set(u.id, { userId: u.id, online: false, lastActiveAt: u.lastActiveAt ?? null });
     }
     for (const [id, s] of live) out.set(id, { userId: id, online: s.online, lastActiveAt: s.lastActiveAt });
@@ -135,11 +136,11 @@ export class PresenceService {
   async get(viewerId: string, userIds: readonly string[]): Promise<Presence[]> {
     const unique = [...new Set(userIds)];
     if (unique.length > MAX_PRESENCE_IDS) throw new ParleyError('too_many_ids');
-    const visible = await this.store.visibleTo(viewerId, unique);
+    const visible = await this.social.visibleTo(viewerId, unique);
     if (visible.length === 0) return [];
     const [privacy, [contacts], current] = await Promise.all([
-      this.store.getPrivacies(visible),
-      this.store.acceptedContacts([viewerId]),
+      this.accounts.getPrivacies(visible),
+      this.social.acceptedContacts([viewerId]),
       this.current(visible),
     ]);
     const mine = new Set(contacts);
@@ -156,7 +157,7 @@ export class PresenceService {
 
   /** The user's privacy settings. */
   privacy(userId: string): Promise<PrivacySettings> {
-    return this.store.getPrivacy(userId);
+    return this.accounts.getPrivacy(userId);
   }
 
   /**
@@ -165,11 +166,11 @@ export class PresenceService {
    * (offline, no last seen, for those who lost sight of it).
    */
   async setPrivacy(userId: string, patch: Partial<PrivacySettings>): Promise<PrivacySettings> {
-    const privacy = await this.store.setPrivacy(userId, patch);
+    const privacy = await this.accounts.setPrivacy(userId, patch);
     if (patch.online === undefined && patch.lastSeen === undefined) return privacy;
     const [[viewers], [contacts], current] = await Promise.all([
-      this.store.presenceAudiences([userId]),
-      this.store.acceptedContacts([userId]),
+      this.social.presenceAudiences([userId]),
+      this.social.acceptedContacts([userId]),
       this.current([userId]),
     ]);
     const p = current.get(userId) ?? unknownPresence(userId);
@@ -183,7 +184,7 @@ export class PresenceService {
     const dirty = this.tracker.takeDirty();
     if (dirty.length === 0) return;
     try {
-      await this.store.setLastActive(dirty);
+      await this.accounts.setLastActive(dirty);
     } catch (err) {
       this.log.warn({ err }, 'could not persist last-active times');
     }

@@ -21,7 +21,14 @@ import { randomId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
-import type { NewPushJob, PushJobRow, PushSubscriptionRow, Store } from '../store/store.js';
+import type {
+  AccountStore,
+  ConversationStore,
+  NewPushJob,
+  PushJobRow,
+  PushQueueStore,
+  PushSubscriptionRow,
+} from '../store/store.js';
 import { APNS_TOKEN } from './apns/apns-provider.js';
 import { FCM_TOKEN } from './fcm/fcm-provider.js';
 import { buildPayload, toPushMessage } from './payload.js';
@@ -114,7 +121,9 @@ export class PushService {
   private readonly perDestination = new Map<string, number>();
 
   constructor(
-    private readonly store: Store,
+    private readonly queue: PushQueueStore,
+    private readonly accounts: AccountStore,
+    private readonly conversations: ConversationStore,
     private readonly presence: PresenceTracker,
     providers: readonly PushProvider[],
     private readonly metrics: Metrics,
@@ -178,7 +187,7 @@ export class PushService {
       }
     }
     if (!this.providers.has(req.kind)) throw new ParleyError('push_not_configured');
-    const saved = await this.store.savePushSubscription(row);
+    const saved = await this.queue.savePushSubscription(row);
     await this.keepNewest(ctx.userId, ctx.deviceId, saved.id);
     return toInfo(saved);
   }
@@ -191,7 +200,7 @@ export class PushService {
    */
   private async keepNewest(userId: string, deviceId: string, keep: string): Promise<void> {
     // Oldest first.
-    const all = await this.store.listPushSubscriptions(userId);
+    const all = await this.queue.listPushSubscriptions(userId);
     const extra = (list: PushSubscriptionRow[], max: number) =>
       list.filter((s) => s.id !== keep).slice(0, Math.max(0, list.length - max));
     const gone = new Set(
@@ -205,16 +214,16 @@ export class PushService {
       this.maxPerUser,
     ))
       gone.add(s.id);
-    for (const id of gone) await this.store.deletePushSubscription(id, userId);
+    for (const id of gone) await this.queue.deletePushSubscription(id, userId);
     if (gone.size > 0) this.log.debug({ userId, removed: gone.size }, 'push: oldest subscriptions replaced');
   }
 
   async list(userId: string): Promise<PushSubscriptionInfo[]> {
-    return (await this.store.listPushSubscriptions(userId)).map(toInfo);
+    return (await this.queue.listPushSubscriptions(userId)).map(toInfo);
   }
 
   async unregister(userId: string, id: string): Promise<void> {
-    if (!(await this.store.deletePushSubscription(id, userId)))
+    if (!(await this.queue.deletePushSubscription(id, userId)))
       throw new ParleyError('not_found', 'No such subscription');
   }
 
@@ -268,7 +277,7 @@ export class PushService {
       .filter(([, u]) => u.size > 0)
       .map(([c, u]) => ({ conversationId: c, userIds: [...u] }));
     if (entries.length === 0) return 0;
-    let targets = await this.store.pushTargets(entries, now);
+    let targets = await this.queue.pushTargets(entries, now);
     if (targets.length === 0) return 0;
 
     if (this.idleMs > 0) {
@@ -292,14 +301,14 @@ export class PushService {
       else byConversation.set(t.conversationId, [t]);
     }
     const senders = new Map(
-      (await this.store.getUsersByIds([...new Set(batch.map((b) => b.message.senderId))])).map((u) => [
+      (await this.accounts.getUsersByIds([...new Set(batch.map((b) => b.message.senderId))])).map((u) => [
         u.id,
         u.displayName,
       ]),
     );
     const conversations = new Map<string, { kind: 'direct' | 'group'; name: string }>();
     for (const id of byConversation.keys()) {
-      const c = await this.store.getConversation(id);
+      const c = await this.conversations.getConversation(id);
       if (c) conversations.set(id, { kind: c.kind, name: c.name });
     }
 
@@ -341,7 +350,7 @@ export class PushService {
     }
     let added = 0;
     for (let i = 0; i < jobs.length; i += ENQUEUE_CHUNK) {
-      added += await this.store.enqueuePushJobs(jobs.slice(i, i + ENQUEUE_CHUNK));
+      added += await this.queue.enqueuePushJobs(jobs.slice(i, i + ENQUEUE_CHUNK));
     }
     for (const k of kinds) this.metrics.pushEnqueued.inc({ kind: k });
     return added;
@@ -391,7 +400,7 @@ export class PushService {
       }
       let jobs: PushJobRow[] = [];
       try {
-        jobs = await this.store.claimPushJobs(Date.now(), Math.min(this.claimBatch, free), this.leaseMs);
+        jobs = await this.queue.claimPushJobs(Date.now(), Math.min(this.claimBatch, free), this.leaseMs);
       } catch (err) {
         this.log.warn({ err }, 'push: could not claim jobs');
       }
@@ -403,7 +412,7 @@ export class PushService {
         if (this.closing || busy) {
           // Not started: due again at once when stopping (for whichever server runs next), else soon.
           const at = Date.now() + (this.closing ? 0 : BUSY_RETRY_MS);
-          await this.store.retryPushJob(job.id, at, true).catch(() => undefined);
+          await this.queue.retryPushJob(job.id, at, true).catch(() => undefined);
           continue;
         }
         this.begin(job, destination);
@@ -464,7 +473,7 @@ export class PushService {
           { subscription: job.subscription.id, reason: result.reason },
           'push: subscription gone',
         );
-        await this.store.deletePushSubscription(job.subscription.id);
+        await this.queue.deletePushSubscription(job.subscription.id);
         return;
       case 'rejected':
         this.metrics.pushFailed.inc({ kind });
@@ -476,7 +485,7 @@ export class PushService {
         this.metrics.pushRetried.inc({ kind });
         const delay = Math.min(this.retryMaxMs, result.retryAfterMs ?? this.backoff(job.attempts));
         this.log.debug({ job: job.id, reason: result.reason, delay }, 'push: retrying');
-        await this.store.retryPushJob(job.id, Date.now() + delay);
+        await this.queue.retryPushJob(job.id, Date.now() + delay);
         return;
       }
       default: {
@@ -501,7 +510,7 @@ export class PushService {
   private async finish(job: PushJobRow, state: 'sent' | 'dropped'): Promise<void> {
     for (let i = 0; ; i++) {
       try {
-        await this.store.finishPushJob(job.id, state);
+        await this.queue.finishPushJob(job.id, state);
         return;
       } catch (err) {
         if (i >= 4) {
@@ -516,7 +525,7 @@ export class PushService {
   private async purge(): Promise<void> {
     this.lastPurge = Date.now();
     try {
-      await this.store.purgePushJobs(Date.now() - this.keepFinishedMs, this.keepFinishedJobs);
+      await this.queue.purgePushJobs(Date.now() - this.keepFinishedMs, this.keepFinishedJobs);
     } catch (err) {
       this.log.warn({ err }, 'push: could not purge finished jobs');
     }

@@ -2,7 +2,7 @@ import type { ReceiptsFrame } from '@parley/protocol';
 import type { ReceiptCursor } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { Logger } from '../logger.js';
-import type { CursorRow, Store } from '../store/store.js';
+import type { ConversationStore, CursorRow, MessageStore } from '../store/store.js';
 
 /** How long a checked membership lets receipts of the pair skip the store read, ms. */
 const MEMBER_TTL_MS = 60_000;
@@ -26,7 +26,8 @@ export class ReceiptService {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly store: Store,
+    private readonly conversations: ConversationStore,
+    private readonly messages: MessageStore,
     private readonly bus: Bus,
     private readonly log: Logger,
     /** Receipt batching interval in ms. Default 200. */
@@ -59,7 +60,7 @@ export class ReceiptService {
       return;
     }
     this.checking.set(key, seq);
-    this.store.getMember(conversationId, userId).then(
+    this.conversations.getMember(conversationId, userId).then(
       (member) => {
         const top = this.checking.get(key) ?? seq;
         this.checking.delete(key);
@@ -87,7 +88,7 @@ export class ReceiptService {
     this.pending = new Map();
     if (entries.length > 0) {
       try {
-        for (const row of await this.store.setDeliveredSeqs(entries)) {
+        for (const row of await this.messages.setDeliveredSeqs(entries)) {
           const key = `${row.conversationId}\u0000${row.userId}`;
           const prev = this.moved.get(key);
           this.moved.set(key, prev ? { ...row, readSeq: Math.max(row.readSeq, prev.readSeq) } : row);
@@ -106,7 +107,7 @@ export class ReceiptService {
     this.moved = new Map();
     for (const [conversationId, cursors] of byConversation) {
       try {
-        const members = (await this.store.listMembers(conversationId)).map((m) => m.userId);
+        const members = (await this.conversations.listMembers(conversationId)).map((m) => m.userId);
         const frame: ReceiptsFrame = { type: 'receipts', conversationId, cursors };
         this.bus.publish({ type: 'deliver', userIds: members, frame: JSON.stringify(frame) });
       } catch (err) {

@@ -4,7 +4,7 @@
  * library; this file only sends the request it prepares and reads the answer.
  */
 import webpush from 'web-push';
-import type { PushSubscriptionRow, Store } from '../../store/store.js';
+import type { PushSubscriptionRow, ServerValueStore } from '../../store/store.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_CONNECT_TIMEOUT_MS, PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
 import { BlockedAddressError, isPrivateHost } from '../address-guard.js';
@@ -26,7 +26,7 @@ export interface VapidKeys {
  * store, generated and stored on first start (every server of a cluster gets the same pair).
  */
 export async function loadVapidKeys(
-  store: Store,
+  values: ServerValueStore,
   opts: { publicKey: string; privateKey: string; subject: string },
 ): Promise<VapidKeys> {
   if (opts.publicKey !== '' || opts.privateKey !== '') {
@@ -45,7 +45,7 @@ export async function loadVapidKeys(
     return keys;
   }
   const stored = JSON.parse(
-    await store.serverValue('vapid', JSON.stringify(webpush.generateVAPIDKeys())),
+    await values.serverValue('vapid', JSON.stringify(webpush.generateVAPIDKeys())),
   ) as {
     publicKey: string;
     privateKey: string;

@@ -3,9 +3,11 @@ import type { CustomTypesConfig, PoolClient, QueryResultRow } from 'pg';
 import { DEFAULT_PRIVACY, ParleyError } from '@parley/protocol';
 import type { Message, PrivacySettings } from '@parley/protocol';
 import type {
+  AccountStore,
   AppendResult,
   ContactRow,
   ConversationRow,
+  ConversationStore,
   ConversationSummaryRow,
   CursorRow,
   DeviceRow,
@@ -14,11 +16,15 @@ import type {
   FeedRead,
   LeftRow,
   MemberRow,
+  MessageStore,
   NewMessage,
   NewPushJob,
   PushJobRow,
+  PushQueueStore,
   PushSubscriptionRow,
   PushTargetRow,
+  ServerValueStore,
+  SocialStore,
   Store,
   StoreCapabilities,
   UserRow,
@@ -178,8 +184,24 @@ const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
  * which would take the whole chat server down exactly when the store should answer
  * `unavailable`.
  */
-export class PostgresStore implements Store {
+export class PostgresStore
+  implements
+    Store,
+    AccountStore,
+    ConversationStore,
+    MessageStore,
+    SocialStore,
+    PushQueueStore,
+    ServerValueStore
+{
   readonly capabilities: StoreCapabilities = { multiWriter: true, orderedAppends: false };
+  // Each aggregate is this object, until the adapter is split by aggregate.
+  readonly accounts: AccountStore = this;
+  readonly conversations: ConversationStore = this;
+  readonly messages: MessageStore = this;
+  readonly social: SocialStore = this;
+  readonly push: PushQueueStore = this;
+  readonly values: ServerValueStore = this;
 
   private constructor(private readonly pool: pg.Pool) {}
 

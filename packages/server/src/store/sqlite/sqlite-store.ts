@@ -5,9 +5,11 @@ import { dirname } from 'node:path';
 import { DEFAULT_PRIVACY, ParleyError } from '@parley/protocol';
 import type { Message, PrivacySettings } from '@parley/protocol';
 import type {
+  AccountStore,
   AppendResult,
   ConversationRow,
   ContactRow,
+  ConversationStore,
   ConversationSummaryRow,
   CursorRow,
   DeviceRow,
@@ -16,11 +18,15 @@ import type {
   FeedRead,
   LeftRow,
   MemberRow,
+  MessageStore,
   NewMessage,
   NewPushJob,
   PushJobRow,
+  PushQueueStore,
   PushSubscriptionRow,
   PushTargetRow,
+  ServerValueStore,
+  SocialStore,
   Store,
   StoreCapabilities,
   UserRow,
@@ -401,8 +407,24 @@ export function looseDataModes(path: string): string[] {
 }
 
 /** The embedded store: one SQLite file in WAL mode, every statement prepared once. */
-export class SqliteStore implements Store {
+export class SqliteStore
+  implements
+    Store,
+    AccountStore,
+    ConversationStore,
+    MessageStore,
+    SocialStore,
+    PushQueueStore,
+    ServerValueStore
+{
   readonly capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
+  // Each aggregate is this object, until the adapter is split by aggregate.
+  readonly accounts: AccountStore = this;
+  readonly conversations: ConversationStore = this;
+  readonly messages: MessageStore = this;
+  readonly social: SocialStore = this;
+  readonly push: PushQueueStore = this;
+  readonly values: ServerValueStore = this;
   private readonly db: Database.Database;
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { Logger } from '../../logger.js';
-import type { AppendResult, NewMessage, Store, StoreCapabilities } from '../store.js';
+import type { AppendResult, FlatStore, NewMessage, Store, StoreCapabilities } from '../store.js';
 import { wellFormed } from '../rows.js';
 import { packBatch, unpackResults } from './append-codec.js';
 import { SqliteStore, isCorruption } from './sqlite-store.js';
@@ -13,6 +13,16 @@ type Reply =
 
 /** What every call answers once the store failed for good: retrying cannot help. */
 const failed = (why: Error) => new ParleyError('storage_failed', `The store failed: ${why.message}`);
+
+/** `Store`'s aggregate ports: here each one is the proxy itself, which forwards by method name. */
+const AGGREGATES: ReadonlySet<string> = new Set([
+  'accounts',
+  'conversations',
+  'messages',
+  'social',
+  'push',
+  'values',
+] satisfies (keyof Store)[]);
 
 /**
  * Pure reads served by the reader thread's own connection, so that they do not queue behind
@@ -313,11 +323,12 @@ export async function openThreadedSqliteStore(
     const batch = given.map(wellFormed);
     return unpackResults(batch, (await writer.call('appendPacked', [packBatch(batch)])) as unknown[]);
   };
-  // Every other Store method is forwarded as is: the interface is asynchronous and its
+  // Every other method of the ports is forwarded as is: the interface is asynchronous and its
   // arguments and results are plain data, so they cross the thread by structured clone.
-  return new Proxy({} as Store, {
+  const store: FlatStore = new Proxy({} as FlatStore, {
     get(_target, prop) {
       if (prop === 'capabilities') return capabilities;
+      if (typeof prop === 'string' && AGGREGATES.has(prop)) return store;
       if (prop === 'failure') return failure.error;
       if (prop === 'close') return close;
       if (prop === 'appendMessages') return appendMessages;
@@ -328,4 +339,5 @@ export async function openThreadedSqliteStore(
       return (...args: unknown[]) => thread.call(prop, args);
     },
   });
+  return store;
 }

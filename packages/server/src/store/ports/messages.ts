@@ -1,0 +1,99 @@
+/**
+ * Messages: the append path (seq and feed positions), history, every user's feed, and the
+ * read and delivered cursors that receipts move.
+ */
+import type { ErrorCode, Message } from '@parley/protocol';
+
+/** One message to store; the store assigns seq, pos and validates membership and idempotency. */
+export interface NewMessage {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  clientId: string;
+  text: string;
+  createdAt: number;
+}
+
+export type AppendResult =
+  | {
+      ok: true;
+      message: Message;
+      /** True when (senderId, clientId) was already stored: `message` is the original. */
+      duplicate: boolean;
+      /** User ids of every member when the message was stored (sender included). */
+      recipients: readonly string[];
+      /**
+       * For each recipient (same order), the position of the previous entry in their feed
+       * (0 for none). Chat servers use it to deliver each device's feed in order without
+       * gaps even when a bus delivers out of order, and to notice lost events.
+       */
+      prev: number[];
+    }
+  | { ok: false; code: ErrorCode };
+
+/** One feed read: messages with pos > `since`, at most `limit`. */
+export interface FeedRead {
+  userId: string;
+  since: number;
+  limit: number;
+}
+
+/** A page of a user's feed, ascending by pos. */
+export interface FeedPage {
+  messages: Message[];
+  hasMore: boolean;
+}
+
+/** A member's cursor after a receipt update. */
+export interface CursorRow {
+  conversationId: string;
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
+}
+
+export interface MessageStore {
+  /**
+   * Store messages in one transaction (group commit): for each, check membership
+   * (`not_found` when the sender is not a member) and idempotency on (senderId, clientId),
+   * assign the next per-conversation seq (gap-free) and a feed position, append it to every
+   * member's feed, and move the sender's read cursor to it. Resolves only after commit.
+   * A direct conversation between users who blocked each other refuses appends with `blocked`.
+   */
+  appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
+  /** History by seq: `before` (exclusive) pages backwards, `after` (exclusive) forwards. Ascending order. */
+  history(
+    conversationId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<{ messages: Message[]; hasMore: boolean }>;
+  /**
+   * `history` as a member sees it, already serialized: the JSON text of
+   * `{ messages, hasMore }` (a HistoryPage), or null when `userId` is not a member. The hot
+   * read path: the engine writes the JSON, so no row becomes an object on the way out.
+   */
+  historyJson(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<string | null>;
+  /** Messages in the user's feed with pos > since, ascending, at most `limit`. */
+  readFeed(userId: string, since: number, limit: number): Promise<FeedPage>;
+  /**
+   * `readFeed` of several (user, since, limit) at once, answered in the order given, each page
+   * from one snapshot (the catch-ups of a reconnect storm, batched by `TurnBatch`).
+   */
+  readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]>;
+  /** Highest pos in the user's feed (0 when empty). */
+  feedHead(userId: string): Promise<number>;
+  /** `feedHead` of several users in one call, in the same order (the connections of one turn). */
+  feedHeads(userIds: readonly string[]): Promise<number[]>;
+  /** Move a member's read cursor forward (never back, never past lastSeq); returns the new cursor. */
+  setReadSeq(conversationId: string, userId: string, seq: number): Promise<number>;
+  /**
+   * Move delivered cursors forward (max with the current one, never past lastSeq), for
+   * members only (others are ignored). Returns the cursors that moved.
+   */
+  setDeliveredSeqs(
+    entries: readonly { conversationId: string; userId: string; seq: number }[],
+  ): Promise<CursorRow[]>;
+}

@@ -1,0 +1,98 @@
+/**
+ * The push queue: registered push endpoints, who to notify for a message, and the jobs that
+ * carry each notification (claimed with a lease, so several servers can share the queue).
+ */
+import type { PushKind } from '@parley/protocol';
+
+/** A registered push endpoint; it belongs to one device of one user. */
+export interface PushSubscriptionRow {
+  id: string;
+  userId: string;
+  deviceId: string;
+  kind: PushKind;
+  /** Web Push: the endpoint URL; FCM: the registration token; APNs: the device token. Unique per kind. */
+  address: string;
+  /** Web Push only: the browser's P-256 public key (base64url). */
+  p256dh: string | null;
+  /** Web Push only: the 16-byte auth secret (base64url). */
+  auth: string | null;
+  createdAt: number;
+}
+
+/** One subscription to notify for a message: its member is not muted there. */
+export interface PushTargetRow {
+  conversationId: string;
+  userId: string;
+  /** The member's read cursor (unread count = message seq - readSeq). */
+  readSeq: number;
+  pushPreview: boolean;
+  subscription: PushSubscriptionRow;
+}
+
+/** A notification to send: one per (message, subscription), never two. */
+export interface NewPushJob {
+  messageId: string;
+  subscriptionId: string;
+  /** The JSON payload (a PushPayload). */
+  payload: string;
+  createdAt: number;
+}
+
+/** A claimed job, with its subscription. */
+export interface PushJobRow {
+  id: number;
+  messageId: string;
+  payload: string;
+  /** Sending attempts including this one. */
+  attempts: number;
+  createdAt: number;
+  subscription: PushSubscriptionRow;
+}
+
+export interface PushQueueStore {
+  /**
+   * Register a push endpoint for a device. The same (kind, address) again keeps its id and
+   * moves to the new user and device (a browser endpoint or app token belongs to one device).
+   */
+  savePushSubscription(sub: PushSubscriptionRow): Promise<PushSubscriptionRow>;
+  listPushSubscriptions(userId: string): Promise<PushSubscriptionRow[]>;
+  /**
+   * Remove a subscription and its unsent jobs; with `userId`, only if it is theirs. False
+   * when there was none. (Revoking a device removes its subscriptions too.)
+   */
+  deletePushSubscription(id: string, userId?: string): Promise<boolean>;
+  /**
+   * The subscriptions to notify for messages: for each entry, the subscriptions of those of
+   * `userIds` who are still members of the conversation and have not muted it at `now`.
+   */
+  pushTargets(
+    entries: readonly { conversationId: string; userIds: readonly string[] }[],
+    now: number,
+  ): Promise<PushTargetRow[]>;
+  /**
+   * Queue jobs, due at once, in one transaction. A (messageId, subscriptionId) already queued
+   * (or sent) is skipped: no device gets two notifications for one message. Returns how many were new.
+   */
+  enqueuePushJobs(jobs: readonly NewPushJob[]): Promise<number>;
+  /**
+   * Atomically take up to `limit` due jobs (next attempt <= now), oldest first: each one's
+   * next attempt moves to `now + leaseMs` and its attempts go up by one, so no other process
+   * claims it meanwhile; a claimer that dies leaves it to be claimed again when the lease ends.
+   */
+  claimPushJobs(now: number, limit: number, leaseMs: number): Promise<PushJobRow[]>;
+  /**
+   * A job is over: sent or dropped. It is kept until purged, so that it is never queued
+   * again, but without its payload.
+   */
+  finishPushJob(id: number, state: 'sent' | 'dropped'): Promise<void>;
+  /**
+   * Try a claimed job again at `at`. `untried`: it was handed back without being sent (its
+   * destination was busy, the server is stopping), so its claim does not count as an attempt.
+   */
+  retryPushJob(id: number, at: number, untried?: boolean): Promise<void>;
+  /**
+   * Forget finished jobs created before `before` and, with `keep`, all but the newest `keep`
+   * finished ones; returns how many.
+   */
+  purgePushJobs(before: number, keep?: number): Promise<number>;
+}
