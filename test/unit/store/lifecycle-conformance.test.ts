@@ -22,28 +22,31 @@ for (const adapter of selectedAdapters()) {
         passwordHash: 'h',
         createdAt: Date.now(),
       };
-      await env.store.createUser(u);
+      await env.store.accounts.createUser(u);
       return u;
     }
 
     it('renames a group for every member, and only that group', async () => {
       const [a, b] = [await user(), await user()];
-      const g = await env.store.createGroup(uid('c_'), 'Trip', a.id, [b.id], 1000);
-      const other = await env.store.createGroup(uid('c_'), 'Work', a.id, [b.id], 1000);
-      await env.store.renameGroup(g.id, 'Trip 2027');
-      expect(await env.store.getConversation(g.id)).toMatchObject({
+      const g = await env.store.conversations.createGroup(uid('c_'), 'Trip', a.id, [b.id], 1000);
+      const other = await env.store.conversations.createGroup(uid('c_'), 'Work', a.id, [b.id], 1000);
+      await env.store.conversations.renameGroup(g.id, 'Trip 2027');
+      expect(await env.store.conversations.getConversation(g.id)).toMatchObject({
         id: g.id,
         kind: 'group',
         name: 'Trip 2027',
       });
-      expect((await env.store.getConversation(other.id))?.name).toBe('Work');
+      expect((await env.store.conversations.getConversation(other.id))?.name).toBe('Work');
       for (const u of [a, b]) {
-        expect((await env.store.getConversationSummary(g.id, u.id))?.name).toBe('Trip 2027');
-        const names = (await env.store.listConversations(u.id, 10)).map((c) => c.name).sort();
+        expect((await env.store.conversations.getConversationSummary(g.id, u.id))?.name).toBe('Trip 2027');
+        const names = (await env.store.conversations.listConversations(u.id, 10)).map((c) => c.name).sort();
         expect(names).toEqual(['Trip 2027', 'Work']);
       }
       // A rename is not activity: the group keeps its place in lists.
-      expect(await env.store.getConversation(g.id)).toMatchObject({ lastActivityAt: 1000, lastSeq: 0 });
+      expect(await env.store.conversations.getConversation(g.id)).toMatchObject({
+        lastActivityAt: 1000,
+        lastSeq: 0,
+      });
     });
 
     it('answers a ping while open', async () => {
@@ -56,7 +59,7 @@ for (const adapter of selectedAdapters()) {
       const a = await user();
       await env.store.close();
       await expect(env.store.ping()).rejects.toThrow();
-      await expect(env.store.getUserById(a.id)).rejects.toThrow();
+      await expect(env.store.accounts.getUserById(a.id)).rejects.toThrow();
       // Closing again (the fixture closes after each test too) is no error.
       await expect(env.store.close()).resolves.toBeUndefined();
     });

@@ -149,18 +149,18 @@ describe('PostgreSQL upgrade from feed rows to fan-out on read', () => {
         const read: FeedEntry[] = [];
         let since = start;
         for (;;) {
-          const page = await s.readFeed(u, since, 2);
+          const page = await s.messages.readFeed(u, since, 2);
           read.push(...page.messages.map(entry));
           since = page.messages.at(-1)?.pos ?? since;
           if (!page.hasMore) break;
         }
         expect(read, `${u} since ${start}`).toEqual(expected.filter((e) => e.pos > start));
       }
-      expect(await s.feedHead(u)).toBe(expected.at(-1)?.pos ?? 0);
+      expect(await s.messages.feedHead(u)).toBe(expected.at(-1)?.pos ?? 0);
     }
 
     const top = Math.max(...[...before.values()].flat().map((e) => e.pos));
-    const [sent] = await s.appendMessages([
+    const [sent] = await s.messages.appendMessages([
       { id: 'after', conversationId: 'g1', senderId: 'u5', clientId: 'after', text: 'hi', createdAt: 5000 },
     ]);
     expect(sent).toMatchObject({ ok: true, duplicate: false, message: { seq: 9 } });
@@ -170,11 +170,11 @@ describe('PostgreSQL upgrade from feed rows to fan-out on read', () => {
     // Each recipient's previous feed entry is their last one from before the upgrade.
     expect(sent.prev).toEqual(sent.recipients.map((u) => before.get(u)?.at(-1)?.pos ?? 0));
     for (const u of ['u2', 'u5']) {
-      const page = await s.readFeed(u, before.get(u)?.at(-1)?.pos ?? 0, 10);
+      const page = await s.messages.readFeed(u, before.get(u)?.at(-1)?.pos ?? 0, 10);
       expect(page.messages.map((m) => m.id)).toEqual(['after']);
     }
     // The old message keys still answer resends.
-    const [again] = await s.appendMessages([
+    const [again] = await s.messages.appendMessages([
       { id: 'x', conversationId: 'd12', senderId: 'u1', clientId: 'k0', text: 'text 1', createdAt: 6000 },
     ]);
     expect(again).toMatchObject({ ok: true, duplicate: true, message: { seq: 1 } });
