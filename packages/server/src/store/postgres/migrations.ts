@@ -21,6 +21,9 @@
  *   comparisons than a locale collation.
  */
 
+/** Logical shards of a new deployment: enough to spread over 64 databases without rehashing. */
+export const NEW_DEPLOYMENT_SHARDS = 64;
+
 export interface PostgresMigrationOptions {
   /** Hash partitions of `messages`; only read when the table is first created. */
   messagePartitions: number;
@@ -347,6 +350,163 @@ const FEED_TO_FAN_OUT = `
       ${APPEND_BATCH}
 `;
 
+/**
+ * Migration 11's append: positions per logical shard. A message's position is
+ * `nextval(feed_pos) × spaces + shard` (its conversation's logical shard), so the position
+ * tells its space, and the feed heads are kept and locked per (user, shard): within one
+ * space a user's positions still grow in commit order (see migration 10), and a logical shard
+ * keeps its positions when it moves to another database (whose sequence is first set past
+ * them).
+ */
+const APPEND_BATCH_SHARDED = `
+      CREATE FUNCTION parley_append_batch(batch json, spaces int) RETURNS json LANGUAGE plpgsql AS $fn$
+      #variable_conflict use_column
+      DECLARE
+        answer json;
+      BEGIN
+        PERFORM 1 FROM conversations c
+          WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text))
+          ORDER BY c.id FOR UPDATE;
+        -- A member's first message in a shard: the head row must exist to be locked. A second
+        -- batch inserting the same row waits for the first one's commit.
+        INSERT INTO feed_heads (user_id, shard)
+          SELECT DISTINCT mb.user_id, c.shard FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+          WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text))
+          ORDER BY 1, 2
+          ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM feed_heads h
+          WHERE (h.user_id, h.shard) IN (
+            SELECT mb.user_id, c.shard FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+            WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text)))
+          ORDER BY h.user_id, h.shard FOR UPDATE;
+        WITH q AS (
+          SELECT t.* FROM json_to_recordset(batch)
+            AS t(conv text, sender text, client text, mid text, txt text, sent_at bigint, i bigint)
+${LOOKUPS_BY_PROBE.replace('SELECT c.id, c.blocked, c.last_seq,', 'SELECT c.id, c.blocked, c.last_seq, c.shard,')}        ), cls AS (
+          SELECT q.*, c.members, c.last_seq, c.shard,
+            p.seq AS p_seq, p.pos AS p_pos, p.id AS p_id, p.created_at AS p_at,
+            CASE
+              WHEN p.i IS NOT NULL THEN
+                CASE WHEN p.conversation_id = q.conv AND p.text = q.txt THEN 'duplicate' ELSE 'client_id_conflict' END
+              WHEN c.id IS NULL OR NOT (q.sender = ANY (c.members)) THEN 'not_found'
+              WHEN cardinality(c.members) = 2 AND c.blocked THEN 'blocked'
+              ELSE 'fresh'
+            END AS status
+          FROM q LEFT JOIN prior p ON p.i = q.i LEFT JOIN convs c ON c.id = q.conv
+        ), fresh AS (
+          SELECT cls.*,
+            row_number() OVER (ORDER BY cls.i) AS k,
+            cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
+          FROM cls WHERE cls.status = 'fresh'
+        ), taken AS (
+          -- Other batches take positions meanwhile: sort ours, then hand them out in batch order.
+          SELECT row_number() OVER (ORDER BY v.p) AS k, v.p
+          FROM (SELECT nextval('feed_pos') AS p FROM fresh) v
+        ), placed AS (
+          SELECT f.*, t.p * spaces + f.shard AS new_pos FROM fresh f JOIN taken t ON t.k = f.k
+        ), bump AS (
+          UPDATE conversations c SET last_seq = v.s, last_pos = v.p, last_activity_at = v.sent_at
+          FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.new_pos) AS p, max(pl.sent_at) AS sent_at
+                FROM placed pl GROUP BY pl.conv) v
+          WHERE c.id = v.conv
+        ), rec AS (
+          SELECT pl.i, pl.new_pos, pl.shard, u.user_id, u.ord
+          FROM placed pl, unnest(pl.members) WITH ORDINALITY AS u(user_id, ord)
+        ), chain AS (
+          SELECT rec.*,
+            coalesce(lag(rec.new_pos) OVER (PARTITION BY rec.user_id, rec.shard ORDER BY rec.new_pos),
+              h.head, 0) AS prev
+          FROM rec LEFT JOIN feed_heads h ON h.user_id = rec.user_id AND h.shard = rec.shard
+        ), heads AS (
+          INSERT INTO feed_heads (user_id, shard, head)
+          SELECT rec.user_id, rec.shard, max(rec.new_pos) FROM rec GROUP BY rec.user_id, rec.shard
+          ON CONFLICT (user_id, shard) DO UPDATE SET head = excluded.head
+        ), ins_messages AS (
+          INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
+          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl
+        ), ins_keys AS (
+          INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
+          SELECT pl.sender, pl.client, pl.conv, pl.new_seq FROM placed pl
+        ), sender_read AS (
+          -- A sender has read their own messages.
+          UPDATE members mb SET read_seq = v.s
+          FROM (SELECT pl.conv, pl.sender, max(pl.new_seq) AS s FROM placed pl GROUP BY pl.conv, pl.sender) v
+          WHERE mb.conversation_id = v.conv AND mb.user_id = v.sender AND mb.read_seq < v.s
+        ), prevs AS (
+          SELECT ch.i, array_agg(ch.prev ORDER BY ch.ord) AS prev FROM chain ch GROUP BY ch.i
+        )
+        SELECT coalesce(json_agg(json_build_array(cls.i, cls.status,
+          coalesce(pl.new_seq, cls.p_seq), coalesce(pl.new_pos, cls.p_pos), coalesce(cls.p_id, cls.mid),
+          coalesce(cls.p_at, cls.sent_at), pl.members, pv.prev) ORDER BY cls.i), '[]'::json)
+        INTO answer
+        ${FROM_CLASSIFIED};
+        RETURN answer;
+      END
+      $fn$;
+`;
+
+/**
+ * Migration 11: rows placed over several databases. Every database gets the same schema and
+ * holds the rows of the keys placed on it: the index tables below let a row be found from a
+ * key that is not its owner's (a username, a token hash, a pair of users, a user's
+ * conversations). On a database of one deployment so far, they are filled from its rows.
+ * `logical_shards` is decided once, by the catalog: a database that already has messages
+ * keeps one logical shard (its positions stay as they are), a new one gets 64.
+ */
+const SHARDED_LAYOUT = `
+      ALTER TABLE conversations ADD COLUMN shard smallint NOT NULL DEFAULT 0;
+      ALTER TABLE feed_heads ADD COLUMN shard smallint NOT NULL DEFAULT 0;
+      ALTER TABLE feed_heads DROP CONSTRAINT feed_heads_pkey;
+      ALTER TABLE feed_heads ADD PRIMARY KEY (user_id, shard);
+
+      CREATE TABLE usernames (
+        username text COLLATE "C" PRIMARY KEY,
+        user_id text COLLATE "C" NOT NULL
+      );
+      INSERT INTO usernames (username, user_id) SELECT username, id FROM users;
+      CREATE TABLE device_tokens (
+        token_hash text COLLATE "C" PRIMARY KEY,
+        device_id text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL
+      );
+      INSERT INTO device_tokens (token_hash, device_id, user_id) SELECT token_hash, id, user_id FROM devices;
+      CREATE TABLE direct_pairs (
+        direct_key text COLLATE "C" PRIMARY KEY,
+        conversation_id text COLLATE "C" NOT NULL
+      );
+      INSERT INTO direct_pairs (direct_key, conversation_id)
+      SELECT direct_key, id FROM conversations WHERE direct_key IS NOT NULL;
+      -- A user's conversations, on the user's database: every conversation they are or were a
+      -- member of (member = false once they left: their feed keeps a part of it).
+      CREATE TABLE user_conversations (
+        user_id text COLLATE "C" NOT NULL,
+        conversation_id text COLLATE "C" NOT NULL,
+        shard smallint NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('direct', 'group')),
+        -- For a direct conversation: the other member (the user for a note-to-self).
+        peer_id text COLLATE "C",
+        member boolean NOT NULL DEFAULT true,
+        PRIMARY KEY (user_id, conversation_id)
+      );
+      INSERT INTO user_conversations (user_id, conversation_id, shard, kind, peer_id, member)
+      SELECT x.user_id, c.id, c.shard, c.kind,
+        CASE WHEN c.kind = 'direct' THEN coalesce(
+          (SELECT p.user_id FROM members p WHERE p.conversation_id = c.id AND p.user_id <> x.user_id LIMIT 1),
+          x.user_id) END,
+        EXISTS (SELECT 1 FROM members m WHERE m.conversation_id = c.id AND m.user_id = x.user_id)
+      FROM (SELECT user_id, conversation_id FROM members
+            UNION SELECT user_id, conversation_id FROM former_members
+            UNION SELECT user_id, conversation_id FROM left_members) x
+      JOIN conversations c ON c.id = x.conversation_id;
+
+      INSERT INTO server_values (key, value)
+      SELECT 'logical_shards', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '1' ELSE '${NEW_DEPLOYMENT_SHARDS}' END
+      ON CONFLICT (key) DO NOTHING;
+
+      DROP FUNCTION parley_append_batch(json);
+      ${APPEND_BATCH_SHARDED}
+`;
+
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 1,
@@ -570,5 +730,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     version: 10,
     name: 'feeds read from conversations, appends without the global lock',
     sql: () => FEED_TO_FAN_OUT,
+  },
+  {
+    version: 11,
+    name: 'rows placed over several databases',
+    sql: () => SHARDED_LAYOUT,
   },
 ];

@@ -1,0 +1,462 @@
+/**
+ * PostgreSQL messages: appends, history, feeds and receipt cursors. Messages live on their
+ * conversation's database; a user's feed is read from every database that holds one of their
+ * conversations, each answering for the position spaces (logical shards) it holds.
+ */
+import pg from 'pg';
+import { ParleyError } from '@parley/protocol';
+import type { Message } from '@parley/protocol';
+import type { AppendResult, CursorRow, FeedPage, FeedRead, MessageStore, NewMessage } from '../store.js';
+import { toMessage, wellFormed } from '../rows.js';
+import type { MemberDbRow, MessageDbRow } from '../rows.js';
+import { mapError } from './postgres-driver.js';
+import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
+
+const idemKey = (a: string, b: string) => `${a}\u0000${b}`;
+
+/**
+ * Where a feed read starts: the last position seen in each space, and for spaces not listed
+ * `rest` (a numeric cursor of a one-space deployment covers every space up to it).
+ */
+interface Since {
+  positions: ReadonlyMap<number, number>;
+  rest: number;
+}
+interface SpaceRead {
+  userId: string;
+  since: Since;
+  limit: number;
+}
+
+export class PgMessages implements MessageStore {
+  constructor(private readonly shards: PgShards) {}
+
+  /**
+   * One statement per batch (group commit), whatever its size: `parley_append_batch` does the
+   * whole append inside PostgreSQL and the statement's implicit transaction commits it. It
+   * locks only the batch's conversations and their members' feed heads (see migration 10 for
+   * why feeds stay in position order), so batches for different people commit in parallel.
+   * Seqs come from `conversations.last_seq` bumped in the same transaction, so a failed batch
+   * rolls its seqs back too (gap-free). The caller's promise resolves only after COMMIT.
+   */
+  appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return Promise.resolve([]);
+    return appendBatch(this.shards, batch);
+  }
+
+  async history(
+    conversationId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const n = opts.limit;
+    const db = this.shards.of(conversationId);
+    if (opts.after !== undefined) {
+      const rows = await db.rows<MessageDbRow>(
+        'SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3',
+        [conversationId, opts.after, n + 1],
+      );
+      return { messages: rows.slice(0, n).map(toMessage), hasMore: rows.length > n };
+    }
+    const rows = await db.rows<MessageDbRow>(
+      'SELECT * FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      [conversationId, opts.before ?? Number.MAX_SAFE_INTEGER, n + 1],
+    );
+    return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
+  }
+  async historyJson(
+    conversationId: string,
+    userId: string,
+    opts: { before?: number; after?: number; limit: number },
+  ): Promise<string | null> {
+    const after = opts.after !== undefined;
+    const [r] = await this.shards.of(conversationId).rows<{ member: boolean; n: number; json: string }>(
+      `SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $4) AS member,
+         count(*)::int AS n,
+         coalesce(json_agg(json_build_object(
+           'id', id, 'conversationId', conversation_id, 'seq', seq, 'pos', pos, 'senderId', sender_id,
+           'clientId', client_id, 'text', text, 'createdAt', created_at) ORDER BY seq) FILTER (WHERE rn <= $3),
+           '[]')::text AS json
+       FROM (SELECT *, row_number() OVER (ORDER BY seq ${after ? 'ASC' : 'DESC'}) AS rn FROM messages
+             WHERE conversation_id = $1 AND seq ${after ? '>' : '<'} $2
+             ORDER BY seq ${after ? 'ASC' : 'DESC'} LIMIT $3 + 1) p`,
+      [conversationId, after ? opts.after : (opts.before ?? Number.MAX_SAFE_INTEGER), opts.limit, userId],
+    );
+    if (!r?.member) return null;
+    return `{"messages":${r.json},"hasMore":${r.n > opts.limit}}`;
+  }
+
+  async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
+    return (await this.readFeeds([{ userId, since, limit }]))[0] as FeedPage;
+  }
+  readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
+    return this.readSpaces(
+      reads.map((r) => ({
+        userId: r.userId,
+        since: { positions: new Map(), rest: r.since },
+        limit: r.limit,
+      })),
+    );
+  }
+
+  /**
+   * Each read's page from every database holding a conversation of its user, merged by
+   * position. Each database answers its smallest `limit + 1` positions, so the first `limit`
+   * of the merge are, for every space, the next positions after `since` with none skipped.
+   */
+  private async readSpaces(reads: readonly SpaceRead[]): Promise<FeedPage[]> {
+    if (reads.length === 0) return [];
+    const perDb = new Map<PgDatabase, number[]>();
+    const where = await this.databasesOf(reads.map((r) => r.userId));
+    reads.forEach((_, i) => {
+      for (const db of where[i] as PgDatabase[]) {
+        let list = perDb.get(db);
+        if (!list) perDb.set(db, (list = []));
+        list.push(i);
+      }
+    });
+    const pages = reads.map(() => [] as MessageDbRow[]);
+    await Promise.all(
+      [...perDb].map(async ([db, indexes]) => {
+        const part = await readOn(
+          db,
+          indexes.map((i) => reads[i] as SpaceRead),
+        );
+        part.forEach((rows, k) => (pages[indexes[k] as number] as MessageDbRow[]).push(...rows));
+      }),
+    );
+    return pages.map((p, i) => {
+      const limit = (reads[i] as SpaceRead).limit;
+      if (perDb.size > 1) p.sort((a, b) => a.pos - b.pos);
+      return { messages: p.slice(0, limit).map(toMessage), hasMore: p.length > limit };
+    });
+  }
+
+  /** For each user, the databases that hold their conversations (their feed's parts). */
+  private async databasesOf(userIds: readonly string[]): Promise<PgDatabase[][]> {
+    if (this.shards.single) return userIds.map(() => [this.shards.catalog]);
+    const found = userIds.map(() => new Set<PgDatabase>());
+    const index = new Map<string, number[]>();
+    userIds.forEach((u, i) => index.set(u, [...(index.get(u) ?? []), i]));
+    await Promise.all(
+      [...this.shards.group([...index.keys()], (u) => u)].map(async ([db, users]) => {
+        const rows = await db.rows<{ user_id: string; shard: number }>(
+          'SELECT DISTINCT user_id, shard FROM user_conversations WHERE user_id = ANY($1::text[])',
+          [users.map((u) => u.item)],
+          'parley_feed_shards',
+        );
+        for (const r of rows)
+          for (const i of index.get(r.user_id) ?? []) found[i]?.add(this.shards.ofShard(r.shard));
+      }),
+    );
+    return found.map((s) => [...s]);
+  }
+
+  async feedHead(userId: string): Promise<number> {
+    return (await this.feedHeads([userId]))[0] as number;
+  }
+  async feedHeads(userIds: readonly string[]): Promise<number[]> {
+    const heads = await this.headsBySpace(userIds);
+    return heads.map((h) => Math.max(0, ...h.values()));
+  }
+
+  /** Each user's feed head in every space where it is above 0. */
+  private async headsBySpace(userIds: readonly string[]): Promise<Map<number, number>[]> {
+    if (userIds.length === 0) return [];
+    const heads = userIds.map(() => new Map<number, number>());
+    const where = await this.databasesOf(userIds);
+    const perDb = new Map<PgDatabase, string[]>();
+    where.forEach((dbs, i) => {
+      for (const db of dbs) perDb.set(db, [...(perDb.get(db) ?? []), userIds[i] as string]);
+    });
+    const index = new Map<string, number[]>();
+    userIds.forEach((u, i) => index.set(u, [...(index.get(u) ?? []), i]));
+    await Promise.all(
+      [...perDb].map(async ([db, users]) => {
+        const rows = await db.rows<{ user_id: string; shard: number; head: number }>(
+          'SELECT user_id, shard, head FROM feed_heads WHERE user_id = ANY($1::text[]) AND head > 0',
+          [[...new Set(users)]],
+          'parley_feed_heads_v3',
+        );
+        for (const r of rows) for (const i of index.get(r.user_id) ?? []) heads[i]?.set(r.shard, r.head);
+      }),
+    );
+    return heads;
+  }
+
+  async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
+    const [r] = await this.shards.of(conversationId).rows<{ read_seq: number | null }>(
+      `WITH moved AS (
+         UPDATE members SET read_seq = LEAST($3::int8, c.last_seq)
+         FROM conversations c
+         WHERE c.id = members.conversation_id
+           AND members.conversation_id = $1 AND members.user_id = $2
+           AND members.read_seq < $3::int8 AND members.read_seq < c.last_seq
+         RETURNING members.read_seq
+       )
+       SELECT COALESCE(
+         (SELECT read_seq FROM moved),
+         (SELECT read_seq FROM members WHERE conversation_id = $1 AND user_id = $2)
+       ) AS read_seq`,
+      [conversationId, userId, seq],
+    );
+    return r?.read_seq ?? 0;
+  }
+
+  async setDeliveredSeqs(
+    entries: readonly { conversationId: string; userId: string; seq: number }[],
+  ): Promise<CursorRow[]> {
+    if (entries.length === 0) return [];
+    // One row per (conversation, user), the highest seq asked: an UPDATE ... FROM with two
+    // matching rows would apply an arbitrary one.
+    const wanted = new Map<string, { c: string; u: string; seq: number }>();
+    for (const e of entries) {
+      const k = idemKey(e.conversationId, e.userId);
+      const w = wanted.get(k);
+      if (!w) wanted.set(k, { c: e.conversationId, u: e.userId, seq: e.seq });
+      else w.seq = Math.max(w.seq, e.seq);
+    }
+    const list = [...wanted.values()];
+    const moved = new Map<string, MemberDbRow>();
+    await Promise.all(
+      [...this.shards.group(list, (w) => w.c)].map(async ([db, part]) => {
+        const ws = part.map((p) => p.item);
+        const rows = await db.rows<MemberDbRow>(
+          `UPDATE members mb SET delivered_seq = LEAST(v.seq, c.last_seq)
+           FROM unnest($1::text[], $2::text[], $3::int8[]) AS v(c, u, seq)
+           JOIN conversations c ON c.id = v.c
+           WHERE mb.conversation_id = v.c AND mb.user_id = v.u
+             AND mb.delivered_seq < v.seq AND mb.delivered_seq < c.last_seq
+           RETURNING mb.conversation_id, mb.user_id, mb.delivered_seq, mb.read_seq`,
+          [ws.map((w) => w.c), ws.map((w) => w.u), ws.map((w) => w.seq)],
+        );
+        for (const r of rows) moved.set(idemKey(r.conversation_id, r.user_id), r);
+      }),
+    );
+    // In the order asked, like the embedded store.
+    return list.flatMap((w) => {
+      const r = moved.get(idemKey(w.c, w.u));
+      if (!r) return [];
+      return [
+        {
+          conversationId: r.conversation_id,
+          userId: r.user_id,
+          deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+          readSeq: r.read_seq,
+        },
+      ];
+    });
+  }
+}
+
+/**
+ * One message's answer from `parley_append_batch`: `[i, status, seq, pos, id, created_at,
+ * members, prev]`, i from 1 in the order sent.
+ */
+type AppendAnswer = [
+  i: number,
+  status: 'fresh' | 'duplicate' | 'client_id_conflict' | 'not_found' | 'blocked',
+  seq: number | null,
+  pos: number | null,
+  id: string,
+  createdAt: number,
+  members: string[] | null,
+  prev: number[] | null,
+];
+
+/**
+ * Tries of a batch that lost a race it cannot see coming: a deadlock with a receipt update
+ * (both touch `members` rows), or the same (sender, client id) sent to two conversations at
+ * once from two servers (the second insert of the key fails). The statement rolled back as a
+ * whole, so running it again is safe, and the retry sees the winner.
+ */
+const APPEND_TRIES = 5;
+
+/**
+ * Append a batch: what needs no database first, here (refusing NUL, which PostgreSQL text
+ * cannot hold: this message only, never the batch of other users' messages; resends of a
+ * (sender, client id) inside the batch, which answer like the original), then one
+ * `parley_append_batch` statement per database holding some of the batch's conversations, at
+ * once. That function takes its locks and does the idempotency, membership and block checks,
+ * seq and position assignment, the feed-head chain and every insert, and its implicit
+ * transaction commits. A database that cannot be reached answers `unavailable` for its own
+ * messages only: conversations elsewhere keep working.
+ */
+async function appendBatch(shards: PgShards, batch: readonly NewMessage[]): Promise<AppendResult[]> {
+  const results: (AppendResult | number)[] = [];
+  const sent: NewMessage[] = [];
+  const firstByKey = new Map<string, number>();
+  for (const given of batch) {
+    if (given.text.includes('\u0000') || given.clientId.includes('\u0000')) {
+      results.push({ ok: false, code: 'invalid_field' });
+      continue;
+    }
+    if (given.conversationId.includes('\u0000')) {
+      // A conversation id with NUL names no conversation.
+      results.push({ ok: false, code: 'not_found' });
+      continue;
+    }
+    const m = wellFormed(given);
+    const key = idemKey(m.senderId, m.clientId);
+    const earlier = firstByKey.get(key);
+    if (earlier !== undefined) {
+      const o = sent[earlier] as NewMessage;
+      results.push(
+        o.conversationId === m.conversationId && o.text === m.text
+          ? -1 - earlier // resolved below
+          : { ok: false, code: 'client_id_conflict' },
+      );
+      continue;
+    }
+    firstByKey.set(key, sent.length);
+    results.push(sent.length);
+    sent.push(m);
+  }
+  const answers: AppendResult[] = [];
+  const groups = [...shards.group(sent, (m) => m.conversationId)];
+  await Promise.all(
+    groups.map(async ([db, part]) => {
+      let got: AppendResult[];
+      try {
+        got = await appendWithRetry(
+          db,
+          part.map((p) => p.item),
+          shards.spaces,
+        );
+      } catch (err) {
+        const mapped = mapError(err);
+        if (!(mapped instanceof ParleyError) || mapped.code !== 'unavailable' || groups.length === 1)
+          throw mapped;
+        got = part.map(() => ({ ok: false, code: 'unavailable' }));
+      }
+      part.forEach((p, k) => (answers[p.i] = got[k] as AppendResult));
+    }),
+  );
+  return results.map((r) => {
+    if (typeof r !== 'number') return r;
+    if (r >= 0) {
+      const a = answers[r];
+      if (!a) throw new Error('parley_append_batch returned no row for a message');
+      return a;
+    }
+    const a = answers[-1 - r];
+    if (!a) throw new Error('parley_append_batch returned no row for a message');
+    // A resend inside the batch: the original.
+    return a.ok ? { ok: true, message: a.message, duplicate: true, recipients: [], prev: [] } : a;
+  });
+}
+
+async function appendWithRetry(
+  db: PgDatabase,
+  batch: readonly NewMessage[],
+  spaces: number,
+): Promise<AppendResult[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await appendOn(db.pool, batch, spaces);
+    } catch (err) {
+      const lostRace =
+        err instanceof pg.DatabaseError &&
+        (err.code === '40P01' ||
+          err.code === '40001' ||
+          (err.code === '23505' && err.constraint === 'message_keys_pkey'));
+      if (!lostRace || attempt >= APPEND_TRIES) throw err;
+    }
+  }
+}
+
+/** One `parley_append_batch` statement: messages of conversations on this database. */
+async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: number): Promise<AppendResult[]> {
+  // Named: each connection parses and plans the call once, not once per batch.
+  const { rows } = await db.query<{ r: AppendAnswer[] | null }>({
+    name: 'parley_append_batch_v2',
+    text: 'SELECT parley_append_batch($1, $2) AS r',
+    values: [
+      JSON.stringify(
+        sent.map((m, k) => ({
+          conv: m.conversationId,
+          sender: m.senderId,
+          client: m.clientId,
+          mid: m.id,
+          txt: m.text,
+          sent_at: m.createdAt,
+          i: k + 1,
+        })),
+      ),
+      spaces,
+    ],
+  });
+  const answers: AppendResult[] = [];
+  for (const [i, status, seq, pos, id, createdAt, members, prev] of rows[0]?.r ?? []) {
+    const m = sent[i - 1] as NewMessage;
+    if (status !== 'fresh' && status !== 'duplicate') {
+      answers[i - 1] = { ok: false, code: status };
+      continue;
+    }
+    const message: Message = {
+      id,
+      conversationId: m.conversationId,
+      seq: Number(seq),
+      pos: Number(pos),
+      senderId: m.senderId,
+      clientId: m.clientId,
+      text: m.text,
+      createdAt,
+    };
+    answers[i - 1] =
+      status === 'duplicate'
+        ? { ok: true, message, duplicate: true, recipients: [], prev: [] }
+        : { ok: true, message, duplicate: false, recipients: members ?? [], prev: prev ?? [] };
+  }
+  return answers;
+}
+
+/**
+ * One database's part of several feed reads, in one statement (one snapshot): per read, the
+ * parts of conversations the feed has after `since` in their space (a membership from
+ * joined_pos on, a former one up to left_pos), then each part's messages by
+ * (conversation_id, pos), one index range in the one partition the conversation hashes to,
+ * merged by pos. The work is what the device missed plus a probe per conversation.
+ */
+async function readOn(db: PgDatabase, reads: readonly SpaceRead[]): Promise<MessageDbRow[][]> {
+  const sn: number[] = [];
+  const ss: number[] = [];
+  const sp: number[] = [];
+  reads.forEach((r, i) => {
+    for (const [space, pos] of r.since.positions) {
+      sn.push(i + 1);
+      ss.push(space);
+      sp.push(pos);
+    }
+  });
+  const rows = await db.rows<MessageDbRow & { n: number }>(
+    `WITH s AS (SELECT * FROM unnest($4::int8[], $5::int[], $6::int8[]) AS s(n, shard, since))
+     SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at
+     FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(user_id, rest, lim, n)
+     CROSS JOIN LATERAL (
+       SELECT x.* FROM (
+         SELECT mb.conversation_id AS id, greatest(coalesce(sp.since, r.rest), mb.joined_pos) AS lo,
+           NULL::int8 AS hi
+         FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         LEFT JOIN s sp ON sp.n = r.n AND sp.shard = c.shard
+         WHERE mb.user_id = r.user_id AND c.last_pos > greatest(coalesce(sp.since, r.rest), mb.joined_pos)
+         UNION ALL
+         SELECT f.conversation_id, greatest(coalesce(sp.since, r.rest), f.joined_pos), f.left_pos
+         FROM former_members f JOIN conversations c ON c.id = f.conversation_id
+         LEFT JOIN s sp ON sp.n = r.n AND sp.shard = c.shard
+         WHERE f.user_id = r.user_id AND f.left_pos > greatest(coalesce(sp.since, r.rest), f.joined_pos)
+       ) p
+       CROSS JOIN LATERAL (
+         SELECT x.* FROM messages x
+         WHERE x.conversation_id = p.id AND x.pos > p.lo AND (p.hi IS NULL OR x.pos <= p.hi)
+         ORDER BY x.pos LIMIT r.lim
+       ) x
+       ORDER BY x.pos LIMIT r.lim
+     ) m
+     ORDER BY r.n, m.pos`,
+    [reads.map((r) => r.userId), reads.map((r) => r.since.rest), reads.map((r) => r.limit + 1), sn, ss, sp],
+    'parley_read_feeds_v3',
+  );
+  const pages = reads.map(() => [] as MessageDbRow[]);
+  for (const r of rows) pages[r.n - 1]?.push(r);
+  return pages;
+}
