@@ -20,6 +20,8 @@ export const REDIS_URL = process.env.PARLEY_BENCH_REDIS_URL ?? 'redis://127.0.0.
 export interface ClusterOptions extends StartOptions {
   /** Chat servers. Default 3. */
   chats?: number;
+  /** Databases of the store (a sharded store above 1). Default 1. */
+  shards?: number;
 }
 
 /** Run one statement on the admin connection (create and drop databases). */
@@ -96,16 +98,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ServerHan
   const name = `parley_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
   const prefix = `parley_bench:${process.pid}_${randomBytes(4).toString('hex')}:`;
   await checkRedis();
-  await admin(`CREATE DATABASE ${name}`);
-  const dbUrl = new URL(PG_ADMIN_URL);
-  dbUrl.pathname = `/${name}`;
-  const common = ['--db', dbUrl.toString(), '--redis', REDIS_URL, '--redis-prefix', prefix];
+  const names = Array.from({ length: opts.shards ?? 1 }, (_, i) => (i === 0 ? name : `${name}_${i + 1}`));
+  const urls = names.map((n) => {
+    const u = new URL(PG_ADMIN_URL);
+    u.pathname = `/${n}`;
+    return u.toString();
+  });
+  for (const n of names) await admin(`CREATE DATABASE ${n}`);
+  const common = ['--db', urls.join(','), '--redis', REDIS_URL, '--redis-prefix', prefix];
   const started: ServerHandle[] = [];
   const cleanup = async () => {
     await Promise.all(started.map((s) => s.stop()));
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch((err: Error) =>
-      process.stderr.write(`[cluster] could not drop ${name}: ${err.message}\n`),
-    );
+    for (const n of names) {
+      await admin(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`).catch((err: Error) =>
+        process.stderr.write(`[cluster] could not drop ${n}: ${err.message}\n`),
+      );
+    }
     await dropPrefix(prefix).catch((err: Error) =>
       process.stderr.write(`[cluster] could not remove Redis keys ${prefix}*: ${err.message}\n`),
     );

@@ -29,6 +29,8 @@ export interface BenchOptions {
   /** A running server to measure instead of starting one, e.g. http://127.0.0.1:8080. */
   target: string | undefined;
   cluster: boolean;
+  /** With `cluster`: databases of the store. */
+  shards: number;
   /** Write the result (or an array of results) to this file. */
   json: string | undefined;
   /** Runs per scenario; the result has medians (lost/duplicated summed) and every run. Default 1. */
@@ -100,6 +102,7 @@ Scenarios: ${SCENARIOS.join(', ')}
   --target URL             measure a running server instead of starting one
   --cluster                start the local cluster: 1 API + 3 chat servers on PostgreSQL + Redis
                            (PARLEY_BENCH_PG_URL, PARLEY_BENCH_REDIS_URL; own database and key prefix)
+  --shards N               with --cluster: the store on N databases of that PostgreSQL (default 1)
   --json FILE              write the result(s) as JSON
   --repeat K               run K times; report medians
   --compare-relay          with dm: also run the relay and report the ratio
@@ -149,6 +152,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       workers: { type: 'string' },
       target: { type: 'string' },
       cluster: { type: 'boolean', default: false },
+      shards: { type: 'string' },
       json: { type: 'string' },
       repeat: { type: 'string' },
       'compare-relay': { type: 'boolean', default: false },
@@ -191,6 +195,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   if (values.cluster && (values['data-parent'] || values['keep-data'])) {
     throw new Error('--data-parent and --keep-data are for the embedded server, not --cluster');
   }
+  const shards = num('shards', values.shards) ?? 1;
+  if (!Number.isInteger(shards) || shards < 1 || shards > 64) throw new Error('--shards must be 1-64');
+  if (shards > 1 && !values.cluster) throw new Error('--shards is for --cluster');
   const textChars = num('text-chars', values['text-chars']) ?? 100;
   if (textChars < 20 || textChars > 99_999) throw new Error('--text-chars must be 20-99999');
   return {
@@ -205,6 +212,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     workers: num('workers', values.workers),
     target: values.target,
     cluster: values.cluster ?? false,
+    shards: shards,
     json: values.json,
     repeat: Math.max(1, num('repeat', values.repeat) ?? 1),
     compareRelay: values['compare-relay'] ?? false,

@@ -88,6 +88,7 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
       keepData: opts.keepData,
       dataParent: opts.dataParent,
       serverCli: opts.serverCli,
+      shards: opts.shards,
     });
   }
   log(

@@ -18,6 +18,7 @@ import {
 export interface Cluster {
   api: ServerHandle;
   chats: ServerHandle[];
+  /** The store's database URLs, comma-separated (as `--db` takes them). */
   db: string;
   redis: string;
   prefix: string;
@@ -38,10 +39,28 @@ export async function clusterUnavailable(): Promise<string | null> {
   return why;
 }
 
+/** Databases of a test cluster's store: 2 (a sharded store), or PARLEY_CLUSTER_SHARDS. */
+export const CLUSTER_SHARDS = Number(process.env.PARLEY_CLUSTER_SHARDS ?? 1); // TODO(shards): 2
+
 export async function startCluster(
-  opts: { chats?: number; args?: string[]; redis?: string; db?: string } = {},
+  opts: {
+    chats?: number;
+    args?: string[];
+    redis?: string;
+    /** The store's database URLs (kept afterwards); default: `shards` new test databases. */
+    db?: string[];
+    shards?: number;
+  } = {},
 ): Promise<Cluster> {
-  const database = opts.db ? { url: opts.db, drop: async () => undefined } : await createTestDatabase();
+  const databases = opts.db
+    ? opts.db.map((url) => ({ url, drop: async () => undefined }))
+    : await Promise.all(Array.from({ length: opts.shards ?? CLUSTER_SHARDS }, () => createTestDatabase()));
+  const database = {
+    url: databases.map((d) => d.url).join(','),
+    drop: async () => {
+      await Promise.all(databases.map((d) => d.drop()));
+    },
+  };
   const prefix = testRedisPrefix();
   const redis = opts.redis ?? REDIS_URL;
   const common = ['--db', database.url, '--redis', redis, '--redis-prefix', prefix, ...(opts.args ?? [])];

@@ -89,12 +89,18 @@ export async function startOwnRedis(): Promise<OwnRedis> {
 export interface OwnPostgres {
   /** URL of a database `parley` on this instance. */
   url: string;
+  /** URLs of the databases made at start: `parley`, then `parley_2`, … */
+  urls: string[];
   /** Stop (fast: every connection is dropped) and start again on the same port. */
   restart(downMs?: number): Promise<void>;
+  /** Stop (fast), keeping the data, until `up()`. */
+  down(): void;
+  up(): void;
   stop(): Promise<void>;
 }
 
-export async function startOwnPostgres(): Promise<OwnPostgres> {
+/** A PostgreSQL instance of the test's own, with `databases` empty databases (default 1). */
+export async function startOwnPostgres(databases = 1): Promise<OwnPostgres> {
   const bin = pgBinDir();
   if (!bin) throw new Error('no PostgreSQL binaries');
   const port = await freePort();
@@ -114,20 +120,27 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
   const pgCtl = (...args: string[]) => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', ...args]);
   pgCtl('-o', opts, 'start');
-  execFileSync(
-    'psql',
-    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', 'CREATE DATABASE parley'],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const names = Array.from({ length: databases }, (_, i) => (i === 0 ? 'parley' : `parley_${i + 1}`));
+  for (const name of names) {
+    execFileSync(
+      'psql',
+      ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `CREATE DATABASE ${name}`],
+      {
+        stdio: 'ignore',
+      },
+    );
+  }
+  const urls = names.map((name) => `postgres://postgres@127.0.0.1:${port}/${name}`);
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/parley`,
+    url: urls[0] as string,
+    urls,
     async restart(downMs = 1000) {
       pgCtl('-m', 'fast', 'stop');
       await wait(downMs);
       pgCtl('-o', opts, 'start');
     },
+    down: () => pgCtl('-m', 'fast', 'stop'),
+    up: () => pgCtl('-o', opts, 'start'),
     async stop() {
       try {
         pgCtl('-m', 'immediate', 'stop');

@@ -185,9 +185,9 @@ describe.skipIf(skip !== null)('cluster faults', () => {
   });
 
   it('PostgreSQL restart in the middle of traffic: retryable errors, then everything once', async () => {
-    const pg: OwnPostgres = await startOwnPostgres();
+    const pg: OwnPostgres = await startOwnPostgres(2);
     cleanups.push(() => pg.stop());
-    const cluster = await startCluster({ chats: 2, db: pg.url });
+    const cluster = await startCluster({ chats: 2, db: pg.urls });
     cleanups.push(() => cluster.stop());
     const t = await traffic(cluster, { pairs: 20, groups: 4, groupSize: 5, perClient: 15 });
     await eventually(() => t.acked() >= 150, 'traffic under way', 30_000);

@@ -143,7 +143,14 @@ export async function createParley(
   const store =
     options.store ??
     (config.db
-      ? await PostgresStore.open({ url: config.db, max: config.dbPoolMax })
+      ? await PostgresStore.open({
+          url: config.db
+            .split(',')
+            .map((u) => u.trim())
+            .filter((u) => u !== ''),
+          shardMap: config.dbShardMap ? config.dbShardMap.split(',').map(Number) : undefined,
+          max: config.dbPoolMax,
+        })
       : await openThreadedSqliteStore(
           {
             path: join(config.dataDir, 'parley.db'),

@@ -20,7 +20,7 @@ const USAGE = `Usage:
   parley serve [--port 8080] [--host 127.0.0.1] [--data-dir ./data] [--<option> value ...]
   parley user add <username> [--display-name NAME] [--data-dir ./data]   (password from PARLEY_PASSWORD or prompt)
   parley chat [--url http://localhost:8080] [--username NAME] [--signup]   (password from PARLEY_PASSWORD or prompt)
-  parley cluster [--chat 3] [--base-port 8080] [--db postgres://…] [--redis redis://…]
+  parley cluster [--chat 3] [--shards 1] [--base-port 8080] [--db postgres://…] [--redis redis://…]
   parley backup --to FILE [--data-dir ./data]   (online: a consistent copy while the server runs)
   parley restore --from FILE --data-dir DIR [--force]   (the server on DIR must be stopped)
   parley serve --role api|chat|all --db postgres://… --redis redis://…   (cluster mode)

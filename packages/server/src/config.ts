@@ -13,8 +13,16 @@ export interface ServerConfig {
    * service; registers itself in discovery; also answers the HTTP API).
    */
   role: 'all' | 'api' | 'chat';
-  /** PostgreSQL URL (flag --db, env PARLEY_DB or DATABASE_URL). Empty: the embedded SQLite store. */
+  /**
+   * PostgreSQL URL (flag --db, env PARLEY_DB or DATABASE_URL); several, comma-separated, for a
+   * sharded deployment (the first is the catalog). Empty: the embedded SQLite store.
+   */
   db: string;
+  /**
+   * For each logical shard, the index in `db` of its database, comma-separated (flag
+   * --db-shard-map). Empty: contiguous ranges. Set it when moving a shard to another database.
+   */
+  dbShardMap: string;
   /** Redis URL (flag --redis, env PARLEY_REDIS or REDIS_URL). Empty: in-process bus and presence. */
   redis: string;
   /** Prefix of every Redis key and channel, so deployments can share a Redis. Default `parley:`. */
@@ -219,6 +227,7 @@ export interface ServerConfig {
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   role: 'all',
   db: '',
+  dbShardMap: '',
   redis: '',
   redisPrefix: 'parley:',
   dbPoolMax: 10,

@@ -1,7 +1,8 @@
 /**
  * `parley cluster` (`npm run cluster`): 1 API server and 3 chat servers on this machine
- * against local PostgreSQL and Redis, for trying cluster mode. Prints the addresses; Ctrl-C
- * stops them all (SIGTERM: each chat server drains).
+ * against local PostgreSQL and Redis, for trying cluster mode; `--shards N` spreads the store
+ * over N databases (`parley`, `parley_2`, …). Prints the addresses; Ctrl-C stops them all
+ * (SIGTERM: each chat server drains).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +28,16 @@ export async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/** `n` database URLs: the given one, then the same server with `_2`, `_3`, … after its name. */
+export function shardUrls(url: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    if (i === 0) return url;
+    const u = new URL(url);
+    u.pathname = `${u.pathname.replace(/\/$/, '') || '/parley'}_${i + 1}`;
+    return u.toString();
+  });
+}
+
 export async function cluster(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -34,16 +45,21 @@ export async function cluster(argv: string[]): Promise<void> {
       db: { type: 'string' },
       redis: { type: 'string' },
       chat: { type: 'string' },
+      shards: { type: 'string' },
       'base-port': { type: 'string' },
       host: { type: 'string' },
     },
   });
-  const db = values.db ?? process.env.PARLEY_DB ?? 'postgres://postgres@127.0.0.1:5432/parley';
+  const shards = Number(values.shards ?? 1);
+  if (!Number.isInteger(shards) || shards < 1 || shards > 64) throw new Error('--shards must be 1-64');
+  const first = values.db ?? process.env.PARLEY_DB ?? 'postgres://postgres@127.0.0.1:5432/parley';
+  const urls = first.includes(',') ? first.split(',') : shardUrls(first, shards);
   const redis = values.redis ?? process.env.PARLEY_REDIS ?? 'redis://127.0.0.1:6379';
   const chats = Number(values.chat ?? 3);
   const base = Number(values['base-port'] ?? process.env.PORT ?? 8080);
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
-  await ensureDatabase(db);
+  for (const url of urls) await ensureDatabase(url);
+  const db = urls.join(',');
 
   const children: ChildProcess[] = [];
   const start = (role: string, port: number, id: string) =>
@@ -97,7 +113,10 @@ export async function cluster(argv: string[]): Promise<void> {
       'Parley cluster is up:',
       `  API server    http://${host}:${base}   (HTTP API, discovery: /v1/discovery)`,
       ...Array.from({ length: chats }, (_, i) => `  chat server   ws://${host}:${base + 1 + i}/v1/ws`),
-      `  PostgreSQL    ${db.replace(/\/\/[^@/]*@/, '//…@')}`,
+      ...urls.map(
+        (u, i) =>
+          `  PostgreSQL    ${u.replace(/\/\/[^@/]*@/, '//…@')}${urls.length > 1 ? ` (shard database ${i})` : ''}`,
+      ),
       `  Redis         ${redis.replace(/\/\/[^@/]*@/, '//…@')}`,
       'Ctrl-C stops them all.',
       '',
