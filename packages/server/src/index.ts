@@ -19,6 +19,7 @@ export { MemoryBus } from './bus/memory/memory-bus.js';
 export { PostgresStore } from './store/postgres/postgres-store.js';
 export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { POSTGRES_MIGRATIONS } from './store/postgres/migrations.js';
+export { shardOfKey } from './store/common/shard-hash.js';
 export { RedisBus } from './bus/redis/redis-bus.js';
 export type { RedisBusOptions } from './bus/redis/redis-bus.js';
 export type { BusCapabilities } from './bus/bus.js';

@@ -210,6 +210,10 @@ export class MessageService {
     }
     end();
     this.metrics.batchSize.observe(batch.length);
+    // A sharded store answers `unavailable` for the messages of a database it cannot reach.
+    const unreached = results.filter((r) => !r.ok && r.code === 'unavailable').length;
+    if (unreached > 0)
+      this.log.error({ failed: unreached, of: batch.length }, 'store write failed for part of a batch');
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i] as Pending;
       const r = results[i] as AppendResult;
