@@ -45,8 +45,9 @@ import {
   toPushSubscription,
   toSummary,
   toUser,
-  wellFormed,
-} from '../rows.js';
+} from '../common/rows.js';
+import { wellFormed } from '../common/append-batch.js';
+import { directKey } from '../common/direct-key.js';
 import type {
   ConversationDbRow,
   DeviceDbRow,
@@ -58,7 +59,7 @@ import type {
   PushSubscriptionDbRow,
   SummaryDbRow,
   UserDbRow,
-} from '../rows.js';
+} from '../common/rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:'. */
@@ -147,11 +148,6 @@ interface FeedCursor {
 const PAGE_JSON = `coalesce(json_group_array(json_object(
   'id', id, 'conversationId', conversation_id, 'seq', seq, 'pos', pos, 'senderId', sender_id,
   'clientId', client_id, 'text', text, 'createdAt', created_at) ORDER BY seq) FILTER (WHERE rn <= @n), '[]')`;
-
-/** The unique key of the direct conversation of two users, whoever asks. */
-function directKey(a: string, b: string): string {
-  return a < b ? `${a}:${b}` : `${b}:${a}`;
-}
 
 function prepareStatements(db: Database.Database) {
   const p = (sql: string): Statement => db.prepare(sql);

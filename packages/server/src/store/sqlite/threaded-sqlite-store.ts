@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { Logger } from '../../logger.js';
 import type { AppendResult, FlatStore, NewMessage, Store, StoreCapabilities } from '../store.js';
-import { wellFormed } from '../rows.js';
+import { wellFormed } from '../common/append-batch.js';
 import { packBatch, unpackResults } from './append-codec.js';
 import { SqliteStore, isCorruption } from './sqlite-store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
