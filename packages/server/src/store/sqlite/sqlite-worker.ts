@@ -30,7 +30,8 @@ try {
 
 /** Calls the threaded store packs (append-codec.ts), by name. */
 const packed: Record<string, (...a: unknown[]) => Promise<unknown>> = {
-  appendPacked: async (batch) => packResults(await store.appendMessages(unpackBatch(batch as unknown[]))),
+  appendPacked: async (batch) =>
+    packResults(await store.messages.appendMessages(unpackBatch(batch as unknown[]))),
 };
 
 /** A full disk is a state clients can wait out (retryable), not an internal error. */
@@ -39,15 +40,26 @@ function storageFull(err: unknown): never {
   throw err;
 }
 
+type Methods = Record<string, (...a: unknown[]) => Promise<unknown>>;
+/** The store and its aggregates, searched in turn for the method called. */
+const targets = [
+  store,
+  store.accounts,
+  store.conversations,
+  store.messages,
+  store.social,
+  store.push,
+  store.values,
+] as unknown as Methods[];
+
 port.on('message', (call: Call) => {
-  const fn =
-    packed[call.method] ??
-    (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[call.method];
+  const target = targets.find((t) => typeof t[call.method] === 'function');
+  const fn = packed[call.method] ?? target?.[call.method];
   if (typeof fn !== 'function') {
     port.postMessage({ id: call.id, ok: false, error: { message: `no store method ${call.method}` } });
     return;
   }
-  fn.apply(store, call.args)
+  fn.apply(target, call.args)
     .catch(storageFull)
     .then(
       (value) => port.postMessage({ id: call.id, ok: true, value }),

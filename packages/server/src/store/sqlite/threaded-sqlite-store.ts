@@ -266,7 +266,7 @@ export async function openThreadedSqliteStore(
   // History pages: on this thread while the guard allows, else on the reader thread.
   const inlineCalls = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   if (inline) {
-    const local = inline as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const local = inline.messages as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     const guard = new InlineGuard(tuning.inlineSlowMs ?? 4, tuning.inlineCooldownMs ?? 1000);
     for (const name of INLINE_METHODS) {
       const method = local[name] as (...a: unknown[]) => Promise<unknown>;
