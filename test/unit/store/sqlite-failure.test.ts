@@ -26,9 +26,9 @@ describe('threaded sqlite store failure', () => {
     await store.ping();
     expect(store.failure).toBeUndefined();
 
-    // Calling the class as a plain function throws inside the store thread's message handler,
-    // outside any promise: the thread dies, as it would on any uncaught error.
-    const kill = Reflect.get(store, 'constructor') as () => Promise<unknown>;
+    // Calling an aggregate's class as a plain function throws inside the store thread's message
+    // handler, outside any promise: the thread dies, as it would on any uncaught error.
+    const kill = Reflect.get(store.accounts, 'constructor') as () => Promise<unknown>;
     await expect(kill()).rejects.toMatchObject({ code: 'storage_failed', retryable: false });
 
     expect(store.failure?.message).toMatch(/parley-store thread stopped/);

@@ -1,5 +1,5 @@
 /**
- * The threaded embedded store reads history pages on the calling thread (INLINE_METHODS),
+ * The threaded embedded store reads history pages on the calling thread (its `inline` routes),
  * and sends them to the reader thread for a while after one was slow (InlineGuard). Either
  * way a page holds every message committed before it was asked for.
  */

@@ -60,15 +60,3 @@ export interface Store {
   readonly failure?: Error;
   close(): Promise<void>;
 }
-
-/**
- * Every port in one object: what the adapters are while they keep their methods in one class
- * (each aggregate property of theirs is the adapter itself).
- */
-export type FlatStore = Store &
-  AccountStore &
-  ConversationStore &
-  MessageStore &
-  SocialStore &
-  PushQueueStore &
-  ServerValueStore;

@@ -5,8 +5,8 @@ import pg from 'pg';
 import { DEFAULT_PRIVACY, ParleyError } from '@parley/protocol';
 import type { PrivacySettings } from '@parley/protocol';
 import type { AccountStore, DeviceRow, DeviceWithUser, UserRow } from '../store.js';
-import { PRIVACY_COLUMNS, deviceOfJoin, toDevice, toPrivacy, toUser } from '../rows.js';
-import type { DeviceDbRow, DeviceJoinRow, PrivacyDbRow, UserDbRow } from '../rows.js';
+import { PRIVACY_COLUMNS, deviceOfJoin, toDevice, toPrivacy, toUser } from '../common/rows.js';
+import type { DeviceDbRow, DeviceJoinRow, PrivacyDbRow, UserDbRow } from '../common/rows.js';
 import type { PgDatabase, PgShards } from './postgres-driver.js';
 
 export class PgAccounts implements AccountStore {

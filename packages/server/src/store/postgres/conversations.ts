@@ -9,8 +9,8 @@ import type {
   LeftRow,
   MemberRow,
 } from '../store.js';
-import { toConversation, toLeft, toMember, toSummary } from '../rows.js';
-import type { ConversationDbRow, LeftDbRow, MemberDbRow, SummaryDbRow } from '../rows.js';
+import { toConversation, toLeft, toMember, toSummary } from '../common/rows.js';
+import type { ConversationDbRow, LeftDbRow, MemberDbRow, SummaryDbRow } from '../common/rows.js';
 import { directKey } from '../common/direct-key.js';
 import type { PgDatabase, PgShards } from './postgres-driver.js';
 

@@ -7,12 +7,12 @@ import pg from 'pg';
 import { ParleyError } from '@parley/protocol';
 import type { Message } from '@parley/protocol';
 import type { AppendResult, CursorRow, FeedPage, FeedRead, MessageStore, NewMessage } from '../store.js';
-import { toMessage, wellFormed } from '../rows.js';
-import type { MemberDbRow, MessageDbRow } from '../rows.js';
+import { toMessage } from '../common/rows.js';
+import { wellFormed } from '../common/append-batch.js';
+import { pairKey as idemKey } from '../common/pair-key.js';
+import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
 import { mapError } from './postgres-driver.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
-
-const idemKey = (a: string, b: string) => `${a}\u0000${b}`;
 
 /**
  * Where a feed read starts: the last position seen in each space, and for spaces not listed

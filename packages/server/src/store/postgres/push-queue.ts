@@ -2,8 +2,8 @@
  * PostgreSQL push: Push subscriptions and the push job queue, placed by the subscription's user.
  */
 import type { NewPushJob, PushJobRow, PushQueueStore, PushSubscriptionRow, PushTargetRow } from '../store.js';
-import { toPushSubscription } from '../rows.js';
-import type { PushSubscriptionDbRow } from '../rows.js';
+import { toPushSubscription } from '../common/rows.js';
+import type { PushSubscriptionDbRow } from '../common/rows.js';
 import type { PgDatabase, PgShards } from './postgres-driver.js';
 
 /** First key of the two-key lock taken per push endpoint while it is registered. */

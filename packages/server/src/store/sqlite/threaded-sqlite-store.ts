@@ -1,82 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { Logger } from '../../logger.js';
-import type { AppendResult, FlatStore, NewMessage, Store, StoreCapabilities } from '../store.js';
-import { wellFormed } from '../rows.js';
+import type { NewMessage, Store, StoreCapabilities } from '../store.js';
+import { wellFormed } from '../common/append-batch.js';
 import { packBatch, unpackResults } from './append-codec.js';
 import { SqliteStore, isCorruption } from './sqlite-store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-
-type Reply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: { code?: string; message: string; sqlite?: string } };
+import { ROUTES } from './thread-calls.js';
+import type { Aggregate, Ports, Reply, Route, Target } from './thread-calls.js';
 
 /** What every call answers once the store failed for good: retrying cannot help. */
 const failed = (why: Error) => new ParleyError('storage_failed', `The store failed: ${why.message}`);
-
-/** `Store`'s aggregate ports: here each one is the proxy itself, which forwards by method name. */
-const AGGREGATES: ReadonlySet<string> = new Set([
-  'accounts',
-  'conversations',
-  'messages',
-  'social',
-  'push',
-  'values',
-] satisfies (keyof Store)[]);
-
-/**
- * Pure reads served by the reader thread's own connection, so that they do not queue behind
- * the commits on the store thread. WAL gives that connection a snapshot that includes every
- * transaction committed before the read started; a read is posted only after the caller saw
- * the results of the writes it awaited (the store thread replies after COMMIT returns), so a
- * read sees every write that completed before it was issued. Writes still in flight when a
- * read is issued may or may not be seen, as with any concurrent caller.
- */
-export const READER_METHODS: ReadonlySet<string> = new Set([
-  'history',
-  'historyJson',
-  'readFeed',
-  'readFeeds',
-  'feedHead',
-  'feedHeads',
-  'getDevicesByTokenHashes',
-  'getUserById',
-  'getUserByUsername',
-  'getUsersByIds',
-  'getPrivacy',
-  'getPrivacies',
-  'listDevices',
-  'getConversation',
-  'findDirect',
-  'createdSince',
-  'declinedAt',
-  'getMember',
-  'listMembers',
-  'listConversations',
-  'getConversationSummary',
-  'presenceAudiences',
-  'acceptedContacts',
-  'visibleTo',
-  'listContacts',
-  'getContactState',
-  'isBlockedEither',
-  'blockedAmong',
-  'listBlocked',
-  'listPushSubscriptions',
-  'pushTargets',
-]);
-
-/**
- * History pages, read on the calling (main) thread from a read-only connection of its own.
- * A page is an index range of at most a few hundred rows, usually cached: a fraction of a
- * millisecond of work, where a trip to the reader thread and back costs two thread wake-ups
- * that each wait for a core on a busy machine. Measured with `npm run bench -- --scenario
- * history` (dm at 5,000 msgs/s, three alternating pairs): page p99 8.4 / 9.3 / 6.6 ms on the
- * reader thread, 3.8 / 4.7 / 4.9 ms here, and the server used less CPU. Connection setup reads
- * (token, feed head, presence audience) stay on the reader thread: batched per turn they run
- * beside the event loop, and inline they cost connects/s (docs/performance.md).
- */
-export const INLINE_METHODS: ReadonlySet<string> = new Set(['history', 'historyJson']);
 
 /**
  * Keeps slow inline reads off the event loop: after an inline read that took longer than
@@ -109,8 +43,8 @@ export interface ThreadedSqliteOptions {
   /** WAL frames after which the store thread is asked to finish a checkpoint. Default 16,384. */
   finishFrames?: number;
   /**
-   * History pages on the calling thread (INLINE_METHODS). Default true; false sends them to
-   * the reader thread like the other reads.
+   * History pages on the calling thread (the `inline` routes). Default true; false sends them
+   * to the reader thread like the other reads.
    */
   inlinePages?: boolean;
   /** An inline page slower than this (ms) sends the pages of the next `inlineCooldownMs` to the reader thread. Default 4. */
@@ -121,9 +55,26 @@ export interface ThreadedSqliteOptions {
   log?: Logger;
 }
 
+type Method = (...args: unknown[]) => Promise<unknown>;
+
 interface Thread {
-  call(method: string, args: unknown[]): Promise<unknown>;
+  call(target: Target, args: unknown[]): Promise<unknown>;
   stop(): Promise<void>;
+}
+
+/**
+ * A port whose methods are made by `method`, every routed one (ROUTES) at once. A name no
+ * port declares goes to the store thread too, as a call it answers with an error.
+ */
+function portOf<A extends Aggregate>(aggregate: A, method: (name: string) => Method): Ports[A] {
+  const methods = new Map<string, Method>();
+  for (const name of Object.keys(ROUTES[aggregate])) methods.set(name, method(name));
+  return new Proxy({} as Ports[A], {
+    get(_target, prop) {
+      if (prop === 'then' || typeof prop !== 'string') return undefined;
+      return methods.get(prop) ?? method(prop);
+    },
+  });
 }
 
 /**
@@ -189,18 +140,18 @@ async function startThread(opts: SqliteStoreOptions, name: string, failure: Fail
   started = true;
 
   let stopped = false;
-  const call = (method: string, args: unknown[]): Promise<unknown> => {
+  const call: Thread['call'] = (target, args) => {
     // A terminated thread would never answer.
     if (stopped) return Promise.reject(new ParleyError('unavailable', 'The store is closed'));
     if (dead || failure.error) return Promise.reject(failed(failure.error ?? (dead as Error)));
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, method, args });
+      worker.postMessage({ ...target, id, args });
     });
   };
   const stop = async () => {
-    await call('close', []).catch(() => undefined);
+    await call({ method: 'close' }, []).catch(() => undefined);
     stopped = true;
     worker.removeAllListeners('exit');
     await worker.terminate();
@@ -216,11 +167,11 @@ async function startThread(opts: SqliteStoreOptions, name: string, failure: Fail
  *
  * - the store thread owns the writing connection and runs every call but the pure reads,
  *   answered in order; a ParleyError keeps its code across the thread;
- * - the reader thread has a read-only connection and serves READER_METHODS (feed catch-up,
- *   token lookups, presence audiences), so that they need not wait for the commits queued
- *   before them;
+ * - the reader thread has a read-only connection and serves the `reader` routes (feed
+ *   catch-up, token lookups, presence audiences), so that they need not wait for the commits
+ *   queued before them;
  * - history pages are read on the calling thread from a read-only connection of its own
- *   (INLINE_METHODS), or on the reader thread for a second after one was slow (InlineGuard);
+ *   (the `inline` routes), or on the reader thread for a second after one was slow (InlineGuard);
  * - the checkpointer thread copies the WAL into the database file every `checkpointEveryMs`
  *   (PASSIVE: it never blocks the others). When the WAL is long it asks
  *   the store thread to copy the few frames left, so that the WAL starts over (the store
@@ -263,28 +214,34 @@ export async function openThreadedSqliteStore(
     await writer.stop();
     throw err;
   }
-  // History pages: on this thread while the guard allows, else on the reader thread.
-  const inlineCalls = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  if (inline) {
-    const local = inline as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-    const guard = new InlineGuard(tuning.inlineSlowMs ?? 4, tuning.inlineCooldownMs ?? 1000);
-    for (const name of INLINE_METHODS) {
-      const method = local[name] as (...a: unknown[]) => Promise<unknown>;
-      inlineCalls.set(name, (...args) => {
+  const guard = new InlineGuard(tuning.inlineSlowMs ?? 4, tuning.inlineCooldownMs ?? 1000);
+  /** A port method as the threads serve it: on the thread its route names. */
+  const routed =
+    <A extends Aggregate>(aggregate: A) =>
+    (method: string): Method => {
+      const routes: { readonly [name: string]: Route | undefined } = ROUTES[aggregate];
+      // Own properties only: a name like `constructor` is no route.
+      const route = (Object.hasOwn(routes, method) && routes[method]) || 'writer';
+      const thread = route === 'writer' ? writer : reader;
+      const remote = (...args: unknown[]) => thread.call({ aggregate, method }, args);
+      const local = inline?.[aggregate] as Record<string, Method | undefined> | undefined;
+      const own = local?.[method];
+      if (route !== 'inline' || !own) return remote;
+      // History pages: on this thread while the guard allows, else on the reader thread.
+      return (...args: unknown[]) => {
         if (failure.error) return Promise.reject(failed(failure.error));
-        if (!guard.inline) return reader.call(name, args);
+        if (!guard.inline) return remote(...args);
         const t0 = performance.now();
         // SqliteStore's reads are synchronous inside: the work is done when the call returns.
-        const result = method.apply(local, args);
+        const result = own.apply(local, args);
         guard.took(performance.now() - t0);
         return result.catch((err: unknown) => {
           if (!isCorruption(err)) throw err;
           failure.set(err as Error);
           throw failed(err as Error);
         });
-      });
-    }
-  }
+      };
+    };
 
   let busy = false;
   let lastFinish = 0;
@@ -292,12 +249,15 @@ export async function openThreadedSqliteStore(
     if (busy) return;
     busy = true;
     try {
-      const r = (await checkpointer.call('walCheckpoint', [])) as { log: number; checkpointed: number };
+      const r = (await checkpointer.call({ method: 'walCheckpoint' }, [])) as {
+        log: number;
+        checkpointed: number;
+      };
       if (r.log >= finishFrames && Date.now() - lastFinish >= 4 * everyMs) {
         // Catch up with what was committed during the first pass, then let the store thread
         // copy the remainder (a few frames) between two of its transactions.
-        await checkpointer.call('walCheckpoint', []);
-        await writer.call('walCheckpoint', []);
+        await checkpointer.call({ method: 'walCheckpoint' }, []);
+        await writer.call({ method: 'walCheckpoint' }, []);
         lastFinish = Date.now();
       }
     } catch {
@@ -318,26 +278,29 @@ export async function openThreadedSqliteStore(
       await Promise.all([reader.stop(), checkpointer.stop()]);
       await writer.stop();
     })());
-  const appendMessages = async (given: readonly NewMessage[]): Promise<AppendResult[]> => {
+  const appendMessages: Method = async (...args) => {
     // The answers are rebuilt from this side's batch: what the store thread keeps.
-    const batch = given.map(wellFormed);
-    return unpackResults(batch, (await writer.call('appendPacked', [packBatch(batch)])) as unknown[]);
+    const batch = (args[0] as readonly NewMessage[]).map(wellFormed);
+    return unpackResults(
+      batch,
+      (await writer.call({ method: 'appendPacked' }, [packBatch(batch)])) as unknown[],
+    );
   };
-  // Every other method of the ports is forwarded as is: the interface is asynchronous and its
-  // arguments and results are plain data, so they cross the thread by structured clone.
-  const store: FlatStore = new Proxy({} as FlatStore, {
-    get(_target, prop) {
-      if (prop === 'capabilities') return capabilities;
-      if (typeof prop === 'string' && AGGREGATES.has(prop)) return store;
-      if (prop === 'failure') return failure.error;
-      if (prop === 'close') return close;
-      if (prop === 'appendMessages') return appendMessages;
-      if (prop === 'then' || typeof prop !== 'string') return undefined;
-      const inlineCall = inlineCalls.get(prop);
-      if (inlineCall) return inlineCall;
-      const thread = READER_METHODS.has(prop) ? reader : writer;
-      return (...args: unknown[]) => thread.call(prop, args);
+  const routedMessages = routed('messages');
+  return {
+    capabilities,
+    get failure() {
+      return failure.error;
     },
-  });
-  return store;
+    accounts: portOf('accounts', routed('accounts')),
+    conversations: portOf('conversations', routed('conversations')),
+    messages: portOf('messages', (name) =>
+      name === 'appendMessages' ? appendMessages : routedMessages(name),
+    ),
+    social: portOf('social', routed('social')),
+    push: portOf('push', routed('push')),
+    values: portOf('values', routed('values')),
+    ping: () => writer.call({ method: 'ping' }, []).then(() => undefined),
+    close,
+  };
 }

@@ -4,15 +4,17 @@
  */
 import type { Message, PrivacySettings } from '@parley/protocol';
 import type {
+  ContactRow,
   ConversationRow,
   ConversationSummaryRow,
+  CursorRow,
   DeviceRow,
   LeftRow,
   MemberRow,
+  PushJobRow,
   PushSubscriptionRow,
-  NewMessage,
   UserRow,
-} from './store.js';
+} from '../store.js';
 
 export interface MessageDbRow {
   conversation_id: string;
@@ -91,6 +93,23 @@ export const toPushSubscription = (r: PushSubscriptionDbRow): PushSubscriptionRo
   createdAt: r.created_at,
 });
 
+/** A claimed job beside its subscription's columns (`j_` where they clash). */
+export type PushJobDbRow = PushSubscriptionDbRow & {
+  j_id: number;
+  message_id: string;
+  payload: string;
+  attempts: number;
+  j_created_at: number;
+};
+export const toPushJob = (r: PushJobDbRow): PushJobRow => ({
+  id: r.j_id,
+  messageId: r.message_id,
+  payload: r.payload,
+  attempts: r.attempts,
+  createdAt: r.j_created_at,
+  subscription: toPushSubscription(r),
+});
+
 export interface DeviceDbRow {
   id: string;
   user_id: string;
@@ -161,6 +180,32 @@ export const toMember = (r: MemberDbRow): MemberRow => ({
   request: r.request_seq !== null,
 });
 
+/** A member's cursors, as a receipt update returns them. */
+export interface CursorDbRow {
+  conversation_id: string;
+  user_id: string;
+  delivered_seq: number;
+  read_seq: number;
+}
+export const toCursor = (r: CursorDbRow): CursorRow => ({
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  // Reading implies delivery.
+  deliveredSeq: Math.max(r.delivered_seq, r.read_seq),
+  readSeq: r.read_seq,
+});
+
+export interface ContactDbRow {
+  contact_id: string;
+  state: ContactRow['state'];
+  since: number;
+}
+export const toContact = (r: ContactDbRow): ContactRow => ({
+  userId: r.contact_id,
+  state: r.state,
+  since: r.since,
+});
+
 export interface LeftDbRow {
   user_id: string;
   conversation_id: string;
@@ -220,21 +265,5 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
             text: r.m_text,
             createdAt: r.m_created_at,
           },
-  };
-}
-
-/**
- * The message with lone surrogates in what a client chose (text, client id, conversation id)
- * replaced by U+FFFD, so that every store keeps the same text: UTF-8 cannot hold them
- * (SQLite would get three bytes of CESU-8, one bad character each), and JSON carries them as
- * `\uD800`, which PostgreSQL's JSON parser refuses.
- */
-export function wellFormed(m: NewMessage): NewMessage {
-  if (m.text.isWellFormed() && m.clientId.isWellFormed() && m.conversationId.isWellFormed()) return m;
-  return {
-    ...m,
-    text: m.text.toWellFormed(),
-    clientId: m.clientId.toWellFormed(),
-    conversationId: m.conversationId.toWellFormed(),
   };
 }
