@@ -645,9 +645,9 @@ for (const adapter of selectedAdapters()) {
       const s2 = await env.store.push.savePushSubscription(sub(a.id, await device(a.id), uid('fcm-'), 'fcm'));
       const t0 = 1_000_000;
       const jobs = [
-        { messageId: 'm1', subscriptionId: s1.id, payload: '{"n":1}', createdAt: t0 },
-        { messageId: 'm1', subscriptionId: s2.id, payload: '{"n":1}', createdAt: t0 },
-        { messageId: 'm2', subscriptionId: s1.id, payload: '{"n":2}', createdAt: t0 + 1 },
+        { messageId: 'm1', subscriptionId: s1.id, userId: a.id, payload: '{"n":1}', createdAt: t0 },
+        { messageId: 'm1', subscriptionId: s2.id, userId: a.id, payload: '{"n":1}', createdAt: t0 },
+        { messageId: 'm2', subscriptionId: s1.id, userId: a.id, payload: '{"n":2}', createdAt: t0 + 1 },
       ];
       expect(await env.store.push.enqueuePushJobs(jobs)).toBe(3);
       expect(await env.store.push.enqueuePushJobs(jobs.slice(0, 1))).toBe(0); // never twice
@@ -692,6 +692,7 @@ for (const adapter of selectedAdapters()) {
       const jobs = ['k1', 'k2', 'k3', 'k4'].map((m, i) => ({
         messageId: m,
         subscriptionId: s.id,
+        userId: a.id,
         payload: '{}',
         createdAt: t0 + i,
       }));
