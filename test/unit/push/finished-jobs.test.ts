@@ -41,6 +41,7 @@ describe('finished push jobs', () => {
       const jobs = ['m1', 'm2', 'm3'].map((messageId) => ({
         messageId,
         subscriptionId: sub.id,
+        userId: sub.userId,
         payload,
         createdAt: now,
       }));

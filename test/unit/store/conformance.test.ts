@@ -4,6 +4,7 @@
  * capabilities, never adapter names.
  */
 import { describe, expect, it } from 'vitest';
+import { shardOfKey } from '@parley/server/dist/store/common/shard-hash.js';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
 let n = 0;
@@ -645,9 +646,9 @@ for (const adapter of selectedAdapters()) {
       const s2 = await env.store.push.savePushSubscription(sub(a.id, await device(a.id), uid('fcm-'), 'fcm'));
       const t0 = 1_000_000;
       const jobs = [
-        { messageId: 'm1', subscriptionId: s1.id, payload: '{"n":1}', createdAt: t0 },
-        { messageId: 'm1', subscriptionId: s2.id, payload: '{"n":1}', createdAt: t0 },
-        { messageId: 'm2', subscriptionId: s1.id, payload: '{"n":2}', createdAt: t0 + 1 },
+        { messageId: 'm1', subscriptionId: s1.id, userId: a.id, payload: '{"n":1}', createdAt: t0 },
+        { messageId: 'm1', subscriptionId: s2.id, userId: a.id, payload: '{"n":1}', createdAt: t0 },
+        { messageId: 'm2', subscriptionId: s1.id, userId: a.id, payload: '{"n":2}', createdAt: t0 + 1 },
       ];
       expect(await env.store.push.enqueuePushJobs(jobs)).toBe(3);
       expect(await env.store.push.enqueuePushJobs(jobs.slice(0, 1))).toBe(0); // never twice
@@ -692,6 +693,7 @@ for (const adapter of selectedAdapters()) {
       const jobs = ['k1', 'k2', 'k3', 'k4'].map((m, i) => ({
         messageId: m,
         subscriptionId: s.id,
+        userId: a.id,
         payload: '{}',
         createdAt: t0 + i,
       }));
@@ -705,6 +707,99 @@ for (const adapter of selectedAdapters()) {
       expect(await env.store.push.enqueuePushJobs(jobs)).toBe(1);
       expect(await env.store.push.purgePushJobs(0, 1)).toBe(1);
       expect(await env.store.push.enqueuePushJobs(jobs.slice(1, 3))).toBe(1);
+    });
+
+    // Users whose ids fall in the two halves of 64 logical shards: on different databases of
+    // a store over two (the same as any two users elsewhere).
+    async function userOnHalf(half: 0 | 1) {
+      for (;;) {
+        const id = uid('u_');
+        if (Math.floor(shardOfKey(id, 64) / 32) !== half) continue;
+        const name = uid('u');
+        await env.store.accounts.createUser({
+          id,
+          username: name,
+          displayName: name,
+          passwordHash: 'h',
+          createdAt: Date.now(),
+        });
+        return { id };
+      }
+    }
+
+    it('claims the push jobs of users of every database once each, oldest first', async () => {
+      const a = await userOnHalf(0);
+      const b = await userOnHalf(1);
+      const sa = await env.store.push.savePushSubscription(sub(a.id, await device(a.id), uid('fcm-'), 'fcm'));
+      const sb = await env.store.push.savePushSubscription(sub(b.id, await device(b.id), uid('fcm-'), 'fcm'));
+      const t0 = 3_000_000;
+      // Interleaved ages: the oldest overall are b's m1, a's m2, b's m3.
+      const jobs = [1, 2, 3, 4, 5, 6].map((k) => {
+        const [u, s] = k % 2 === 1 ? [b, sb] : [a, sa];
+        return {
+          messageId: `m${k}`,
+          subscriptionId: s.id,
+          userId: u.id,
+          payload: `{"k":${k}}`,
+          createdAt: t0 + k,
+        };
+      });
+      expect(await env.store.push.enqueuePushJobs(jobs)).toBe(6);
+      expect(await env.store.push.enqueuePushJobs(jobs)).toBe(0);
+      const first = await env.store.push.claimPushJobs(t0 + 10, 3, 1000);
+      expect(first.map((j) => [j.messageId, j.subscription.userId])).toEqual([
+        ['m1', b.id],
+        ['m2', a.id],
+        ['m3', b.id],
+      ]);
+      const rest = await env.store.push.claimPushJobs(t0 + 10, 10, 1000);
+      expect(rest.map((j) => j.messageId)).toEqual(['m4', 'm5', 'm6']);
+      const all = [...first, ...rest];
+      expect(new Set(all.map((j) => j.id)).size).toBe(6);
+      // Finished and retried by id, each on its own database.
+      for (const j of all.filter((x) => x.messageId !== 'm2' && x.messageId !== 'm5'))
+        await env.store.push.finishPushJob(j.id, 'sent');
+      for (const j of all.filter((x) => x.messageId === 'm2' || x.messageId === 'm5'))
+        await env.store.push.retryPushJob(j.id, t0, true);
+      const again = await env.store.push.claimPushJobs(t0 + 10, 10, 1000);
+      expect(again.map((j) => [j.messageId, j.attempts, j.payload])).toEqual([
+        ['m2', 1, '{"k":2}'],
+        ['m5', 1, '{"k":5}'],
+      ]);
+      for (const j of again) await env.store.push.finishPushJob(j.id, 'dropped');
+      expect(await env.store.push.claimPushJobs(t0 + 99_999, 10, 1000)).toEqual([]);
+      expect(await env.store.push.purgePushJobs(t0 + 100)).toBe(6);
+      expect(await env.store.push.enqueuePushJobs(jobs)).toBe(6);
+    });
+
+    it('moves a push endpoint between users of different databases', async () => {
+      const a = await userOnHalf(0);
+      const b = await userOnHalf(1);
+      const address = uid('https://p.example/');
+      const sa = await env.store.push.savePushSubscription(sub(a.id, await device(a.id), address));
+      const job = { messageId: 'm1', subscriptionId: sa.id, userId: a.id, payload: '{}', createdAt: 1 };
+      expect(await env.store.push.enqueuePushJobs([job])).toBe(1);
+      // b logs in on the same browser: a fresh subscription of b's; a's and its jobs are gone.
+      const db = await device(b.id);
+      const sb = await env.store.push.savePushSubscription(sub(b.id, db, address));
+      expect(sb).toMatchObject({ userId: b.id, deviceId: db, address });
+      expect(sb.id).not.toBe(sa.id);
+      expect(await env.store.push.listPushSubscriptions(a.id)).toEqual([]);
+      expect((await env.store.push.listPushSubscriptions(b.id)).map((s) => s.id)).toEqual([sb.id]);
+      expect(await env.store.push.claimPushJobs(10, 10, 1000)).toEqual([]);
+      // b again on another device keeps the id; then back to a, and the endpoint is a's alone.
+      const db2 = await device(b.id);
+      expect(await env.store.push.savePushSubscription(sub(b.id, db2, address))).toMatchObject({
+        id: sb.id,
+        deviceId: db2,
+      });
+      const back = await env.store.push.savePushSubscription(sub(a.id, await device(a.id), address));
+      expect(await env.store.push.listPushSubscriptions(b.id)).toEqual([]);
+      expect((await env.store.push.listPushSubscriptions(a.id)).map((s) => s.id)).toEqual([back.id]);
+      // Gone at the provider: found without its user, wherever it is.
+      expect(await env.store.push.deletePushSubscription(back.id)).toBe(true);
+      expect(await env.store.push.listPushSubscriptions(a.id)).toEqual([]);
+      expect(await env.store.push.deletePushSubscription(back.id)).toBe(false);
     });
 
     it('keeps the first server value stored', async () => {

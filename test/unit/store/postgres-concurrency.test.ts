@@ -209,7 +209,13 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
       const jobs = [];
       for (let m = 0; m < 150; m++) {
         for (const s of subs)
-          jobs.push({ messageId: `m${m}`, subscriptionId: s.id, payload: '{}', createdAt: now });
+          jobs.push({
+            messageId: `m${m}`,
+            subscriptionId: s.id,
+            userId: s.userId,
+            payload: '{}',
+            createdAt: now,
+          });
       }
       expect(await s1.push.enqueuePushJobs(jobs)).toBe(600);
       // Both servers claim small batches as fast as they can until the queue is empty.

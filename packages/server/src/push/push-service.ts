@@ -344,7 +344,13 @@ export class PushService {
           );
           payloads.set(t.userId, payload);
         }
-        jobs.push({ messageId: m.id, subscriptionId: t.subscription.id, payload, createdAt: now });
+        jobs.push({
+          messageId: m.id,
+          subscriptionId: t.subscription.id,
+          userId: t.subscription.userId,
+          payload,
+          createdAt: now,
+        });
         kinds.push(t.subscription.kind);
       }
     }

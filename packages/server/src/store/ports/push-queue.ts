@@ -33,6 +33,8 @@ export interface PushTargetRow {
 export interface NewPushJob {
   messageId: string;
   subscriptionId: string;
+  /** The subscription's user: the job is stored with their subscriptions. */
+  userId: string;
   /** The JSON payload (a PushPayload). */
   payload: string;
   createdAt: number;
@@ -40,6 +42,7 @@ export interface NewPushJob {
 
 /** A claimed job, with its subscription. */
 export interface PushJobRow {
+  /** Opaque: only for finishPushJob and retryPushJob. */
   id: number;
   messageId: string;
   payload: string;
@@ -70,8 +73,10 @@ export interface PushQueueStore {
     now: number,
   ): Promise<PushTargetRow[]>;
   /**
-   * Queue jobs, due at once, in one transaction. A (messageId, subscriptionId) already queued
-   * (or sent) is skipped: no device gets two notifications for one message. Returns how many were new.
+   * Queue jobs, due at once, in one transaction per database (over several databases some may
+   * be queued when others fail: queueing them again is safe). A (messageId, subscriptionId)
+   * already queued (or sent) is skipped: no device gets two notifications for one message.
+   * Returns how many were new.
    */
   enqueuePushJobs(jobs: readonly NewPushJob[]): Promise<number>;
   /**
@@ -92,7 +97,7 @@ export interface PushQueueStore {
   retryPushJob(id: number, at: number, untried?: boolean): Promise<void>;
   /**
    * Forget finished jobs created before `before` and, with `keep`, all but the newest `keep`
-   * finished ones; returns how many.
+   * finished ones (of each database, in a store over several); returns how many.
    */
   purgePushJobs(before: number, keep?: number): Promise<number>;
 }
