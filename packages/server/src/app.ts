@@ -240,6 +240,7 @@ export async function createParley(
     sendBurst: config.sendBurst,
     sendBytesPerSec: config.sendBytesPerSec,
     sendBytesBurst: config.sendBytesBurst,
+    positionSpaces: store.capabilities.positionSpaces,
   });
   const receipts = new ReceiptService(store.conversations, store.messages, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;
@@ -296,6 +297,7 @@ export async function createParley(
         log,
         tracker,
         receipts,
+        store.capabilities.positionSpaces,
       )
     : undefined;
 

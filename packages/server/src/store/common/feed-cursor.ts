@@ -110,3 +110,8 @@ export function samePositions(a: Positions, b: Positions): boolean {
   for (const pos of b.values()) if (pos > 0) m++;
   return n === m;
 }
+
+/** The positions of a store with one position space whose head is `pos` (0: none). */
+export function inSpaceZero(pos: number): Positions {
+  return pos > 0 ? new Map([[0, pos]]) : NO_POSITIONS;
+}

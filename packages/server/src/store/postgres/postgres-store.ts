@@ -14,6 +14,7 @@ import type {
   DeviceWithUser,
   FeedPage,
   FeedRead,
+  Positions,
   LeftRow,
   MemberRow,
   MessageStore,
@@ -29,6 +30,7 @@ import type {
   StoreCapabilities,
   UserRow,
 } from '../store.js';
+import { inSpaceZero } from '../common/feed-cursor.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import {
   PRIVACY_COLUMNS,
@@ -194,7 +196,11 @@ export class PostgresStore
     PushQueueStore,
     ServerValueStore
 {
-  readonly capabilities: StoreCapabilities = { multiWriter: true, orderedAppends: false };
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: true,
+    orderedAppends: false,
+    positionSpaces: 1,
+  };
   // Each aggregate is this object, until the adapter is split by aggregate.
   readonly accounts: AccountStore = this;
   readonly conversations: ConversationStore = this;
@@ -696,7 +702,7 @@ export class PostgresStore
     return `{"messages":${r.json},"hasMore":${r.n > opts.limit}}`;
   }
 
-  async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
+  async readFeed(userId: string, since: Positions, limit: number): Promise<FeedPage> {
     return (await this.readFeeds([{ userId, since, limit }]))[0] as FeedPage;
   }
   async readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
@@ -727,7 +733,7 @@ export class PostgresStore
          ORDER BY x.pos LIMIT r.lim
        ) m
        ORDER BY r.n, m.pos`,
-      [reads.map((r) => r.userId), reads.map((r) => r.since), reads.map((r) => r.limit + 1)],
+      [reads.map((r) => r.userId), reads.map((r) => r.since.get(0) ?? 0), reads.map((r) => r.limit + 1)],
       'parley_read_feeds_v2',
     );
     const pages = reads.map(() => [] as MessageDbRow[]);
@@ -737,15 +743,15 @@ export class PostgresStore
       return { messages: p.slice(0, limit).map(toMessage), hasMore: p.length > limit };
     });
   }
-  async feedHead(userId: string): Promise<number> {
+  async feedHead(userId: string): Promise<Positions> {
     const [r] = await this.rows<{ head: number | null }>(
       'SELECT head FROM feed_heads WHERE user_id = $1',
       [userId],
       'parley_feed_head_v2',
     );
-    return r?.head ?? 0;
+    return inSpaceZero(r?.head ?? 0);
   }
-  async feedHeads(userIds: readonly string[]): Promise<number[]> {
+  async feedHeads(userIds: readonly string[]): Promise<Positions[]> {
     if (userIds.length === 0) return [];
     const rows = await this.rows<{ head: number | null }>(
       `SELECT (SELECT h.head FROM feed_heads h WHERE h.user_id = u.id) AS head
@@ -753,7 +759,7 @@ export class PostgresStore
       [userIds],
       'parley_feed_heads_v2',
     );
-    return rows.map((r) => r.head ?? 0);
+    return rows.map((r) => inSpaceZero(r.head ?? 0));
   }
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     const [r] = await this.rows<{ read_seq: number | null }>(

@@ -16,6 +16,7 @@ import type {
   DeviceWithUser,
   FeedPage,
   FeedRead,
+  Positions,
   LeftRow,
   MemberRow,
   MessageStore,
@@ -32,6 +33,7 @@ import type {
   UserRow,
 } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { inSpaceZero } from '../common/feed-cursor.js';
 import type { SqliteMigration } from './migrations.js';
 import {
   PRIVACY_COLUMNS,
@@ -417,7 +419,11 @@ export class SqliteStore
     PushQueueStore,
     ServerValueStore
 {
-  readonly capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
+  readonly capabilities: StoreCapabilities = {
+    multiWriter: false,
+    orderedAppends: true,
+    positionSpaces: 1,
+  };
   // Each aggregate is this object, until the adapter is split by aggregate.
   readonly accounts: AccountStore = this;
   readonly conversations: ConversationStore = this;
@@ -927,14 +933,14 @@ export class SqliteStore
     return `{"messages":${r.json},"hasMore":${r.n > opts.limit}}`;
   }
 
-  async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
+  async readFeed(userId: string, since: Positions, limit: number): Promise<FeedPage> {
     // One snapshot for all of its statements: a page read across two snapshots could hold a
     // message of one conversation and miss an older one of another committed in between, and
     // the reader's cursor would pass it.
-    return this.readFeedTx(userId, since, limit);
+    return this.readFeedTx(userId, since.get(0) ?? 0, limit);
   }
   async readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
-    return reads.map((r) => this.readFeedTx(r.userId, r.since, r.limit));
+    return reads.map((r) => this.readFeedTx(r.userId, r.since.get(0) ?? 0, r.limit));
   }
 
   private readFeedPage(userId: string, since: number, limit: number): FeedPage {
@@ -985,11 +991,11 @@ export class SqliteStore
     if (n > 0) c.next = (rows[n - 1] as MessageDbRow).seq + 1;
   }
 
-  async feedHead(userId: string): Promise<number> {
-    return (this.s.feedHead.get({ u: userId }) as number | null) ?? 0;
+  async feedHead(userId: string): Promise<Positions> {
+    return inSpaceZero((this.s.feedHead.get({ u: userId }) as number | null) ?? 0);
   }
-  async feedHeads(userIds: readonly string[]): Promise<number[]> {
-    return userIds.map((u) => (this.s.feedHead.get({ u }) as number | null) ?? 0);
+  async feedHeads(userIds: readonly string[]): Promise<Positions[]> {
+    return userIds.map((u) => inSpaceZero((this.s.feedHead.get({ u }) as number | null) ?? 0));
   }
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     this.s.setRead.run(seq, conversationId, conversationId, userId, seq);
