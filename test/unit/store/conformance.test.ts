@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
-import { headOf, at } from '../../helpers/feed-positions.js';
+import { headOf, upTo } from '../../helpers/feed-positions.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -13,6 +13,8 @@ const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`
 for (const adapter of selectedAdapters()) {
   describe(`store conformance: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
+    /** Everything up to `pos` read, in each of the store's position spaces. */
+    const at = (pos: number) => upTo(pos, env.store.capabilities.positionSpaces);
 
     async function user(name = uid('u')) {
       const u = {

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '@parley/server';
 import type { Message } from '@parley/protocol';
 import { selectedAdapters } from '../../helpers/store-adapters.js';
-import { headOf, at } from '../../helpers/feed-positions.js';
+import { headOf, upTo } from '../../helpers/feed-positions.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -40,6 +40,8 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
     afterEach(async () => {
       await cleanup?.();
     });
+    /** Everything up to `pos` read, in each of the stores' position spaces. */
+    const at = (pos: number) => upTo(pos, stores[0]!.capabilities.positionSpaces);
 
     async function users(count: number) {
       const out: string[] = [];
