@@ -10,10 +10,10 @@
  *   PARLEY_URL        the server, default http://localhost:8080
  *   PARLEY_USERNAME   the bot's account (required)
  *   PARLEY_PASSWORD   its password (required the first time)
- *   ECHO_BOT_STATE    where it keeps its session token and feed position between runs,
+ *   ECHO_BOT_STATE    where it keeps its session token and feed cursor between runs,
  *                     default ./echo-bot-state.json
  *
- * It logs in once and keeps the token, and it saves its feed position after each message it
+ * It logs in once and keeps the token, and it saves its feed cursor after each message it
  * has answered, so a restart answers what arrived while it was down, and answers nothing
  * twice: each echo's clientId is derived from the message's id, and the server stores a
  * clientId once.
@@ -27,7 +27,7 @@ const username = process.env.PARLEY_USERNAME;
 const password = process.env.PARLEY_PASSWORD;
 const stateFile = process.env.ECHO_BOT_STATE ?? 'echo-bot-state.json';
 
-/** @typedef {{ token: string; userId: string; cursor: number | null }} State */
+/** @typedef {{ token: string; userId: string; cursor: string | number | null }} State */
 
 /** @returns {State | undefined} */
 function loadState() {
@@ -65,15 +65,18 @@ const client = new ParleyClient({
   token: me.token,
   // Node 20 has no WebSocket of its own; browsers and Node 22 need no option here.
   WebSocket,
-  // null: from now on (a first run answers nothing older); a number: everything after it.
+  // null: from now on (a first run answers nothing older); a saved cursor: everything after it
+  // (a number saved by an older version of the bot is a cursor too).
   since: me.cursor,
 });
 
-// Messages are handled one after another, so the saved position only moves past a message
-// once it has been answered.
+// Messages are handled one after another, so the saved cursor only moves past a message once it
+// has been answered.
 let queue = Promise.resolve();
 
 client.on('message', (message) => {
+  // The client's cursor right after this message (it moves on as more arrive).
+  const cursor = client.cursor;
   queue = queue.then(async () => {
     if (message.senderId !== me.userId) {
       try {
@@ -85,18 +88,18 @@ client.on('message', (message) => {
         console.error(`echo-bot: could not answer message ${message.id}: ${String(err)}`);
       }
     }
-    me.cursor = Math.max(me.cursor ?? 0, message.pos);
+    me.cursor = cursor;
     saveState(me);
   });
 });
 
-client.on('synced', ({ pos }) => {
+client.on('synced', ({ cursor }) => {
   queue = queue.then(() => {
-    // Taken as is, even when lower than the saved one: the server's data went back to an
-    // older backup, and keeping a position past its head would skip what arrives next.
-    me.cursor = pos;
+    // Taken as is, even when behind the saved one: the server's data went back to an older
+    // backup, and keeping a cursor past its head would skip what arrives next.
+    me.cursor = cursor;
     saveState(me);
-    console.log(`echo-bot: ready at position ${pos}`);
+    console.log(`echo-bot: ready at cursor ${cursor}`);
   });
 });
 

@@ -219,6 +219,7 @@ export class FakeServer {
         userId: 'u1',
         deviceId: 'd1',
         pos: 0,
+        cursor: '0',
         heartbeatMs: 25_000,
         serverId: 'fake',
         ...this.options.ready,

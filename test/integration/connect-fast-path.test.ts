@@ -70,8 +70,10 @@ async function aroundConnect(api: string, wsBases: string[]): Promise<void> {
     expect(ready?.type).toBe('ready');
     expect(frames[0]?.type).toBe('ready');
     const from = ready?.type === 'ready' ? ready.pos : -1;
-    expect(synced).toEqual({ type: 'synced', pos: from });
+    expect(synced).toEqual({ type: 'synced', pos: from, cursor: String(from) });
     expect(messagesOf(frames).map((m) => m.pos)).toEqual(feed.filter((p) => p > from));
+    // One position space: the cursor after each message is its position.
+    for (const f of frames) if (f.type === 'message') expect(f.cursor).toBe(String(f.message.pos));
   }
   for (const s of [sender, full, ...sockets]) s.close();
 }

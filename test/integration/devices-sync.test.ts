@@ -9,7 +9,7 @@ import { Recorder, eventually, newDevice, newUser } from '../helpers/sdk.js';
 
 let server: ServerHandle;
 const recorders: Recorder[] = [];
-const rec = async (token: string, since: number | null = null) => {
+const rec = async (token: string, since: string | number | null = null) => {
   const r = await new Recorder(server.url, token, { since }).start();
   recorders.push(r);
   return r;
@@ -182,9 +182,9 @@ describe('catch-up', () => {
     const c = await f.http.direct({ username: me.username });
     for (let i = 0; i < 7; i++) await f.http.send(c.id, { clientId: `h${i}`, text: `${i}` });
     const seen: string[] = [];
-    let since = 0;
+    let since = '0';
     for (;;) {
-      const page = await api<{ messages: Message[]; pos: number; hasMore: boolean }>(
+      const page = await api<{ messages: Message[]; cursor: string; hasMore: boolean }>(
         server.url,
         'GET',
         `/v1/sync?since=${since}&limit=3`,
@@ -192,7 +192,7 @@ describe('catch-up', () => {
         me.session.token,
       );
       seen.push(...page.body.messages.map((m) => m.text));
-      since = page.body.pos;
+      since = page.body.cursor;
       if (!page.body.hasMore) break;
     }
     expect(seen).toEqual(['0', '1', '2', '3', '4', '5', '6']);

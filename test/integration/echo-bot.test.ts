@@ -88,7 +88,7 @@ describe('examples/echo-bot', () => {
     }
 
     await bob.http.send(conversation.id, { clientId: 'while-away', text: 'while you were away' });
-    // No password this time: the bot keeps its token and its feed position in the state file.
+    // No password this time: the bot keeps its token and its feed cursor in the state file.
     const again = startBot({ PARLEY_URL: server.url, ECHO_BOT_STATE: state });
     try {
       await again.ready();

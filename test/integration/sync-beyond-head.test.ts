@@ -78,7 +78,7 @@ describe('sync with a since past the feed head', () => {
     expect(Math.min(...poss)).toBeGreaterThan(ready.pos);
     // The catch-up reports where the feed stood: the client's new cursor, not its old one.
     const synced = s.frames.find((x) => x.type === 'synced');
-    expect(synced?.type === 'synced' && synced.pos).toBe(ready.pos);
+    expect(synced).toEqual({ type: 'synced', pos: ready.pos, cursor: ready.cursor });
     s.close();
   });
 
@@ -94,7 +94,7 @@ describe('sync with a since past the feed head', () => {
     for (const since of [head + 1, head + 100, Number.MAX_SAFE_INTEGER]) {
       expect(await sync(since), `since ${since}`).toEqual({
         status: 200,
-        body: { messages: [], pos: head, hasMore: false },
+        body: { messages: [], pos: head, cursor: String(head), hasMore: false },
       });
     }
     // Polling on from the answer's pos gets what is committed next.
@@ -102,7 +102,8 @@ describe('sync with a since past the feed head', () => {
     await friends[2]!.http.send(convIds[2]!, { clientId: 'n2', text: 'n2' });
     const next = await sync(head);
     expect(texts(next.body.messages)).toEqual(['n1', 'n2']);
-    expect(next.body).toMatchObject({ pos: next.body.messages[1]!.pos, hasMore: false });
+    const last = next.body.messages[1]!.pos;
+    expect(next.body).toMatchObject({ pos: last, cursor: String(last), hasMore: false });
     // No server ever hands out a cursor past a safe integer (WebSocket `sync` refuses it too).
     expect(await sync('9007199254740992')).toMatchObject({ status: 400, body: { code: 'invalid_field' } });
   });

@@ -1,7 +1,7 @@
 /**
  * `sync`: N clients connect and sync, go offline, `--missed` M messages arrive for each
  * (from sender users over direct conversations), then all N reconnect at once with `since`
- * = the last position they saw. catchup_s runs from the first reconnect to the last client
+ * = the last cursor they saw. catchup_s runs from the first reconnect to the last client
  * that has `synced` with all M messages.
  */
 import { now, toMonotonicUs } from '../clock.js';

@@ -1,7 +1,7 @@
 /**
  * The reconnect storm inside one worker: connect and sync every client, go offline, then
  * (after the coordinator has sent each client's conversation `expected` messages) reconnect
- * all at once with `since` = the last position seen, and time the catch-up.
+ * all at once with `since` = the last cursor seen, and time the catch-up.
  */
 import type { ServerFrame } from '@parley/protocol';
 import { BenchSocket } from '../bench-socket.js';
@@ -39,7 +39,8 @@ export interface SyncReport {
 interface Client {
   spec: SyncClientSpec;
   socket: BenchSocket | null;
-  pos: number;
+  /** Feed cursor to resume from (from `ready`, then `synced`). */
+  cursor: string;
   seen: SeqSet;
 }
 
@@ -47,10 +48,10 @@ export class SyncJob {
   private readonly clients: Client[];
 
   constructor(private readonly task: SyncTask) {
-    this.clients = task.clients.map((spec) => ({ spec, socket: null, pos: 0, seen: new SeqSet() }));
+    this.clients = task.clients.map((spec) => ({ spec, socket: null, cursor: '0', seen: new SeqSet() }));
   }
 
-  /** First connection: sync from now and remember the position. */
+  /** First connection: sync from now and remember the cursor. */
   async connect(): Promise<{ connected: number; failed: number; error?: string }> {
     let failed = 0;
     let error: string | undefined;
@@ -62,11 +63,11 @@ export class SyncJob {
           localAddress: this.task.localAddress,
         });
         c.socket = socket;
-        c.pos = ready.pos;
+        c.cursor = ready.cursor;
         await new Promise<void>((resolve) => {
           socket.onFrame = (f) => {
             if (f.type === 'synced') {
-              c.pos = f.pos;
+              c.cursor = f.cursor;
               resolve();
             }
           };
@@ -96,7 +97,7 @@ export class SyncJob {
     );
   }
 
-  /** Reconnect every client at `startAt` with `since` = its last position; expect `expected` messages each. */
+  /** Reconnect every client at `startAt` with `since` = its last cursor; expect `expected` messages each. */
   async reconnect(params: { startAt: number; expected: number; timeoutMs: number }): Promise<SyncReport> {
     await sleepUntil(params.startAt);
     const hist = new Histogram();
@@ -161,7 +162,7 @@ export class SyncJob {
         clearTimeout(timer);
         fail(new Error(`closed during catch-up (${code})`));
       };
-      socket.send({ type: 'sync', since: c.pos });
+      socket.send({ type: 'sync', since: c.cursor });
     });
     if (this.clients.length === 0) allDone();
     await all;

@@ -80,8 +80,11 @@ export interface ClientEvents {
   message: Message;
   /** The server stored one of my sends from the outbox. */
   ack: Ack;
-  /** Catch-up is complete up to `pos`; `client.cursor` is at least `pos` (a connection's first one sets it, even lower than before). */
-  synced: { pos: number };
+  /**
+   * Catch-up is complete: `cursor` is `client.cursor` now (a connection's first one sets it,
+   * even behind the one it had); `pos` is the highest feed position caught up to.
+   */
+  synced: { pos: number; cursor: string };
   /** A member's read cursor moved (mine on another device, or someone's receipt). */
   read: ReadCursorFrame;
   /** A conversation I am in was created or changed; or I left a group (`left` is set then). */
@@ -114,8 +117,11 @@ export interface ParleyClientOptions {
   WebSocket?: WebSocketConstructor;
   /** `fetch` for `client.http`. Default: `globalThis.fetch`. */
   fetch?: FetchLike;
-  /** Feed position to resume catch-up from. Default: `null` (from now: no backlog). */
-  since?: number | null;
+  /**
+   * Feed cursor to resume catch-up from (a `client.cursor` kept from before; a feed position
+   * kept by an older version works too). Default: `null` (from now: no backlog).
+   */
+  since?: string | number | null;
   /** Reconnect backoff. Default: `{ baseDelayMs: 250, maxDelayMs: 10_000 }`. */
   reconnect?: BackoffOptions;
   /** Ping interval, in ms; silence for 2.5 times this drops the socket. Default: the server's `ready.heartbeatMs`. */
@@ -217,6 +223,23 @@ function invalidSend(clientId: string, text: string): ParleyError | undefined {
 }
 
 /**
+ * The cursor after a message at `pos` from a server that sends no cursor: then a cursor is
+ * one position, the highest seen.
+ */
+function laterOf(cursor: string | null, pos: number): string {
+  return cursor === null || !/^[0-9]+$/.test(cursor) || pos > Number(cursor) ? String(pos) : cursor;
+}
+
+/**
+ * `since` as the `sync` frame carries it: a cursor that is one position goes as that number,
+ * which every server reads as that cursor and servers without cursors understand too.
+ */
+function wireSince(cursor: string | null): string | number | null {
+  if (cursor === null || !/^[0-9]{1,15}$/.test(cursor)) return cursor;
+  return Number(cursor);
+}
+
+/**
  * The real-time connection to a Parley server. Create it, subscribe with `on`, then
  * `connect()`. It resumes from `cursor` after every reconnect, emits each message once, and
  * keeps sends in an outbox until the server acks them.
@@ -235,7 +258,7 @@ export class ParleyClient {
 
   #events = new Emitter<ClientEvents>();
   #state: ConnectionState = 'idle';
-  #cursor: number | null;
+  #cursor: string | null;
   /** Highest seq emitted per conversation: messages at or below it are duplicates. */
   #lastSeq = new Map<string, number>();
   #outbox: Outbox;
@@ -247,7 +270,7 @@ export class ParleyClient {
   #ready = false;
   /** The current socket's first `synced` has arrived (later ones only follow gap refills). */
   #syncedOnce = false;
-  /** The highest pos received on the current socket, or null. */
+  /** The highest pos received on the current socket, or null (for servers that send no cursor). */
   #socketPos: number | null = null;
   #attempt = 0;
   /** Bumped by `close()` and by each attempt, so stale async continuations stop. */
@@ -278,7 +301,7 @@ export class ParleyClient {
       throw new TypeError("No WebSocket implementation: pass options.WebSocket (in Node, `ws`'s WebSocket)");
     }
     this.#WebSocket = WebSocketCtor;
-    this.#cursor = options.since ?? null;
+    this.#cursor = options.since === undefined || options.since === null ? null : String(options.since);
     this.#reconnect = options.reconnect ?? {};
     this.#heartbeatOverride = options.heartbeatMs;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -305,8 +328,11 @@ export class ParleyClient {
     return this.#state;
   }
 
-  /** Highest feed position seen (messages and `synced`); pass it as `since` to resume later. */
-  get cursor(): number | null {
+  /**
+   * Where this device is in its feed (from messages and `synced`), an opaque string; keep it
+   * and pass it as `since` to resume later. Null before anything was received.
+   */
+  get cursor(): string | null {
     return this.#cursor;
   }
 
@@ -652,7 +678,7 @@ export class ParleyClient {
         // send() from a 'ready' handler then goes out once, after the older ones.
         this.#syncedOnce = false;
         this.#socketPos = null;
-        this.#write({ type: 'sync', since: this.#cursor });
+        this.#write({ type: 'sync', since: wireSince(this.#cursor) });
         for (const entry of this.#outbox.entries()) this.#sendEntry(entry);
         for (const [conversationId, seq] of this.#pendingReads) {
           this.#write({ type: 'read', conversationId, seq });
@@ -667,7 +693,8 @@ export class ParleyClient {
       }
       case 'message': {
         const m = frame.message;
-        if (this.#cursor === null || m.pos > this.#cursor) this.#cursor = m.pos;
+        if (typeof frame.cursor === 'string') this.#cursor = frame.cursor;
+        else this.#cursor = laterOf(this.#cursor, m.pos);
         if (this.#socketPos === null || m.pos > this.#socketPos) this.#socketPos = m.pos;
         const last = this.#lastSeq.get(m.conversationId);
         if (last !== undefined && m.seq <= last) return;
@@ -679,16 +706,19 @@ export class ParleyClient {
         return;
       }
       case 'synced': {
-        // The first synced of a connection sets the cursor even when lower than ours: a cursor past
+        // The first synced of a connection sets the cursor even when behind ours: a cursor past
         // the server's head (its data restored from an older backup) would skip new messages.
-        if (!this.#syncedOnce) {
-          this.#cursor = Math.max(frame.pos, this.#socketPos ?? frame.pos);
-        } else if (this.#cursor === null || frame.pos > this.#cursor) {
-          this.#cursor = frame.pos;
+        // The server's cursor is where this connection is; an older server sends positions only.
+        if (typeof frame.cursor === 'string') {
+          this.#cursor = frame.cursor;
+        } else if (!this.#syncedOnce) {
+          this.#cursor = String(Math.max(frame.pos, this.#socketPos ?? frame.pos));
+        } else {
+          this.#cursor = laterOf(this.#cursor, frame.pos);
         }
         this.#syncedOnce = true;
         if (this.#state === 'open') this.#setState('synced');
-        this.#events.emit('synced', { pos: frame.pos });
+        this.#events.emit('synced', { pos: frame.pos, cursor: this.#cursor });
         return;
       }
       case 'ack': {

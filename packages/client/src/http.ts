@@ -55,8 +55,8 @@ export interface HistoryQuery {
 
 /** Query parameters of `sync`. */
 export interface SyncQuery {
-  /** Feed position to read after. Default 0 (server side). */
-  since?: number;
+  /** Feed cursor to read after: the last page's `cursor` (a position also works). Default: the start. */
+  since?: string | number;
   /** Page size; max 500 (server side). */
   limit?: number;
 }

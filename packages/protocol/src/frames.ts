@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from './errors.js';
 import type { Ack, ContactState, Conversation, Message, ReceiptCursor, User } from './models.js';
-import { MAX_CLIENT_ID_LENGTH, MAX_SYNC_PAGE } from './limits.js';
+import { MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, MAX_SYNC_PAGE } from './limits.js';
 
 // ---- client -> server ----
 
@@ -15,10 +15,14 @@ export interface SendFrame {
   clientId: string;
   text: string;
 }
-/** Start catch-up from a feed position, then switch to live delivery. `since: null` means "from now". */
+/**
+ * Start catch-up from a feed cursor, then switch to live delivery. `since` is a cursor from a
+ * `ready`, `message` or `synced` frame (or `GET /v1/sync`), a feed position as older clients
+ * kept it (the number N is read as the cursor "N"), or null for "from now".
+ */
 export interface SyncFrame {
   type: 'sync';
-  since: number | null;
+  since: string | number | null;
 }
 /** Move my read cursor in a conversation to `seq` (never backwards). */
 export interface ReadFrame {
@@ -53,8 +57,13 @@ export interface ReadyFrame {
   type: 'ready';
   userId: string;
   deviceId: string;
-  /** Current head of this user's feed: `sync` with `since: pos` receives only new messages. */
+  /**
+   * Highest position in this user's feed. Kept for older clients, which pass it as `since`;
+   * with one position space it is the same as `cursor`.
+   */
   pos: number;
+  /** Cursor at the head of this user's feed: `sync` with `since: cursor` receives only new messages. */
+  cursor: string;
   /** How often the client should send `ping`, in ms. */
   heartbeatMs: number;
   /** Server id (useful in cluster mode and in logs). */
@@ -65,12 +74,20 @@ export interface AckFrame extends Ack {
 }
 export interface MessageFrame {
   type: 'message';
+  /**
+   * This device's feed cursor after this message: what to pass as `since` to resume after it.
+   * Set on every message frame a server writes to a socket (absent from older servers).
+   */
+  cursor?: string;
   message: Message;
 }
-/** Catch-up is complete up to `pos`; every later message arrives live. */
+/** Catch-up is complete up to `cursor`; every later message arrives live. */
 export interface SyncedFrame {
   type: 'synced';
+  /** Highest feed position caught up to (older clients keep it as their cursor). */
   pos: number;
+  /** The feed cursor caught up to. */
+  cursor: string;
 }
 /** A member's read cursor moved (my other devices, or others for receipts). */
 export interface ReadCursorFrame {
@@ -178,6 +195,15 @@ function isSeq(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** A feed cursor's shape: positions of at most 16 digits joined by '.' (the server checks the rest). */
+const CURSOR_SHAPE = /^[0-9]{1,16}(?:\.[0-9]{1,16})*$/;
+
+/** A feed cursor as a client may send it: a cursor string or a position (a legacy cursor). */
+export function isCursor(v: unknown): v is string | number {
+  if (typeof v === 'number') return isSeq(v);
+  return typeof v === 'string' && v.length <= MAX_CURSOR_LENGTH && CURSOR_SHAPE.test(v);
+}
+
 /**
  * Parse and validate one client frame. Never throws: bad input yields the error code the
  * server answers with. Text length is checked by the server (it needs code points).
@@ -218,10 +244,13 @@ export function decodeClientFrame(data: string): DecodeResult {
       };
     }
     case 'sync': {
-      if (f.since !== null && f.since !== undefined && !isSeq(f.since)) {
-        return fail('invalid_field', 'since must be a non-negative integer or null');
+      if (f.since !== null && f.since !== undefined && !isCursor(f.since)) {
+        return fail('invalid_field', 'since must be a feed cursor, a non-negative integer or null');
       }
-      return { ok: true, frame: { type: 'sync', since: (f.since as number | null | undefined) ?? null } };
+      return {
+        ok: true,
+        frame: { type: 'sync', since: (f.since as string | number | null | undefined) ?? null },
+      };
     }
     case 'read': {
       if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string');

@@ -13,6 +13,11 @@ export const MAX_GROUP_MEMBERS = 100;
 export const MAX_HISTORY_PAGE = 200;
 /** Most feed entries in one sync page (the server also stops a page at its byte budget). */
 export const MAX_SYNC_PAGE = 500;
+/**
+ * Longest feed cursor, in characters: one position (at most 16 digits) and a separator for
+ * each of up to 64 position spaces.
+ */
+export const MAX_CURSOR_LENGTH = 64 * 17;
 /** Default hard cap of one WebSocket frame, in bytes; larger frames close the socket with 1009. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 /** Most user ids in one presence request. */

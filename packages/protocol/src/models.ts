@@ -173,8 +173,10 @@ export interface HistoryPage {
 
 export interface SyncPage {
   messages: Message[];
-  /** Feed position to pass as `since` for the next page. */
+  /** Highest feed position read (older clients pass it as `since`; same as `cursor` with one position space). */
   pos: number;
+  /** Feed cursor to pass as `since` for the next page. */
+  cursor: string;
   hasMore: boolean;
 }
 

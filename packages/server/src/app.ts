@@ -247,6 +247,7 @@ export async function createParley(
     sendBurst: config.sendBurst,
     sendBytesPerSec: config.sendBytesPerSec,
     sendBytesBurst: config.sendBytesBurst,
+    positionSpaces: store.capabilities.positionSpaces,
   });
   const receipts = new ReceiptService(store.conversations, store.messages, bus, log, config.receiptFlushMs);
   messages.receipts = receipts;
@@ -303,6 +304,7 @@ export async function createParley(
         log,
         tracker,
         receipts,
+        store.capabilities.positionSpaces,
       )
     : undefined;
 

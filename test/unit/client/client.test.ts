@@ -105,8 +105,8 @@ describe('ParleyClient: connecting', () => {
     expect(conn.frames[0]).toEqual(sync);
 
     const synced = nextEvent(client, 'synced');
-    conn.send({ type: 'synced', pos: 42 });
-    expect(await synced).toEqual({ pos: 42 });
+    conn.send({ type: 'synced', pos: 42, cursor: '42' });
+    expect(await synced).toEqual({ pos: 42, cursor: '42' });
     expect(states).toEqual(['connecting', 'open', 'synced']);
     expect(client.state).toBe('synced');
     expect(conn.binaryFrames).toBe(0);
@@ -120,9 +120,9 @@ describe('ParleyClient: connecting', () => {
     const conn = await server.connection(0);
     expect(await conn.waitFor('sync')).toEqual([{ type: 'sync', since: null }]);
     const synced = nextEvent(client, 'synced');
-    conn.send({ type: 'synced', pos: 17 });
+    conn.send({ type: 'synced', pos: 17, cursor: '17' });
     await synced;
-    expect(client.cursor).toBe(17);
+    expect(client.cursor).toBe('17');
   });
 
   it('calls wsUrl before every connection attempt', async () => {
@@ -329,7 +329,7 @@ describe('ParleyClient: outbox', () => {
 });
 
 describe('ParleyClient: messages', () => {
-  it('emits a repeated message once and moves the cursor to the highest pos', async () => {
+  it('emits a repeated message once and moves the cursor to the highest pos (a server without cursors)', async () => {
     const server = await startServer();
     const client = makeClient(server, { since: 0 });
     const seen: string[] = [];
@@ -347,10 +347,10 @@ describe('ParleyClient: messages', () => {
     conn.send({ type: 'synced', pos: 8 });
     await synced;
     expect(seen).toEqual(['a:1', 'b:1', 'a:2']);
-    expect(client.cursor).toBe(9);
+    expect(client.cursor).toBe('9');
   });
 
-  it('syncs from the cursor after a reconnect and drops the replayed overlap', async () => {
+  it('syncs from the cursor after a reconnect and drops the replayed overlap (a server without cursors)', async () => {
     const server = await startServer();
     const client = makeClient(server, { since: 3 });
     const seen: string[] = [];
@@ -373,10 +373,47 @@ describe('ParleyClient: messages', () => {
     second.send({ type: 'synced', pos: 8 });
     await resynced;
     expect(seen).toEqual(['a:1', 'a:2', 'a:3']);
-    expect(client.cursor).toBe(8);
+    expect(client.cursor).toBe('8');
   });
 
-  it('takes a lower cursor from the first synced after the server was restored from a backup', async () => {
+  it('takes the cursor of each frame as it is and resumes from it', async () => {
+    const server = await startServer();
+    const client = makeClient(server, { since: '3.66' });
+    const seen: string[] = [];
+    client.on('message', (m) => seen.push(`${m.conversationId}:${m.seq}`));
+    client.connect();
+    const first = await server.connection(0);
+    expect(await first.waitFor('sync')).toEqual([{ type: 'sync', since: '3.66' }]);
+    // Positions of two position spaces: the cursor is the server's, never computed from pos.
+    const got = new Promise<void>((resolve) => client.on('message', (m) => m.pos === 131 && resolve()));
+    first.send({ type: 'message', cursor: '67.68', message: message('a', 1, 67) });
+    first.send({ type: 'message', cursor: '68.131', message: message('b', 1, 131) });
+    await got;
+    expect(client.cursor).toBe('68.131');
+    const synced = nextEvent(client, 'synced');
+    first.send({ type: 'synced', pos: 131, cursor: '68.131' });
+    expect(await synced).toEqual({ pos: 131, cursor: '68.131' });
+    const third = nextEvent(client, 'message');
+    first.send({ type: 'message', cursor: '68.131.194', message: message('a', 2, 194) });
+    await third;
+    expect(client.cursor).toBe('68.131.194');
+    first.close(4008, 'slow consumer');
+
+    const second = await server.connection(1);
+    expect(await second.waitFor('sync')).toEqual([{ type: 'sync', since: '68.131.194' }]);
+    expect(seen).toEqual(['a:1', 'b:1', 'a:2']);
+  });
+
+  it('sends a cursor of one position as a number, which servers without cursors take too', async () => {
+    const server = await startServer();
+    const client = makeClient(server, { since: '42' });
+    expect(client.cursor).toBe('42');
+    client.connect();
+    const conn = await server.connection(0);
+    expect(await conn.waitFor('sync')).toEqual([{ type: 'sync', since: 42 }]);
+  });
+
+  it('takes a lower cursor from the first synced after the server was restored from a backup (a server without cursors)', async () => {
     const server = await startServer();
     const client = makeClient(server, { since: 100 });
     client.connect();
@@ -385,14 +422,14 @@ describe('ParleyClient: messages', () => {
     const synced = nextEvent(client, 'synced');
     first.send({ type: 'synced', pos: 4 });
     await synced;
-    expect(client.cursor).toBe(4);
+    expect(client.cursor).toBe('4');
     first.send({ type: 'message', message: message('a', 5, 5) });
     await delay(0);
     // A later synced of the same connection (after a gap refill) never moves it back.
     const again = nextEvent(client, 'synced');
     first.send({ type: 'synced', pos: 4 });
     await again;
-    expect(client.cursor).toBe(5);
+    expect(client.cursor).toBe('5');
     first.close(4008, 'slow consumer');
 
     const second = await server.connection(1);

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, MAX_CLIENT_ID_LENGTH, decodeClientFrame } from '@parley/protocol';
+import { ERRORS, MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, decodeClientFrame } from '@parley/protocol';
 import type { ClientFrame, DecodeResult } from '@parley/protocol';
 
 const RUNS = { numRuns: 2000 };
@@ -64,7 +64,13 @@ const sendFrame = fc.record({
   clientId: anyId,
   text: fc.string({ unit: 'binary', maxLength: 200 }),
 });
-const syncFrame = fc.record({ type: fc.constant('sync' as const), since: fc.oneof(fc.constant(null), seq) });
+const cursor = fc
+  .array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: 1, maxLength: 64 })
+  .map((ps) => ps.join('.'));
+const syncFrame = fc.record({
+  type: fc.constant('sync' as const),
+  since: fc.oneof(fc.constant(null), seq, cursor),
+});
 const readFrame = fc.record({ type: fc.constant('read' as const), conversationId: anyId, seq });
 const pingFrame = fc.oneof(
   fc.constant({ type: 'ping' as const }),
@@ -276,8 +282,33 @@ describe('decodeClientFrame rejects bad frames with the right code', () => {
   });
 
   it('answers invalid_field for a bad sync since', () => {
-    for (const since of [-1, 1.5, '3', true, [], {}, 2 ** 53]) {
+    for (const since of [
+      -1,
+      1.5,
+      true,
+      [],
+      {},
+      2 ** 53,
+      '',
+      '-3',
+      '1..2',
+      '1.',
+      '.1',
+      ' 3',
+      '3e2',
+      '12345678901234567',
+      `${'1.'.repeat(MAX_CURSOR_LENGTH / 2)}1`,
+    ]) {
       expect(codeOf({ type: 'sync', since }), JSON.stringify(since)).toBe('invalid_field');
+    }
+  });
+
+  it('takes a feed cursor string or a legacy position as sync since', () => {
+    for (const since of ['0', '3', '4481.4482.4547', 4481, 0]) {
+      expect(decodeClientFrame(JSON.stringify({ type: 'sync', since }))).toEqual({
+        ok: true,
+        frame: { type: 'sync', since },
+      });
     }
   });
 

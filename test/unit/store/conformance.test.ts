@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { shardOfKey } from '@parley/server/dist/store/common/shard-hash.js';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { headOf, upTo } from '../../helpers/feed-positions.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -13,6 +14,8 @@ const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`
 for (const adapter of selectedAdapters()) {
   describe(`store conformance: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
+    /** Everything up to `pos` read, in each of the store's position spaces. */
+    const at = (pos: number) => upTo(pos, env.store.capabilities.positionSpaces);
 
     async function user(name = uid('u')) {
       const u = {
@@ -221,8 +224,8 @@ for (const adapter of selectedAdapters()) {
         if (!r?.ok) throw new Error('expected ok');
         const page = await env.store.messages.history(c.id, { limit: 1 });
         expect(page.messages[0]?.clientId).toBe(`w${i}`);
-        expect(await env.store.messages.feedHead(b.id)).toBe(r.message.pos);
-        const feed = await env.store.messages.readFeed(a.id, r.message.pos - 1, 5);
+        expect(headOf(await env.store.messages.feedHead(b.id))).toBe(r.message.pos);
+        const feed = await env.store.messages.readFeed(a.id, at(r.message.pos - 1), 5);
         expect(feed.messages.map((m) => m.pos)).toEqual([r.message.pos]);
         expect((await env.store.conversations.getMember(c.id, i % 2 ? a.id : b.id))?.readSeq).toBe(i);
       }
@@ -327,32 +330,32 @@ for (const adapter of selectedAdapters()) {
         msg(g.id, x.id, 'f2'),
         msg(ab.id, b.id, 'f3'),
       ]);
-      const fx = await env.store.messages.readFeed(x.id, 0, 10);
+      const fx = await env.store.messages.readFeed(x.id, at(0), 10);
       expect(fx.messages.map((m) => m.clientId)).toEqual(['f2']);
-      const fa = await env.store.messages.readFeed(a.id, 0, 2);
+      const fa = await env.store.messages.readFeed(a.id, at(0), 2);
       expect(fa.messages.map((m) => m.clientId)).toEqual(['f1', 'f2']);
       expect(fa.hasMore).toBe(true);
-      const rest = await env.store.messages.readFeed(a.id, fa.messages[1]?.pos ?? 0, 2);
+      const rest = await env.store.messages.readFeed(a.id, at(fa.messages[1]?.pos ?? 0), 2);
       expect(rest.messages.map((m) => m.clientId)).toEqual(['f3']);
       expect(rest.hasMore).toBe(false);
-      expect(await env.store.messages.feedHead(a.id)).toBe(rest.messages[0]?.pos);
+      expect(headOf(await env.store.messages.feedHead(a.id))).toBe(rest.messages[0]?.pos);
       // Several reads in one call: each answers as alone, in the order asked.
       const many = await env.store.messages.readFeeds([
-        { userId: a.id, since: fa.messages[1]?.pos ?? 0, limit: 2 },
-        { userId: uid('nobody'), since: 0, limit: 5 },
-        { userId: a.id, since: 0, limit: 2 },
-        { userId: x.id, since: 0, limit: 10 },
+        { userId: a.id, since: at(fa.messages[1]?.pos ?? 0), limit: 2 },
+        { userId: uid('nobody'), since: at(0), limit: 5 },
+        { userId: a.id, since: at(0), limit: 2 },
+        { userId: x.id, since: at(0), limit: 10 },
       ]);
       expect(many).toEqual([rest, { messages: [], hasMore: false }, fa, fx]);
       expect(await env.store.messages.readFeeds([])).toEqual([]);
-      expect(await env.store.messages.feedHead(uid('nobody'))).toBe(0);
-      expect(await env.store.messages.feedHeads([x.id, uid('nobody'), a.id, x.id])).toEqual([
+      expect(headOf(await env.store.messages.feedHead(uid('nobody')))).toBe(0);
+      expect((await env.store.messages.feedHeads([x.id, uid('nobody'), a.id, x.id])).map(headOf)).toEqual([
         fx.messages[0]?.pos,
         0,
         rest.messages[0]?.pos,
         fx.messages[0]?.pos,
       ]);
-      expect(await env.store.messages.feedHeads([])).toEqual([]);
+      expect((await env.store.messages.feedHeads([])).map(headOf)).toEqual([]);
     });
 
     it('reads nothing past the feed head, whatever the since, and keeps the head', async () => {
@@ -360,28 +363,28 @@ for (const adapter of selectedAdapters()) {
       const b = await user();
       const ab = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
       await env.store.messages.appendMessages([msg(ab.id, a.id, 'p1'), msg(ab.id, b.id, 'p2')]);
-      const head = await env.store.messages.feedHead(a.id);
-      const headB = await env.store.messages.feedHead(b.id);
+      const head = headOf(await env.store.messages.feedHead(a.id));
+      const headB = headOf(await env.store.messages.feedHead(b.id));
       const clientIds = (p: { messages: { clientId: string }[] }) => p.messages.map((m) => m.clientId);
-      expect(clientIds(await env.store.messages.readFeed(a.id, head - 1, 10))).toEqual(['p2']);
+      expect(clientIds(await env.store.messages.readFeed(a.id, at(head - 1), 10))).toEqual(['p2']);
       // A cursor from before the data went back (chat servers and sync answer the head for it).
       const empty = { messages: [], hasMore: false };
       for (const since of [head, head + 1, head + 1_000_000, Number.MAX_SAFE_INTEGER]) {
-        expect(await env.store.messages.readFeed(a.id, since, 10), `since ${since}`).toEqual(empty);
+        expect(await env.store.messages.readFeed(a.id, at(since), 10), `since ${since}`).toEqual(empty);
       }
       expect(
         await env.store.messages.readFeeds([
-          { userId: a.id, since: Number.MAX_SAFE_INTEGER, limit: 10 },
-          { userId: b.id, since: headB + 5, limit: 1 },
+          { userId: a.id, since: at(Number.MAX_SAFE_INTEGER), limit: 10 },
+          { userId: b.id, since: at(headB + 5), limit: 1 },
         ]),
       ).toEqual([empty, empty]);
-      expect(await env.store.messages.feedHeads([a.id, b.id])).toEqual([head, headB]);
+      expect((await env.store.messages.feedHeads([a.id, b.id])).map(headOf)).toEqual([head, headB]);
       // What comes next is read from the head on, and still not from past it.
       await env.store.messages.appendMessages([msg(ab.id, b.id, 'p3')]);
-      const next = await env.store.messages.readFeed(a.id, head, 10);
+      const next = await env.store.messages.readFeed(a.id, at(head), 10);
       expect(clientIds(next)).toEqual(['p3']);
-      expect(await env.store.messages.feedHead(a.id)).toBe(next.messages[0]?.pos);
-      expect(await env.store.messages.readFeed(a.id, Number.MAX_SAFE_INTEGER, 10)).toEqual(empty);
+      expect(headOf(await env.store.messages.feedHead(a.id))).toBe(next.messages[0]?.pos);
+      expect(await env.store.messages.readFeed(a.id, at(Number.MAX_SAFE_INTEGER), 10)).toEqual(empty);
     });
 
     it('starts a new member feed at their joining and keeps what a removed member had', async () => {
@@ -395,32 +398,32 @@ for (const adapter of selectedAdapters()) {
         return r.message;
       };
       const ids = async (userId: string, since = 0) =>
-        (await env.store.messages.readFeed(userId, since, 50)).messages.map((m) => m.clientId);
+        (await env.store.messages.readFeed(userId, at(since), 50)).messages.map((m) => m.clientId);
       const m1 = await ok(a.id, 'j1');
       await env.store.conversations.addMembers(g.id, [x.id], 100, Date.now());
       expect(await ids(x.id)).toEqual([]);
-      expect(await env.store.messages.feedHead(x.id)).toBe(0);
+      expect(headOf(await env.store.messages.feedHead(x.id))).toBe(0);
       const m2 = await ok(b.id, 'j2');
       expect(await ids(x.id)).toEqual(['j2']);
-      expect(await env.store.messages.feedHead(x.id)).toBe(m2.pos);
+      expect(headOf(await env.store.messages.feedHead(x.id))).toBe(m2.pos);
 
       await env.store.conversations.removeMember(g.id, b.id);
       await ok(a.id, 'j3');
       expect(await ids(b.id)).toEqual(['j1', 'j2']);
       expect(await ids(b.id, m1.pos)).toEqual(['j2']);
-      expect(await env.store.messages.feedHead(b.id)).toBe(m2.pos);
+      expect(headOf(await env.store.messages.feedHead(b.id))).toBe(m2.pos);
       expect(await ids(x.id)).toEqual(['j2', 'j3']);
 
       await env.store.conversations.addMembers(g.id, [b.id], 100, Date.now());
       const m4 = await ok(x.id, 'j4');
       expect(await ids(b.id)).toEqual(['j1', 'j2', 'j4']);
       expect(await ids(b.id, m2.pos)).toEqual(['j4']);
-      expect(await env.store.messages.feedHead(b.id)).toBe(m4.pos);
+      expect(headOf(await env.store.messages.feedHead(b.id))).toBe(m4.pos);
       // Removed again before anything new: the feed still ends at j4.
       await env.store.conversations.removeMember(g.id, b.id);
       await ok(a.id, 'j5');
       expect(await ids(b.id)).toEqual(['j1', 'j2', 'j4']);
-      expect(await env.store.messages.feedHead(b.id)).toBe(m4.pos);
+      expect(headOf(await env.store.messages.feedHead(b.id))).toBe(m4.pos);
     });
 
     it('merges many conversations into one feed in pos order, page by page', async () => {
@@ -447,14 +450,14 @@ for (const adapter of selectedAdapters()) {
         });
         await env.store.messages.appendMessages(batch);
       }
-      const whole = (await env.store.messages.readFeed(a.id, 0, 500)).messages;
+      const whole = (await env.store.messages.readFeed(a.id, at(0), 500)).messages;
       expect(whole).toHaveLength(k);
       expect(whole.map((m) => m.pos)).toEqual([...whole.map((m) => m.pos)].sort((p, q) => p - q));
       for (const since of [0, whole[10]!.pos, whole[40]!.pos + 1]) {
         const pages: number[] = [];
         let cursor = since;
         for (;;) {
-          const page = await env.store.messages.readFeed(a.id, cursor, 7);
+          const page = await env.store.messages.readFeed(a.id, at(cursor), 7);
           pages.push(...page.messages.map((m) => m.pos));
           if (!page.hasMore) break;
           expect(page.messages).toHaveLength(7);
@@ -462,9 +465,9 @@ for (const adapter of selectedAdapters()) {
         }
         expect(pages).toEqual(whole.filter((m) => m.pos > since).map((m) => m.pos));
       }
-      expect(await env.store.messages.feedHead(a.id)).toBe(whole.at(-1)!.pos);
+      expect(headOf(await env.store.messages.feedHead(a.id))).toBe(whole.at(-1)!.pos);
       // A peer sees its own direct conversation and the group, nothing of the others.
-      const p0 = (await env.store.messages.readFeed(peers[0]!.id, 0, 500)).messages;
+      const p0 = (await env.store.messages.readFeed(peers[0]!.id, at(0), 500)).messages;
       expect(new Set(p0.map((m) => m.conversationId))).toEqual(
         new Set(
           whole

@@ -8,9 +8,10 @@
 export type BusEvent =
   /**
    * Send a serialized server frame to every connected device of these users. `pos` is set for
-   * message frames, with `prev` (same order as `userIds`): each user's previous feed
-   * position. A connection writes its feed in order: a frame whose `prev` is not what it
-   * delivered last waits for the missing one (or a store read fills the gap).
+   * message frames, with `prev` (same order as `userIds`): each user's previous feed position
+   * in the position space of `pos`. A connection writes each space of its feed in order: a
+   * frame whose `prev` is not what it delivered last in that space waits for the missing one
+   * (or a store read fills the gap). Chat servers add each connection's cursor to the frame.
    */
   | { type: 'deliver'; userIds: readonly string[]; frame: string; pos?: number; prev?: readonly number[] }
   /** Close the sockets of these devices (logout, revocation). */

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
-import { ERRORS, PROTOCOL } from '@parley/protocol';
+import { ERRORS, PROTOCOL, ParleyError } from '@parley/protocol';
 import type { MessageFrame, SyncedFrame } from '@parley/protocol';
 import type { AuthContext, AuthService } from '../auth/auth-service.js';
 import type { Bus, BusEvent } from '../bus/bus.js';
@@ -13,7 +13,14 @@ import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceTracker } from '../presence/presence.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
-import type { AccountStore, FeedPage, FeedRead, MessageStore } from '../store/store.js';
+import type { AccountStore, FeedPage, FeedRead, MessageStore, Positions } from '../store/store.js';
+import {
+  advance,
+  formatCursor,
+  highestPosition,
+  parseCursor,
+  samePositions,
+} from '../store/common/feed-cursor.js';
 import type { TypingService } from '../typing/typing-service.js';
 import { Connection, uncorkAtTurnEnd } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
@@ -43,7 +50,7 @@ export class ChatServer {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
   /** Feed heads for `ready`, read once per turn for every connection the turn opened. */
-  private readonly heads: TurnBatch<string, number>;
+  private readonly heads: TurnBatch<string, Positions>;
   /** Catch-up pages of every connection syncing at the same time, in one store call. */
   private readonly feeds: TurnBatch<FeedRead, FeedPage>;
 
@@ -59,6 +66,8 @@ export class ChatServer {
     private readonly log: Logger,
     private readonly presence: PresenceTracker,
     receipts: ReceiptService,
+    /** The store's position spaces (`capabilities.positionSpaces`). */
+    private readonly positionSpaces = 1,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -108,6 +117,7 @@ export class ChatServer {
         maxBufferedBytes: this.config.maxBufferedBytes,
       },
       { fillMs: this.config.gapFillMs, onGapTimeout: (c) => this.refill(c) },
+      this.positionSpaces,
     );
     const routed = this.registry.add(conn);
     this.presence.connected(ctx.userId, String(conn.id));
@@ -124,13 +134,14 @@ export class ChatServer {
     conn.ready = routed
       .then(() => this.heads.get(ctx.userId))
       .then(
-        (pos) => {
-          conn.readyAt(pos);
+        (head) => {
+          conn.readyAt(head);
           conn.send({
             type: 'ready',
             userId: ctx.userId,
             deviceId: ctx.deviceId,
-            pos,
+            pos: highestPosition(head),
+            cursor: formatCursor(head),
             heartbeatMs: this.config.heartbeatMs,
             serverId: this.config.serverId,
           });
@@ -149,9 +160,16 @@ export class ChatServer {
     if (this.registry.remove(conn)) this.presence.deviceGone(conn.ctx.deviceId);
   }
 
-  /** The connection's one `sync`: catch up from `since` once `ready` was sent. */
-  private sync(conn: Connection, since: number | null): void {
-    void conn.ready.then(() => this.catchUp(conn, conn.syncStart(since), true));
+  /**
+   * The connection's one `sync`: catch up from `since` (a cursor, a legacy position, or null
+   * for the head) once `ready` was sent. Throws `invalid_field` for a malformed cursor or a
+   * second `sync`.
+   */
+  private sync(conn: Connection, since: string | number | null): void {
+    const from = since === null ? null : parseCursor(since, this.positionSpaces);
+    if (!conn.beginCatchUp())
+      throw new ParleyError('invalid_field', 'sync was already sent on this connection');
+    void conn.ready.then(() => this.catchUp(conn, conn.syncStart(from), true));
   }
 
   /**
@@ -164,13 +182,13 @@ export class ChatServer {
   }
 
   /**
-   * Stream everything after `since` (at most `readyPos` on a first sync) from the user's feed,
+   * Stream everything after `since` (at most the `ready` head on a first sync) from the user's feed,
    * then switch to live delivery with no gap and no duplicate: live frames arriving meanwhile
    * are held, and afterwards only those past the last position streamed are written.
    */
-  private async catchUp(conn: Connection, since: number, first = false): Promise<void> {
+  private async catchUp(conn: Connection, since: Positions, first = false): Promise<void> {
     if ((conn.state as string) === 'closed') return;
-    let pos = since;
+    const pos = new Map(since);
     try {
       // The connection's first sync from the head read for `ready` has nothing to read:
       // whatever was appended after that read was published after it, so after this
@@ -178,7 +196,7 @@ export class ChatServer {
       // are delivered below in feed order (a gap is filled from the store). A refill, a sync
       // from before the head, or held frames dropped (`overflowed`) read the store.
       const dropped = conn.takeOverflowed();
-      let read = dropped || !(first && pos === conn.readyPos);
+      let read = dropped || !(first && samePositions(pos, conn.readyPositions));
       // Each read is sized so its frames come to about `maxPageBytes`, from the sizes seen so far.
       let rows = 0;
       let bytes = 0;
@@ -191,14 +209,21 @@ export class ChatServer {
                   1,
                   Math.min(FEED_MOST_READ_ROWS, Math.ceil(this.config.maxPageBytes / (bytes / rows))),
                 );
-          const page = await this.feeds.get({ userId: conn.ctx.userId, since: pos, limit });
+          // A copy: `pos` moves on while the batch may still be waiting for the turn's end.
+          const page = await this.feeds.get({ userId: conn.ctx.userId, since: new Map(pos), limit });
           if ((conn.state as string) === 'closed') return;
           for (const m of page.messages) {
             // Checked before every frame, not every page: one page can hold megabytes.
             if (conn.ws.bufferedAmount > CATCHUP_HIGH_WATER && !(await this.drained(conn))) return;
-            const frame = Buffer.from(JSON.stringify({ type: 'message', message: m } satisfies MessageFrame));
+            advance(pos, m.pos, this.positionSpaces);
+            const frame = Buffer.from(
+              JSON.stringify({
+                type: 'message',
+                cursor: formatCursor(pos),
+                message: m,
+              } satisfies MessageFrame),
+            );
             conn.write(frame);
-            pos = m.pos;
             rows++;
             bytes += frame.length;
             this.metrics.messagesOut.inc();
@@ -213,7 +238,7 @@ export class ChatServer {
       conn.close(1011, 'unavailable');
       return;
     }
-    const synced: SyncedFrame = { type: 'synced', pos };
+    const synced: SyncedFrame = { type: 'synced', pos: highestPosition(pos), cursor: formatCursor(pos) };
     conn.send(synced);
     conn.goLive(pos);
   }

@@ -4,6 +4,8 @@ import { ERRORS } from '@parley/protocol';
 import type { ErrorCode, ServerFrame } from '@parley/protocol';
 import type { AuthContext } from '../auth/auth-service.js';
 import { TokenBucket } from '../rate-limit.js';
+import { NO_POSITIONS, advance, clampToHead, formatCursor, spaceOf } from '../store/common/feed-cursor.js';
+import type { Positions } from '../store/common/feed-cursor.js';
 
 /** Frames held while a connection catches up; past this many, message frames are re-read from the store. */
 const BUFFER_LIMIT = 2000;
@@ -36,10 +38,29 @@ export function uncorkAtTurnEnd(ws: WebSocket): void {
   if (corked.push(socket) === 1) process.nextTick(uncorkAll);
 }
 
+/** How every message frame the services serialize starts; the cursor is spliced in after it. */
+const MESSAGE_FRAME_START = Buffer.from('{"type":"message",');
+
+/**
+ * A serialized message frame with the frame-level `cursor` put in front of its other fields,
+ * without parsing or serializing it again (one frame is shared by every recipient socket).
+ * Any other frame is returned as it is.
+ */
+export function withCursor(frame: Buffer, cursor: string): Buffer {
+  const n = MESSAGE_FRAME_START.length;
+  if (frame.length < n || MESSAGE_FRAME_START.compare(frame, 0, n, 0, n) !== 0) return frame;
+  const head = `{"type":"message","cursor":"${cursor}",`;
+  // A cursor is digits and dots: one byte per character.
+  const out = Buffer.allocUnsafe(head.length + frame.length - n);
+  out.write(head, 0, 'latin1');
+  frame.copy(out, head.length, n);
+  return out;
+}
+
 export interface Held {
   frame: Buffer;
   pos: number | undefined;
-  /** The user's previous feed position before `pos` (message frames from an ordered chain). */
+  /** The user's previous feed position before `pos` in its position space (0: none). */
   prev: number | undefined;
 }
 
@@ -56,10 +77,10 @@ export type DeliveryState = 'new' | 'catching_up' | 'live' | 'closed';
  */
 export class Connection {
   #state: DeliveryState = 'new';
-  /** Highest feed position written to this socket. */
-  #deliveredPos = 0;
+  /** Highest feed position written to this socket, per position space. */
+  #delivered = new Map<number, number>();
   /** Head of the feed when `ready` was sent (`sync` with since=null starts here). */
-  #readyPos = 0;
+  #ready: Positions = NO_POSITIONS;
   /** Live frames held until catch-up ends. */
   #held: Held[] = [];
   /** Message frames were dropped from `held`: catch-up must read the store again. */
@@ -92,35 +113,44 @@ export class Connection {
     },
     /** A gap in live delivery is left this long to fill, ms; then `onGapTimeout` is called. */
     private readonly gap: { fillMs: number; onGapTimeout: (conn: Connection) => void },
+    /** The store's position spaces: feed order holds within a space (space = pos % spaces). */
+    private readonly spaces = 1,
   ) {
     this.frames = new TokenBucket(rate.framesPerSec, rate.frameBurst);
     this.typing = new TokenBucket(rate.typingPerSec, rate.typingBurst);
   }
 
   /**
-   * Where this connection's `sync` starts: `since`, but never after `readyPos`, so that
-   * everything committed after `ready` is delivered once whatever the client claims to have
-   * (a cursor past the head comes from a server whose data went back, e.g. to a backup).
+   * Where this connection's `sync` starts: `since`, but in no position space after the head
+   * sent in `ready`, so that everything committed after `ready` is delivered once whatever
+   * the client claims to have (a cursor past the head comes from a server whose data went
+   * back, e.g. to a backup).
    */
-  syncStart(since: number | null): number {
-    return since === null ? this.#readyPos : Math.min(since, this.#readyPos);
+  syncStart(since: Positions | null): Positions {
+    return since === null ? this.#ready : clampToHead(since, this.#ready);
   }
 
   get state(): DeliveryState {
     return this.#state;
   }
 
-  get deliveredPos(): number {
-    return this.#deliveredPos;
+  /** Highest feed position written to this socket, per position space. */
+  get delivered(): Positions {
+    return this.#delivered;
   }
 
-  get readyPos(): number {
-    return this.#readyPos;
+  /** This device's cursor: what was written to this socket. */
+  get cursor(): string {
+    return formatCursor(this.#delivered);
   }
 
-  /** `ready` told the client the feed head is `pos`. */
-  readyAt(pos: number): void {
-    this.#readyPos = pos;
+  get readyPositions(): Positions {
+    return this.#ready;
+  }
+
+  /** `ready` told the client the feed head is `head`. */
+  readyAt(head: Positions): void {
+    this.#ready = head;
   }
 
   /** The client's `sync`: catching up starts. False when this connection already synced. */
@@ -132,16 +162,16 @@ export class Connection {
 
   /**
    * A live gap did not fill in time: hold what waits and catch up again. Returns the
-   * position to read the store from, or undefined when the connection is not live.
+   * positions to read the store from, or undefined when the connection is not live.
    */
-  beginRefill(): number | undefined {
+  beginRefill(): Positions | undefined {
     if (this.#state !== 'live') return undefined;
     clearTimeout(this.#gapTimer);
     this.#gapTimer = undefined;
     this.#held = [...this.#waiting.values()];
     this.#waiting.clear();
     this.#state = 'catching_up';
-    return this.#deliveredPos;
+    return new Map(this.#delivered);
   }
 
   /** Whether held message frames were dropped since the last call (the store has them). */
@@ -151,12 +181,12 @@ export class Connection {
     return o;
   }
 
-  /** Catch-up wrote the feed up to `pos`: go live, then deliver what was held meanwhile. */
-  goLive(pos: number): void {
+  /** Catch-up wrote the feed up to `at`: go live, then deliver what was held meanwhile. */
+  goLive(at: Positions): void {
     if (this.#state !== 'catching_up') return;
     const held = this.#held;
     this.#held = [];
-    this.#deliveredPos = pos;
+    this.#delivered = new Map(at);
     this.#state = 'live';
     // Through the same in-order path as live frames.
     for (const h of held) this.deliver(h.frame, h.pos, h.prev);
@@ -199,33 +229,39 @@ export class Connection {
     return true;
   }
 
+  /** Write the message frame at `pos`, stamped with this device's cursor after it. */
+  private writeMessage(frame: Buffer, pos: number): boolean {
+    advance(this.#delivered, pos, this.spaces);
+    return this.write(withCursor(frame, this.cursor));
+  }
+
   /**
-   * A frame from the bus. Live: message frames are written in feed order (a frame whose
-   * `prev` is past what was delivered waits for the missing one; duplicates are skipped),
-   * other frames at once. Catching up: held until catch-up ends.
+   * A frame from the bus. Live: message frames are written in feed order within their
+   * position space (a frame whose `prev` is past what was delivered waits for the missing
+   * one; duplicates are skipped), other frames at once. Catching up: held until catch-up ends.
    */
   deliver(frame: Buffer, pos: number | undefined, prev: number | undefined): boolean {
     if (this.#state === 'live') {
       if (pos === undefined) return this.write(frame);
-      if (pos <= this.#deliveredPos) return false;
-      if (prev !== undefined && prev > this.#deliveredPos) {
+      const space = spaceOf(pos, this.spaces);
+      const at = this.#delivered.get(space) ?? 0;
+      if (pos <= at) return false;
+      if (prev !== undefined && prev > at) {
         this.#waiting.set(prev, { frame, pos, prev });
         if (this.#waiting.size > WAITING_LIMIT) this.#waiting.clear(); // the store re-read brings them
         this.#gapTimer ??= setTimeout(() => this.gap.onGapTimeout(this), this.gap.fillMs);
         return false;
       }
-      this.#deliveredPos = pos;
-      const ok = this.write(frame);
-      // Anything that was waiting for this one (and so on down the chain).
+      const ok = this.writeMessage(frame, pos);
+      // Anything that was waiting for this one (and so on down the chain, all in this space).
       for (
-        let next = this.#waiting.get(this.#deliveredPos);
+        let next = this.#waiting.get(pos);
         next;
-        next = this.#waiting.get(this.#deliveredPos)
+        next = this.#waiting.get(this.#delivered.get(space) ?? 0)
       ) {
         this.#waiting.delete(next.prev as number);
-        if ((next.pos as number) > this.#deliveredPos) {
-          this.#deliveredPos = next.pos as number;
-          this.write(next.frame);
+        if ((next.pos as number) > (this.#delivered.get(space) ?? 0)) {
+          this.writeMessage(next.frame, next.pos as number);
         }
       }
       if (this.#waiting.size === 0 && this.#gapTimer !== undefined) {

@@ -30,7 +30,8 @@ export interface FrameRouterDeps {
 export class FrameRouter {
   constructor(
     private readonly deps: FrameRouterDeps,
-    private readonly onSync: (conn: Connection, since: number | null) => void,
+    /** Starts the connection's catch-up; throws (`invalid_field`) for a bad or second `sync`. */
+    private readonly onSync: (conn: Connection, since: string | number | null) => void,
   ) {}
 
   onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -112,9 +113,12 @@ export class FrameRouter {
         return;
       }
       case 'sync':
-        if (!conn.beginCatchUp())
-          return this.error(conn, 'invalid_field', 'sync was already sent on this connection');
-        return this.onSync(conn, frame.since);
+        try {
+          this.onSync(conn, frame.since);
+        } catch (err) {
+          this.replyError(conn, err);
+        }
+        return;
       case 'read':
         messages.markRead(conn.ctx.userId, frame.conversationId, frame.seq).catch((err: unknown) => {
           this.replyError(conn, err);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_CLIENT_ID_LENGTH, ParleyError } from '@parley/protocol';
+import { MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, ParleyError } from '@parley/protocol';
 import type {
   AddMembersRequest,
   DirectRequest,
@@ -375,16 +375,22 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     async (req) => ({ seq: await d.messages.markRead(me(req).userId, req.params.id, req.body.seq) }),
   );
 
-  app.get<{ Querystring: { since?: number; limit?: number } }>(
+  app.get<{ Querystring: { since?: string; limit?: number } }>(
     '/v1/sync',
     {
       ...authed,
       schema: {
         querystring: {
           type: 'object',
-          // Capped like the WebSocket `sync`: no feed position is past a safe integer.
+          // A feed cursor (a position from an older client is one too), shaped like the
+          // WebSocket `sync`'s; the service refuses one that names a position space twice.
           properties: {
-            since: { ...int, maximum: Number.MAX_SAFE_INTEGER },
+            since: {
+              type: 'string',
+              maxLength: MAX_CURSOR_LENGTH,
+              pattern: '^[0-9]{1,16}(\\.[0-9]{1,16})*$',
+              description: 'Feed cursor from the last page (`cursor`); a position also works. Default 0.',
+            },
             limit: { type: 'integer', minimum: 1, maximum: 500 },
           },
         },

@@ -24,6 +24,14 @@ import type { AppendResult, ConversationStore, MessageStore, NewMessage } from '
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { PushService } from '../push/push-service.js';
+import {
+  advance,
+  clampToHead,
+  formatCursor,
+  highestPosition,
+  isPastHead,
+  parseCursor,
+} from '../store/common/feed-cursor.js';
 
 interface Pending {
   msg: NewMessage;
@@ -52,6 +60,8 @@ export interface MessageServiceOptions {
   /** Bytes of message text (UTF-8) per second per user, sustained and burst. Default: no limit. */
   sendBytesPerSec?: number;
   sendBytesBurst?: number;
+  /** The store's position spaces (`capabilities.positionSpaces`). Default 1. */
+  positionSpaces?: number;
 }
 
 /** Default of `maxPageBytes`: 1 MiB. */
@@ -116,6 +126,7 @@ export class MessageService {
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
   private readonly maxPageBytes: number;
+  private readonly positionSpaces: number;
   /** Per user, over all of their devices and sockets (in this process). */
   private readonly sendsPerUser: KeyedBuckets;
   private readonly bytesPerUser: KeyedBuckets;
@@ -138,6 +149,7 @@ export class MessageService {
     this.maxBatch = opts.maxBatch ?? 512;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 1);
     this.maxPageBytes = Math.max(1, opts.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES);
+    this.positionSpaces = Math.max(1, opts.positionSpaces ?? 1);
     this.sendsPerUser = new KeyedBuckets(opts.sendRatePerSec ?? Infinity, opts.sendBurst ?? Infinity);
     this.bytesPerUser = new KeyedBuckets(opts.sendBytesPerSec ?? Infinity, opts.sendBytesBurst ?? Infinity);
   }
@@ -318,13 +330,15 @@ export class MessageService {
   }
 
   /**
-   * A page of the user's feed after `since`. A `since` past the head (a cursor from before
-   * the data went back to an older backup) counts as the head, so the poller carries on
-   * from there instead of waiting for the feed to pass its old cursor.
+   * A page of the user's feed after the cursor `since` (a legacy number is a position). A
+   * `since` past the head in a position space (a cursor from before the data went back to an
+   * older backup) counts as that space's head, so the poller carries on from there instead
+   * of waiting for the feed to pass its old cursor. Throws `invalid_field` for a bad cursor.
    */
-  async sync(userId: string, since: number, limit?: number): Promise<SyncPage> {
+  async sync(userId: string, since: string | number, limit?: number): Promise<SyncPage> {
     const n = Math.min(Math.max(limit ?? MAX_SYNC_PAGE, 1), MAX_SYNC_PAGE);
-    let from = since;
+    const start = parseCursor(since, this.positionSpaces);
+    let from = new Map(start);
     const read = (k: number) =>
       this.messages.readFeed(
         userId,
@@ -332,13 +346,15 @@ export class MessageService {
         nextReadSize(k, 0, 0, this.maxPageBytes, FEED_FIRST_READ_ROWS, FEED_MOST_READ_ROWS),
       );
     let page = await read(n);
-    if (page.messages.length === 0) {
+    // With one space a page with messages proves `since` is below the head; with several, a
+    // space past its head hides behind the others' messages until the feed is read to its end.
+    if (page.messages.length === 0 || (this.positionSpaces > 1 && !page.hasMore)) {
       // Answering `since` itself skips nothing committed after the page was read (answering a
       // head read later could). Past the head, read again from the head: it was read first,
       // so whatever is committed meanwhile is above it.
       const head = await this.messages.feedHead(userId);
-      if (since > head) {
-        from = head;
+      if (isPastHead(start, head)) {
+        from = clampToHead(start, head);
         page = await read(n);
       }
     }
@@ -354,11 +370,11 @@ export class MessageService {
         messages.push(m);
         // The frame as the client gets it; a sync page has the same rows.
         bytes += Buffer.byteLength(JSON.stringify(m)) + 1;
-        from = m.pos;
+        advance(from, m.pos, this.positionSpaces);
       }
       const more = full || page.hasMore;
       if (!more || messages.length >= n || bytes >= this.maxPageBytes) {
-        return { messages, pos: from, hasMore: more };
+        return { messages, pos: highestPosition(from), cursor: formatCursor(from), hasMore: more };
       }
       const k = nextReadSize(
         n - messages.length,

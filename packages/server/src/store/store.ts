@@ -28,6 +28,7 @@ export * from './ports/messages.js';
 export * from './ports/push-queue.js';
 export * from './ports/server-values.js';
 export * from './ports/social.js';
+export type { Positions } from './common/feed-cursor.js';
 
 /** What an adapter can do; tests and callers branch on capabilities, never on adapter kind. */
 export interface StoreCapabilities {
@@ -38,6 +39,11 @@ export interface StoreCapabilities {
    * overlaps (one writer working through a queue), so a caller may keep several in flight.
    */
   readonly orderedAppends: boolean;
+  /**
+   * How many position spaces feed positions come in (L): a position's space is pos % L, and
+   * a user's feed grows in commit order within a space only. 1 for a single ordered feed.
+   */
+  readonly positionSpaces: number;
 }
 
 export interface Store {

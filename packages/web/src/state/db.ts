@@ -18,8 +18,20 @@ type Op =
   | { kind: 'putConversation'; conversation: Conversation }
   | { kind: 'deleteConversation'; id: string }
   | { kind: 'putMessage'; message: Message }
-  | { kind: 'cursor'; pos: number }
+  | { kind: 'cursor'; cursor: string }
   | { kind: 'draft'; conversationId: string; text: string };
+
+/**
+ * Whether cursor `a` is taken to be behind `b`: both are a single feed position (every cursor
+ * of a server with one position space, and the numbers older versions stored) and `a` is
+ * lower. Cursors are opaque otherwise. Keeping either of two cursors is safe, since each is
+ * written with the messages before it; keeping the one further on only saves bringing
+ * messages again.
+ */
+function behind(a: string, b: string): boolean {
+  const single = /^[0-9]{1,15}$/;
+  return single.test(a) && single.test(b) && Number(a) < Number(b);
+}
 
 function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -117,12 +129,14 @@ export class LocalCache {
     }
   }
 
-  async cursor(): Promise<number | null> {
+  /** The feed cursor to resume from (a number stored by an older version is a cursor too). */
+  async cursor(): Promise<string | null> {
     const db = this.#db;
     if (db === null) return null;
     try {
       const v: unknown = await req(db.transaction('meta').objectStore('meta').get('cursor'));
-      return typeof v === 'number' ? v : null;
+      if (typeof v === 'number') return String(v);
+      return typeof v === 'string' ? v : null;
     } catch {
       return null;
     }
@@ -160,9 +174,9 @@ export class LocalCache {
   putMessage(message: Message): void {
     this.#enqueue({ kind: 'putMessage', message });
   }
-  /** Remember the feed position; written with the messages before it, never backwards. */
-  setCursor(pos: number): void {
-    this.#enqueue({ kind: 'cursor', pos });
+  /** Remember the feed cursor; written with the messages before it. */
+  setCursor(cursor: string): void {
+    this.#enqueue({ kind: 'cursor', cursor });
   }
 
   /** The SDK's outbox persistence (`ParleyClientOptions.outboxStorage`). */
@@ -221,7 +235,7 @@ export class LocalCache {
     const convs = tx.objectStore('conversations');
     const msgs = tx.objectStore('messages');
     const touched = new Set<string>();
-    let cursor: number | undefined;
+    let cursor: string | undefined;
     for (const op of ops) {
       switch (op.kind) {
         case 'putConversation':
@@ -242,7 +256,7 @@ export class LocalCache {
           touched.add(op.message.conversationId);
           break;
         case 'cursor':
-          cursor = Math.max(cursor ?? 0, op.pos);
+          cursor = cursor === undefined || !behind(op.cursor, cursor) ? op.cursor : cursor;
           break;
         default: {
           const never: never = op;
@@ -251,12 +265,14 @@ export class LocalCache {
       }
     }
     if (cursor !== undefined) {
-      // Several tabs share this database: keep the furthest position any of them reached.
-      const pos = cursor;
+      // Several tabs share this database: keep the furthest cursor any of them reached where
+      // that can be told; otherwise the latest (an older one only brings messages again).
+      const next = cursor;
       const get = meta.get('cursor');
       get.onsuccess = () => {
         const old: unknown = get.result;
-        if (typeof old !== 'number' || old < pos) meta.put(pos, 'cursor');
+        const stored = typeof old === 'number' ? String(old) : typeof old === 'string' ? old : null;
+        if (stored === null || !behind(next, stored)) meta.put(next, 'cursor');
       };
     }
     for (const id of touched) {

@@ -351,8 +351,8 @@ export class AppStore {
         this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
         this.changed();
       }),
-      client.on('synced', ({ pos }) => {
-        this.#cache?.setCursor(pos);
+      client.on('synced', ({ cursor }) => {
+        this.#cache?.setCursor(cursor);
         void this.#refreshConversations();
         const active = this.route.chat;
         if (active !== null) void this.#reconcile(active);

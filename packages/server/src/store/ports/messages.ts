@@ -3,6 +3,7 @@
  * read and delivered cursors that receipts move.
  */
 import type { ErrorCode, Message } from '@parley/protocol';
+import type { Positions } from '../common/feed-cursor.js';
 
 /** One message to store; the store assigns seq, pos and validates membership and idempotency. */
 export interface NewMessage {
@@ -23,22 +24,26 @@ export type AppendResult =
       /** User ids of every member when the message was stored (sender included). */
       recipients: readonly string[];
       /**
-       * For each recipient (same order), the position of the previous entry in their feed
-       * (0 for none). Chat servers use it to deliver each device's feed in order without
-       * gaps even when a bus delivers out of order, and to notice lost events.
+       * For each recipient (same order), the position of the previous entry in their feed in
+       * the same position space as `message.pos` (0 for none). Chat servers use it to deliver
+       * each device's feed in order without gaps even when a bus delivers out of order, and
+       * to notice lost events.
        */
       prev: number[];
     }
   | { ok: false; code: ErrorCode };
 
-/** One feed read: messages with pos > `since`, at most `limit`. */
+/** One feed read: messages past `since` in their position space, at most `limit`. */
 export interface FeedRead {
   userId: string;
-  since: number;
+  since: Positions;
   limit: number;
 }
 
-/** A page of a user's feed, ascending by pos. */
+/**
+ * A page of a user's feed: ascending by pos within a position space, any order across
+ * spaces, and each space's messages are a prefix of what is left of that space.
+ */
 export interface FeedPage {
   messages: Message[];
   hasMore: boolean;
@@ -76,17 +81,17 @@ export interface MessageStore {
     userId: string,
     opts: { before?: number; after?: number; limit: number },
   ): Promise<string | null>;
-  /** Messages in the user's feed with pos > since, ascending, at most `limit`. */
-  readFeed(userId: string, since: number, limit: number): Promise<FeedPage>;
+  /** Messages in the user's feed past `since` (per position space), at most `limit`. */
+  readFeed(userId: string, since: Positions, limit: number): Promise<FeedPage>;
   /**
    * `readFeed` of several (user, since, limit) at once, answered in the order given, each page
    * from one snapshot (the catch-ups of a reconnect storm, batched by `TurnBatch`).
    */
   readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]>;
-  /** Highest pos in the user's feed (0 when empty). */
-  feedHead(userId: string): Promise<number>;
+  /** Highest pos of each position space in the user's feed (only spaces with one). */
+  feedHead(userId: string): Promise<Positions>;
   /** `feedHead` of several users in one call, in the same order (the connections of one turn). */
-  feedHeads(userIds: readonly string[]): Promise<number[]>;
+  feedHeads(userIds: readonly string[]): Promise<Positions[]>;
   /** Move a member's read cursor forward (never back, never past lastSeq); returns the new cursor. */
   setReadSeq(conversationId: string, userId: string, seq: number): Promise<number>;
   /**

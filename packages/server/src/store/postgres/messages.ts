@@ -6,27 +6,21 @@
 import pg from 'pg';
 import { ParleyError } from '@parley/protocol';
 import type { Message } from '@parley/protocol';
-import type { AppendResult, CursorRow, FeedPage, FeedRead, MessageStore, NewMessage } from '../store.js';
+import type {
+  AppendResult,
+  CursorRow,
+  FeedPage,
+  FeedRead,
+  MessageStore,
+  NewMessage,
+  Positions,
+} from '../store.js';
 import { toMessage } from '../common/rows.js';
 import { wellFormed } from '../common/append-batch.js';
 import { pairKey as idemKey } from '../common/pair-key.js';
 import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
 import { mapError } from './postgres-driver.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
-
-/**
- * Where a feed read starts: the last position seen in each space, and for spaces not listed
- * `rest` (a numeric cursor of a one-space deployment covers every space up to it).
- */
-interface Since {
-  positions: ReadonlyMap<number, number>;
-  rest: number;
-}
-interface SpaceRead {
-  userId: string;
-  since: Since;
-  limit: number;
-}
 
 export class PgMessages implements MessageStore {
   constructor(private readonly shards: PgShards) {}
@@ -85,17 +79,8 @@ export class PgMessages implements MessageStore {
     return `{"messages":${r.json},"hasMore":${r.n > opts.limit}}`;
   }
 
-  async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
+  async readFeed(userId: string, since: Positions, limit: number): Promise<FeedPage> {
     return (await this.readFeeds([{ userId, since, limit }]))[0] as FeedPage;
-  }
-  readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
-    return this.readSpaces(
-      reads.map((r) => ({
-        userId: r.userId,
-        since: { positions: new Map(), rest: r.since },
-        limit: r.limit,
-      })),
-    );
   }
 
   /**
@@ -103,7 +88,7 @@ export class PgMessages implements MessageStore {
    * position. Each database answers its smallest `limit + 1` positions, so the first `limit`
    * of the merge are, for every space, the next positions after `since` with none skipped.
    */
-  private async readSpaces(reads: readonly SpaceRead[]): Promise<FeedPage[]> {
+  async readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
     if (reads.length === 0) return [];
     const perDb = new Map<PgDatabase, number[]>();
     const where = await this.databasesOf(reads.map((r) => r.userId));
@@ -119,13 +104,13 @@ export class PgMessages implements MessageStore {
       [...perDb].map(async ([db, indexes]) => {
         const part = await readOn(
           db,
-          indexes.map((i) => reads[i] as SpaceRead),
+          indexes.map((i) => reads[i] as FeedRead),
         );
         part.forEach((rows, k) => (pages[indexes[k] as number] as MessageDbRow[]).push(...rows));
       }),
     );
     return pages.map((p, i) => {
-      const limit = (reads[i] as SpaceRead).limit;
+      const limit = (reads[i] as FeedRead).limit;
       if (perDb.size > 1) p.sort((a, b) => a.pos - b.pos);
       return { messages: p.slice(0, limit).map(toMessage), hasMore: p.length > limit };
     });
@@ -151,16 +136,11 @@ export class PgMessages implements MessageStore {
     return found.map((s) => [...s]);
   }
 
-  async feedHead(userId: string): Promise<number> {
-    return (await this.feedHeads([userId]))[0] as number;
+  async feedHead(userId: string): Promise<Positions> {
+    return (await this.feedHeads([userId]))[0] as Positions;
   }
-  async feedHeads(userIds: readonly string[]): Promise<number[]> {
-    const heads = await this.headsBySpace(userIds);
-    return heads.map((h) => Math.max(0, ...h.values()));
-  }
-
   /** Each user's feed head in every space where it is above 0. */
-  private async headsBySpace(userIds: readonly string[]): Promise<Map<number, number>[]> {
+  async feedHeads(userIds: readonly string[]): Promise<Positions[]> {
     if (userIds.length === 0) return [];
     const heads = userIds.map(() => new Map<number, number>());
     const where = await this.databasesOf(userIds);
@@ -417,33 +397,33 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
  * (conversation_id, pos), one index range in the one partition the conversation hashes to,
  * merged by pos. The work is what the device missed plus a probe per conversation.
  */
-async function readOn(db: PgDatabase, reads: readonly SpaceRead[]): Promise<MessageDbRow[][]> {
+async function readOn(db: PgDatabase, reads: readonly FeedRead[]): Promise<MessageDbRow[][]> {
   const sn: number[] = [];
   const ss: number[] = [];
   const sp: number[] = [];
   reads.forEach((r, i) => {
-    for (const [space, pos] of r.since.positions) {
+    for (const [space, pos] of r.since) {
       sn.push(i + 1);
       ss.push(space);
       sp.push(pos);
     }
   });
   const rows = await db.rows<MessageDbRow & { n: number }>(
-    `WITH s AS (SELECT * FROM unnest($4::int8[], $5::int[], $6::int8[]) AS s(n, shard, since))
+    `WITH s AS (SELECT * FROM unnest($3::int8[], $4::int[], $5::int8[]) AS s(n, shard, since))
      SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at
-     FROM unnest($1::text[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(user_id, rest, lim, n)
+     FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS r(user_id, lim, n)
      CROSS JOIN LATERAL (
        SELECT x.* FROM (
-         SELECT mb.conversation_id AS id, greatest(coalesce(sp.since, r.rest), mb.joined_pos) AS lo,
+         SELECT mb.conversation_id AS id, greatest(coalesce(sp.since, 0), mb.joined_pos) AS lo,
            NULL::int8 AS hi
          FROM members mb JOIN conversations c ON c.id = mb.conversation_id
          LEFT JOIN s sp ON sp.n = r.n AND sp.shard = c.shard
-         WHERE mb.user_id = r.user_id AND c.last_pos > greatest(coalesce(sp.since, r.rest), mb.joined_pos)
+         WHERE mb.user_id = r.user_id AND c.last_pos > greatest(coalesce(sp.since, 0), mb.joined_pos)
          UNION ALL
-         SELECT f.conversation_id, greatest(coalesce(sp.since, r.rest), f.joined_pos), f.left_pos
+         SELECT f.conversation_id, greatest(coalesce(sp.since, 0), f.joined_pos), f.left_pos
          FROM former_members f JOIN conversations c ON c.id = f.conversation_id
          LEFT JOIN s sp ON sp.n = r.n AND sp.shard = c.shard
-         WHERE f.user_id = r.user_id AND f.left_pos > greatest(coalesce(sp.since, r.rest), f.joined_pos)
+         WHERE f.user_id = r.user_id AND f.left_pos > greatest(coalesce(sp.since, 0), f.joined_pos)
        ) p
        CROSS JOIN LATERAL (
          SELECT x.* FROM messages x
@@ -453,8 +433,8 @@ async function readOn(db: PgDatabase, reads: readonly SpaceRead[]): Promise<Mess
        ORDER BY x.pos LIMIT r.lim
      ) m
      ORDER BY r.n, m.pos`,
-    [reads.map((r) => r.userId), reads.map((r) => r.since.rest), reads.map((r) => r.limit + 1), sn, ss, sp],
-    'parley_read_feeds_v3',
+    [reads.map((r) => r.userId), reads.map((r) => r.limit + 1), sn, ss, sp],
+    'parley_read_feeds_v4',
   );
   const pages = reads.map(() => [] as MessageDbRow[]);
   for (const r of rows) pages[r.n - 1]?.push(r);

@@ -30,7 +30,7 @@ export class PostgresStore implements Store {
   readonly values: PgServerValues;
 
   private constructor(private readonly shards: PgShards) {
-    this.capabilities = { multiWriter: true, orderedAppends: false };
+    this.capabilities = { multiWriter: true, orderedAppends: false, positionSpaces: shards.spaces };
     this.accounts = new PgAccounts(shards);
     this.conversations = new PgConversations(shards);
     this.messages = new PgMessages(shards);

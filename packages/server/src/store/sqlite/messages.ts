@@ -5,7 +5,16 @@
  * forget (`forgetConversation`).
  */
 import type { Message } from '@parley/protocol';
-import type { AppendResult, CursorRow, FeedPage, FeedRead, MessageStore, NewMessage } from '../store.js';
+import type {
+  AppendResult,
+  CursorRow,
+  FeedPage,
+  FeedRead,
+  MessageStore,
+  NewMessage,
+  Positions,
+} from '../store.js';
+import { inSpaceZero } from '../common/feed-cursor.js';
 import { planAppends, resolveAppends } from '../common/append-batch.js';
 import { pairKey } from '../common/pair-key.js';
 import { toCursor, toMessage } from '../common/rows.js';
@@ -300,17 +309,18 @@ export class SqliteMessages implements MessageStore {
     return `{"messages":${json},"hasMore":${n > opts.limit}}`;
   }
 
-  async readFeed(userId: string, since: number, limit: number): Promise<FeedPage> {
-    return this.readFeedTx(userId, since, limit);
+  // One position space: the embedded store's positions are one sequence (the rowid).
+  async readFeed(userId: string, since: Positions, limit: number): Promise<FeedPage> {
+    return this.readFeedTx(userId, since.get(0) ?? 0, limit);
   }
   async readFeeds(reads: readonly FeedRead[]): Promise<FeedPage[]> {
-    return reads.map((r) => this.readFeedTx(r.userId, r.since, r.limit));
+    return reads.map((r) => this.readFeedTx(r.userId, r.since.get(0) ?? 0, r.limit));
   }
-  async feedHead(userId: string): Promise<number> {
-    return this.s.feedHead.get({ u: userId }) ?? 0;
+  async feedHead(userId: string): Promise<Positions> {
+    return inSpaceZero(this.s.feedHead.get({ u: userId }) ?? 0);
   }
-  async feedHeads(userIds: readonly string[]): Promise<number[]> {
-    return userIds.map((u) => this.s.feedHead.get({ u }) ?? 0);
+  async feedHeads(userIds: readonly string[]): Promise<Positions[]> {
+    return userIds.map((u) => inSpaceZero(this.s.feedHead.get({ u }) ?? 0));
   }
   async setReadSeq(conversationId: string, userId: string, seq: number): Promise<number> {
     this.s.setRead.run(seq, conversationId, conversationId, userId, seq);

@@ -16,7 +16,7 @@ export { SQLITE_NEW_PAGE_SIZE, isCorruption, looseDataModes } from './sqlite-dri
 export type { SqliteStoreOptions } from './sqlite-driver.js';
 
 export class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
+  readonly capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true, positionSpaces: 1 };
   readonly accounts: SqliteAccounts;
   readonly conversations: SqliteConversations;
   readonly messages: SqliteMessages;

@@ -269,7 +269,11 @@ export async function openThreadedSqliteStore(
   const timer = setInterval(() => void tick(), everyMs);
   timer.unref();
 
-  const capabilities: StoreCapabilities = { multiWriter: false, orderedAppends: true };
+  const capabilities: StoreCapabilities = {
+    multiWriter: false,
+    orderedAppends: true,
+    positionSpaces: 1,
+  };
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
