@@ -85,13 +85,22 @@ for (const databases of [1, 2]) {
       }
     });
 
-    it('lets a username whose index row points at no user be taken', async () => {
+    it('lets a username whose index row points at no user be taken once settled', async () => {
       const username = uid('name');
+      // As a creation leaves it between its two writes (or when it crashed there).
       await on(username).query('INSERT INTO usernames (username, user_id) VALUES ($1, $2)', [
         username,
         'u_never_created',
       ]);
       expect(await s().accounts.getUserByUsername(username)).toBeNull();
+      // Young, it may be a creation still writing its user.
+      await expect(s().accounts.createUser(newUser(username))).rejects.toMatchObject({
+        code: 'username_taken',
+      });
+      await on(username).query(
+        `UPDATE usernames SET claimed_at = now() - interval '1 minute' WHERE username = $1`,
+        [username],
+      );
       const u = newUser(username);
       await s().accounts.createUser(u);
       expect(await s().accounts.getUserByUsername(username)).toMatchObject({ id: u.id });
@@ -104,15 +113,28 @@ for (const databases of [1, 2]) {
       const other = newUser();
       await s().accounts.createUser(other);
       const username = uid('name');
-      await on(username).query('INSERT INTO usernames (username, user_id) VALUES ($1, $2)', [
-        username,
-        other.id,
-      ]);
+      await on(username).query(
+        `INSERT INTO usernames (username, user_id, claimed_at) VALUES ($1, $2, now() - interval '1 minute')`,
+        [username, other.id],
+      );
       expect(await s().accounts.getUserByUsername(username)).toBeNull();
       const u = newUser(username);
       await s().accounts.createUser(u);
       expect(await s().accounts.getUserByUsername(username)).toMatchObject({ id: u.id });
       expect(await s().accounts.getUserByUsername(other.username)).toMatchObject({ id: other.id });
+    });
+
+    it('gives a username to one of several creations racing for it', async () => {
+      const username = uid('name');
+      const racers = Array.from({ length: 6 }, () => newUser(username));
+      const results = await Promise.allSettled(racers.map((u) => s().accounts.createUser(u)));
+      const won = racers.filter((_, i) => results[i]?.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'username_taken' });
+      expect(await s().accounts.getUserByUsername(username)).toMatchObject({ id: won[0]?.id });
+      // No user row of a losing creation is left behind.
+      expect((await counts('users', 'username', username)).reduce((a, b) => a + b)).toBe(1);
     });
 
     it('answers no device for a token index row without its device', async () => {

@@ -13,6 +13,12 @@ import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 const DEVICE_WITH_USER = `d.id AS d_id, d.user_id, d.name AS d_name, d.created_at AS d_created_at,
   d.last_seen_at, u.id, u.username, u.display_name, u.password_hash, u.created_at, u.last_active_at`;
 
+/**
+ * How long a username's index row without its user is kept for the creation that claimed
+ * it (which writes the user right after); older, it is dangling and can be taken.
+ */
+const CLAIM_SETTLED = '10 seconds';
+
 export class PgAccounts implements AccountStore {
   constructor(private readonly shards: PgShards) {}
 
@@ -55,8 +61,10 @@ export class PgAccounts implements AccountStore {
 
   /**
    * Point the username's index row at `userId`: a new row, or one whose user does not exist
-   * (a creation that crashed between its two writes), taken under a row lock. `username_taken`
-   * when it belongs to an existing user.
+   * (a creation that crashed between its two writes), taken under a row lock once it is
+   * older than CLAIM_SETTLED (a younger one may be a creation still writing its user: racing
+   * creations then see `username_taken`, not a takeover). `username_taken` when it belongs to
+   * an existing user.
    */
   private claimUsername(index: PgDatabase, username: string, userId: string): Promise<void> {
     return index.transaction(async (c) => {
@@ -66,9 +74,10 @@ export class PgAccounts implements AccountStore {
           [username, userId],
         );
         if (inserted.length > 0) return;
-        const { rows } = await c.query<{ user_id: string }>(
-          'SELECT user_id FROM usernames WHERE username = $1 FOR UPDATE',
-          [username],
+        const { rows } = await c.query<{ user_id: string; settled: boolean }>(
+          `SELECT user_id, claimed_at < now() - $2::interval AS settled
+           FROM usernames WHERE username = $1 FOR UPDATE`,
+          [username, CLAIM_SETTLED],
         );
         const held = rows[0];
         if (!held) continue; // freed since the insert: try again
@@ -80,8 +89,11 @@ export class PgAccounts implements AccountStore {
           held.user_id,
           username,
         ]);
-        if (live.length > 0) throw new ParleyError('username_taken');
-        await c.query('UPDATE usernames SET user_id = $2 WHERE username = $1', [username, userId]);
+        if (live.length > 0 || !held.settled) throw new ParleyError('username_taken');
+        await c.query('UPDATE usernames SET user_id = $2, claimed_at = now() WHERE username = $1', [
+          username,
+          userId,
+        ]);
         return;
       }
       throw new ParleyError('unavailable');
