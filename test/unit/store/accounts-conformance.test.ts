@@ -3,18 +3,33 @@
  * the per-user settings the other files leave out. Every adapter must pass every test here.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PRIVACY } from '@parley/protocol';
+import { shardOfKey } from '../../../packages/server/src/store/common/shard-hash.js';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
+/**
+ * A fresh key in the lower (`low`) or upper half of 64 logical shards: on the first or the
+ * second database of a two-database store, so that batches span both.
+ */
+function keyIn(p: string, low: boolean): string {
+  for (;;) {
+    const key = uid(p);
+    if (shardOfKey(key, 64) < 32 === low) return key;
+  }
+}
+let turn = 0;
+/** Keys on alternate halves, call after call. */
+const spread = (p: string) => keyIn(p, turn++ % 2 === 0);
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, accounts: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user(name = uid('u')) {
+    async function user(name = uid('u'), id = spread('u_')) {
       const u = {
-        id: uid('u_'),
+        id,
         username: name,
         displayName: `${name} shown`,
         passwordHash: uid('hash'),
@@ -23,7 +38,7 @@ for (const adapter of selectedAdapters()) {
       await env.store.accounts.createUser(u);
       return u;
     }
-    async function device(userId: string, at: number, tokenHash = uid('t')) {
+    async function device(userId: string, at: number, tokenHash = spread('t')) {
       const d = { id: uid('d_'), userId, name: uid('dev'), createdAt: at, lastSeenAt: at };
       await env.store.accounts.createDevice(d, tokenHash);
       return { ...d, tokenHash };
@@ -58,6 +73,70 @@ for (const adapter of selectedAdapters()) {
       expect(await env.store.accounts.getUserByUsername(a.username)).toMatchObject({
         id: a.id,
         displayName: a.displayName,
+      });
+    });
+
+    it('refuses a username taken whichever database its users live on', async () => {
+      for (const low of [true, false]) {
+        const a = await user(uid('u'), keyIn('u_', low));
+        for (const other of [keyIn('u_', low), keyIn('u_', !low)])
+          await expect(
+            env.store.accounts.createUser({ ...a, id: other, displayName: 'other' }),
+          ).rejects.toMatchObject({ code: 'username_taken' });
+        expect(await env.store.accounts.getUserByUsername(a.username)).toMatchObject({
+          id: a.id,
+          displayName: a.displayName,
+        });
+      }
+    });
+
+    it('answers many users at once in the order asked, from every database', async () => {
+      const users: Awaited<ReturnType<typeof user>>[] = [];
+      for (let i = 0; i < 12; i++) users.push(await user());
+      const ask = [...users].reverse().map((u) => u.id);
+      ask.splice(3, 0, 'u_nobody');
+      ask.push(users[0]?.id ?? '');
+      const found = await env.store.accounts.getUsersByIds(ask);
+      expect(found.map((u) => u.id)).toEqual(ask.filter((id) => id !== 'u_nobody'));
+      for (const u of users) expect(found.find((f) => f.id === u.id)).toMatchObject(u);
+      await env.store.accounts.setPrivacy(users[1]?.id ?? '', { online: 'nobody' });
+      await env.store.accounts.setPrivacy(users[2]?.id ?? '', { lastSeen: 'everyone' });
+      const privacies = await env.store.accounts.getPrivacies(ask);
+      expect(privacies).toHaveLength(ask.length);
+      ask.forEach((id, i) =>
+        expect(privacies[i]).toEqual({
+          ...DEFAULT_PRIVACY,
+          ...(id === users[1]?.id ? { online: 'nobody' } : {}),
+          ...(id === users[2]?.id ? { lastSeen: 'everyone' } : {}),
+        }),
+      );
+    });
+
+    it('finds many devices by token at once, in the order given, from every database', async () => {
+      const devices: {
+        user: Awaited<ReturnType<typeof user>>;
+        device: Awaited<ReturnType<typeof device>>;
+      }[] = [];
+      for (let i = 0; i < 6; i++) {
+        const u = await user();
+        devices.push({ user: u, device: await device(u.id, 1000 + i) });
+        devices.push({ user: u, device: await device(u.id, 2000 + i) });
+      }
+      const [first, second] = devices;
+      if (!first || !second) throw new Error('no devices');
+      expect(await env.store.accounts.revokeDevice(second.user.id, second.device.id)).toBe(true);
+      const ask = devices.map((d) => d.device.tokenHash).reverse();
+      ask.splice(2, 0, 't_nobody');
+      ask.push(first.device.tokenHash);
+      const found = await env.store.accounts.getDevicesByTokenHashes(ask);
+      const expected = ask.map((h) => {
+        const d = devices.find((x) => x.device.tokenHash === h);
+        return d && d !== second ? [d.device.id, d.user.id, d.user.username] : null;
+      });
+      expect(found.map((f) => (f ? [f.device.id, f.user.id, f.user.username] : null))).toEqual(expected);
+      expect(found.at(-1)).toMatchObject({
+        device: { id: first.device.id, userId: first.user.id, createdAt: 1000, lastSeenAt: 1000 },
+        user: { id: first.user.id, displayName: first.user.displayName },
       });
     });
 

@@ -499,6 +499,10 @@ const SHARDED_LAYOUT = `
             UNION SELECT user_id, conversation_id FROM left_members) x
       JOIN conversations c ON c.id = x.conversation_id;
 
+      -- accounts: when a username's index row was claimed. One whose user does not exist is
+      -- taken over only once its creation has had time to write the user (or has crashed).
+      ALTER TABLE usernames ADD COLUMN claimed_at timestamptz NOT NULL DEFAULT now();
+
       INSERT INTO server_values (key, value)
       SELECT 'logical_shards', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '1' ELSE '${NEW_DEPLOYMENT_SHARDS}' END
       ON CONFLICT (key) DO NOTHING;
