@@ -499,6 +499,16 @@ const SHARDED_LAYOUT = `
             UNION SELECT user_id, conversation_id FROM left_members) x
       JOIN conversations c ON c.id = x.conversation_id;
 
+      -- conversations: the quota of new conversations per user (createdSince) is read from the
+      -- creator's database, where their index rows are.
+      ALTER TABLE user_conversations
+        ADD COLUMN created_at bigint NOT NULL DEFAULT 0,
+        ADD COLUMN creator boolean NOT NULL DEFAULT false;
+      UPDATE user_conversations uc
+      SET created_at = c.created_at, creator = (c.created_by IS NOT DISTINCT FROM uc.user_id)
+      FROM conversations c WHERE c.id = uc.conversation_id;
+      CREATE INDEX user_conversations_created ON user_conversations (user_id, created_at) WHERE creator;
+
       INSERT INTO server_values (key, value)
       SELECT 'logical_shards', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '1' ELSE '${NEW_DEPLOYMENT_SHARDS}' END
       ON CONFLICT (key) DO NOTHING;
