@@ -106,6 +106,30 @@ for (const adapter of selectedAdapters()) {
       expect((await env.store.conversations.getConversationSummary(self.id, b.id))?.peerId).toBe(b.id);
     });
 
+    it('creates one direct conversation when both users ask at once', async () => {
+      for (let round = 0; round < 3; round++) {
+        const [a, b] = [await user(0), await user(1)];
+        const t = Date.now();
+        const [x, y] = await Promise.all([
+          env.store.conversations.getOrCreateDirect(idIn(0, 'c_'), a.id, b.id, t),
+          env.store.conversations.getOrCreateDirect(idIn(1, 'c_'), b.id, a.id, t),
+        ]);
+        expect(y.id).toBe(x.id);
+        expect((await env.store.conversations.listMembers(x.id)).length).toBe(2);
+        for (const u of [a, b]) {
+          expect((await env.store.conversations.listConversations(u.id, 10)).map((c) => c.id)).toEqual([
+            x.id,
+          ]);
+        }
+        // One of them created it.
+        const created = [
+          ...(await env.store.conversations.createdSince(a.id, t, 10)),
+          ...(await env.store.conversations.createdSince(b.id, t, 10)),
+        ];
+        expect(created).toEqual([t]);
+      }
+    });
+
     it('creates a direct conversation blocked by a block on another database', async () => {
       const [a, b] = [await user(0), await user(1)];
       await env.store.social.block(a.id, b.id, Date.now());
