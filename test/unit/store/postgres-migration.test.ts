@@ -135,12 +135,18 @@ describe('PostgreSQL upgrade from feed rows to fan-out on read', () => {
         .map((e) => e.seq),
     ).toEqual([1, 2, 6, 7, 8]);
 
+    await c.query(`UPDATE conversations SET created_by = 'u1', created_at = 7 WHERE id = 'g1'`);
+
     store = await PostgresStore.open({ url: (db as { url: string }).url, messagePartitions: 4 });
     const s = store;
     const { rows: versions } = await c.query<{ version: number }>(
       'SELECT version FROM schema_migrations ORDER BY version',
     );
     expect(versions.map((v) => v.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
+    // The conversations' indexes are filled: a pair, a creator's quota, a member's list.
+    expect((await s.conversations.findDirect('u2', 'u1'))?.id).toBe('d12');
+    expect(await s.conversations.createdSince('u1', 0, 10)).toEqual([7]);
+    expect(await s.conversations.createdSince('u2', 0, 10)).toEqual([]);
 
     const entry = (m: FeedEntry): FeedEntry => ({ conversationId: m.conversationId, seq: m.seq, pos: m.pos });
     for (const u of users) {

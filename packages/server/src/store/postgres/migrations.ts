@@ -503,6 +503,16 @@ const SHARDED_LAYOUT = `
       -- taken over only once its creation has had time to write the user (or has crashed).
       ALTER TABLE usernames ADD COLUMN claimed_at timestamptz NOT NULL DEFAULT now();
 
+      -- conversations: the quota of new conversations per user (createdSince) is read from the
+      -- creator's database, where their index rows are.
+      ALTER TABLE user_conversations
+        ADD COLUMN created_at bigint NOT NULL DEFAULT 0,
+        ADD COLUMN creator boolean NOT NULL DEFAULT false;
+      UPDATE user_conversations uc
+      SET created_at = c.created_at, creator = (c.created_by IS NOT DISTINCT FROM uc.user_id)
+      FROM conversations c WHERE c.id = uc.conversation_id;
+      CREATE INDEX user_conversations_created ON user_conversations (user_id, created_at) WHERE creator;
+
       INSERT INTO server_values (key, value)
       SELECT 'logical_shards', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '1' ELSE '${NEW_DEPLOYMENT_SHARDS}' END
       ON CONFLICT (key) DO NOTHING;
