@@ -5,19 +5,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { shardOfKey } from '../../../packages/server/src/store/common/shard-hash.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
 const sorted = (ids: readonly string[]) => [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+/**
+ * A user id placed on database `half` (0 or 1) of a deployment of 64 logical shards over two
+ * databases (postgres-2-shards); any id to the other adapters.
+ */
+function idOn(half: 0 | 1): string {
+  for (;;) {
+    const id = uid('u_');
+    if (Math.floor((shardOfKey(id, 64) * 2) / 64) === half) return id;
+  }
+}
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, contacts and blocks: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
+    async function user(half?: 0 | 1) {
       const name = uid('u');
       const u = {
-        id: uid('u_'),
+        id: half === undefined ? uid('u_') : idOn(half),
         username: name,
         displayName: name,
         passwordHash: 'h',
@@ -284,6 +295,125 @@ for (const adapter of selectedAdapters()) {
         sorted([b.id, c.id]),
         [a.id],
       ]);
+    });
+
+    // ---- across databases (each user's rows on their own database when sharded) ----
+
+    it('keeps both sides of a relation and declines of users on different databases', async () => {
+      const [a, b, c] = [await user(0), await user(1), await user(1)];
+      await env.store.social.setContactPair(a.id, 'outgoing', b.id, 'incoming', 1000);
+      await env.store.social.setContactPair(c.id, 'outgoing', a.id, 'incoming', 1500);
+      expect(await env.store.social.getContactState(a.id, b.id)).toBe('outgoing');
+      expect(await env.store.social.getContactState(b.id, a.id)).toBe('incoming');
+      expect(await env.store.social.listContacts(a.id)).toEqual([
+        { userId: b.id, state: 'outgoing', since: 1000 },
+        { userId: c.id, state: 'incoming', since: 1500 },
+      ]);
+      await env.store.social.setContactPair(b.id, 'accepted', a.id, 'accepted', 2000);
+      await env.store.social.setContactPair(a.id, 'none', c.id, 'none', 2500);
+      await env.store.social.recordDecline(a.id, c.id, 2500);
+      expect(await env.store.social.listContacts(a.id)).toEqual([
+        { userId: b.id, state: 'accepted', since: 2000 },
+      ]);
+      expect(await env.store.social.listContacts(b.id)).toEqual([
+        { userId: a.id, state: 'accepted', since: 2000 },
+      ]);
+      expect(await env.store.social.listContacts(c.id)).toEqual([]);
+      expect(await env.store.social.declinedAt(a.id, c.id)).toBe(2500);
+      expect(await env.store.social.declinedAt(c.id, a.id)).toBeNull();
+      expect(await env.store.social.acceptedContacts([b.id, c.id, a.id])).toEqual([[a.id], [], [b.id]]);
+      expect(await env.store.social.relatedUsers(b.id)).toEqual(sorted([a.id, b.id]));
+    });
+
+    it('sees blocks either way between users on different databases', async () => {
+      const [a, b, c, d] = [await user(0), await user(1), await user(1), await user(0)];
+      await env.store.social.block(a.id, b.id, 1000);
+      await env.store.social.block(c.id, a.id, 1000);
+      for (const [x, y] of [
+        [a.id, b.id],
+        [b.id, a.id],
+        [a.id, c.id],
+        [c.id, a.id],
+      ] as const)
+        expect(await env.store.social.isBlockedEither(x, y)).toBe(true);
+      expect(await env.store.social.isBlockedEither(b.id, c.id)).toBe(false);
+      expect(await env.store.social.isBlockedEither(d.id, a.id)).toBe(false);
+      expect(await env.store.social.blockedAmong(a.id, [d.id, c.id, b.id, c.id])).toEqual([c.id, b.id, c.id]);
+      expect(await env.store.social.blockedAmong(b.id, [c.id, a.id, d.id])).toEqual([a.id]);
+      expect(await env.store.social.blockedAmong(c.id, [a.id, b.id, d.id])).toEqual([a.id]);
+      expect(await env.store.social.listBlocked(a.id)).toEqual([b.id]);
+      expect(await env.store.social.listBlocked(c.id)).toEqual([a.id]);
+      await env.store.social.unblock(a.id, b.id);
+      await env.store.social.unblock(a.id, c.id); // c's block of a is not a's to lift
+      expect(await env.store.social.isBlockedEither(b.id, a.id)).toBe(false);
+      expect(await env.store.social.blockedAmong(a.id, [b.id, c.id])).toEqual([c.id]);
+    });
+
+    it('answers presence audiences and visibility from contacts on both databases', async () => {
+      const [a, b, c, d, e, f] = [
+        await user(0),
+        await user(0),
+        await user(1),
+        await user(1),
+        await user(0),
+        await user(1),
+      ];
+      const now = Date.now();
+      for (const [x, y] of [
+        [a, b],
+        [a, c],
+        [d, a],
+        [d, e],
+        [a, f],
+      ] as const)
+        await env.store.social.setContactPair(x.id, 'accepted', y.id, 'accepted', now);
+      await env.store.social.setContactPair(e.id, 'outgoing', c.id, 'incoming', now);
+      // f, on the other database, blocks a: neither is told of the other any more.
+      await env.store.social.block(f.id, a.id, now);
+      expect(await env.store.social.presenceAudiences([a.id, d.id, f.id, c.id, e.id, a.id])).toEqual([
+        sorted([b.id, c.id, d.id]),
+        sorted([a.id, e.id]),
+        [],
+        [a.id],
+        [d.id],
+        sorted([b.id, c.id, d.id]),
+      ]);
+      expect(await env.store.social.acceptedContacts([a.id, f.id])).toEqual([
+        sorted([b.id, c.id, d.id, f.id]),
+        [a.id],
+      ]);
+      expect(await env.store.social.visibleTo(a.id, [f.id, e.id, d.id, a.id, c.id, b.id])).toEqual([
+        d.id,
+        a.id,
+        c.id,
+        b.id,
+      ]);
+      expect(await env.store.social.visibleTo(f.id, [a.id, e.id])).toEqual([]);
+      expect(await env.store.social.visibleTo(c.id, [e.id, a.id])).toEqual([a.id]);
+      expect(await env.store.social.relatedUsers(c.id)).toEqual(sorted([a.id, c.id, e.id]));
+    });
+
+    it('counts 1:1 partners and shared groups of users on different databases, minus blocks', async () => {
+      const [a, b, c, g] = [await user(0), await user(1), await user(1), await user(0)];
+      const now = Date.now();
+      const ab = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, now);
+      await env.store.conversations.getOrCreateDirect(uid('c_'), c.id, a.id, now);
+      await env.store.conversations.createGroup(uid('c_'), 'g', g.id, [b.id], now);
+      expect(await env.store.social.presenceAudiences([a.id, b.id, c.id, g.id])).toEqual([
+        sorted([b.id, c.id]),
+        [a.id],
+        [a.id],
+        [],
+      ]);
+      expect(await env.store.social.visibleTo(b.id, [a.id, c.id, g.id])).toEqual([a.id, g.id]);
+      expect(await env.store.social.relatedUsers(b.id)).toEqual(sorted([a.id, b.id, g.id]));
+      await env.store.social.block(b.id, a.id, now);
+      expect(await append(ab.id, a.id)).toBe('blocked');
+      expect(await env.store.social.presenceAudiences([a.id, b.id])).toEqual([[c.id], []]);
+      expect(await env.store.social.visibleTo(a.id, [b.id, c.id])).toEqual([c.id]);
+      await env.store.social.unblock(b.id, a.id);
+      expect(await append(ab.id, a.id)).toBe('ok');
+      expect(await env.store.social.presenceAudiences([b.id])).toEqual([[a.id]]);
     });
   });
 }
