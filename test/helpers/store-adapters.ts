@@ -112,10 +112,7 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
 
 export function selectedAdapters(): StoreAdapter[] {
   const want = process.env.PARLEY_STORES?.split(',').map((s) => s.trim());
-  // TODO(shards): in the default set once every aggregate places its rows.
-  return want
-    ? STORE_ADAPTERS.filter((a) => want.includes(a.name))
-    : STORE_ADAPTERS.filter((a) => a.name !== 'postgres-2-shards');
+  return want ? STORE_ADAPTERS.filter((a) => want.includes(a.name)) : STORE_ADAPTERS;
 }
 
 /**

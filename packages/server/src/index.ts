@@ -3,7 +3,7 @@ export type { Parley } from './app.js';
 export type { ServerConfig } from './config.js';
 export { DEFAULT_CONFIG } from './config.js';
 export type { Positions } from './store/common/feed-cursor.js';
-export { formatCursor, highestPosition, parseCursor } from './store/common/feed-cursor.js';
+export { advance, formatCursor, highestPosition, parseCursor } from './store/common/feed-cursor.js';
 export type {
   AccountStore,
   ConversationStore,

@@ -4,21 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PRIVACY } from '@parley/protocol';
-import { shardOfKey } from '../../../packages/server/src/store/common/shard-hash.js';
+import { keyOn } from '../../helpers/placement.js';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
-/**
- * A fresh key in the lower (`low`) or upper half of 64 logical shards: on the first or the
- * second database of a two-database store, so that batches span both.
- */
-function keyIn(p: string, low: boolean): string {
-  for (;;) {
-    const key = uid(p);
-    if (shardOfKey(key, 64) < 32 === low) return key;
-  }
-}
+const keyIn = (p: string, low: boolean) => keyOn(low ? 0 : 1, p);
 let turn = 0;
 /** Keys on alternate halves, call after call. */
 const spread = (p: string) => keyIn(p, turn++ % 2 === 0);

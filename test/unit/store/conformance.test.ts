@@ -4,9 +4,10 @@
  * capabilities, never adapter names.
  */
 import { describe, expect, it } from 'vitest';
-import { shardOfKey } from '@parley/server/dist/store/common/shard-hash.js';
+import { databaseOf, keyOn } from '../../helpers/placement.js';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 import { headOf, upTo } from '../../helpers/feed-positions.js';
+import { advance } from '@parley/server';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -251,7 +252,13 @@ for (const adapter of selectedAdapters()) {
       const b = await user();
       const x = await user();
       const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
-      const other = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, x.id, Date.now());
+      // A sharded store sees a client id reused only within one database (protocol.md).
+      const other = await env.store.conversations.getOrCreateDirect(
+        keyOn(databaseOf(c.id), 'c_'),
+        a.id,
+        x.id,
+        Date.now(),
+      );
       const [r1, r2, r3] = await env.store.messages.appendMessages([
         msg(c.id, x.id, 'z'),
         msg('c_unknown', a.id, 'z'),
@@ -330,32 +337,44 @@ for (const adapter of selectedAdapters()) {
         msg(g.id, x.id, 'f2'),
         msg(ab.id, b.id, 'f3'),
       ]);
-      const fx = await env.store.messages.readFeed(x.id, at(0), 10);
+      const spaces = env.store.capabilities.positionSpaces;
+      const fx = await env.store.messages.readFeed(x.id, new Map(), 10);
       expect(fx.messages.map((m) => m.clientId)).toEqual(['f2']);
-      const fa = await env.store.messages.readFeed(a.id, at(0), 2);
-      expect(fa.messages.map((m) => m.clientId)).toEqual(['f1', 'f2']);
+      // Pages of 2 from an empty cursor, the cursor moved by each message's position: every
+      // message once, each conversation in seq order (across conversations, by position).
+      const fa = await env.store.messages.readFeed(a.id, new Map(), 2);
+      expect(fa.messages).toHaveLength(2);
       expect(fa.hasMore).toBe(true);
-      const rest = await env.store.messages.readFeed(a.id, at(fa.messages[1]?.pos ?? 0), 2);
-      expect(rest.messages.map((m) => m.clientId)).toEqual(['f3']);
+      const cursor = new Map<number, number>();
+      for (const m of fa.messages) advance(cursor, m.pos, spaces);
+      const rest = await env.store.messages.readFeed(a.id, cursor, 2);
+      expect(rest.messages).toHaveLength(1);
       expect(rest.hasMore).toBe(false);
-      expect(headOf(await env.store.messages.feedHead(a.id))).toBe(rest.messages[0]?.pos);
+      const all = [...fa.messages, ...rest.messages];
+      expect(all.map((m) => m.clientId).sort()).toEqual(['f1', 'f2', 'f3']);
+      expect(all.filter((m) => m.conversationId === ab.id).map((m) => m.clientId)).toEqual(['f1', 'f3']);
+      for (const m of rest.messages) advance(cursor, m.pos, spaces);
+      expect(await env.store.messages.feedHead(a.id)).toEqual(cursor);
       // Several reads in one call: each answers as alone, in the order asked.
+      const afterFirst = new Map<number, number>();
+      for (const m of fa.messages) advance(afterFirst, m.pos, spaces);
       const many = await env.store.messages.readFeeds([
-        { userId: a.id, since: at(fa.messages[1]?.pos ?? 0), limit: 2 },
-        { userId: uid('nobody'), since: at(0), limit: 5 },
-        { userId: a.id, since: at(0), limit: 2 },
-        { userId: x.id, since: at(0), limit: 10 },
+        { userId: a.id, since: afterFirst, limit: 2 },
+        { userId: uid('nobody'), since: new Map(), limit: 5 },
+        { userId: a.id, since: new Map(), limit: 2 },
+        { userId: x.id, since: new Map(), limit: 10 },
       ]);
       expect(many).toEqual([rest, { messages: [], hasMore: false }, fa, fx]);
       expect(await env.store.messages.readFeeds([])).toEqual([]);
-      expect(headOf(await env.store.messages.feedHead(uid('nobody')))).toBe(0);
-      expect((await env.store.messages.feedHeads([x.id, uid('nobody'), a.id, x.id])).map(headOf)).toEqual([
+      expect(await env.store.messages.feedHead(uid('nobody'))).toEqual(new Map());
+      const [hx, none, ha, hx2] = await env.store.messages.feedHeads([x.id, uid('nobody'), a.id, x.id]);
+      expect([headOf(hx!), none, ha, headOf(hx2!)]).toEqual([
         fx.messages[0]?.pos,
-        0,
-        rest.messages[0]?.pos,
+        new Map(),
+        cursor,
         fx.messages[0]?.pos,
       ]);
-      expect((await env.store.messages.feedHeads([])).map(headOf)).toEqual([]);
+      expect(await env.store.messages.feedHeads([])).toEqual([]);
     });
 
     it('reads nothing past the feed head, whatever the since, and keeps the head', async () => {
@@ -712,22 +731,18 @@ for (const adapter of selectedAdapters()) {
       expect(await env.store.push.enqueuePushJobs(jobs.slice(1, 3))).toBe(1);
     });
 
-    // Users whose ids fall in the two halves of 64 logical shards: on different databases of
-    // a store over two (the same as any two users elsewhere).
+    // Users on different databases of a store over two (the same as any two users elsewhere).
     async function userOnHalf(half: 0 | 1) {
-      for (;;) {
-        const id = uid('u_');
-        if (Math.floor(shardOfKey(id, 64) / 32) !== half) continue;
-        const name = uid('u');
-        await env.store.accounts.createUser({
-          id,
-          username: name,
-          displayName: name,
-          passwordHash: 'h',
-          createdAt: Date.now(),
-        });
-        return { id };
-      }
+      const id = keyOn(half, 'u_');
+      const name = uid('u');
+      await env.store.accounts.createUser({
+        id,
+        username: name,
+        displayName: name,
+        passwordHash: 'h',
+        createdAt: 1,
+      });
+      return { id };
     }
 
     it('claims the push jobs of users of every database once each, oldest first', async () => {

@@ -4,24 +4,13 @@
  * sharded adapter (and anywhere at all on the others). Every adapter must pass every test here.
  */
 import { describe, expect, it } from 'vitest';
-import { shardOfKey } from '../../../packages/server/src/store/common/shard-hash.js';
+import { keyOn } from '../../helpers/placement.js';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
 
-/** Logical shards of a new sharded deployment; databases take contiguous ranges of them. */
-const SHARDS = 64;
-/**
- * An id in the lower (0) or upper (1) half of the logical shards: over two databases, on the
- * first or the second.
- */
-function idIn(half: 0 | 1, prefix: string): string {
-  for (;;) {
-    const id = uid(prefix);
-    if (Math.floor((shardOfKey(id, SHARDS) * 2) / SHARDS) === half) return id;
-  }
-}
+const idIn = (half: 0 | 1, prefix: string) => keyOn(half, prefix);
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, conversations across databases: ${adapter.name}`, () => {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '@parley/server';
 import type { Store } from '@parley/server';
-import { shardOfKey } from '../../../packages/server/src/store/common/shard-hash.js';
+import { shardOfKey } from '@parley/server';
 import { createTestDatabase, pgAvailable } from '../../helpers/services.js';
 
 let n = 0;

@@ -5,21 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
-import { shardOfKey } from '../../../packages/server/src/store/common/shard-hash.js';
+import { keyOn } from '../../helpers/placement.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
 const sorted = (ids: readonly string[]) => [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-/**
- * A user id placed on database `half` (0 or 1) of a deployment of 64 logical shards over two
- * databases (postgres-2-shards); any id to the other adapters.
- */
-function idOn(half: 0 | 1): string {
-  for (;;) {
-    const id = uid('u_');
-    if (Math.floor((shardOfKey(id, 64) * 2) / 64) === half) return id;
-  }
-}
+const idOn = (half: 0 | 1) => keyOn(half, 'u_');
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, contacts and blocks: ${adapter.name}`, () => {
