@@ -40,7 +40,7 @@ export async function clusterUnavailable(): Promise<string | null> {
 }
 
 /** Databases of a test cluster's store: 2 (a sharded store), or PARLEY_CLUSTER_SHARDS. */
-export const CLUSTER_SHARDS = Number(process.env.PARLEY_CLUSTER_SHARDS ?? 1); // TODO(shards): 2
+export const CLUSTER_SHARDS = Number(process.env.PARLEY_CLUSTER_SHARDS ?? 2);
 
 export async function startCluster(
   opts: {

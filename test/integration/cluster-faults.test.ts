@@ -1,17 +1,20 @@
 /**
  * Cluster failures under traffic, each judged by the same checker (helpers/checker.ts):
- * SIGKILL of a chat server, Redis restart, PostgreSQL restart, SIGTERM drain. Redis and
- * PostgreSQL are the test's own instances so they can be restarted.
+ * SIGKILL of a chat server, Redis restart, PostgreSQL restart, one shard's PostgreSQL
+ * stopped, SIGTERM drain. The Redis and PostgreSQL that fail are the test's own instances, so
+ * they can be stopped and started again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Ack } from '@parley/client';
 import { check, summary } from '../helpers/checker.js';
 import type { SentRecord } from '../helpers/checker.js';
+import { shardOfKey } from '@parley/server';
 import { clusterUnavailable, startCluster } from '../helpers/cluster.js';
 import type { Cluster } from '../helpers/cluster.js';
 import { ownServicesUnavailable, startOwnPostgres, startOwnRedis } from '../helpers/own-services.js';
 import type { OwnPostgres, OwnRedis } from '../helpers/own-services.js';
 import { Recorder, eventually, newUser, openToAll } from '../helpers/sdk.js';
+import { createTestDatabase } from '../helpers/services.js';
 import type { TestUser } from '../helpers/sdk.js';
 
 const own = ownServicesUnavailable();
@@ -194,6 +197,32 @@ describe.skipIf(skip !== null)('cluster faults', () => {
     await pg.restart(1500);
     await settle(t, 'after the PostgreSQL restart');
     // Sends did fail during the outage (and were retried): never a false ack.
+    expect(cluster.chats.some((c) => c.output().includes('store write failed'))).toBe(true);
+  });
+
+  it("one shard's PostgreSQL stopped under traffic: the other shard keeps working, then everything once", async () => {
+    const own: OwnPostgres = await startOwnPostgres();
+    cleanups.push(() => own.stop());
+    const first = await createTestDatabase();
+    cleanups.push(() => first.drop());
+    const cluster = await startCluster({ chats: 2, db: [first.url, own.url] });
+    cleanups.push(() => cluster.stop());
+    const t = await traffic(cluster, { pairs: 20, groups: 4, groupSize: 5, perClient: 60 });
+    // A new deployment has 64 logical shards: 0-31 on the first database, 32-63 on the second.
+    const onFirst = (conversationId: string) => shardOfKey(conversationId, 64) < 32;
+    const ackedOnFirst = () => t.sent.filter((r) => r.ack && onFirst(r.conversationId)).length;
+    expect(new Set([...t.members.keys()].map(onFirst))).toEqual(new Set([true, false]));
+    await eventually(() => t.acked() >= 150, 'traffic under way', 30_000);
+    own.down();
+    const before = ackedOnFirst();
+    await eventually(
+      () => ackedOnFirst() >= before + 100,
+      () => `conversations on the first database: ${ackedOnFirst() - before} acked since the stop`,
+      20_000,
+    );
+    own.up();
+    await settle(t, "after the shard's restart");
+    // Sends to the stopped shard failed meanwhile (and were retried): never a false ack.
     expect(cluster.chats.some((c) => c.output().includes('store write failed'))).toBe(true);
   });
 

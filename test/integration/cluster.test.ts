@@ -5,11 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParleyHttp } from '@parley/client';
 import type { Ack, Presence } from '@parley/client';
+import { formatCursor, parseCursor } from '@parley/server';
 import { clusterUnavailable, startCluster, wsOf } from '../helpers/cluster.js';
 import type { Cluster } from '../helpers/cluster.js';
 import { RawSocket } from '../helpers/raw.js';
 import { Recorder, eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
+
+/** Position spaces of a new PostgreSQL deployment. */
+const SPACES = 64;
 
 const skip = await clusterUnavailable();
 let cluster: Cluster;
@@ -97,7 +101,11 @@ describe.skipIf(skip !== null)('cluster', () => {
         for (let k = 0; k < 10; k++) await send(i, `during ${i} ${k}`);
       }),
     );
-    s.send({ type: 'sync', since: ready.pos + 1_000_000 });
+    // Past the head in every space of the head (a new deployment has 64 position spaces;
+    // adding a multiple of 64 keeps a position in its space).
+    const head = parseCursor(ready.cursor, SPACES);
+    const past = new Map([...head].map(([space, pos]) => [space, pos + 64 * 1_000_000]));
+    s.send({ type: 'sync', since: formatCursor(past) });
     await concurrent;
     const ids = () => s.frames.flatMap((x) => (x.type === 'message' ? [x.message.id] : []));
     await s.until(() => ids().length >= acks.length);
@@ -105,9 +113,13 @@ describe.skipIf(skip !== null)('cluster', () => {
     await s.until((f) => f.some((x) => x.type === 'pong'));
     expect(ids().length).toBe(acks.length);
     expect([...ids()].sort()).toEqual(acks.map((a) => a.id).sort());
-    const poss = s.frames.flatMap((x) => (x.type === 'message' ? [x.message.pos] : []));
-    expect(poss).toEqual([...poss].sort((x, y) => x - y));
-    expect(Math.min(...poss)).toBeGreaterThan(ready.pos);
+    const messages = s.frames.flatMap((x) => (x.type === 'message' ? [x.message] : []));
+    for (const c of convs) {
+      const poss = messages.filter((m) => m.conversationId === c.id).map((m) => m.pos);
+      expect(poss).toEqual([...poss].sort((x, y) => x - y));
+    }
+    // Nothing from before ready: every message is past the head of its space.
+    for (const m of messages) expect(m.pos).toBeGreaterThan(head.get(m.pos % SPACES) ?? 0);
     s.close();
   });
 
