@@ -59,11 +59,23 @@ export interface CursorRow {
 
 export interface MessageStore {
   /**
-   * Store messages in one transaction (group commit): for each, check membership
-   * (`not_found` when the sender is not a member) and idempotency on (senderId, clientId),
-   * assign the next per-conversation seq (gap-free) and a feed position, append it to every
-   * member's feed, and move the sender's read cursor to it. Resolves only after commit.
-   * A direct conversation between users who blocked each other refuses appends with `blocked`.
+   * Store a batch (group commit), resolving only after commit. The rules every adapter
+   * enforces, in this order, one answer per message in the batch's order:
+   * 1. the batch pre-pass (`planAppends` in common/append-batch.ts): lone surrogates repaired;
+   *    text the engine cannot hold refused alone (`invalid_field`); a resend of a (senderId,
+   *    clientId) inside the batch answers like the original;
+   * 2. idempotency: a (senderId, clientId) already stored answers the original with
+   *    `duplicate: true` when conversation and text match, else `client_id_conflict` (a
+   *    sharded store sees this only within the conversation's database);
+   * 3. membership: a sender who is not a member answers `not_found`, like an unknown
+   *    conversation;
+   * 4. blocks: a direct conversation between users who blocked each other answers `blocked`;
+   * 5. the next per-conversation seq (gap-free: a failed batch rolls its seqs back) and a
+   *    feed position that keeps each recipient's feed in commit order within its space
+   *    (`prev`), with the sender's read cursor moved to the message.
+   * A single-database store commits the batch in one transaction; a sharded one commits one
+   * transaction per database and answers `unavailable` for the messages of a database it
+   * cannot reach (the others are stored).
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
   /** History by seq: `before` (exclusive) pages backwards, `after` (exclusive) forwards. Ascending order. */

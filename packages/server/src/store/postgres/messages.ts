@@ -16,7 +16,7 @@ import type {
   Positions,
 } from '../store.js';
 import { toMessage } from '../common/rows.js';
-import { wellFormed } from '../common/append-batch.js';
+import { planAppends, resolveAppends } from '../common/append-batch.js';
 import { pairKey as idemKey } from '../common/pair-key.js';
 import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
 import { mapError } from './postgres-driver.js';
@@ -252,9 +252,8 @@ type AppendAnswer = [
 const APPEND_TRIES = 5;
 
 /**
- * Append a batch: what needs no database first, here (refusing NUL, which PostgreSQL text
- * cannot hold: this message only, never the batch of other users' messages; resends of a
- * (sender, client id) inside the batch, which answer like the original), then one
+ * Append a batch: what needs no database first (`planAppends`: NUL, which PostgreSQL text
+ * cannot hold, refused for its message only; resends inside the batch), then one
  * `parley_append_batch` statement per database holding some of the batch's conversations, at
  * once. That function takes its locks and does the idempotency, membership and block checks,
  * seq and position assignment, the feed-head chain and every insert, and its implicit
@@ -262,37 +261,9 @@ const APPEND_TRIES = 5;
  * messages only: conversations elsewhere keep working.
  */
 async function appendBatch(shards: PgShards, batch: readonly NewMessage[]): Promise<AppendResult[]> {
-  const results: (AppendResult | number)[] = [];
-  const sent: NewMessage[] = [];
-  const firstByKey = new Map<string, number>();
-  for (const given of batch) {
-    if (given.text.includes('\u0000') || given.clientId.includes('\u0000')) {
-      results.push({ ok: false, code: 'invalid_field' });
-      continue;
-    }
-    if (given.conversationId.includes('\u0000')) {
-      // A conversation id with NUL names no conversation.
-      results.push({ ok: false, code: 'not_found' });
-      continue;
-    }
-    const m = wellFormed(given);
-    const key = idemKey(m.senderId, m.clientId);
-    const earlier = firstByKey.get(key);
-    if (earlier !== undefined) {
-      const o = sent[earlier] as NewMessage;
-      results.push(
-        o.conversationId === m.conversationId && o.text === m.text
-          ? -1 - earlier // resolved below
-          : { ok: false, code: 'client_id_conflict' },
-      );
-      continue;
-    }
-    firstByKey.set(key, sent.length);
-    results.push(sent.length);
-    sent.push(m);
-  }
+  const plan = planAppends(batch, true);
   const answers: AppendResult[] = [];
-  const groups = [...shards.group(sent, (m) => m.conversationId)];
+  const groups = [...shards.group(plan.messages, (m) => m.conversationId)];
   await Promise.all(
     groups.map(async ([db, part]) => {
       let got: AppendResult[];
@@ -311,18 +282,7 @@ async function appendBatch(shards: PgShards, batch: readonly NewMessage[]): Prom
       part.forEach((p, k) => (answers[p.i] = got[k] as AppendResult));
     }),
   );
-  return results.map((r) => {
-    if (typeof r !== 'number') return r;
-    if (r >= 0) {
-      const a = answers[r];
-      if (!a) throw new Error('parley_append_batch returned no row for a message');
-      return a;
-    }
-    const a = answers[-1 - r];
-    if (!a) throw new Error('parley_append_batch returned no row for a message');
-    // A resend inside the batch: the original.
-    return a.ok ? { ok: true, message: a.message, duplicate: true, recipients: [], prev: [] } : a;
-  });
+  return resolveAppends(plan, answers);
 }
 
 async function appendWithRetry(

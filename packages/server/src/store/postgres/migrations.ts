@@ -367,18 +367,14 @@ const APPEND_BATCH_SHARDED = `
         PERFORM 1 FROM conversations c
           WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text))
           ORDER BY c.id FOR UPDATE;
-        -- A member's first message in a shard: the head row must exist to be locked. A second
-        -- batch inserting the same row waits for the first one's commit.
-        INSERT INTO feed_heads (user_id, shard)
+        -- Lock the recipients' feed heads per (user, shard), in that order; a member's first
+        -- message in a shard inserts the row (a second batch inserting it waits for the first
+        -- one's commit). One statement: the upsert locks an existing row as it finds it.
+        INSERT INTO feed_heads AS h (user_id, shard)
           SELECT DISTINCT mb.user_id, c.shard FROM members mb JOIN conversations c ON c.id = mb.conversation_id
           WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text))
           ORDER BY 1, 2
-          ON CONFLICT DO NOTHING;
-        PERFORM 1 FROM feed_heads h
-          WHERE (h.user_id, h.shard) IN (
-            SELECT mb.user_id, c.shard FROM members mb JOIN conversations c ON c.id = mb.conversation_id
-            WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text)))
-          ORDER BY h.user_id, h.shard FOR UPDATE;
+          ON CONFLICT (user_id, shard) DO UPDATE SET head = h.head;
         WITH q AS (
           SELECT t.* FROM json_to_recordset(batch)
             AS t(conv text, sender text, client text, mid text, txt text, sent_at bigint, i bigint)
@@ -399,11 +395,11 @@ ${LOOKUPS_BY_PROBE.replace('SELECT c.id, c.blocked, c.last_seq,', 'SELECT c.id, 
             cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
           FROM cls WHERE cls.status = 'fresh'
         ), taken AS (
-          -- Other batches take positions meanwhile: sort ours, then hand them out in batch order.
-          SELECT row_number() OVER (ORDER BY v.p) AS k, v.p
-          FROM (SELECT nextval('feed_pos') AS p FROM fresh) v
+          -- Other batches take positions meanwhile: sort ours, then hand them out in batch order
+          -- (by array index: a join of the two lists was planned as a nested loop).
+          SELECT array_agg(v.p ORDER BY v.p) AS ps FROM (SELECT nextval('feed_pos') AS p FROM fresh) v
         ), placed AS (
-          SELECT f.*, t.p * spaces + f.shard AS new_pos FROM fresh f JOIN taken t ON t.k = f.k
+          SELECT f.*, t.ps[f.k] * spaces + f.shard AS new_pos FROM fresh f, taken t
         ), bump AS (
           UPDATE conversations c SET last_seq = v.s, last_pos = v.p, last_activity_at = v.sent_at
           FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.new_pos) AS p, max(pl.sent_at) AS sent_at
