@@ -28,7 +28,7 @@ export class PgMessages implements MessageStore {
   /**
    * One statement per batch (group commit), whatever its size: `parley_append_batch` does the
    * whole append inside PostgreSQL and the statement's implicit transaction commits it. It
-   * locks only the batch's conversations and their members' feed heads (see migration 10 for
+   * locks only the batch's conversations and their members' feed heads (see migration 11 for
    * why feeds stay in position order), so batches for different people commit in parallel.
    * Seqs come from `conversations.last_seq` bumped in the same transaction, so a failed batch
    * rolls its seqs back too (gap-free). The caller's promise resolves only after COMMIT.

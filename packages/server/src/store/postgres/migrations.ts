@@ -197,101 +197,6 @@ const LOOKUPS_BY_PROBE = `        ), prior AS (
 `;
 
 /**
- * Migration 10's append: no global lock. Each batch locks what it writes, in one order every
- * appender follows (so two batches never wait on each other in a cycle): first its
- * conversations, by id (their seq counters), then the feed heads of their members, by user
- * id. Batches for different people commit in parallel.
- *
- * Positions come from a plain sequence, but only once the feed heads are locked. Two batches
- * that share a recipient therefore take positions one after the other, and the second takes
- * them after the first has committed (PostgreSQL makes a commit visible before it releases
- * the locks). So every user's feed grows in position order: a reader that has seen position
- * P of a feed never finds a message below P appearing there later, whatever order other
- * batches commit in. This is what the global lock guaranteed before, now per user.
- *
- * Each statement of a PL/pgSQL function takes a fresh snapshot (READ COMMITTED), so the
- * statement after the locks sees every batch committed before them.
- */
-const APPEND_BATCH = `
-      CREATE FUNCTION parley_append_batch(batch json) RETURNS json LANGUAGE plpgsql AS $fn$
-      #variable_conflict use_column
-      DECLARE
-        answer json;
-      BEGIN
-        PERFORM 1 FROM conversations c
-          WHERE c.id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text))
-          ORDER BY c.id FOR UPDATE;
-        PERFORM 1 FROM feed_heads h
-          WHERE h.user_id IN (
-            SELECT mb.user_id FROM members mb
-            WHERE mb.conversation_id IN (SELECT t.conv FROM json_to_recordset(batch) AS t(conv text)))
-          ORDER BY h.user_id FOR UPDATE;
-        WITH q AS (
-          SELECT t.* FROM json_to_recordset(batch)
-            AS t(conv text, sender text, client text, mid text, txt text, sent_at bigint, i bigint)
-${LOOKUPS_BY_PROBE}        ), cls AS (
-          SELECT q.*, c.members, c.last_seq,
-            p.seq AS p_seq, p.pos AS p_pos, p.id AS p_id, p.created_at AS p_at,
-            CASE
-              WHEN p.i IS NOT NULL THEN
-                CASE WHEN p.conversation_id = q.conv AND p.text = q.txt THEN 'duplicate' ELSE 'client_id_conflict' END
-              WHEN c.id IS NULL OR NOT (q.sender = ANY (c.members)) THEN 'not_found'
-              WHEN cardinality(c.members) = 2 AND c.blocked THEN 'blocked'
-              ELSE 'fresh'
-            END AS status
-          FROM q LEFT JOIN prior p ON p.i = q.i LEFT JOIN convs c ON c.id = q.conv
-        ), fresh AS (
-          SELECT cls.*,
-            row_number() OVER (ORDER BY cls.i) AS k,
-            cls.last_seq + row_number() OVER (PARTITION BY cls.conv ORDER BY cls.i) AS new_seq
-          FROM cls WHERE cls.status = 'fresh'
-        ), taken AS (
-          -- Other batches take positions meanwhile: sort ours, then hand them out in batch order.
-          SELECT row_number() OVER (ORDER BY v.p) AS k, v.p
-          FROM (SELECT nextval('feed_pos') AS p FROM fresh) v
-        ), placed AS (
-          SELECT f.*, t.p AS new_pos FROM fresh f JOIN taken t ON t.k = f.k
-        ), bump AS (
-          UPDATE conversations c SET last_seq = v.s, last_pos = v.p, last_activity_at = v.sent_at
-          FROM (SELECT pl.conv, max(pl.new_seq) AS s, max(pl.new_pos) AS p, max(pl.sent_at) AS sent_at
-                FROM placed pl GROUP BY pl.conv) v
-          WHERE c.id = v.conv
-        ), rec AS (
-          SELECT pl.i, pl.new_pos, u.user_id, u.ord
-          FROM placed pl, unnest(pl.members) WITH ORDINALITY AS u(user_id, ord)
-        ), chain AS (
-          SELECT rec.*,
-            coalesce(lag(rec.new_pos) OVER (PARTITION BY rec.user_id ORDER BY rec.new_pos), h.head, 0) AS prev
-          FROM rec LEFT JOIN feed_heads h ON h.user_id = rec.user_id
-        ), heads AS (
-          INSERT INTO feed_heads (user_id, head)
-          SELECT rec.user_id, max(rec.new_pos) FROM rec GROUP BY rec.user_id
-          ON CONFLICT (user_id) DO UPDATE SET head = excluded.head
-        ), ins_messages AS (
-          INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
-          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl
-        ), ins_keys AS (
-          INSERT INTO message_keys (sender_id, client_id, conversation_id, seq)
-          SELECT pl.sender, pl.client, pl.conv, pl.new_seq FROM placed pl
-        ), sender_read AS (
-          -- A sender has read their own messages.
-          UPDATE members mb SET read_seq = v.s
-          FROM (SELECT pl.conv, pl.sender, max(pl.new_seq) AS s FROM placed pl GROUP BY pl.conv, pl.sender) v
-          WHERE mb.conversation_id = v.conv AND mb.user_id = v.sender AND mb.read_seq < v.s
-        ), prevs AS (
-          SELECT ch.i, array_agg(ch.prev ORDER BY ch.ord) AS prev FROM chain ch GROUP BY ch.i
-        )
-        SELECT coalesce(json_agg(json_build_array(cls.i, cls.status,
-          coalesce(pl.new_seq, cls.p_seq), coalesce(pl.new_pos, cls.p_pos), coalesce(cls.p_id, cls.mid),
-          coalesce(cls.p_at, cls.sent_at), pl.members, pv.prev) ORDER BY cls.i), '[]'::json)
-        INTO answer
-        ${FROM_CLASSIFIED};
-        RETURN answer;
-      END
-      $fn$;
-`;
-
-/**
  * Migration 10: from `feed` rows to fan-out on read. A (user, conversation) pair's feed rows
  * form runs of consecutive seqs, one per stretch of membership (seqs have no gaps): the
  * current member's run that reaches the conversation's newest message gives `joined_pos`,
@@ -343,20 +248,30 @@ const FEED_TO_FAN_OUT = `
       INSERT INTO feed_heads (user_id, head)
       SELECT u.id, coalesce((SELECT max(f.pos) FROM feed f WHERE f.user_id = u.id), 0) FROM users u;
 
-      -- The appends of migrations 4-6 write feed rows under the global lock: gone with them.
+      -- The appends of migrations 4-6 write feed rows under the global lock: gone with them
+      -- (migration 11 brings the append that replaces them).
       DROP FUNCTION parley_append(bigint, text[], text[], text[], text[], text[], bigint[]);
       DROP FUNCTION parley_append_json(bigint, json);
       DROP TABLE feed;
-      ${APPEND_BATCH}
 `;
 
 /**
- * Migration 11's append: positions per logical shard. A message's position is
- * `nextval(feed_pos) × spaces + shard` (its conversation's logical shard), so the position
- * tells its space, and the feed heads are kept and locked per (user, shard): within one
- * space a user's positions still grow in commit order (see migration 10), and a logical shard
- * keeps its positions when it moves to another database (whose sequence is first set past
- * them).
+ * Migration 11's append, without a global lock. Each batch locks what it writes, in one order
+ * every appender follows (so two batches never wait on each other in a cycle): first its
+ * conversations, by id (their seq counters), then its members' feed heads, by (user, shard).
+ * Batches for different people commit in parallel.
+ *
+ * A message's position is `nextval(feed_pos) × spaces + shard` (its conversation's logical
+ * shard), so the position tells its space; the sequence is read only once the heads are
+ * locked. Two batches that share a recipient in a space therefore take positions one after
+ * the other, the second after the first has committed (PostgreSQL makes a commit visible
+ * before it releases the locks). So within a space every user's feed grows in position order:
+ * a reader that has seen position P there never finds a message below P appearing later,
+ * whatever order other batches commit in. A logical shard keeps its positions when it moves
+ * to another database (whose sequence is first set past them).
+ *
+ * Each statement of a PL/pgSQL function takes a fresh snapshot (READ COMMITTED), so the
+ * statement after the locks sees every batch committed before them.
  */
 const APPEND_BATCH_SHARDED = `
       CREATE FUNCTION parley_append_batch(batch json, spaces int) RETURNS json LANGUAGE plpgsql AS $fn$
@@ -513,7 +428,6 @@ const SHARDED_LAYOUT = `
       SELECT 'logical_shards', CASE WHEN EXISTS (SELECT 1 FROM messages) THEN '1' ELSE '${NEW_DEPLOYMENT_SHARDS}' END
       ON CONFLICT (key) DO NOTHING;
 
-      DROP FUNCTION parley_append_batch(json);
       ${APPEND_BATCH_SHARDED}
 `;
 

@@ -4,8 +4,8 @@
  * over the databases: claims take from every one, and the job ids handed out name their database.
  */
 import type { NewPushJob, PushJobRow, PushQueueStore, PushSubscriptionRow, PushTargetRow } from '../store.js';
-import { toPushSubscription } from '../common/rows.js';
-import type { PushSubscriptionDbRow } from '../common/rows.js';
+import { toPushJob, toPushSubscription } from '../common/rows.js';
+import type { PushJobDbRow, PushSubscriptionDbRow } from '../common/rows.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 
 /** First key of the two-key lock taken per push endpoint while it is registered. */
@@ -18,14 +18,7 @@ const PUSH_LOCK = 0x70610002;
  */
 const JOB_ID_DATABASES = 1024;
 
-type ClaimedDbRow = PushSubscriptionDbRow & {
-  j_id: number;
-  message_id: string;
-  payload: string;
-  attempts: number;
-  j_created_at: number;
-  due: number;
-};
+type ClaimedDbRow = PushJobDbRow & { due: number };
 
 export class PgPushQueue implements PushQueueStore {
   constructor(private readonly shards: PgShards) {
@@ -223,7 +216,7 @@ export class PgPushQueue implements PushQueueStore {
     }
     return claimed
       .flat()
-      .map((r) => ({ due: r.due, job: toJob(r) }))
+      .map((r) => ({ due: r.due, job: toPushJob(r) }))
       .sort((a, b) => a.due - b.due || a.job.id - b.job.id)
       .map((r) => r.job);
   }
@@ -361,15 +354,4 @@ async function claimOn(db: PgDatabase, now: number, limit: number, leaseMs: numb
   );
   for (const r of rows) r.j_id = r.j_id * JOB_ID_DATABASES + db.index;
   return rows;
-}
-
-function toJob(r: ClaimedDbRow): PushJobRow {
-  return {
-    id: r.j_id,
-    messageId: r.message_id,
-    payload: r.payload,
-    attempts: r.attempts,
-    createdAt: r.j_created_at,
-    subscription: toPushSubscription(r),
-  };
 }
