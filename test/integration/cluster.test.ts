@@ -29,7 +29,9 @@ const on = async (u: TestUser, i: number) => {
 
 describe.skipIf(skip !== null)('cluster', () => {
   beforeAll(async () => {
+    // On a store sharded over two databases: these users' rows land on both.
     cluster = await startCluster({
+      shards: 2,
       chats: 3,
       args: ['--heartbeat-ms', '200', '--heartbeat-timeout-ms', '1500'],
     });

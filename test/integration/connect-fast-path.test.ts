@@ -115,7 +115,7 @@ const skip = await clusterUnavailable();
 describe.skipIf(skip !== null)('connect fast path (cluster)', () => {
   let cluster: Cluster;
   beforeAll(async () => {
-    cluster = await startCluster({ chats: 2, args: ['--max-connections-per-user', '100'] });
+    cluster = await startCluster({ chats: 2, shards: 2, args: ['--max-connections-per-user', '100'] });
   });
   afterAll(async () => {
     await cluster?.stop();
