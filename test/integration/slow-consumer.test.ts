@@ -235,7 +235,12 @@ describe('slow consumers and floods', () => {
         `canary ${report.delivered}/${report.sent} delivered`,
     );
     expect(sent).toBeGreaterThan(1000);
-    expect(new Set(messagesIn(memberSock.frames, group.id).map((m) => m.clientId))).toEqual(acked);
+    // Every acked send reached the member once. A send stored just before the server closed
+    // the flooding socket reaches the member though its ack was cut off with the socket.
+    const got = messagesIn(memberSock.frames, group.id).map((m) => m.clientId);
+    expect(new Set(got).size).toBe(got.length);
+    expect([...acked].filter((id) => !got.includes(id))).toEqual([]);
+    expect(got.filter((id) => !id.startsWith('f')).length).toBe(0);
     expect(report.delivered).toBe(report.sent);
     expect(sampler.peak - baseline).toBeLessThan(RSS_BOUND);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
