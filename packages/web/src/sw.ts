@@ -130,20 +130,22 @@ function isPayload(v: unknown): v is PushPayload {
   );
 }
 
-async function showPush(data: unknown): Promise<void> {
+async function showPush(data: unknown, inFront: Promise<boolean>): Promise<void> {
   const reg = scope.registration;
   const icon = '/icons/icon-192.png';
   if (!isPayload(data)) {
     await reg.showNotification('Parley', { body: 'New message', tag: 'parley', icon });
     return;
   }
-  // The app is open and in front: it shows the message itself.
-  const windows = await scope.clients.matchAll({ type: 'window', includeUncontrolled: true });
-  if (windows.some((w) => w.focused)) return;
+  // The app was open and in front when the push came: it shows the message itself.
+  if (await inFront) return;
   // A burst in one conversation is one notification: the server gives every message of it
   // the same tag (also the push service's Topic); count what is waiting there.
   const [existing] = await reg.getNotifications({ tag: data.tag });
   const prev = existing?.data as Partial<Shown> | undefined;
+  // A push that comes after a newer one of the same conversation (push services do not keep
+  // order) must not replace it: the newer one's unread count already includes it.
+  if (typeof prev?.seq === 'number' && prev.seq >= data.seq) return;
   let count = Math.max(1, data.unread);
   if (typeof prev?.count === 'number' && typeof prev.seq === 'number' && prev.seq < data.seq) {
     count = Math.max(count, prev.count + 1);
@@ -163,6 +165,9 @@ async function showPush(data: unknown): Promise<void> {
   await reg.showNotification(title, options);
 }
 
+/** Push events one after another: each reads the shown notification before replacing it. */
+let pushes: Promise<void> = Promise.resolve();
+
 scope.addEventListener('push', (event) => {
   let data: unknown = null;
   try {
@@ -170,7 +175,13 @@ scope.addEventListener('push', (event) => {
   } catch {
     // Not JSON: a generic notification.
   }
-  event.waitUntil(showPush(data));
+  // Whether the app is in front is asked when the push comes, not when its turn comes.
+  const inFront = scope.clients
+    .matchAll({ type: 'window', includeUncontrolled: true })
+    .then((windows) => windows.some((w) => w.focused));
+  const shown = pushes.then(() => showPush(data, inFront));
+  pushes = shown.catch(() => undefined);
+  event.waitUntil(shown);
 });
 
 scope.addEventListener('notificationclick', (event) => {
