@@ -120,8 +120,7 @@ export class PgMessages implements MessageStore {
   private async databasesOf(userIds: readonly string[]): Promise<PgDatabase[][]> {
     if (this.shards.single) return userIds.map(() => [this.shards.catalog]);
     const found = userIds.map(() => new Set<PgDatabase>());
-    const index = new Map<string, number[]>();
-    userIds.forEach((u, i) => index.set(u, [...(index.get(u) ?? []), i]));
+    const index = indexesOf(userIds);
     await Promise.all(
       [...this.shards.group([...index.keys()], (u) => u)].map(async ([db, users]) => {
         const rows = await db.rows<{ user_id: string; shard: number }>(
@@ -144,17 +143,20 @@ export class PgMessages implements MessageStore {
     if (userIds.length === 0) return [];
     const heads = userIds.map(() => new Map<number, number>());
     const where = await this.databasesOf(userIds);
-    const perDb = new Map<PgDatabase, string[]>();
+    const perDb = new Map<PgDatabase, Set<string>>();
     where.forEach((dbs, i) => {
-      for (const db of dbs) perDb.set(db, [...(perDb.get(db) ?? []), userIds[i] as string]);
+      for (const db of dbs) {
+        let users = perDb.get(db);
+        if (!users) perDb.set(db, (users = new Set()));
+        users.add(userIds[i] as string);
+      }
     });
-    const index = new Map<string, number[]>();
-    userIds.forEach((u, i) => index.set(u, [...(index.get(u) ?? []), i]));
+    const index = indexesOf(userIds);
     await Promise.all(
       [...perDb].map(async ([db, users]) => {
         const rows = await db.rows<{ user_id: string; shard: number; head: number }>(
           'SELECT user_id, shard, head FROM feed_heads WHERE user_id = ANY($1::text[]) AND head > 0',
-          [[...new Set(users)]],
+          [[...users]],
           'parley_feed_heads_v3',
         );
         for (const r of rows) for (const i of index.get(r.user_id) ?? []) heads[i]?.set(r.shard, r.head);
@@ -226,6 +228,17 @@ export class PgMessages implements MessageStore {
       ];
     });
   }
+}
+
+/** Where each key stands in `keys` (a key asked twice, as two devices of one user, has two). */
+function indexesOf(keys: readonly string[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  keys.forEach((k, i) => {
+    const at = out.get(k);
+    if (at) at.push(i);
+    else out.set(k, [i]);
+  });
+  return out;
 }
 
 /**
