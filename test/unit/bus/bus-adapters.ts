@@ -67,6 +67,7 @@ export const BUS_ADAPTERS: BusAdapter[] = [
             publish: (e) => {
               if (!closed) shared.publish(e);
             },
+            flushed: () => shared.flushed(),
             subscribe(handler) {
               const off = shared.subscribe(handler);
               offs.add(off);

@@ -144,6 +144,35 @@ for (const adapter of selectedBusAdapters()) {
       if (routed) expect(real(a).every((e) => e.type === 'deliver' && e.userIds.length === 1)).toBe(true);
     });
 
+    it('routes recheck to the servers holding the users', async () => {
+      const [a, b, c] = (await servers(3)) as [Server, Server, Server];
+      const [u1, u2, offline] = [uid('u1_'), uid('u2_'), uid('off_')];
+      await a.bus.attach?.(u1);
+      await b.bus.attach?.(u2);
+      c.bus.publish({ type: 'recheck', userIds: [u1, u2, offline] });
+      await settle([a, b, c]);
+      const all = { type: 'recheck', userIds: [u1, u2, offline] };
+      expect(real(a)).toEqual([routed ? { type: 'recheck', userIds: [u1] } : all]);
+      expect(real(b)).toEqual([routed ? { type: 'recheck', userIds: [u2] } : all]);
+      expect(real(c)).toEqual(routed ? [] : [all]);
+    });
+
+    it('resolves flushed once what was published has left, even when nothing can be sent', async () => {
+      const [a, b] = (await servers(2)) as [Server, Server];
+      const u = uid('u_');
+      await a.bus.attach?.(u);
+      b.bus.publish({ type: 'deliver', userIds: [u], frame: 'f', pos: 1 });
+      await b.bus.flushed();
+      await a.col.until((evs) => evs.some((e) => e.type === 'deliver' && e.frame === 'f'));
+      if (cluster.unreachable) {
+        const down = await cluster.unreachable();
+        down.publish({ type: 'deliver', userIds: [u], frame: 'lost', pos: 2 });
+        await down.flushed();
+        await down.close();
+      }
+      expect(real(a).filter((e) => e.type === 'deliver' && e.frame === 'lost')).toEqual([]);
+    });
+
     it('broadcasts revoke to every server once', async () => {
       const list = await servers(3);
       list[1]!.bus.publish({ type: 'revoke', deviceIds: ['d1', 'd2'] });

@@ -91,6 +91,20 @@ describe('Connection delivery state', () => {
     expect(conn.state).toBe('catching_up');
   });
 
+  it('a recheck reads the store now when live, and once live when it comes before', () => {
+    const { conn } = connection();
+    expect(conn.recheck()).toBe(false); // new: its catch-up may have passed the commit
+    conn.beginCatchUp();
+    expect(conn.recheck()).toBe(false);
+    expect(conn.goLive(at([0, 2]))).toBe(true);
+    expect(conn.state).toBe('live');
+    expect(conn.recheck()).toBe(true);
+    expect(conn.beginRefill()).toEqual(at([0, 2]));
+    expect(conn.goLive(at([0, 3]))).toBe(false); // owed once only
+    conn.closed();
+    expect(conn.recheck()).toBe(false);
+  });
+
   it('drops everything once closed', () => {
     const { conn, sent } = connection();
     conn.beginCatchUp();

@@ -14,6 +14,12 @@ export type BusEvent =
    * (or a store read fills the gap). Chat servers add each connection's cursor to the frame.
    */
   | { type: 'deliver'; userIds: readonly string[]; frame: string; pos?: number; prev?: readonly number[] }
+  /**
+   * Message frames for these users may have been lost on the way (a publisher died between
+   * its commit and its publish, or dropped events): their connections re-read their feed
+   * from the store after what they delivered.
+   */
+  | { type: 'recheck'; userIds: readonly string[] }
   /** Close the sockets of these devices (logout, revocation). */
   | { type: 'revoke'; deviceIds: readonly string[] }
   /**
@@ -37,6 +43,12 @@ export interface Bus {
   readonly capabilities: BusCapabilities;
   /** Publish an event; delivery is best effort and never throws. */
   publish(event: BusEvent): void;
+  /**
+   * Resolves once every event published so far has left this process (or was dropped, its
+   * users then getting a `recheck` once the bus works again). A send is acked only after
+   * its fan-out has left, so a crash never leaves an acked message that nobody was told of.
+   */
+  flushed(): Promise<void>;
   /** Receive events relevant to this process. Returns an unsubscribe function. */
   subscribe(handler: BusHandler): () => void;
   /** Route a user's events to this process (their first local connection opened). Never rejects. */

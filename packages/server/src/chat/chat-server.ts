@@ -240,7 +240,7 @@ export class ChatServer {
     }
     const synced: SyncedFrame = { type: 'synced', pos: highestPosition(pos), cursor: formatCursor(pos) };
     conn.send(synced);
-    conn.goLive(pos);
+    if (conn.goLive(pos)) this.refill(conn);
   }
 
   /**
@@ -282,8 +282,13 @@ export class ChatServer {
         if (sent > 0 && e.pos !== undefined) this.metrics.messagesOut.inc(sent);
         return;
       }
+      case 'recheck':
+        for (const u of e.userIds) {
+          for (const c of this.registry.ofUser(u) ?? []) if (c.recheck()) this.refill(c);
+        }
+        return;
       case 'resync':
-        for (const c of this.registry.all()) if (c.state === 'live') this.refill(c);
+        for (const c of this.registry.all()) if (c.recheck()) this.refill(c);
         return;
       case 'revoke':
         for (const id of e.deviceIds) {

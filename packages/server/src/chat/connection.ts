@@ -89,6 +89,8 @@ export class Connection {
   readonly #waiting = new Map<number, Held>();
   /** Armed while frames wait for a predecessor; when it fires the gap is filled from the store. */
   #gapTimer: NodeJS.Timeout | undefined;
+  /** A recheck came before this connection was live: read the store once more when it is. */
+  #recheck = false;
   lastSeen = Date.now();
   /** Resolves once `ready` was sent (so `sync` with since=null starts at the right head). */
   ready: Promise<void> = Promise.resolve();
@@ -181,15 +183,32 @@ export class Connection {
     return o;
   }
 
-  /** Catch-up wrote the feed up to `at`: go live, then deliver what was held meanwhile. */
-  goLive(at: Positions): void {
-    if (this.#state !== 'catching_up') return;
+  /**
+   * Messages may have been committed without reaching the bus (see the bus's `recheck`).
+   * True when the store should be read now (live); otherwise it is read once this
+   * connection is live, since a catch-up under way may have passed before their commit.
+   */
+  recheck(): boolean {
+    if (this.#state === 'live') return true;
+    if (this.#state !== 'closed') this.#recheck = true;
+    return false;
+  }
+
+  /**
+   * Catch-up wrote the feed up to `at`: go live, then deliver what was held meanwhile.
+   * True when a recheck came meanwhile (the caller reads the store again).
+   */
+  goLive(at: Positions): boolean {
+    if (this.#state !== 'catching_up') return false;
     const held = this.#held;
     this.#held = [];
     this.#delivered = new Map(at);
     this.#state = 'live';
     // Through the same in-order path as live frames.
     for (const h of held) this.deliver(h.frame, h.pos, h.prev);
+    const again = this.#recheck;
+    this.#recheck = false;
+    return again && this.#state === 'live';
   }
 
   /** The socket closed (by either side): drop everything held. */

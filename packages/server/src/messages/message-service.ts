@@ -123,6 +123,8 @@ export class MessageService {
   private scheduled = false;
   /** Batches handed to the store and not yet answered. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Committed batches whose acks wait for their fan-out to leave. */
+  private readonly acking = new Set<Promise<void>>();
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
   private readonly maxPageBytes: number;
@@ -226,6 +228,8 @@ export class MessageService {
     const unreached = results.filter((r) => !r.ok && r.code === 'unavailable').length;
     if (unreached > 0)
       this.log.error({ failed: unreached, of: batch.length }, 'store write failed for part of a batch');
+    const acks: [Pending, Ack][] = [];
+    const resent = new Set<string>();
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i] as Pending;
       const r = results[i] as AppendResult;
@@ -234,8 +238,10 @@ export class MessageService {
         continue;
       }
       const m = r.message;
-      if (r.duplicate) this.metrics.duplicates.inc();
-      else {
+      if (r.duplicate) {
+        this.metrics.duplicates.inc();
+        resent.add(m.conversationId);
+      } else {
         this.metrics.messagesIn.inc();
         const frame: MessageFrame = { type: 'message', message: m };
         this.bus.publish({
@@ -252,23 +258,54 @@ export class MessageService {
             .catch((err: unknown) => this.log.error({ err }, 'accepting a replied request failed'));
         }
       }
-      p.resolve({
-        // As the client sent it (a store keeps a lone surrogate as U+FFFD).
-        clientId: p.msg.clientId,
-        conversationId: m.conversationId,
-        id: m.id,
-        seq: m.seq,
-        pos: m.pos,
-        createdAt: m.createdAt,
-        duplicate: r.duplicate,
-      });
+      acks.push([
+        p,
+        {
+          // As the client sent it (a store keeps a lone surrogate as U+FFFD).
+          clientId: p.msg.clientId,
+          conversationId: m.conversationId,
+          id: m.id,
+          seq: m.seq,
+          pos: m.pos,
+          createdAt: m.createdAt,
+          duplicate: r.duplicate,
+        },
+      ]);
     }
+    // Acked once the fan-out has left this process: a crash before that leaves the sender
+    // without an ack, so it sends again, and the resend tells the members to recheck.
+    const acked: Promise<void> = this.recheck(resent)
+      .then(() => this.bus.flushed())
+      .then(() => {
+        for (const [p, ack] of acks) p.resolve(ack);
+      })
+      .finally(() => this.acking.delete(acked));
+    this.acking.add(acked);
+  }
+
+  /**
+   * A resend of a stored message: the server that stored it may have died before its
+   * fan-out, so the members' connections re-read their feeds (those that have it skip it).
+   */
+  private async recheck(conversationIds: ReadonlySet<string>): Promise<void> {
+    if (conversationIds.size === 0) return;
+    const userIds = new Set<string>();
+    await Promise.all(
+      [...conversationIds].map(async (id) => {
+        try {
+          for (const m of await this.conversationStore.listMembers(id)) userIds.add(m.userId);
+        } catch (err) {
+          this.log.error({ err }, 'members of a resent message could not be read');
+        }
+      }),
+    );
+    if (userIds.size > 0) this.bus.publish({ type: 'recheck', userIds: [...userIds] });
   }
 
   /** Wait for queued sends to be committed (graceful shutdown). */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight.size > 0 || this.scheduled) {
-      await Promise.all(this.inFlight);
+    while (this.queue.length > 0 || this.inFlight.size > 0 || this.scheduled || this.acking.size > 0) {
+      await Promise.all([...this.inFlight, ...this.acking]);
       await new Promise((r) => setImmediate(r));
     }
   }

@@ -9,6 +9,11 @@ export class MemoryBus implements Bus {
     for (const h of this.handlers) h(event);
   }
 
+  /** Delivered synchronously by `publish`. */
+  flushed(): Promise<void> {
+    return Promise.resolve();
+  }
+
   subscribe(handler: BusHandler): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);

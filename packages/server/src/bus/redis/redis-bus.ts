@@ -48,6 +48,8 @@ function backoff(attempt: number): number {
 
 /** Drop old entries of the server list after this long (their routes are long gone by then). */
 const NODE_RETENTION_MS = 24 * 3600 * 1000;
+/** Users kept for a later `recheck` when events are dropped; past it, every server rechecks all. */
+const MAX_LOST_USERS = 100_000;
 /** Commands per pipeline when (re)registering or refreshing many users. */
 const CHUNK = 1000;
 /** At most one warning per kind per this many ms (Redis down would otherwise log per event). */
@@ -65,6 +67,11 @@ for i, key in ipairs(KEYS) do out[i] = redis.call('HKEYS', key) end
 return out`;
 /** Route keys per lookup call: bounds how long one script holds Redis. */
 const ROUTES_CHUNK = 1000;
+
+/** Events that go to the servers holding some users' connections. */
+function isToUsers(e: BusEvent): e is Extract<BusEvent, { type: 'deliver' | 'recheck' }> {
+  return e.type === 'deliver' || e.type === 'recheck';
+}
 
 type RoutesRedis = Redis & { parleyRoutes(numKeys: number, ...keys: string[]): Promise<string[][]> };
 
@@ -87,9 +94,11 @@ type RoutesRedis = Redis & { parleyRoutes(numKeys: number, ...keys: string[]): P
  * attached to this server are delivered in-process at once, without Redis.
  *
  * Redis is a hint and the store the truth: `publish` never throws, and while Redis is
- * unreachable remote deliveries are dropped (devices recover them by catch-up). ioredis
- * reconnects by itself; on reconnect this server registers its routes again (Redis may have
- * restarted empty) and ioredis re-subscribes its channels.
+ * unreachable remote deliveries are dropped. Their users are kept, and once a flush works
+ * again they get a `recheck` (their connections re-read the store); a subscriber that
+ * reconnects rechecks all its connections (`resync`). ioredis reconnects by itself; on
+ * reconnect this server registers its routes again (Redis may have restarted empty) and
+ * ioredis re-subscribes its channels.
  */
 export class RedisBus implements Bus {
   readonly capabilities: BusCapabilities = { routed: true };
@@ -113,6 +122,15 @@ export class RedisBus implements Bus {
   /** Lease expiry per node, from the last heartbeat. */
   private leases = new Map<string, number>();
   private queue: BusEvent[] = [];
+  /** Events published so far, and how many of them have left (sent or dropped). */
+  private published = 0;
+  private done = 0;
+  /** `flushed()` callers, each waiting for `done` to reach its count. */
+  private waiters: { upTo: number; resolve: () => void }[] = [];
+  /** Users of dropped deliveries, told to recheck by the next flush that works. */
+  private lost = new Set<string>();
+  /** Too many users were lost to list: the next flush that works rechecks every server. */
+  private lostAll = false;
   private flushScheduled = false;
   private flushing: Promise<void> | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -170,6 +188,8 @@ export class RedisBus implements Bus {
           registered();
           // Events published while we were away are lost: live connections re-read the store.
           if (again) this.emit({ type: 'resync' });
+          // And so are the remote deliveries we dropped meanwhile: tell their users now.
+          if (this.lost.size > 0 || this.lostAll) this.schedule();
         },
         (err: unknown) => this.warn('register', 'could not register routes in Redis', err),
       );
@@ -247,23 +267,77 @@ export class RedisBus implements Bus {
     try {
       if (event.type === 'resync') return this.emit(event); // local only
       this.deliverLocally(event);
-      if (event.type === 'deliver' && event.userIds.length === 0) return;
+      if (isToUsers(event) && event.userIds.length === 0) return;
       if (this.pub.status !== 'ready') {
-        this.warn('drop', 'Redis unavailable: remote deliveries dropped (catch-up recovers them)');
+        this.warn('drop', 'Redis unavailable: remote deliveries dropped (their users recheck later)');
+        this.dropped([event]);
         return;
       }
       if (this.queue.length >= this.maxQueuedEvents) {
-        this.warn('drop', 'Redis too slow: remote deliveries dropped (catch-up recovers them)');
+        this.warn('drop', 'Redis too slow: remote deliveries dropped (their users recheck later)');
+        this.dropped([event]);
         return;
       }
+      this.published++;
       this.queue.push(event);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // Every publish of this turn (a committed batch fans out in one loop) shares a flush.
-        queueMicrotask(() => this.kick());
-      }
+      this.schedule();
     } catch (err) {
       this.warn('publish', 'bus publish failed', err);
+    }
+  }
+
+  flushed(): Promise<void> {
+    if (this.done >= this.published) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ upTo: this.published, resolve }));
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Every publish of this turn (a committed batch fans out in one loop) shares a flush.
+    queueMicrotask(() => this.kick());
+  }
+
+  /** Remember whom dropped events were for: a later flush tells them to read the store. */
+  private dropped(events: readonly BusEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'deliver' && e.type !== 'recheck') continue;
+      for (const u of e.userIds) {
+        if (this.lostAll) return;
+        this.lost.add(u);
+        if (this.lost.size > MAX_LOST_USERS) {
+          this.lost.clear();
+          this.lostAll = true;
+        }
+      }
+    }
+  }
+
+  /** `count` more events have left (sent or dropped): wake the `flushed()` callers they cover. */
+  private left(count: number): void {
+    this.done += count;
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.upTo <= this.done) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Queue the rechecks owed for dropped events (the bus works again). */
+  private owedRechecks(): void {
+    if (this.lostAll) {
+      this.lostAll = false;
+      this.published++;
+      this.queue.push({ type: 'resync' }); // sent to every server on the broadcast channel
+    }
+    if (this.lost.size === 0) return;
+    const users = [...this.lost];
+    this.lost.clear();
+    for (let i = 0; i < users.length; i += CHUNK) {
+      this.published++;
+      this.queue.push({ type: 'recheck', userIds: users.slice(i, i + CHUNK) });
     }
   }
 
@@ -279,6 +353,7 @@ export class RedisBus implements Bus {
     for (const t of this.timers) clearInterval(t);
     this.handlers.clear();
     await this.flushing;
+    this.left(this.published - this.done);
     if (this.pub.status === 'ready') {
       const users = [...this.attached];
       for (let i = 0; i < users.length; i += CHUNK) {
@@ -317,13 +392,16 @@ export class RedisBus implements Bus {
 
   private deliverLocally(event: BusEvent): void {
     if (this.handlers.size === 0) return;
-    if (event.type !== 'deliver') return this.emit(event);
+    if (!isToUsers(event)) return this.emit(event);
     const idx: number[] = [];
     event.userIds.forEach((u, i) => {
       if (this.attached.has(u)) idx.push(i);
     });
     if (idx.length === 0) return;
     if (idx.length === event.userIds.length) return this.emit(event);
+    if (event.type === 'recheck') {
+      return this.emit({ type: 'recheck', userIds: idx.map((i) => event.userIds[i] as string) });
+    }
     const { prev } = event;
     this.emit(
       prev === undefined
@@ -340,9 +418,11 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     try {
       if (channel === this.allChannel) {
-        const m = JSON.parse(message) as { o: string; d: string[] };
-        // Our own revokes were delivered here when published.
-        if (m.o !== this.node) this.emit({ type: 'revoke', deviceIds: m.d });
+        const m = JSON.parse(message) as { o: string; d?: string[]; r?: true };
+        // Our own revokes were delivered here when published; our own connections lost nothing.
+        if (m.o === this.node) return;
+        if (m.r) this.emit({ type: 'resync' });
+        else if (m.d) this.emit({ type: 'revoke', deviceIds: m.d });
         return;
       }
       if (channel !== this.channel) return;
@@ -350,11 +430,12 @@ export class RedisBus implements Bus {
       // the chat server no longer holds, and the chat server skips users it does not hold.
       for (const [userIds, pos, frame, prev] of JSON.parse(message) as [
         string[],
-        number | null,
+        number | null | undefined,
         string,
         number[] | undefined,
       ][]) {
-        if (pos === null) this.emit({ type: 'deliver', userIds, frame });
+        if (pos === undefined) this.emit({ type: 'recheck', userIds });
+        else if (pos === null) this.emit({ type: 'deliver', userIds, frame });
         else if (prev === undefined) this.emit({ type: 'deliver', userIds, frame, pos });
         else this.emit({ type: 'deliver', userIds, frame, pos, prev });
       }
@@ -374,25 +455,29 @@ export class RedisBus implements Bus {
   }
 
   private async flushLoop(): Promise<void> {
+    if (this.pub.status === 'ready') this.owedRechecks();
     while (this.queue.length > 0) {
       const events = this.queue;
       this.queue = [];
       try {
-        await this.send(events);
+        if (!(await this.send(events))) this.dropped(events);
       } catch (err) {
         this.warn(
           'drop',
-          `bus publish failed: ${events.length} events dropped (catch-up recovers them)`,
+          `bus publish failed: ${events.length} events dropped (their users recheck later)`,
           err,
         );
+        this.dropped(events);
       }
+      this.left(events.length);
     }
   }
 
-  private async send(events: BusEvent[]): Promise<void> {
+  /** Send a flush's events; false when Redis did not take them. */
+  private async send(events: BusEvent[]): Promise<boolean> {
     // 1. Where is everyone? One script call per ROUTES_CHUNK distinct users.
     const users = new Set<string>();
-    for (const e of events) if (e.type === 'deliver') for (const u of e.userIds) users.add(u);
+    for (const e of events) if (isToUsers(e)) for (const u of e.userIds) users.add(u);
     const list = [...users];
     const nodesOf = new Map<string, string[]>();
     const stale: [string, string][] = [];
@@ -424,7 +509,10 @@ export class RedisBus implements Bus {
     const parts = new Map<string, string[]>();
     const out = this.pub.pipeline();
     for (const e of events) {
-      if (e.type === 'resync') continue;
+      if (e.type === 'resync') {
+        out.publish(this.allChannel, JSON.stringify({ o: this.node, r: true }));
+        continue;
+      }
       if (e.type === 'revoke') {
         out.publish(this.allChannel, JSON.stringify({ o: this.node, d: e.deviceIds }));
         continue;
@@ -438,6 +526,15 @@ export class RedisBus implements Bus {
         }
       });
       if (byNode.size === 0) continue;
+      if (e.type === 'recheck') {
+        for (const [n, idx] of byNode) {
+          const part = `[${JSON.stringify(idx.map((i) => e.userIds[i]))}]`;
+          const list = parts.get(n);
+          if (list) list.push(part);
+          else parts.set(n, [part]);
+        }
+        continue;
+      }
       const frame = JSON.stringify(e.frame); // escaped once, shared by every server
       const pos = e.pos ?? 'null';
       for (const [n, idx] of byNode) {
@@ -465,7 +562,8 @@ export class RedisBus implements Bus {
       if (chunk.length > 0) out.publish(channel, `[${chunk.join(',')}]`);
     }
     for (const [u, n] of stale) out.hdel(this.routeKey(u), n);
-    if (out.length > 0) await this.exec(out, 'drop', 'bus publish failed (catch-up recovers the events)');
+    if (out.length === 0) return true;
+    return (await this.exec(out, 'drop', 'bus publish failed (their users recheck later)')) !== null;
   }
 
   /** (Re)register after every connect: our lease, then every locally attached user's route. */
@@ -485,6 +583,7 @@ export class RedisBus implements Bus {
   /** Renew our lease, prune long-gone servers, and take a fresh snapshot of everyone's lease. */
   private async heartbeat(): Promise<void> {
     if (this.closed || this.pub.status !== 'ready') return;
+    if (this.lost.size > 0 || this.lostAll) this.schedule();
     const now = Date.now();
     const replies = await this.exec(
       this.pub
