@@ -6,7 +6,8 @@
  *
  * A marker counts only where it hugs its text: an opening one follows the start, a space or
  * punctuation and comes before a non-space; a closing one follows a non-space and comes
- * before the end, a space or punctuation. So "2*3*4" and "* not bold *" stay as typed.
+ * before the end, a space or punctuation, and a run of one marker ("__") neither opens nor
+ * closes. So "2*3*4" and "* not bold *" stay as typed.
  * Inline markup stays within its line; nothing inside code is formatted, and web addresses
  * are found first, so an "_" in a URL never starts italics.
  */
@@ -154,7 +155,8 @@ export function parseInline(line: string): Inline[] {
       isMarker(a) &&
       j > 0 &&
       !isSpaceAtom(atoms[j - 1]) &&
-      !isWordAtom(atoms[j + 1])
+      !isWordAtom(atoms[j + 1]) &&
+      atoms[j + 1] !== a
     )
       closers[a].push(j);
   });
@@ -177,7 +179,8 @@ function emphasis(atoms: Atom[], closers: Record<Marker, number[]>, start: numbe
     }
     if (
       isMarker(a) &&
-      (i === start || !isWordAtom(atoms[i - 1])) &&
+      !isWordAtom(atoms[i - 1]) &&
+      atoms[i - 1] !== a &&
       i + 1 < end &&
       !isSpaceAtom(atoms[i + 1])
     ) {
