@@ -67,6 +67,8 @@ const MESSAGES: Array<[string, string]> = [
     'list:\n- one\n- _two_\n1. first\n2. second',
     'list:<ul><li>one</li><li><em>two</em></li></ul><ol><li 1>first</li><li 2>second</li></ol>',
   ],
+  // The blank line typed before a block shows.
+  ['blank line:\n\n> quote', 'blank line:\n<br></br><blockquote>quote</blockquote>'],
 ];
 
 describe('message markup', () => {

@@ -33,10 +33,15 @@ function inlines(nodes: Inline[]): ComponentChildren {
   });
 }
 
-function block(b: Block, key: number): ComponentChildren {
+function block(b: Block, key: number, last: boolean): ComponentChildren {
   switch (b.kind) {
-    case 'para':
-      return inlines(b.children);
+    case 'para': {
+      // A line break that ends the text before a block shows nothing by itself: a blank line
+      // typed before a quote, list or code block needs this break to show.
+      const end = b.children[b.children.length - 1];
+      const blank = !last && end?.kind === 'text' && end.text.endsWith('\n');
+      return [inlines(b.children), blank && <br key={`br${key}`} />];
+    }
     case 'quote':
       return <blockquote key={key}>{inlines(b.children)}</blockquote>;
     case 'pre':
@@ -61,5 +66,5 @@ function block(b: Block, key: number): ComponentChildren {
 }
 
 export function Markup({ blocks }: { blocks: Block[] }): JSX.Element {
-  return <>{blocks.map((b, i) => block(b, i))}</>;
+  return <>{blocks.map((b, i) => block(b, i, i === blocks.length - 1))}</>;
 }
