@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { ROOT, startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
@@ -149,6 +149,26 @@ export function row(page: Page, name: string) {
 /** A message bubble by its exact text. */
 export function bubble(page: Page, text: string) {
   return page.locator('[data-testid="message"]').filter({ has: page.locator('.text', { hasText: text }) });
+}
+
+/**
+ * The message with this seq, scrolled into view: the history only renders the rows near the
+ * screen, so it scrolls toward the message half a screen at a time until it is rendered.
+ */
+export async function revealMessage(page: Page, seq: number): Promise<Locator> {
+  const message = page.locator(`[data-testid="message"][data-seq="${seq}"]`);
+  await page.locator('[data-testid="message"]').first().waitFor();
+  for (let i = 0; i < 100 && (await message.count()) === 0; i++) {
+    await page.locator('.messages').evaluate((el, want) => {
+      const seqs = Array.from(el.querySelectorAll('[data-testid="message"]'), (m) =>
+        Number(m.getAttribute('data-seq')),
+      );
+      const up = seqs.length > 0 && Math.min(...seqs) > want;
+      el.scrollTop += ((up ? -1 : 1) * el.clientHeight) / 2;
+    }, seq);
+  }
+  await message.scrollIntoViewIfNeeded();
+  return message;
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Long messages fold after 25 lines, with a "Read more" button that unfolds them (and "Show
- * less" that folds them again); shorter ones show whole, with no button.
+ * less" that folds them again), formatted ones too; shorter ones show whole, with no button.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator } from 'playwright-core';
@@ -8,12 +8,18 @@ import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { SERVER_ARGS, launch, newTab, revealMessage, row, screenshot, uname } from './helpers.js';
 import { PHONE, logInByKeyboard } from './keyboard.js';
 
 const LINE_PX = 19.5;
 const LINES = Array.from({ length: 60 }, (_, i) => `Line ${i + 1}`).join('\n');
 const PARAGRAPH = `${'All work and no play makes a long message. '.repeat(80)}The end.`;
+const FORMATTED = [
+  ...Array.from({ length: 30 }, (_, i) => `- *Item* _${i + 1}_`),
+  '```',
+  ...Array.from({ length: 20 }, (_, i) => `code line ${i + 1}`),
+  '```',
+].join('\n');
 const SHORT = Array.from({ length: 20 }, (_, i) => `Short line ${i + 1}`).join('\n');
 
 /** Heights of a bubble's text: what shows, and all of it. */
@@ -38,6 +44,7 @@ describe('long messages', () => {
     await leo.http.send(id, { clientId: 'lines', text: LINES });
     await leo.http.send(id, { clientId: 'paragraph', text: PARAGRAPH });
     await leo.http.send(id, { clientId: 'short', text: SHORT });
+    await leo.http.send(id, { clientId: 'formatted', text: FORMATTED });
   });
   afterAll(async () => {
     await browser?.close();
@@ -55,7 +62,6 @@ describe('long messages', () => {
       await logInByKeyboard(page, ana.username);
       await row(page, 'Leo Long').click();
       const lines = page.locator('[data-testid="message"][data-seq="1"]');
-      const paragraph = page.locator('[data-testid="message"][data-seq="2"]');
       const short = page.locator('[data-testid="message"][data-seq="3"]');
       await short.waitFor();
 
@@ -64,8 +70,9 @@ describe('long messages', () => {
       const s = await heights(short);
       expect(s.full).toBe(s.shown);
 
-      for (const m of [paragraph, lines]) {
-        await m.scrollIntoViewIfNeeded();
+      // The formatted one, the paragraph, then the lines (checked once more below).
+      for (const seq of [4, 2, 1]) {
+        const m = await revealMessage(page, seq);
         const more = m.getByRole('button', { name: 'Read more' });
         await more.waitFor();
         expect(await more.getAttribute('aria-expanded')).toBe('false');

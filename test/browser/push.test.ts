@@ -104,7 +104,8 @@ describe('push notifications in the web app', () => {
       async () => (await ana.http.presence([bob.id])).presence[0]?.online === false,
       'bob offline',
     );
-    for (let i = 1; i <= 3; i++) await ana.http.send(c.id, { clientId: `n${i}`, text: `ping ${i}` });
+    // Markup in the text: the notification shows it without the markers.
+    for (let i = 1; i <= 3; i++) await ana.http.send(c.id, { clientId: `n${i}`, text: `*ping* _${i}_` });
     await eventually(() => push.deliveriesTo(sub).length === 3, 'three notifications for bob');
     const payloads: PushPayload[] = push.deliveriesTo(sub).map((d) => d.payload);
 

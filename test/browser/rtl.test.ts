@@ -2,6 +2,7 @@
  * Right-to-left messages: the time and ticks sit where a Hebrew or Arabic text's last line
  * ends (bottom left), in the room kept for them, never over the words (they once sat bottom
  * right, over the start of the last line). Left-to-right text keeps them bottom right.
+ * Formatted text (bold, italic, quotes, lists) keeps to the same rule.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator } from 'playwright-core';
@@ -9,7 +10,7 @@ import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, row, screenshot, uname } from './helpers.js';
+import { SERVER_ARGS, launch, newTab, revealMessage, row, screenshot, uname } from './helpers.js';
 import { PHONE, logInByKeyboard } from './keyboard.js';
 
 const HEBREW = 'שלום, מה שלומך היום? אני מקווה שהכל בסדר אצלך ואצל המשפחה';
@@ -23,6 +24,8 @@ const TEXTS = [
   ['Arabic, short', 'مرحبا'],
   ['Arabic', ARABIC],
   ['Arabic, long', `${ARABIC} ${ARABIC} ${ARABIC}`],
+  ['Hebrew, formatted', `*שלום* _${HEBREW}_ ~${HEBREW}~`],
+  ['Arabic, quote and list', `> ${ARABIC}\n- مرحبا\n- *${ARABIC}*`],
   ['English', ENGLISH],
   ['English, long', `${ENGLISH} ${ENGLISH} ${ENGLISH}`],
 ] as const;
@@ -93,14 +96,12 @@ describe('right-to-left messages', () => {
       const page = t.page;
       await logInByKeyboard(page, ana.username);
       await row(page, 'Dan Cohen').click();
-      await page.getByTestId('history-start').waitFor();
       for (const [i, [what]] of TEXTS.entries()) {
         for (const [dir, seq] of [
           ['received', 2 * i + 1],
           ['sent', 2 * i + 2],
         ] as const) {
-          const message = page.locator(`[data-testid="message"][data-seq="${seq}"]`);
-          await message.scrollIntoViewIfNeeded();
+          const message = await revealMessage(page, seq);
           const got = await layoutOf(message);
           const rtl = !what.startsWith('English');
           expect({ what, dir, ...got }).toEqual({

@@ -1,6 +1,6 @@
 /**
  * Nothing a user writes is ever interpreted as HTML or script: an XSS corpus in message
- * text, display names and group names is shown as text, runs nothing (window.__xss stays
+ * text (plain and inside formatting markup), display names and group names is shown as text, runs nothing (window.__xss stays
  * unset) and adds no elements to the page. The CSP would stop inline script anyway; this
  * checks the app itself never creates such elements.
  */
@@ -12,6 +12,7 @@ import {
   newTab,
   openChat,
   openToAllInPage,
+  revealMessage,
   row,
   screenshot,
   serverAndBrowser,
@@ -30,6 +31,22 @@ const CORPUS = [
   '<style>body{display:none}</style><b onmouseover=window.__xss=8>hover</b>',
   '{{constructor.constructor("window.__xss=9")()}}',
   '<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=10>',
+];
+/** Hostile text inside markup, and a part of the text it shows (markers gone). */
+const FORMATTED: Array<[string, string]> = [
+  ['*<img src=x onerror="window.__xss=13">*', '<img src=x onerror="window.__xss=13">'],
+  ['_<script>window.__xss=14</script>_', '<script>window.__xss=14</script>'],
+  [
+    '```\n<script>window.__xss=15</script>\n<img src=x onerror=window.__xss=15>\n```',
+    '<script>window.__xss=15</script>',
+  ],
+  ['`<svg onload=window.__xss=16>`', '<svg onload=window.__xss=16>'],
+  [
+    '> <iframe srcdoc="<script>parent.__xss=17</script>"></iframe>\n- <b onmouseover=window.__xss=18>x</b>\n1. <a href="javascript:window.__xss=19">y</a>',
+    '<iframe srcdoc="<script>parent.__xss=17</script>"></iframe>',
+  ],
+  ['*https://example.com/"><img src=x onerror=window.__xss=20>*', 'onerror=window.__xss=20>'],
+  ['~javascript:window.__xss=21~ _<style>body{display:none}</style>_', 'javascript:window.__xss=21'],
 ];
 const EVIL_NAME = '<img src=x onerror=window.__xss=11>';
 const EVIL_GROUP = '<svg/onload=window.__xss=12>';
@@ -52,6 +69,14 @@ async function injected(page: Page): Promise<string[]> {
   });
 }
 
+/** Each formatted message (sent after the corpus) shows its text, found by scrolling down. */
+async function formattedShown(page: Page): Promise<void> {
+  for (const [i, [, shown]] of FORMATTED.entries()) {
+    const message = await revealMessage(page, CORPUS.length + i + 1);
+    expect(await message.locator('.text').textContent()).toContain(shown);
+  }
+}
+
 describe('XSS corpus', () => {
   const env = serverAndBrowser();
 
@@ -69,11 +94,17 @@ describe('XSS corpus', () => {
     for (const [i, text] of CORPUS.entries()) {
       await mallory.http.send(direct.id, { clientId: `x-${i}`, text });
     }
+    for (const [i, [text]] of FORMATTED.entries()) {
+      await mallory.http.send(direct.id, { clientId: `f-${i}`, text });
+    }
     const other = await newUser(env.server.url, uname('oscar'));
     await openToAll(other);
     const group = await mallory.http.createGroup({ name: EVIL_GROUP, members: [me, other.username] });
     for (const [i, text] of CORPUS.entries()) {
       await mallory.http.send(group.id, { clientId: `g-${i}`, text });
+    }
+    for (const [i, [text]] of FORMATTED.entries()) {
+      await mallory.http.send(group.id, { clientId: `gf-${i}`, text });
     }
     await mallory.http.requestContact({ username: me });
 
@@ -81,11 +112,13 @@ describe('XSS corpus', () => {
     await row(page, EVIL_GROUP).waitFor();
     await openChat(page, EVIL_NAME);
     for (const text of CORPUS) await bubble(page, text).waitFor();
+    await formattedShown(page);
     expect(await page.getByTestId('chat-name').textContent()).toBe(EVIL_NAME);
     await screenshot(page, 'xss-direct');
 
     await openChat(page, EVIL_GROUP);
     for (const text of CORPUS) await bubble(page, text).waitFor();
+    await formattedShown(page);
     expect(
       await bubble(page, CORPUS[0] ?? '')
         .locator('.sender')

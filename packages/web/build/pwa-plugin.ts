@@ -1,12 +1,39 @@
 /**
  * Vite plugin that makes the build an installable PWA with nothing committed but source:
  * it draws the icons, writes the web app manifest, links both from index.html, and gives
- * the service worker the list of files to precache (the app shell), so every build gets a
- * new shell cache and the old one is dropped.
+ * the service worker (built apart, see buildServiceWorker) the list of files to precache (the
+ * app shell), so every build gets a new shell cache and the old one is dropped.
  */
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
 import type { Plugin } from 'vite';
 import { iconPng, iconSvg } from './icons.js';
+
+const SW_ENTRY = fileURLToPath(new URL('../src/sw.ts', import.meta.url));
+
+/**
+ * The service worker as one classic script. It is built apart from the app: as a second
+ * entry of the app's build it would import the modules it shares with the app from a chunk,
+ * which a classic service worker cannot.
+ */
+async function buildServiceWorker(): Promise<string> {
+  const result = await build({
+    configFile: false,
+    logLevel: 'warn',
+    build: {
+      write: false,
+      target: 'es2022',
+      rollupOptions: { input: SW_ENTRY, output: { format: 'iife' } },
+    },
+  });
+  for (const out of Array.isArray(result) ? result : [result]) {
+    if (!('output' in out)) continue;
+    const entry = out.output.find((c) => c.type === 'chunk' && c.isEntry);
+    if (entry !== undefined && entry.type === 'chunk' && out.output.length === 1) return entry.code;
+  }
+  throw new Error('parley-pwa: sw.js did not build as one script');
+}
 
 /** Placeholder in src/sw.ts replaced by the precache manifest (a JSON string literal). */
 const PLACEHOLDER = /(["'`])__PARLEY_PRECACHE__\1/;
@@ -43,7 +70,7 @@ export function pwaPlugin(): Plugin {
         },
       ];
     },
-    generateBundle(_options, bundle) {
+    async generateBundle(_options, bundle) {
       const assets: Array<[string, string | Buffer]> = [
         ['icons/icon.svg', iconSvg()],
         ['icons/icon-192.png', iconPng(192, 'any')],
@@ -71,23 +98,22 @@ export function pwaPlugin(): Plugin {
       assets.push(['manifest.webmanifest', `${JSON.stringify(manifest, null, 2)}\n`]);
       for (const [fileName, source] of assets) this.emitFile({ type: 'asset', fileName, source });
 
-      const sw = bundle['sw.js'];
-      if (sw === undefined || sw.type !== 'chunk') throw new Error('parley-pwa: sw.js was not built');
+      const sw = await buildServiceWorker();
       // Assets emitted above may not be in `bundle` yet: list them explicitly.
       const names = new Set([...Object.keys(bundle), ...assets.map(([f]) => f)]);
-      names.delete('sw.js');
       names.delete('index.html');
       const files = ['/', ...[...names].filter((f) => !f.endsWith('.map')).map((f) => `/${f}`)].sort();
       const hash = createHash('sha256');
       for (const f of Object.keys(bundle).sort()) {
         const out = bundle[f];
-        if (out === undefined || f === 'sw.js') continue;
+        if (out === undefined) continue;
         hash.update(f).update(out.type === 'chunk' ? out.code : out.source);
       }
       for (const [f, source] of assets) hash.update(f).update(source);
       const precache = { version: hash.digest('hex').slice(0, 12), files };
-      if (!PLACEHOLDER.test(sw.code)) throw new Error('parley-pwa: precache placeholder not found in sw.js');
-      sw.code = sw.code.replace(PLACEHOLDER, JSON.stringify(JSON.stringify(precache)));
+      if (!PLACEHOLDER.test(sw)) throw new Error('parley-pwa: precache placeholder not found in sw.js');
+      const source = sw.replace(PLACEHOLDER, () => JSON.stringify(JSON.stringify(precache)));
+      this.emitFile({ type: 'asset', fileName: 'sw.js', source });
     },
   };
 }

@@ -7,10 +7,11 @@
  * conversation, merged with the one already shown ("3 new messages"); a click opens the app
  * at that conversation.
  *
- * Written without (runtime) imports so it builds as one classic script; the few worker types
+ * Built apart from the app as one classic script (build/pwa-plugin.ts); the few worker types
  * it uses are declared here because the DOM and WebWorker libs cannot share one program.
  */
 import type { PushPayload } from '@parley/protocol';
+import { plainText } from './lib/markup.js';
 
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void;
@@ -106,15 +107,18 @@ interface Shown {
   count: number;
 }
 
-/** Same words as the server's push/payload.ts notificationText (native apps show those). */
+/**
+ * Same words as the server's push/payload.ts notificationText (native apps show those), with
+ * the message's markup stripped as in the chat list.
+ */
 function notificationText(p: PushPayload, count: number): { title: string; body: string } {
   const title = p.kind === 'group' ? p.conversationName : p.senderName;
   const line =
     p.text === undefined
       ? `New message from ${p.senderName}`
       : p.kind === 'group'
-        ? `${p.senderName}: ${p.text}`
-        : p.text;
+        ? `${p.senderName}: ${plainText(p.text)}`
+        : plainText(p.text);
   return { title, body: count > 1 ? `${count} new messages\n${line}` : line };
 }
 

@@ -4,7 +4,8 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import type { Conversation, Member, Message, PendingSend } from '@parley/client';
 import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
 import { colorIndex, formatCount, formatDay, formatLastSeen, formatTime, startOfDay } from '../lib/format.js';
-import { Linkified } from '../lib/linkify.js';
+import { isEmojiOnly, parseMarkup } from '../lib/markup.js';
+import { Markup } from '../lib/markup-view.js';
 import { distinctName } from '../lib/names.js';
 import { back, navigate } from '../lib/route.js';
 import { app } from '../state/store.js';
@@ -201,16 +202,18 @@ function MessageText(props: {
   });
   const dir = textDirection(text);
   const folded = candidate && !open;
+  const blocks = useMemo(() => parseMarkup(text), [text]);
+  const emoji = useMemo(() => isEmojiOnly(text), [text]);
   return (
     <>
       <div
         ref={ref}
         id={props.id}
-        class={`text ${folded ? 'fold' : ''} ${folded && tall ? 'faded' : ''}`}
+        class={`text ${emoji ? 'emoji-only' : ''} ${folded ? 'fold' : ''} ${folded && tall ? 'faded' : ''}`}
         dir={dir}
         style={folded ? { maxHeight: `${FOLD_PX}px` } : undefined}
       >
-        <Linkified text={text} />
+        <Markup blocks={blocks} />
         <MetaSpacer time={props.time} ticks={props.ticks} />
       </div>
       {candidate && tall && (

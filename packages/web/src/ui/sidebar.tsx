@@ -2,8 +2,9 @@
 import type { JSX } from 'preact';
 import { memo } from './memo.js';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { Conversation, PendingSend, User } from '@parley/client';
+import type { Conversation, Message, PendingSend, User } from '@parley/client';
 import { formatListTime, mutedNow } from '../lib/format.js';
+import { plainText } from '../lib/markup.js';
 import { distinctName } from '../lib/names.js';
 import { navigate } from '../lib/route.js';
 import type { AppStore, Connection } from '../state/store.js';
@@ -144,14 +145,27 @@ const ConversationRow = memo(function ConversationRow({
   );
 });
 
+/** Previews by message: a message never changes, so its markup is stripped once. */
+const previews = new WeakMap<Message | PendingSend, string>();
+
+/** The start of a message's text on one line, without markup. */
+function previewText(m: Message | PendingSend): string {
+  let text = previews.get(m);
+  if (text === undefined) {
+    text = plainText(m.text).slice(0, 120).replace(/\s+/g, ' ');
+    previews.set(m, text);
+  }
+  return text;
+}
+
 function previewOf(store: AppStore, c: Conversation, pending: PendingSend | undefined): string {
-  if (pending !== undefined) return `You: ${pending.text.slice(0, 120)}`;
+  if (pending !== undefined) return `You: ${previewText(pending)}`;
   const m = c.lastMessage;
   if (m === null) {
     if (c.kind === 'group') return `${c.memberCount} members`;
     return c.peer?.id === store.me?.id ? 'Message yourself' : 'No messages yet';
   }
-  const text = m.text.slice(0, 120).replace(/\s+/g, ' ');
+  const text = previewText(m);
   if (m.senderId === store.me?.id) return `You: ${text}`;
   if (c.kind === 'group') {
     const name = store.users.get(m.senderId)?.displayName;
