@@ -4,8 +4,8 @@
  * are never cached. The precache list is written into this file by build/pwa-plugin.ts.
  *
  * It also shows push notifications (Web Push, see packages/server/src/push/): one per
- * conversation, merged with the one already shown ("3 new messages"); a click opens the app
- * at that conversation.
+ * conversation, merged with the one already shown ("3 new messages"), none for a conversation
+ * an open, visible window shows; a click opens the app at that conversation.
  *
  * Written without (runtime) imports so it builds as one classic script; the few worker types
  * it uses are declared here because the DOM and WebWorker libs cannot share one program.
@@ -28,6 +28,7 @@ interface NotificationEvent extends ExtendableEvent {
 interface WindowClient {
   readonly url: string;
   readonly focused: boolean;
+  readonly visibilityState: DocumentVisibilityState;
   focus(): Promise<WindowClient>;
   postMessage(message: unknown): void;
 }
@@ -130,15 +131,26 @@ function isPayload(v: unknown): v is PushPayload {
   );
 }
 
-async function showPush(data: unknown, inFront: Promise<boolean>): Promise<void> {
+/** The conversation a window shows: its route is in the hash (`#/c/<id>`, as lib/route.ts writes it). */
+function chatOf(url: string): string | null {
+  const m = /^#\/c\/([^/?]+)/.exec(new URL(url).hash);
+  if (m === null) return null;
+  try {
+    return decodeURIComponent(m[1] ?? '');
+  } catch {
+    return null;
+  }
+}
+
+async function showPush(data: unknown, viewing: Promise<Set<string>>): Promise<void> {
   const reg = scope.registration;
   const icon = '/icons/icon-192.png';
   if (!isPayload(data)) {
     await reg.showNotification('Parley', { body: 'New message', tag: 'parley', icon });
     return;
   }
-  // The app was open and in front when the push came: it shows the message itself.
-  if (await inFront) return;
+  // A window showed this conversation when the push came: the message is on screen.
+  if ((await viewing).has(data.conversationId)) return;
   // A burst in one conversation is one notification: the server gives every message of it
   // the same tag (also the push service's Topic); count what is waiting there.
   const [existing] = await reg.getNotifications({ tag: data.tag });
@@ -175,11 +187,17 @@ scope.addEventListener('push', (event) => {
   } catch {
     // Not JSON: a generic notification.
   }
-  // Whether the app is in front is asked when the push comes, not when its turn comes.
-  const inFront = scope.clients
-    .matchAll({ type: 'window', includeUncontrolled: true })
-    .then((windows) => windows.some((w) => w.focused));
-  const shown = pushes.then(() => showPush(data, inFront));
+  // What the visible windows show is asked when the push comes, not when its turn comes.
+  const viewing = scope.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(
+    (windows) =>
+      new Set(
+        windows
+          .filter((w) => w.visibilityState === 'visible')
+          .map((w) => chatOf(w.url))
+          .filter((id): id is string => id !== null),
+      ),
+  );
+  const shown = pushes.then(() => showPush(data, viewing));
   pushes = shown.catch(() => undefined);
   event.waitUntil(shown);
 });
