@@ -30,7 +30,7 @@ interface WindowClient {
   readonly focused: boolean;
   readonly visibilityState: DocumentVisibilityState;
   focus(): Promise<WindowClient>;
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
 }
 interface WorkerScope {
   addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void;
@@ -131,15 +131,24 @@ function isPayload(v: unknown): v is PushPayload {
   );
 }
 
-/** The conversation a window shows: its route is in the hash (`#/c/<id>`, as lib/route.ts writes it). */
-function chatOf(url: string): string | null {
-  const m = /^#\/c\/([^/?]+)/.exec(new URL(url).hash);
-  if (m === null) return null;
-  try {
-    return decodeURIComponent(m[1] ?? '');
-  } catch {
-    return null;
-  }
+/** How long a window has to say which conversation it shows, ms. */
+const VIEWING_ANSWER_MS = 500;
+
+/**
+ * The conversation a visible window shows, as the window says (main.tsx): a window's URL
+ * here does not follow its hash, where the app keeps its route. Null when it does not answer.
+ */
+function shownIn(w: WindowClient): Promise<string | null> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve(null), VIEWING_ANSWER_MS);
+    channel.port1.onmessage = (e: MessageEvent) => {
+      clearTimeout(timer);
+      const id = (e.data as { conversationId?: unknown } | null)?.conversationId;
+      resolve(typeof id === 'string' ? id : null);
+    };
+    w.postMessage({ type: 'parley.viewing' }, [channel.port2]);
+  });
 }
 
 async function showPush(data: unknown, viewing: Promise<Set<string>>): Promise<void> {
@@ -188,15 +197,10 @@ scope.addEventListener('push', (event) => {
     // Not JSON: a generic notification.
   }
   // What the visible windows show is asked when the push comes, not when its turn comes.
-  const viewing = scope.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(
-    (windows) =>
-      new Set(
-        windows
-          .filter((w) => w.visibilityState === 'visible')
-          .map((w) => chatOf(w.url))
-          .filter((id): id is string => id !== null),
-      ),
-  );
+  const viewing = scope.clients
+    .matchAll({ type: 'window', includeUncontrolled: true })
+    .then((windows) => Promise.all(windows.filter((w) => w.visibilityState === 'visible').map(shownIn)))
+    .then((ids) => new Set(ids.filter((id): id is string => id !== null)));
   const shown = pushes.then(() => showPush(data, viewing));
   pushes = shown.catch(() => undefined);
   event.waitUntil(shown);
