@@ -15,6 +15,7 @@ import type { PushPayload } from '@parley/protocol';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { PushServiceStandIn } from '../helpers/push-service.js';
+import { collapseKey } from '@parley/server';
 import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import { SERVER_ARGS, launch, newTab, row, screenshot, signUp, uname, openToAllInPage } from './helpers.js';
 
@@ -144,6 +145,74 @@ describe('push notifications in the web app', () => {
     expect(await tab.page.getByTestId('chat-name').textContent()).toBe(ana.username);
     // With permission given, the app subscribes at start; Chromium logs that its contexts (like
     // incognito windows) have no Push API. Nothing else may go wrong.
+    expect(tab.errors.filter((e) => !e.includes('Push API in incognito'))).toEqual([]);
+    await tab.context.close();
+  });
+
+  it('shows no push for the chat a visible window shows, and shows one for another chat', async () => {
+    const ana = await newUser(server.url, uname('ana'));
+    const cy = await newUser(server.url, uname('cy'));
+    await openToAll(ana, cy);
+    const bobName = uname('bob');
+    const tab = await newTab(browser, server.url, { permissions: ['notifications'] });
+    await signUp(tab.page, bobName, 'Bob Stone');
+    await openToAllInPage(tab.page);
+    const origin = new URL(server.url).origin;
+    const cdp = await tab.context.newCDPSession(tab.page);
+    const registrations: string[] = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => {
+      for (const r of e.registrations)
+        if (!r.isDeleted && r.scopeURL === `${origin}/`) registrations.push(r.registrationId);
+    });
+    await cdp.send('ServiceWorker.enable');
+    await tab.page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    await eventually(() => registrations.length > 0, 'the service worker registration');
+    const bob = await newDevice(server.url, bobName, 'phone');
+    const withAna = await ana.http.direct({ userId: bob.id });
+    const withCy = await cy.http.direct({ userId: bob.id });
+    await ana.http.send(withAna.id, { clientId: 'v1', text: 'on screen' });
+    await row(tab.page, ana.username).click();
+    await tab.page.getByTestId('composer').waitFor();
+    const payload = (conversationId: string, from: string, text: string): PushPayload => ({
+      type: 'message',
+      conversationId,
+      conversationName: from,
+      kind: 'direct',
+      messageId: `m_${text}`,
+      seq: 1,
+      senderId: 'u_x',
+      senderName: from,
+      text,
+      unread: 1,
+      createdAt: Date.now(),
+      tag: collapseKey(conversationId),
+    });
+    // The app's own alert for the message (a headless window may not count as focused) goes.
+    await tab.page.evaluate(async () => {
+      for (const n of await (await navigator.serviceWorker.ready).getNotifications()) n.close();
+    });
+    // One push at a time: the viewed chat's first, so by the time cy's shows it was handled.
+    for (const p of [
+      payload(withAna.id, ana.username, 'pushed'),
+      payload(withCy.id, cy.username, 'elsewhere'),
+    ]) {
+      await cdp.send('ServiceWorker.deliverPushMessage', {
+        origin,
+        registrationId: registrations[0] ?? '0',
+        data: JSON.stringify(p),
+      });
+    }
+    let shown: Shown[] = [];
+    await eventually(
+      async () => (shown = await notifications(tab.page)).some((n) => n.body === 'elsewhere'),
+      'a notification for the other chat',
+    );
+    expect(
+      shown.map((n) => [n.title, n.body]),
+      JSON.stringify(shown),
+    ).toEqual([[cy.username, 'elsewhere']]);
     expect(tab.errors.filter((e) => !e.includes('Push API in incognito'))).toEqual([]);
     await tab.context.close();
   });

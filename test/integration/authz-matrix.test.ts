@@ -475,6 +475,7 @@ const FRAME_TYPES: Record<ClientFrameType, true> = {
   ping: true,
   delivered: true,
   typing: true,
+  active: true,
 };
 
 const FRAME_ROWS: FrameRow[] = [
@@ -532,6 +533,13 @@ const FRAME_ROWS: FrameRow[] = [
     what: 'with a time',
     frame: () => ({ type: 'ping', t: 42 }),
     expect: frameCells({ all: { reply: 'pong' } }),
+  },
+  {
+    type: 'active',
+    what: 'in the background',
+    // About this device only: no answer and nothing relayed, whoever sends it.
+    frame: () => ({ type: 'active', foreground: false }),
+    expect: frameCells({ all: { none: true } }),
   },
   {
     type: 'delivered',

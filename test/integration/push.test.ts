@@ -16,6 +16,7 @@ import { ApnsStandIn, PushServiceStandIn } from '../helpers/push-service.js';
 import type { TestSubscription } from '../helpers/push-service.js';
 import { Recorder, eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
 import { clusterUnavailable, startCluster, wsOf } from '../helpers/cluster.js';
+import { RawSocket } from '../helpers/raw.js';
 import type { TestUser } from '../helpers/sdk.js';
 
 let pushService: PushServiceStandIn;
@@ -123,7 +124,7 @@ describe('push notifications', () => {
     expect(d?.claims).toMatchObject({ aud: pushService.url, sub: 'mailto:ops@parley.example' });
   });
 
-  it('gives an offline member exactly one push per message with its content, and an online one none', async () => {
+  it('gives an offline member exactly one push per message with its content, and a device in use none', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);
     const cy = await newUser(server.url);
@@ -132,9 +133,8 @@ describe('push notifications', () => {
     const anaSub = pushService.subscribe();
     await ana.http.registerPush({ kind: 'webpush', endpoint: anaSub.endpoint, keys: anaSub.keys });
     const bobSub = await subscribe(bob);
-    // Cy is online on one device; her subscription is on another one.
-    const cyPhone = await newDevice(server.url, cy.username);
-    const cySub = await subscribe(cyPhone);
+    // Cy uses the device her subscription is on (connected, in the foreground).
+    const cySub = await subscribe(cy);
     const cyOnline = await new Recorder(server.url, cy.session.token).start();
     try {
       const g = await ana.http.createGroup({ name: 'Weekend', members: [bob.username, cy.username] });
@@ -201,6 +201,62 @@ describe('push notifications', () => {
     // Not a member: like an unknown conversation.
     const stranger = await newUser(server.url);
     await expect(stranger.http.mute(c.id, null)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  /** A raw socket of a device that says whether its app is in the foreground. */
+  async function device(token: string, url = server.url) {
+    const sock = await RawSocket.open(url, token);
+    await sock.until((f) => f.some((x) => x.type === 'ready'));
+    let t = 0;
+    return {
+      sock,
+      /** Report the app in the foreground or not, and wait until the server has it. */
+      async report(foreground: boolean): Promise<void> {
+        const mark = ++t;
+        sock.send({ type: 'active', foreground });
+        sock.send({ type: 'ping', t: mark });
+        await sock.until((f) => f.some((x) => x.type === 'pong' && x.t === mark));
+      },
+    };
+  }
+
+  it("pushes a member's phone while their laptop is connected in the background, not the laptop in front", async () => {
+    const ana = await newUser(server.url);
+    const bob = await newUser(server.url);
+    await openToAll(ana, bob); // strangers: no message requests
+    const laptopSub = await subscribe(bob);
+    const phoneSub = await subscribe(await newDevice(server.url, bob.username, 'phone'));
+    const c = await ana.http.direct({ userId: bob.id });
+    const laptop = await device(bob.session.token);
+    try {
+      // The tab is hidden: both devices are notified.
+      await laptop.report(false);
+      await ana.http.send(c.id, { clientId: 'b1', text: 'tab hidden' });
+      await delivered(phoneSub, 1, 'the phone');
+      await delivered(laptopSub, 1, 'the laptop in the background');
+      // The tab is shown again: the laptop is in use, the phone in a pocket still hears of it.
+      await laptop.report(true);
+      await ana.http.send(c.id, { clientId: 'b2', text: 'tab shown' });
+      await delivered(phoneSub, 2, 'the phone again');
+      await flushed();
+      expect(payloads(phoneSub).map((p) => p.text)).toEqual(['tab hidden', 'tab shown']);
+      expect(payloads(laptopSub).map((p) => p.text)).toEqual(['tab hidden']);
+    } finally {
+      laptop.sock.close();
+    }
+  });
+
+  it('refuses an active frame without a boolean foreground', async () => {
+    const bob = await newUser(server.url);
+    const laptop = await device(bob.session.token);
+    try {
+      laptop.sock.send({ type: 'active', foreground: 'yes' });
+      const frames = await laptop.sock.until((f) => f.some((x) => x.type === 'error'));
+      expect(frames.find((x) => x.type === 'error')).toMatchObject({ code: 'invalid_field' });
+      expect(laptop.sock.closeCode).toBeNull();
+    } finally {
+      laptop.sock.close();
+    }
   });
 
   it('sends nothing for a message request until it is accepted', async () => {
@@ -464,9 +520,9 @@ describe('push notifications past a hanging push service', () => {
   });
 });
 
-describe('push notifications to idle devices (--push-idle-sec)', () => {
-  it('also notifies the idle devices of a member who is online', async () => {
-    const server = await startServer(pushConfig(['--push-idle-sec', '1']));
+describe('push notifications to idle devices (--push-idle-ms)', () => {
+  it('notifies a device in the foreground once nobody used it for the idle time', async () => {
+    const server = await startServer(pushConfig(['--push-idle-ms', '1000']));
     try {
       const ana = await newUser(server.url);
       const bob = await newUser(server.url);
@@ -500,7 +556,7 @@ describe('push notifications to idle devices (--push-idle-sec)', () => {
 const noCluster = await clusterUnavailable();
 
 describe.skipIf(noCluster !== null)('push notifications in a cluster', () => {
-  it('sees presence across servers and sends each notification once, whichever server claims it', async () => {
+  it('sees device use across servers and sends each notification once, whichever server claims it', async () => {
     const cluster = await startCluster({
       chats: 2,
       args: ['--web-push-allow-http', 'true', '--push-poll-ms', '100', '--push-concurrency', '2'],
@@ -512,8 +568,8 @@ describe.skipIf(noCluster !== null)('push notifications in a cluster', () => {
       const cy = await newUser(cluster.api.url);
       await openToAll(ana, bob, cy); // strangers: no message requests
       const bobSub = await subscribe(bob);
-      const cySub = await subscribe(await newDevice(cluster.api.url, cy.username, 'phone'));
-      // Cy is online on chat server 2; ana sends through chat server 1.
+      const cySub = await subscribe(cy);
+      // Cy uses her subscribed device on chat server 2; ana sends through chat server 1.
       const cyOnline = await new Recorder(cluster.api.url, cy.session.token, {
         wsUrl: () => wsOf(cluster.chats[1]!),
       }).start();
@@ -535,6 +591,25 @@ describe.skipIf(noCluster !== null)('push notifications in a cluster', () => {
       expect(new Set(got.map((p) => p.messageId)).size).toBe(31);
       expect(pushService.deliveriesTo(cySub)).toEqual([]);
       expect(pushService.errors).toEqual([]);
+      // Cy's laptop, on chat server 2, goes to the background: a message stored by chat server
+      // 1 reaches it, not the device she uses.
+      const cyLaptop = await newDevice(cluster.api.url, cy.username, 'laptop');
+      const laptopSub = await subscribe(cyLaptop);
+      const laptop = await RawSocket.open(cluster.chats[1]!.url, cyLaptop.session.token);
+      try {
+        await laptop.until((f) => f.some((x) => x.type === 'ready'));
+        laptop.send({ type: 'active', foreground: false });
+        laptop.send({ type: 'ping', t: 1 });
+        await laptop.until((f) => f.some((x) => x.type === 'pong'));
+        await sender.client.send(g.id, 'to the laptop');
+        await delivered(laptopSub, 1, "the laptop's notification");
+        expect(payloads(laptopSub).map((p) => p.text)).toEqual(['to the laptop']);
+        await ana.http.send(dm.id, { clientId: 'later', text: 'later' });
+        await delivered(bobSub, 33, 'the later notification');
+        expect(pushService.deliveriesTo(cySub)).toEqual([]);
+      } finally {
+        laptop.close();
+      }
     } finally {
       for (const r of recorders) r.stop();
       await cluster.stop();

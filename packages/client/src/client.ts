@@ -146,6 +146,8 @@ export interface ParleyClientOptions {
 
 /** Minimum interval between two typing frames for one conversation, in ms. */
 export const TYPING_THROTTLE_MS = 2000;
+/** Minimum interval between two `active` frames that only say the person is still using the app, in ms. */
+export const ACTIVE_THROTTLE_MS = 15_000;
 /** Delivered receipts are gathered for this long before one frame per conversation goes out, in ms. */
 const DELIVERED_BATCH_MS = 50;
 
@@ -290,6 +292,10 @@ export class ParleyClient {
   #deliveredTimer: ReturnType<typeof setTimeout> | undefined;
   /** When I last sent a typing frame, per conversation. */
   #typingSentAt = new Map<string, number>();
+  /** Whether the app is in the foreground, as last reported (null: never reported). */
+  #foreground: boolean | null = null;
+  /** When the last `active` frame went out (performance.now()). */
+  #activeSentAt = -Infinity;
   /** Who is typing: conversation → user → expiry timer. */
   #typing = new Map<string, Map<string, ReturnType<typeof setTimeout>>>();
 
@@ -441,6 +447,34 @@ export class ParleyClient {
     if (!this.#ready || now - (this.#typingSentAt.get(conversationId) ?? 0) < TYPING_THROTTLE_MS) return;
     this.#typingSentAt.set(conversationId, now);
     this.#write({ type: 'typing', conversationId });
+  }
+
+  /**
+   * Say whether the app is in the foreground (shown to the person) or in the background;
+   * call it when that changes. A device used in the foreground gets no push notifications.
+   * Repeated on every reconnect.
+   */
+  setForeground(foreground: boolean): void {
+    if (foreground === this.#foreground) return;
+    this.#foreground = foreground;
+    this.#sendActive();
+  }
+
+  /**
+   * The person is using the app (a key, a click, a scroll): keeps this device out of push
+   * notifications. Call it on every such event; frames are throttled to one per
+   * ACTIVE_THROTTLE_MS, and nothing is sent while the app is in the background.
+   */
+  activity(): void {
+    if (this.#foreground === false || performance.now() - this.#activeSentAt < ACTIVE_THROTTLE_MS) return;
+    this.#foreground = true;
+    this.#sendActive();
+  }
+
+  #sendActive(): void {
+    if (!this.#ready || this.#foreground === null) return;
+    this.#activeSentAt = performance.now();
+    this.#write({ type: 'active', foreground: this.#foreground });
   }
 
   /** Users typing in a conversation now. */
@@ -687,6 +721,7 @@ export class ParleyClient {
         for (const [conversationId, seq] of this.#delivered)
           this.#write({ type: 'delivered', conversationId, seq });
         this.#delivered.clear();
+        this.#sendActive();
         this.#setState('open');
         this.#events.emit('ready', frame);
         return;

@@ -47,7 +47,19 @@ export interface TypingFrame {
   conversationId: string;
 }
 
-export type ClientFrame = SendFrame | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame;
+/**
+ * Whether the app on this connection is in the foreground (shown to the person), sent when
+ * that changes and, throttled, while the person uses it. A device whose app is in the
+ * foreground and was used within the server's idle time gets no push notifications; a
+ * connection that never says is taken to be in the foreground.
+ */
+export interface ActiveFrame {
+  type: 'active';
+  foreground: boolean;
+}
+
+export type ClientFrame =
+  SendFrame | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame | ActiveFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server -> client ----
@@ -269,6 +281,10 @@ export function decodeClientFrame(data: string): DecodeResult {
     case 'typing': {
       if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string');
       return { ok: true, frame: { type: 'typing', conversationId: f.conversationId } };
+    }
+    case 'active': {
+      if (typeof f.foreground !== 'boolean') return fail('invalid_field', 'foreground must be a boolean');
+      return { ok: true, frame: { type: 'active', foreground: f.foreground } };
     }
     default: {
       const unknownType: never = type;

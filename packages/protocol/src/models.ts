@@ -37,6 +37,8 @@ export interface Message {
   /** The id the sending client chose; resending it never stores a second message. */
   clientId: string;
   text: string;
+  /** User ids mentioned in the text. */
+  mentions?: string[];
   createdAt: number;
 }
 

@@ -270,7 +270,7 @@ export async function createParley(
     log,
     providers.vapidPublicKey,
     {
-      idleSec: config.pushIdleSec,
+      idleMs: config.pushIdleMs,
       pollMs: config.pushPollMs,
       concurrency: config.pushConcurrency,
       concurrencyPerOrigin: config.pushConcurrencyPerOrigin,

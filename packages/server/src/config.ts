@@ -163,11 +163,11 @@ export interface ServerConfig {
 
   // ---- push notifications (see README "Push notifications") ----
   /**
-   * Also notify members who have a device online, on those of their devices idle this long
-   * (no send, read or typing; devices not connected count as idle), seconds. Default 0: a
-   * member with any device online gets no push.
+   * A device whose app is in the foreground counts as in use, and gets no push, until nobody
+   * used it (sent, read, typed, reported activity) for this long, ms. Every other device of
+   * the member is notified. Default 60000.
    */
-  pushIdleSec: number;
+  pushIdleMs: number;
   /** How often each server looks for due notifications when none were queued here, ms. Default 1000. */
   pushPollMs: number;
   /** Notifications sent at once by one server. Default 16. */
@@ -284,7 +284,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   presenceFlushMs: 60_000,
   gapFillMs: 1000,
   shutdownTimeoutMs: 10_000,
-  pushIdleSec: 0,
+  pushIdleMs: 60_000,
   pushPollMs: 1000,
   pushConcurrency: 16,
   pushConcurrencyPerOrigin: 8,

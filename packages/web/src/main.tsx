@@ -16,6 +16,11 @@ if ('serviceWorker' in navigator && location.protocol !== 'file:') {
     if (d?.type === 'parley.open' && typeof d.conversationId === 'string') {
       navigate({ chat: d.conversationId, info: false, panel: null });
     }
+    // A push came (sw.ts): which conversation is on screen here, if the tab is shown.
+    if (d?.type === 'parley.viewing') {
+      const shown = document.visibilityState === 'visible' ? app.route.chat : null;
+      e.ports[0]?.postMessage({ conversationId: shown });
+    }
   });
   window.addEventListener('load', () => {
     navigator.serviceWorker.register('/sw.js').catch(() => {

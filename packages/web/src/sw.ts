@@ -4,8 +4,8 @@
  * are never cached. The precache list is written into this file by build/pwa-plugin.ts.
  *
  * It also shows push notifications (Web Push, see packages/server/src/push/): one per
- * conversation, merged with the one already shown ("3 new messages"); a click opens the app
- * at that conversation.
+ * conversation, merged with the one already shown ("3 new messages"), none for a conversation
+ * an open, visible window shows; a click opens the app at that conversation.
  *
  * Built apart from the app as one classic script (build/pwa-plugin.ts); the few worker types
  * it uses are declared here because the DOM and WebWorker libs cannot share one program.
@@ -29,8 +29,9 @@ interface NotificationEvent extends ExtendableEvent {
 interface WindowClient {
   readonly url: string;
   readonly focused: boolean;
+  readonly visibilityState: DocumentVisibilityState;
   focus(): Promise<WindowClient>;
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
 }
 interface WorkerScope {
   addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void;
@@ -134,15 +135,35 @@ function isPayload(v: unknown): v is PushPayload {
   );
 }
 
-async function showPush(data: unknown, inFront: Promise<boolean>): Promise<void> {
+/** How long a window has to say which conversation it shows, ms. */
+const VIEWING_ANSWER_MS = 500;
+
+/**
+ * The conversation a visible window shows, as the window says (main.tsx): a window's URL
+ * here does not follow its hash, where the app keeps its route. Null when it does not answer.
+ */
+function shownIn(w: WindowClient): Promise<string | null> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve(null), VIEWING_ANSWER_MS);
+    channel.port1.onmessage = (e: MessageEvent) => {
+      clearTimeout(timer);
+      const id = (e.data as { conversationId?: unknown } | null)?.conversationId;
+      resolve(typeof id === 'string' ? id : null);
+    };
+    w.postMessage({ type: 'parley.viewing' }, [channel.port2]);
+  });
+}
+
+async function showPush(data: unknown, viewing: Promise<Set<string>>): Promise<void> {
   const reg = scope.registration;
   const icon = '/icons/icon-192.png';
   if (!isPayload(data)) {
     await reg.showNotification('Parley', { body: 'New message', tag: 'parley', icon });
     return;
   }
-  // The app was open and in front when the push came: it shows the message itself.
-  if (await inFront) return;
+  // A window showed this conversation when the push came: the message is on screen.
+  if ((await viewing).has(data.conversationId)) return;
   // A burst in one conversation is one notification: the server gives every message of it
   // the same tag (also the push service's Topic); count what is waiting there.
   const [existing] = await reg.getNotifications({ tag: data.tag });
@@ -179,11 +200,12 @@ scope.addEventListener('push', (event) => {
   } catch {
     // Not JSON: a generic notification.
   }
-  // Whether the app is in front is asked when the push comes, not when its turn comes.
-  const inFront = scope.clients
+  // What the visible windows show is asked when the push comes, not when its turn comes.
+  const viewing = scope.clients
     .matchAll({ type: 'window', includeUncontrolled: true })
-    .then((windows) => windows.some((w) => w.focused));
-  const shown = pushes.then(() => showPush(data, inFront));
+    .then((windows) => Promise.all(windows.filter((w) => w.visibilityState === 'visible').map(shownIn)))
+    .then((ids) => new Set(ids.filter((id): id is string => id !== null)));
+  const shown = pushes.then(() => showPush(data, viewing));
   pushes = shown.catch(() => undefined);
   event.waitUntil(shown);
 });

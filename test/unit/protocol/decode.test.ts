@@ -10,7 +10,7 @@ import type { ClientFrame, DecodeResult } from '@parley/protocol';
 const RUNS = { numRuns: 2000 };
 
 /** Every client frame type of protocol v1. */
-const FRAME_TYPES: readonly string[] = ['send', 'sync', 'read', 'ping', 'delivered', 'typing'];
+const FRAME_TYPES: readonly string[] = ['send', 'sync', 'read', 'ping', 'delivered', 'typing', 'active'];
 
 /** The clientId a frame carries, if it is a JSON object with a string one. */
 function clientIdOf(data: string): string | undefined {
@@ -78,6 +78,7 @@ const pingFrame = fc.oneof(
 );
 const deliveredFrame = fc.record({ type: fc.constant('delivered' as const), conversationId: anyId, seq });
 const typingFrame = fc.record({ type: fc.constant('typing' as const), conversationId: anyId });
+const activeFrame = fc.record({ type: fc.constant('active' as const), foreground: fc.boolean() });
 const validFrame: fc.Arbitrary<ClientFrame> = fc.oneof(
   sendFrame,
   syncFrame,
@@ -85,6 +86,7 @@ const validFrame: fc.Arbitrary<ClientFrame> = fc.oneof(
   pingFrame,
   deliveredFrame,
   typingFrame,
+  activeFrame,
 );
 
 describe('decodeClientFrame never throws', () => {
@@ -337,6 +339,12 @@ describe('decodeClientFrame rejects bad frames with the right code', () => {
       expect(codeOf({ type: 'typing', conversationId }), JSON.stringify(conversationId)).toBe(
         'invalid_field',
       );
+    }
+  });
+
+  it('answers invalid_field for an active frame whose foreground is not a boolean', () => {
+    for (const foreground of [undefined, null, 'true', 1, 0, [], {}]) {
+      expect(codeOf({ type: 'active', foreground }), JSON.stringify(foreground)).toBe('invalid_field');
     }
   });
 

@@ -618,7 +618,7 @@ for (const adapter of selectedAdapters()) {
       expect(await env.store.push.deletePushSubscription(taken.id)).toBe(false);
     });
 
-    it('finds push targets: members with subscriptions who have not muted the conversation', async () => {
+    it('finds push targets: members with subscriptions, and whether they muted the conversation', async () => {
       const a = await user();
       const b = await user();
       const x = await user();
@@ -639,23 +639,34 @@ for (const adapter of selectedAdapters()) {
         [{ conversationId: g.id, userIds: [b.id, x.id, 'u_nobody'] }],
         now,
       );
-      expect(all.map((t) => [t.userId, t.subscription.id, t.readSeq, t.pushPreview])).toEqual([
-        [b.id, sb.id, 1, true],
-        [x.id, sx.id, 0, false],
+      expect(all.map((t) => [t.userId, t.subscription.id, t.readSeq, t.pushPreview, t.muted])).toEqual([
+        [b.id, sb.id, 1, true, false],
+        [x.id, sx.id, 0, false, false],
       ]);
       expect(await env.store.conversations.setMute(g.id, x.id, now + 60_000)).toBe(true);
       expect(await env.store.conversations.setMute(g.id, 'u_nobody', now + 60_000)).toBe(false);
       expect((await env.store.conversations.getConversationSummary(g.id, x.id))?.mutedUntil).toBe(
         now + 60_000,
       );
+      // Muted members are still targets (a mention reaches them), marked muted.
       const muted = await env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], now);
-      expect(muted.map((t) => t.userId)).toEqual([b.id]);
+      expect(muted.map((t) => [t.userId, t.muted])).toEqual([
+        [b.id, false],
+        [x.id, true],
+      ]);
       // A mute that ended no longer counts.
       const later = await env.store.push.pushTargets(
         [{ conversationId: g.id, userIds: [x.id] }],
         now + 60_000,
       );
-      expect(later.map((t) => t.userId)).toEqual([x.id]);
+      expect(later.map((t) => [t.userId, t.muted])).toEqual([[x.id, false]]);
+      // Muted until unmuted (the store keeps that as the largest safe integer).
+      await env.store.conversations.setMute(g.id, x.id, Number.MAX_SAFE_INTEGER);
+      const forever = await env.store.push.pushTargets(
+        [{ conversationId: g.id, userIds: [x.id] }],
+        now + 3_600_000,
+      );
+      expect(forever.map((t) => t.muted)).toEqual([true]);
       await env.store.conversations.setMute(g.id, x.id, null);
       expect((await env.store.conversations.getConversationSummary(g.id, x.id))?.mutedUntil).toBeNull();
     });

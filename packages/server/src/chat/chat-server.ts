@@ -121,7 +121,7 @@ export class ChatServer {
     );
     const routed = this.registry.add(conn);
     this.presence.connected(ctx.userId, String(conn.id));
-    this.presence.deviceActive(ctx.deviceId);
+    this.presence.deviceConnected(ctx.deviceId, String(conn.id));
     ws.on('message', (data, isBinary) => this.router.onFrame(conn, data, isBinary));
     ws.on('close', (code) => {
       this.presence.disconnected(ctx.userId, String(conn.id), conn.cleanClose || code === 1000);
@@ -157,7 +157,8 @@ export class ChatServer {
 
   private remove(conn: Connection): void {
     conn.closed();
-    if (this.registry.remove(conn)) this.presence.deviceGone(conn.ctx.deviceId);
+    this.registry.remove(conn);
+    this.presence.deviceDisconnected(conn.ctx.deviceId, String(conn.id));
   }
 
   /**

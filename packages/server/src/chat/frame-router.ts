@@ -74,6 +74,7 @@ export class FrameRouter {
       case 'ping':
       case 'delivered':
       case 'typing':
+      case 'active': // a hint: a background that is not heard of ends with the idle time
         return;
       default: {
         const never: never = frame;
@@ -130,6 +131,9 @@ export class FrameRouter {
       case 'delivered':
         // Coalesced and stored in batches, once the user is found to be a member.
         receipts.delivered(conn.ctx.userId, frame.conversationId, frame.seq);
+        return;
+      case 'active':
+        presence.deviceForeground(conn.ctx.deviceId, String(conn.id), frame.foreground);
         return;
       case 'typing':
         // Over the rate: dropped silently (typing is a hint).

@@ -2,6 +2,7 @@
  * Presence: a user is online while at least one device is
  * connected and heartbeating. Implementations: `memory/` (one process) and Redis (cluster).
  */
+import type { DeviceUse } from './device-activity.js';
 
 export interface PresenceState {
   online: boolean;
@@ -23,15 +24,19 @@ export interface PresenceTracker {
    * produces no offline/online flap.
    */
   disconnected(userId: string, connectionId: string, clean: boolean): void;
+  /** A connection of a device opened (a person opened the app: that is a use). */
+  deviceConnected(deviceId: string, connectionId: string): void;
   /**
-   * A person used this device: it connected, sent, read or typed (heartbeats do not count).
-   * Push notifications can go to devices idle for a while (PushServiceOptions.idleSec).
+   * A person used this device: it sent, read, typed or reported activity (heartbeats do not
+   * count). A device in active use gets no push notifications (device-activity.ts).
    */
   deviceActive(deviceId: string): void;
-  /** The device's last connection (on this server) closed: it is idle from now on. */
-  deviceGone(deviceId: string): void;
-  /** Last activity of those of `deviceIds` that are connected somewhere (others are absent). */
-  deviceActivity(deviceIds: readonly string[]): Promise<Map<string, number>>;
+  /** A connection's app went to the foreground (also a use) or the background (`active` frame). */
+  deviceForeground(deviceId: string, connectionId: string, foreground: boolean): void;
+  /** A connection of a device closed; after its last one (on this server) the device is not in use. */
+  deviceDisconnected(deviceId: string, connectionId: string): void;
+  /** Use of those of `deviceIds` that are connected somewhere (others are absent). */
+  deviceActivity(deviceIds: readonly string[]): Promise<Map<string, DeviceUse>>;
   /** Current state of users known to the tracker (others are absent). */
   states(userIds: readonly string[]): Promise<Map<string, PresenceState>>;
   /** Called on every online/offline transition. */

@@ -1,7 +1,7 @@
 /**
- * Push notifications: when a message is stored, every
- * member but the sender with no device online gets one notification on each registered push
- * endpoint. The queue lives in the store, so pending notifications survive a restart, and
+ * Push notifications: when a message is stored, every member but the sender gets one
+ * notification on each registered push endpoint whose device is not in active use, unless
+ * the conversation is muted and the message does not mention them (push-policy.ts). The queue lives in the store, so pending notifications survive a restart, and
  * every server of a cluster works on it: claims are atomic, and one (message, subscription)
  * is queued once, so no device gets two notifications for one message.
  *
@@ -32,12 +32,16 @@ import type {
 import { APNS_TOKEN } from './apns/apns-provider.js';
 import { FCM_TOKEN } from './fcm/fcm-provider.js';
 import { buildPayload, toPushMessage } from './payload.js';
+import { shouldPush } from './push-policy.js';
 import type { PushProvider, PushResult } from './provider.js';
 import { checkWebPushSubscription } from './webpush/webpush-provider.js';
 
 export interface PushServiceOptions {
-  /** Also notify online members on devices idle this long, seconds; 0 (default): never. */
-  idleSec?: number;
+  /**
+   * A device whose app is in the foreground is in active use, and gets no push, until it has
+   * not been used for this long, ms. Default 60000.
+   */
+  idleMs?: number;
   /** Look for due jobs this often when nothing was queued here, ms. Default 1000. */
   pollMs?: number;
   /** Notifications in flight at once. Default 16. */
@@ -133,7 +137,7 @@ export class PushService {
     opts: PushServiceOptions = {},
   ) {
     for (const p of providers) this.providers.set(p.kind, p);
-    this.idleMs = (opts.idleSec ?? 0) * 1000;
+    this.idleMs = opts.idleMs ?? 60_000;
     this.pollMs = opts.pollMs ?? 1000;
     this.concurrency = Math.max(1, opts.concurrency ?? 16);
     this.perOrigin = Math.max(1, opts.concurrencyPerOrigin ?? 8);
@@ -260,39 +264,22 @@ export class PushService {
 
   private async enqueue(batch: readonly Stored[]): Promise<number> {
     const now = Date.now();
-    const others = new Set<string>();
-    for (const b of batch) for (const u of b.recipients) if (u !== b.message.senderId) others.add(u);
-    const states = await this.presence.states([...others]);
-    const online = (u: string) => states.get(u)?.online === true;
-
     // Who may be notified, per conversation (one store query for the whole batch).
     const wanted = new Map<string, Set<string>>();
     for (const b of batch) {
       let users = wanted.get(b.message.conversationId);
       if (!users) wanted.set(b.message.conversationId, (users = new Set()));
-      for (const u of b.recipients)
-        if (u !== b.message.senderId && (this.idleMs > 0 || !online(u))) users.add(u);
+      for (const u of b.recipients) if (u !== b.message.senderId) users.add(u);
     }
     const entries = [...wanted]
       .filter(([, u]) => u.size > 0)
       .map(([c, u]) => ({ conversationId: c, userIds: [...u] }));
     if (entries.length === 0) return 0;
-    let targets = await this.queue.pushTargets(entries, now);
+    const targets = await this.queue.pushTargets(entries, now);
     if (targets.length === 0) return 0;
-
-    if (this.idleMs > 0) {
-      // Online members: only their devices idle long enough (a device not connected is idle).
-      const devices = [
-        ...new Set(targets.filter((t) => online(t.userId)).map((t) => t.subscription.deviceId)),
-      ];
-      const activity = await this.presence.deviceActivity(devices);
-      targets = targets.filter((t) => {
-        if (!online(t.userId)) return true;
-        const at = activity.get(t.subscription.deviceId);
-        return at === undefined || now - at >= this.idleMs;
-      });
-      if (targets.length === 0) return 0;
-    }
+    const devices = await this.presence.deviceActivity([
+      ...new Set(targets.map((t) => t.subscription.deviceId)),
+    ]);
 
     const byConversation = new Map<string, typeof targets>();
     for (const t of targets) {
@@ -320,11 +307,17 @@ export class PushService {
       const list = byConversation.get(m.conversationId);
       if (!conv || !list) continue;
       const recipients = new Set(b.recipients);
+      const mentioned = new Set(m.mentions);
       const senderName = senders.get(m.senderId) ?? 'Someone';
       const payloads = new Map<string, string>();
       for (const t of list) {
         if (t.userId === m.senderId || !recipients.has(t.userId)) continue;
-        if (this.idleMs === 0 && online(t.userId)) continue;
+        const candidate = {
+          muted: t.muted,
+          mentioned: mentioned.has(t.userId),
+          device: devices.get(t.subscription.deviceId),
+        };
+        if (!shouldPush(candidate, now, this.idleMs)) continue;
         let payload = payloads.get(t.userId);
         if (payload === undefined) {
           payload = JSON.stringify(

@@ -51,6 +51,14 @@ export function pushState(): PushState {
   return prefs().off === true ? 'off' : 'on';
 }
 
+/**
+ * The app may show notifications itself (while open but not looked at): the browser's
+ * permission was given and notifications were not turned off here.
+ */
+export function notificationsAllowed(): boolean {
+  return 'Notification' in window && Notification.permission === 'granted' && prefs().off !== true;
+}
+
 export function promptDismissed(): boolean {
   return prefs().dismissed === true;
 }

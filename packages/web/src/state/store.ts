@@ -16,12 +16,23 @@ import type {
   User,
   UserSettings,
 } from '@parley/client';
+import {
+  alertCount,
+  beep,
+  isMuted,
+  mentions,
+  setSoundOn,
+  showAlert,
+  soundOn,
+  unattended,
+} from '../lib/alerts.js';
 import { deviceName } from '../lib/device-name.js';
 import {
   disablePush,
   dismissPrompt,
   enablePush,
   forgetPush,
+  notificationsAllowed,
   promptDismissed,
   pushState,
 } from '../lib/push.js';
@@ -108,6 +119,8 @@ export class AppStore {
   push: PushState = pushState();
   /** The "turn on notifications" prompt in the chat list was dismissed. */
   pushPromptDismissed = promptDismissed();
+  /** Play a sound for messages that arrive while the app is not looked at (this browser). */
+  sound = soundOn();
   /** My settings, loaded with the settings panel. */
   settings: UserSettings | null = null;
   /** The tab is visible (messages shown count as read only then). */
@@ -125,6 +138,10 @@ export class AppStore {
   #seen = new Map<string, number>();
   #reconciling = new Map<string, Promise<void>>();
   #loadingWindow = new Map<string, Promise<void>>();
+  /** Seqs of messages that mention me, per conversation, heard of since the app started. */
+  #mentionSeqs = new Map<string, number[]>();
+  /** When the last alert sound played. */
+  #beepedAt = -Infinity;
 
   constructor() {
     window.addEventListener('hashchange', () => {
@@ -134,11 +151,17 @@ export class AppStore {
     });
     document.addEventListener('visibilitychange', () => {
       this.visible = document.visibilityState === 'visible';
+      // The server pushes to this device only while it is not in use.
+      this.client?.setForeground(this.visible);
       if (!this.visible) void this.#cache?.flush();
       this.changed();
       this.#markSeen();
     });
     window.addEventListener('pagehide', () => void this.#cache?.flush());
+    // Someone is using the app (the SDK throttles what it tells the server).
+    for (const type of ['keydown', 'pointerdown', 'wheel', 'touchstart'] as const) {
+      window.addEventListener(type, () => this.client?.activity(), { passive: true, capture: true });
+    }
     window.addEventListener('online', () => this.#online());
     window.addEventListener('offline', () => this.#offline());
     // Another tab logged out, or in as someone else.
@@ -250,6 +273,7 @@ export class AppStore {
       outboxStorage: cache.outbox,
     });
     this.client = client;
+    client.setForeground(document.visibilityState === 'visible');
     this.#wire(client);
     this.changed();
     // Connect even when offline: the SDK loads the stored outbox first (unsent messages show),
@@ -258,6 +282,8 @@ export class AppStore {
     if (!navigator.onLine) this.connection = 'offline';
     void this.#refreshConversations();
     void this.#refreshMe();
+    // Whether notifications the app shows itself may carry message text.
+    void this.loadSettings();
     void this.refreshContacts();
     if (this.route.chat !== null) void this.openConversation(this.route.chat);
     // Permission was given before: keep this device's subscription registered (it may be new,
@@ -287,6 +313,7 @@ export class AppStore {
     this.drafts = new Map();
     this.sendErrors = new Map();
     this.#seen = new Map();
+    this.#mentionSeqs = new Map();
   }
 
   #online(): void {
@@ -425,6 +452,10 @@ export class AppStore {
         unread: mine ? 0 : m.seq > c.readSeq ? c.unread + 1 : c.unread,
       };
       this.#putConversation(next, true);
+      if (!mine && m.seq > next.readSeq) {
+        if (mentions(m, me.id)) this.#mentionSeqs.set(c.id, [...(this.#mentionSeqs.get(c.id) ?? []), m.seq]);
+        this.#alert(m, next);
+      }
     }
     if (m.senderId !== me.id) {
       // Their message ends their typing.
@@ -451,6 +482,52 @@ export class AppStore {
     }
     this.changed();
     this.#markSeen();
+  }
+
+  /** Unread messages that mention me in a conversation (of those heard of since the app started). */
+  unreadMentions(conversationId: string): number {
+    const c = this.conversations.get(conversationId);
+    const seqs = this.#mentionSeqs.get(conversationId);
+    return c === undefined || seqs === undefined ? 0 : seqs.filter((seq) => seq > c.readSeq).length;
+  }
+
+  /** Unread messages for the title and the app badge: muted conversations count only mentions. */
+  get alertCount(): number {
+    return alertCount(this.conversations.values(), (id) => this.unreadMentions(id));
+  }
+
+  /**
+   * A message from someone else arrived: while nobody looks at the app, a sound and a system
+   * notification, unless the conversation is muted and the message does not mention me.
+   */
+  #alert(m: Message, c: Conversation): void {
+    const me = this.me;
+    if (me === null || !unattended() || (isMuted(c) && !mentions(m, me.id))) return;
+    // A backlog arriving at once (after a reconnect) sounds once.
+    const now = performance.now();
+    if (this.sound && now - this.#beepedAt > 2000) {
+      this.#beepedAt = now;
+      beep();
+    }
+    if (!notificationsAllowed()) return;
+    const senderName = this.users.get(m.senderId)?.displayName ?? (c.kind === 'direct' ? c.name : 'Someone');
+    void showAlert({
+      conversationId: c.id,
+      kind: c.kind,
+      conversationName: c.kind === 'group' ? c.name : senderName,
+      senderName,
+      text: this.settings?.pushPreview === false ? undefined : m.text,
+      seq: m.seq,
+      unread: c.unread,
+      createdAt: m.createdAt,
+    }).catch(() => undefined);
+  }
+
+  /** Turn the alert sound on or off in this browser. */
+  setSound(on: boolean): void {
+    setSoundOn(on);
+    this.sound = on;
+    this.changed();
   }
 
   #receipts(conversationId: string, cursors: ReceiptCursor[]): void {

@@ -1,6 +1,7 @@
 /** The app's frame: log in, or the two-column messenger (one column on phones). */
 import type { JSX } from 'preact';
 import { useEffect } from 'preact/hooks';
+import { setBadge } from '../lib/alerts.js';
 import { AuthScreen } from './auth.js';
 import { ChatView } from './chat.js';
 import { Icon } from './icons.js';
@@ -13,10 +14,10 @@ export function App(): JSX.Element {
   const store = useApp();
   const { route } = store;
 
-  let unread = 0;
-  for (const c of store.conversations.values()) unread += c.unread;
+  const unread = store.alertCount;
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Parley` : 'Parley';
+    setBadge(unread);
   }, [unread]);
 
   if (store.booting) return <div class="splash" aria-busy="true" />;

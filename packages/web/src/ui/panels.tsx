@@ -530,6 +530,14 @@ function NotificationSettings(): JSX.Element {
           }
         />
       </label>
+      <label class="toggle-row">
+        <span>Play a sound for new messages</span>
+        <input
+          type="checkbox"
+          checked={store.sound}
+          onChange={(e) => app.setSound(e.currentTarget.checked)}
+        />
+      </label>
     </div>
   );
 }

@@ -1,3 +1,5 @@
+import { LocalDevices } from '../device-activity.js';
+import type { DeviceUse } from '../device-activity.js';
 import type { PresenceListener, PresenceState, PresenceTracker } from '../presence.js';
 
 /** Offline users are dropped from memory this long after their last heartbeat. */
@@ -14,7 +16,7 @@ export class MemoryPresence implements PresenceTracker {
   private readonly users = new Map<string, Entry>();
   private readonly listeners: PresenceListener[] = [];
   private dirty = new Map<string, number>();
-  private readonly devices = new Map<string, number>();
+  private readonly devices = new LocalDevices();
   private readonly timer: NodeJS.Timeout;
 
   /** @param timeoutMs offline after this long without a heartbeat from any device (default 30 s). */
@@ -71,19 +73,27 @@ export class MemoryPresence implements PresenceTracker {
     }
   }
 
+  deviceConnected(deviceId: string, connectionId: string): void {
+    this.devices.connected(deviceId, connectionId);
+  }
+
   deviceActive(deviceId: string): void {
-    this.devices.set(deviceId, Date.now());
+    this.devices.active(deviceId);
   }
 
-  deviceGone(deviceId: string): void {
-    this.devices.delete(deviceId);
+  deviceForeground(deviceId: string, connectionId: string, foreground: boolean): void {
+    this.devices.foreground(deviceId, connectionId, foreground);
   }
 
-  async deviceActivity(deviceIds: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  deviceDisconnected(deviceId: string, connectionId: string): void {
+    this.devices.disconnected(deviceId, connectionId);
+  }
+
+  async deviceActivity(deviceIds: readonly string[]): Promise<Map<string, DeviceUse>> {
+    const out = new Map<string, DeviceUse>();
     for (const id of deviceIds) {
-      const at = this.devices.get(id);
-      if (at !== undefined) out.set(id, at);
+      const use = this.devices.get(id);
+      if (use !== undefined) out.set(id, use);
     }
     return out;
   }

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../logger.js';
 import { TurnBatch } from '../../turn-batch.js';
+import { LocalDevices, decodeDeviceUse, encodeDeviceUse } from '../device-activity.js';
+import type { DeviceUse } from '../device-activity.js';
 import type { PresenceListener, PresenceState, PresenceTracker } from '../presence.js';
 
 export interface RedisPresenceOptions {
@@ -27,7 +29,8 @@ export interface RedisPresenceOptions {
  * - `pres:alive` (sorted set): online users scored by their last heartbeat anywhere;
  * - `pres:last` (sorted set): last heartbeat of every user seen (last seen);
  * - `pres:nodes:<user>` (hash): servers where the user has connections;
- * - `pres:devices` (hash): last activity of each connected device (for idle-device pushes).
+ * - `pres:devices` (hash): use of each connected device, `<last activity>` or
+ *   `<last activity>:bg` when its app is in the background (device-activity.ts; for pushes).
  * A user connected to two servers is online once (SADD answers whether they were new). Every
  * server sweeps `pres:alive` for users silent past the timeout, under a short lock, so users
  * of a crashed server go offline too; whoever changes the state publishes the change.
@@ -37,7 +40,10 @@ export class RedisPresence implements PresenceTracker {
   private readonly listeners: PresenceListener[] = [];
   private dirty = new Map<string, number>();
   private beats = new Map<string, number>();
-  private deviceBeats = new Map<string, number>();
+  /** The devices connected here. */
+  private readonly devices = new LocalDevices();
+  /** Device uses not yet written to Redis, the latest of each device. */
+  private deviceBeats = new Map<string, DeviceUse>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   /** First connections here, recorded in Redis in batches (see recordArrivals). */
@@ -148,7 +154,12 @@ export class RedisPresence implements PresenceTracker {
       pipe.zadd(`${this.p}pres:last`, 'GT', at, userId);
       pipe.sadd(`${this.p}pres:online`, userId);
     }
-    if (devices.size > 0) pipe.hset(`${this.p}pres:devices`, Object.fromEntries(devices));
+    if (devices.size > 0) {
+      pipe.hset(
+        `${this.p}pres:devices`,
+        Object.fromEntries([...devices].map(([id, use]) => [id, encodeDeviceUse(use)])),
+      );
+    }
     try {
       const res = (await pipe.exec()) ?? [];
       beats.forEach(([userId, at], i) => {
@@ -228,27 +239,63 @@ export class RedisPresence implements PresenceTracker {
     }
   }
 
-  deviceActive(deviceId: string): void {
-    this.deviceBeats.set(deviceId, Date.now());
+  deviceConnected(deviceId: string, connectionId: string): void {
+    const before = this.devices.get(deviceId);
+    this.recordDevice(deviceId, before, this.devices.connected(deviceId, connectionId));
   }
 
-  deviceGone(deviceId: string): void {
+  deviceActive(deviceId: string): void {
+    const before = this.devices.get(deviceId);
+    this.recordDevice(deviceId, before, this.devices.active(deviceId));
+  }
+
+  deviceForeground(deviceId: string, connectionId: string, foreground: boolean): void {
+    const before = this.devices.get(deviceId);
+    this.recordDevice(deviceId, before, this.devices.foreground(deviceId, connectionId, foreground));
+  }
+
+  deviceDisconnected(deviceId: string, connectionId: string): void {
+    if (!this.devices.has(deviceId)) return;
+    const before = this.devices.get(deviceId);
+    const after = this.devices.disconnected(deviceId, connectionId);
+    if (after !== undefined) return this.recordDevice(deviceId, before, after);
     this.deviceBeats.delete(deviceId);
     this.r
       .hdel(`${this.p}pres:devices`, deviceId)
       .catch((err: unknown) => this.warn(err, 'could not record a device leaving'));
   }
 
-  async deviceActivity(deviceIds: readonly string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  /**
+   * Activity (and a new device) reaches Redis with the next heartbeat flush; a device going to
+   * the foreground or the background is written at once, since other servers decide pushes by it.
+   */
+  private recordDevice(deviceId: string, before: DeviceUse | undefined, after: DeviceUse | undefined): void {
+    if (after === undefined) return;
+    if (before === undefined || before.foreground === after.foreground) {
+      this.deviceBeats.set(deviceId, after);
+      return;
+    }
+    this.deviceBeats.delete(deviceId);
+    this.r
+      .hset(`${this.p}pres:devices`, deviceId, encodeDeviceUse(after))
+      .catch((err: unknown) => this.warn(err, 'could not record device activity'));
+  }
+
+  async deviceActivity(deviceIds: readonly string[]): Promise<Map<string, DeviceUse>> {
+    const out = new Map<string, DeviceUse>();
     if (deviceIds.length === 0) return out;
-    const values = await this.r.hmget(`${this.p}pres:devices`, ...deviceIds);
+    let values: (string | null)[] = [];
+    try {
+      values = await this.r.hmget(`${this.p}pres:devices`, ...deviceIds);
+    } catch (err) {
+      // Redis is a hint: without it only the devices connected here are known (the others
+      // count as not in use, so their pushes go out rather than being lost).
+      this.warn(err, 'could not read device activity; answering without Redis');
+    }
     deviceIds.forEach((id, i) => {
-      // Not yet flushed here beats what Redis has.
-      const local = this.deviceBeats.get(id);
-      const v = values[i];
-      const at = local ?? (v === null || v === undefined ? undefined : Number(v));
-      if (at !== undefined) out.set(id, at);
+      // A device connected here is known best here.
+      const use = this.devices.get(id) ?? decodeDeviceUse(values[i]);
+      if (use !== undefined) out.set(id, use);
     });
     return out;
   }

@@ -19,10 +19,12 @@ export interface PushSubscriptionRow {
   createdAt: number;
 }
 
-/** One subscription to notify for a message: its member is not muted there. */
+/** One subscription that may be notified for a message (the push policy decides). */
 export interface PushTargetRow {
   conversationId: string;
   userId: string;
+  /** The member muted the conversation (at `now`): only mentions may reach them. */
+  muted: boolean;
   /** The member's read cursor (unread count = message seq - readSeq). */
   readSeq: number;
   pushPreview: boolean;
@@ -65,8 +67,9 @@ export interface PushQueueStore {
    */
   deletePushSubscription(id: string, userId?: string): Promise<boolean>;
   /**
-   * The subscriptions to notify for messages: for each entry, the subscriptions of those of
-   * `userIds` who are still members of the conversation and have not muted it at `now`.
+   * The subscriptions that may be notified for messages: for each entry, the subscriptions of
+   * those of `userIds` who are still members of the conversation (not a message request),
+   * each saying whether its member muted the conversation at `now`.
    */
   pushTargets(
     entries: readonly { conversationId: string; userIds: readonly string[] }[],

@@ -105,20 +105,20 @@ export class PgPushQueue implements PushQueueStore {
     const pairs: { conv: string; user: string }[] = [];
     for (const e of entries) for (const u of e.userIds) pairs.push({ conv: e.conversationId, user: u });
     if (pairs.length === 0) return [];
-    const readSeqs: (number | undefined)[] = pairs.map(() => undefined);
+    const members: ({ readSeq: number; muted: boolean } | undefined)[] = pairs.map(() => undefined);
     await Promise.all(
       [...this.shards.group(pairs, (p) => p.conv)].map(async ([db, list]) => {
-        const rows = await db.rows<{ ord: number; read_seq: number }>(
-          `SELECT q.ord, m.read_seq
+        const rows = await db.rows<{ ord: number; read_seq: number; muted: boolean }>(
+          `SELECT q.ord, m.read_seq, coalesce(m.muted_until > $4, false) AS muted
            FROM unnest($1::text[], $2::text[], $3::int4[]) AS q(c, u, ord)
            JOIN members m ON m.conversation_id = q.c AND m.user_id = q.u
-           WHERE (m.muted_until IS NULL OR m.muted_until <= $4) AND m.request_seq IS NULL`,
+           WHERE m.request_seq IS NULL`,
           [list.map((p) => p.item.conv), list.map((p) => p.item.user), list.map((p) => p.i), now],
         );
-        for (const r of rows) readSeqs[r.ord] = r.read_seq;
+        for (const r of rows) members[r.ord] = { readSeq: r.read_seq, muted: r.muted };
       }),
     );
-    const users = [...new Set(pairs.filter((_, i) => readSeqs[i] !== undefined).map((p) => p.user))];
+    const users = [...new Set(pairs.filter((_, i) => members[i] !== undefined).map((p) => p.user))];
     const subs = new Map<string, { pushPreview: boolean; subs: PushSubscriptionRow[] }>();
     await Promise.all(
       [...this.shards.group(users, (u) => u)].map(async ([db, list]) => {
@@ -138,14 +138,15 @@ export class PgPushQueue implements PushQueueStore {
     );
     const out: PushTargetRow[] = [];
     pairs.forEach((p, i) => {
-      const readSeq = readSeqs[i];
+      const member = members[i];
       const of = subs.get(p.user);
-      if (readSeq === undefined || !of) return;
+      if (member === undefined || !of) return;
       for (const subscription of of.subs)
         out.push({
           conversationId: p.conv,
           userId: p.user,
-          readSeq,
+          muted: member.muted,
+          readSeq: member.readSeq,
           pushPreview: of.pushPreview,
           subscription,
         });

@@ -4,7 +4,7 @@ import { toPushJob, toPushSubscription } from '../common/rows.js';
 import type { PushJobDbRow, PushSubscriptionDbRow } from '../common/rows.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
-type TargetDbRow = PushSubscriptionDbRow & { read_seq: number; push_preview: number };
+type TargetDbRow = PushSubscriptionDbRow & { read_seq: number; push_preview: number; muted: number };
 
 function statements(d: SqliteDriver) {
   return {
@@ -35,11 +35,10 @@ function statements(d: SqliteDriver) {
     subsOfUser: d.prepare<[userId: string], PushSubscriptionDbRow>(
       'SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY created_at, id',
     ),
-    pushTargets: d.prepare<[c: string, u: string, now: number], TargetDbRow>(
-      `SELECT m.read_seq, u.push_preview, s.*
+    pushTargets: d.prepare<[now: number, c: string, u: string], TargetDbRow>(
+      `SELECT m.read_seq, u.push_preview, (m.muted_until IS NOT NULL AND m.muted_until > ?) AS muted, s.*
        FROM members m JOIN users u ON u.id = m.user_id JOIN push_subscriptions s ON s.user_id = m.user_id
-       WHERE m.conversation_id = ? AND m.user_id = ? AND (m.muted_until IS NULL OR m.muted_until <= ?)
-         AND m.request_seq IS NULL
+       WHERE m.conversation_id = ? AND m.user_id = ? AND m.request_seq IS NULL
        ORDER BY s.created_at, s.id`,
     ),
     insertJob: d.prepare<
@@ -133,10 +132,11 @@ export class SqlitePushQueue implements PushQueueStore {
     const out: PushTargetRow[] = [];
     for (const e of entries) {
       for (const u of e.userIds) {
-        for (const r of this.s.pushTargets.all(e.conversationId, u, now)) {
+        for (const r of this.s.pushTargets.all(now, e.conversationId, u)) {
           out.push({
             conversationId: e.conversationId,
             userId: u,
+            muted: r.muted !== 0,
             readSeq: r.read_seq,
             pushPreview: r.push_preview !== 0,
             subscription: toPushSubscription(r),
