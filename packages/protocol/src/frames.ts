@@ -68,9 +68,7 @@ export interface TypingFrame {
 }
 
 export type ClientFrame =
-  | SendFrame
-  | ActionFrame
-  | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame;
+  SendFrame | ActionFrame | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server -> client ----
@@ -238,8 +236,11 @@ export function isReactionEmoji(v: unknown): v is string {
 }
 
 /** The shape of an action (`ActionFrame.action`, the actions route), or why it is not one. */
-export function decodeAction(v: unknown): { ok: true; action: MessageAction } | { ok: false; message: string } {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, message: 'action must be an object' };
+export function decodeAction(
+  v: unknown,
+): { ok: true; action: MessageAction } | { ok: false; message: string } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { ok: false, message: 'action must be an object' };
   const a = v as Record<string, unknown>;
   if (typeof a.target !== 'number' || !Number.isSafeInteger(a.target) || a.target < 1) {
     return { ok: false, message: 'action.target must be a positive integer (a seq)' };
@@ -252,7 +253,10 @@ export function decodeAction(v: unknown): { ok: true; action: MessageAction } | 
     case 'react':
     case 'unreact':
       if (!isReactionEmoji(a.emoji)) {
-        return { ok: false, message: `action.emoji must be one emoji of at most ${MAX_REACTION_BYTES} bytes` };
+        return {
+          ok: false,
+          message: `action.emoji must be one emoji of at most ${MAX_REACTION_BYTES} bytes`,
+        };
       }
       return { ok: true, action: { kind: a.kind, target, emoji: a.emoji } };
     case 'delete':
@@ -310,7 +314,12 @@ export function decodeClientFrame(data: string): DecodeResult {
       if (f.replyTo !== undefined && (!isSeq(f.replyTo) || f.replyTo < 1)) {
         return fail('invalid_field', 'replyTo must be a positive integer (a seq)', ref);
       }
-      const send: SendFrame = { type: 'send', conversationId: f.conversationId, clientId: f.clientId, text: f.text };
+      const send: SendFrame = {
+        type: 'send',
+        conversationId: f.conversationId,
+        clientId: f.clientId,
+        text: f.text,
+      };
       if (f.replyTo !== undefined) send.replyTo = f.replyTo;
       return { ok: true, frame: send };
     }

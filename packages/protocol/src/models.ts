@@ -70,16 +70,7 @@ export interface Message {
 
 /** What a message is: content, or an event on a content message (see `Message.kind`). */
 export type MessageKind =
-  | 'text'
-  | 'edit'
-  | 'delete'
-  | 'hide'
-  | 'react'
-  | 'unreact'
-  | 'pin'
-  | 'unpin'
-  | 'save'
-  | 'unsave';
+  'text' | 'edit' | 'delete' | 'hide' | 'react' | 'unreact' | 'pin' | 'unpin' | 'save' | 'unsave';
 
 /** Events whose only audience is their author's devices. */
 export const PRIVATE_KINDS: ReadonlySet<MessageKind> = new Set(['hide', 'save', 'unsave']);

@@ -96,7 +96,12 @@ export class FrameRouter {
   private handle(conn: Connection, frame: ClientFrame): void {
     const { messages, presence, receipts, typing } = this.deps;
     // What a person does (not heartbeats or receipts) keeps the device out of idle pushes.
-    if (frame.type === 'send' || frame.type === 'action' || frame.type === 'read' || frame.type === 'typing') {
+    if (
+      frame.type === 'send' ||
+      frame.type === 'action' ||
+      frame.type === 'read' ||
+      frame.type === 'typing'
+    ) {
       presence.deviceActive(conn.ctx.deviceId);
     }
     switch (frame.type) {

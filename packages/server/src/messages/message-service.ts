@@ -198,7 +198,12 @@ export class MessageService {
    */
   act(userId: string, conversationId: string, clientId: string, action: MessageAction): Promise<Ack> {
     if (action.kind === 'edit') checkText(action.text);
-    const text = action.kind === 'edit' ? action.text : action.kind === 'react' || action.kind === 'unreact' ? action.emoji : '';
+    const text =
+      action.kind === 'edit'
+        ? action.text
+        : action.kind === 'react' || action.kind === 'unreact'
+          ? action.emoji
+          : '';
     return this.enqueue({
       id: ulid(),
       conversationId,

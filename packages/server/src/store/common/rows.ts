@@ -67,7 +67,12 @@ export function toMessage(r: MessageDbRow): Message {
   if (r.edited_at !== null && r.edited_at !== undefined) m.editedAt = Number(r.edited_at);
   if (r.deleted === true || r.deleted === 1) m.deleted = true;
   if (r.reply_to !== null && r.reply_to !== undefined && r.r_sender) {
-    m.replyTo = replySnippet(Number(r.reply_to), r.r_sender, r.r_text ?? '', r.r_deleted === true || r.r_deleted === 1);
+    m.replyTo = replySnippet(
+      Number(r.reply_to),
+      r.r_sender,
+      r.r_text ?? '',
+      r.r_deleted === true || r.r_deleted === 1,
+    );
   }
   if (r.forwarded === true || r.forwarded === 1) m.forwarded = true;
   if (r.mentions) m.mentions = JSON.parse(r.mentions) as string[];

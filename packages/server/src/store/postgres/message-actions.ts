@@ -59,7 +59,11 @@ interface TargetRow {
  * Append `batch` (messages of conversations on the database of `c`, inside a transaction)
  * with the rules of message actions checked and stored events folded.
  */
-export async function appendChecked(c: Queryable, batch: readonly NewMessage[], append: Append): Promise<AppendResult[]> {
+export async function appendChecked(
+  c: Queryable,
+  batch: readonly NewMessage[],
+  append: Append,
+): Promise<AppendResult[]> {
   const convs = [...new Set(batch.map((m) => m.conversationId))].sort();
   // The order parley_append_batch locks in: nothing below changes until COMMIT.
   await c.query('SELECT 1 FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [convs]);
@@ -75,7 +79,13 @@ export async function appendChecked(c: Queryable, batch: readonly NewMessage[], 
   );
   const actors = new Map<string, Actor>();
   for (const r of (
-    await c.query<{ conversation_id: string; user_id: string; role: Actor['role']; joined_pos: string; kind: Actor['conversationKind'] }>(
+    await c.query<{
+      conversation_id: string;
+      user_id: string;
+      role: Actor['role'];
+      joined_pos: string;
+      kind: Actor['conversationKind'];
+    }>(
       `SELECT mb.conversation_id, mb.user_id, mb.role, mb.joined_pos, c.kind
        FROM members mb JOIN conversations c ON c.id = mb.conversation_id
        WHERE (mb.conversation_id, mb.user_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
@@ -194,12 +204,10 @@ async function fold(c: Queryable, m: NewMessage, seq: number): Promise<void> {
       );
       return;
     case 'unreact':
-      await c.query('DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4', [
-        conv,
-        t,
-        m.text,
-        m.senderId,
-      ]);
+      await c.query(
+        'DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2 AND emoji = $3 AND user_id = $4',
+        [conv, t, m.text, m.senderId],
+      );
       return;
     case 'pin':
       await c.query(
@@ -208,7 +216,10 @@ async function fold(c: Queryable, m: NewMessage, seq: number): Promise<void> {
       );
       return;
     case 'unpin':
-      await c.query('UPDATE messages SET pinned_at = NULL WHERE conversation_id = $1 AND seq = $2', [conv, t]);
+      await c.query('UPDATE messages SET pinned_at = NULL WHERE conversation_id = $1 AND seq = $2', [
+        conv,
+        t,
+      ]);
       return;
     case 'hide':
     case 'save':
@@ -228,7 +239,13 @@ async function fold(c: Queryable, m: NewMessage, seq: number): Promise<void> {
 }
 
 /** The one place a content message's text changes (an edit). */
-async function setText(c: Queryable, conversationId: string, seq: number, text: string, at: number): Promise<void> {
+async function setText(
+  c: Queryable,
+  conversationId: string,
+  seq: number,
+  text: string,
+  at: number,
+): Promise<void> {
   await c.query('UPDATE messages SET text = $1, edited_at = $2 WHERE conversation_id = $3 AND seq = $4', [
     text,
     at,
@@ -247,10 +264,10 @@ async function eraseText(c: Queryable, conversationId: string, seq: number): Pro
        pinned_at = NULL WHERE conversation_id = $1 AND seq = $2`,
     [conversationId, seq],
   );
-  await c.query(`UPDATE messages SET text = '' WHERE conversation_id = $1 AND target = $2 AND kind = 'edit'`, [
-    conversationId,
-    seq,
-  ]);
+  await c.query(
+    `UPDATE messages SET text = '' WHERE conversation_id = $1 AND target = $2 AND kind = 'edit'`,
+    [conversationId, seq],
+  );
   await c.query('DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2', [conversationId, seq]);
   await c.query('DELETE FROM mentions WHERE conversation_id = $1 AND seq = $2', [conversationId, seq]);
 }
@@ -294,7 +311,8 @@ export class PgMessageReads {
     const parts = await this.shards.all((db) =>
       db.rows<{ j: Message; at: string }>(
         `SELECT ${messageJson('$1')} AS j, x.created_at AS at FROM ${from}
-         JOIN ${WITH_REPLY} ON m.conversation_id = x.conversation_id AND m.seq = x.seq
+         JOIN messages m ON m.conversation_id = x.conversation_id AND m.seq = x.seq
+       LEFT JOIN messages r ON r.conversation_id = m.conversation_id AND r.seq = m.reply_to
          WHERE x.user_id = $1 ${where} AND (x.created_at, x.conversation_id, x.seq) < ($2, $3, $4)
            AND ${shown('$1')}
          ORDER BY x.created_at DESC, x.conversation_id DESC, x.seq DESC LIMIT $5`,

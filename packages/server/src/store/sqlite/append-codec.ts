@@ -72,8 +72,7 @@ export function packResults(results: readonly AppendResult[]): unknown[] {
     else if (r.duplicate) out.push(DUPLICATE, r.message, 0, 0, 0);
     else if (r.message.kind !== 'text' || r.message.replyTo || r.message.forwarded || r.message.mentions) {
       out.push(STORED_FULL, r.message, 0, r.recipients, r.prev);
-    }
-    else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);
+    } else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);
   }
   return out;
 }

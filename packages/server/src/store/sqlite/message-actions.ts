@@ -35,7 +35,8 @@ export const MESSAGE_JSON = `json_patch(json_object('id', m.id, 'conversationId'
       AND k.conversation_id = m.conversation_id AND k.seq = m.seq) THEN json('true') END))`;
 
 /** `m` joined with the message it replies to. */
-export const WITH_REPLY = 'messages m LEFT JOIN messages r ON r.conversation_id = m.conversation_id AND r.seq = m.reply_to';
+export const WITH_REPLY =
+  'messages m LEFT JOIN messages r ON r.conversation_id = m.conversation_id AND r.seq = m.reply_to';
 
 /** `m` is content and @u did not hide it. */
 export const SHOWN = `m.kind = 'text' AND NOT EXISTS (SELECT 1 FROM message_marks h WHERE h.user_id = @u
@@ -53,7 +54,10 @@ interface TargetRow {
 
 function statements(d: SqliteDriver) {
   return {
-    actor: d.prepare<[c: string, u: string], { role: 'admin' | 'member'; joined_pos: number; kind: 'direct' | 'group' }>(
+    actor: d.prepare<
+      [c: string, u: string],
+      { role: 'admin' | 'member'; joined_pos: number; kind: 'direct' | 'group' }
+    >(
       `SELECT m.role, m.joined_pos, c.kind FROM members m JOIN conversations c ON c.id = m.conversation_id
        WHERE m.conversation_id = ? AND m.user_id = ?`,
     ),
@@ -76,8 +80,12 @@ function statements(d: SqliteDriver) {
     eraseEdits: d.prepare<[c: string, seq: number]>(
       `UPDATE messages SET text = '' WHERE conversation_id = ? AND target = ? AND kind = 'edit'`,
     ),
-    dropReactions: d.prepare<[c: string, seq: number]>('DELETE FROM reactions WHERE conversation_id = ? AND seq = ?'),
-    dropMentions: d.prepare<[c: string, seq: number]>('DELETE FROM mentions WHERE conversation_id = ? AND seq = ?'),
+    dropReactions: d.prepare<[c: string, seq: number]>(
+      'DELETE FROM reactions WHERE conversation_id = ? AND seq = ?',
+    ),
+    dropMentions: d.prepare<[c: string, seq: number]>(
+      'DELETE FROM mentions WHERE conversation_id = ? AND seq = ?',
+    ),
     react: d.prepare<[c: string, seq: number, emoji: string, u: string, at: number]>(
       'INSERT OR IGNORE INTO reactions (conversation_id, seq, emoji, user_id, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -110,15 +118,20 @@ function statements(d: SqliteDriver) {
        WHERE m.conversation_id = @c AND m.pinned_at IS NOT NULL AND m.pos > mb.joined_pos AND ${SHOWN}
        ORDER BY m.pinned_at DESC, m.seq DESC`,
     ),
-    mentions: d.prepare<{ u: string; at: number; c: string; seq: number; n: number }, { j: string; at: number }>(
+    mentions: d.prepare<
+      { u: string; at: number; c: string; seq: number; n: number },
+      { j: string; at: number }
+    >(
       `SELECT ${MESSAGE_JSON} AS j, x.created_at AS at FROM mentions x
-       JOIN ${WITH_REPLY} ON m.conversation_id = x.conversation_id AND m.seq = x.seq
+       JOIN messages m ON m.conversation_id = x.conversation_id AND m.seq = x.seq
+       LEFT JOIN messages r ON r.conversation_id = m.conversation_id AND r.seq = m.reply_to
        WHERE x.user_id = @u AND (x.created_at, x.conversation_id, x.seq) < (@at, @c, @seq) AND ${SHOWN}
        ORDER BY x.created_at DESC, x.conversation_id DESC, x.seq DESC LIMIT @n`,
     ),
     saved: d.prepare<{ u: string; at: number; c: string; seq: number; n: number }, { j: string; at: number }>(
       `SELECT ${MESSAGE_JSON} AS j, x.created_at AS at FROM message_marks x
-       JOIN ${WITH_REPLY} ON m.conversation_id = x.conversation_id AND m.seq = x.seq
+       JOIN messages m ON m.conversation_id = x.conversation_id AND m.seq = x.seq
+       LEFT JOIN messages r ON r.conversation_id = m.conversation_id AND r.seq = m.reply_to
        WHERE x.user_id = @u AND x.mark = 'save' AND (x.created_at, x.conversation_id, x.seq) < (@at, @c, @seq)
          AND ${SHOWN}
        ORDER BY x.created_at DESC, x.conversation_id DESC, x.seq DESC LIMIT @n`,
@@ -153,7 +166,11 @@ export class SqliteMessageActions {
       emoji: new Set(kindOf(m) === 'react' ? this.s.emoji.all(m.conversationId, seq) : []),
       chat: { pins: kindOf(m) === 'pin' ? (this.s.pins.get(m.conversationId) ?? 0) : 0 },
     };
-    const refused = refusal(m, { role: actor.role, joinedPos: actor.joined_pos, conversationKind: actor.kind }, target);
+    const refused = refusal(
+      m,
+      { role: actor.role, joinedPos: actor.joined_pos, conversationKind: actor.kind },
+      target,
+    );
     if (!refused && row && kindOf(m) === 'text') {
       reply.snippet = replySnippet(seq, row.sender_id, row.text, row.deleted === 1);
     }
@@ -230,11 +247,7 @@ export class SqliteMessageActions {
     return this.list(this.s.saved, userId, read);
   }
 
-  private list(
-    st: ReturnType<typeof statements>['saved'],
-    userId: string,
-    read: ListRead,
-  ): MessageListPage {
+  private list(st: ReturnType<typeof statements>['saved'], userId: string, read: ListRead): MessageListPage {
     const from = parseListCursor(read.before);
     const rows = st.all({ u: userId, at: from.at, c: from.conversationId, seq: from.seq, n: read.limit + 1 });
     const messages = rows.slice(0, read.limit).map((r) => JSON.parse(r.j) as Message);
