@@ -260,6 +260,44 @@ const HTTP_ROWS: HttpRow[] = [
   },
   {
     method: 'POST',
+    route: '/v1/conversations/:id/actions',
+    what: 'a reaction on the last group message',
+    body: (w) => ({ clientId: uname('a'), action: { kind: 'react', target: w.lastSeq, emoji: '👍' } }),
+    expect: authed({ all: ok(201), outsider: NOT_FOUND }),
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:id/actions',
+    what: "an edit of the admin's last group message",
+    body: (w) => ({ clientId: uname('a'), action: { kind: 'edit', target: w.lastSeq, text: 'edited' } }),
+    expect: authed({ all: fail(403, 'not_sender'), admin: ok(201), outsider: NOT_FOUND }),
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:id/actions',
+    what: "a delete for everyone of the admin's last group message",
+    fresh: true,
+    body: (w) => ({ clientId: uname('a'), action: { kind: 'delete', target: w.lastSeq } }),
+    expect: authed({ all: fail(403, 'not_sender'), admin: ok(201), outsider: NOT_FOUND }),
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:id/actions',
+    what: 'a pin in the group',
+    body: (w) => ({ clientId: uname('a'), action: { kind: 'pin', target: w.lastSeq } }),
+    expect: authed({ all: fail(403, 'forbidden'), admin: ok(201), outsider: NOT_FOUND }),
+  },
+  {
+    method: 'POST',
+    route: '/v1/conversations/:id/forward',
+    body: (w) => ({ clientId: uname('f'), seq: w.lastSeq, to: [w.direct.id] }),
+    expect: authed({ outsider: NOT_FOUND }),
+  },
+  { method: 'GET', route: '/v1/conversations/:id/pins', expect: authed({ outsider: NOT_FOUND }) },
+  { method: 'GET', route: '/v1/mentions', expect: authed({}) },
+  { method: 'GET', route: '/v1/saved', expect: authed({}) },
+  {
+    method: 'POST',
     route: '/v1/conversations/:id/read',
     body: () => ({ seq: 1 }),
     expect: authed({ outsider: NOT_FOUND }),
@@ -470,6 +508,7 @@ function frameCells(
 /** Every client frame type must have at least one row: the compiler lists the types here. */
 const FRAME_TYPES: Record<ClientFrameType, true> = {
   send: true,
+  action: true,
   sync: true,
   read: true,
   ping: true,
@@ -504,6 +543,32 @@ const FRAME_ROWS: FrameRow[] = [
       all: { reply: 'error', code: 'not_found', ref: true },
       member: { reply: 'ack' },
       otherDevice: { reply: 'ack' },
+    }),
+  },
+  {
+    type: 'action',
+    what: 'a reaction on the last group message',
+    frame: (w) => ({
+      type: 'action',
+      conversationId: w.group.id,
+      clientId: uname('f'),
+      action: { kind: 'react', target: w.lastSeq, emoji: '🎉' },
+    }),
+    expect: frameCells({ all: { reply: 'ack' }, outsider: { reply: 'error', code: 'not_found', ref: true } }),
+  },
+  {
+    type: 'action',
+    what: "an edit of the admin's last group message",
+    frame: (w) => ({
+      type: 'action',
+      conversationId: w.group.id,
+      clientId: uname('f'),
+      action: { kind: 'edit', target: w.lastSeq, text: 'edited' },
+    }),
+    expect: frameCells({
+      all: { reply: 'error', code: 'not_sender', ref: true },
+      admin: { reply: 'ack' },
+      outsider: { reply: 'error', code: 'not_found', ref: true },
     }),
   },
   {

@@ -7,6 +7,7 @@ import type {
   ErrorBody,
   ErrorCode,
   Message,
+  MessageAction,
   Presence,
   ReadCursorFrame,
   ReadyFrame,
@@ -155,6 +156,17 @@ const DELIVERED_BATCH_MS = 50;
 export interface SendOptions {
   /** Idempotency key. Default: a random UUID. */
   clientId?: string;
+  /** Seq of the message this one answers (same conversation). */
+  replyTo?: number;
+}
+
+/** The frame that sends an outbox entry. */
+function frameOf(p: PendingSend): ClientFrame {
+  const { conversationId, clientId, text } = p;
+  if (p.action) return { type: 'action', conversationId, clientId, action: p.action };
+  return p.replyTo === undefined
+    ? { type: 'send', conversationId, clientId, text }
+    : { type: 'send', conversationId, clientId, text, replyTo: p.replyTo };
 }
 
 /** Options of `ParleyClient.close`. */
@@ -423,9 +435,56 @@ export class ParleyClient {
       }
       return this.#outbox.wait(existing);
     }
-    const acked = this.#outbox.add({ clientId, conversationId, text, createdAt: Date.now() });
-    if (this.#ready) this.#write({ type: 'send', conversationId, clientId, text });
+    const pending: PendingSend = { clientId, conversationId, text, createdAt: Date.now() };
+    if (options.replyTo !== undefined) pending.replyTo = options.replyTo;
+    const acked = this.#outbox.add(pending);
+    if (this.#ready) this.#write(frameOf(pending));
     return acked;
+  }
+
+  /**
+   * Act on a message (the `action` frame): queued in the outbox with sends, in order, resent
+   * with the same clientId until acked, so it is stored once. The event comes back in the feed.
+   */
+  act(conversationId: string, action: MessageAction, options: SendOptions = {}): Promise<Ack> {
+    const clientId = options.clientId ?? randomClientId();
+    const existing = this.#outbox.get(clientId);
+    if (existing !== undefined) return this.#outbox.wait(existing);
+    const pending: PendingSend = { clientId, conversationId, text: '', createdAt: Date.now(), action };
+    const acked = this.#outbox.add(pending);
+    if (this.#ready) this.#write(frameOf(pending));
+    return acked;
+  }
+
+  /** Replace the text of my message `seq`. */
+  edit(conversationId: string, seq: number, text: string): Promise<Ack> {
+    return this.act(conversationId, { kind: 'edit', target: seq, text });
+  }
+  /** Hide message `seq` on all my devices (delete for me). */
+  deleteForMe(conversationId: string, seq: number): Promise<Ack> {
+    return this.act(conversationId, { kind: 'hide', target: seq });
+  }
+  /** Delete message `seq` for everyone (my message, or any as a group admin). */
+  deleteForEveryone(conversationId: string, seq: number): Promise<Ack> {
+    return this.act(conversationId, { kind: 'delete', target: seq });
+  }
+  react(conversationId: string, seq: number, emoji: string): Promise<Ack> {
+    return this.act(conversationId, { kind: 'react', target: seq, emoji });
+  }
+  unreact(conversationId: string, seq: number, emoji: string): Promise<Ack> {
+    return this.act(conversationId, { kind: 'unreact', target: seq, emoji });
+  }
+  pin(conversationId: string, seq: number): Promise<Ack> {
+    return this.act(conversationId, { kind: 'pin', target: seq });
+  }
+  unpin(conversationId: string, seq: number): Promise<Ack> {
+    return this.act(conversationId, { kind: 'unpin', target: seq });
+  }
+  save(conversationId: string, seq: number): Promise<Ack> {
+    return this.act(conversationId, { kind: 'save', target: seq });
+  }
+  unsave(conversationId: string, seq: number): Promise<Ack> {
+    return this.act(conversationId, { kind: 'unsave', target: seq });
   }
 
   /** Move my read cursor in a conversation to `seq`. Offline, the highest seq is sent on reconnect. */
@@ -668,8 +727,7 @@ export class ParleyClient {
   #sendEntry(entry: OutboxEntry): void {
     clearTimeout(entry.retryTimer);
     entry.retryTimer = undefined;
-    const { conversationId, clientId, text } = entry.send;
-    this.#write({ type: 'send', conversationId, clientId, text });
+    this.#write(frameOf(entry.send));
   }
 
   #startHeartbeat(ms: number): void {

@@ -1,6 +1,11 @@
 /** `ParleyHttp`: one typed method per route of the HTTP API (packages/protocol/src/http.ts). */
 import type {
   Ack,
+  ActionRequest,
+  ForwardRequest,
+  ForwardResult,
+  Message,
+  MessageListPage,
   ContactList,
   ContactState,
   MessageReceipts,
@@ -264,6 +269,31 @@ export class ParleyHttp {
       params: { id },
       query: { before: query.before, after: query.after, limit: query.limit },
     });
+  }
+
+  /** Act on a message over HTTP: same rules, idempotency and ack as the WebSocket `action`. */
+  act(id: string, req: ActionRequest): Promise<Ack> {
+    return this.#call('POST /v1/conversations/:id/actions', { params: { id }, body: req });
+  }
+
+  /** Forward message `seq` of conversation `id` to up to 10 others. */
+  forward(id: string, req: ForwardRequest): Promise<ForwardResult> {
+    return this.#call('POST /v1/conversations/:id/forward', { params: { id }, body: req });
+  }
+
+  /** Pinned messages of a conversation. */
+  pins(id: string): Promise<{ messages: Message[] }> {
+    return this.#call('GET /v1/conversations/:id/pins', { params: { id } });
+  }
+
+  /** Messages that mention me, newest first. */
+  mentions(query: { before?: string; limit?: number } = {}): Promise<MessageListPage> {
+    return this.#call('GET /v1/mentions', { query: { before: query.before, limit: query.limit } });
+  }
+
+  /** Messages I saved, most recently saved first. */
+  saved(query: { before?: string; limit?: number } = {}): Promise<MessageListPage> {
+    return this.#call('GET /v1/saved', { query: { before: query.before, limit: query.limit } });
   }
 
   /** Send a message over HTTP: same validation, idempotency and ack as the WebSocket `send`. */

@@ -20,6 +20,7 @@ export type { DirectTarget, FetchLike, HistoryQuery, ParleyHttpOptions, SyncQuer
 export { backoffDelay, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxStorage, PendingSend } from './outbox.js';
+export { applyEvent, foldInto } from './fold.js';
 export type { Handler } from './emitter.js';
 
 export { ParleyError, ERRORS, isErrorCode } from '@parley/protocol';

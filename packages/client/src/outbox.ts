@@ -1,5 +1,5 @@
 /** Sends waiting for their `ack`: kept in order, optionally persisted, settled once. */
-import type { Ack } from '@parley/protocol';
+import type { Ack, MessageAction } from '@parley/protocol';
 
 /** A message the server has not acknowledged yet. */
 export interface PendingSend {
@@ -9,6 +9,10 @@ export interface PendingSend {
   text: string;
   /** When `send()` was called, in ms since the epoch. */
   createdAt: number;
+  /** A reply: the seq it answers. */
+  replyTo?: number;
+  /** An action on a message instead of a send (`text` is then ''). */
+  action?: MessageAction;
 }
 
 /**

@@ -75,6 +75,30 @@ export const ERRORS = {
     retryable: false,
     message: 'These users only accept group adds from their contacts',
   },
+  not_sender: {
+    status: 403,
+    ws: 'frame',
+    retryable: false,
+    message: 'Only the sender of the message can do this',
+  },
+  message_deleted: {
+    status: 409,
+    ws: 'frame',
+    retryable: false,
+    message: 'The message was deleted for everyone',
+  },
+  too_many_reactions: {
+    status: 409,
+    ws: 'frame',
+    retryable: false,
+    message: 'A message has at most 50 different reactions',
+  },
+  too_many_pins: {
+    status: 409,
+    ws: 'frame',
+    retryable: false,
+    message: 'A conversation has at most 50 pinned messages',
+  },
   blocked: {
     status: 403,
     ws: 'frame',

@@ -3,8 +3,16 @@
  * `type` exhaustively so the compiler finds every place a new frame must be handled.
  */
 import type { ErrorCode } from './errors.js';
-import type { Ack, ContactState, Conversation, Message, ReceiptCursor, User } from './models.js';
-import { MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, MAX_SYNC_PAGE } from './limits.js';
+import type {
+  Ack,
+  ContactState,
+  Conversation,
+  Message,
+  MessageAction,
+  ReceiptCursor,
+  User,
+} from './models.js';
+import { MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, MAX_REACTION_BYTES, MAX_SYNC_PAGE } from './limits.js';
 
 // ---- client -> server ----
 
@@ -14,6 +22,18 @@ export interface SendFrame {
   conversationId: string;
   clientId: string;
   text: string;
+  /** Seq of a content message of the same conversation this one answers. */
+  replyTo?: number;
+}
+/**
+ * Act on a message (edit, delete, react, pin, save, ...): stored as an event with its own seq,
+ * idempotent by clientId, answered by `ack` or `error` with `ref` = clientId like `send`.
+ */
+export interface ActionFrame {
+  type: 'action';
+  conversationId: string;
+  clientId: string;
+  action: MessageAction;
 }
 /**
  * Start catch-up from a feed cursor, then switch to live delivery. `since` is a cursor from a
@@ -59,7 +79,14 @@ export interface ActiveFrame {
 }
 
 export type ClientFrame =
-  SendFrame | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame | ActiveFrame;
+  | SendFrame
+  | ActionFrame
+  | SyncFrame
+  | ReadFrame
+  | PingFrame
+  | DeliveredFrame
+  | TypingFrame
+  | ActiveFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server -> client ----
@@ -210,6 +237,58 @@ function isSeq(v: unknown): v is number {
 /** A feed cursor's shape: positions of at most 16 digits joined by '.' (the server checks the rest). */
 const CURSOR_SHAPE = /^[0-9]{1,16}(?:\.[0-9]{1,16})*$/;
 
+const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u;
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * A reaction: one grapheme cluster of at most MAX_REACTION_BYTES bytes of UTF-8 that holds an
+ * emoji (a pictograph, a flag's regional indicators or a keycap).
+ */
+export function isReactionEmoji(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_REACTION_BYTES) return false;
+  if (new TextEncoder().encode(v).length > MAX_REACTION_BYTES || !EMOJI.test(v)) return false;
+  graphemes ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
+  let n = 0;
+  for (const _ of graphemes.segment(v)) if (++n > 1) return false;
+  return true;
+}
+
+/** The shape of an action (`ActionFrame.action`, the actions route), or why it is not one. */
+export function decodeAction(
+  v: unknown,
+): { ok: true; action: MessageAction } | { ok: false; message: string } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { ok: false, message: 'action must be an object' };
+  const a = v as Record<string, unknown>;
+  if (typeof a.target !== 'number' || !Number.isSafeInteger(a.target) || a.target < 1) {
+    return { ok: false, message: 'action.target must be a positive integer (a seq)' };
+  }
+  const target = a.target;
+  switch (a.kind) {
+    case 'edit':
+      if (typeof a.text !== 'string') return { ok: false, message: 'action.text must be a string' };
+      return { ok: true, action: { kind: 'edit', target, text: a.text } };
+    case 'react':
+    case 'unreact':
+      if (!isReactionEmoji(a.emoji)) {
+        return {
+          ok: false,
+          message: `action.emoji must be one emoji of at most ${MAX_REACTION_BYTES} bytes`,
+        };
+      }
+      return { ok: true, action: { kind: a.kind, target, emoji: a.emoji } };
+    case 'delete':
+    case 'hide':
+    case 'pin':
+    case 'unpin':
+    case 'save':
+    case 'unsave':
+      return { ok: true, action: { kind: a.kind, target } };
+    default:
+      return { ok: false, message: 'action.kind is not a known action' };
+  }
+}
+
 /** A feed cursor as a client may send it: a cursor string or a position (a legacy cursor). */
 export function isCursor(v: unknown): v is string | number {
   if (typeof v === 'number') return isSeq(v);
@@ -250,9 +329,37 @@ export function decodeClientFrame(data: string): DecodeResult {
       }
       if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string', ref);
       if (typeof f.text !== 'string') return fail('invalid_field', 'text must be a string', ref);
+      if (f.replyTo !== undefined && (!isSeq(f.replyTo) || f.replyTo < 1)) {
+        return fail('invalid_field', 'replyTo must be a positive integer (a seq)', ref);
+      }
+      const send: SendFrame = {
+        type: 'send',
+        conversationId: f.conversationId,
+        clientId: f.clientId,
+        text: f.text,
+      };
+      if (f.replyTo !== undefined) send.replyTo = f.replyTo;
+      return { ok: true, frame: send };
+    }
+    case 'action': {
+      const ref = typeof f.clientId === 'string' ? f.clientId : undefined;
+      if (
+        typeof f.clientId !== 'string' ||
+        f.clientId.length === 0 ||
+        f.clientId.length > MAX_CLIENT_ID_LENGTH
+      ) {
+        return fail(
+          'invalid_field',
+          `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
+          ref,
+        );
+      }
+      if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string', ref);
+      const a = decodeAction(f.action);
+      if (!a.ok) return fail('invalid_field', a.message, ref);
       return {
         ok: true,
-        frame: { type: 'send', conversationId: f.conversationId, clientId: f.clientId, text: f.text },
+        frame: { type: 'action', conversationId: f.conversationId, clientId: f.clientId, action: a.action },
       };
     }
     case 'sync': {

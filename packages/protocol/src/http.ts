@@ -12,6 +12,9 @@ import type {
   Discovery,
   HistoryPage,
   Member,
+  Message,
+  MessageAction,
+  MessageListPage,
   MessageReceipts,
   Presence,
   PrivacySettings,
@@ -21,6 +24,7 @@ import type {
   User,
   UserSettings,
 } from './models.js';
+import type { ErrorCode } from './errors.js';
 
 export interface SignupRequest {
   username: string;
@@ -52,6 +56,23 @@ export interface AddMembersRequest {
 export interface SendRequest {
   clientId: string;
   text: string;
+  /** Seq of a content message of the same conversation this one answers. */
+  replyTo?: number;
+}
+/** An action on a message: same validation, idempotency and ack as the WebSocket `action`. */
+export interface ActionRequest {
+  clientId: string;
+  action: MessageAction;
+}
+/** Forward message `seq` of this conversation to up to 10 others (one new message each). */
+export interface ForwardRequest {
+  clientId: string;
+  seq: number;
+  to: string[];
+}
+/** One answer per target of a forward, in the order given. */
+export interface ForwardResult {
+  results: ({ ok: true; ack: Ack } | { ok: false; conversationId: string; code: ErrorCode })[];
 }
 export interface ReadRequest {
   seq: number;
@@ -123,6 +144,16 @@ export interface Routes {
   'GET /v1/conversations/:id/messages': { body: undefined; res: HistoryPage; auth: true };
   /** The HTTP sender path: same validation, idempotency and ack as the WebSocket `send`. */
   'POST /v1/conversations/:id/messages': { body: SendRequest; res: Ack; auth: true };
+  /** Act on a message of this conversation (edit, delete, hide, react, pin, save, ...). */
+  'POST /v1/conversations/:id/actions': { body: ActionRequest; res: Ack; auth: true };
+  /** Forward a message of this conversation; each target answers alone (`ForwardResult`). */
+  'POST /v1/conversations/:id/forward': { body: ForwardRequest; res: ForwardResult; auth: true };
+  /** Pinned messages of a conversation, most recently pinned first. */
+  'GET /v1/conversations/:id/pins': { body: undefined; res: { messages: Message[] }; auth: true };
+  /** Messages that mention me, newest first. Query: `before` (a `next`), `limit` (default 50, max 200). */
+  'GET /v1/mentions': { body: undefined; res: MessageListPage; auth: true };
+  /** Messages I saved, most recently saved first. Query: `before` (a `next`), `limit` (default 50, max 200). */
+  'GET /v1/saved': { body: undefined; res: MessageListPage; auth: true };
   'POST /v1/conversations/:id/read': { body: ReadRequest; res: { seq: number }; auth: true };
   /** My change feed after `since` (query), in order. Query: `since` (default 0), `limit` (max 500). */
   'GET /v1/sync': { body: undefined; res: SyncPage; auth: true };

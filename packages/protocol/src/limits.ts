@@ -34,6 +34,16 @@ export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 1024;
 /** Longest display name, group name or device name, in code points. */
 export const MAX_NAME_LENGTH = 64;
+/** A reaction is one emoji: one grapheme cluster of at most this many bytes of UTF-8. */
+export const MAX_REACTION_BYTES = 32;
+/** Most distinct emoji reacted on one message. */
+export const MAX_REACTIONS_PER_MESSAGE = 50;
+/** Most pinned messages in one conversation. */
+export const MAX_PINS = 50;
+/** Most conversations one forward goes to. */
+export const MAX_FORWARD_TARGETS = 10;
+/** Length of the text snippet of a replied-to message, in code points. */
+export const REPLY_SNIPPET_CODE_POINTS = 200;
 /** WebSocket subprotocol spoken by this version of the protocol. */
 export const PROTOCOL = 'parley.v1';
 /** Prefix of the subprotocol entry that carries the session token during the upgrade. */

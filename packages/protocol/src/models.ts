@@ -36,10 +36,72 @@ export interface Message {
   senderId: string;
   /** The id the sending client chose; resending it never stores a second message. */
   clientId: string;
+  /**
+   * 'text' is a content message (what history shows). Every other kind is an event about the
+   * content message at `target` in the same conversation, with its own seq and feed position:
+   * clients apply it to that message (`applyEvent` in the SDK). See protocol.md §5.3.
+   */
+  kind: MessageKind;
+  /**
+   * A content message: its current text ('' once deleted for everyone). An `edit`: the new
+   * text. A `react` or `unreact`: the emoji. Other events: ''.
+   */
   text: string;
-  /** User ids mentioned in the text. */
-  mentions?: string[];
   createdAt: number;
+  /** Events: the seq of the content message they act on. */
+  target?: number;
+  /** Content: when the sender last edited it (the text is the latest version). */
+  editedAt?: number;
+  /** Content: deleted for everyone (a tombstone: text '', no reactions, no reply). */
+  deleted?: true;
+  /** Content: the message it answers, as that message is now. */
+  replyTo?: ReplySnippet;
+  /** Content: copied from another message by `POST /v1/conversations/:id/forward`. */
+  forwarded?: true;
+  /** Content in groups: ids of the members the text mentions as `@username`. */
+  mentions?: string[];
+  /** Content: reactions, one entry per emoji, in the order first used. */
+  reactions?: Reaction[];
+  /** Content: pinned in its conversation since this time. */
+  pinnedAt?: number;
+  /** Content, as read by me: I saved it (`save` event). */
+  saved?: true;
+}
+
+/** What a message is: content, or an event on a content message (see `Message.kind`). */
+export type MessageKind =
+  'text' | 'edit' | 'delete' | 'hide' | 'react' | 'unreact' | 'pin' | 'unpin' | 'save' | 'unsave';
+
+/** Events whose only audience is their author's devices. */
+export const PRIVATE_KINDS: ReadonlySet<MessageKind> = new Set(['hide', 'save', 'unsave']);
+
+/** The start of a replied-to message, as it is now. */
+export interface ReplySnippet {
+  seq: number;
+  senderId: string;
+  /** At most REPLY_SNIPPET_CODE_POINTS code points; '' when deleted. */
+  text: string;
+  deleted?: true;
+}
+
+/** One emoji's reactions on a message. */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  userIds: string[];
+}
+
+/** An action on a message (the `action` frame and `POST /v1/conversations/:id/actions`). */
+export type MessageAction =
+  | { kind: 'edit'; target: number; text: string }
+  | { kind: 'delete' | 'hide' | 'pin' | 'unpin' | 'save' | 'unsave'; target: number }
+  | { kind: 'react' | 'unreact'; target: number; emoji: string };
+
+/** A page of messages across conversations, newest first (`GET /v1/mentions`, `GET /v1/saved`). */
+export interface MessageListPage {
+  messages: Message[];
+  /** Pass as `before` for the next (older) page; absent when there is none. */
+  next?: string;
 }
 
 export type ConversationKind = 'direct' | 'group';

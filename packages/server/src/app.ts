@@ -285,6 +285,7 @@ export async function createParley(
     },
   );
   messages.push = push;
+  messages.pushJobs = store.push;
   const contacts = new ContactService(store.accounts, store.social, store.conversations, bus, presence, {
     requestCooldownMs: config.contactRequestCooldownMs,
   });

@@ -8,6 +8,7 @@ export type {
   AccountStore,
   ConversationStore,
   MessageStore,
+  NewMessage,
   PushQueueStore,
   ServerValueStore,
   SocialStore,

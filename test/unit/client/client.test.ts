@@ -68,6 +68,7 @@ function message(conversationId: string, seq: number, pos: number): Message {
     pos,
     senderId: 'u2',
     clientId: `c-${conversationId}-${seq}`,
+    kind: 'text',
     text: `message ${seq}`,
     createdAt: 1_700_000_000_000 + pos,
   };

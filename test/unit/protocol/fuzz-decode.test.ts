@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ERRORS, decodeClientFrame } from '@parley/protocol';
 
-const FRAME_TYPES = ['send', 'sync', 'read', 'ping', 'delivered', 'typing', 'active'];
+const FRAME_TYPES = ['send', 'action', 'sync', 'read', 'ping', 'delivered', 'typing', 'active'];
 let cases = 0;
 
 /** Decode like ChatServer.onFrame and check the result is a frame or a registry error. */

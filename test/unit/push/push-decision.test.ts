@@ -72,6 +72,7 @@ const message = (seq: number, mentions?: string[]): Message => ({
   pos: seq,
   senderId: 'u_ana',
   clientId: `k${seq}`,
+  kind: 'text',
   text: `text ${seq}`,
   createdAt: 1,
   ...(mentions ? { mentions } : {}),

@@ -63,6 +63,7 @@ export class FrameRouter {
   private overFrameRate(conn: Connection, frame: ClientFrame): void {
     switch (frame.type) {
       case 'send':
+      case 'action':
         return this.error(conn, 'rate_limited', undefined, frame.clientId);
       case 'read':
         if (conn.deferRead(frame.conversationId, frame.seq, MAX_DEFERRED_READS)) {
@@ -96,14 +97,37 @@ export class FrameRouter {
   private handle(conn: Connection, frame: ClientFrame): void {
     const { messages, presence, receipts, typing } = this.deps;
     // What a person does (not heartbeats or receipts) keeps the device out of idle pushes.
-    if (frame.type === 'send' || frame.type === 'read' || frame.type === 'typing') {
+    if (
+      frame.type === 'send' ||
+      frame.type === 'action' ||
+      frame.type === 'read' ||
+      frame.type === 'typing'
+    ) {
       presence.deviceActive(conn.ctx.deviceId);
     }
     switch (frame.type) {
       case 'send': {
         let pending;
         try {
-          pending = messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text);
+          pending =
+            frame.replyTo === undefined
+              ? messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text)
+              : messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text, {
+                  replyTo: frame.replyTo,
+                });
+        } catch (err) {
+          return this.replyError(conn, err, frame.clientId);
+        }
+        pending.then(
+          (ack) => conn.send({ type: 'ack', ...ack }),
+          (err: unknown) => this.replyError(conn, err, frame.clientId),
+        );
+        return;
+      }
+      case 'action': {
+        let pending;
+        try {
+          pending = messages.act(conn.ctx.userId, frame.conversationId, frame.clientId, frame.action);
         } catch (err) {
           return this.replyError(conn, err, frame.clientId);
         }

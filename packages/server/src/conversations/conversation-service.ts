@@ -129,7 +129,7 @@ export class ConversationService {
       lastActivityAt: row.lastActivityAt,
       lastSeq: row.lastSeq,
       lastMessage: row.lastMessage,
-      unread: Math.max(0, row.lastSeq - row.readSeq),
+      unread: row.unread,
       readSeq: row.readSeq,
       memberCount: row.memberCount,
       role: row.role,

@@ -1,6 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, ParleyError } from '@parley/protocol';
+import {
+  MAX_CLIENT_ID_LENGTH,
+  MAX_CURSOR_LENGTH,
+  MAX_FORWARD_TARGETS,
+  ParleyError,
+  decodeAction,
+} from '@parley/protocol';
 import type {
+  ActionRequest,
+  ForwardRequest,
   AddMembersRequest,
   DirectRequest,
   GroupRequest,
@@ -358,15 +366,102 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       schema: {
         params: idParams,
         body: body(
-          { clientId: { type: 'string', minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH }, text: str },
+          {
+            clientId: { type: 'string', minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH },
+            text: str,
+            replyTo: { type: 'integer', minimum: 1 },
+          },
           ['clientId', 'text'],
         ),
       },
     },
     async (req, reply) => {
-      const ack = await d.messages.send(me(req).userId, req.params.id, req.body.clientId, req.body.text);
+      const { clientId, text, replyTo } = req.body;
+      const ack = await d.messages.send(
+        me(req).userId,
+        req.params.id,
+        clientId,
+        text,
+        replyTo === undefined ? {} : { replyTo },
+      );
       return reply.status(ack.duplicate ? 200 : 201).send(ack);
     },
+  );
+
+  app.post<{ Params: { id: string }; Body: ActionRequest }>(
+    '/v1/conversations/:id/actions',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        body: body(
+          {
+            clientId: { type: 'string', minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH },
+            action: {
+              type: 'object',
+              description:
+                '`{kind, target}`; `edit` adds `text`, `react` and `unreact` add `emoji`. Kinds: edit, delete, hide, react, unreact, pin, unpin, save, unsave.',
+            },
+          },
+          ['clientId', 'action'],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const a = decodeAction(req.body.action);
+      if (!a.ok) throw new ParleyError('invalid_field', a.message);
+      const ack = await d.messages.act(me(req).userId, req.params.id, req.body.clientId, a.action);
+      return reply.status(ack.duplicate ? 200 : 201).send(ack);
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: ForwardRequest }>(
+    '/v1/conversations/:id/forward',
+    {
+      ...authed,
+      schema: {
+        params: idParams,
+        body: body(
+          {
+            clientId: { type: 'string', minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH - 3 },
+            seq: { type: 'integer', minimum: 1 },
+            to: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_FORWARD_TARGETS,
+              items: { type: 'string', minLength: 1, maxLength: 64 },
+            },
+          },
+          ['clientId', 'seq', 'to'],
+        ),
+      },
+    },
+    async (req) =>
+      d.messages.forward(me(req).userId, req.params.id, req.body.clientId, req.body.seq, req.body.to),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/conversations/:id/pins',
+    { ...authed, schema: { params: idParams } },
+    async (req) => d.messages.pins(me(req).userId, req.params.id),
+  );
+
+  const listQuery = {
+    type: 'object',
+    properties: {
+      before: { type: 'string', maxLength: 100, description: '`next` of the previous page' },
+      limit: { type: 'integer', minimum: 1, maximum: 200 },
+    },
+  } as const;
+  app.get<{ Querystring: { before?: string; limit?: number } }>(
+    '/v1/mentions',
+    { ...authed, schema: { querystring: listQuery } },
+    async (req) => d.messages.mentions(me(req).userId, req.query),
+  );
+  app.get<{ Querystring: { before?: string; limit?: number } }>(
+    '/v1/saved',
+    { ...authed, schema: { querystring: listQuery } },
+    async (req) => d.messages.saved(me(req).userId, req.query),
   );
 
   app.post<{ Params: { id: string }; Body: ReadRequest }>(

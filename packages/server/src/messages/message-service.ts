@@ -1,4 +1,5 @@
 import {
+  MAX_FORWARD_TARGETS,
   MAX_HISTORY_PAGE,
   MAX_SYNC_PAGE,
   MAX_TEXT_BYTES,
@@ -8,9 +9,12 @@ import {
 } from '@parley/protocol';
 import type {
   Ack,
+  ForwardResult,
   HistoryPage,
   Message,
+  MessageAction,
   MessageFrame,
+  MessageListPage,
   MessageReceipts,
   ReadCursorFrame,
   SyncPage,
@@ -20,10 +24,17 @@ import { ulid } from '../ids.js';
 import { KeyedBuckets } from '../rate-limit.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { AppendResult, ConversationStore, MessageStore, NewMessage } from '../store/store.js';
+import type {
+  AppendResult,
+  ConversationStore,
+  MessageStore,
+  NewMessage,
+  PushQueueStore,
+} from '../store/store.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { PushService } from '../push/push-service.js';
+import { mentionedIds } from './mentions.js';
 import {
   advance,
   clampToHead,
@@ -95,6 +106,12 @@ const HISTORY_MOST_READ_ROWS = 50;
 const FEED_FIRST_READ_ROWS = 32;
 export const FEED_MOST_READ_ROWS = 200;
 
+/** A list read from a route's query: `limit` 1-200 (default 50). */
+function listRead(q: { before?: string; limit?: number }): { before?: string; limit: number } {
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), MAX_HISTORY_PAGE);
+  return q.before === undefined ? { limit } : { before: q.before, limit };
+}
+
 /** Validate message text: 1-99,999 code points and at most 256 KiB of UTF-8, not only whitespace, no U+0000. */
 export function checkText(text: string): void {
   if (text.trim().length === 0) throw new ParleyError('text_empty');
@@ -138,6 +155,8 @@ export class MessageService {
   receipts: ReceiptService | undefined;
   /** Set by the app: told of every new message after its ack and fan-out (never awaited). */
   push: PushService | undefined;
+  /** Set by the app with push: the queue whose jobs a delete for everyone drops. */
+  pushJobs: Pick<PushQueueStore, 'dropMessagePushJobs'> | undefined;
 
   constructor(
     private readonly messages: MessageStore,
@@ -160,8 +179,96 @@ export class MessageService {
    * Store a message (or find the one already stored with this client id) and fan it out.
    * Throws `rate_limited` past the sender's send or byte rate.
    */
-  send(senderId: string, conversationId: string, clientId: string, text: string): Promise<Ack> {
+  send(
+    senderId: string,
+    conversationId: string,
+    clientId: string,
+    text: string,
+    opts: { replyTo?: number; forwarded?: boolean } = {},
+  ): Promise<Ack> {
     checkText(text);
+    const msg: NewMessage = { id: ulid(), conversationId, senderId, clientId, text, createdAt: Date.now() };
+    if (opts.replyTo !== undefined) msg.replyTo = opts.replyTo;
+    if (opts.forwarded) msg.forwarded = true;
+    return this.enqueue(msg);
+  }
+
+  /**
+   * Act on a message: stored as an event through the same batches as sends (idempotent by
+   * client id, acked after commit, fanned out with its own seq and position). The store
+   * applies the rules (message-rules.ts) and folds it into its target.
+   */
+  act(userId: string, conversationId: string, clientId: string, action: MessageAction): Promise<Ack> {
+    if (action.kind === 'edit') checkText(action.text);
+    const text =
+      action.kind === 'edit'
+        ? action.text
+        : action.kind === 'react' || action.kind === 'unreact'
+          ? action.emoji
+          : '';
+    return this.enqueue({
+      id: ulid(),
+      conversationId,
+      senderId: userId,
+      clientId,
+      text,
+      createdAt: Date.now(),
+      kind: action.kind,
+      target: action.target,
+    });
+  }
+
+  /**
+   * Forward content message `seq` of a conversation to others: one new message marked
+   * forwarded in each, client id `<clientId>:<i>` per target. A target answers alone.
+   */
+  async forward(
+    userId: string,
+    conversationId: string,
+    clientId: string,
+    seq: number,
+    to: readonly string[],
+  ): Promise<ForwardResult> {
+    const targets = [...new Set(to)];
+    if (targets.length === 0 || targets.length > MAX_FORWARD_TARGETS) {
+      throw new ParleyError('invalid_field', `to must name 1-${MAX_FORWARD_TARGETS} conversations`);
+    }
+    const source = await this.messages.messageAt(conversationId, seq, userId);
+    if (!source) throw new ParleyError('not_found', 'No such message');
+    if (source.deleted) throw new ParleyError('message_deleted');
+    const results = await Promise.all(
+      targets.map((target, i) =>
+        this.send(userId, target, `${clientId}:${i}`, source.text, { forwarded: true }).then(
+          (ack) => ({ ok: true as const, ack }),
+          (err: unknown) => ({
+            ok: false as const,
+            conversationId: target,
+            code: err instanceof ParleyError ? err.code : ('internal' as const),
+          }),
+        ),
+      ),
+    );
+    return { results };
+  }
+
+  /** Pinned messages of a conversation I am in. */
+  async pins(userId: string, conversationId: string): Promise<{ messages: Message[] }> {
+    await this.conversations.requireMember(conversationId, userId);
+    return { messages: await this.messages.pinned(conversationId, userId) };
+  }
+
+  /** Messages that mention me, newest first. */
+  mentions(userId: string, q: { before?: string; limit?: number }): Promise<MessageListPage> {
+    return this.messages.mentionsOf(userId, listRead(q));
+  }
+
+  /** Messages I saved, most recently saved first. */
+  saved(userId: string, q: { before?: string; limit?: number }): Promise<MessageListPage> {
+    return this.messages.savedOf(userId, listRead(q));
+  }
+
+  private enqueue(msg: NewMessage): Promise<Ack> {
+    const { senderId, clientId, text } = msg;
     if (clientId.includes('\u0000')) {
       throw new ParleyError('invalid_field', 'clientId must not contain U+0000 (NUL)');
     }
@@ -171,13 +278,33 @@ export class MessageService {
       throw new ParleyError('rate_limited', 'Too many bytes of messages; slow down');
     }
     return new Promise<Ack>((resolve, reject) => {
-      this.queue.push({
-        msg: { id: ulid(), conversationId, senderId, clientId, text, createdAt: Date.now() },
-        resolve,
-        reject,
-      });
+      this.queue.push({ msg, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Resolve the `@username` mentions of the batch's group messages (before they are stored). */
+  private async resolveMentions(batch: readonly Pending[]): Promise<void> {
+    const mentioning = batch.filter((p) => (p.msg.kind ?? 'text') === 'text' && p.msg.text.includes('@'));
+    const byConversation = new Map<string, Pending[]>();
+    for (const p of mentioning) {
+      const list = byConversation.get(p.msg.conversationId);
+      if (list) list.push(p);
+      else byConversation.set(p.msg.conversationId, [p]);
+    }
+    await Promise.all(
+      [...byConversation].map(async ([conversationId, sends]) => {
+        const first = sends[0] as Pending;
+        const conv = await this.conversationStore.getConversation(conversationId);
+        if (conv?.kind !== 'group') return;
+        // A sender who is not a member is refused by the store; mentions are then moot.
+        const members = await this.conversations.members(first.msg.senderId, conversationId).catch(() => []);
+        for (const p of sends) {
+          const ids = mentionedIds(p.msg.text, members, p.msg.senderId);
+          if (ids.length > 0) p.msg.mentions = ids;
+        }
+      }),
+    );
   }
 
   private schedule(): void {
@@ -214,6 +341,7 @@ export class MessageService {
     const end = this.metrics.storeWrite.startTimer();
     let results: AppendResult[];
     try {
+      await this.resolveMentions(batch);
       results = await this.messages.appendMessages(batch.map((p) => p.msg));
     } catch (err) {
       end();
@@ -251,8 +379,13 @@ export class MessageService {
           pos: m.pos,
           prev: r.prev,
         });
-        this.push?.stored(m, r.recipients);
-        if (r.recipients.length === 2) {
+        if (m.kind === 'delete') this.erasePushes(m);
+        if (m.kind !== 'text') {
+          // Events send no push and accept no request.
+        } else {
+          this.push?.stored(m, r.recipients);
+        }
+        if (m.kind === 'text' && r.recipients.length === 2) {
           this.conversations
             .replied(m.senderId, m.conversationId, r.recipients.length)
             .catch((err: unknown) => this.log.error({ err }, 'accepting a replied request failed'));
@@ -300,6 +433,16 @@ export class MessageService {
       }),
     );
     if (userIds.size > 0) this.bus.publish({ type: 'recheck', userIds: [...userIds] });
+  }
+
+  /** A message deleted for everyone: its pending push jobs go, with the text they quote. */
+  private erasePushes(event: Message): void {
+    this.messages
+      .history(event.conversationId, { after: (event.target as number) - 1, limit: 1 })
+      .then(async ({ messages: [target] }) => {
+        if (target && target.seq === event.target) await this.pushJobs?.dropMessagePushJobs(target.id);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'dropping push jobs of a deleted message failed'));
   }
 
   /** Wait for queued sends to be committed (graceful shutdown). */

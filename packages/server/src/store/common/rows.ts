@@ -2,7 +2,8 @@
  * Row shapes shared by the SQL adapters (both use the same column names) and their mapping
  * to the store's types.
  */
-import type { Message, PrivacySettings } from '@parley/protocol';
+import { REPLY_SNIPPET_CODE_POINTS } from '@parley/protocol';
+import type { Message, MessageKind, PrivacySettings, Reaction, ReplySnippet } from '@parley/protocol';
 import type {
   ContactRow,
   ConversationRow,
@@ -25,17 +26,67 @@ export interface MessageDbRow {
   client_id: string;
   text: string;
   created_at: number;
+  /** The action columns (absent where a statement does not select them). */
+  kind?: MessageKind;
+  target?: number | string | null;
+  reply_to?: number | string | null;
+  /** 0/1 in SQLite, boolean in PostgreSQL. */
+  forwarded?: number | boolean;
+  /** JSON array of user ids. */
+  mentions?: string | null;
+  edited_at?: number | string | null;
+  deleted?: number | boolean;
+  pinned_at?: number | string | null;
+  /** The replied-to message, joined (see REPLY_JOIN). */
+  r_sender?: string | null;
+  r_text?: string | null;
+  r_deleted?: number | boolean | null;
+  /** JSON array of Reaction (see REACTIONS_JSON), null for none. */
+  reactions?: string | null;
+  /** 1/true when the reader saved it. */
+  saved?: number | boolean | null;
 }
-export const toMessage = (r: MessageDbRow): Message => ({
-  id: r.id,
-  conversationId: r.conversation_id,
-  seq: r.seq,
-  pos: r.pos,
-  senderId: r.sender_id,
-  clientId: r.client_id,
-  text: r.text,
-  createdAt: r.created_at,
-});
+
+/** Columns of the replied-to message `r`, named as MessageDbRow reads them. */
+export const REPLY_COLUMNS = 'r.sender_id AS r_sender, r.text AS r_text, r.deleted AS r_deleted';
+
+/** A content message and its events as the protocol carries them, from its row. */
+export function toMessage(r: MessageDbRow): Message {
+  const m: Message = {
+    id: r.id,
+    conversationId: r.conversation_id,
+    seq: Number(r.seq),
+    pos: Number(r.pos),
+    senderId: r.sender_id,
+    clientId: r.client_id,
+    kind: r.kind ?? 'text',
+    text: r.text,
+    createdAt: Number(r.created_at),
+  };
+  if (r.target !== null && r.target !== undefined) m.target = Number(r.target);
+  if (r.edited_at !== null && r.edited_at !== undefined) m.editedAt = Number(r.edited_at);
+  if (r.deleted === true || r.deleted === 1) m.deleted = true;
+  if (r.reply_to !== null && r.reply_to !== undefined && r.r_sender) {
+    m.replyTo = replySnippet(
+      Number(r.reply_to),
+      r.r_sender,
+      r.r_text ?? '',
+      r.r_deleted === true || r.r_deleted === 1,
+    );
+  }
+  if (r.forwarded === true || r.forwarded === 1) m.forwarded = true;
+  if (r.mentions) m.mentions = JSON.parse(r.mentions) as string[];
+  if (r.reactions) m.reactions = JSON.parse(r.reactions) as Reaction[];
+  if (r.pinned_at !== null && r.pinned_at !== undefined) m.pinnedAt = Number(r.pinned_at);
+  if (r.saved === true || r.saved === 1) m.saved = true;
+  return m;
+}
+
+/** The reply snippet of a message answering message `seq` (its start, or '' once deleted). */
+export function replySnippet(seq: number, senderId: string, text: string, deleted: boolean): ReplySnippet {
+  const cut = deleted ? '' : [...text].slice(0, REPLY_SNIPPET_CODE_POINTS).join('');
+  return deleted ? { seq, senderId, text: '', deleted: true } : { seq, senderId, text: cut };
+}
 
 export interface UserDbRow {
   id: string;
@@ -239,7 +290,13 @@ export type SummaryDbRow = ConversationDbRow & {
   m_client_id: string;
   m_text: string;
   m_created_at: number;
+  m_edited_at: number | string | null;
+  m_deleted: number | boolean | null;
+  unread: number;
 };
+
+/** Unread counts stop at this many (a badge shows "9999+"), so a list costs the same however far behind. */
+export const UNREAD_COUNT_CAP = 9999;
 
 export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
   return {
@@ -252,6 +309,7 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
     peerReadSeq: r.peer_read_seq,
     mutedUntil: r.muted_until,
     request: r.request_seq !== null,
+    unread: Number(r.unread),
     lastMessage:
       r.m_pos === null
         ? null
@@ -262,8 +320,11 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
             pos: r.m_pos,
             senderId: r.m_sender_id,
             clientId: r.m_client_id,
+            kind: 'text',
             text: r.m_text,
             createdAt: r.m_created_at,
+            ...(r.m_edited_at === null ? {} : { editedAt: Number(r.m_edited_at) }),
+            ...(r.m_deleted === true || r.m_deleted === 1 ? { deleted: true as const } : {}),
           },
   };
 }

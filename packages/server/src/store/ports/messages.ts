@@ -2,7 +2,7 @@
  * Messages: the append path (seq and feed positions), history, every user's feed, and the
  * read and delivered cursors that receipts move.
  */
-import type { ErrorCode, Message } from '@parley/protocol';
+import type { ErrorCode, Message, MessageKind, MessageListPage } from '@parley/protocol';
 import type { Positions } from '../common/feed-cursor.js';
 
 /** One message to store; the store assigns seq, pos and validates membership and idempotency. */
@@ -13,6 +13,21 @@ export interface NewMessage {
   clientId: string;
   text: string;
   createdAt: number;
+  /** Absent: 'text' (content). An event acts on the content message at `target`. */
+  kind?: MessageKind;
+  target?: number;
+  /** Content: the seq it answers. */
+  replyTo?: number;
+  forwarded?: boolean;
+  /** Content in groups: the member ids its text mentions. */
+  mentions?: readonly string[];
+}
+
+/** A page of a cross-conversation list (mentions, saved), newest first. */
+export interface ListRead {
+  /** A `next` from the previous page. */
+  before?: string;
+  limit: number;
 }
 
 export type AppendResult =
@@ -70,7 +85,11 @@ export interface MessageStore {
    * 3. membership: a sender who is not a member answers `not_found`, like an unknown
    *    conversation;
    * 4. blocks: a direct conversation between users who blocked each other answers `blocked`;
-   * 5. the next per-conversation seq (gap-free: a failed batch rolls its seqs back) and a
+   * 5. actions (an event, or a reply): the rules of common/message-rules.ts (`refusal`) on
+   *    the target as folded so far; a stored event is folded into its target in the same
+   *    transaction (text, editedAt, deleted, reactions, pins, the author's hidden and saved
+   *    marks), and a private event (hide, save, unsave) has its author as its only recipient;
+   * 6. the next per-conversation seq (gap-free: a failed batch rolls its seqs back) and a
    *    feed position that keeps each recipient's feed in commit order within its space
    *    (`prev`), with the sender's read cursor moved to the message.
    * A single-database store commits the batch in one transaction; a sharded one commits one
@@ -78,13 +97,17 @@ export interface MessageStore {
    * cannot reach (the others are stored).
    */
   appendMessages(batch: readonly NewMessage[]): Promise<AppendResult[]>;
-  /** History by seq: `before` (exclusive) pages backwards, `after` (exclusive) forwards. Ascending order. */
+  /**
+   * History by seq: `before` (exclusive) pages backwards, `after` (exclusive) forwards.
+   * Ascending order. Content messages only, in their folded state (reactions, reply snippet);
+   * seqs skip the events in between.
+   */
   history(
     conversationId: string,
     opts: { before?: number; after?: number; limit: number },
   ): Promise<{ messages: Message[]; hasMore: boolean }>;
   /**
-   * `history` as a member sees it, already serialized: the JSON text of
+   * `history` as a member sees it (without what they hid, with what they saved), already serialized: the JSON text of
    * `{ messages, hasMore }` (a HistoryPage), or null when `userId` is not a member. The hot
    * read path: the engine writes the JSON, so no row becomes an object on the way out.
    */
@@ -113,4 +136,15 @@ export interface MessageStore {
   setDeliveredSeqs(
     entries: readonly { conversationId: string; userId: string; seq: number }[],
   ): Promise<CursorRow[]>;
+  /**
+   * Content message `seq` as `userId` sees it now (folded), or null when it is not content,
+   * they are not a member, it is before they joined, or they hid it.
+   */
+  messageAt(conversationId: string, seq: number, userId: string): Promise<Message | null>;
+  /** Pinned messages of a conversation (folded, as `userId` sees them), most recently pinned first. */
+  pinned(conversationId: string, userId: string): Promise<Message[]>;
+  /** Messages mentioning the user, newest first, hidden ones left out. */
+  mentionsOf(userId: string, read: ListRead): Promise<MessageListPage>;
+  /** Messages the user saved, most recently saved first. */
+  savedOf(userId: string, read: ListRead): Promise<MessageListPage>;
 }

@@ -102,5 +102,10 @@ export interface PushQueueStore {
    * Forget finished jobs created before `before` and, with `keep`, all but the newest `keep`
    * finished ones (of each database, in a store over several); returns how many.
    */
+  /**
+   * The pending jobs of a message deleted for everyone: dropped, with their payload (which may
+   * quote the text) blanked. Returns how many.
+   */
+  dropMessagePushJobs(messageId: string): Promise<number>;
   purgePushJobs(before: number, keep?: number): Promise<number>;
 }

@@ -14,7 +14,7 @@ import type {
   LeftRow,
   MemberRow,
 } from '../store.js';
-import { toConversation, toLeft, toMember, toSummary } from '../common/rows.js';
+import { UNREAD_COUNT_CAP, toConversation, toLeft, toMember, toSummary } from '../common/rows.js';
 import type { ConversationDbRow, LeftDbRow, MemberDbRow, SummaryDbRow } from '../common/rows.js';
 import { directKey } from '../common/direct-key.js';
 import type { QueryResultRow } from 'pg';
@@ -30,12 +30,15 @@ const SUMMARY_SELECT = `
          END AS peer_delivered_seq,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.read_seq, m.read_seq) END AS peer_read_seq,
          lm.pos AS m_pos, lm.id AS m_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
-         lm.client_id AS m_client_id, lm.text AS m_text, lm.created_at AS m_created_at
+         lm.client_id AS m_client_id, lm.text AS m_text, lm.created_at AS m_created_at,
+         lm.edited_at AS m_edited_at, lm.deleted AS m_deleted,
+         (SELECT count(*)::int FROM (SELECT 1 FROM messages u WHERE u.conversation_id = c.id AND u.seq > m.read_seq
+            AND u.kind = 'text' AND u.sender_id <> m.user_id LIMIT ${UNREAD_COUNT_CAP}) u) AS unread
   FROM members m
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id
   LEFT JOIN LATERAL (
-    SELECT x.* FROM messages x WHERE x.conversation_id = c.id AND x.seq = c.last_seq LIMIT 1
+    SELECT x.* FROM messages x WHERE x.conversation_id = c.id AND x.kind = 'text' ORDER BY x.seq DESC LIMIT 1
   ) lm ON true`;
 
 /** A member's conversation is in their list: not a request, or a request with a message not deleted. */

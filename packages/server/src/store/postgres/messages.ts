@@ -5,12 +5,13 @@
  */
 import pg from 'pg';
 import { ParleyError } from '@parley/protocol';
-import type { Message } from '@parley/protocol';
+import type { Message, MessageListPage } from '@parley/protocol';
 import type {
   AppendResult,
   CursorRow,
   FeedPage,
   FeedRead,
+  ListRead,
   MessageStore,
   NewMessage,
   Positions,
@@ -19,11 +20,30 @@ import { toMessage } from '../common/rows.js';
 import { planAppends, resolveAppends } from '../common/append-batch.js';
 import { pairKey as idemKey } from '../common/pair-key.js';
 import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
+import { audienceOf, kindOf } from '../common/message-rules.js';
+import { PgMessageReads, WITH_REPLY, appendChecked, messageJson, shown } from './message-actions.js';
 import { mapError } from './postgres-driver.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 
 export class PgMessages implements MessageStore {
-  constructor(private readonly shards: PgShards) {}
+  private readonly reads: PgMessageReads;
+
+  constructor(private readonly shards: PgShards) {
+    this.reads = new PgMessageReads(shards);
+  }
+
+  messageAt(conversationId: string, seq: number, userId: string): Promise<Message | null> {
+    return this.reads.messageAt(conversationId, seq, userId);
+  }
+  pinned(conversationId: string, userId: string): Promise<Message[]> {
+    return this.reads.pinned(conversationId, userId);
+  }
+  mentionsOf(userId: string, read: ListRead): Promise<MessageListPage> {
+    return this.reads.mentionsOf(userId, read);
+  }
+  savedOf(userId: string, read: ListRead): Promise<MessageListPage> {
+    return this.reads.savedOf(userId, read);
+  }
 
   /**
    * One statement per batch (group commit), whatever its size: `parley_append_batch` does the
@@ -44,18 +64,16 @@ export class PgMessages implements MessageStore {
   ): Promise<{ messages: Message[]; hasMore: boolean }> {
     const n = opts.limit;
     const db = this.shards.of(conversationId);
-    if (opts.after !== undefined) {
-      const rows = await db.rows<MessageDbRow>(
-        'SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3',
-        [conversationId, opts.after, n + 1],
-      );
-      return { messages: rows.slice(0, n).map(toMessage), hasMore: rows.length > n };
-    }
-    const rows = await db.rows<MessageDbRow>(
-      'SELECT * FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
-      [conversationId, opts.before ?? Number.MAX_SAFE_INTEGER, n + 1],
+    // Folded, as nobody in particular sees them (no one's hidden or saved marks).
+    const after = opts.after !== undefined;
+    const rows = await db.rows<{ j: Message }>(
+      `SELECT ${messageJson('NULL::text')} AS j FROM ${WITH_REPLY}
+       WHERE m.conversation_id = $1 AND m.seq ${after ? '>' : '<'} $2 AND m.kind = 'text'
+       ORDER BY m.seq ${after ? 'ASC' : 'DESC'} LIMIT $3`,
+      [conversationId, after ? opts.after : (opts.before ?? Number.MAX_SAFE_INTEGER), n + 1],
     );
-    return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
+    const page = rows.slice(0, n).map((r) => r.j);
+    return { messages: after ? page : page.reverse(), hasMore: rows.length > n };
   }
   async historyJson(
     conversationId: string,
@@ -66,13 +84,11 @@ export class PgMessages implements MessageStore {
     const [r] = await this.shards.of(conversationId).rows<{ member: boolean; n: number; json: string }>(
       `SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $4) AS member,
          count(*)::int AS n,
-         coalesce(json_agg(json_build_object(
-           'id', id, 'conversationId', conversation_id, 'seq', seq, 'pos', pos, 'senderId', sender_id,
-           'clientId', client_id, 'text', text, 'createdAt', created_at) ORDER BY seq) FILTER (WHERE rn <= $3),
-           '[]')::text AS json
-       FROM (SELECT *, row_number() OVER (ORDER BY seq ${after ? 'ASC' : 'DESC'}) AS rn FROM messages
-             WHERE conversation_id = $1 AND seq ${after ? '>' : '<'} $2
-             ORDER BY seq ${after ? 'ASC' : 'DESC'} LIMIT $3 + 1) p`,
+         coalesce(json_agg(p.j ORDER BY p.seq) FILTER (WHERE rn <= $3), '[]')::text AS json
+       FROM (SELECT m.seq, ${messageJson('$4')} AS j,
+               row_number() OVER (ORDER BY m.seq ${after ? 'ASC' : 'DESC'}) AS rn FROM ${WITH_REPLY}
+             WHERE m.conversation_id = $1 AND m.seq ${after ? '>' : '<'} $2 AND ${shown('$4')}
+             ORDER BY m.seq ${after ? 'ASC' : 'DESC'} LIMIT $3 + 1) p`,
       [conversationId, after ? opts.after : (opts.before ?? Number.MAX_SAFE_INTEGER), opts.limit, userId],
     );
     if (!r?.member) return null;
@@ -305,7 +321,8 @@ async function appendWithRetry(
 ): Promise<AppendResult[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await appendOn(db.pool, batch, spaces);
+      if (batch.every(isPlain)) return await appendOn(db.pool, batch, spaces);
+      return await db.transaction((c) => appendChecked(c, batch, (tx, part) => appendOn(tx, part, spaces)));
     } catch (err) {
       const lostRace =
         err instanceof pg.DatabaseError &&
@@ -318,7 +335,12 @@ async function appendWithRetry(
 }
 
 /** One `parley_append_batch` statement: messages of conversations on this database. */
+/** A message without action fields: the rules have nothing to check. */
+const isPlain = (m: NewMessage) =>
+  m.kind === undefined && m.replyTo === undefined && !m.forwarded && m.mentions === undefined;
+
 async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: number): Promise<AppendResult[]> {
+  if (sent.length === 0) return [];
   // Named: each connection parses and plans the call once, not once per batch.
   const { rows } = await db.query<{ r: AppendAnswer[] | null }>({
     name: 'parley_append_batch_v2',
@@ -333,6 +355,16 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
           txt: m.text,
           sent_at: m.createdAt,
           i: k + 1,
+          ...(isPlain(m)
+            ? {}
+            : {
+                kind: kindOf(m),
+                target: m.target ?? null,
+                vis: audienceOf(m),
+                reply: m.replyTo ?? null,
+                fwd: m.forwarded === true,
+                ments: m.mentions?.length ? JSON.stringify(m.mentions) : null,
+              }),
         })),
       ),
       spaces,
@@ -352,9 +384,13 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
       pos: Number(pos),
       senderId: m.senderId,
       clientId: m.clientId,
+      kind: kindOf(m),
       text: m.text,
       createdAt,
     };
+    if (m.target !== undefined && kindOf(m) !== 'text') message.target = m.target;
+    if (m.forwarded) message.forwarded = true;
+    if (m.mentions?.length) message.mentions = [...m.mentions];
     answers[i - 1] =
       status === 'duplicate'
         ? { ok: true, message, duplicate: true, recipients: [], prev: [] }
@@ -383,7 +419,9 @@ async function readOn(db: PgDatabase, reads: readonly FeedRead[]): Promise<Messa
   });
   const rows = await db.rows<MessageDbRow & { n: number }>(
     `WITH s AS (SELECT * FROM unnest($3::int8[], $4::int[], $5::int8[]) AS s(n, shard, since))
-     SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at
+     SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
+       m.kind, m.target, m.reply_to, m.forwarded, m.mentions, m.edited_at, m.deleted, m.pinned_at,
+       m.r_sender, m.r_text, m.r_deleted
      FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS r(user_id, lim, n)
      CROSS JOIN LATERAL (
        SELECT x.* FROM (
@@ -399,15 +437,17 @@ async function readOn(db: PgDatabase, reads: readonly FeedRead[]): Promise<Messa
          WHERE f.user_id = r.user_id AND f.left_pos > greatest(coalesce(sp.since, 0), f.joined_pos)
        ) p
        CROSS JOIN LATERAL (
-         SELECT x.* FROM messages x
+         SELECT x.*, rt.sender_id AS r_sender, rt.text AS r_text, rt.deleted AS r_deleted FROM messages x
+         LEFT JOIN messages rt ON rt.conversation_id = x.conversation_id AND rt.seq = x.reply_to
          WHERE x.conversation_id = p.id AND x.pos > p.lo AND (p.hi IS NULL OR x.pos <= p.hi)
+           AND (x.visible_to IS NULL OR x.visible_to = r.user_id)
          ORDER BY x.pos LIMIT r.lim
        ) x
        ORDER BY x.pos LIMIT r.lim
      ) m
      ORDER BY r.n, m.pos`,
     [reads.map((r) => r.userId), reads.map((r) => r.limit + 1), sn, ss, sp],
-    'parley_read_feeds_v4',
+    'parley_read_feeds_v5',
   );
   const pages = reads.map(() => [] as MessageDbRow[]);
   for (const r of rows) pages[r.n - 1]?.push(r);

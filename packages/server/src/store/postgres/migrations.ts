@@ -431,6 +431,97 @@ const SHARDED_LAYOUT = `
       ${APPEND_BATCH_SHARDED}
 `;
 
+/** `text` with `from` replaced by `to`; throws when `from` is not in it (a migration built wrong). */
+function replaced(text: string, from: string, to: string): string {
+  if (!text.includes(from)) throw new Error(`migration text lacks: ${from}`);
+  return text.replace(from, to);
+}
+
+/**
+ * Migration 12's append: migration 11's with the columns of message actions. A row's kind,
+ * target, private audience (`vis`: only that user's feed has it, so only their feed head
+ * moves and only they are recipients), reply, forwarded flag and mentions come in the batch.
+ * A resend whose original was edited or erased since answers as a duplicate.
+ */
+const APPEND_BATCH_ACTIONS = [
+  ['CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'],
+  [
+    'AS t(conv text, sender text, client text, mid text, txt text, sent_at bigint, i bigint)',
+    'AS t(conv text, sender text, client text, mid text, txt text, sent_at bigint, i bigint,\n' +
+      '              kind text, target bigint, vis text, reply bigint, fwd boolean, ments text)',
+  ],
+  [
+    'SELECT q.i, m.conversation_id, m.seq, m.pos, m.id, m.text, m.created_at',
+    'SELECT q.i, m.conversation_id, m.seq, m.pos, m.id, m.text, m.created_at, m.deleted, m.edited_at',
+  ],
+  [
+    'p.conversation_id = q.conv AND p.text = q.txt',
+    "p.conversation_id = q.conv AND (p.text = q.txt OR p.text = '' OR p.deleted OR p.edited_at IS NOT NULL)",
+  ],
+  [
+    'unnest(pl.members) WITH ORDINALITY',
+    'unnest(CASE WHEN pl.vis IS NULL THEN pl.members ELSE ARRAY[pl.vis] END) WITH ORDINALITY',
+  ],
+  ['pl.members, pv.prev', 'CASE WHEN pl.vis IS NULL THEN pl.members ELSE ARRAY[pl.vis] END, pv.prev'],
+  [
+    `INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at)
+          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at FROM placed pl`,
+    `INSERT INTO messages (conversation_id, seq, pos, id, sender_id, client_id, text, created_at,
+            kind, target, visible_to, reply_to, forwarded, mentions)
+          SELECT pl.conv, pl.new_seq, pl.new_pos, pl.mid, pl.sender, pl.client, pl.txt, pl.sent_at,
+            coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments
+          FROM placed pl`,
+  ],
+].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_SHARDED);
+
+/**
+ * Migration 12: message actions. Each action is a row of messages (kind other than 'text',
+ * target = the content message's seq); visible_to, when set, is the only user whose feed has
+ * the row. The columns after it and the tables below hold a content message's state with its
+ * events folded in, written in the event's transaction on the conversation's database.
+ */
+const MESSAGE_ACTIONS = `
+      ALTER TABLE messages
+        ADD COLUMN kind text NOT NULL DEFAULT 'text',
+        ADD COLUMN target bigint,
+        ADD COLUMN visible_to text COLLATE "C",
+        ADD COLUMN reply_to bigint,
+        ADD COLUMN forwarded boolean NOT NULL DEFAULT false,
+        ADD COLUMN mentions text,
+        ADD COLUMN edited_at bigint,
+        ADD COLUMN deleted boolean NOT NULL DEFAULT false,
+        ADD COLUMN pinned_at bigint;
+      CREATE INDEX messages_target ON messages (conversation_id, target) WHERE target IS NOT NULL;
+      CREATE INDEX messages_pinned ON messages (conversation_id, pinned_at) WHERE pinned_at IS NOT NULL;
+      CREATE TABLE reactions (
+        conversation_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        emoji text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C" NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (conversation_id, seq, emoji, user_id)
+      );
+      -- A user's own marks on messages ('hide': deleted for me; 'save'), kept with the message.
+      CREATE TABLE message_marks (
+        user_id text COLLATE "C" NOT NULL,
+        mark text NOT NULL CHECK (mark IN ('hide', 'save')),
+        conversation_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (user_id, mark, conversation_id, seq)
+      );
+      CREATE INDEX message_marks_by_time ON message_marks (user_id, mark, created_at);
+      CREATE TABLE mentions (
+        user_id text COLLATE "C" NOT NULL,
+        conversation_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (user_id, conversation_id, seq)
+      );
+      CREATE INDEX mentions_by_time ON mentions (user_id, created_at);
+      ${APPEND_BATCH_ACTIONS}
+`;
+
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 1,
@@ -659,5 +750,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     version: 11,
     name: 'rows placed over several databases',
     sql: () => SHARDED_LAYOUT,
+  },
+  {
+    version: 12,
+    name: 'message actions',
+    sql: () => MESSAGE_ACTIONS,
   },
 ];

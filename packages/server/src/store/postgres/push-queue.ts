@@ -242,6 +242,18 @@ export class PgPushQueue implements PushQueueStore {
     );
   }
 
+  /** On every database: a message's jobs live with their subscriptions' users. */
+  async dropMessagePushJobs(messageId: string): Promise<number> {
+    const n = await this.shards.all(async (db) => {
+      const rows = await db.rows(
+        "UPDATE push_jobs SET state = 'dropped', payload = '' WHERE message_id = $1 AND state = 'pending' RETURNING id",
+        [messageId],
+      );
+      return rows.length;
+    });
+    return n.reduce((a, b) => a + b, 0);
+  }
+
   /** On every database; `keep` counts each database's finished jobs (see the port). */
   async purgePushJobs(before: number, keep?: number): Promise<number> {
     const purged = await this.shards.all(async (db) => {

@@ -8,32 +8,54 @@
 import type { ErrorCode, Message } from '@parley/protocol';
 import type { AppendResult, NewMessage } from '../store.js';
 
-/** Slots per message in a packed batch: id, conversationId, senderId, clientId, text, createdAt. */
-const IN = 6;
+/**
+ * Slots per message in a packed batch: id, conversationId, senderId, clientId, text, createdAt,
+ * then 0 for a plain message or the action fields (kind, target, replyTo, forwarded, mentions).
+ */
+const IN = 7;
 /** Slots per message in packed results: kind, then four values by kind (see `packResults`). */
 const OUT = 5;
 const STORED = 1;
 const DUPLICATE = 2;
+/** A stored action or reply: the store made more of it than seq and pos (a reply snippet). */
+const STORED_FULL = 3;
+
+type Extra = Pick<NewMessage, 'kind' | 'target' | 'replyTo' | 'forwarded' | 'mentions'>;
+
+function extraOf(m: NewMessage): Extra | 0 {
+  if (m.kind === undefined && m.replyTo === undefined && !m.forwarded && m.mentions === undefined) return 0;
+  const e: Extra = {};
+  if (m.kind !== undefined) e.kind = m.kind;
+  if (m.target !== undefined) e.target = m.target;
+  if (m.replyTo !== undefined) e.replyTo = m.replyTo;
+  if (m.forwarded) e.forwarded = true;
+  if (m.mentions !== undefined) e.mentions = m.mentions;
+  return e;
+}
 const REFUSED = 0;
 
 export function packBatch(batch: readonly NewMessage[]): unknown[] {
   // Filled by push: a packed (not holey) array takes the serializer's fast path.
   const out: unknown[] = [];
-  for (const m of batch) out.push(m.id, m.conversationId, m.senderId, m.clientId, m.text, m.createdAt);
+  for (const m of batch) {
+    out.push(m.id, m.conversationId, m.senderId, m.clientId, m.text, m.createdAt, extraOf(m));
+  }
   return out;
 }
 
 export function unpackBatch(packed: readonly unknown[]): NewMessage[] {
   const out: NewMessage[] = [];
   for (let i = 0; i < packed.length; i += IN) {
-    out.push({
+    const m: NewMessage = {
       id: packed[i] as string,
       conversationId: packed[i + 1] as string,
       senderId: packed[i + 2] as string,
       clientId: packed[i + 3] as string,
       text: packed[i + 4] as string,
       createdAt: packed[i + 5] as number,
-    });
+    };
+    const extra = packed[i + 6] as Extra | 0;
+    out.push(extra === 0 ? m : { ...m, ...extra });
   }
   return out;
 }
@@ -48,7 +70,9 @@ export function packResults(results: readonly AppendResult[]): unknown[] {
   for (const r of results) {
     if (!r.ok) out.push(REFUSED, r.code, 0, 0, 0);
     else if (r.duplicate) out.push(DUPLICATE, r.message, 0, 0, 0);
-    else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);
+    else if (r.message.kind !== 'text' || r.message.replyTo || r.message.forwarded || r.message.mentions) {
+      out.push(STORED_FULL, r.message, 0, r.recipients, r.prev);
+    } else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);
   }
   return out;
 }
@@ -61,6 +85,14 @@ export function unpackResults(batch: readonly NewMessage[], packed: readonly unk
     if (kind === REFUSED) out.push({ ok: false, code: packed[i + 1] as ErrorCode });
     else if (kind === DUPLICATE) {
       out.push({ ok: true, duplicate: true, message: packed[i + 1] as Message, recipients: [], prev: [] });
+    } else if (kind === STORED_FULL) {
+      out.push({
+        ok: true,
+        duplicate: false,
+        message: packed[i + 1] as Message,
+        recipients: packed[i + 3] as readonly string[],
+        prev: packed[i + 4] as number[],
+      });
     } else {
       const m = batch[k] as NewMessage;
       out.push({
@@ -75,6 +107,7 @@ export function unpackResults(batch: readonly NewMessage[], packed: readonly unk
           pos: packed[i + 2] as number,
           senderId: m.senderId,
           clientId: m.clientId,
+          kind: 'text',
           text: m.text,
           createdAt: m.createdAt,
         },

@@ -4,12 +4,13 @@
  * member's part of it), read in chunks.
  */
 import type { FeedPage } from '../store.js';
-import { toMessage } from '../common/rows.js';
+import { REPLY_COLUMNS, toMessage } from '../common/rows.js';
 import type { MessageDbRow } from '../common/rows.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 /** One conversation's part of a feed being read. */
 interface FeedCursor {
+  userId: string;
   conversationId: string;
   /** The next seq to read. */
   next: number;
@@ -40,8 +41,12 @@ function statements(d: SqliteDriver) {
     posAtSeq: d.pluck<[c: string, seq: number], number>(
       'SELECT pos FROM messages WHERE conversation_id = ? AND seq = ?',
     ),
-    fromSeq: d.prepare<[c: string, seq: number, n: number], MessageDbRow>(
-      'SELECT * FROM messages WHERE conversation_id = ? AND seq >= ? ORDER BY seq LIMIT ?',
+    // Without others' private events; a reply with its target's snippet.
+    fromSeq: d.prepare<{ c: string; seq: number; n: number; u: string }, MessageDbRow>(
+      `SELECT m.*, ${REPLY_COLUMNS} FROM messages m
+       LEFT JOIN messages r ON r.conversation_id = m.conversation_id AND r.seq = m.reply_to
+       WHERE m.conversation_id = @c AND m.seq >= @seq AND (m.visible_to IS NULL OR m.visible_to = @u)
+       ORDER BY m.seq LIMIT @n`,
     ),
   };
 }
@@ -59,6 +64,7 @@ export class SqliteFeedReader {
     const want = limit + 1;
     const chunk = Math.max(8, Math.ceil(want / Math.max(1, sources.length)));
     const cursors: FeedCursor[] = sources.map((src) => ({
+      userId,
       conversationId: src.id,
       next: this.firstSeqAfter(src.id, src.last_seq, Math.max(since, src.lo)),
       hi: src.hi ?? Number.MAX_SAFE_INTEGER,
@@ -86,7 +92,7 @@ export class SqliteFeedReader {
   }
 
   private fill(c: FeedCursor, chunk: number): void {
-    const rows = this.s.fromSeq.all(c.conversationId, c.next, chunk);
+    const rows = this.s.fromSeq.all({ c: c.conversationId, seq: c.next, n: chunk, u: c.userId });
     if (rows.length < chunk) c.done = true;
     let n = rows.length;
     let last = rows[n - 1];

@@ -4,12 +4,13 @@
  * and the appends are what read the cache, so the other aggregates only tell it what to
  * forget (`forgetConversation`).
  */
-import type { Message } from '@parley/protocol';
+import type { Message, MessageListPage, ReplySnippet } from '@parley/protocol';
 import type {
   AppendResult,
   CursorRow,
   FeedPage,
   FeedRead,
+  ListRead,
   MessageStore,
   NewMessage,
   Positions,
@@ -19,7 +20,9 @@ import { planAppends, resolveAppends } from '../common/append-batch.js';
 import { pairKey } from '../common/pair-key.js';
 import { toCursor, toMessage } from '../common/rows.js';
 import type { CursorDbRow, MessageDbRow } from '../common/rows.js';
+import { audienceOf, kindOf, targetOf } from '../common/message-rules.js';
 import { SqliteFeedReader } from './feed-reader.js';
+import { MESSAGE_JSON, SHOWN, SqliteMessageActions, WITH_REPLY } from './message-actions.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 /** Conversations whose append state the writer keeps (past this, the cache starts over). */
@@ -44,9 +47,7 @@ interface HistoryOpts {
 }
 
 /** The rows of a history page (rn <= @n) as a JSON array of protocol Messages, by seq. */
-const PAGE_JSON = `coalesce(json_group_array(json_object(
-  'id', id, 'conversationId', conversation_id, 'seq', seq, 'pos', pos, 'senderId', sender_id,
-  'clientId', client_id, 'text', text, 'createdAt', created_at) ORDER BY seq) FILTER (WHERE rn <= @n), '[]')`;
+const PAGE_JSON = `coalesce(json_group_array(json(j) ORDER BY seq) FILTER (WHERE rn <= @n), '[]')`;
 
 type JsonPage = { n: number; json: string };
 
@@ -71,28 +72,50 @@ function statements(d: SqliteDriver) {
       `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
+    insertAction: d.prepare<{
+      c: string;
+      seq: number;
+      id: string;
+      sender: string;
+      clientId: string;
+      text: string;
+      at: number;
+      kind: string;
+      target: number | null;
+      vis: string | null;
+      reply: number | null;
+      fwd: number;
+      mentions: string | null;
+    }>(
+      `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at,
+         kind, target, visible_to, reply_to, forwarded, mentions)
+       VALUES (@c, @seq, @id, @sender, @clientId, @text, @at, @kind, @target, @vis, @reply, @fwd, @mentions)`,
+    ),
     senderRead: d.prepare<[seq: number, c: string, u: string, below: number]>(
       'UPDATE members SET read_seq = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
     ),
-    historyBefore: d.prepare<[c: string, before: number, n: number], MessageDbRow>(
-      'SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    // Folded, as nobody in particular sees them (no one's hidden or saved marks).
+    historyBefore: d.pluck<{ c: string; at: number; n: number; u: null }, string>(
+      `SELECT ${MESSAGE_JSON} FROM ${WITH_REPLY}
+       WHERE m.conversation_id = @c AND m.seq < @at AND m.kind = 'text' ORDER BY m.seq DESC LIMIT @n`,
     ),
-    historyAfter: d.prepare<[c: string, after: number, n: number], MessageDbRow>(
-      'SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?',
+    historyAfter: d.pluck<{ c: string; at: number; n: number; u: null }, string>(
+      `SELECT ${MESSAGE_JSON} FROM ${WITH_REPLY}
+       WHERE m.conversation_id = @c AND m.seq > @at AND m.kind = 'text' ORDER BY m.seq ASC LIMIT @n`,
     ),
     // A page as JSON (HistoryPage): n+1 rows are read, the one past the page only tells hasMore.
     historyBeforeJson: d.prepare<
-      { c: string; at: number; n: number },
+      { c: string; at: number; n: number; u: string },
       JsonPage
     >(`SELECT count(*) AS n, ${PAGE_JSON} AS json FROM (
-      SELECT *, row_number() OVER (ORDER BY seq DESC) AS rn FROM messages
-      WHERE conversation_id = @c AND seq < @at ORDER BY seq DESC LIMIT @n + 1)`),
+      SELECT m.seq, ${MESSAGE_JSON} AS j, row_number() OVER (ORDER BY m.seq DESC) AS rn FROM ${WITH_REPLY}
+      WHERE m.conversation_id = @c AND m.seq < @at AND ${SHOWN} ORDER BY m.seq DESC LIMIT @n + 1)`),
     historyAfterJson: d.prepare<
-      { c: string; at: number; n: number },
+      { c: string; at: number; n: number; u: string },
       JsonPage
     >(`SELECT count(*) AS n, ${PAGE_JSON} AS json FROM (
-      SELECT *, row_number() OVER (ORDER BY seq) AS rn FROM messages
-      WHERE conversation_id = @c AND seq > @at ORDER BY seq LIMIT @n + 1)`),
+      SELECT m.seq, ${MESSAGE_JSON} AS j, row_number() OVER (ORDER BY m.seq) AS rn FROM ${WITH_REPLY}
+      WHERE m.conversation_id = @c AND m.seq > @at AND ${SHOWN} ORDER BY m.seq LIMIT @n + 1)`),
     feedHead: d.pluck<{ u: string }, number | null>(
       `SELECT MAX(h) FROM (
          SELECT CASE WHEN c.last_pos > m.joined_pos THEN c.last_pos ELSE 0 END AS h
@@ -121,6 +144,7 @@ function statements(d: SqliteDriver) {
 export class SqliteMessages implements MessageStore {
   private readonly s: ReturnType<typeof statements>;
   private readonly feeds: SqliteFeedReader;
+  private readonly actions: SqliteMessageActions;
   private readonly appendTx: (batch: readonly NewMessage[]) => AppendResult[];
   private readonly readFeedTx: (userId: string, since: number, limit: number) => FeedPage;
   private readonly historyJsonTx: (
@@ -150,6 +174,7 @@ export class SqliteMessages implements MessageStore {
   constructor(private readonly d: SqliteDriver) {
     this.s = statements(d);
     this.feeds = new SqliteFeedReader(d);
+    this.actions = new SqliteMessageActions(d);
     // One snapshot for all of a page's statements: a page read across two snapshots could hold
     // a message of one conversation and miss an older one of another committed in between, and
     // the reader's cursor would pass it.
@@ -195,7 +220,9 @@ export class SqliteMessages implements MessageStore {
     const s = this.s;
     const prior = s.idem.get(m.senderId, m.clientId);
     if (prior) {
-      if (prior.conversation_id !== m.conversationId || prior.text !== m.text) {
+      // An original edited or erased since can only be matched by its conversation.
+      const changed = prior.edited_at !== null || prior.deleted === 1 || prior.text === '';
+      if (prior.conversation_id !== m.conversationId || (prior.text !== m.text && !changed)) {
         return { ok: false, code: 'client_id_conflict' };
       }
       return { ok: true, message: toMessage(prior), duplicate: true, recipients: [], prev: [] };
@@ -205,24 +232,40 @@ export class SqliteMessages implements MessageStore {
     const members = conv.members;
     if (!members.includes(m.senderId)) return { ok: false, code: 'not_found' };
     if (members.length === 2 && conv.blocked) return { ok: false, code: 'blocked' };
+    const plain = m.kind === undefined && m.replyTo === undefined && !m.forwarded && m.mentions === undefined;
+    const reply: { snippet?: ReplySnippet } = {};
+    const refused = plain ? null : this.actions.check(m, reply);
+    if (refused) return { ok: false, code: refused };
     const seq = ++conv.lastSeq;
-    const info = s.insertMessage.run(
-      m.conversationId,
-      seq,
-      m.id,
-      m.senderId,
-      m.clientId,
-      m.text,
-      m.createdAt,
-    );
+    const info = plain
+      ? s.insertMessage.run(m.conversationId, seq, m.id, m.senderId, m.clientId, m.text, m.createdAt)
+      : s.insertAction.run({
+          c: m.conversationId,
+          seq,
+          id: m.id,
+          sender: m.senderId,
+          clientId: m.clientId,
+          text: m.text,
+          at: m.createdAt,
+          kind: kindOf(m),
+          target: m.target ?? null,
+          vis: audienceOf(m),
+          reply: m.replyTo ?? null,
+          fwd: m.forwarded ? 1 : 0,
+          mentions: m.mentions?.length ? JSON.stringify(m.mentions) : null,
+        });
     const pos = Number(info.lastInsertRowid);
+    if (!plain) this.actions.fold(m, seq);
+    // A private event is in its author's feed only.
+    const audience = plain ? null : audienceOf(m);
     conv.lastPos = pos;
     conv.at = m.createdAt;
     this.batchConvs.add(conv);
     // No row per member: each member's feed is read from the conversation (fan-out on read);
     // only the heads move, for the `prev` chain.
+    const recipients = audience === null ? members : [audience];
     const prev: number[] = [];
-    for (const u of members) {
+    for (const u of recipients) {
       prev.push(this.feedHeadOf(u));
       this.heads.set(u, pos);
     }
@@ -230,22 +273,25 @@ export class SqliteMessages implements MessageStore {
     const read = this.batchReads.get(readKey);
     if (read) read.seq = seq;
     else this.batchReads.set(readKey, { conversationId: m.conversationId, userId: m.senderId, seq });
-    return {
-      ok: true,
-      duplicate: false,
-      recipients: members,
-      prev,
-      message: {
-        id: m.id,
-        conversationId: m.conversationId,
-        seq,
-        pos,
-        senderId: m.senderId,
-        clientId: m.clientId,
-        text: m.text,
-        createdAt: m.createdAt,
-      },
+    const message: Message = {
+      id: m.id,
+      conversationId: m.conversationId,
+      seq,
+      pos,
+      senderId: m.senderId,
+      clientId: m.clientId,
+      kind: kindOf(m),
+      text: m.text,
+      createdAt: m.createdAt,
     };
+    if (!plain) {
+      const target = kindOf(m) === 'text' ? undefined : targetOf(m);
+      if (target !== undefined) message.target = target;
+      if (reply.snippet) message.replyTo = reply.snippet;
+      if (m.forwarded) message.forwarded = true;
+      if (m.mentions?.length) message.mentions = [...m.mentions];
+    }
+    return { ok: true, duplicate: false, recipients, prev, message };
   }
 
   private flushBatch(): void {
@@ -286,13 +332,14 @@ export class SqliteMessages implements MessageStore {
     opts: HistoryOpts,
   ): Promise<{ messages: Message[]; hasMore: boolean }> {
     const n = opts.limit;
+    const parse = (j: string) => JSON.parse(j) as Message;
     if (opts.after !== undefined) {
-      const rows = this.s.historyAfter.all(conversationId, opts.after, n + 1);
-      return { messages: rows.slice(0, n).map(toMessage), hasMore: rows.length > n };
+      const rows = this.s.historyAfter.all({ c: conversationId, at: opts.after, n: n + 1, u: null });
+      return { messages: rows.slice(0, n).map(parse), hasMore: rows.length > n };
     }
     const before = opts.before ?? Number.MAX_SAFE_INTEGER;
-    const rows = this.s.historyBefore.all(conversationId, before, n + 1);
-    return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
+    const rows = this.s.historyBefore.all({ c: conversationId, at: before, n: n + 1, u: null });
+    return { messages: rows.slice(0, n).reverse().map(parse), hasMore: rows.length > n };
   }
   async historyJson(conversationId: string, userId: string, opts: HistoryOpts): Promise<string | null> {
     return this.historyJsonTx(conversationId, userId, opts);
@@ -300,7 +347,7 @@ export class SqliteMessages implements MessageStore {
 
   private historyJsonPage(conversationId: string, userId: string, opts: HistoryOpts): string | null {
     if (!this.s.isMember.get(conversationId, userId)) return null;
-    const args = { c: conversationId, n: opts.limit };
+    const args = { c: conversationId, n: opts.limit, u: userId };
     const { n, json } = (opts.after !== undefined
       ? this.s.historyAfterJson.get({ ...args, at: opts.after })
       : this.s.historyBeforeJson.get({ ...args, at: opts.before ?? Number.MAX_SAFE_INTEGER })) ??
@@ -344,5 +391,18 @@ export class SqliteMessages implements MessageStore {
       }
       return out;
     })();
+  }
+
+  async messageAt(conversationId: string, seq: number, userId: string): Promise<Message | null> {
+    return this.actions.messageAt(conversationId, seq, userId);
+  }
+  async pinned(conversationId: string, userId: string): Promise<Message[]> {
+    return this.actions.pinned(conversationId, userId);
+  }
+  async mentionsOf(userId: string, read: ListRead): Promise<MessageListPage> {
+    return this.actions.mentionsOf(userId, read);
+  }
+  async savedOf(userId: string, read: ListRead): Promise<MessageListPage> {
+    return this.actions.savedOf(userId, read);
   }
 }

@@ -227,4 +227,47 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     PRIMARY KEY (user_id, requester_id)
   ) WITHOUT ROWID;
   `,
+  `
+  -- Message actions: every action is a row of messages with its own seq and pos (kind is not
+  -- 'text', target is the content message's seq); visible_to, when set, is the only user whose
+  -- feed has the row (private events). The columns after it hold a content message's state
+  -- with its events folded in, written in the event's transaction.
+  ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
+  ALTER TABLE messages ADD COLUMN target INTEGER;
+  ALTER TABLE messages ADD COLUMN visible_to TEXT;
+  ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+  ALTER TABLE messages ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN mentions TEXT;
+  ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+  ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN pinned_at INTEGER;
+  CREATE INDEX messages_target ON messages(conversation_id, target) WHERE target IS NOT NULL;
+  CREATE INDEX messages_pinned ON messages(conversation_id, pinned_at) WHERE pinned_at IS NOT NULL;
+  CREATE TABLE reactions (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    emoji TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq, emoji, user_id)
+  ) WITHOUT ROWID;
+  -- A user's own marks on messages: 'hide' (deleted for me) and 'save'.
+  CREATE TABLE message_marks (
+    user_id TEXT NOT NULL,
+    mark TEXT NOT NULL CHECK (mark IN ('hide', 'save')),
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, mark, conversation_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX message_marks_by_time ON message_marks(user_id, mark, created_at);
+  CREATE TABLE mentions (
+    user_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, conversation_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX mentions_by_time ON mentions(user_id, created_at);
+  `,
 ];

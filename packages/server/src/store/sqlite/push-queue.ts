@@ -60,6 +60,9 @@ function statements(d: SqliteDriver) {
     ),
     // A finished job is kept only so that it is never queued again: its payload (which may
     // quote the message) goes.
+    dropMessageJobs: d.prepare<[messageId: string]>(
+      "UPDATE push_jobs SET state = 'dropped', payload = '' WHERE message_id = ? AND state = 'pending'",
+    ),
     finishJob: d.prepare<[state: 'sent' | 'dropped', id: number]>(
       "UPDATE push_jobs SET state = ?, payload = '' WHERE id = ? AND state = 'pending'",
     ),
@@ -178,5 +181,8 @@ export class SqlitePushQueue implements PushQueueStore {
       if (keep !== undefined) n += this.s.purgeJobsBeyond.run(Math.max(0, keep - 1)).changes;
       return n;
     })();
+  }
+  async dropMessagePushJobs(messageId: string): Promise<number> {
+    return this.s.dropMessageJobs.run(messageId).changes;
   }
 }

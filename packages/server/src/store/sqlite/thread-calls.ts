@@ -97,6 +97,10 @@ export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>
     feedHeads: 'reader',
     setReadSeq: 'writer',
     setDeliveredSeqs: 'writer',
+    messageAt: 'reader',
+    pinned: 'reader',
+    mentionsOf: 'reader',
+    savedOf: 'reader',
   },
   social: {
     presenceAudiences: 'reader',
@@ -124,6 +128,7 @@ export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>
     finishPushJob: 'writer',
     retryPushJob: 'writer',
     purgePushJobs: 'writer',
+    dropMessagePushJobs: 'writer',
   },
   values: {
     serverValue: 'writer',
