@@ -79,14 +79,7 @@ export interface ActiveFrame {
 }
 
 export type ClientFrame =
-  | SendFrame
-  | ActionFrame
-  | SyncFrame
-  | ReadFrame
-  | PingFrame
-  | DeliveredFrame
-  | TypingFrame
-  | ActiveFrame;
+  SendFrame | ActionFrame | SyncFrame | ReadFrame | PingFrame | DeliveredFrame | TypingFrame | ActiveFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server -> client ----

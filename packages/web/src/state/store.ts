@@ -370,7 +370,7 @@ export class AppStore {
         const me = this.me;
         if (p !== undefined && me !== null) {
           const { duplicate: _d, clientId, conversationId, ...rest } = ack;
-          this.#onMessage({ ...rest, clientId, conversationId, senderId: me.id, text: p.text });
+          this.#onMessage({ ...rest, clientId, conversationId, senderId: me.id, kind: 'text', text: p.text });
         }
         this.changed();
       }),
