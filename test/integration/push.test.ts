@@ -220,6 +220,23 @@ describe('push notifications', () => {
     };
   }
 
+  it('pushes a muted group only for a message that mentions the member', async () => {
+    const ana = await newUser(server.url);
+    const bob = await newUser(server.url);
+    const cy = await newUser(server.url);
+    await openToAll(ana, bob, cy);
+    const bobSub = await subscribe(bob);
+    const g = await ana.http.createGroup({ name: 'launch', members: [bob.username, cy.username] });
+    await bob.http.mute(g.id, null);
+    await ana.http.send(g.id, { clientId: 'g1', text: 'nothing for bob here' });
+    await ana.http.send(g.id, { clientId: 'g2', text: `@${cy.username} only cy` });
+    await flushed();
+    expect(payloads(bobSub)).toEqual([]);
+    await ana.http.send(g.id, { clientId: 'g3', text: `@${bob.username} are you there?` });
+    await delivered(bobSub, 1, 'the mention in the muted group');
+    expect(payloads(bobSub).map((p) => p.text)).toEqual([`@${bob.username} are you there?`]);
+  });
+
   it("pushes a member's phone while their laptop is connected in the background, not the laptop in front", async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);

@@ -284,8 +284,8 @@ export async function createParley(
       keepFinishedJobs: config.pushKeepFinishedJobs,
     },
   );
-  messages.push = push;
-  messages.pushJobs = store.push;
+  messages.pipeline.push = push;
+  messages.pipeline.pushJobs = store.push;
   const contacts = new ContactService(store.accounts, store.social, store.conversations, bus, presence, {
     requestCooldownMs: config.contactRequestCooldownMs,
   });

@@ -139,23 +139,22 @@ async function readTargets(
   if (acting.length === 0) return out;
   const convs = acting.map((m) => m.conversationId);
   const seqs = acting.map((m) => targetOf(m) as number);
-  const [rows, emoji, pins] = await Promise.all([
-    c.query<TargetRow>(
-      `SELECT conversation_id, seq, pos, kind, sender_id, text, deleted, pinned_at FROM messages
+  // One after another: they share the transaction's connection.
+  const rows = await c.query<TargetRow>(
+    `SELECT conversation_id, seq, pos, kind, sender_id, text, deleted, pinned_at FROM messages
        WHERE (conversation_id, seq) IN (SELECT * FROM unnest($1::text[], $2::int8[]))`,
-      [convs, seqs],
-    ),
-    c.query<{ conversation_id: string; seq: string; emoji: string }>(
-      `SELECT DISTINCT conversation_id, seq, emoji FROM reactions
+    [convs, seqs],
+  );
+  const emoji = await c.query<{ conversation_id: string; seq: string; emoji: string }>(
+    `SELECT DISTINCT conversation_id, seq, emoji FROM reactions
        WHERE (conversation_id, seq) IN (SELECT * FROM unnest($1::text[], $2::int8[]))`,
-      [convs, seqs],
-    ),
-    c.query<{ conversation_id: string; n: number }>(
-      `SELECT conversation_id, count(*)::int AS n FROM messages
+    [convs, seqs],
+  );
+  const pins = await c.query<{ conversation_id: string; n: number }>(
+    `SELECT conversation_id, count(*)::int AS n FROM messages
        WHERE conversation_id = ANY($1::text[]) AND pinned_at IS NOT NULL GROUP BY conversation_id`,
-      [[...new Set(convs)]],
-    ),
-  ]);
+    [[...new Set(convs)]],
+  );
   const chats = new Map<string, { pins: number }>();
   for (const cv of new Set(convs)) chats.set(cv, { pins: 0 });
   for (const p of pins.rows) (chats.get(p.conversation_id) as { pins: number }).pins = p.n;
