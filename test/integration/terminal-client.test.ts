@@ -211,7 +211,7 @@ describe('parley chat on a terminal', () => {
     await eventually(async () => (await t.lines()).at(-1) === typing, 'the typed line redrawn');
     const lines = await t.lines();
     expect(lines.find((l) => l.includes('surprise arrives'))).toMatch(
-      new RegExp(`^\\S+( [AP]M)? ${carol.username}: surprise arrives$`),
+      new RegExp(`^\\S+( [AP]M)? #\\d+ ${carol.username}: surprise arrives$`),
     );
     expect(lines.filter((l) => l.includes('half typed'))).toEqual([typing]);
     expect(await t.cursorLine()).toBe(typing);
@@ -234,6 +234,41 @@ describe('parley chat on a terminal', () => {
     await t.waitFor(`(@${bob.username}) member`);
     expect(count(await t.screen(), 'only once please')).toBe(1);
     expect(await t.cursorLine()).toBe(`[${bob.username}] > `);
+  });
+
+  it('replies, edits, reacts and deletes by message number, and shows what others do', async () => {
+    await openToAll(bob);
+    const t = await chatAs(ana);
+    t.type(`/dm ${bob.username}\r`);
+    await t.waitForPrompt(`[${bob.username}] > `);
+    const dm = await bob.http.direct({ username: ana.username });
+    const asked = await bob.http.send(dm.id, { clientId: 'cli-q', text: 'lunch at noon?' });
+    await t.waitFor(`#${asked.seq} ${bob.username}: lunch at noon?`);
+    t.type(`/reply ${asked.seq} sounds good\r`);
+    await t.waitFor(`(re #${asked.seq}) sounds good`);
+    const mine = (await bob.http.history(dm.id)).messages.find((m) => m.text === 'sounds good');
+    expect(mine?.replyTo?.seq).toBe(asked.seq);
+    const seq = mine?.seq ?? 0;
+    t.type(`/edit ${seq} sounds great\r`);
+    await t.waitFor(`you edited #${seq}: sounds great`);
+    t.type(`/react ${asked.seq} 👍\r`);
+    await t.waitFor(`you reacted 👍 to #${asked.seq}`);
+    t.type(`/react ${asked.seq} 👍\r`);
+    await t.waitFor(`you took back 👍 from #${asked.seq}`);
+    await bob.http.act(dm.id, { clientId: 'cli-r', action: { kind: 'react', target: seq, emoji: '🎉' } });
+    await t.waitFor(`${bob.username} reacted 🎉 to #${seq}`);
+    t.type(`/delete ${seq}\r`);
+    await t.waitFor(`you deleted #${seq}`);
+    const after = (await bob.http.history(dm.id)).messages.find((m) => m.seq === seq);
+    expect(after).toMatchObject({ deleted: true, text: '' });
+    expect(
+      (await bob.http.history(dm.id)).messages.find((m) => m.seq === asked.seq)?.reactions,
+    ).toBeUndefined();
+    t.type('/edit nope text\r');
+    await t.waitFor('give a message number');
+    // Reopened, history shows the folded state.
+    t.type(`/dm ${bob.username}\r`);
+    await t.waitFor(`#${seq} you: (deleted)`);
   });
 
   it('creates a group whose name has spaces, and leaves it', async () => {
@@ -265,7 +300,9 @@ describe('parley chat on a terminal', () => {
         'add',
         'block',
         'contacts',
+        'delete',
         'dm',
+        'edit',
         'group',
         'help',
         'history',
@@ -274,7 +311,9 @@ describe('parley chat on a terminal', () => {
         'members',
         'open',
         'quit',
+        'react',
         'read',
+        'reply',
         'unblock',
       ].sort(),
     );

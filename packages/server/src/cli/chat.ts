@@ -191,8 +191,52 @@ export async function chat(argv: string[]): Promise<void> {
   let leftId: string | null = null;
 
   const who = (id: string) => (id === me.id ? 'you' : escapeLine(names.get(id) ?? id));
-  const line = (m: Message) =>
-    `${new Date(m.createdAt).toLocaleTimeString()} ${who(m.senderId)}: ${escapeText(m.text, '    ')}`;
+  /** Content as a line with its #seq (commands name messages by it); an event as what it did. */
+  const line = (m: Message) => {
+    const time = new Date(m.createdAt).toLocaleTimeString();
+    if (m.kind !== 'text') return `${time} ${eventLine(m)}`;
+    const reply = m.replyTo ? `(re #${m.replyTo.seq}) ` : '';
+    const fwd = m.forwarded ? '(forwarded) ' : '';
+    const text = m.deleted ? '(deleted)' : escapeText(m.text, '    ');
+    const edited = m.editedAt !== undefined && !m.deleted ? ' (edited)' : '';
+    const reactions = (m.reactions ?? []).map((r) => ` [${escapeLine(r.emoji)} ${r.count}]`).join('');
+    return `${time} #${m.seq} ${who(m.senderId)}: ${reply}${fwd}${text}${edited}${reactions}`;
+  };
+  const eventLine = (m: Message) => {
+    const t = `#${m.target ?? 0}`;
+    const by = who(m.senderId);
+    switch (m.kind) {
+      case 'edit':
+        return `${by} edited ${t}: ${escapeText(m.text, '    ')}`;
+      case 'delete':
+        return `${by} deleted ${t}`;
+      case 'react':
+        return `${by} reacted ${escapeLine(m.text)} to ${t}`;
+      case 'unreact':
+        return `${by} took back ${escapeLine(m.text)} from ${t}`;
+      case 'pin':
+        return `${by} pinned ${t}`;
+      case 'unpin':
+        return `${by} unpinned ${t}`;
+      case 'hide':
+        return `${by} deleted ${t} for themselves`;
+      case 'save':
+        return `${by} saved ${t}`;
+      case 'unsave':
+        return `${by} unsaved ${t}`;
+      default:
+        return `${by} acted on ${t}`;
+    }
+  };
+  /** My reactions, by open conversation and seq, so /react can take one back. */
+  const myReactions = new Set<string>();
+  const reactionKey = (c: string, seq: number, emoji: string) => `${c} ${seq} ${emoji}`;
+  const seqArg = (s: string | undefined) => {
+    const n = Number(s);
+    if (!Number.isSafeInteger(n) || n < 1)
+      throw new Error('give a message number, as shown after # (e.g. 12)');
+    return n;
+  };
   const nameOf = (c: Conversation | undefined) => (c ? preview(c.name, 40) : 'new conversation');
   const errorText = (err: unknown) =>
     escapeLine(err instanceof ParleyError ? `${err.code}: ${err.message}` : String(err));
@@ -225,6 +269,11 @@ export async function chat(argv: string[]): Promise<void> {
   client.on('message', (m) => {
     // Every message arrives here once, mine from this terminal included: that is the one
     // line it gets (what was typed is erased).
+    if (m.senderId === me.id && (m.kind === 'react' || m.kind === 'unreact') && m.target !== undefined) {
+      const k = reactionKey(m.conversationId, m.target, m.text);
+      if (m.kind === 'react') myReactions.add(k);
+      else myReactions.delete(k);
+    }
     if (open && m.conversationId === open.id) {
       newest = Math.max(newest, m.seq);
       print(line(m));
@@ -347,6 +396,29 @@ export async function chat(argv: string[]): Promise<void> {
       });
       oldest = page.messages[0]?.seq ?? oldest;
       for (const m of page.messages) print(line(m));
+    },
+    reply: async ([seq, ...words]) => {
+      if (!open) return print('open a conversation first');
+      const text = words.join(' ').trim();
+      if (text === '') return print('usage: /reply <seq> <text>');
+      await client.send(open.id, text, { replyTo: seqArg(seq) });
+    },
+    edit: async ([seq, ...words]) => {
+      if (!open) return print('open a conversation first');
+      const text = words.join(' ').trim();
+      if (text === '') return print('usage: /edit <seq> <text>');
+      await client.edit(open.id, seqArg(seq), text);
+    },
+    delete: async ([seq]) => {
+      if (!open) return print('open a conversation first');
+      await client.deleteForEveryone(open.id, seqArg(seq));
+    },
+    react: async ([seq, emoji]) => {
+      if (!open) return print('open a conversation first');
+      if (emoji === undefined || emoji === '') return print('usage: /react <seq> <emoji>');
+      const n = seqArg(seq);
+      if (myReactions.has(reactionKey(open.id, n, emoji))) await client.unreact(open.id, n, emoji);
+      else await client.react(open.id, n, emoji);
     },
     read: async () => {
       if (!open) return print('open a conversation first');

@@ -10,6 +10,8 @@ const PANELS: readonly Panel[] = ['new', 'group', 'contacts', 'settings'];
 export interface Route {
   /** The open conversation. */
   chat: string | null;
+  /** A message of it to show (`#/c/<id>/m/<seq>`): the chat opens there. */
+  message: number | null;
   /** The conversation's info drawer is open. */
   info: boolean;
   panel: Panel | null;
@@ -19,19 +21,23 @@ export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?');
   const p = new URLSearchParams(query).get('p');
   const panel = PANELS.find((x) => x === p) ?? null;
-  const m = /^\/c\/([^/]+)(\/info)?$/.exec(path);
-  if (m === null) return { chat: null, info: false, panel };
+  const m = /^\/c\/([^/]+)(?:\/m\/([1-9][0-9]{0,14}))?(\/info)?$/.exec(path);
+  if (m === null) return { chat: null, message: null, info: false, panel };
   let chat: string | null = null;
   try {
     chat = decodeURIComponent(m[1] ?? '');
   } catch {
     chat = null;
   }
-  return { chat, info: chat !== null && m[2] !== undefined, panel };
+  const message = chat !== null && m[2] !== undefined ? Number(m[2]) : null;
+  return { chat, message, info: chat !== null && m[3] !== undefined, panel };
 }
 
 export function formatRoute(r: Route): string {
-  let path = r.chat === null ? '/' : `/c/${encodeURIComponent(r.chat)}${r.info ? '/info' : ''}`;
+  let path =
+    r.chat === null
+      ? '/'
+      : `/c/${encodeURIComponent(r.chat)}${r.message !== null ? `/m/${r.message}` : ''}${r.info ? '/info' : ''}`;
   if (r.panel !== null) path += `?p=${r.panel}`;
   return `#${path}`;
 }
@@ -47,7 +53,11 @@ function depth(): number {
 
 /** Go to a route: a new history entry, or replacing the current one. */
 export function navigate(r: Partial<Route>, opts: { replace?: boolean } = {}): void {
-  const next = formatRoute({ ...currentRoute(), ...r });
+  const cur = currentRoute();
+  // Another chat opens at its latest messages unless a message is named.
+  const message =
+    r.message !== undefined ? r.message : r.chat !== undefined && r.chat !== cur.chat ? null : cur.message;
+  const next = formatRoute({ ...cur, ...r, message });
   if (next === location.hash || (next === '#/' && location.hash === '')) return;
   // `depth` counts our own entries, so that back() never leaves the app.
   if (opts.replace === true) history.replaceState({ depth: depth() }, '', next);

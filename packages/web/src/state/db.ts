@@ -7,6 +7,8 @@
  * when the page is hidden, so a burst of catch-up messages costs one write.
  */
 import type { Conversation, Message, OutboxStorage, PendingSend } from '@parley/client';
+import { foldOps, key, wanted } from './cache-fold.js';
+import type { CacheOp, Folded } from './cache-fold.js';
 
 /** Messages kept per conversation; older ones are pruned (the server has them). */
 export const CACHED_MESSAGES_PER_CONVERSATION = 200;
@@ -17,7 +19,7 @@ const VERSION = 2;
 type Op =
   | { kind: 'putConversation'; conversation: Conversation }
   | { kind: 'deleteConversation'; id: string }
-  | { kind: 'putMessage'; message: Message }
+  | CacheOp
   | { kind: 'cursor'; cursor: string }
   | { kind: 'draft'; conversationId: string; text: string };
 
@@ -49,6 +51,11 @@ function done(tx: IDBTransaction): Promise<void> {
 
 function dbName(userId: string): string {
   return `parley-${userId}`;
+}
+
+/** Where a conversation's cached `top` is kept in `meta`. */
+function spanKey(conversationId: string): string {
+  return `top:${conversationId}`;
 }
 
 function messageRange(conversationId: string): IDBKeyRange {
@@ -117,15 +124,23 @@ export class LocalCache {
     }
   }
 
-  /** Cached messages of a conversation, oldest first. */
-  async messages(conversationId: string): Promise<Message[]> {
+  /**
+   * Cached content of a conversation, oldest first, complete up to `top` (events included);
+   * null when nothing is cached.
+   */
+  async messages(conversationId: string): Promise<{ messages: Message[]; top: number } | null> {
     const db = this.#db;
-    if (db === null) return [];
+    if (db === null) return null;
     try {
-      const store = db.transaction('messages').objectStore('messages');
-      return (await req(store.getAll(messageRange(conversationId)))) as Message[];
+      const tx = db.transaction(['meta', 'messages']);
+      const [top, messages] = await Promise.all([
+        req(tx.objectStore('meta').get(spanKey(conversationId))) as Promise<unknown>,
+        req(tx.objectStore('messages').getAll(messageRange(conversationId))) as Promise<Message[]>,
+      ]);
+      if (typeof top !== 'number') return null;
+      return { messages: messages.filter((m) => m.kind === 'text' && m.seq <= top), top };
     } catch {
-      return [];
+      return null;
     }
   }
 
@@ -171,8 +186,19 @@ export class LocalCache {
   deleteConversation(id: string): void {
     this.#enqueue({ kind: 'deleteConversation', id });
   }
-  putMessage(message: Message): void {
-    this.#enqueue({ kind: 'putMessage', message });
+  /** A message from the feed (content or event): extends or updates what is cached. */
+  feed(message: Message): void {
+    this.#enqueue({ kind: 'feed', message });
+  }
+
+  /** History content after content seq `after`, complete up to `top` (see `CacheOp`). */
+  page(conversationId: string, after: number, messages: Message[], top: number): void {
+    this.#enqueue({ kind: 'page', conversationId, after, messages, top });
+  }
+
+  /** Forget the cached messages of a conversation (its window starts over). */
+  reset(conversationId: string): void {
+    this.#enqueue({ kind: 'reset', conversationId });
   }
   /** Remember the feed cursor; written with the messages before it. */
   setCursor(cursor: string): void {
@@ -229,12 +255,14 @@ export class LocalCache {
   async #write(ops: Op[]): Promise<void> {
     const db = this.#db;
     if (db === null) return;
+    const folded = await this.#fold(db, ops);
     const tx = db.transaction(['meta', 'conversations', 'messages', 'drafts'], 'readwrite');
     const meta = tx.objectStore('meta');
     const drafts = tx.objectStore('drafts');
     const convs = tx.objectStore('conversations');
     const msgs = tx.objectStore('messages');
     const touched = new Set<string>();
+    const gone = new Set<string>();
     let cursor: string | undefined;
     for (const op of ops) {
       switch (op.kind) {
@@ -244,16 +272,18 @@ export class LocalCache {
         case 'deleteConversation':
           convs.delete(op.id);
           msgs.delete(messageRange(op.id));
+          meta.delete(spanKey(op.id));
           drafts.delete(op.id);
           touched.delete(op.id);
+          gone.add(op.id);
           break;
         case 'draft':
           if (op.text === '') drafts.delete(op.conversationId);
           else drafts.put(op.text, op.conversationId);
           break;
-        case 'putMessage':
-          msgs.put(op.message);
-          touched.add(op.message.conversationId);
+        case 'feed':
+        case 'page':
+        case 'reset':
           break;
         case 'cursor':
           cursor = cursor === undefined || !behind(op.cursor, cursor) ? op.cursor : cursor;
@@ -263,6 +293,22 @@ export class LocalCache {
           return never;
         }
       }
+    }
+    for (const id of folded.resets) msgs.delete(messageRange(id));
+    for (const [k, m] of folded.messages) {
+      if (gone.has(k.split('\u0000')[0] ?? '')) continue;
+      if (m !== null) {
+        msgs.put(m);
+        touched.add(m.conversationId);
+      } else {
+        const [id, seq] = k.split('\u0000') as [string, string];
+        msgs.delete([id, Number(seq)]);
+      }
+    }
+    for (const [id, top] of folded.spans) {
+      if (gone.has(id)) continue;
+      if (top === null) meta.delete(spanKey(id));
+      else meta.put(top, spanKey(id));
     }
     if (cursor !== undefined) {
       // Several tabs share this database: keep the furthest cursor any of them reached where
@@ -288,5 +334,31 @@ export class LocalCache {
       };
     }
     await done(tx);
+  }
+
+  /** Read what the batch's feed messages touch, and fold the batch over it. */
+  async #fold(db: IDBDatabase, ops: Op[]): Promise<Folded> {
+    const cacheOps = ops.filter(
+      (op): op is CacheOp => op.kind === 'feed' || op.kind === 'page' || op.kind === 'reset',
+    );
+    const spans = new Map<string, number>();
+    const messages = new Map<string, Message>();
+    const want = wanted(cacheOps);
+    if (want.spans.size > 0) {
+      const tx = db.transaction(['meta', 'messages']);
+      const meta = tx.objectStore('meta');
+      const msgs = tx.objectStore('messages');
+      await Promise.all([
+        ...[...want.spans].map(async (id) => {
+          const top: unknown = await req(meta.get(spanKey(id)));
+          if (typeof top === 'number') spans.set(id, top);
+        }),
+        ...want.messages.map(async ([id, seq]) => {
+          const m = (await req(msgs.get([id, seq]))) as Message | undefined;
+          if (m !== undefined) messages.set(key(id, seq), m);
+        }),
+      ]);
+    }
+    return foldOps(cacheOps, spans, messages);
   }
 }

@@ -10,6 +10,8 @@ import type {
   Conversation,
   Member,
   Message,
+  MessageAction,
+  MessageListPage,
   PendingSend,
   Presence,
   ReceiptCursor,
@@ -40,6 +42,7 @@ import type { PushState } from '../lib/push.js';
 import { currentRoute, navigate } from '../lib/route.js';
 import type { Route } from '../lib/route.js';
 import { LocalCache } from './db.js';
+import { applyToSpan, conversationAfter, isEvent, mergePage, snippetOf } from './events.js';
 import { clearSession, loadSession, saveSession } from './session.js';
 import type { StoredSession } from './session.js';
 
@@ -50,9 +53,14 @@ const FIRST_PAGE = 60;
 /** A cached window further than this behind the conversation's head is dropped, not filled. */
 const MAX_FILL = 600;
 
-/** The loaded part of one conversation's history: contiguous seqs, oldest first. */
+/**
+ * The loaded part of one conversation's history: content messages, oldest first, with every
+ * message (events included) from the first one up to `top` folded in.
+ */
 export interface MessageWindow {
   messages: Message[];
+  /** Highest seq known here (events included): a feed message beyond top + 1 means a gap. */
+  top: number;
   /** Older messages exist on the server (scrolling up loads them). */
   hasOlder: boolean;
   loadingOlder: boolean;
@@ -64,6 +72,19 @@ export interface MessageWindow {
 
 /** Connection shown to the user: the SDK's state, or 'offline' when the browser says so. */
 export type Connection = ConnectionState | 'offline';
+
+/** What the composer of a conversation is doing besides writing a new message. */
+export interface ComposeMode {
+  kind: 'reply' | 'edit';
+  seq: number;
+}
+
+/** A message to bring into view and highlight (`n` changes on every request). */
+export interface Focus {
+  conversationId: string;
+  seq: number;
+  n: number;
+}
 
 export interface Toast {
   id: number;
@@ -125,6 +146,9 @@ export class AppStore {
   settings: UserSettings | null = null;
   /** The tab is visible (messages shown count as read only then). */
   visible = document.visibilityState === 'visible';
+  /** Replying to or editing a message, per conversation. */
+  compose = new Map<string, ComposeMode>();
+  focus: Focus | null = null;
   /** Bumped on every change. */
   rev = 0;
 
@@ -137,6 +161,8 @@ export class AppStore {
   /** Highest seq on screen per conversation, reported by the message list. */
   #seen = new Map<string, number>();
   #reconciling = new Map<string, Promise<void>>();
+  /** Feed messages that arrived while a conversation's history page was on its way. */
+  #inflight = new Map<string, Message[]>();
   #loadingWindow = new Map<string, Promise<void>>();
   /** Seqs of messages that mention me, per conversation, heard of since the app started. */
   #mentionSeqs = new Map<string, number[]>();
@@ -147,7 +173,9 @@ export class AppStore {
     window.addEventListener('hashchange', () => {
       this.route = currentRoute();
       this.changed();
-      if (this.route.chat !== null) void this.openConversation(this.route.chat);
+      const { chat, message } = this.route;
+      if (chat !== null && message !== null) void this.jumpTo(chat, message);
+      else if (chat !== null) void this.openConversation(chat);
     });
     document.addEventListener('visibilitychange', () => {
       this.visible = document.visibilityState === 'visible';
@@ -285,7 +313,9 @@ export class AppStore {
     // Whether notifications the app shows itself may carry message text.
     void this.loadSettings();
     void this.refreshContacts();
-    if (this.route.chat !== null) void this.openConversation(this.route.chat);
+    const { chat, message } = this.route;
+    if (chat !== null && message !== null) void this.jumpTo(chat, message);
+    else if (chat !== null) void this.openConversation(chat);
     // Permission was given before: keep this device's subscription registered (it may be new,
     // or the server may have dropped it). Never asks anything on load.
     this.push = pushState();
@@ -312,6 +342,8 @@ export class AppStore {
     this.contacts = null;
     this.drafts = new Map();
     this.sendErrors = new Map();
+    this.compose = new Map();
+    this.focus = null;
     this.#seen = new Map();
     this.#mentionSeqs = new Map();
   }
@@ -368,9 +400,20 @@ export class AppStore {
         const p = this.pending.get(ack.clientId);
         this.pending.delete(ack.clientId);
         const me = this.me;
-        if (p !== undefined && me !== null) {
+        // An action's event comes back in the feed; a send shows at once as what it stored.
+        if (p !== undefined && me !== null && p.action === undefined) {
           const { duplicate: _d, clientId, conversationId, ...rest } = ack;
-          this.#onMessage({ ...rest, clientId, conversationId, senderId: me.id, kind: 'text', text: p.text });
+          const m: Message = {
+            ...rest,
+            clientId,
+            conversationId,
+            senderId: me.id,
+            kind: 'text',
+            text: p.text,
+          };
+          const quoted = p.replyTo === undefined ? undefined : this.message(conversationId, p.replyTo);
+          if (quoted !== undefined) m.replyTo = snippetOf(quoted);
+          this.#onMessage(m);
         }
         this.changed();
       }),
@@ -430,34 +473,53 @@ export class AppStore {
   #onMessage(m: Message): void {
     const me = this.me;
     if (me === null) return;
-    this.#cache?.putMessage(m);
+    this.#cache?.feed(m);
+    this.#inflight.get(m.conversationId)?.push(m);
+    const event = isEvent(m);
+    const w = this.windows.get(m.conversationId);
+    if (w !== undefined) {
+      const hadLast = w.messages[w.messages.length - 1]?.seq;
+      const { span, gap } = applyToSpan(w, m);
+      if (gap) {
+        void this.#reconcile(m.conversationId);
+      } else if (!event && hadLast === undefined && !w.fresh) {
+        // Into an empty window that was not loaded yet: a reconcile in flight may have read
+        // its page before this message was stored, and merges what follows the page; older
+        // messages load as the user scrolls up.
+        w.hasOlder = m.seq > 1;
+      }
+      if (span.messages !== w.messages || span.top !== w.top) {
+        w.messages = span.messages;
+        w.top = span.top;
+        w.rev++;
+      }
+    }
     const c = this.conversations.get(m.conversationId);
     if (c === undefined) {
       // A conversation we have not heard of yet (its `conversation` frame may follow).
       void this.#fetchConversation(m.conversationId);
-    } else if (m.seq > c.lastSeq || c.lastMessage === null) {
-      const mine = m.senderId === me.id;
-      // The list names a group's last sender: known here, or asked of the server.
-      const { lastSender: _previous, ...rest } = c;
-      const sender = c.kind === 'group' ? this.users.get(m.senderId) : undefined;
-      if (c.kind === 'group' && sender === undefined) void this.#fetchConversation(c.id);
-      const next: Conversation = {
-        ...rest,
-        ...(sender !== undefined ? { lastSender: sender } : {}),
-        lastSeq: Math.max(c.lastSeq, m.seq),
-        lastMessage: m,
-        lastActivityAt: Math.max(c.lastActivityAt, m.createdAt),
-        // The server moves my read cursor over my own messages.
-        readSeq: mine ? Math.max(c.readSeq, m.seq) : c.readSeq,
-        unread: mine ? 0 : m.seq > c.readSeq ? c.unread + 1 : c.unread,
-      };
+    } else if (event || m.seq > c.lastSeq || c.lastMessage === null) {
+      // Hiding the message shown in the list: the one before it, when loaded.
+      const before = w?.messages.filter((x) => x.seq < (m.target ?? 0)).pop() ?? null;
+      const { conversation, counts } = conversationAfter(c, m, me.id, before);
+      let next = conversation;
+      if (!event) {
+        // The list names a group's last sender: known here, or asked of the server.
+        const { lastSender: _previous, ...rest } = next;
+        const sender = c.kind === 'group' ? this.users.get(m.senderId) : undefined;
+        if (c.kind === 'group' && sender === undefined) void this.#fetchConversation(c.id);
+        next = { ...rest, ...(sender !== undefined ? { lastSender: sender } : {}) };
+      } else if (m.kind === 'hide' && c.lastMessage?.seq === m.target && before === null) {
+        // The previous message is not loaded: the server knows it.
+        void this.#fetchConversation(c.id);
+      }
       this.#putConversation(next, true);
-      if (!mine && m.seq > next.readSeq) {
+      if (counts) {
         if (mentions(m, me.id)) this.#mentionSeqs.set(c.id, [...(this.#mentionSeqs.get(c.id) ?? []), m.seq]);
         this.#alert(m, next);
       }
     }
-    if (m.senderId !== me.id) {
+    if (!event && m.senderId !== me.id) {
       // Their message ends their typing.
       const typing = this.typing.get(m.conversationId);
       if (typing?.includes(m.senderId) === true) {
@@ -466,22 +528,13 @@ export class AppStore {
         else this.typing.set(m.conversationId, rest);
       }
     }
-    const w = this.windows.get(m.conversationId);
-    if (w !== undefined) {
-      const last = w.messages[w.messages.length - 1];
-      if (last === undefined || m.seq === last.seq + 1) {
-        // Into an empty window that was not loaded yet too: a reconcile in flight may have read
-        // its page before this message was stored, and merges what follows the page; older
-        // messages load as the user scrolls up.
-        if (last === undefined && !w.fresh) w.hasOlder = m.seq > 1;
-        w.messages.push(m);
-        w.rev++;
-      } else if (m.seq > last.seq + 1) {
-        void this.#reconcile(m.conversationId);
-      }
-    }
     this.changed();
     this.#markSeen();
+  }
+
+  /** A loaded content message of a conversation. */
+  message(conversationId: string, seq: number): Message | undefined {
+    return this.windows.get(conversationId)?.messages.find((m) => m.seq === seq);
   }
 
   /** Unread messages that mention me in a conversation (of those heard of since the app started). */
@@ -752,14 +805,12 @@ export class AppStore {
   }
 
   async #loadWindow(id: string): Promise<void> {
-    const cached = (await this.#cache?.messages(id)) ?? [];
-    // Keep the contiguous run that ends with the newest cached message.
-    let start = cached.length - 1;
-    while (start > 0 && (cached[start - 1]?.seq ?? -1) === (cached[start]?.seq ?? 0) - 1) start--;
-    const messages = cached.slice(Math.max(start, 0));
+    const cached = await this.#cache?.messages(id);
     if (!this.windows.has(id)) {
+      const messages = cached?.messages ?? [];
       this.windows.set(id, {
         messages,
+        top: messages.length > 0 ? (cached?.top ?? 0) : 0,
         hasOlder: (messages[0]?.seq ?? 1) > 1,
         loadingOlder: false,
         fresh: false,
@@ -774,7 +825,10 @@ export class AppStore {
   #reconcile(id: string): Promise<void> {
     let run = this.#reconciling.get(id);
     if (run !== undefined) return run;
-    run = this.#doReconcile(id).finally(() => this.#reconciling.delete(id));
+    run = this.#doReconcile(id).finally(() => {
+      this.#reconciling.delete(id);
+      this.#inflight.delete(id);
+    });
     this.#reconciling.set(id, run);
     return run;
   }
@@ -783,42 +837,52 @@ export class AppStore {
     const client = this.client;
     const w = this.windows.get(id);
     if (client === null || w === undefined) return;
+    // History holds content only, folded: seqs missing from a page are events (or messages
+    // hidden from me), and the feed messages that arrive meanwhile are applied again after it.
+    const later: Message[] = [];
+    this.#inflight.set(id, later);
     try {
       const c = this.conversations.get(id);
       const last = w.messages[w.messages.length - 1];
-      if (last === undefined || (c !== undefined && c.lastSeq - last.seq > MAX_FILL)) {
+      if (last === undefined || (c !== undefined && c.lastSeq - w.top > MAX_FILL)) {
         const page = await client.http.history(id, { limit: FIRST_PAGE });
-        const win: MessageWindow = {
-          messages: page.messages,
+        const cur = this.windows.get(id);
+        if (cur === undefined) return;
+        const messages = mergePage([], page.messages, later);
+        const top = Math.max(
+          messages[messages.length - 1]?.seq ?? 0,
+          this.conversations.get(id)?.lastSeq ?? 0,
+          ...later.map((m) => m.seq),
+        );
+        this.windows.set(id, {
+          messages,
+          top,
           hasOlder: page.hasMore,
           loadingOlder: false,
           fresh: true,
-          rev: w.rev + 1,
-        };
-        // Messages that arrived live meanwhile and follow the page.
-        let tail = page.messages[page.messages.length - 1]?.seq ?? 0;
-        for (const m of w.messages) {
-          if (m.seq === tail + 1) {
-            win.messages.push(m);
-            tail = m.seq;
-          }
-        }
-        this.windows.set(id, win);
-        for (const m of page.messages) this.#cache?.putMessage(m);
+          rev: cur.rev + 1,
+        });
+        this.#cache?.reset(id);
+        this.#cache?.page(id, 0, messages, top);
       } else {
         let after = last.seq;
         for (;;) {
+          const from = after;
           const page = await client.http.history(id, { after, limit: HISTORY_PAGE });
           const cur = this.windows.get(id);
           if (cur === undefined) return;
-          for (const m of page.messages) {
-            const tail = cur.messages[cur.messages.length - 1];
-            if (tail === undefined || m.seq === tail.seq + 1) cur.messages.push(m);
-            this.#cache?.putMessage(m);
-          }
+          cur.messages = mergePage(cur.messages, page.messages, later);
+          const end = page.messages[page.messages.length - 1]?.seq ?? after;
+          cur.top = Math.max(cur.top, end);
           cur.rev++;
-          after = cur.messages[cur.messages.length - 1]?.seq ?? after;
-          if (!page.hasMore || page.messages.length === 0) break;
+          after = end;
+          if (!page.hasMore || page.messages.length === 0) {
+            // Complete up to the head the list knows of, and up to what came meanwhile.
+            cur.top = Math.max(cur.top, this.conversations.get(id)?.lastSeq ?? 0, ...later.map((m) => m.seq));
+            this.#cache?.page(id, from, page.messages, cur.top);
+            break;
+          }
+          this.#cache?.page(id, from, page.messages, end);
         }
         const cur = this.windows.get(id);
         if (cur !== undefined) cur.fresh = true;
@@ -834,7 +898,18 @@ export class AppStore {
   }
 
   /** Load the page before the oldest loaded message (scrolling up). */
-  async loadOlder(id: string): Promise<void> {
+  loadOlder(id: string): Promise<void> {
+    let run = this.#loadingOlder.get(id);
+    if (run === undefined) {
+      run = this.#loadOlder(id).finally(() => this.#loadingOlder.delete(id));
+      this.#loadingOlder.set(id, run);
+    }
+    return run;
+  }
+
+  #loadingOlder = new Map<string, Promise<void>>();
+
+  async #loadOlder(id: string): Promise<void> {
     const client = this.client;
     const w = this.windows.get(id);
     const first = w?.messages[0];
@@ -898,7 +973,12 @@ export class AppStore {
     const client = this.client;
     if (id === null || client === null || !this.visible) return;
     const c = this.conversations.get(id);
-    const seq = Math.min(this.#seen.get(id) ?? 0, c?.lastSeq ?? 0);
+    let seq = this.#seen.get(id) ?? 0;
+    // The newest message on screen: the events after it are read with it.
+    const w = this.windows.get(id);
+    const newest = w?.messages[w.messages.length - 1]?.seq;
+    if (w !== undefined && newest !== undefined && seq >= newest) seq = Math.max(seq, w.top);
+    seq = Math.min(seq, c?.lastSeq ?? 0);
     if (c === undefined || seq <= c.readSeq) return;
     client.markRead(id, seq);
     this.#setRead(c, seq);
@@ -922,10 +1002,76 @@ export class AppStore {
 
   // ---- sending ----
 
-  send(conversationId: string, text: string): void {
+  /**
+   * Open a conversation at one of its messages: load older history until it is there, then
+   * bring it into view, highlighted.
+   */
+  async jumpTo(id: string, seq: number): Promise<void> {
+    if (this.route.chat !== id || this.route.message !== null) {
+      navigate({ chat: id, message: null, panel: null }, { replace: this.route.chat === id });
+    }
+    await this.openConversation(id);
+    for (;;) {
+      const w = this.windows.get(id);
+      if (w === undefined) return;
+      const first = w.messages[0]?.seq ?? Infinity;
+      if (first <= seq || !w.hasOlder) break;
+      await this.loadOlder(id);
+      // Nothing older came (an error, or the list was left): stop.
+      if ((this.windows.get(id)?.messages[0]?.seq ?? Infinity) >= first) break;
+    }
+    if (this.message(id, seq) === undefined) {
+      this.toast('That message is no longer available.');
+      return;
+    }
+    this.focus = { conversationId: id, seq, n: (this.focus?.n ?? 0) + 1 };
+    this.changed();
+  }
+
+  setCompose(conversationId: string, mode: ComposeMode | null): void {
+    if (mode === null) this.compose.delete(conversationId);
+    else this.compose.set(conversationId, mode);
+    this.changed();
+  }
+
+  /** Act on a message (edit, delete, react, pin, save...): the event comes back in the feed. */
+  act(conversationId: string, action: MessageAction): void {
     const client = this.client;
     if (client === null) return;
-    const sent = client.send(conversationId, text);
+    client.act(conversationId, action).catch((err: unknown) => {
+      if (this.client === client) this.toast(errorText(err));
+    });
+  }
+
+  /** Forward message `seq` of a conversation to others; a toast says what failed. */
+  async forward(conversationId: string, seq: number, to: string[]): Promise<void> {
+    const client = this.#need();
+    const clientId = crypto.randomUUID();
+    const { results } = await client.http.forward(conversationId, { clientId, seq, to });
+    const failed = results.filter((r) => !r.ok).length;
+    this.toast(
+      failed === 0
+        ? `Forwarded to ${to.length} chat${to.length === 1 ? '' : 's'}.`
+        : `Could not forward to ${failed} chat${failed === 1 ? '' : 's'}.`,
+    );
+  }
+
+  /** Pinned messages of a conversation, most recently pinned first. */
+  async pins(conversationId: string): Promise<Message[]> {
+    return (await this.#need().http.pins(conversationId)).messages;
+  }
+
+  /** Messages that mention me, or that I saved, newest first. */
+  async listed(which: 'mentions' | 'saved', before?: string): Promise<MessageListPage> {
+    const http = this.#need().http;
+    const query = before === undefined ? {} : { before };
+    return which === 'mentions' ? http.mentions(query) : http.saved(query);
+  }
+
+  send(conversationId: string, text: string, replyTo?: number): void {
+    const client = this.client;
+    if (client === null) return;
+    const sent = client.send(conversationId, text, replyTo === undefined ? {} : { replyTo });
     this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
     this.sendErrors.delete(conversationId);
     this.changed();

@@ -1,26 +1,28 @@
 /** The open conversation: header, message history and composer. */
-import type { JSX } from 'preact';
+import type { HTMLAttributes, JSX } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Conversation, Member, Message, PendingSend } from '@parley/client';
-import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
 import { colorIndex, formatCount, formatDay, formatLastSeen, formatTime, startOfDay } from '../lib/format.js';
 import { isEmojiOnly, parseMarkup } from '../lib/markup.js';
 import { Markup } from '../lib/markup-view.js';
 import { distinctName } from '../lib/names.js';
 import { back, navigate } from '../lib/route.js';
-import { app } from '../state/store.js';
 import type { AppStore, MessageWindow } from '../state/store.js';
 import { Avatar } from './avatar.js';
 import { ReadOnlyBar, RequestBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
+import { useConfirm } from './dialog.js';
+import { ForwardDialog } from './forward.js';
 import { MessageInfoDialog } from './message-info.js';
+import { EmojiDialog, MessageMenu, copyLink } from './message-menu.js';
+import type { MenuChoice } from './message-menu.js';
+import { Quote, Reactions } from './message-parts.js';
+import { Composer } from './composer.js';
 import { chatTitle, typingText } from './sidebar.js';
 import { useApp } from './use-app.js';
 import { VirtualList } from './virtual-list.js';
 import type { ViewState, VirtualListHandle } from './virtual-list.js';
 
-/** The counter shows from this many code points on. */
-const COUNTER_FROM = MAX_TEXT_CODE_POINTS - 999;
 /** Consecutive messages of one sender within this time form one group of bubbles. */
 const GROUP_GAP_MS = 5 * 60_000;
 /** Messages taller than this many lines fold, with a button to read the rest. */
@@ -343,6 +345,118 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
   const [unreadAfter] = useState(() => (c.unread > 0 ? c.readSeq : Infinity));
   const [atBottom, setAtBottom] = useState(true);
   const [info, setInfo] = useState<Message | null>(null);
+  const [menu, setMenu] = useState<{ m: Message; at: { x: number; y: number } } | null>(null);
+  const [emojiFor, setEmojiFor] = useState<Message | null>(null);
+  const [forwardOf, setForwardOf] = useState<Message | null>(null);
+  const [highlight, setHighlight] = useState<number | null>(null);
+  const [confirm, ask] = useConfirm();
+  const touch = useRef<{
+    x: number;
+    y: number;
+    dx: number;
+    dy: number;
+    timer?: ReturnType<typeof setTimeout>;
+  } | null>(null);
+
+  function toggleReaction(m: Message, emoji: string): void {
+    const mine = m.reactions?.some((r) => r.emoji === emoji && r.userIds.includes(me)) === true;
+    store.act(id, { kind: mine ? 'unreact' : 'react', target: m.seq, emoji });
+  }
+
+  function choose(m: Message, choice: MenuChoice): void {
+    if (typeof choice === 'object') {
+      toggleReaction(m, choice.react);
+      return;
+    }
+    const target = m.seq;
+    switch (choice) {
+      case 'reply':
+      case 'edit':
+        store.setCompose(id, { kind: choice, seq: target });
+        return;
+      case 'delete-me':
+        store.act(id, { kind: 'hide', target });
+        return;
+      case 'delete-all':
+        ask({
+          title: 'Delete for everyone?',
+          message: 'The message will be replaced by "This message was deleted" for everyone in the chat.',
+          confirm: 'Delete',
+          onConfirm: () => store.act(id, { kind: 'delete', target }),
+        });
+        return;
+      case 'forward':
+        setForwardOf(m);
+        return;
+      case 'pin':
+      case 'unpin':
+      case 'save':
+      case 'unsave':
+        store.act(id, { kind: choice, target });
+        return;
+      case 'copy':
+        void copyLink(id, target).then((ok) => store.toast(ok ? 'Link copied.' : 'Could not copy the link.'));
+        return;
+      case 'more-reactions':
+        setEmojiFor(m);
+        return;
+      default: {
+        const never: never = choice;
+        return never;
+      }
+    }
+  }
+
+  /** Long press opens the menu; a swipe to the right replies. */
+  function gestures(m: Message): HTMLAttributes<HTMLDivElement> {
+    const bubbleOf = (el: EventTarget) =>
+      (el as HTMLElement).closest('.msg')?.querySelector<HTMLElement>('.bubble');
+    return {
+      onContextMenu: (e) => {
+        e.preventDefault();
+        setMenu({ m, at: { x: e.clientX, y: e.clientY } });
+      },
+      onTouchStart: (e) => {
+        const t = e.touches[0];
+        if (t === undefined || e.touches.length > 1) return;
+        const at = { x: t.clientX, y: t.clientY };
+        touch.current = {
+          ...at,
+          dx: 0,
+          dy: 0,
+          timer: setTimeout(() => {
+            touch.current = null;
+            setMenu({ m, at });
+          }, 500),
+        };
+      },
+      onTouchMove: (e) => {
+        const s = touch.current;
+        const t = e.touches[0];
+        if (s === null || t === undefined) return;
+        s.dx = t.clientX - s.x;
+        s.dy = t.clientY - s.y;
+        if (Math.abs(s.dx) > 8 || Math.abs(s.dy) > 8) clearTimeout(s.timer);
+        const b = bubbleOf(e.currentTarget);
+        if (b != null && s.dx > 0 && Math.abs(s.dy) < 30)
+          b.style.transform = `translateX(${Math.min(s.dx, 80)}px)`;
+      },
+      onTouchEnd: (e) => {
+        const s = touch.current;
+        touch.current = null;
+        const b = bubbleOf(e.currentTarget);
+        if (b != null) b.style.transform = '';
+        if (s === null) return;
+        clearTimeout(s.timer);
+        if (s.dx > 60 && Math.abs(s.dy) < 40 && m.deleted !== true)
+          store.setCompose(id, { kind: 'reply', seq: m.seq });
+      },
+      onTouchCancel: () => {
+        if (touch.current !== null) clearTimeout(touch.current.timer);
+        touch.current = null;
+      },
+    };
+  }
   // Long messages unfolded by the reader, by row key (rows scrolled away and back stay open).
   const [open, setOpen] = useState<ReadonlySet<string>>(() => new Set());
   const toggle = (key: string) =>
@@ -353,7 +467,8 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
     });
 
   const pending = useMemo(
-    () => [...store.pending.values()].filter((p) => p.conversationId === id),
+    // Actions wait in the same outbox; they show on their message once stored.
+    () => [...store.pending.values()].filter((p) => p.conversationId === id && p.action === undefined),
     [store.pending, id],
   );
   const left = leftLine(c);
@@ -368,6 +483,16 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
     () => (rows.some((r) => r.kind === 'unread') ? 'unread' : undefined),
     [rows.length > 1],
   );
+
+  // A jump to a message of this chat (a quote, a link, a list of mentions, pins or saved).
+  const focus = store.focus;
+  useEffect(() => {
+    if (focus === null || focus.conversationId !== id) return;
+    if (handle.current?.scrollToKey(`m${focus.seq}`) !== true) return;
+    setHighlight(focus.seq);
+    const t = setTimeout(() => setHighlight(null), 2000);
+    return () => clearTimeout(t);
+  }, [focus?.n, rows]);
 
   // My own new message: show it, wherever the list was scrolled to.
   const lastPending = pending[pending.length - 1]?.clientId;
@@ -427,28 +552,57 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
       case 'msg': {
         const { m, mine } = row;
         const receipt = mine ? receiptOf(c, members, me, m.seq) : null;
+        const deleted = m.deleted === true;
+        const mentionsMe = m.mentions?.includes(me) === true;
         return (
           <div
-            class={`msg ${mine ? 'out' : 'in'} ${row.first ? 'first' : ''} ${row.last ? 'last' : ''}`}
+            class={`msg ${mine ? 'out' : 'in'} ${row.first ? 'first' : ''} ${row.last ? 'last' : ''} ${highlight === m.seq ? 'highlight' : ''}`}
             data-testid="message"
             data-seq={m.seq}
             data-status={receipt?.status}
+            {...gestures(m)}
           >
-            <div class="bubble">
+            <div class={`bubble ${deleted ? 'tombstone' : ''} ${mentionsMe ? 'mentions-me' : ''}`}>
               {group && !mine && row.first && (
                 <div class={`sender c${colorIndex(m.senderId)}`}>{senderName(store, m.senderId)}</div>
               )}
-              <MessageText
-                id={`text-${row.key}`}
-                text={m.text}
-                time={m.createdAt}
-                ticks={mine}
-                open={open.has(row.key)}
-                onToggle={() => toggle(row.key)}
-              />
+              {m.forwarded === true && !deleted && (
+                <div class="forwarded" data-testid="forwarded">
+                  Forwarded
+                </div>
+              )}
+              {m.replyTo !== undefined && !deleted && (
+                <Quote store={store} conversationId={id} replyTo={m.replyTo} />
+              )}
+              {deleted ? (
+                <div class="text deleted-text" data-testid="tombstone">
+                  This message was deleted
+                  <MetaSpacer time={m.createdAt} ticks={false} />
+                </div>
+              ) : (
+                <MessageText
+                  id={`text-${row.key}`}
+                  text={m.text}
+                  time={m.createdAt}
+                  ticks={mine}
+                  open={open.has(row.key)}
+                  onToggle={() => toggle(row.key)}
+                />
+              )}
               <span class="meta">
+                {m.pinnedAt !== undefined && (
+                  <span class="pinned-mark" role="img" aria-label="Pinned" title="Pinned">
+                    📌
+                  </span>
+                )}
+                {m.editedAt !== undefined && !deleted && (
+                  <span class="edited" data-testid="edited">
+                    edited
+                  </span>
+                )}
                 <time dateTime={new Date(m.createdAt).toISOString()}>{formatTime(m.createdAt)}</time>
                 {receipt !== null &&
+                  !deleted &&
                   (group ? (
                     <button
                       class="ticks-btn"
@@ -465,7 +619,27 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
                     </span>
                   ))}
               </span>
+              <button
+                type="button"
+                class="msg-menu-btn"
+                aria-label="Message options"
+                aria-haspopup="menu"
+                data-testid="message-menu-button"
+                onClick={(e) => {
+                  const r = e.currentTarget.getBoundingClientRect();
+                  setMenu({ m, at: { x: r.left, y: r.bottom + 4 } });
+                }}
+              >
+                <Icon name="down" size={18} />
+              </button>
             </div>
+            {m.reactions !== undefined && m.reactions.length > 0 && (
+              <Reactions
+                store={store}
+                reactions={m.reactions}
+                onToggle={(emoji) => toggleReaction(m, emoji)}
+              />
+            )}
           </div>
         );
       }
@@ -533,115 +707,21 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
         </button>
       )}
       {info !== null && <MessageInfoDialog c={c} message={info} onClose={() => setInfo(null)} />}
+      {menu !== null && (
+        <MessageMenu
+          c={c}
+          m={store.message(id, menu.m.seq) ?? menu.m}
+          me={me}
+          at={menu.at}
+          onChoose={(choice) => choose(menu.m, choice)}
+          onClose={() => setMenu(null)}
+        />
+      )}
+      {emojiFor !== null && (
+        <EmojiDialog onPick={(emoji) => toggleReaction(emojiFor, emoji)} onClose={() => setEmojiFor(null)} />
+      )}
+      {forwardOf !== null && <ForwardDialog from={c} m={forwardOf} onClose={() => setForwardOf(null)} />}
+      {confirm}
     </div>
   );
-}
-
-/**
- * A touch screen's keyboard has no Shift+Enter, so there Enter makes a new line and the Send
- * button sends; with a mouse or touchpad, Enter sends and Shift+Enter makes a new line.
- */
-function enterMakesNewline(): boolean {
-  return window.matchMedia('(pointer: coarse)').matches;
-}
-
-function Composer({ id }: { id: string }): JSX.Element {
-  const store = useApp();
-  const stored = store.drafts.get(id) ?? '';
-  const [text, setText] = useState(stored);
-  const [touch] = useState(enterMakesNewline);
-  const error = store.sendErrors.get(id) ?? null;
-  const input = useRef<HTMLTextAreaElement>(null);
-  // Only long texts can be near the limit: a UTF-16 length bounds the code points from above.
-  const length = text.length >= COUNTER_FROM ? codePointLength(text) : text.length;
-  const over = length > MAX_TEXT_CODE_POINTS;
-  const empty = text.trim() === '';
-
-  useEffect(() => {
-    // Focus on desktop; on phones the keyboard would cover the messages just opened.
-    if (window.matchMedia('(min-width: 481px)').matches) input.current?.focus();
-  }, [id]);
-
-  useEffect(() => autosize(input.current), [text]);
-
-  // The store changed the draft itself: loaded from the device, or a refused message given back.
-  useEffect(() => {
-    if (stored !== text) setText(stored);
-  }, [stored]);
-
-  function send(): void {
-    if (empty || over) return;
-    app.send(id, text.trim());
-    setText('');
-    app.setDraft(id, '');
-    input.current?.focus();
-  }
-
-  return (
-    <form
-      class="composer"
-      onSubmit={(e) => {
-        e.preventDefault();
-        send();
-      }}
-    >
-      {length >= COUNTER_FROM && (
-        <div class={`counter ${over ? 'over' : ''}`} role="status" data-testid="char-counter">
-          {over
-            ? `${characters(length - MAX_TEXT_CODE_POINTS)} over the limit`
-            : `${characters(MAX_TEXT_CODE_POINTS - length)} left`}
-        </div>
-      )}
-      {error !== null && (
-        <p class="send-error" role="alert" data-testid="send-error">
-          {error}
-        </p>
-      )}
-      <div class="composer-row">
-        <textarea
-          ref={input}
-          rows={1}
-          placeholder="Type a message"
-          aria-label="Message"
-          data-testid="composer"
-          enterkeyhint={touch ? 'enter' : 'send'}
-          value={text}
-          onInput={(e) => {
-            const v = e.currentTarget.value;
-            setText(v);
-            app.setDraft(id, v);
-            if (error !== null) app.clearSendError(id);
-            if (v !== '') app.sendTyping(id);
-          }}
-          onKeyDown={(e) => {
-            if (e.key !== 'Enter' || e.isComposing) return;
-            // Ctrl/Cmd+Enter sends on every device.
-            if (e.ctrlKey || e.metaKey || (!touch && !e.shiftKey)) {
-              e.preventDefault();
-              send();
-            }
-          }}
-        />
-        <button
-          class="send"
-          type="submit"
-          disabled={empty || over}
-          aria-label="Send"
-          title={touch ? 'Send' : 'Send (Enter)'}
-        >
-          <Icon name="send" />
-        </button>
-      </div>
-    </form>
-  );
-}
-
-function characters(n: number): string {
-  return `${formatCount(n)} character${n === 1 ? '' : 's'}`;
-}
-
-function autosize(el: HTMLTextAreaElement | null): void {
-  if (el === null) return;
-  el.style.height = 'auto';
-  el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
 }

@@ -27,6 +27,8 @@ export interface ViewState {
 
 export interface VirtualListHandle {
   scrollToBottom(): void;
+  /** Bring the row with this key near the top (false when no such row is in the list). */
+  scrollToKey(key: string): boolean;
   /** The scrolling element (tests and keyboard handling). */
   element(): HTMLDivElement | null;
 }
@@ -317,6 +319,17 @@ export function VirtualList<T extends ListItem>(props: Props<T>) {
       setRange(s.range);
       el.scrollTop = el.scrollHeight;
       relayout();
+    },
+    scrollToKey(key) {
+      const at = s.items.findIndex((it) => it.key === key);
+      if (at < 0) return false;
+      s.stick = false;
+      s.anchor = null;
+      s.initialKey = key;
+      s.range = s.state = [Math.max(0, at - 10), Math.min(s.items.length, at + 30)];
+      setRange(s.range);
+      relayout();
+      return true;
     },
     element: () => scroller.current,
   }));

@@ -1,0 +1,274 @@
+/**
+ * The composer of the open chat: writes new messages, replies (with the quoted message shown
+ * above the field) and edits (the message's text in the field), and completes `@mentions`
+ * of group members.
+ */
+import type { JSX } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { Member } from '@parley/client';
+import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
+import { formatCount } from '../lib/format.js';
+import { plainText } from '../lib/markup.js';
+import { app } from '../state/store.js';
+import { Icon } from './icons.js';
+import { useApp } from './use-app.js';
+
+/** The counter shows from this many code points on. */
+const COUNTER_FROM = MAX_TEXT_CODE_POINTS - 999;
+
+/**
+ * A touch screen's keyboard has no Shift+Enter, so there Enter makes a new line and the Send
+ * button sends; with a mouse or touchpad, Enter sends and Shift+Enter makes a new line.
+ */
+function enterMakesNewline(): boolean {
+  return window.matchMedia('(pointer: coarse)').matches;
+}
+
+/** The `@word` being typed just before the caret, if any. */
+export function mentionQuery(text: string, caret: number): { start: number; query: string } | null {
+  if (caret < 0) return null;
+  const m = /(^|\s)@([\p{L}\p{N}_.-]{0,32})$/u.exec(text.slice(0, caret));
+  if (m === null) return null;
+  return { start: caret - (m[2]?.length ?? 0) - 1, query: (m[2] ?? '').toLowerCase() };
+}
+
+export function Composer({ id }: { id: string }): JSX.Element {
+  const store = useApp();
+  const stored = store.drafts.get(id) ?? '';
+  const mode = store.compose.get(id) ?? null;
+  const target = mode === null ? undefined : store.message(id, mode.seq);
+  const [text, setText] = useState(stored);
+  const [touch] = useState(enterMakesNewline);
+  const [caret, setCaret] = useState(0);
+  const [pick, setPick] = useState(0);
+  const error = store.sendErrors.get(id) ?? null;
+  const input = useRef<HTMLTextAreaElement>(null);
+  // Only long texts can be near the limit: a UTF-16 length bounds the code points from above.
+  const length = text.length >= COUNTER_FROM ? codePointLength(text) : text.length;
+  const over = length > MAX_TEXT_CODE_POINTS;
+  const empty = text.trim() === '';
+  const editing = mode?.kind === 'edit';
+
+  const c = store.conversations.get(id);
+  const members = c?.kind === 'group' ? (store.members.get(id) ?? []) : [];
+  const q = members.length > 0 ? mentionQuery(text, caret) : null;
+  const me = store.me?.id;
+  const options: Member[] =
+    q === null
+      ? []
+      : members
+          .filter(
+            (m) =>
+              m.userId !== me &&
+              (m.username.startsWith(q.query) || m.displayName.toLowerCase().startsWith(q.query)),
+          )
+          .slice(0, 8);
+
+  useEffect(() => {
+    // Focus on desktop; on phones the keyboard would cover the messages just opened.
+    if (window.matchMedia('(min-width: 481px)').matches) input.current?.focus();
+  }, [id]);
+
+  useEffect(() => autosize(input.current), [text]);
+
+  // The store changed the draft itself: loaded from the device, or a refused message given back.
+  useEffect(() => {
+    if (stored !== text && !editing) setText(stored);
+  }, [stored]);
+
+  // Replying or editing starts: the field gets focus (and, to edit, the message's text).
+  useEffect(() => {
+    if (mode === null) return;
+    if (mode.kind === 'edit') setText(target?.text ?? '');
+    input.current?.focus();
+  }, [mode?.kind, mode?.seq]);
+
+  function cancel(): void {
+    const wasEditing = editing;
+    store.setCompose(id, null);
+    if (wasEditing) setText(store.drafts.get(id) ?? '');
+  }
+
+  function send(): void {
+    if (empty || over) return;
+    if (mode?.kind === 'edit') {
+      if (text.trim() !== target?.text) app.act(id, { kind: 'edit', target: mode.seq, text: text.trim() });
+      store.setCompose(id, null);
+      setText(store.drafts.get(id) ?? '');
+      input.current?.focus();
+      return;
+    }
+    app.send(id, text.trim(), mode?.kind === 'reply' ? mode.seq : undefined);
+    if (mode !== null) store.setCompose(id, null);
+    setText('');
+    app.setDraft(id, '');
+    input.current?.focus();
+  }
+
+  function complete(m: Member): void {
+    if (q === null) return;
+    const el = input.current;
+    const before = text.slice(0, q.start);
+    const after = text.slice(caret);
+    const next = `${before}@${m.username} ${after}`;
+    setText(next);
+    if (!editing) app.setDraft(id, next);
+    const at = before.length + m.username.length + 2;
+    setCaret(at);
+    setPick(0);
+    requestAnimationFrame(() => el?.setSelectionRange(at, at));
+  }
+
+  const quoted =
+    target === undefined ? '' : target.deleted === true ? 'This message was deleted' : plainText(target.text);
+  const quotedName =
+    target === undefined
+      ? ''
+      : target.senderId === me
+        ? 'You'
+        : (store.users.get(target.senderId)?.displayName ?? 'Former member');
+
+  return (
+    <form
+      class="composer"
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      {length >= COUNTER_FROM && (
+        <div class={`counter ${over ? 'over' : ''}`} role="status" data-testid="char-counter">
+          {over
+            ? `${characters(length - MAX_TEXT_CODE_POINTS)} over the limit`
+            : `${characters(MAX_TEXT_CODE_POINTS - length)} left`}
+        </div>
+      )}
+      {error !== null && (
+        <p class="send-error" role="alert" data-testid="send-error">
+          {error}
+        </p>
+      )}
+      {mode !== null && (
+        <div class="compose-mode" data-testid={editing ? 'editing-bar' : 'reply-bar'}>
+          <div class="compose-quote">
+            <span class="quote-name">{editing ? 'Edit message' : `Reply to ${quotedName}`}</span>
+            <span class="quote-text" dir="auto">
+              {quoted}
+            </span>
+          </div>
+          <button
+            type="button"
+            class="icon-btn"
+            onClick={cancel}
+            aria-label={editing ? 'Cancel editing' : 'Cancel reply'}
+          >
+            <Icon name="close" />
+          </button>
+        </div>
+      )}
+      {options.length > 0 && (
+        <ul
+          class="mention-list"
+          role="listbox"
+          aria-label="Members"
+          data-testid="mention-list"
+          id={`mentions-${id}`}
+        >
+          {options.map((m, i) => (
+            <li
+              key={m.userId}
+              id={`mention-${m.userId}`}
+              role="option"
+              aria-selected={i === pick % options.length}
+              class={i === pick % options.length ? 'active' : ''}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                complete(m);
+              }}
+            >
+              <span class="mention-name">{m.displayName}</span>{' '}
+              <span class="mention-user">@{m.username}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="composer-row">
+        <textarea
+          ref={input}
+          rows={1}
+          placeholder={editing ? 'Edit message' : 'Type a message'}
+          aria-label="Message"
+          data-testid="composer"
+          enterkeyhint={touch ? 'enter' : 'send'}
+          value={text}
+          aria-autocomplete={members.length > 0 ? 'list' : undefined}
+          aria-activedescendant={
+            options.length > 0 ? `mention-${options[pick % options.length]?.userId ?? ''}` : undefined
+          }
+          onInput={(e) => {
+            const v = e.currentTarget.value;
+            setText(v);
+            setCaret(e.currentTarget.selectionStart);
+            setPick(0);
+            if (editing) return;
+            app.setDraft(id, v);
+            if (error !== null) app.clearSendError(id);
+            if (v !== '') app.sendTyping(id);
+          }}
+          onKeyUp={(e) => setCaret(e.currentTarget.selectionStart)}
+          onClick={(e) => setCaret(e.currentTarget.selectionStart)}
+          onKeyDown={(e) => {
+            if (options.length > 0) {
+              const chosen = options[pick % options.length];
+              if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+                e.preventDefault();
+                setPick((p) => (p + (e.key === 'ArrowDown' ? 1 : options.length - 1)) % options.length);
+                return;
+              }
+              if ((e.key === 'Enter' || e.key === 'Tab') && chosen !== undefined) {
+                e.preventDefault();
+                complete(chosen);
+                return;
+              }
+              if (e.key === 'Escape') {
+                e.preventDefault();
+                setCaret(-1);
+                return;
+              }
+            }
+            if (e.key === 'Escape' && mode !== null) {
+              e.preventDefault();
+              cancel();
+              return;
+            }
+            if (e.key !== 'Enter' || e.isComposing) return;
+            // Ctrl/Cmd+Enter sends on every device.
+            if (e.ctrlKey || e.metaKey || (!touch && !e.shiftKey)) {
+              e.preventDefault();
+              send();
+            }
+          }}
+        />
+        <button
+          class="send"
+          type="submit"
+          disabled={empty || over}
+          aria-label={editing ? 'Save' : 'Send'}
+          title={editing ? 'Save' : touch ? 'Send' : 'Send (Enter)'}
+        >
+          <Icon name={editing ? 'check' : 'send'} />
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function characters(n: number): string {
+  return `${formatCount(n)} character${n === 1 ? '' : 's'}`;
+}
+
+function autosize(el: HTMLTextAreaElement | null): void {
+  if (el === null) return;
+  el.style.height = 'auto';
+  el.style.height = `${Math.min(el.scrollHeight, 160)}px`;
+}
