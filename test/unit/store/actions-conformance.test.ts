@@ -252,6 +252,11 @@ for (const adapter of selectedAdapters()) {
       expect(await env.store.push.dropMessagePushJobs('m-gone')).toBe(0);
       const claimed = await env.store.push.claimPushJobs(Date.now() + 1000, 10, 60_000);
       expect(claimed.map((j) => j.messageId)).toEqual(['m-kept']);
+      // Queued after the delete (a push buffer flushing late): not queued at all.
+      expect(
+        await env.store.push.enqueuePushJobs([{ ...job, subscriptionId: sub.id, messageId: 'm-gone' }]),
+      ).toBe(0);
+      expect(await env.store.push.enqueuePushJobs([{ ...job, messageId: 'm-late' }])).toBe(1);
       void a;
     });
   });

@@ -104,7 +104,8 @@ export interface PushQueueStore {
    */
   /**
    * The pending jobs of a message deleted for everyone: dropped, with their payload (which may
-   * quote the text) blanked. Returns how many.
+   * quote the text) blanked, and none queued for it afterwards (until `purgePushJobs` passes
+   * the delete's time). Returns how many were dropped.
    */
   dropMessagePushJobs(messageId: string): Promise<number>;
   purgePushJobs(before: number, keep?: number): Promise<number>;

@@ -756,4 +756,16 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     name: 'message actions',
     sql: () => MESSAGE_ACTIONS,
   },
+  {
+    version: 13,
+    name: 'push jobs of deleted messages',
+    // On every database: a message deleted for everyone, so that a push job queued after the
+    // delete (on its user's database) is not queued.
+    sql: () => `
+      CREATE TABLE push_dropped (
+        message_id text COLLATE "C" PRIMARY KEY,
+        created_at bigint NOT NULL
+      );
+`,
+  },
 ];

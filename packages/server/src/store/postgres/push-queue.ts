@@ -162,6 +162,7 @@ export class PgPushQueue implements PushQueueStore {
         const rows = await db.rows(
           `INSERT INTO push_jobs (message_id, subscription_id, payload, next_attempt_at, created_at)
            SELECT m, s, p, t, t FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS q(m, s, p, t)
+           WHERE NOT EXISTS (SELECT 1 FROM push_dropped d WHERE d.message_id = q.m)
            ON CONFLICT (message_id, subscription_id) DO NOTHING
            RETURNING id`,
           [
@@ -245,6 +246,11 @@ export class PgPushQueue implements PushQueueStore {
   /** On every database: a message's jobs live with their subscriptions' users. */
   async dropMessagePushJobs(messageId: string): Promise<number> {
     const n = await this.shards.all(async (db) => {
+      // The mark first: an enqueue after it sees it, one before it has its jobs dropped below.
+      await db.rows(
+        'INSERT INTO push_dropped (message_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        [messageId, Date.now()],
+      );
       const rows = await db.rows(
         "UPDATE push_jobs SET state = 'dropped', payload = '' WHERE message_id = $1 AND state = 'pending' RETURNING id",
         [messageId],
@@ -257,6 +263,7 @@ export class PgPushQueue implements PushQueueStore {
   /** On every database; `keep` counts each database's finished jobs (see the port). */
   async purgePushJobs(before: number, keep?: number): Promise<number> {
     const purged = await this.shards.all(async (db) => {
+      await db.rows('DELETE FROM push_dropped WHERE created_at < $1', [before]);
       const rows = await db.rows(
         "DELETE FROM push_jobs WHERE state <> 'pending' AND created_at < $1 RETURNING id",
         [before],

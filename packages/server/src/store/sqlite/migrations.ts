@@ -270,4 +270,11 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   CREATE INDEX mentions_by_time ON mentions(user_id, created_at);
   `,
+  // 13: messages deleted for everyone, so that a push job queued after the delete is not queued.
+  `
+  CREATE TABLE push_dropped (
+    message_id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

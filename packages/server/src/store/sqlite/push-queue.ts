@@ -42,10 +42,18 @@ function statements(d: SqliteDriver) {
        ORDER BY s.created_at, s.id`,
     ),
     insertJob: d.prepare<
-      [messageId: string, subscriptionId: string, payload: string, nextAttemptAt: number, createdAt: number]
+      [
+        messageId: string,
+        subscriptionId: string,
+        payload: string,
+        nextAttemptAt: number,
+        createdAt: number,
+        sameMessageId: string,
+      ]
     >(
       `INSERT INTO push_jobs (message_id, subscription_id, payload, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+       SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM push_dropped WHERE message_id = ?)
+       ON CONFLICT DO NOTHING`,
     ),
     dueJobs: d.pluck<[now: number, limit: number], number>(
       `SELECT j.id FROM push_jobs j WHERE j.state = 'pending' AND j.next_attempt_at <= ?
@@ -63,6 +71,10 @@ function statements(d: SqliteDriver) {
     dropMessageJobs: d.prepare<[messageId: string]>(
       "UPDATE push_jobs SET state = 'dropped', payload = '' WHERE message_id = ? AND state = 'pending'",
     ),
+    dropMessage: d.prepare<[messageId: string, at: number]>(
+      'INSERT INTO push_dropped (message_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    ),
+    purgeDropped: d.prepare<[before: number]>('DELETE FROM push_dropped WHERE created_at < ?'),
     finishJob: d.prepare<[state: 'sent' | 'dropped', id: number]>(
       "UPDATE push_jobs SET state = ?, payload = '' WHERE id = ? AND state = 'pending'",
     ),
@@ -153,7 +165,14 @@ export class SqlitePushQueue implements PushQueueStore {
     return this.d.writeTx(() => {
       let n = 0;
       for (const j of jobs) {
-        n += this.s.insertJob.run(j.messageId, j.subscriptionId, j.payload, j.createdAt, j.createdAt).changes;
+        n += this.s.insertJob.run(
+          j.messageId,
+          j.subscriptionId,
+          j.payload,
+          j.createdAt,
+          j.createdAt,
+          j.messageId,
+        ).changes;
       }
       return n;
     })();
@@ -177,12 +196,16 @@ export class SqlitePushQueue implements PushQueueStore {
   }
   async purgePushJobs(before: number, keep?: number): Promise<number> {
     return this.d.writeTx(() => {
+      this.s.purgeDropped.run(before);
       let n = this.s.purgeJobs.run(before).changes;
       if (keep !== undefined) n += this.s.purgeJobsBeyond.run(Math.max(0, keep - 1)).changes;
       return n;
     })();
   }
   async dropMessagePushJobs(messageId: string): Promise<number> {
-    return this.s.dropMessageJobs.run(messageId).changes;
+    return this.d.writeTx(() => {
+      this.s.dropMessage.run(messageId, Date.now());
+      return this.s.dropMessageJobs.run(messageId).changes;
+    })();
   }
 }
