@@ -17,10 +17,14 @@ import type {
 } from '../store.js';
 import { toMessage } from '../common/rows.js';
 import { planAppends, resolveAppends } from '../common/append-batch.js';
+import { tsVector } from '../common/search-text.js';
 import { pairKey as idemKey } from '../common/pair-key.js';
 import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
 import { mapError } from './postgres-driver.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
+
+/** A message's columns, without its search tokens (which only the search reads). */
+export const MESSAGE_COLUMNS = 'conversation_id, seq, pos, id, sender_id, client_id, text, created_at';
 
 export class PgMessages implements MessageStore {
   constructor(private readonly shards: PgShards) {}
@@ -46,13 +50,13 @@ export class PgMessages implements MessageStore {
     const db = this.shards.of(conversationId);
     if (opts.after !== undefined) {
       const rows = await db.rows<MessageDbRow>(
-        'SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3',
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3`,
         [conversationId, opts.after, n + 1],
       );
       return { messages: rows.slice(0, n).map(toMessage), hasMore: rows.length > n };
     }
     const rows = await db.rows<MessageDbRow>(
-      'SELECT * FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
       [conversationId, opts.before ?? Number.MAX_SAFE_INTEGER, n + 1],
     );
     return { messages: rows.slice(0, n).reverse().map(toMessage), hasMore: rows.length > n };
@@ -116,23 +120,8 @@ export class PgMessages implements MessageStore {
     });
   }
 
-  /** For each user, the databases that hold their conversations (their feed's parts). */
-  private async databasesOf(userIds: readonly string[]): Promise<PgDatabase[][]> {
-    if (this.shards.single) return userIds.map(() => [this.shards.catalog]);
-    const found = userIds.map(() => new Set<PgDatabase>());
-    const index = indexesOf(userIds);
-    await Promise.all(
-      [...this.shards.group([...index.keys()], (u) => u)].map(async ([db, users]) => {
-        const rows = await db.rows<{ user_id: string; shard: number }>(
-          'SELECT DISTINCT user_id, shard FROM user_conversations WHERE user_id = ANY($1::text[])',
-          [users.map((u) => u.item)],
-          'parley_feed_shards',
-        );
-        for (const r of rows)
-          for (const i of index.get(r.user_id) ?? []) found[i]?.add(this.shards.ofShard(r.shard));
-      }),
-    );
-    return found.map((s) => [...s]);
+  private databasesOf(userIds: readonly string[]): Promise<PgDatabase[][]> {
+    return databasesOf(this.shards, userIds);
   }
 
   async feedHead(userId: string): Promise<Positions> {
@@ -228,6 +217,25 @@ export class PgMessages implements MessageStore {
       ];
     });
   }
+}
+
+/** For each user, the databases that hold their conversations (their feed's parts). */
+export async function databasesOf(shards: PgShards, userIds: readonly string[]): Promise<PgDatabase[][]> {
+  if (shards.single) return userIds.map(() => [shards.catalog]);
+  const found = userIds.map(() => new Set<PgDatabase>());
+  const index = indexesOf(userIds);
+  await Promise.all(
+    [...shards.group([...index.keys()], (u) => u)].map(async ([db, users]) => {
+      const rows = await db.rows<{ user_id: string; shard: number }>(
+        'SELECT DISTINCT user_id, shard FROM user_conversations WHERE user_id = ANY($1::text[])',
+        [users.map((u) => u.item)],
+        'parley_feed_shards',
+      );
+      for (const r of rows)
+        for (const i of index.get(r.user_id) ?? []) found[i]?.add(shards.ofShard(r.shard));
+    }),
+  );
+  return found.map((s) => [...s]);
 }
 
 /** Where each key stands in `keys` (a key asked twice, as two devices of one user, has two). */
@@ -333,6 +341,8 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
           txt: m.text,
           sent_at: m.createdAt,
           i: k + 1,
+          // The message's search tokens (migration 12): the append indexes it in its transaction.
+          tsv: tsVector(m.text),
         })),
       ),
       spaces,

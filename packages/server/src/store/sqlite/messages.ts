@@ -20,6 +20,7 @@ import { pairKey } from '../common/pair-key.js';
 import { toCursor, toMessage } from '../common/rows.js';
 import type { CursorDbRow, MessageDbRow } from '../common/rows.js';
 import { SqliteFeedReader } from './feed-reader.js';
+import type { SqliteSearch } from './search.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 /** Conversations whose append state the writer keeps (past this, the cache starts over). */
@@ -147,7 +148,10 @@ export class SqliteMessages implements MessageStore {
    */
   private readonly heads = new Map<string, number>();
 
-  constructor(private readonly d: SqliteDriver) {
+  constructor(
+    private readonly d: SqliteDriver,
+    private readonly search: SqliteSearch,
+  ) {
     this.s = statements(d);
     this.feeds = new SqliteFeedReader(d);
     // One snapshot for all of a page's statements: a page read across two snapshots could hold
@@ -216,6 +220,7 @@ export class SqliteMessages implements MessageStore {
       m.createdAt,
     );
     const pos = Number(info.lastInsertRowid);
+    this.search.indexRow(pos, m.text);
     conv.lastPos = pos;
     conv.at = m.createdAt;
     this.batchConvs.add(conv);

@@ -5,7 +5,10 @@
 import type { Store } from '../store.js';
 
 /** Store's aggregate ports by name. */
-export type Ports = Pick<Store, 'accounts' | 'conversations' | 'messages' | 'social' | 'push' | 'values'>;
+export type Ports = Pick<
+  Store,
+  'accounts' | 'conversations' | 'messages' | 'search' | 'social' | 'push' | 'values'
+>;
 export type Aggregate = keyof Ports;
 export type PortMethod<A extends Aggregate> = keyof Ports[A] & string;
 
@@ -97,6 +100,11 @@ export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>
     feedHeads: 'reader',
     setReadSeq: 'writer',
     setDeliveredSeqs: 'writer',
+  },
+  search: {
+    search: 'reader',
+    indexText: 'writer',
+    unindex: 'writer',
   },
   social: {
     presenceAudiences: 'reader',
