@@ -15,8 +15,10 @@
  *   PostgreSQL tsvector literal split it back into exactly these tokens.
  */
 
-/** Longest query accepted, in characters (`invalid_field` past it). */
-export const SEARCH_QUERY_MAX = 256;
+import { MAX_SEARCH_QUERY_LENGTH } from '@parley/protocol';
+
+/** Longest query read: the protocol's limit (the HTTP API refuses longer ones). */
+export const SEARCH_QUERY_MAX = MAX_SEARCH_QUERY_LENGTH;
 /** Terms a query keeps (words past this are ignored). */
 export const SEARCH_TERMS_MAX = 16;
 /**
