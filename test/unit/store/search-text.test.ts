@@ -15,10 +15,17 @@ import {
 } from '@parley/server/dist/store/common/search-text.js';
 
 describe('search text', () => {
-  it('folds case, accents and compatibility forms, and drops punctuation inside words', () => {
-    expect(indexTokens("Café CRÈME, Straße ﬁne: don’t don't ÀÉÎÕÜ Ωμέγα Ёлка")).toBe(
-      'cafe creme strasse fine dont dont aeiou ωμεγα елка',
+  it('folds case, accents and compatibility forms, and cuts words at punctuation', () => {
+    expect(indexTokens("Café CRÈME, Straße ﬁne: don’t don't ÀÉÎÕÜ Ωμέγα Ёлка 3.14 foo_bar")).toBe(
+      'cafe creme strasse fine don t don t aeiou ωμεγα елка 3 14 foo bar',
     );
+  });
+
+  it('finds the same words in Latin text with or without the segmenter', () => {
+    const latin =
+      'Hello, World! Ça va? e.g. x2y 1,000 naïve Ωμέγα ﬁne\u00adtuning e\u0301te\u0301 😀 fin. Ⅻ ª ﬀ ǅ ŉ';
+    // A Thai word makes the whole text go through the segmenter.
+    expect(indexTokens(`${latin} ไป`)).toBe(`${indexTokens(latin)} ไป`);
   });
 
   it('segments Thai by its words and CJK runs into bigrams plus the last character', () => {

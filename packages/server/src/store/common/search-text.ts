@@ -3,9 +3,12 @@
  * that both index, match and highlight the same way.
  *
  * - Words come from `Intl.Segmenter` (ICU: it finds the words of Thai and other scripts
- *   written without spaces), each normalized: NFKC, lower case, diacritics of Latin, Greek
- *   and Cyrillic letters dropped ("Café" → "cafe"), ASCII punctuation inside a word dropped
- *   ("don't" → "dont").
+ *   written without spaces); a word is cut at anything but letters, marks and digits ("don't"
+ *   → "don" "t"), and each part normalized: NFKC, lower case, diacritics of Latin, Greek and
+ *   Cyrillic letters dropped ("Café" → "cafe").
+ * - Text in Latin, Greek and Cyrillic only skips the segmenter: it never cuts a run of their
+ *   letters, so runs of letters and digits are the same words, found ~50 times faster (the
+ *   append tokenizes every message).
  * - Han, kana and Hangul are indexed as overlapping bigrams of each run of them, whatever the
  *   segmenter made of it, plus the run's last character alone: a dictionary never knows every
  *   name, and Korean words carry their particles ("서울에"), while a bigram query finds any
@@ -26,6 +29,11 @@ export const SEARCH_TERMS_MAX = 16;
  * month old counts half as much as one just sent with the same words.
  */
 export const SEARCH_RECENCY_MS = 30 * 24 * 3600 * 1000;
+/**
+ * Matches ranked per search: the newest this many matching messages the user can see (by
+ * position), so that a word in half the messages costs no more than one in a thousand.
+ */
+export const SEARCH_CANDIDATES = 1000;
 /** Tokens indexed per message: the first ones of a very long text. */
 export const SEARCH_TOKENS_MAX = 4096;
 
@@ -50,6 +58,16 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u30fc]/u;
 const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u30fc]+/gu;
 const FOLD_MARKS = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}])\p{M}+/gu;
+/** A word's parts: letters, marks and digits, from a letter or digit on. */
+const WORD_PART = /[\p{L}\p{N}][\p{L}\p{M}\p{N}]*/gu;
+/**
+ * Text the segmenter would cut only where WORD_PART does: letters of these scripts, marks,
+ * ASCII digits, and what never is part of a word (punctuation, symbols, spaces, controls).
+ */
+const SEGMENTER_FREE =
+  /^[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{M}0-9\p{P}\p{S}\p{Z}\p{Cc}\p{Cf}]*$/u;
+/** Printable ASCII: lower case is all its normalization (controls take the long way, same result). */
+const ASCII = /^[ -~]*$/;
 /** What a token never holds: anything but letters, marks and digits. */
 const NOT_TOKEN = /[^\p{L}\p{M}\p{N}]+/gu;
 /** Code points a token keeps: longer words are cut (PostgreSQL refuses lexemes past 2 KB). */
@@ -57,6 +75,11 @@ const TOKEN_CHARS_MAX = 32;
 
 /** One word normalized: NFKC, lower case, Latin/Greek/Cyrillic diacritics and punctuation dropped. */
 export function normalizeWord(word: string): string {
+  // ASCII letters and digits: lower case is all the normalization they need.
+  if (ASCII.test(word)) {
+    const a = word.toLowerCase().replace(NOT_TOKEN, '');
+    return a.length > TOKEN_CHARS_MAX ? a.slice(0, TOKEN_CHARS_MAX) : a;
+  }
   const t = word
     .normalize('NFKC')
     .toLowerCase()
@@ -77,9 +100,16 @@ type Piece = { run: false; token: Token } | { run: true; chars: Token[] };
 function pieces(text: string): Piece[] {
   const out: Piece[] = [];
   const word = (w: string, start: number) => {
-    const t = normalizeWord(w);
-    if (t !== '') out.push({ run: false, token: { text: t, start, end: start + w.length } });
+    for (const m of w.matchAll(WORD_PART)) {
+      const t = normalizeWord(m[0]);
+      const at = start + m.index;
+      if (t !== '') out.push({ run: false, token: { text: t, start: at, end: at + m[0].length } });
+    }
   };
+  if (SEGMENTER_FREE.test(text)) {
+    word(text, 0);
+    return out;
+  }
   for (const s of segmenter.segment(text)) {
     if (!s.isWordLike) continue;
     if (!CJK.test(s.segment)) {
