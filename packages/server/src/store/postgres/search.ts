@@ -10,7 +10,14 @@
 import type { SearchHit, SearchPage, SearchPageRequest, SearchQuery, SearchStore } from '../store.js';
 import { toMessage } from '../common/rows.js';
 import type { MessageDbRow } from '../common/rows.js';
-import { SEARCH_RECENCY_MS, highlights, queryTerms, tsQuery, tsVector } from '../common/search-text.js';
+import {
+  SEARCH_CANDIDATES,
+  SEARCH_RECENCY_MS,
+  highlights,
+  queryTerms,
+  tsQuery,
+  tsVector,
+} from '../common/search-text.js';
 import { databasesOf } from './messages.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 import { mapError } from './postgres-driver.js';
@@ -44,7 +51,7 @@ export async function unindexOn(q: Queryable, conversationId: string, seq: numbe
 
 /**
  * One database's best matches: the user's parts of its conversations (a membership from
- * joined_pos on, a former one up to left_pos), each one's matching messages, best first.
+ * joined_pos on, a former one up to left_pos), their newest $10 matching messages, best first.
  */
 const SEARCH_SQL = `
   WITH p AS (
@@ -54,13 +61,16 @@ const SEARCH_SQL = `
     SELECT f.conversation_id, f.joined_pos, f.left_pos
     FROM former_members f WHERE f.user_id = $1 AND ($3::text IS NULL OR f.conversation_id = $3)
   )
-  SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
-    ts_rank(m.search, $2::tsquery) / (1.0 + ($7::int8 - m.created_at)::float8 / $8::float8) AS score
-  FROM p JOIN messages m ON m.conversation_id = p.id AND m.pos > p.lo AND (p.hi IS NULL OR m.pos <= p.hi)
-  WHERE m.search @@ $2::tsquery
-    AND m.created_at <= $7::int8 AND m.created_at < $5::int8 AND m.created_at > $6::int8
-    AND ($4::text IS NULL OR m.sender_id = $4)
-  ORDER BY score DESC, m.pos DESC
+  SELECT c.*, c.rel / (1.0 + ($7::int8 - c.created_at)::float8 / $8::float8) AS score FROM (
+    SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
+      ts_rank(m.search, $2::tsquery) AS rel
+    FROM p JOIN messages m ON m.conversation_id = p.id AND m.pos > p.lo AND (p.hi IS NULL OR m.pos <= p.hi)
+    WHERE m.search @@ $2::tsquery
+      AND m.created_at <= $7::int8 AND m.created_at < $5::int8 AND m.created_at > $6::int8
+      AND ($4::text IS NULL OR m.sender_id = $4)
+    ORDER BY m.pos DESC
+    LIMIT $10) c
+  ORDER BY score DESC, c.pos DESC
   LIMIT $9`;
 
 export class PgSearch implements SearchStore {
@@ -86,9 +96,10 @@ export class PgSearch implements SearchStore {
       page.asOf,
       SEARCH_RECENCY_MS,
       want,
+      SEARCH_CANDIDATES,
     ];
     const parts = await Promise.all(
-      dbs.map((db) => db.rows<ScoredRow>(SEARCH_SQL, params, 'parley_search_v1')),
+      dbs.map((db) => db.rows<ScoredRow>(SEARCH_SQL, params, 'parley_search_v2')),
     );
     const rows = parts.flat();
     if (parts.length > 1) rows.sort((a, b) => b.score - a.score || b.pos - a.pos);

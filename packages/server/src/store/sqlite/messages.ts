@@ -220,7 +220,7 @@ export class SqliteMessages implements MessageStore {
       m.createdAt,
     );
     const pos = Number(info.lastInsertRowid);
-    this.search.indexRow(pos, m.text);
+    this.search.indexRow(pos, m.conversationId, m.text);
     conv.lastPos = pos;
     conv.at = m.createdAt;
     this.batchConvs.add(conv);

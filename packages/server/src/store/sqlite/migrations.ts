@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { indexTokens } from '../common/search-text.js';
+import { searchRow } from './search.js';
 
 /**
  * Schema migrations for the embedded store, applied in order at open, each in its own
@@ -75,8 +75,8 @@ function feedToFanOutOnRead(db: Database.Database): void {
 
 /**
  * Migration 8: full-text search. An FTS5 table keyed by the message's pos (its rowid), over
- * the tokens common/search-text.ts makes (the `ascii` tokenizer splits them at the spaces
- * only: every token is letters, marks and digits). Contentless: the text is in `messages`.
+ * the tokens common/search-text.ts makes and one for the conversation (`searchRow`; the
+ * `ascii` tokenizer splits them at the spaces only). Contentless: the text is in `messages`.
  * Tokens come from JavaScript, so the append writes the index (no trigger); the messages
  * stored before are indexed here.
  */
@@ -84,11 +84,13 @@ function messageSearch(db: Database.Database): void {
   db.exec(`CREATE VIRTUAL TABLE message_search USING fts5(
     tokens, content='', contentless_delete=1, tokenize='ascii', prefix='2 3')`);
   const insert = db.prepare('INSERT INTO message_search (rowid, tokens) VALUES (?, ?)');
-  const next = db.prepare('SELECT pos, text FROM messages WHERE pos > ? ORDER BY pos LIMIT 1000');
+  const next = db.prepare(
+    'SELECT pos, conversation_id, text FROM messages WHERE pos > ? ORDER BY pos LIMIT 1000',
+  );
   // In slices: the connection cannot write while a statement iterates.
   for (let after = 0; ;) {
-    const rows = next.all(after) as { pos: number; text: string }[];
-    for (const r of rows) insert.run(r.pos, indexTokens(r.text));
+    const rows = next.all(after) as { pos: number; conversation_id: string; text: string }[];
+    for (const r of rows) insert.run(r.pos, searchRow(r.conversation_id, r.text));
     const last = rows[rows.length - 1];
     if (!last) break;
     after = last.pos;
