@@ -1,13 +1,15 @@
 /**
- * The search migration indexes the messages stored before it (the embedded store's FTS table
- * is filled from JavaScript's tokens, as the append does).
+ * The search migrations index the messages stored before them, with JavaScript's tokens as
+ * the append makes them: SQLite's FTS table, PostgreSQL's tsvector column.
  */
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '@parley/server';
+import { PostgresStore, SqliteStore } from '@parley/server';
+import { createTestDatabase, pgAvailable } from '../../helpers/services.js';
 import { SQLITE_MIGRATIONS } from '@parley/server/dist/store/sqlite/migrations.js';
 
 const dirs: string[] = [];
@@ -50,6 +52,66 @@ describe('search migration, embedded store', () => {
       expect(beijing.hits.map((h) => h.message.seq)).toEqual([2]);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('search migration, PostgreSQL', () => {
+  it('indexes the messages stored before it', async (ctx) => {
+    const skip = await pgAvailable();
+    if (skip) {
+      if (process.env.PARLEY_REQUIRE_SERVICES) throw new Error(skip);
+      ctx.skip();
+      return;
+    }
+    const db = await createTestDatabase();
+    try {
+      const now = Date.now();
+      let store = await PostgresStore.open({ url: db.url });
+      try {
+        for (const id of ['ua', 'ub'])
+          await store.accounts.createUser({
+            id,
+            username: id,
+            displayName: id,
+            passwordHash: 'h',
+            createdAt: now,
+          });
+        const c = await store.conversations.getOrCreateDirect('c1', 'ua', 'ub', now);
+        await store.messages.appendMessages(
+          ['Rendez-vous au Café', '明天去北京'].map((text, i) => ({
+            id: `m${i}`,
+            conversationId: c.id,
+            senderId: 'ua',
+            clientId: `k${i}`,
+            text,
+            createdAt: now,
+          })),
+        );
+      } finally {
+        await store.close();
+      }
+      // Back to schema 11: no search column, and migration 12 not run.
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        await client.query('ALTER TABLE messages DROP COLUMN search');
+        await client.query('DELETE FROM schema_migrations WHERE version = 12');
+      } finally {
+        await client.end();
+      }
+      store = await PostgresStore.open({ url: db.url });
+      try {
+        const page = { offset: 0, limit: 10, asOf: now };
+        const cafe = await store.search.search('ub', { text: 'cafe' }, page);
+        expect(cafe.hits.map((h) => [h.message.seq, h.highlights])).toEqual([[1, [[15, 19]]]]);
+        const beijing = await store.search.search('ub', { text: '北京' }, page);
+        expect(beijing.hits.map((h) => h.message.seq)).toEqual([2]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await db.drop();
     }
   });
 });
