@@ -3,7 +3,7 @@
  * conversations and to read history pages. Keep-alive connections, bounded by the agent.
  */
 import { Agent, request } from 'node:http';
-import type { Conversation, HistoryPage, Session, User } from '@parley/protocol';
+import type { Conversation, HistoryPage, SearchPage, Session, User } from '@parley/protocol';
 
 export class ApiError extends Error {
   constructor(
@@ -115,6 +115,11 @@ export class HttpApi {
       undefined,
       token,
     );
+  }
+
+  search(token: string, query: string, conversationId?: string): Promise<SearchPage> {
+    const q = `q=${encodeURIComponent(query)}${conversationId ? `&conversation=${encodeURIComponent(conversationId)}` : ''}`;
+    return this.call<SearchPage>('GET', `/v1/search?${q}`, undefined, token);
   }
 
   close(): void {

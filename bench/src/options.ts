@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench`, with their defaults. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['dm', 'group', 'idle', 'sync', 'history', 'relay'] as const;
+export const SCENARIOS = ['dm', 'group', 'idle', 'sync', 'history', 'search', 'relay'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -45,6 +45,10 @@ export interface BenchOptions {
   historySize: number;
   /** History pages read per second during the history run. Default 200. */
   pageRate: number;
+  /** Messages stored before the search run (appended to the store directly). Default 1,000,000. */
+  searchSize: number;
+  /** Searches per second during the search run. Default 20. */
+  searchRate: number;
   /** Messages each offline client misses in `sync`. Default 20. */
   missed: number;
   /**
@@ -110,6 +114,8 @@ Scenarios: ${SCENARIOS.join(', ')}
   --group-size N           members per group (default 100)
   --history-size N         messages in the history conversation (default 1000000)
   --page-rate N            history pages/s (default 200)
+  --search-size N          messages stored before the search run (default 1000000)
+  --search-rate N          searches/s during the search run (default 20)
   --missed M               messages each offline client misses in sync (default 20)
   --connect-concurrency N  handshakes in flight over all workers (default 256)
   --profile DIR            run the server with --cpu-prof and summarize the window
@@ -160,6 +166,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'group-size': { type: 'string' },
       'history-size': { type: 'string' },
       'page-rate': { type: 'string' },
+      'search-size': { type: 'string' },
+      'search-rate': { type: 'string' },
       missed: { type: 'string' },
       'connect-concurrency': { type: 'string' },
       profile: { type: 'string' },
@@ -220,6 +228,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     groupSize: num('group-size', values['group-size']) ?? 100,
     historySize: num('history-size', values['history-size']) ?? 1_000_000,
     pageRate: num('page-rate', values['page-rate']) ?? 200,
+    searchSize: num('search-size', values['search-size']) ?? 1_000_000,
+    searchRate: num('search-rate', values['search-rate']) ?? 20,
     missed: num('missed', values.missed) ?? 20,
     connectConcurrency: num('connect-concurrency', values['connect-concurrency']) ?? 256,
     profile: values.profile,

@@ -60,6 +60,8 @@ export interface ServerHandle {
   servicePids: number[];
   /** 'cluster' for `--cluster` (figures are summed over `pids`). */
   kind: 'embedded' | 'relay' | 'external' | 'cluster';
+  /** The embedded server's data directory (its database file is `parley.db` there). */
+  dataDir?: string;
   /** Stop it: SIGTERM, then SIGKILL after `timeoutMs`. Removes its temp data dir. */
   stop(timeoutMs?: number): Promise<void>;
 }
@@ -214,7 +216,7 @@ export function startParley(opts: StartOptions = {}): Promise<ServerHandle> {
       if (opts.keepData) process.stderr.write(`kept data dir ${dataDir}\n`);
       else rmSync(dataDir, { recursive: true, force: true });
     },
-  );
+  ).then((server) => Object.assign(server, { dataDir }));
 }
 
 /** Start the bare `ws` relay (relay-server.ts) on a free port. */

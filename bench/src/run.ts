@@ -18,6 +18,7 @@ import { runDm, runRelay } from './scenarios/dm.js';
 import { runGroup } from './scenarios/group.js';
 import { runHistory } from './scenarios/history.js';
 import { runIdle } from './scenarios/idle.js';
+import { SEARCH_SERVER_FLAGS, runSearch } from './scenarios/search.js';
 import { runSync } from './scenarios/sync.js';
 
 export type Log = (msg: string) => void;
@@ -28,6 +29,7 @@ const RUNNERS: Record<ScenarioName, (ctx: RunContext) => Promise<BenchResult>> =
   idle: runIdle,
   sync: runSync,
   history: runHistory,
+  search: runSearch,
   relay: runRelay,
 };
 
@@ -84,7 +86,8 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
     const start = opts.cluster ? startCluster : startParley;
     server = await start({
       nodeOptions: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
-      serverArgs: opts.serverArgs,
+      // Searches come from one user at many per second: past the per-user limit.
+      serverArgs: name === 'search' ? [...SEARCH_SERVER_FLAGS, ...opts.serverArgs] : opts.serverArgs,
       keepData: opts.keepData,
       dataParent: opts.dataParent,
       serverCli: opts.serverCli,

@@ -50,6 +50,10 @@ const SMALL: Record<string, { args: string[]; extra: string[] }> = {
     args: ['--history-size', '5000', '--clients', '20', '--rate', '200', '--page-rate', '50'],
     extra: ['page_p99_ms', 'history_size', 'pages_per_s', 'reader_loop_delay_p99_ms'],
   },
+  search: {
+    args: ['--search-size', '3000', '--clients', '20', '--rate', '200', '--search-rate', '20'],
+    extra: ['search_p50_ms', 'search_p99_ms', 'search_size', 'fill_s', 'searches_per_s'],
+  },
   relay: { args: ['--clients', '20', '--rate', '200'], extra: [] },
 };
 
@@ -108,6 +112,12 @@ describe('bench smoke', () => {
       if (scenario === 'history') {
         expect(r.pages_per_s).toBeGreaterThan(0);
         expect(r.page_errors).toBe(0);
+      }
+      // Searches likewise, and the ones for stored words find something.
+      if (scenario === 'search') {
+        expect(r.searches_per_s).toBeGreaterThan(0);
+        expect(r.search_errors).toBe(0);
+        expect(r.search_hits_per_query).toBeGreaterThan(0);
       }
     }, 160_000);
   }

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientFrameType, ErrorCode, Message, ServerFrame } from '@parley/protocol';
+import type { ClientFrameType, ErrorCode, Message, SearchHit, ServerFrame } from '@parley/protocol';
 import { SUBJECTS, buildWorld, openRequest, tokenOf, userOf } from '../helpers/authz-world.js';
 import type { Subject, World } from '../helpers/authz-world.js';
 import { PushServiceStandIn } from '../helpers/push-service.js';
@@ -97,6 +97,8 @@ const pushBody = () => {
 };
 const groupMessages = (w: World, a: Answer): Message[] =>
   ((a.body as { messages?: Message[] }).messages ?? []).filter((m) => m.conversationId === w.group.id);
+const searchHits = (w: World, a: Answer): SearchHit[] =>
+  ((a.body as { hits?: SearchHit[] }).hits ?? []).filter((h) => h.conversationId === w.group.id);
 const conv = (suffix: string) => (w: World) => `/v1/conversations/${w.group.id}${suffix}`;
 
 const HTTP_ROWS: HttpRow[] = [
@@ -317,6 +319,29 @@ const HTTP_ROWS: HttpRow[] = [
       if (s === 'removed') expect(seqs).toEqual([1, 2]);
       else if (s === 'member' || s === 'admin') expect(seqs.slice(0, 3)).toEqual([1, 2, 3]);
       else expect(seqs).toEqual([]);
+    },
+  },
+  {
+    method: 'GET',
+    route: '/v1/search',
+    what: 'a word of a message sent before the removal',
+    path: () => '/v1/search?q=one',
+    expect: authed({}),
+    check: (a, w, s) => {
+      const seqs = searchHits(w, a).map((h) => h.seq);
+      expect(seqs).toEqual(s === 'member' || s === 'admin' || s === 'removed' ? [1] : []);
+    },
+  },
+  {
+    method: 'GET',
+    route: '/v1/search',
+    what: 'in the group, a word of a message sent after the removal',
+    // A conversation that is not the subject's answers like one that does not exist: no hits.
+    path: (w) => `/v1/search?q=three&conversation=${w.group.id}`,
+    expect: authed({}),
+    check: (a, w, s) => {
+      expect(searchHits(w, a).map((h) => h.seq)).toEqual(s === 'member' || s === 'admin' ? [3] : []);
+      if (s !== 'member' && s !== 'admin') expect(a.body).toEqual({ hits: [], cursor: null });
     },
   },
   // ---- contacts, blocks, presence ----

@@ -9,6 +9,8 @@ import type { LoadTask, LoadTiming } from './load-job.js';
 import type { RpcRequest, RpcResponse } from './rpc.js';
 import { readPages } from './pages-job.js';
 import type { PagesTask } from './pages-job.js';
+import { runSearches } from './search-job.js';
+import type { SearchTask } from './search-job.js';
 import { SyncJob } from './sync-job.js';
 import type { SyncTask } from './sync-job.js';
 
@@ -41,6 +43,7 @@ const methods: Record<string, (params: never) => unknown> = {
     idle = null;
   },
   'pages.read': (task: PagesTask) => readPages(task),
+  'search.run': (task: SearchTask) => runSearches(task),
   'sync.connect': (task: SyncTask) => {
     sync = new SyncJob(task);
     return sync.connect();

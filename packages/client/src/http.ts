@@ -25,6 +25,7 @@ import type {
   SendRequest,
   Session,
   SignupRequest,
+  SearchPage,
   SyncPage,
   UpdateMeRequest,
   UpdatePrivacyRequest,
@@ -56,6 +57,22 @@ export interface HistoryQuery {
   after?: number;
   /** Page size; default 50, max 200 (server side). */
   limit?: number;
+}
+
+/** What `search` looks for: `q`, the words (the last one also as a prefix), and filters. */
+export interface SearchQuery {
+  q: string;
+  /** Only this conversation. */
+  conversation?: string;
+  /** Only messages of this user (an id). */
+  sender?: string;
+  /** Only messages created before / after this time (ms). */
+  before?: number;
+  after?: number;
+  /** Page size; default 20, max 50 (server side). */
+  limit?: number;
+  /** The last page's `cursor`, for the next page. */
+  cursor?: string;
 }
 
 /** Query parameters of `sync`. */
@@ -261,6 +278,24 @@ export class ParleyHttp {
   /** Make a member an admin (admins only). */
   promote(id: string, userId: string): Promise<{ members: Member[] }> {
     return this.#call('POST /v1/conversations/:id/admins/:userId', { params: { id, userId } });
+  }
+
+  /**
+   * Full-text search over the messages I can see, best first; each hit has the ranges of the
+   * words found (`highlights`, UTF-16 offsets into `message.text`). Next page: `cursor`.
+   */
+  search(query: SearchQuery): Promise<SearchPage> {
+    return this.#call('GET /v1/search', {
+      query: {
+        q: query.q,
+        conversation: query.conversation,
+        sender: query.sender,
+        before: query.before,
+        after: query.after,
+        limit: query.limit,
+        cursor: query.cursor,
+      },
+    });
   }
 
   /** A page of history by seq. */

@@ -16,7 +16,14 @@ export type {
   WebSocketLike,
 } from './client.js';
 export { ParleyHttp, toParleyError } from './http.js';
-export type { DirectTarget, FetchLike, HistoryQuery, ParleyHttpOptions, SyncQuery } from './http.js';
+export type {
+  DirectTarget,
+  FetchLike,
+  HistoryQuery,
+  ParleyHttpOptions,
+  SearchQuery,
+  SyncQuery,
+} from './http.js';
 export { backoffDelay, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxStorage, PendingSend } from './outbox.js';

@@ -20,6 +20,7 @@ import type {
   PrivacySettings,
   PushSubscriptionInfo,
   Session,
+  SearchPage,
   SyncPage,
   User,
   UserSettings,
@@ -155,6 +156,13 @@ export interface Routes {
   /** Messages I saved, most recently saved first. Query: `before` (a `next`), `limit` (default 50, max 200). */
   'GET /v1/saved': { body: undefined; res: MessageListPage; auth: true };
   'POST /v1/conversations/:id/read': { body: ReadRequest; res: { seq: number }; auth: true };
+  /**
+   * Full-text search over the messages I can see (conversations I am in, from when I joined;
+   * groups I left, up to when I left), best first. Query: `q` (required, at most 256
+   * characters), `conversation`, `sender` (a user id), `before`, `after` (ms), `limit`
+   * (default 20, max 50), `cursor` (the last page's).
+   */
+  'GET /v1/search': { body: undefined; res: SearchPage; auth: true };
   /** My change feed after `since` (query), in order. Query: `since` (default 0), `limit` (max 500). */
   'GET /v1/sync': { body: undefined; res: SyncPage; auth: true };
   /** Who has message `seq` (query) delivered and read, the sender excluded. */

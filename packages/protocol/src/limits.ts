@@ -11,6 +11,12 @@ export const MAX_TEXT_BYTES = 262_144;
 export const MAX_GROUP_MEMBERS = 100;
 /** Most messages in one history page (the server also stops a page at its byte budget). */
 export const MAX_HISTORY_PAGE = 200;
+/** Longest search query, in UTF-16 units (`invalid_field` past it). */
+export const MAX_SEARCH_QUERY_LENGTH = 256;
+/** Most hits in one search page (default 20). */
+export const MAX_SEARCH_PAGE = 50;
+/** How deep search pages go: past this many hits, a search has no next page. */
+export const MAX_SEARCH_RESULTS = 1000;
 /** Most feed entries in one sync page (the server also stops a page at its byte budget). */
 export const MAX_SYNC_PAGE = 500;
 /**

@@ -235,6 +235,26 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
+/** One message a search found. */
+export interface SearchHit {
+  message: Message;
+  /** Same as `message.conversationId` and `message.seq`: where to open the history. */
+  conversationId: string;
+  seq: number;
+  /**
+   * Where the query's words are in `message.text`: [start, end) offsets in UTF-16 units (JavaScript
+   * string indices), sorted, not overlapping.
+   */
+  highlights: [number, number][];
+}
+
+/** A page of search hits, best first. */
+export interface SearchPage {
+  hits: SearchHit[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  cursor: string | null;
+}
+
 export interface SyncPage {
   messages: Message[];
   /** Highest feed position read (older clients pass it as `since`; same as `cursor` with one position space). */

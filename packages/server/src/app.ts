@@ -26,6 +26,7 @@ import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
 import { WEB_DIST_DIR, registerApiHeaders, registerWebApp, setApiHeaders } from './http/web.js';
 import { metricsListener, registerOperations } from './http/operations.js';
 import { registerRoutes } from './http/routes.js';
+import { SearchService } from './search/search-service.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
 import { MessageService } from './messages/message-service.js';
@@ -238,6 +239,10 @@ export async function createParley(
       maxNewConversationsPerHour: config.maxNewConversationsPerHour,
     },
   );
+  const search = new SearchService(store.search, {
+    ratePerSec: config.searchRatePerSec,
+    burst: config.searchBurst,
+  });
   const messages = new MessageService(store.messages, store.conversations, bus, conversations, metrics, log, {
     maxBatch: config.maxBatch,
     // Several batches in flight only where the store commits them in call order.
@@ -357,6 +362,7 @@ export async function createParley(
       contacts,
       presence,
       push,
+      search,
       authRatePerMin: config.authRatePerMin,
     });
     registerOpenApiRoute(scope);

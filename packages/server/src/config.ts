@@ -94,6 +94,10 @@ export interface ServerConfig {
   frameRatePerSec: number;
   /** Burst of frames per WebSocket above the sustained rate. Default 200. */
   frameBurst: number;
+  /** Sustained searches (`GET /v1/search`) per second per user (token bucket, per process). Default 5. */
+  searchRatePerSec: number;
+  /** Burst of searches per user above the sustained rate. Default 20. */
+  searchBurst: number;
   /** Serialized JSON bytes after which a history, sync or catch-up page takes no more messages (at least one). Default 1048576. */
   maxPageBytes: number;
   /**
@@ -258,6 +262,8 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   sendBytesBurst: 16 * 1024 * 1024,
   frameRatePerSec: 100,
   frameBurst: 200,
+  searchRatePerSec: 5,
+  searchBurst: 20,
   maxPageBytes: 1024 * 1024,
   allowedOrigins: '',
   authRatePerMin: 30,

@@ -11,7 +11,11 @@ const OPERATIONS = new Set(['/', '/healthz', '/readyz', '/metrics']);
 
 /** Groups of routes, named after the sections of docs/protocol.md §3. */
 function tagOf(url: string): string {
-  if (/^\/v1\/conversations\/:id\/(messages|read|receipts)$/.test(url) || url === '/v1/sync')
+  if (
+    /^\/v1\/conversations\/:id\/(messages|read|receipts)$/.test(url) ||
+    url === '/v1/sync' ||
+    url === '/v1/search'
+  )
     return 'messages';
   const [, , first] = url.split('/');
   switch (first) {

@@ -3,6 +3,8 @@ import {
   MAX_CLIENT_ID_LENGTH,
   MAX_CURSOR_LENGTH,
   MAX_FORWARD_TARGETS,
+  MAX_SEARCH_PAGE,
+  MAX_SEARCH_QUERY_LENGTH,
   ParleyError,
   decodeAction,
 } from '@parley/protocol';
@@ -31,6 +33,7 @@ import type { MessageService } from '../messages/message-service.js';
 import type { ContactService } from '../contacts/contact-service.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import type { PushService } from '../push/push-service.js';
+import type { SearchRequest, SearchService } from '../search/search-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,6 +48,7 @@ export interface RouteDeps {
   contacts: ContactService;
   presence: PresenceService;
   push: PushService;
+  search: SearchService;
   authRatePerMin: number;
 }
 
@@ -468,6 +472,29 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     '/v1/conversations/:id/read',
     { ...authed, schema: { params: idParams, body: body({ seq: int }, ['seq']) } },
     async (req) => ({ seq: await d.messages.markRead(me(req).userId, req.params.id, req.body.seq) }),
+  );
+
+  app.get<{ Querystring: SearchRequest }>(
+    '/v1/search',
+    {
+      ...authed,
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            q: { type: 'string', maxLength: MAX_SEARCH_QUERY_LENGTH, description: 'The words to find' },
+            conversation: { type: 'string', maxLength: 64 },
+            sender: { type: 'string', maxLength: 64, description: 'A user id' },
+            before: { ...int, description: 'Messages created before this time (ms)' },
+            after: { ...int, description: 'Messages created after this time (ms)' },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_SEARCH_PAGE },
+            cursor: { type: 'string', maxLength: 32, description: "The last page's `cursor`" },
+          },
+          required: ['q'],
+        },
+      },
+    },
+    async (req) => d.search.search(me(req).userId, req.query),
   );
 
   app.get<{ Querystring: { since?: string; limit?: number } }>(

@@ -4,6 +4,7 @@
  * - `accounts`: users, devices and their tokens, each user's own settings;
  * - `conversations`: conversations, members and roles, message requests, left groups, mutes;
  * - `messages`: appends, history, feeds, read and delivered cursors;
+ * - `search`: full-text search over the messages a user can see;
  * - `social`: contacts, declines, blocks and the presence audiences derived from them;
  * - `push`: push subscriptions, targets and the push job queue;
  * - `values`: server-wide values.
@@ -19,6 +20,7 @@ import type { AccountStore } from './ports/accounts.js';
 import type { ConversationStore } from './ports/conversations.js';
 import type { MessageStore } from './ports/messages.js';
 import type { PushQueueStore } from './ports/push-queue.js';
+import type { SearchStore } from './ports/search.js';
 import type { ServerValueStore } from './ports/server-values.js';
 import type { SocialStore } from './ports/social.js';
 
@@ -26,6 +28,7 @@ export * from './ports/accounts.js';
 export * from './ports/conversations.js';
 export * from './ports/messages.js';
 export * from './ports/push-queue.js';
+export * from './ports/search.js';
 export * from './ports/server-values.js';
 export * from './ports/social.js';
 export type { Positions } from './common/feed-cursor.js';
@@ -51,6 +54,7 @@ export interface Store {
   readonly accounts: AccountStore;
   readonly conversations: ConversationStore;
   readonly messages: MessageStore;
+  readonly search: SearchStore;
   readonly social: SocialStore;
   readonly push: PushQueueStore;
   readonly values: ServerValueStore;

@@ -11,6 +11,7 @@ import type { Actor, TargetState } from '../common/message-rules.js';
 import { isBefore, listCursor, parseListCursor } from '../common/list-cursor.js';
 import { pairKey } from '../common/pair-key.js';
 import { replySnippet } from '../common/rows.js';
+import { tsVector } from '../common/search-text.js';
 import type { PgShards, Queryable } from './postgres-driver.js';
 
 /**
@@ -245,12 +246,11 @@ async function setText(
   text: string,
   at: number,
 ): Promise<void> {
-  await c.query('UPDATE messages SET text = $1, edited_at = $2 WHERE conversation_id = $3 AND seq = $4', [
-    text,
-    at,
-    conversationId,
-    seq,
-  ]);
+  // Its search tokens follow the text (migration 14).
+  await c.query(
+    'UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector WHERE conversation_id = $3 AND seq = $4',
+    [text, at, conversationId, seq, tsVector(text)],
+  );
 }
 
 /**
@@ -260,7 +260,7 @@ async function setText(
 async function eraseText(c: Queryable, conversationId: string, seq: number): Promise<void> {
   await c.query(
     `UPDATE messages SET text = '', deleted = true, edited_at = NULL, reply_to = NULL, mentions = NULL,
-       pinned_at = NULL WHERE conversation_id = $1 AND seq = $2`,
+       pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
     [conversationId, seq],
   );
   await c.query(

@@ -18,12 +18,16 @@ import type {
 } from '../store.js';
 import { toMessage } from '../common/rows.js';
 import { planAppends, resolveAppends } from '../common/append-batch.js';
+import { tsVector } from '../common/search-text.js';
 import { pairKey as idemKey } from '../common/pair-key.js';
 import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
 import { audienceOf, kindOf } from '../common/message-rules.js';
 import { PgMessageReads, WITH_REPLY, appendChecked, messageJson, shown } from './message-actions.js';
 import { mapError } from './postgres-driver.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
+
+/** A message's columns, without its search tokens (which only the search reads). */
+export const MESSAGE_COLUMNS = 'conversation_id, seq, pos, id, sender_id, client_id, text, created_at';
 
 export class PgMessages implements MessageStore {
   private readonly reads: PgMessageReads;
@@ -132,23 +136,8 @@ export class PgMessages implements MessageStore {
     });
   }
 
-  /** For each user, the databases that hold their conversations (their feed's parts). */
-  private async databasesOf(userIds: readonly string[]): Promise<PgDatabase[][]> {
-    if (this.shards.single) return userIds.map(() => [this.shards.catalog]);
-    const found = userIds.map(() => new Set<PgDatabase>());
-    const index = indexesOf(userIds);
-    await Promise.all(
-      [...this.shards.group([...index.keys()], (u) => u)].map(async ([db, users]) => {
-        const rows = await db.rows<{ user_id: string; shard: number }>(
-          'SELECT DISTINCT user_id, shard FROM user_conversations WHERE user_id = ANY($1::text[])',
-          [users.map((u) => u.item)],
-          'parley_feed_shards',
-        );
-        for (const r of rows)
-          for (const i of index.get(r.user_id) ?? []) found[i]?.add(this.shards.ofShard(r.shard));
-      }),
-    );
-    return found.map((s) => [...s]);
+  private databasesOf(userIds: readonly string[]): Promise<PgDatabase[][]> {
+    return databasesOf(this.shards, userIds);
   }
 
   async feedHead(userId: string): Promise<Positions> {
@@ -246,6 +235,25 @@ export class PgMessages implements MessageStore {
   }
 }
 
+/** For each user, the databases that hold their conversations (their feed's parts). */
+export async function databasesOf(shards: PgShards, userIds: readonly string[]): Promise<PgDatabase[][]> {
+  if (shards.single) return userIds.map(() => [shards.catalog]);
+  const found = userIds.map(() => new Set<PgDatabase>());
+  const index = indexesOf(userIds);
+  await Promise.all(
+    [...shards.group([...index.keys()], (u) => u)].map(async ([db, users]) => {
+      const rows = await db.rows<{ user_id: string; shard: number }>(
+        'SELECT DISTINCT user_id, shard FROM user_conversations WHERE user_id = ANY($1::text[])',
+        [users.map((u) => u.item)],
+        'parley_feed_shards',
+      );
+      for (const r of rows)
+        for (const i of index.get(r.user_id) ?? []) found[i]?.add(shards.ofShard(r.shard));
+    }),
+  );
+  return found.map((s) => [...s]);
+}
+
 /** Where each key stands in `keys` (a key asked twice, as two devices of one user, has two). */
 function indexesOf(keys: readonly string[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
@@ -334,11 +342,11 @@ async function appendWithRetry(
   }
 }
 
-/** One `parley_append_batch` statement: messages of conversations on this database. */
 /** A message without action fields: the rules have nothing to check. */
 const isPlain = (m: NewMessage) =>
   m.kind === undefined && m.replyTo === undefined && !m.forwarded && m.mentions === undefined;
 
+/** One `parley_append_batch` statement: messages of conversations on this database. */
 async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: number): Promise<AppendResult[]> {
   if (sent.length === 0) return [];
   // Named: each connection parses and plans the call once, not once per batch.
@@ -365,6 +373,8 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
                 fwd: m.forwarded === true,
                 ments: m.mentions?.length ? JSON.stringify(m.mentions) : null,
               }),
+          // Content's search tokens (migration 14): the append indexes it in its transaction.
+          tsv: kindOf(m) === 'text' ? tsVector(m.text) : null,
         })),
       ),
       spaces,

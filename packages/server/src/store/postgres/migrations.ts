@@ -21,6 +21,9 @@
  *   comparisons than a locale collation.
  */
 
+import type { Queryable } from './postgres-driver.js';
+import { tsVector } from '../common/search-text.js';
+
 /** Logical shards of a new deployment: enough to spread over 64 databases without rehashing. */
 export const NEW_DEPLOYMENT_SHARDS = 64;
 
@@ -33,6 +36,8 @@ export interface PostgresMigration {
   version: number;
   name: string;
   sql(opts: PostgresMigrationOptions): string;
+  /** A step SQL cannot say (work done in JavaScript), run after `sql` in its transaction. */
+  after?(c: Queryable): Promise<void>;
 }
 
 function messagePartitions(n: number): string {
@@ -522,6 +527,52 @@ const MESSAGE_ACTIONS = `
       ${APPEND_BATCH_ACTIONS}
 `;
 
+/**
+ * Migration 14: full-text search. Each content message's tokens (common/search-text.ts, made
+ * in JavaScript) as a tsvector with a GIN index, written by the append in its transaction: the
+ * batch's JSON carries each message's tsvector literal (`tsv`), read with `::tsvector` (no text
+ * search parser or configuration involved, so both stores tokenize alike). Events carry no
+ * `tsv`; an edit rewrites its target's tokens and a delete for everyone clears them. A batch
+ * from a server of the previous version has no `tsv`: its messages stay out of the index.
+ */
+const MESSAGE_SEARCH = `
+      ALTER TABLE messages ADD COLUMN search tsvector;
+      CREATE INDEX messages_search ON messages USING gin (search);
+      ${[
+        ['fwd boolean, ments text)', 'fwd boolean, ments text, tsv text)'],
+        [
+          'kind, target, visible_to, reply_to, forwarded, mentions)',
+          'kind, target, visible_to, reply_to, forwarded, mentions, search)',
+        ],
+        [
+          "coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments",
+          "coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments,\n            pl.tsv::tsvector",
+        ],
+      ].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_ACTIONS)}
+`;
+
+/** Migration 14's backfill: the content stored before it (not deleted), in slices by key. */
+async function indexStoredMessages(c: Queryable): Promise<void> {
+  let after: { c: string; s: number } = { c: '', s: 0 };
+  for (;;) {
+    const { rows } = await c.query<{ conversation_id: string; seq: number; text: string }>(
+      `SELECT conversation_id, seq, text FROM messages WHERE (conversation_id, seq) > ($1, $2)
+         AND kind = 'text' AND NOT deleted
+       ORDER BY conversation_id, seq LIMIT 1000`,
+      [after.c, after.s],
+    );
+    const last = rows[rows.length - 1];
+    if (!last) return;
+    await c.query(
+      `UPDATE messages m SET search = v.tsv::tsvector
+       FROM unnest($1::text[], $2::int8[], $3::text[]) AS v(c, seq, tsv)
+       WHERE m.conversation_id = v.c AND m.seq = v.seq`,
+      [rows.map((r) => r.conversation_id), rows.map((r) => r.seq), rows.map((r) => tsVector(r.text))],
+    );
+    after = { c: last.conversation_id, s: Number(last.seq) };
+  }
+}
+
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 1,
@@ -767,5 +818,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         created_at bigint NOT NULL
       );
 `,
+  },
+  {
+    version: 14,
+    name: 'full-text search',
+    sql: () => MESSAGE_SEARCH,
+    after: indexStoredMessages,
   },
 ];

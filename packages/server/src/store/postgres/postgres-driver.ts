@@ -289,6 +289,7 @@ async function migrate(c: Queryable, messagePartitions: number): Promise<void> {
   for (const m of POSTGRES_MIGRATIONS) {
     if (done.has(m.version)) continue;
     await c.query(m.sql({ messagePartitions }));
+    await m.after?.(c);
     await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
   }
 }

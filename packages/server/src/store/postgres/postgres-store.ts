@@ -5,6 +5,7 @@ import { PgMessages } from './messages.js';
 import { PgShards } from './postgres-driver.js';
 import type { PostgresStoreOptions } from './postgres-driver.js';
 import { PgPushQueue } from './push-queue.js';
+import { PgSearch } from './search.js';
 import { PgServerValues } from './server-values.js';
 import { PgSocial } from './social.js';
 
@@ -25,6 +26,7 @@ export class PostgresStore implements Store {
   readonly accounts: PgAccounts;
   readonly conversations: PgConversations;
   readonly messages: PgMessages;
+  readonly search: PgSearch;
   readonly social: PgSocial;
   readonly push: PgPushQueue;
   readonly values: PgServerValues;
@@ -34,6 +36,7 @@ export class PostgresStore implements Store {
     this.accounts = new PgAccounts(shards);
     this.conversations = new PgConversations(shards);
     this.messages = new PgMessages(shards);
+    this.search = new PgSearch(shards);
     this.social = new PgSocial(shards);
     this.push = new PgPushQueue(shards);
     this.values = new PgServerValues(shards);

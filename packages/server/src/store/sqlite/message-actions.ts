@@ -10,6 +10,7 @@ import type { TargetState } from '../common/message-rules.js';
 import { listCursor, parseListCursor } from '../common/list-cursor.js';
 import { replySnippet } from '../common/rows.js';
 import type { ReplySnippet } from '@parley/protocol';
+import type { SqliteSearch } from './search.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 /**
@@ -142,7 +143,11 @@ function statements(d: SqliteDriver) {
 export class SqliteMessageActions {
   private readonly s: ReturnType<typeof statements>;
 
-  constructor(d: SqliteDriver) {
+  constructor(
+    d: SqliteDriver,
+    /** The search index, kept with the text in the same transaction. */
+    private readonly search: SqliteSearch,
+  ) {
     this.s = statements(d);
   }
 
@@ -217,6 +222,7 @@ export class SqliteMessageActions {
   /** The one place a content message's text changes (an edit). */
   private setText(conversationId: string, seq: number, text: string, at: number): void {
     this.s.setText.run(text, at, conversationId, seq);
+    this.search.reindex(conversationId, seq, text);
   }
 
   /**
@@ -225,6 +231,7 @@ export class SqliteMessageActions {
    */
   private eraseText(conversationId: string, seq: number): void {
     this.s.eraseTarget.run(conversationId, seq);
+    this.search.reindex(conversationId, seq, null);
     this.s.eraseEdits.run(conversationId, seq);
     this.s.dropReactions.run(conversationId, seq);
     this.s.dropMentions.run(conversationId, seq);

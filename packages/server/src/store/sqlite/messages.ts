@@ -23,6 +23,7 @@ import type { CursorDbRow, MessageDbRow } from '../common/rows.js';
 import { audienceOf, kindOf, targetOf } from '../common/message-rules.js';
 import { SqliteFeedReader } from './feed-reader.js';
 import { MESSAGE_JSON, SHOWN, SqliteMessageActions, WITH_REPLY } from './message-actions.js';
+import type { SqliteSearch } from './search.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 /** Conversations whose append state the writer keeps (past this, the cache starts over). */
@@ -171,10 +172,13 @@ export class SqliteMessages implements MessageStore {
    */
   private readonly heads = new Map<string, number>();
 
-  constructor(private readonly d: SqliteDriver) {
+  constructor(
+    private readonly d: SqliteDriver,
+    private readonly search: SqliteSearch,
+  ) {
     this.s = statements(d);
     this.feeds = new SqliteFeedReader(d);
-    this.actions = new SqliteMessageActions(d);
+    this.actions = new SqliteMessageActions(d, search);
     // One snapshot for all of a page's statements: a page read across two snapshots could hold
     // a message of one conversation and miss an older one of another committed in between, and
     // the reader's cursor would pass it.
@@ -258,6 +262,7 @@ export class SqliteMessages implements MessageStore {
     if (!plain) this.actions.fold(m, seq);
     // A private event is in its author's feed only.
     const audience = plain ? null : audienceOf(m);
+    if (kindOf(m) === 'text') this.search.indexRow(pos, m.conversationId, m.text);
     conv.lastPos = pos;
     conv.at = m.createdAt;
     this.batchConvs.add(conv);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { searchRow } from './search.js';
 
 /**
  * Schema migrations for the embedded store, applied in order at open, each in its own
@@ -70,6 +71,30 @@ function feedToFanOutOnRead(db: Database.Database): void {
     for (const r of runs) addFormer.run(userId, conversationId, r.joined, r.left);
   }
   db.exec('DROP TABLE feed');
+}
+
+/**
+ * Migration 10: full-text search. An FTS5 table keyed by the message's pos (its rowid), over
+ * the tokens common/search-text.ts makes and one for the conversation (`searchRow`; the
+ * `ascii` tokenizer splits them at the spaces only). Contentless: the text is in `messages`.
+ * Tokens come from JavaScript, so the append writes the index (no trigger); the messages
+ * stored before are indexed here.
+ */
+function messageSearch(db: Database.Database): void {
+  db.exec(`CREATE VIRTUAL TABLE message_search USING fts5(
+    tokens, content='', contentless_delete=1, tokenize='ascii', prefix='2 3')`);
+  const insert = db.prepare('INSERT INTO message_search (rowid, tokens) VALUES (?, ?)');
+  const next = db.prepare(
+    'SELECT pos, conversation_id, text FROM messages WHERE pos > ? ORDER BY pos LIMIT 1000',
+  );
+  // In slices: the connection cannot write while a statement iterates.
+  for (let after = 0; ;) {
+    const rows = next.all(after) as { pos: number; conversation_id: string; text: string }[];
+    for (const r of rows) insert.run(r.pos, searchRow(r.conversation_id, r.text));
+    const last = rows[rows.length - 1];
+    if (!last) break;
+    after = last.pos;
+  }
 }
 
 export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
@@ -270,11 +295,12 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   CREATE INDEX mentions_by_time ON mentions(user_id, created_at);
   `,
-  // 13: messages deleted for everyone, so that a push job queued after the delete is not queued.
+  // 9: messages deleted for everyone, so that a push job queued after the delete is not queued.
   `
   CREATE TABLE push_dropped (
     message_id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  messageSearch,
 ];

@@ -7,6 +7,7 @@ import { SqliteAccounts } from './accounts.js';
 import { SqliteConversations } from './conversations.js';
 import { SqliteMessages } from './messages.js';
 import { SqlitePushQueue } from './push-queue.js';
+import { SqliteSearch } from './search.js';
 import { SqliteServerValues } from './server-values.js';
 import { SqliteSocial } from './social.js';
 import { SqliteDriver } from './sqlite-driver.js';
@@ -20,6 +21,7 @@ export class SqliteStore implements Store {
   readonly accounts: SqliteAccounts;
   readonly conversations: SqliteConversations;
   readonly messages: SqliteMessages;
+  readonly search: SqliteSearch;
   readonly social: SqliteSocial;
   readonly push: SqlitePushQueue;
   readonly values: SqliteServerValues;
@@ -28,7 +30,8 @@ export class SqliteStore implements Store {
   constructor(opts: SqliteStoreOptions) {
     this.driver = new SqliteDriver(opts);
     this.accounts = new SqliteAccounts(this.driver);
-    this.messages = new SqliteMessages(this.driver);
+    this.search = new SqliteSearch(this.driver);
+    this.messages = new SqliteMessages(this.driver, this.search);
     this.social = new SqliteSocial(this.driver, this.messages);
     this.conversations = new SqliteConversations(this.driver, this.messages, this.social);
     this.push = new SqlitePushQueue(this.driver);

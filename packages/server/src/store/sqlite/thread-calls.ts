@@ -5,7 +5,10 @@
 import type { Store } from '../store.js';
 
 /** Store's aggregate ports by name. */
-export type Ports = Pick<Store, 'accounts' | 'conversations' | 'messages' | 'social' | 'push' | 'values'>;
+export type Ports = Pick<
+  Store,
+  'accounts' | 'conversations' | 'messages' | 'search' | 'social' | 'push' | 'values'
+>;
 export type Aggregate = keyof Ports;
 export type PortMethod<A extends Aggregate> = keyof Ports[A] & string;
 
@@ -101,6 +104,11 @@ export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>
     pinned: 'reader',
     mentionsOf: 'reader',
     savedOf: 'reader',
+  },
+  search: {
+    search: 'reader',
+    indexText: 'writer',
+    unindex: 'writer',
   },
   social: {
     presenceAudiences: 'reader',

@@ -301,6 +301,7 @@ export async function openThreadedSqliteStore(
     messages: portOf('messages', (name) =>
       name === 'appendMessages' ? appendMessages : routedMessages(name),
     ),
+    search: portOf('search', routed('search')),
     social: portOf('social', routed('social')),
     push: portOf('push', routed('push')),
     values: portOf('values', routed('values')),
