@@ -69,6 +69,35 @@ for (const adapter of selectedAdapters()) {
       expect(await texts(a, '  ?! ')).toEqual([]);
     });
 
+    it('finds an edited message by its new text only, and a deleted one no more', async () => {
+      const [a, b] = [await user(), await user()];
+      const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a, b, NOW);
+      const [seq] = await send(c.id, a, ['the apple pie recipe']);
+      const act = async (kind: 'edit' | 'delete', text: string) => {
+        const [r] = await env.store.messages.appendMessages([
+          {
+            id: uid('m'),
+            conversationId: c.id,
+            senderId: a,
+            clientId: uid('k'),
+            text,
+            createdAt: NOW,
+            kind,
+            target: seq,
+          },
+        ]);
+        if (!r?.ok) throw new Error(`${kind} failed: ${r?.ok === false ? r.code : 'none'}`);
+      };
+      await act('edit', 'the banana bread recipe');
+      expect(await texts(b, 'apple')).toEqual([]);
+      expect(await texts(b, 'banana')).toEqual(['the banana bread recipe']);
+      // The edit event itself is no hit: only content is indexed.
+      expect(await texts(b, 'recipe')).toEqual(['the banana bread recipe']);
+      await act('delete', '');
+      expect(await texts(b, 'banana')).toEqual([]);
+      expect(await texts(b, 'recipe')).toEqual([]);
+    });
+
     it('finds words of Chinese, Japanese, Korean and Thai text', async () => {
       const [a, b] = [await user(), await user()];
       const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a, b, NOW);
