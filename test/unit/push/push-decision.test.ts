@@ -29,8 +29,15 @@ const sub = (userId: string, deviceId: string): PushSubscriptionRow => ({
   createdAt: 1,
 });
 
-/** The members' subscriptions; `muted` lists who muted the conversation. */
-function queue(subs: PushSubscriptionRow[], muted: string[]): PushQueueStore & { jobs: NewPushJob[] } {
+/**
+ * The members' subscriptions; `muted` lists who muted the conversation, `mutedMentions` who
+ * muted mentions with it.
+ */
+function queue(
+  subs: PushSubscriptionRow[],
+  muted: string[],
+  mutedMentions: string[] = [],
+): PushQueueStore & { jobs: NewPushJob[] } {
   const jobs: NewPushJob[] = [];
   const store = {
     jobs,
@@ -43,6 +50,7 @@ function queue(subs: PushSubscriptionRow[], muted: string[]): PushQueueStore & {
               conversationId: e.conversationId,
               userId: u,
               muted: muted.includes(u),
+              mutedMentions: mutedMentions.includes(u),
               readSeq: 0,
               pushPreview: true,
               subscription: s,

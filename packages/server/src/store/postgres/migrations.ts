@@ -756,4 +756,12 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     name: 'message actions',
     sql: () => MESSAGE_ACTIONS,
   },
+  {
+    version: 13,
+    name: 'mutes that silence mentions too',
+    // Cleared with the mute (muted_until back to NULL).
+    sql: () => `
+      ALTER TABLE members ADD COLUMN mute_mentions boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

@@ -270,4 +270,8 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   CREATE INDEX mentions_by_time ON mentions(user_id, created_at);
   `,
+  `
+  -- A mute that silences mentions of the member too (cleared with the mute).
+  ALTER TABLE members ADD COLUMN mute_mentions INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
