@@ -314,6 +314,7 @@ export class PushService {
         if (t.userId === m.senderId || !recipients.has(t.userId)) continue;
         const candidate = {
           muted: t.muted,
+          mutedMentions: t.mutedMentions,
           mentioned: mentioned.has(t.userId),
           device: devices.get(t.subscription.deviceId),
         };
