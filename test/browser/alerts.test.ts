@@ -1,6 +1,6 @@
 /**
  * The web app's own alerts while it is open but not looked at: the unread count in the title
- * and on the app badge (muted chats left out), and a system notification through the service
+ * and on the app badge (muted chats left out, and mentions where those are muted too), and a system notification through the service
  * worker's registration when the tab is hidden. The page's `navigator.setAppBadge` and
  * `showNotification` are wrapped by an init script to record their calls, and the tab's
  * visibility is emulated (a headless tab is always visible).
@@ -11,7 +11,17 @@ import { collapseKey } from '@parley/server';
 import { startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { eventually, newDevice, newUser, openToAll } from '../helpers/sdk.js';
-import { SERVER_ARGS, launch, newTab, openToAllInPage, signUp, uname } from './helpers.js';
+import {
+  SERVER_ARGS,
+  launch,
+  newTab,
+  openChat,
+  openToAllInPage,
+  row,
+  screenshot,
+  signUp,
+  uname,
+} from './helpers.js';
 import type { Tab } from './helpers.js';
 
 interface Recorded {
@@ -149,6 +159,73 @@ describe('alerts in the open web app', () => {
       return (await reg.getNotifications()).map((n) => ({ title: n.title, tag: n.tag }));
     });
     expect(open).toEqual([{ title: ana.username, tag }]);
+    expect(tab.errors.filter((e) => !e.includes('Push API in incognito'))).toEqual([]);
+    await tab.context.close();
+  });
+
+  it('mutes @mentions too from the info drawer: not counted, no notification', async () => {
+    const { tab, bobName, ana } = await setUp();
+    const bob = await newDevice(server.url, bobName, 'phone');
+    const plain = await ana.http.createGroup({ name: 'Plain mute', members: [bobName] });
+    const all = await ana.http.createGroup({ name: 'Mentions muted', members: [bobName] });
+    await ana.http.send(all.id, { clientId: 'x0', text: 'welcome' });
+    await bob.http.mute(plain.id, null);
+
+    // Mute the second group from its info drawer, mentions included (off until ticked).
+    await openChat(tab.page, 'Mentions muted');
+    await tab.page.getByRole('button', { name: 'Conversation info' }).click();
+    const toggle = tab.page.getByTestId('mute').getByLabel('Also mute @mentions');
+    expect(await toggle.isChecked()).toBe(false);
+    await toggle.check();
+    await tab.page.getByTestId('mute').getByRole('button', { name: 'Always' }).click();
+    await tab.page.getByTestId('mute-state').waitFor();
+    expect(await toggle.isChecked()).toBe(true);
+    const conv = (await bob.http.conversations()).conversations.find((c) => c.id === all.id);
+    expect(conv).toMatchObject({ mutedUntil: null, mutedMentions: true });
+    await screenshot(tab.page, 'alerts-mute-mentions');
+    await eventually(
+      async () => (await bob.http.conversations()).conversations.find((c) => c.id === all.id)?.unread === 0,
+      'the opened group is read',
+    );
+    // Back to the list with no chat open, so nothing more gets read.
+    await tab.page.goto(server.url);
+    await row(tab.page, 'Plain mute').waitFor();
+
+    const mention = `@${bobName} look`;
+    for (const g of [plain, all]) {
+      await ana.http.send(g.id, { clientId: `${g.id}-1`, text: mention });
+      await ana.http.send(g.id, { clientId: `${g.id}-2`, text: 'chatter' });
+    }
+    await eventually(
+      async () => (await row(tab.page, 'Plain mute').getByTestId('unread-badge').textContent()) === '2',
+      'the plainly muted row shows its unread count',
+    );
+    await eventually(
+      async () => (await row(tab.page, 'Mentions muted').getByTestId('unread-badge').textContent()) === '2',
+      'the row muted with mentions shows its unread count',
+    );
+    // Only the mention in the plainly muted group counts.
+    await eventually(async () => (await tab.page.title()) === '(1) Parley', 'the title counts one');
+    let badges: number[] = [];
+    await eventually(
+      async () => (badges = (await recorded(tab.page)).badges).at(-1) === 1,
+      () => `the badge is 1: ${JSON.stringify(badges)}`,
+    );
+    expect(badges.filter((n) => n > 1)).toEqual([]);
+
+    // While hidden: a mention in the group muted with mentions alerts nothing, the other one does.
+    await tab.page.evaluate(() => (window as unknown as { hideTab(h: boolean): void }).hideTab(true));
+    await ana.http.send(all.id, { clientId: 'x3', text: `@${bobName} still there?` });
+    await ana.http.send(plain.id, { clientId: 'p3', text: `@${bobName} still there?` });
+    let shown: Recorded['shown'] = [];
+    await eventually(
+      async () => (shown = (await recorded(tab.page)).shown).length >= 1,
+      () => `a notification: ${JSON.stringify(shown)}`,
+    );
+    expect((await recorded(tab.page)).shown.map((n) => [n.title, n.tag])).toEqual([
+      ['Plain mute', collapseKey(plain.id)],
+    ]);
+    expect(await tab.page.title()).toBe('(2) Parley');
     expect(tab.errors.filter((e) => !e.includes('Push API in incognito'))).toEqual([]);
     await tab.context.close();
   });

@@ -64,6 +64,16 @@ describe('GET /v1/openapi.json', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/assets/') || p.endsWith('.js'))).toEqual([]);
   });
 
+  it('documents the optional mute of mentions in the mute body', () => {
+    const schema =
+      doc.paths['/v1/conversations/{id}/mute']?.put?.requestBody?.content['application/json'].schema;
+    expect(schema).toMatchObject({
+      required: ['until'],
+      properties: { mentions: { type: 'boolean' } },
+      additionalProperties: false,
+    });
+  });
+
   it('gives POST /v1/users the body schema the server validates with', async () => {
     const schema = doc.paths['/v1/users']?.post?.requestBody?.content['application/json'].schema;
     expect(schema).toMatchObject({ type: 'object', required: ['username', 'password'] });

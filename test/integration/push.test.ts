@@ -237,6 +237,35 @@ describe('push notifications', () => {
     expect(payloads(bobSub).map((p) => p.text)).toEqual([`@${bob.username} are you there?`]);
   });
 
+  it('pushes nothing, not even a mention, from a group muted with its mentions', async () => {
+    const ana = await newUser(server.url);
+    const bob = await newUser(server.url);
+    const cy = await newUser(server.url);
+    await openToAll(ana, bob, cy);
+    const bobSub = await subscribe(bob);
+    const g = await ana.http.createGroup({ name: 'noisy', members: [bob.username, cy.username] });
+    const muted = await bob.http.mute(g.id, null, { mentions: true });
+    expect(muted).toMatchObject({ mutedUntil: null, mutedMentions: true });
+    expect((await bob.http.conversations()).conversations.find((x) => x.id === g.id)?.mutedMentions).toBe(
+      true,
+    );
+    await ana.http.send(g.id, { clientId: 'n1', text: `@${bob.username} wake up` });
+    await flushed();
+    expect(payloads(bobSub)).toEqual([]);
+    // Muting again without `mentions` lets a mention through again.
+    expect('mutedMentions' in (await bob.http.mute(g.id, null))).toBe(false);
+    await ana.http.send(g.id, { clientId: 'n2', text: `@${bob.username} now?` });
+    await delivered(bobSub, 1, 'the mention once mentions are no longer muted');
+    // Unmuting clears the mute of mentions with the mute.
+    await bob.http.mute(g.id, null, { mentions: true });
+    const unmuted = await bob.http.unmute(g.id);
+    expect('mutedUntil' in unmuted || 'mutedMentions' in unmuted).toBe(false);
+    expect(payloads(bobSub).map((p) => p.text)).toEqual([`@${bob.username} now?`]);
+    await expect(bob.http.mute(g.id, null, { mentions: 'yes' as unknown as boolean })).rejects.toMatchObject({
+      code: 'invalid_field',
+    });
+  });
+
   it("pushes a member's phone while their laptop is connected in the background, not the laptop in front", async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);

@@ -412,9 +412,13 @@ export class ParleyHttp {
     return this.#call('PATCH /v1/me/privacy', { body: patch });
   }
 
-  /** No push notifications from a conversation until `until` (null: until `unmute`). */
-  mute(id: string, until: MuteRequest['until']): Promise<Conversation> {
-    return this.#call('PUT /v1/conversations/:id/mute', { params: { id }, body: { until } });
+  /**
+   * No push notifications from a conversation until `until` (null: until `unmute`); with
+   * `mentions`, not even for messages that mention me.
+   */
+  mute(id: string, until: MuteRequest['until'], opts: { mentions?: boolean } = {}): Promise<Conversation> {
+    const body: MuteRequest = opts.mentions === undefined ? { until } : { until, mentions: opts.mentions };
+    return this.#call('PUT /v1/conversations/:id/mute', { params: { id }, body });
   }
 
   /** Push notifications from a conversation again. */

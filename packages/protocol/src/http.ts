@@ -97,6 +97,8 @@ export type UpdatePrivacyRequest = Partial<PrivacySettings>;
 export interface MuteRequest {
   /** When notifications resume (ms since the epoch), or null for "until I unmute". */
   until: number | null;
+  /** Mentions of me are muted too (default false: a message that mentions me is still pushed). */
+  mentions?: boolean;
 }
 
 /**

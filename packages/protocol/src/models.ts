@@ -152,6 +152,8 @@ export interface Conversation {
    * null for "until I unmute". Absent when not muted (an expired mute is absent too).
    */
   mutedUntil?: number | null;
+  /** Present while my mute (`mutedUntil`) covers mentions of me too. */
+  mutedMentions?: true;
   /**
    * Present when I left this group or an admin removed me: it stays in my list, read-only,
    * with its history up to `seq`, until I delete it (`DELETE /v1/conversations/:id`) or am

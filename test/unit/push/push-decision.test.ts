@@ -1,6 +1,6 @@
 /**
  * The push service applies the policy to what the store and presence say: muted members get
- * only mentions, devices in active use nothing. The queue and the stores are in memory here;
+ * only mentions (none when they muted mentions too), devices in active use nothing. The queue and the stores are in memory here;
  * the integration tests run the same path over the real server (without mentions, which no
  * send carries yet).
  */
@@ -29,8 +29,15 @@ const sub = (userId: string, deviceId: string): PushSubscriptionRow => ({
   createdAt: 1,
 });
 
-/** The members' subscriptions; `muted` lists who muted the conversation. */
-function queue(subs: PushSubscriptionRow[], muted: string[]): PushQueueStore & { jobs: NewPushJob[] } {
+/**
+ * The members' subscriptions; `muted` lists who muted the conversation, `mutedMentions` who
+ * muted mentions with it.
+ */
+function queue(
+  subs: PushSubscriptionRow[],
+  muted: string[],
+  mutedMentions: string[] = [],
+): PushQueueStore & { jobs: NewPushJob[] } {
   const jobs: NewPushJob[] = [];
   const store = {
     jobs,
@@ -43,6 +50,7 @@ function queue(subs: PushSubscriptionRow[], muted: string[]): PushQueueStore & {
               conversationId: e.conversationId,
               userId: u,
               muted: muted.includes(u),
+              mutedMentions: mutedMentions.includes(u),
               readSeq: 0,
               pushPreview: true,
               subscription: s,
@@ -121,6 +129,13 @@ describe('push decisions in the push service', () => {
       ['ps_bob1', 'ps_cy1'],
       ['ps_cy1'],
     ]);
+  });
+
+  it('a member who muted mentions too gets nothing, mention or not', async () => {
+    const q = queue([sub('u_bob', 'bob1'), sub('u_cy', 'cy1')], ['u_bob', 'u_cy'], ['u_bob']);
+    const presence = new MemoryPresence(30_000);
+    closing.push(async () => presence.close());
+    expect(await pushed(q, presence, [message(1), message(2, ['u_bob', 'u_cy'])])).toEqual([[], ['ps_cy1']]);
   });
 
   it('skips a device in the foreground and in use, not the same member’s other devices', async () => {

@@ -9,6 +9,7 @@ const front = (ago: number): DeviceUse => ({ activeAt: NOW - ago, foreground: tr
 const back = (ago: number): DeviceUse => ({ activeAt: NOW - ago, foreground: false });
 const candidate = (c: Partial<PushCandidate>): PushCandidate => ({
   muted: false,
+  mutedMentions: false,
   mentioned: false,
   device: undefined,
   ...c,
@@ -48,5 +49,14 @@ describe('shouldPush', () => {
     expect(shouldPush(candidate({ muted: true, device: back(0) }), NOW, IDLE)).toBe(false);
     expect(shouldPush(candidate({ muted: true, mentioned: true }), NOW, IDLE)).toBe(true);
     expect(shouldPush(candidate({ muted: true, mentioned: true, device: front(0) }), NOW, IDLE)).toBe(false);
+  });
+
+  it('pushes nothing from a conversation muted with its mentions', () => {
+    const mutedAll = { muted: true, mutedMentions: true };
+    expect(shouldPush(candidate(mutedAll), NOW, IDLE)).toBe(false);
+    expect(shouldPush(candidate({ ...mutedAll, mentioned: true }), NOW, IDLE)).toBe(false);
+    expect(shouldPush(candidate({ ...mutedAll, mentioned: true, device: back(0) }), NOW, IDLE)).toBe(false);
+    // Without the mute, the flag alone silences nothing.
+    expect(shouldPush(candidate({ mutedMentions: true, mentioned: true }), NOW, IDLE)).toBe(true);
   });
 });

@@ -671,6 +671,54 @@ for (const adapter of selectedAdapters()) {
       expect((await env.store.conversations.getConversationSummary(g.id, x.id))?.mutedUntil).toBeNull();
     });
 
+    it('keeps a mute of mentions with the mute: in push targets and the summary, cleared by unmute', async () => {
+      const a = await user();
+      const b = await user();
+      const x = await user();
+      const g = await env.store.conversations.createGroup(uid('c_'), 'g', a.id, [b.id, x.id], Date.now());
+      for (const u of [b.id, x.id])
+        await env.store.push.savePushSubscription(sub(u, await device(u), uid('https://p.example/')));
+      const summary = async (u: string) => {
+        const s = await env.store.conversations.getConversationSummary(g.id, u);
+        return [s?.mutedUntil, s?.mutedMentions];
+      };
+      const targets = async (at: number) =>
+        (await env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], at)).map((t) => [
+          t.userId,
+          t.muted,
+          t.mutedMentions,
+        ]);
+      const now = Date.now();
+      expect(await summary(x.id)).toEqual([null, false]);
+      // x mutes mentions too; b mutes only the rest.
+      expect(await env.store.conversations.setMute(g.id, x.id, now + 60_000, true)).toBe(true);
+      expect(await env.store.conversations.setMute(g.id, b.id, now + 60_000, false)).toBe(true);
+      expect(await env.store.conversations.setMute(g.id, 'u_nobody', now + 60_000, true)).toBe(false);
+      expect(await summary(x.id)).toEqual([now + 60_000, true]);
+      expect(await summary(b.id)).toEqual([now + 60_000, false]);
+      expect(await targets(now)).toEqual([
+        [b.id, true, false],
+        [x.id, true, true],
+      ]);
+      // When the mute ends, so does the mute of mentions.
+      expect(await targets(now + 60_000)).toEqual([
+        [b.id, false, false],
+        [x.id, false, false],
+      ]);
+      // Muting again without mentions lets them through again.
+      await env.store.conversations.setMute(g.id, x.id, Number.MAX_SAFE_INTEGER);
+      expect(await summary(x.id)).toEqual([Number.MAX_SAFE_INTEGER, false]);
+      // Unmuting clears it, even when asked with mentions.
+      await env.store.conversations.setMute(g.id, x.id, Number.MAX_SAFE_INTEGER, true);
+      expect(await summary(x.id)).toEqual([Number.MAX_SAFE_INTEGER, true]);
+      await env.store.conversations.setMute(g.id, x.id, null, true);
+      expect(await summary(x.id)).toEqual([null, false]);
+      expect(await targets(now)).toEqual([
+        [b.id, true, false],
+        [x.id, false, false],
+      ]);
+    });
+
     it('queues one push job per (message, subscription) and claims each once', async () => {
       const a = await user();
       const s1 = await env.store.push.savePushSubscription(

@@ -137,6 +137,7 @@ export class ConversationService {
     if (row.request) conv.request = true;
     if (row.mutedUntil !== null && row.mutedUntil > Date.now()) {
       conv.mutedUntil = row.mutedUntil >= FOREVER ? null : row.mutedUntil;
+      if (row.mutedMentions) conv.mutedMentions = true;
     }
     if (row.kind === 'group' && row.lastMessage !== null) {
       const sender = await this.accounts.getUserById(row.lastMessage.senderId);
@@ -425,11 +426,17 @@ export class ConversationService {
 
   /**
    * Mute push notifications from a conversation for me until `until` (null: until I unmute;
-   * a time in the past unmutes). My other devices hear of it in a `conversation` frame.
+   * a time in the past unmutes); with `mentions`, those that mention me too. My other devices
+   * hear of it in a `conversation` frame.
    */
-  async mute(userId: string, conversationId: string, until: number | null): Promise<Conversation> {
+  async mute(
+    userId: string,
+    conversationId: string,
+    until: number | null,
+    mentions = false,
+  ): Promise<Conversation> {
     const stored = until === null ? FOREVER : until <= Date.now() ? null : Math.min(until, FOREVER);
-    if (!(await this.conversations.setMute(conversationId, userId, stored)))
+    if (!(await this.conversations.setMute(conversationId, userId, stored, mentions)))
       throw new ParleyError('not_found', 'No such conversation');
     await this.announce(conversationId, [userId]);
     return this.get(conversationId, userId);

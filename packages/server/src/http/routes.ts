@@ -283,10 +283,13 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       ...authed,
       schema: {
         params: idParams,
-        body: body({ until: { type: ['integer', 'null'], minimum: 0 } }, ['until']),
+        body: body({ until: { type: ['integer', 'null'], minimum: 0 }, mentions: { type: 'boolean' } }, [
+          'until',
+        ]),
       },
     },
-    async (req) => d.conversations.mute(me(req).userId, req.params.id, req.body.until),
+    async (req) =>
+      d.conversations.mute(me(req).userId, req.params.id, req.body.until, req.body.mentions === true),
   );
 
   app.delete<{ Params: { id: string } }>(

@@ -1,7 +1,8 @@
 /**
  * Push notifications: when a message is stored, every member but the sender gets one
  * notification on each registered push endpoint whose device is not in active use, unless
- * the conversation is muted and the message does not mention them (push-policy.ts). The queue lives in the store, so pending notifications survive a restart, and
+ * the conversation is muted and the message does not mention them, or the mute covers
+ * mentions too (push-policy.ts). The queue lives in the store, so pending notifications survive a restart, and
  * every server of a cluster works on it: claims are atomic, and one (message, subscription)
  * is queued once, so no device gets two notifications for one message.
  *
@@ -314,6 +315,7 @@ export class PushService {
         if (t.userId === m.senderId || !recipients.has(t.userId)) continue;
         const candidate = {
           muted: t.muted,
+          mutedMentions: t.mutedMentions,
           mentioned: mentioned.has(t.userId),
           device: devices.get(t.subscription.deviceId),
         };

@@ -2,7 +2,7 @@
  * Alerts while the app is open but not looked at: a system notification through the service
  * worker's registration (one per conversation, replaced, never stacked), a short beep, and the
  * installed app's badge. Which conversations count is decided here, for the title too: muted
- * ones do not, except for messages that mention me.
+ * ones do not, except for messages that mention me (unless the mute covers mentions too).
  */
 import type { Conversation, Message } from '@parley/protocol';
 
@@ -12,13 +12,24 @@ export function isMuted(c: Conversation, now = Date.now()): boolean {
   return c.mutedUntil !== undefined && (c.mutedUntil === null || c.mutedUntil > now);
 }
 
+/** The conversation is muted now, mentions of me included. */
+export function mentionsMuted(c: Conversation, now = Date.now()): boolean {
+  return c.mutedMentions === true && isMuted(c, now);
+}
+
 export function mentions(m: Message, userId: string): boolean {
   return m.mentions?.includes(userId) === true;
 }
 
+/** A message that must not alert me: in a muted conversation, unless it mentions me and mentions are not muted. */
+export function silenced(c: Conversation, mentioned: boolean, now = Date.now()): boolean {
+  return isMuted(c, now) && (!mentioned || mentionsMuted(c, now));
+}
+
 /**
  * Unread messages for the title and the badge: every unread message of a conversation not
- * muted, and of a muted one only those that mention me (`unreadMentions`).
+ * muted, of a muted one only those that mention me (`unreadMentions`), and none of one muted
+ * with its mentions.
  */
 export function alertCount(
   conversations: Iterable<Conversation>,
@@ -26,7 +37,10 @@ export function alertCount(
   now = Date.now(),
 ): number {
   let n = 0;
-  for (const c of conversations) n += isMuted(c, now) ? Math.min(c.unread, unreadMentions(c.id)) : c.unread;
+  for (const c of conversations) {
+    if (!isMuted(c, now)) n += c.unread;
+    else if (!mentionsMuted(c, now)) n += Math.min(c.unread, unreadMentions(c.id));
+  }
   return n;
 }
 

@@ -21,10 +21,10 @@ import type {
 import {
   alertCount,
   beep,
-  isMuted,
   mentions,
   setSoundOn,
   showAlert,
+  silenced,
   soundOn,
   unattended,
 } from '../lib/alerts.js';
@@ -544,18 +544,22 @@ export class AppStore {
     return c === undefined || seqs === undefined ? 0 : seqs.filter((seq) => seq > c.readSeq).length;
   }
 
-  /** Unread messages for the title and the app badge: muted conversations count only mentions. */
+  /**
+   * Unread messages for the title and the app badge: muted conversations count only mentions,
+   * and not even those when their mentions are muted too.
+   */
   get alertCount(): number {
     return alertCount(this.conversations.values(), (id) => this.unreadMentions(id));
   }
 
   /**
    * A message from someone else arrived: while nobody looks at the app, a sound and a system
-   * notification, unless the conversation is muted and the message does not mention me.
+   * notification, unless the conversation is muted and the message does not mention me (or
+   * the mute covers mentions too).
    */
   #alert(m: Message, c: Conversation): void {
     const me = this.me;
-    if (me === null || !unattended() || (isMuted(c) && !mentions(m, me.id))) return;
+    if (me === null || !unattended() || silenced(c, mentions(m, me.id))) return;
     // A backlog arriving at once (after a reconnect) sounds once.
     const now = performance.now();
     if (this.sound && now - this.#beepedAt > 2000) {
@@ -1276,10 +1280,13 @@ export class AppStore {
     this.changed();
   }
 
-  /** No notifications from a conversation until `until` (null: until unmuted). */
-  async mute(id: string, until: number | null): Promise<void> {
+  /**
+   * No notifications from a conversation until `until` (null: until unmuted); with
+   * `mentions`, not even for messages that mention me.
+   */
+  async mute(id: string, until: number | null, mentions = false): Promise<void> {
     const client = this.#need();
-    const c = await client.http.mute(id, until);
+    const c = await client.http.mute(id, until, { mentions });
     this.#putConversation(c, true);
     this.changed();
   }

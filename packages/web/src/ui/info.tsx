@@ -45,9 +45,14 @@ export function InfoDrawer({ id }: { id: string }): JSX.Element | null {
 
 const HOUR = 3_600_000;
 
-/** Mute this conversation's notifications for a while or until unmuted (for me only). */
+/**
+ * Mute this conversation's notifications for a while or until unmuted (for me only), with or
+ * without the messages that mention me.
+ */
 function MuteControl({ c }: { c: Conversation }): JSX.Element {
   const [busy, setBusy] = useState(false);
+  // Before muting: the choice for the next mute; while muted, the mute's own.
+  const [withMentions, setWithMentions] = useState(false);
   const run = async (f: () => Promise<void>) => {
     setBusy(true);
     try {
@@ -58,6 +63,12 @@ function MuteControl({ c }: { c: Conversation }): JSX.Element {
     setBusy(false);
   };
   const muted = mutedNow(c);
+  const mentionsMuted = muted ? c.mutedMentions === true : withMentions;
+  const setMentionsMuted = (on: boolean) => {
+    setWithMentions(on);
+    // Muted already: mute again for the same time, with or without mentions.
+    if (muted) void run(() => app.mute(c.id, c.mutedUntil ?? null, on));
+  };
   return (
     <section class="mute" data-testid="mute" aria-label="Notifications">
       <h3 class="section-title">Notifications</h3>
@@ -76,22 +87,36 @@ function MuteControl({ c }: { c: Conversation }): JSX.Element {
           <button
             class="link small"
             disabled={busy}
-            onClick={() => void run(() => app.mute(c.id, Date.now() + 8 * HOUR))}
+            onClick={() => void run(() => app.mute(c.id, Date.now() + 8 * HOUR, withMentions))}
           >
             8 hours
           </button>
           <button
             class="link small"
             disabled={busy}
-            onClick={() => void run(() => app.mute(c.id, Date.now() + 168 * HOUR))}
+            onClick={() => void run(() => app.mute(c.id, Date.now() + 168 * HOUR, withMentions))}
           >
             1 week
           </button>
-          <button class="link small" disabled={busy} onClick={() => void run(() => app.mute(c.id, null))}>
+          <button
+            class="link small"
+            disabled={busy}
+            onClick={() => void run(() => app.mute(c.id, null, withMentions))}
+          >
             Always
           </button>
         </div>
       )}
+      <label class="toggle-row">
+        <span>Also mute @mentions</span>
+        <input
+          type="checkbox"
+          data-testid="mute-mentions"
+          checked={mentionsMuted}
+          disabled={busy}
+          onChange={(e) => setMentionsMuted(e.currentTarget.checked)}
+        />
+      </label>
     </section>
   );
 }

@@ -282,6 +282,7 @@ export type SummaryDbRow = ConversationDbRow & {
   peer_delivered_seq: number | null;
   peer_read_seq: number | null;
   muted_until: number | null;
+  mute_mentions: number | boolean;
   request_seq: number | string | null;
   m_pos: number | null;
   m_id: string;
@@ -308,6 +309,7 @@ export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
     peerDeliveredSeq: r.peer_delivered_seq,
     peerReadSeq: r.peer_read_seq,
     mutedUntil: r.muted_until,
+    mutedMentions: r.muted_until !== null && Boolean(r.mute_mentions),
     request: r.request_seq !== null,
     unread: Number(r.unread),
     lastMessage:

@@ -39,6 +39,8 @@ export interface ConversationSummaryRow extends ConversationRow {
   peerReadSeq: number | null;
   /** My mute: push notifications resume at this time (FOREVER: until unmuted); null when never muted. */
   mutedUntil: number | null;
+  /** My mute silences mentions of me too (false when never muted or unmuted). */
+  mutedMentions: boolean;
   /**
    * A message request waiting for my answer: a direct conversation a non-contact opened with
    * me. Lists and summaries leave a request out until it has a message I have not deleted.
@@ -129,6 +131,9 @@ export interface ConversationStore {
   /** My conversations, latest activity first. */
   listConversations(userId: string, limit: number): Promise<ConversationSummaryRow[]>;
   getConversationSummary(conversationId: string, userId: string): Promise<ConversationSummaryRow | null>;
-  /** Set (or clear, with null) my mute of a conversation; false when I am not a member. */
-  setMute(conversationId: string, userId: string, until: number | null): Promise<boolean>;
+  /**
+   * Set (or clear, with null) my mute of a conversation; with `mentions`, mentions of me are
+   * muted too (clearing the mute clears that). False when I am not a member.
+   */
+  setMute(conversationId: string, userId: string, until: number | null, mentions?: boolean): Promise<boolean>;
 }

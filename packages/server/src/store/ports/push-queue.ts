@@ -25,6 +25,8 @@ export interface PushTargetRow {
   userId: string;
   /** The member muted the conversation (at `now`): only mentions may reach them. */
   muted: boolean;
+  /** The member muted the conversation (at `now`) with mentions too: nothing may reach them. */
+  mutedMentions: boolean;
   /** The member's read cursor (unread count = message seq - readSeq). */
   readSeq: number;
   pushPreview: boolean;
@@ -69,7 +71,7 @@ export interface PushQueueStore {
   /**
    * The subscriptions that may be notified for messages: for each entry, the subscriptions of
    * those of `userIds` who are still members of the conversation (not a message request),
-   * each saying whether its member muted the conversation at `now`.
+   * each saying whether its member muted the conversation at `now`, and mentions with it.
    */
   pushTargets(
     entries: readonly { conversationId: string; userIds: readonly string[] }[],

@@ -22,7 +22,7 @@ import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
-         m.role, m.read_seq, m.muted_until, m.request_seq,
+         m.role, m.read_seq, m.muted_until, m.mute_mentions, m.request_seq,
          (SELECT count(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
          CASE WHEN c.kind = 'direct' THEN
@@ -532,13 +532,17 @@ export class PgConversations implements ConversationStore {
     return r ? toSummary(r) : null;
   }
 
-  async setMute(conversationId: string, userId: string, until: number | null): Promise<boolean> {
-    const rows = await this.shards
-      .of(conversationId)
-      .rows(
-        'UPDATE members SET muted_until = $1 WHERE conversation_id = $2 AND user_id = $3 RETURNING user_id',
-        [until, conversationId, userId],
-      );
+  async setMute(
+    conversationId: string,
+    userId: string,
+    until: number | null,
+    mentions = false,
+  ): Promise<boolean> {
+    const rows = await this.shards.of(conversationId).rows(
+      `UPDATE members SET muted_until = $1, mute_mentions = $2
+         WHERE conversation_id = $3 AND user_id = $4 RETURNING user_id`,
+      [until, until !== null && mentions, conversationId, userId],
+    );
     return rows.length > 0;
   }
 }

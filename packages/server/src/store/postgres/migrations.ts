@@ -825,4 +825,12 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     sql: () => MESSAGE_SEARCH,
     after: indexStoredMessages,
   },
+  {
+    version: 15,
+    name: 'mutes that silence mentions too',
+    // Cleared with the mute (muted_until back to NULL).
+    sql: () => `
+      ALTER TABLE members ADD COLUMN mute_mentions boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

@@ -105,17 +105,20 @@ export class PgPushQueue implements PushQueueStore {
     const pairs: { conv: string; user: string }[] = [];
     for (const e of entries) for (const u of e.userIds) pairs.push({ conv: e.conversationId, user: u });
     if (pairs.length === 0) return [];
-    const members: ({ readSeq: number; muted: boolean } | undefined)[] = pairs.map(() => undefined);
+    const members: ({ readSeq: number; muted: boolean; mutedMentions: boolean } | undefined)[] = pairs.map(
+      () => undefined,
+    );
     await Promise.all(
       [...this.shards.group(pairs, (p) => p.conv)].map(async ([db, list]) => {
-        const rows = await db.rows<{ ord: number; read_seq: number; muted: boolean }>(
-          `SELECT q.ord, m.read_seq, coalesce(m.muted_until > $4, false) AS muted
+        const rows = await db.rows<{ ord: number; read_seq: number; muted: boolean; mute_mentions: boolean }>(
+          `SELECT q.ord, m.read_seq, coalesce(m.muted_until > $4, false) AS muted, m.mute_mentions
            FROM unnest($1::text[], $2::text[], $3::int4[]) AS q(c, u, ord)
            JOIN members m ON m.conversation_id = q.c AND m.user_id = q.u
            WHERE m.request_seq IS NULL`,
           [list.map((p) => p.item.conv), list.map((p) => p.item.user), list.map((p) => p.i), now],
         );
-        for (const r of rows) members[r.ord] = { readSeq: r.read_seq, muted: r.muted };
+        for (const r of rows)
+          members[r.ord] = { readSeq: r.read_seq, muted: r.muted, mutedMentions: r.muted && r.mute_mentions };
       }),
     );
     const users = [...new Set(pairs.filter((_, i) => members[i] !== undefined).map((p) => p.user))];
@@ -146,6 +149,7 @@ export class PgPushQueue implements PushQueueStore {
           conversationId: p.conv,
           userId: p.user,
           muted: member.muted,
+          mutedMentions: member.mutedMentions,
           readSeq: member.readSeq,
           pushPreview: of.pushPreview,
           subscription,

@@ -19,7 +19,7 @@ import type { SqliteSocial } from './social.js';
 
 const SUMMARY_SELECT = `
   SELECT c.id, c.kind, c.name, c.created_at, c.last_activity_at, c.last_seq,
-         m.role, m.read_seq, m.muted_until, m.request_seq,
+         m.role, m.read_seq, m.muted_until, m.mute_mentions, m.request_seq,
          (SELECT COUNT(*) FROM members x WHERE x.conversation_id = c.id) AS member_count,
          CASE WHEN c.kind = 'direct' THEN COALESCE(p.user_id, m.user_id) END AS peer_id,
          CASE WHEN c.kind = 'direct' THEN MAX(COALESCE(p.delivered_seq, m.delivered_seq), COALESCE(p.read_seq, m.read_seq)) END AS peer_delivered_seq,
@@ -129,8 +129,8 @@ function statements(d: SqliteDriver) {
     summary: d.prepare<[u: string, c: string], SummaryDbRow>(
       `${SUMMARY_SELECT} WHERE m.user_id = ? AND c.id = ? AND ${REQUEST_SHOWN}`,
     ),
-    setMute: d.prepare<[until: number | null, c: string, u: string]>(
-      'UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?',
+    setMute: d.prepare<[until: number | null, mentions: number, c: string, u: string]>(
+      'UPDATE members SET muted_until = ?, mute_mentions = ? WHERE conversation_id = ? AND user_id = ?',
     ),
   };
 }
@@ -262,7 +262,13 @@ export class SqliteConversations implements ConversationStore {
     const r = this.s.summary.get(userId, conversationId);
     return r ? toSummary(r) : null;
   }
-  async setMute(conversationId: string, userId: string, until: number | null): Promise<boolean> {
-    return this.s.setMute.run(until, conversationId, userId).changes > 0;
+  async setMute(
+    conversationId: string,
+    userId: string,
+    until: number | null,
+    mentions = false,
+  ): Promise<boolean> {
+    const muteMentions = until !== null && mentions ? 1 : 0;
+    return this.s.setMute.run(until, muteMentions, conversationId, userId).changes > 0;
   }
 }

@@ -303,4 +303,8 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   `,
   messageSearch,
+  `
+  -- A mute that silences mentions of the member too (cleared with the mute).
+  ALTER TABLE members ADD COLUMN mute_mentions INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -4,7 +4,12 @@ import { toPushJob, toPushSubscription } from '../common/rows.js';
 import type { PushJobDbRow, PushSubscriptionDbRow } from '../common/rows.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
-type TargetDbRow = PushSubscriptionDbRow & { read_seq: number; push_preview: number; muted: number };
+type TargetDbRow = PushSubscriptionDbRow & {
+  read_seq: number;
+  push_preview: number;
+  muted: number;
+  mute_mentions: number;
+};
 
 function statements(d: SqliteDriver) {
   return {
@@ -36,7 +41,8 @@ function statements(d: SqliteDriver) {
       'SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY created_at, id',
     ),
     pushTargets: d.prepare<[now: number, c: string, u: string], TargetDbRow>(
-      `SELECT m.read_seq, u.push_preview, (m.muted_until IS NOT NULL AND m.muted_until > ?) AS muted, s.*
+      `SELECT m.read_seq, u.push_preview, (m.muted_until IS NOT NULL AND m.muted_until > ?) AS muted,
+              m.mute_mentions, s.*
        FROM members m JOIN users u ON u.id = m.user_id JOIN push_subscriptions s ON s.user_id = m.user_id
        WHERE m.conversation_id = ? AND m.user_id = ? AND m.request_seq IS NULL
        ORDER BY s.created_at, s.id`,
@@ -152,6 +158,7 @@ export class SqlitePushQueue implements PushQueueStore {
             conversationId: e.conversationId,
             userId: u,
             muted: r.muted !== 0,
+            mutedMentions: r.muted !== 0 && r.mute_mentions !== 0,
             readSeq: r.read_seq,
             pushPreview: r.push_preview !== 0,
             subscription: toPushSubscription(r),
