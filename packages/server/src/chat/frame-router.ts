@@ -1,6 +1,6 @@
 import type { RawData } from 'ws';
 import { ParleyError, decodeClientFrame } from '@parley/protocol';
-import type { ClientFrame, ErrorCode } from '@parley/protocol';
+import type { Ack, ClientFrame, ErrorCode } from '@parley/protocol';
 import type { Logger } from '../logger.js';
 import type { MessageService } from '../messages/message-service.js';
 import type { Metrics } from '../metrics.js';
@@ -48,6 +48,20 @@ export class FrameRouter {
   private error(conn: Connection, code: ErrorCode, message?: string, ref?: string): void {
     this.deps.metrics.errors.inc({ code });
     conn.sendError(code, message, ref);
+  }
+
+  /** Ack a send or action once stored; its refusal (now or later) answers with `ref` = clientId. */
+  private ackWhenStored(conn: Connection, clientId: string, store: () => Promise<Ack>): void {
+    let pending: Promise<Ack>;
+    try {
+      pending = store();
+    } catch (err) {
+      return this.replyError(conn, err, clientId);
+    }
+    pending.then(
+      (ack) => conn.send({ type: 'ack', ...ack }),
+      (err: unknown) => this.replyError(conn, err, clientId),
+    );
   }
 
   private replyError(conn: Connection, err: unknown, ref?: string): void {
@@ -107,36 +121,18 @@ export class FrameRouter {
     }
     switch (frame.type) {
       case 'send': {
-        let pending;
-        try {
-          pending =
-            frame.replyTo === undefined
-              ? messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text)
-              : messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text, {
-                  replyTo: frame.replyTo,
-                });
-        } catch (err) {
-          return this.replyError(conn, err, frame.clientId);
-        }
-        pending.then(
-          (ack) => conn.send({ type: 'ack', ...ack }),
-          (err: unknown) => this.replyError(conn, err, frame.clientId),
+        return this.ackWhenStored(conn, frame.clientId, () =>
+          frame.replyTo === undefined
+            ? messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text)
+            : messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text, {
+                replyTo: frame.replyTo,
+              }),
         );
-        return;
       }
-      case 'action': {
-        let pending;
-        try {
-          pending = messages.act(conn.ctx.userId, frame.conversationId, frame.clientId, frame.action);
-        } catch (err) {
-          return this.replyError(conn, err, frame.clientId);
-        }
-        pending.then(
-          (ack) => conn.send({ type: 'ack', ...ack }),
-          (err: unknown) => this.replyError(conn, err, frame.clientId),
+      case 'action':
+        return this.ackWhenStored(conn, frame.clientId, () =>
+          messages.act(conn.ctx.userId, frame.conversationId, frame.clientId, frame.action),
         );
-        return;
-      }
       case 'sync':
         try {
           this.onSync(conn, frame.since);
