@@ -127,9 +127,24 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
         name: 'Book club',
         members: [zoe.username, ben.username],
       });
-      await me.http.send(group.id, { clientId: `${me.username}-g1`, text: 'Welcome to the book club!' });
+      const welcome = await me.http.send(group.id, {
+        clientId: `${me.username}-g1`,
+        text: 'Welcome to the book club!',
+      });
       await zoe.http.read(group.id, 1);
-      await ben.http.send(group.id, { clientId: `${me.username}-g2`, text: 'Thanks for having me' });
+      const thanks = await ben.http.send(group.id, {
+        clientId: `${me.username}-g2`,
+        text: `Thanks for having me @${me.username}, says @${zoe.username}`,
+      });
+      // A pin (the bar over the history), a saved message and a mention (their views).
+      await me.http.act(group.id, {
+        clientId: `${me.username}-pin`,
+        action: { kind: 'pin', target: welcome.seq },
+      });
+      await me.http.act(group.id, {
+        clientId: `${me.username}-save`,
+        action: { kind: 'save', target: thanks.seq },
+      });
       await me.http.mute(group.id, null);
       await row(page, 'Zoe Zhang').getByTestId('unread-badge').waitFor();
       await row(page, 'Book club').getByTestId('muted').waitFor();
@@ -151,8 +166,13 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
       await toList();
 
       await openChat(page, 'Book club');
-      await bubble(page, 'Thanks for having me').waitFor();
+      await bubble(page, 'Thanks for having me').getByTestId('mention').nth(1).waitFor();
+      await page.getByTestId('pin-bar').waitFor();
       await check('group chat');
+      await page.getByTestId('pins-open').click();
+      await page.getByTestId('pinned-item').waitFor();
+      await check('pinned messages');
+      await page.getByRole('button', { name: 'Close', exact: true }).click();
       await bubble(page, 'Welcome to the book club!')
         .getByRole('button', { name: /Show who read it/ })
         .click();
@@ -185,6 +205,14 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
       await page.getByTestId('device').first().waitFor();
       await page.getByTestId('notification-settings').getByRole('checkbox').first().waitFor();
       await check('settings');
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('button', { name: 'Saved messages' }).click();
+      await page.getByTestId('saved-panel').getByTestId('listed-item').waitFor();
+      await check('saved messages');
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('button', { name: 'Mentions' }).click();
+      await page.getByTestId('mentions-panel').getByTestId('listed-item').waitFor();
+      await check('mentions');
       await page.getByRole('button', { name: 'Back' }).click();
 
       // Offline: the banner, and (unless the open socket took it first) a message waiting to be sent.

@@ -2,4 +2,5 @@ export * from './errors.js';
 export * from './limits.js';
 export * from './models.js';
 export * from './frames.js';
+export * from './mentions.js';
 export type * from './http.js';

@@ -1,7 +1,5 @@
 /** `@username` mentions: which members a message's text names. */
-
-/** An `@` not preceded by a word character, then a username (trailing dots end a sentence, not the name). */
-const MENTION = /(?<![\p{L}\p{N}_.])@([a-z0-9_.]{3,32})/giu;
+import { findMentions } from '@parley/protocol';
 
 /** Ids of the members whose username the text mentions, each once, in order; the sender never. */
 export function mentionedIds(
@@ -9,12 +7,12 @@ export function mentionedIds(
   members: readonly { userId: string; username: string }[],
   senderId: string,
 ): string[] {
-  if (!text.includes('@')) return [];
+  const found = findMentions(text);
+  if (found.length === 0) return [];
   const byName = new Map(members.map((m) => [m.username, m.userId]));
   const out = new Set<string>();
-  for (const match of text.matchAll(MENTION)) {
-    const name = (match[1] as string).toLowerCase().replace(/\.+$/, '');
-    const id = byName.get(name);
+  for (const { username } of found) {
+    const id = byName.get(username);
     if (id !== undefined && id !== senderId) out.add(id);
   }
   return [...out];

@@ -4,8 +4,8 @@
  */
 
 /** Left-hand panels (on a phone: full screens). */
-export type Panel = 'new' | 'group' | 'contacts' | 'settings';
-const PANELS: readonly Panel[] = ['new', 'group', 'contacts', 'settings'];
+export type Panel = 'new' | 'group' | 'contacts' | 'settings' | 'saved' | 'mentions';
+const PANELS: readonly Panel[] = ['new', 'group', 'contacts', 'settings', 'saved', 'mentions'];
 
 export interface Route {
   /** The open conversation. */

@@ -43,6 +43,8 @@ import { currentRoute, navigate } from '../lib/route.js';
 import type { Route } from '../lib/route.js';
 import { LocalCache } from './db.js';
 import { applyToSpan, conversationAfter, isEvent, mergePage, snippetOf } from './events.js';
+import { listAfter, pinsAfter } from './message-lists.js';
+import type { ListChange, ListKind, MessageList } from './message-lists.js';
 import { clearSession, loadSession, saveSession } from './session.js';
 import type { StoredSession } from './session.js';
 
@@ -149,6 +151,10 @@ export class AppStore {
   /** Replying to or editing a message, per conversation. */
   compose = new Map<string, ComposeMode>();
   focus: Focus | null = null;
+  /** Pinned messages of the chats opened, most recently pinned first. */
+  pinned = new Map<string, Message[]>();
+  /** The Saved and Mentions views, once opened. */
+  lists = new Map<ListKind, MessageList>();
   /** Bumped on every change. */
   rev = 0;
 
@@ -344,6 +350,8 @@ export class AppStore {
     this.sendErrors = new Map();
     this.compose = new Map();
     this.focus = null;
+    this.pinned = new Map();
+    this.lists = new Map();
     this.#seen = new Map();
     this.#mentionSeqs = new Map();
   }
@@ -528,8 +536,32 @@ export class AppStore {
         else this.typing.set(m.conversationId, rest);
       }
     }
+    this.#updateLists(m, me.id);
     this.changed();
     this.#markSeen();
+  }
+
+  /** Keep the pinned messages and the Saved and Mentions views current with the feed. */
+  #updateLists(m: Message, me: string): void {
+    const pins = this.pinned.get(m.conversationId);
+    if (pins !== undefined)
+      this.#applyChange(
+        pinsAfter(pins, m),
+        (next) => this.pinned.set(m.conversationId, next),
+        () => void this.loadPins(m.conversationId),
+      );
+    for (const [kind, list] of this.lists) {
+      this.#applyChange(
+        listAfter(kind, list.messages, m, me),
+        (next) => this.lists.set(kind, { ...list, messages: next }),
+        () => void this.loadList(kind),
+      );
+    }
+  }
+
+  #applyChange(change: ListChange, set: (next: Message[]) => void, reload: () => void): void {
+    if (change === 'reload') reload();
+    else if (change !== null) set(change);
   }
 
   /** A loaded content message of a conversation. */
@@ -1065,12 +1097,72 @@ export class AppStore {
     return (await this.#need().http.pins(conversationId)).messages;
   }
 
+  /** Load (again) the pinned messages of a conversation into `pinned`. */
+  async loadPins(conversationId: string): Promise<void> {
+    const client = this.client;
+    if (client === null) return;
+    try {
+      const messages = await this.pins(conversationId);
+      if (this.client !== client) return;
+      this.pinned.set(conversationId, messages);
+      this.#knowSenders(conversationId, messages);
+      this.changed();
+    } catch (err) {
+      this.#authFailure(err);
+    }
+  }
+
   /** Messages that mention me, or that I saved, newest first. */
-  async listed(which: 'mentions' | 'saved', before?: string): Promise<MessageListPage> {
+  async listed(which: ListKind, before?: string): Promise<MessageListPage> {
     const http = this.#need().http;
     const query = before === undefined ? {} : { before };
     return which === 'mentions' ? http.mentions(query) : http.saved(query);
   }
+
+  /** Load the first page of the Saved or Mentions view, or (`more`) the next one. */
+  async loadList(which: ListKind, more = false): Promise<void> {
+    const client = this.client;
+    const cur = this.lists.get(which);
+    if (client === null || (more && (cur === undefined || cur.next === undefined || cur.loading))) return;
+    const before = more ? cur?.next : undefined;
+    this.lists.set(which, {
+      messages: cur?.messages ?? [],
+      next: cur?.next,
+      loading: true,
+      error: null,
+    });
+    this.changed();
+    try {
+      const page = await this.listed(which, before);
+      if (this.client !== client) return;
+      const messages = more ? [...(this.lists.get(which)?.messages ?? []), ...page.messages] : page.messages;
+      this.lists.set(which, { messages, next: page.next, loading: false, error: null });
+      for (const m of page.messages) this.#knowSenders(m.conversationId, [m]);
+    } catch (err) {
+      if (this.#authFailure(err) || this.client !== client) return;
+      const list = this.lists.get(which);
+      this.lists.set(which, {
+        messages: list?.messages ?? [],
+        next: list?.next,
+        loading: false,
+        error: errorText(err),
+      });
+    }
+    this.changed();
+  }
+
+  /** Senders shown by name: a group's members are loaded once when one of them is not known. */
+  #knowSenders(conversationId: string, messages: Message[]): void {
+    const c = this.conversations.get(conversationId);
+    if (c?.kind !== 'group' || c.left !== undefined || this.members.has(conversationId)) return;
+    if (this.#askedMembers.has(conversationId)) return;
+    if (messages.some((m) => !this.users.has(m.senderId))) {
+      this.#askedMembers.add(conversationId);
+      void this.loadMembers(conversationId).finally(() => this.#askedMembers.delete(conversationId));
+    }
+  }
+
+  #askedMembers = new Set<string>();
 
   send(conversationId: string, text: string, replyTo?: number): void {
     const client = this.client;

@@ -18,6 +18,7 @@ import { EmojiDialog, MessageMenu, copyLink } from './message-menu.js';
 import type { MenuChoice } from './message-menu.js';
 import { Quote, Reactions } from './message-parts.js';
 import { Composer } from './composer.js';
+import { PinBar } from './pins.js';
 import { chatTitle, typingText } from './sidebar.js';
 import { useApp } from './use-app.js';
 import { VirtualList } from './virtual-list.js';
@@ -190,6 +191,8 @@ function MessageText(props: {
   ticks: boolean;
   open: boolean;
   onToggle: () => void;
+  /** A group's members by username (true for mine): their `@mentions` show highlighted. */
+  mentions?: ReadonlyMap<string, boolean> | undefined;
 }): JSX.Element {
   const { text, open } = props;
   const ref = useRef<HTMLDivElement>(null);
@@ -215,7 +218,7 @@ function MessageText(props: {
         dir={dir}
         style={folded ? { maxHeight: `${FOLD_PX}px` } : undefined}
       >
-        <Markup blocks={blocks} />
+        <Markup blocks={blocks} mentions={props.mentions} />
         <MetaSpacer time={props.time} ticks={props.ticks} />
       </div>
       {candidate && tall && (
@@ -327,6 +330,7 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
           <Icon name="info" />
         </button>
       </header>
+      <PinBar c={c} />
       <MessageList c={c} members={members} />
       {c.request === true && !readOnly(store, c) && <RequestBar c={c} />}
       {readOnly(store, c) ? <ReadOnlyBar c={c} /> : <Composer key={id} id={id} />}
@@ -350,6 +354,11 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
   const [forwardOf, setForwardOf] = useState<Message | null>(null);
   const [highlight, setHighlight] = useState<number | null>(null);
   const [confirm, ask] = useConfirm();
+  const mentionNames = useMemo(
+    () =>
+      group && members !== undefined ? new Map(members.map((x) => [x.username, x.userId === me])) : undefined,
+    [group, members, me],
+  );
   const touch = useRef<{
     x: number;
     y: number;
@@ -587,6 +596,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
                   ticks={mine}
                   open={open.has(row.key)}
                   onToggle={() => toggle(row.key)}
+                  mentions={mentionNames}
                 />
               )}
               <span class="meta">

@@ -1,14 +1,33 @@
 /**
  * What a bubble shows besides its text: the quote of the message it replies to, the
- * "Forwarded" and "edited" labels, and the reaction chips.
+ * "Forwarded" and "edited" labels, and the reaction chips; and a message's one-line snippet
+ * in the pinned bar and the lists of messages.
  */
 import type { Message, Reaction } from '@parley/client';
 import type { JSX } from 'preact';
-import { useRef } from 'preact/hooks';
-import { plainText } from '../lib/markup.js';
+import { useMemo, useRef } from 'preact/hooks';
+import { parseMarkup, plainText } from '../lib/markup.js';
+import { Markup } from '../lib/markup-view.js';
 import type { AppStore } from '../state/store.js';
 
-function nameOf(store: AppStore, userId: string): string {
+/** Code units of a message shown in a snippet (one line shows less). */
+const SNIPPET_CHARS = 300;
+
+/**
+ * The start of a message on one line, its markup shown (as elements and text nodes, links as
+ * text: a snippet sits inside a button).
+ */
+export function Snippet({ m }: { m: Message }): JSX.Element {
+  const blocks = useMemo(() => parseMarkup(m.text.slice(0, SNIPPET_CHARS)), [m.text]);
+  if (m.deleted === true) return <span class="snippet deleted">This message was deleted</span>;
+  return (
+    <span class="snippet" dir="auto">
+      <Markup blocks={blocks} plainLinks />
+    </span>
+  );
+}
+
+export function nameOf(store: AppStore, userId: string): string {
   if (userId === store.me?.id) return 'You';
   return store.users.get(userId)?.displayName ?? 'Former member';
 }

@@ -1,10 +1,13 @@
-/** Left-hand panels (full screens on a phone): new chat, new group, contacts, settings. */
+/**
+ * Left-hand panels (full screens on a phone): new chat, new group, contacts, settings; the
+ * Saved and Mentions lists are in message-lists.tsx.
+ */
 import type { ComponentChildren, JSX } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Device, PrivacySettings, User } from '@parley/client';
 import { MAX_GROUP_MEMBERS, USERNAME_PATTERN } from '@parley/protocol';
 import { formatLastSeen, formatListTime } from '../lib/format.js';
-import { back, navigate } from '../lib/route.js';
+import { navigate } from '../lib/route.js';
 import type { Panel } from '../lib/route.js';
 import { app, errorText } from '../state/store.js';
 import { Avatar } from './avatar.js';
@@ -12,34 +15,8 @@ import { useConfirm } from './dialog.js';
 import { Icon } from './icons.js';
 import { useApp } from './use-app.js';
 import { focusOnMount } from './focus.js';
-
-function PanelFrame(props: { title: string; children: ComponentChildren; testid: string }): JSX.Element {
-  const ref = useRef<HTMLElement>(null);
-  const backRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    // Keyboard users land in the panel: on its first field if it focused one, else on Back.
-    if (ref.current !== null && !ref.current.contains(document.activeElement)) backRef.current?.focus();
-  }, []);
-  return (
-    <section
-      class="panel"
-      aria-label={props.title}
-      data-testid={props.testid}
-      ref={ref}
-      onKeyDown={(e) => {
-        if (e.key === 'Escape') back({ panel: null });
-      }}
-    >
-      <header class="bar panel-bar">
-        <button class="icon-btn" ref={backRef} onClick={() => back({ panel: null })} aria-label="Back">
-          <Icon name="back" />
-        </button>
-        <h1 class="bar-title">{props.title}</h1>
-      </header>
-      <div class="panel-body">{props.children}</div>
-    </section>
-  );
-}
+import { ListPanel } from './message-lists.js';
+import { PanelFrame } from './panel-frame.js';
 
 export function PanelView({ panel }: { panel: Panel }): JSX.Element {
   switch (panel) {
@@ -51,6 +28,9 @@ export function PanelView({ panel }: { panel: Panel }): JSX.Element {
       return <ContactsPanel />;
     case 'settings':
       return <SettingsPanel />;
+    case 'saved':
+    case 'mentions':
+      return <ListPanel key={panel} kind={panel} />;
     default: {
       const never: never = panel;
       return never;

@@ -218,6 +218,22 @@ export function Sidebar(): JSX.Element {
         <h1 class="bar-title">Chats</h1>
         <button
           class="icon-btn"
+          onClick={() => navigate({ panel: 'mentions' })}
+          aria-label="Mentions"
+          title="Mentions"
+        >
+          <Icon name="at" />
+        </button>
+        <button
+          class="icon-btn"
+          onClick={() => navigate({ panel: 'saved' })}
+          aria-label="Saved messages"
+          title="Saved messages"
+        >
+          <Icon name="bookmark" />
+        </button>
+        <button
+          class="icon-btn"
           onClick={() => navigate({ panel: 'contacts' })}
           aria-label={requests > 0 ? `Contacts (${requests} new requests)` : 'Contacts'}
           title="Contacts"
