@@ -145,7 +145,7 @@ const ConversationRow = memo(function ConversationRow({
   );
 });
 
-/** Previews by message: a message never changes, so its markup is stripped once. */
+/** Previews by message object: an edit makes a new object, so each one is stripped of markup once. */
 const previews = new WeakMap<Message | PendingSend, string>();
 
 /** The start of a message's text on one line, without markup. */
