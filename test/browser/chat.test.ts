@@ -120,7 +120,7 @@ describe('1:1 chat between two browsers', () => {
     // The filter box narrows the list.
     const search = a.page.getByRole('searchbox', { name: 'Search chats' });
     await search.fill('nobody-matches-this');
-    await a.page.getByText('No chats match your search.').waitFor();
+    await a.page.getByText('No results').waitFor();
     await search.fill('bob');
     await row(a.page, 'Bob Builder').waitFor();
     await search.fill('');

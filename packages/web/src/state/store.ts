@@ -42,6 +42,7 @@ import type { PushState } from '../lib/push.js';
 import { currentRoute, navigate } from '../lib/route.js';
 import type { Route } from '../lib/route.js';
 import { LocalCache } from './db.js';
+import { MessageSearch } from './search.js';
 import { applyToSpan, conversationAfter, isEvent, mergePage, snippetOf } from './events.js';
 import { listAfter, pinsAfter } from './message-lists.js';
 import type { ListChange, ListKind, MessageList } from './message-lists.js';
@@ -155,6 +156,12 @@ export class AppStore {
   pinned = new Map<string, Message[]>();
   /** The Saved and Mentions views, once opened. */
   lists = new Map<ListKind, MessageList>();
+  /** Message search, shown in the sidebar. */
+  readonly search = new MessageSearch(
+    () => this.client?.http ?? null,
+    () => this.changed(),
+    errorText,
+  );
   /** Bumped on every change. */
   rev = 0;
 
@@ -333,6 +340,7 @@ export class AppStore {
     this.#unsubscribe = [];
     this.client?.close();
     this.client = null;
+    this.search.clear();
     this.#cache?.close();
     this.#cache = null;
     this.session = null;

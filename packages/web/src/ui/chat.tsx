@@ -19,6 +19,7 @@ import type { MenuChoice } from './message-menu.js';
 import { Quote, Reactions } from './message-parts.js';
 import { Composer } from './composer.js';
 import { PinBar } from './pins.js';
+import { openSearch } from './search.js';
 import { chatTitle, typingText } from './sidebar.js';
 import { useApp } from './use-app.js';
 import { VirtualList } from './virtual-list.js';
@@ -320,6 +321,15 @@ function OpenChat({ c }: { c: Conversation }): JSX.Element {
               {subtitle}
             </span>
           </span>
+        </button>
+        <button
+          class="icon-btn"
+          onClick={() => openSearch(store, id)}
+          aria-label="Search in this chat"
+          title="Search in this chat"
+          data-testid="search-in-chat"
+        >
+          <Icon name="search" />
         </button>
         <button
           class="icon-btn"

@@ -10,6 +10,7 @@ import { navigate } from '../lib/route.js';
 import type { AppStore, Connection } from '../state/store.js';
 import { Avatar } from './avatar.js';
 import { Icon } from './icons.js';
+import { SearchField, SearchResults, useSearchShortcut } from './search.js';
 import { useApp } from './use-app.js';
 
 export function ConnectionBanner({ connection, pending }: { connection: Connection; pending: number }) {
@@ -106,6 +107,7 @@ const ConversationRow = memo(function ConversationRow({
         aria-current={active ? 'page' : undefined}
         data-testid="conversation"
         data-name={c.name}
+        data-result=
         onClick={(e) => {
           e.preventDefault();
           navigate({ chat: c.id, info: false, panel: null }, { replace: active });
@@ -176,7 +178,10 @@ function previewOf(store: AppStore, c: Conversation, pending: PendingSend | unde
 
 export function Sidebar(): JSX.Element {
   const store = useApp();
-  const [filter, setFilter] = useState('');
+  useSearchShortcut(store);
+  // The search's words also pick chats by name (not when searching in one chat).
+  const searching = store.search.active;
+  const filter = store.search.filters.conversation === null ? store.search.query.trim() : '';
   // Message requests are kept apart, behind their own entry at the top of the list.
   const [showRequests, setShowRequests] = useState(false);
   const me = store.me;
@@ -184,7 +189,7 @@ export function Sidebar(): JSX.Element {
   const rev = store.rev;
 
   const [chats, requestList] = useMemo(() => {
-    const q = filter.trim().toLowerCase();
+    const q = filter.toLowerCase();
     const all = [...conversations.values()]
       .filter((c) => q === '' || c.name.toLowerCase().includes(q) || (c.peer?.username.includes(q) ?? false))
       .sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : 1));
@@ -203,6 +208,24 @@ export function Sidebar(): JSX.Element {
   const requests = store.contacts?.incoming.length ?? 0;
   // Presence is only known while connected.
   const live = store.connection === 'synced' || store.connection === 'open';
+
+  const rows = (cs: Conversation[], label?: string) => (
+    <ul aria-label={label}>
+      {cs.map((c) => (
+        <ConversationRow
+          key={c.id}
+          c={c}
+          title={chatTitle(c, me?.id, store.users)}
+          active={store.route.chat === c.id}
+          online={live && c.peer !== undefined && store.presence.get(c.peer.id)?.online === true}
+          typing={typingText(store, c.id, c.kind === 'group')}
+          preview={previewOf(store, c, lastPending.get(c.id))}
+          pending={lastPending.has(c.id)}
+          muted={mutedNow(c)}
+        />
+      ))}
+    </ul>
+  );
 
   return (
     <section class="sidebar" aria-label="Chats">
@@ -264,64 +287,54 @@ export function Sidebar(): JSX.Element {
       </header>
       <ConnectionBanner connection={store.connection} pending={store.pending.size} />
       {store.push === 'ask' && !store.pushPromptDismissed && <PushPrompt store={store} />}
-      <div class="search">
-        <Icon name="search" size={20} class="search-icon" />
-        <input
-          type="search"
-          placeholder="Search chats"
-          aria-label="Search chats"
-          value={filter}
-          onInput={(e) => setFilter(e.currentTarget.value)}
+      <SearchField />
+      {searching ? (
+        <SearchResults
+          chats={
+            filter !== '' && chats.length + requestList.length > 0 ? (
+              <>
+                <h2 class="search-section">Chats</h2>
+                {rows([...chats, ...requestList], 'Chats found')}
+              </>
+            ) : null
+          }
         />
-      </div>
-      <nav class="conv-list" aria-label={inRequests ? 'Message requests' : 'Conversations'}>
-        {inRequests ? (
-          <div class="requests-head">
-            <button class="link with-icon" onClick={() => setShowRequests(false)} data-testid="requests-back">
-              <Icon name="back" size={20} />
-              Chats
-            </button>
-            <h2 class="requests-title">Message requests</h2>
-          </div>
-        ) : (
-          requestList.length > 0 && (
-            <button class="requests-entry" onClick={() => setShowRequests(true)} data-testid="requests-entry">
-              <Icon name="contacts" size={20} />
-              <span class="requests-entry-text">Message requests</span>
-              <span class="badge" aria-label={`${requestList.length} waiting`}>
-                {requestList.length}
-              </span>
-            </button>
-          )
-        )}
-        {list.length === 0 && filter === '' && store.conversationsLoaded ? (
-          <div class="empty">
-            <p>No chats yet.</p>
-            <button class="primary with-icon" onClick={() => navigate({ panel: 'new' })}>
-              <Icon name="chat" size={20} />
-              Start a chat
-            </button>
-          </div>
-        ) : list.length === 0 ? (
-          <p class="empty">{filter !== '' ? 'No chats match your search.' : 'Loading chats…'}</p>
-        ) : (
-          <ul>
-            {list.map((c) => (
-              <ConversationRow
-                key={c.id}
-                c={c}
-                title={chatTitle(c, me?.id, store.users)}
-                active={store.route.chat === c.id}
-                online={live && c.peer !== undefined && store.presence.get(c.peer.id)?.online === true}
-                typing={typingText(store, c.id, c.kind === 'group')}
-                preview={previewOf(store, c, lastPending.get(c.id))}
-                pending={lastPending.has(c.id)}
-                muted={mutedNow(c)}
-              />
-            ))}
-          </ul>
-        )}
-      </nav>
+      ) : (
+        <nav class="conv-list" aria-label={inRequests ? 'Message requests' : 'Conversations'}>
+          {inRequests ? (
+            <div class="requests-head">
+              <button class="link with-icon" onClick={() => setShowRequests(false)} data-testid="requests-back">
+                <Icon name="back" size={20} />
+                Chats
+              </button>
+              <h2 class="requests-title">Message requests</h2>
+            </div>
+          ) : (
+            requestList.length > 0 && (
+              <button class="requests-entry" onClick={() => setShowRequests(true)} data-testid="requests-entry">
+                <Icon name="contacts" size={20} />
+                <span class="requests-entry-text">Message requests</span>
+                <span class="badge" aria-label={`${requestList.length} waiting`}>
+                  {requestList.length}
+                </span>
+              </button>
+            )
+          )}
+          {list.length === 0 && store.conversationsLoaded ? (
+            <div class="empty">
+              <p>No chats yet.</p>
+              <button class="primary with-icon" onClick={() => navigate({ panel: 'new' })}>
+                <Icon name="chat" size={20} />
+                Start a chat
+              </button>
+            </div>
+          ) : list.length === 0 ? (
+            <p class="empty">Loading chats…</p>
+          ) : (
+            rows(list)
+          )}
+        </nav>
+      )}
     </section>
   );
 }
