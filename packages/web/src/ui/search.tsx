@@ -53,9 +53,9 @@ function results(from: Element | null): HTMLElement[] {
     : Array.from(root.querySelectorAll<HTMLElement>('[data-result]'));
 }
 
-function moveFocus(e: JSX.TargetedKeyboardEvent<HTMLElement>, input: HTMLInputElement | null): void {
+function moveFocus(e: KeyboardEvent, from: Element, input: HTMLInputElement | null): void {
   if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return;
-  const list = results(e.currentTarget);
+  const list = results(from);
   if (list.length === 0) return;
   e.preventDefault();
   const at = list.indexOf(document.activeElement as HTMLElement);
@@ -80,7 +80,9 @@ export function SearchField(): JSX.Element {
         ref={input}
         id="search-field"
         type="search"
-        placeholder={search.filters.conversation !== null ? 'Search in this chat' : 'Search chats and messages'}
+        placeholder={
+          search.filters.conversation !== null ? 'Search in this chat' : 'Search chats and messages'
+        }
         aria-label="Search chats and messages"
         aria-controls="search-results"
         autocomplete="off"
@@ -97,7 +99,7 @@ export function SearchField(): JSX.Element {
             }
             return;
           }
-          moveFocus(e, input.current);
+          moveFocus(e, e.currentTarget, input.current);
         }}
       />
       {search.active && <SearchFilters />}
@@ -128,7 +130,9 @@ function SearchFilters(): JSX.Element {
     <div class="search-filters" data-testid="search-filters">
       {f.conversation !== null && (
         <span class="filter-chip" data-testid="search-chat-chip">
-          <span class="filter-chip-text">In: {c !== undefined ? chatTitle(c, me, store.users) : 'this chat'}</span>
+          <span class="filter-chip-text">
+            In: {c !== undefined ? chatTitle(c, me, store.users) : 'this chat'}
+          </span>
           <button
             class="filter-chip-remove"
             aria-label="Search all chats"
@@ -142,7 +146,7 @@ function SearchFilters(): JSX.Element {
       {f.conversation !== null && members !== undefined && (
         <select
           class="filter-select"
-          aria-label="From"
+          aria-label="Sender"
           data-testid="search-sender"
           value={f.sender ?? ''}
           onChange={(e) => search.setFilters({ sender: e.currentTarget.value || null })}
@@ -171,7 +175,7 @@ function SearchFilters(): JSX.Element {
       {f.date === 'custom' && (
         <span class="filter-dates">
           <label>
-            From
+            Start date
             <input
               type="date"
               value={f.from}
@@ -180,7 +184,7 @@ function SearchFilters(): JSX.Element {
             />
           </label>
           <label>
-            To
+            End date
             <input
               type="date"
               value={f.to}
@@ -208,8 +212,7 @@ function Hit({ hit }: { hit: SearchHit }): JSX.Element {
   const name = c !== undefined ? chatTitle(c, store.me?.id, store.users) : 'Chat';
   const sender = senderName(store, hit, c);
   const m = hit.message;
-  const open = () =>
-    navigate({ chat: hit.conversationId, message: hit.seq, info: false, panel: null });
+  const open = () => navigate({ chat: hit.conversationId, message: hit.seq, info: false, panel: null });
   return (
     <li>
       <a
@@ -232,7 +235,9 @@ function Hit({ hit }: { hit: SearchHit }): JSX.Element {
           </span>
           <span class="hit-text" data-testid="search-hit-text">
             <span class="hit-sender">{sender}: </span>
-            {snippet(m.text, hit.highlights).map((p, i) => (p.match ? <mark key={i}>{p.text}</mark> : p.text))}
+            {snippet(m.text, hit.highlights).map((p, i) =>
+              p.match ? <mark key={i}>{p.text}</mark> : p.text,
+            )}
           </span>
         </span>
       </a>
@@ -289,6 +294,7 @@ export function SearchResults({ chats }: { chats: JSX.Element | null }): JSX.Ele
       class="conv-list search-results"
       id="search-results"
       aria-label="Search results"
+      aria-busy={search.status === 'loading'}
       data-testid="search-results"
       onKeyDown={(e) => {
         if (e.key === 'Escape') {
@@ -296,7 +302,7 @@ export function SearchResults({ chats }: { chats: JSX.Element | null }): JSX.Ele
           document.getElementById('search-field')?.focus();
           return;
         }
-        moveFocus(e, document.getElementById('search-field') as HTMLInputElement | null);
+        moveFocus(e, e.currentTarget, document.getElementById('search-field') as HTMLInputElement | null);
       }}
     >
       {chats}

@@ -107,7 +107,7 @@ const ConversationRow = memo(function ConversationRow({
         aria-current={active ? 'page' : undefined}
         data-testid="conversation"
         data-name={c.name}
-        data-result=
+        data-result=""
         onClick={(e) => {
           e.preventDefault();
           navigate({ chat: c.id, info: false, panel: null }, { replace: active });
@@ -303,7 +303,11 @@ export function Sidebar(): JSX.Element {
         <nav class="conv-list" aria-label={inRequests ? 'Message requests' : 'Conversations'}>
           {inRequests ? (
             <div class="requests-head">
-              <button class="link with-icon" onClick={() => setShowRequests(false)} data-testid="requests-back">
+              <button
+                class="link with-icon"
+                onClick={() => setShowRequests(false)}
+                data-testid="requests-back"
+              >
                 <Icon name="back" size={20} />
                 Chats
               </button>
@@ -311,7 +315,11 @@ export function Sidebar(): JSX.Element {
             </div>
           ) : (
             requestList.length > 0 && (
-              <button class="requests-entry" onClick={() => setShowRequests(true)} data-testid="requests-entry">
+              <button
+                class="requests-entry"
+                onClick={() => setShowRequests(true)}
+                data-testid="requests-entry"
+              >
                 <Icon name="contacts" size={20} />
                 <span class="requests-entry-text">Message requests</span>
                 <span class="badge" aria-label={`${requestList.length} waiting`}>
