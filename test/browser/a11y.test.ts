@@ -186,6 +186,26 @@ describe('accessibility (axe-core, WCAG 2.1 AA)', () => {
       await page.getByTestId('composer').waitFor();
       await toList();
 
+      // Message search: results with highlights, then within one chat with its filters.
+      const searchbox = page.getByRole('searchbox', { name: 'Search chats and messages' });
+      const searched = page.locator('[data-testid="search-results"][aria-busy="false"]');
+      await searchbox.click();
+      await page.keyboard.type('book');
+      await searched.getByTestId('search-hit').first().waitFor();
+      await check('search results');
+      await page.getByRole('list', { name: 'Chats found' }).getByText('Book club').click();
+      await page.getByRole('button', { name: 'Search in this chat' }).click();
+      await page.getByTestId('search-chat-chip').waitFor();
+      await page.getByLabel('Sender', { exact: true }).waitFor();
+      await page.getByLabel('Date', { exact: true }).selectOption('custom');
+      await page.getByLabel('Start date', { exact: true }).waitFor();
+      await searched.getByTestId('search-hit').first().waitFor();
+      await check('search in a chat');
+      await searchbox.focus();
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Escape');
+      await page.getByRole('navigation', { name: 'Conversations' }).waitFor();
+
       // The panels.
       await page.getByRole('button', { name: 'New chat' }).click();
       await page.getByTestId('panel-new').getByText('Zoe Zhang').waitFor();

@@ -84,7 +84,7 @@ export function SearchField(): JSX.Element {
           search.filters.conversation !== null ? 'Search in this chat' : 'Search chats and messages'
         }
         aria-label="Search chats and messages"
-        aria-controls="search-results"
+        aria-controls={search.active ? 'search-results' : undefined}
         autocomplete="off"
         maxLength={MAX_QUERY}
         value={search.query}
