@@ -197,6 +197,13 @@ describe('message search', () => {
     expect(await original.isVisible()).toBe(true);
     // The results stay while the chat is open.
     expect(await hits(t.page).count()).toBe(1);
+
+    // Many hits come a page at a time.
+    await searchFor(t.page, 'filler');
+    expect(await hits(t.page).count()).toBe(20);
+    await t.page.getByRole('button', { name: 'Load more' }).click();
+    await settled(t.page);
+    expect(await hits(t.page).count()).toBe(40);
     expect(t.errors).toEqual([]);
     await t.context.close();
   });

@@ -8,7 +8,14 @@ const show = (pieces: ReturnType<typeof snippet>) =>
 describe('snippet', () => {
   it('marks the highlighted ranges of a short text', () => {
     expect(show(snippet('Meet at the Café?', [[12, 16]]))).toBe('Meet at the [Café]?');
-    expect(show(snippet('a b a', [[0, 1], [4, 5]]))).toBe('[a] b [a]');
+    expect(
+      show(
+        snippet('a b a', [
+          [0, 1],
+          [4, 5],
+        ]),
+      ),
+    ).toBe('[a] b [a]');
     expect(show(snippet('no match here', []))).toBe('no match here');
   });
 
