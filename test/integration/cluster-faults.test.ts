@@ -176,7 +176,7 @@ describe.skipIf(skip !== null)('cluster faults', () => {
     await redis.start();
     await settle(t, 'after the Redis restart');
     // The outage hit the traffic: remote deliveries were dropped and recovered from the store.
-    expect(cluster.chats.some((c) => c.output().includes('catch-up recovers'))).toBe(true);
+    expect(cluster.chats.some((c) => c.output().includes('their users recheck later'))).toBe(true);
     // Presence is rebuilt from heartbeats: a connected partner shows online again.
     const [a, b] = [t.users[0]!, t.users[1]!];
     await a.http.setPrivacy({ online: 'everyone' }); // b is a 1:1 partner, not a contact
