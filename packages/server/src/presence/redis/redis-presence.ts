@@ -266,12 +266,13 @@ export class RedisPresence implements PresenceTracker {
   }
 
   /**
-   * Activity (and a new device) reaches Redis with the next heartbeat flush; a device going to
-   * the foreground or the background is written at once, since other servers decide pushes by it.
+   * Activity reaches Redis with the next heartbeat flush; a device that connects, or goes to the
+   * foreground or the background, is written at once, since other servers decide pushes by it
+   * (a message sent a moment after the app opened must not be pushed to it).
    */
   private recordDevice(deviceId: string, before: DeviceUse | undefined, after: DeviceUse | undefined): void {
     if (after === undefined) return;
-    if (before === undefined || before.foreground === after.foreground) {
+    if (before !== undefined && before.foreground === after.foreground) {
       this.deviceBeats.set(deviceId, after);
       return;
     }
