@@ -292,6 +292,22 @@ export function isCursor(v: unknown): v is string | number {
  * Parse and validate one client frame. Never throws: bad input yields the error code the
  * server answers with. Text length is checked by the server (it needs code points).
  */
+/**
+ * The clientId of a frame that stores something (`send`, `action`), or the failure, which
+ * echoes the whole clientId also when it is refused for its length (the client matches errors
+ * to its sends by it; maxFrameBytes bounds the echo).
+ */
+function storedClientId(f: Record<string, unknown>): string | DecodeResult {
+  if (typeof f.clientId === 'string' && f.clientId.length > 0 && f.clientId.length <= MAX_CLIENT_ID_LENGTH) {
+    return f.clientId;
+  }
+  return fail(
+    'invalid_field',
+    `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
+    typeof f.clientId === 'string' ? f.clientId : undefined,
+  );
+}
+
 export function decodeClientFrame(data: string): DecodeResult {
   let raw: unknown;
   try {
@@ -306,20 +322,8 @@ export function decodeClientFrame(data: string): DecodeResult {
   const type = f.type as ClientFrameType;
   switch (type) {
     case 'send': {
-      // The whole clientId, also when it is refused for its length: the client matches errors
-      // to its sends by it. The frame limit (maxFrameBytes) bounds what is echoed.
-      const ref = typeof f.clientId === 'string' ? f.clientId : undefined;
-      if (
-        typeof f.clientId !== 'string' ||
-        f.clientId.length === 0 ||
-        f.clientId.length > MAX_CLIENT_ID_LENGTH
-      ) {
-        return fail(
-          'invalid_field',
-          `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
-          ref,
-        );
-      }
+      const ref = storedClientId(f);
+      if (typeof ref !== 'string') return ref;
       if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string', ref);
       if (typeof f.text !== 'string') return fail('invalid_field', 'text must be a string', ref);
       if (f.replyTo !== undefined && (!isSeq(f.replyTo) || f.replyTo < 1)) {
@@ -328,31 +332,21 @@ export function decodeClientFrame(data: string): DecodeResult {
       const send: SendFrame = {
         type: 'send',
         conversationId: f.conversationId,
-        clientId: f.clientId,
+        clientId: ref,
         text: f.text,
       };
       if (f.replyTo !== undefined) send.replyTo = f.replyTo;
       return { ok: true, frame: send };
     }
     case 'action': {
-      const ref = typeof f.clientId === 'string' ? f.clientId : undefined;
-      if (
-        typeof f.clientId !== 'string' ||
-        f.clientId.length === 0 ||
-        f.clientId.length > MAX_CLIENT_ID_LENGTH
-      ) {
-        return fail(
-          'invalid_field',
-          `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
-          ref,
-        );
-      }
+      const ref = storedClientId(f);
+      if (typeof ref !== 'string') return ref;
       if (!isId(f.conversationId)) return fail('invalid_field', 'conversationId must be a string', ref);
       const a = decodeAction(f.action);
       if (!a.ok) return fail('invalid_field', a.message, ref);
       return {
         ok: true,
-        frame: { type: 'action', conversationId: f.conversationId, clientId: f.clientId, action: a.action },
+        frame: { type: 'action', conversationId: f.conversationId, clientId: ref, action: a.action },
       };
     }
     case 'sync': {
