@@ -95,6 +95,9 @@ describe.skipIf(skip !== null)('reconnect herd', () => {
         `${Math.max(...backAt.values()) - killedAt} ms; survivors gained ${gained.join(', ')} (fair share ${fair})`,
     );
     expect(after.reduce((a, b) => a + b)).toBe(CLIENTS);
-    for (const g of gained) expect(g).toBeLessThanOrEqual(fair * 1.2);
+    // Not a herd: neither survivor takes more than 1.5x its share. The split itself is random
+    // (power of two choices on lagging reports): over ~100 clients a 1.2x bound failed about
+    // one run in twenty with 57 of 92, so this bounds the herd, not the luck of the draw.
+    for (const g of gained) expect(g).toBeLessThanOrEqual(fair * 1.5);
   }, 90_000);
 });
