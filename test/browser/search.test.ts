@@ -181,6 +181,7 @@ describe('message search', () => {
 
     const t = await newTab(env.browser, env.server.url);
     await logIn(t.page, ann.username);
+    // Typed straight after the shortcut: no key may land outside the field.
     await t.page.keyboard.press('Control+k');
     await t.page.keyboard.type('quokka');
     await settled(t.page);

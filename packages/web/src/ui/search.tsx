@@ -39,6 +39,10 @@ export function useSearchShortcut(store: AppStore): void {
       if (document.querySelector('[role="dialog"][aria-modal="true"], [role="menu"]') !== null) return;
       e.preventDefault();
       openSearch(store);
+      // Focus now when the field is on screen: the effect runs after the next paint, and keys
+      // typed straight after the shortcut would land outside the field until then.
+      const field = document.getElementById('search-field');
+      if (field instanceof HTMLInputElement && field.offsetParent !== null) field.focus();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
