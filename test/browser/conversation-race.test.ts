@@ -1,7 +1,7 @@
 /**
- * A conversation fetched while a newer `conversation` frame arrives: the frame wins. A group
- * that appears by its first message is fetched; if it is muted from another device before that
- * answer comes back, the older answer must not unmute it in the list.
+ * A conversation fetched while a newer `conversation` frame arrives: the frame wins. A group's
+ * first message from someone the app does not know makes it fetch the group; if the group is
+ * muted from another device before that answer comes back, the older answer must not unmute it.
  */
 import { describe, expect, it } from 'vitest';
 import type { APIResponse, Route } from 'playwright-core';
@@ -20,8 +20,15 @@ describe('a conversation answer older than a frame', () => {
     await logInByKeyboard(tab.page, ana.username);
     await tab.page.getByRole('heading', { name: 'Chats' }).waitFor();
 
-    // Answer the app's first fetch of one conversation from the server at once, but hand the
-    // answer to the app only after the mute has reached it.
+    // The group reaches the app by its `conversation` frame (or a list refresh). Once nothing
+    // else is in flight, the first message, from a sender the app does not know yet, makes it
+    // fetch the group for the sender's name: always, whichever way the group arrived.
+    const group = await bob.http.createGroup({ name: 'Race club', members: [ana.username] });
+    await row(tab.page, 'Race club').waitFor();
+    await tab.page.waitForLoadState('networkidle');
+
+    // Answer that fetch from the server at once, but hand the answer to the app only after the
+    // mute has reached it.
     const held: Array<{ route: Route; response: APIResponse }> = [];
     let asked = false;
     await tab.page.route(/\/v1\/conversations\/[^/?]+$/, async (route) => {
@@ -29,16 +36,17 @@ describe('a conversation answer older than a frame', () => {
       asked = true;
       held.push({ route, response: await route.fetch() });
     });
-    const group = await bob.http.createGroup({ name: 'Race club', members: [ana.username] });
     await bob.http.send(group.id, { clientId: 'b1', text: 'First!' });
     await eventually(() => held.length === 1, 'the app fetches the new group');
 
     const anaPhone = await newDevice(env.server.url, ana.username);
     await anaPhone.http.mute(group.id, null);
     await row(tab.page, 'Race club').getByTestId('muted').waitFor();
+    // The held answer (from before the mute) arrives and is ignored. Wait for it from before
+    // fulfilling: the response can be delivered before a later wait would start listening.
+    const answered = tab.page.waitForResponse(/\/v1\/conversations\/[^/?]+$/);
     await held[0]!.route.fulfill({ response: held[0]!.response });
-    // The held answer (from before the mute) arrives and is ignored.
-    await tab.page.waitForResponse(/\/v1\/conversations\/[^/?]+$/);
+    await answered;
     // Give the app a moment to apply the answer (the old code unmuted the row here).
     await tab.page.waitForTimeout(500);
     expect(await row(tab.page, 'Race club').getByTestId('muted').count()).toBe(1);
