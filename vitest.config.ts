@@ -10,6 +10,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           sequence: { groupOrder: 0 },
+          // Property runs and the WAL test do seconds of real work: on a busy 2-core machine
+          // the default 5 s cut them off mid-run.
+          testTimeout: 30_000,
         },
       },
       {
