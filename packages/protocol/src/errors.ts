@@ -35,6 +35,12 @@ export const ERRORS = {
     message: 'Message text exceeds 99,999 characters',
   },
   body_too_large: { status: 413, ws: 'frame', retryable: false, message: 'Request body is too large' },
+  unsupported_media: {
+    status: 415,
+    ws: 'frame',
+    retryable: false,
+    message: 'The file is not an image the server can read, or has too many pixels',
+  },
   frame_too_large: {
     status: 413,
     ws: 1009,
