@@ -226,6 +226,13 @@ export interface ServerConfig {
   apnsTopic: string;
   /** APNs base URL. Default https://api.push.apple.com (https://api.sandbox.push.apple.com for development builds). */
   apnsBaseUrl: string;
+
+  // ---- link previews (see docs/media.md "Link previews") ----
+  /**
+   * Fetch the title, description and image of the first page a message links to, through the
+   * address guard (public addresses only). False turns previews off server-wide. Default true.
+   */
+  linkPreviews: boolean;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
@@ -316,6 +323,7 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   apnsTeamId: '',
   apnsTopic: '',
   apnsBaseUrl: 'https://api.push.apple.com',
+  linkPreviews: true,
 };
 
 /** `heartbeatMs` → `heartbeat-ms`, the flag's name. */

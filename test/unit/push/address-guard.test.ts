@@ -13,8 +13,8 @@ import {
   BlockedAddressError,
   guardedLookup,
   isPublicAddress,
-} from '../../../packages/server/src/push/address-guard.js';
-import type { LookupFunction } from '../../../packages/server/src/push/address-guard.js';
+} from '../../../packages/server/src/net/address-guard.js';
+import type { LookupFunction } from '../../../packages/server/src/net/address-guard.js';
 import { OutboundClient } from '../../../packages/server/src/push/outbound.js';
 import { PushServiceStandIn } from '../../helpers/push-service.js';
 

@@ -4,15 +4,15 @@
  * (`accept-encoding: identity`, and node:http never inflates), redirects are not followed, a
  * connection must be made within a short connect timeout and the whole exchange within the
  * request timeout. With `guard`, every connection goes only to public addresses
- * (address-guard.ts).
+ * (net/address-guard.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { checkConnectAddress, guardedLookup } from './address-guard.js';
-import type { LookupFunction } from './address-guard.js';
+import { checkConnectAddress, guardedLookup } from '../net/address-guard.js';
+import type { LookupFunction } from '../net/address-guard.js';
 
 export interface OutboundOptions {
   /** Most bytes of a reply body kept; past it the connection is closed. Default 4096. */

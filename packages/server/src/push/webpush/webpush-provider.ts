@@ -7,8 +7,8 @@ import webpush from 'web-push';
 import type { PushSubscriptionRow, ServerValueStore } from '../../store/store.js';
 import type { PushMessage, PushProvider, PushResult } from '../provider.js';
 import { PUSH_CONNECT_TIMEOUT_MS, PUSH_REQUEST_TIMEOUT_MS, resultForStatus } from '../provider.js';
-import { BlockedAddressError, isPrivateHost } from '../address-guard.js';
-import type { LookupFunction } from '../address-guard.js';
+import { BlockedAddressError, isPrivateHost } from '../../net/address-guard.js';
+import type { LookupFunction } from '../../net/address-guard.js';
 import { OutboundClient } from '../outbound.js';
 import type { OutboundResponse } from '../outbound.js';
 

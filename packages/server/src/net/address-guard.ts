@@ -1,15 +1,15 @@
 /**
- * Keeps outbound push requests out of the server's own network (SSRF): a Web Push endpoint is
- * a URL any user chooses, so its host is checked when it is registered (`isPrivateHost`,
- * names and literals) and again on every connection (`guardedLookup` and
- * `checkConnectAddress`), on the addresses the connection really uses, so a name that
- * resolves to a private address, or starts to later (DNS rebinding), is refused too.
+ * Keeps outbound requests to URLs users choose (Web Push endpoints, link previews) out of the
+ * server's own network (SSRF): a URL's host is checked up front (`isPrivateHost`, names and
+ * literals) and again on every connection (`guardedLookup` and `checkConnectAddress`), on the
+ * addresses the connection really uses, so a name that resolves to a private address, or
+ * starts to later (DNS rebinding), is refused too.
  */
 import { lookup as dnsLookup } from 'node:dns';
 import type { LookupAddress, LookupAllOptions, LookupOneOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 
-/** Special-purpose IPv4 ranges (RFC 6890 and its updates): none is a push service's. */
+/** Special-purpose IPv4 ranges (RFC 6890 and its updates): none is a public web server's. */
 const BLOCKED_V4 = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8], // "this network", unspecified
@@ -84,6 +84,9 @@ export function isPublicAddress(ip: string): boolean {
 const INTERNAL_SUFFIXES =
   /\.(localhost|local|localdomain|internal|intranet|lan|home|corp|private|home\.arpa|arpa|consul|svc|test|invalid|example)$/;
 
+/** Which addresses a connection may go to; `isPublicAddress` unless a test lets one more through. */
+export type AddressPolicy = (ip: string) => boolean;
+
 /**
  * True when a URL host (a name or an IP literal, IPv6 in brackets) is plainly not a public
  * host: a non-public address, `localhost` (with or without the trailing dot), a name with a
@@ -91,18 +94,18 @@ const INTERNAL_SUFFIXES =
  * `.svc`, ...). A public name can still resolve to a private address: connections are
  * checked again (`guardedLookup`).
  */
-export function isPrivateHost(hostname: string): boolean {
+export function isPrivateHost(hostname: string, allowed: AddressPolicy = isPublicAddress): boolean {
   const host = hostname
     .replace(/^\[|\]$/g, '')
     .toLowerCase()
     .replace(/\.+$/, '');
-  if (isIP(host) !== 0) return !isPublicAddress(host);
+  if (isIP(host) !== 0) return !allowed(host);
   return host === 'localhost' || !host.includes('.') || INTERNAL_SUFFIXES.test(`.${host}`);
 }
 
 /** A connection was refused because its address is not public. */
 export class BlockedAddressError extends Error {
-  readonly code = 'ERR_PUSH_BLOCKED_ADDRESS';
+  readonly code = 'ERR_BLOCKED_ADDRESS';
   constructor(host: string, address: string) {
     super(address === host ? `${host} is not a public address` : `${host} resolves to non-public ${address}`);
     this.name = 'BlockedAddressError';
@@ -130,13 +133,16 @@ const systemLookup: LookupFunction = (hostname, options, callback) =>
  * resolver) and fails when any address the name has is not public; the connection then uses
  * only the addresses checked here, so a second answer (DNS rebinding) is never asked for.
  */
-export function guardedLookup(resolve: LookupFunction = systemLookup): LookupFunction {
+export function guardedLookup(
+  resolve: LookupFunction = systemLookup,
+  allowed: AddressPolicy = isPublicAddress,
+): LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (err, found) => {
       if (err) return callback(err, '');
       const list: LookupAddress[] =
         typeof found === 'string' ? [{ address: found, family: isIP(found) }] : found;
-      const bad = list.find((a) => !isPublicAddress(a.address));
+      const bad = list.find((a) => !allowed(a.address));
       if (bad || list.length === 0) {
         return callback(Object.assign(new BlockedAddressError(hostname, bad?.address ?? 'nothing')), '');
       }
@@ -148,7 +154,10 @@ export function guardedLookup(resolve: LookupFunction = systemLookup): LookupFun
 }
 
 /** Throws BlockedAddressError when an address a connection uses (or a URL's IP literal) is not public. */
-export function checkConnectAddress(host: string, address: string | undefined): void {
-  if (address === undefined || !isPublicAddress(address))
-    throw new BlockedAddressError(host, address ?? 'unknown');
+export function checkConnectAddress(
+  host: string,
+  address: string | undefined,
+  allowed: AddressPolicy = isPublicAddress,
+): void {
+  if (address === undefined || !allowed(address)) throw new BlockedAddressError(host, address ?? 'unknown');
 }
