@@ -45,9 +45,12 @@ export type Reply =
  *   p99 8.4 / 9.3 / 6.6 ms on the reader thread, 3.8 / 4.7 / 4.9 ms here, and the server used
  *   less CPU. Connection setup reads (token, feed head, presence audience) stay on the reader
  *   thread: batched per turn they run beside the event loop, and inline they cost connects/s
- *   (docs/performance.md).
+ *   (docs/performance.md);
+ * - `search`: full-text searches, on a reader thread of their own. One takes milliseconds to
+ *   tens of milliseconds over a large history; on the reader thread a few of them in a row
+ *   held back the catch-up reads and token lookups of every connecting device.
  */
-export type Route = 'writer' | 'reader' | 'inline';
+export type Route = 'writer' | 'reader' | 'inline' | 'search';
 
 /** Where every method of every port runs: a new method fails to compile until it has a route. */
 export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>]: Route } } = {
@@ -106,7 +109,7 @@ export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>
     savedOf: 'reader',
   },
   search: {
-    search: 'reader',
+    search: 'search',
     indexText: 'writer',
     unindex: 'writer',
   },

@@ -169,7 +169,7 @@ async function startThread(opts: SqliteStoreOptions, name: string, failure: Fail
  *   answered in order; a ParleyError keeps its code across the thread;
  * - the reader thread has a read-only connection and serves the `reader` routes (feed
  *   catch-up, token lookups, presence audiences), so that they need not wait for the commits
- *   queued before them;
+ *   queued before them; the search thread, another, serves full-text searches;
  * - history pages are read on the calling thread from a read-only connection of its own
  *   (the `inline` routes), or on the reader thread for a second after one was slow (InlineGuard);
  * - the checkpointer thread copies the WAL into the database file every `checkpointEveryMs`
@@ -189,28 +189,25 @@ export async function openThreadedSqliteStore(
     'parley-store',
     failure,
   );
+  // Started one after another; a failure stops those already running.
+  const started: Thread[] = [writer];
+  const start = async (role: 'reader' | 'checkpointer', name: string): Promise<Thread> => {
+    const t = await startThread({ ...opts, role }, name, failure);
+    started.push(t);
+    return t;
+  };
   let reader: Thread;
+  let searcher: Thread;
   let checkpointer: Thread;
   let inline: SqliteStore | undefined;
   try {
-    reader = await startThread({ ...opts, role: 'reader' }, 'parley-store-reader', failure);
-    try {
-      checkpointer = await startThread(
-        { ...opts, role: 'checkpointer' },
-        'parley-store-checkpointer',
-        failure,
-      );
-    } catch (err) {
-      await reader.stop();
-      throw err;
-    }
-    try {
-      if (tuning.inlinePages !== false) inline = new SqliteStore({ ...opts, role: 'reader' });
-    } catch (err) {
-      await Promise.all([reader.stop(), checkpointer.stop()]);
-      throw err;
-    }
+    reader = await start('reader', 'parley-store-reader');
+    searcher = await start('reader', 'parley-store-search');
+    checkpointer = await start('checkpointer', 'parley-store-checkpointer');
+    if (tuning.inlinePages !== false) inline = new SqliteStore({ ...opts, role: 'reader' });
   } catch (err) {
+    // The writer last: the others read its file.
+    await Promise.all(started.slice(1).map((t) => t.stop()));
     await writer.stop();
     throw err;
   }
@@ -222,7 +219,7 @@ export async function openThreadedSqliteStore(
       const routes: { readonly [name: string]: Route | undefined } = ROUTES[aggregate];
       // Own properties only: a name like `constructor` is no route.
       const route = (Object.hasOwn(routes, method) && routes[method]) || 'writer';
-      const thread = route === 'writer' ? writer : reader;
+      const thread = route === 'writer' ? writer : route === 'search' ? searcher : reader;
       const remote = (...args: unknown[]) => thread.call({ aggregate, method }, args);
       const local = inline?.[aggregate] as Record<string, Method | undefined> | undefined;
       const own = local?.[method];
@@ -279,7 +276,7 @@ export async function openThreadedSqliteStore(
     (closed ??= (async () => {
       clearInterval(timer);
       await inline?.close();
-      await Promise.all([reader.stop(), checkpointer.stop()]);
+      await Promise.all([reader.stop(), searcher.stop(), checkpointer.stop()]);
       await writer.stop();
     })());
   const appendMessages: Method = async (...args) => {
