@@ -10,8 +10,10 @@ import {
   highlights,
   indexTokens,
   queryTerms,
+  relevance,
   tsQuery,
   tsVector,
+  wholeWords,
 } from '@parley/server/dist/store/common/search-text.js';
 
 describe('search text', () => {
@@ -39,7 +41,7 @@ describe('search text', () => {
   it('makes query terms: words, the last as a prefix from two letters, CJK runs as phrases', () => {
     expect(queryTerms('Café cr')).toEqual([
       { tokens: ['cafe'], prefix: false },
-      { tokens: ['cr'], prefix: true },
+      { tokens: ['cr'], prefix: true, typed: true },
     ]);
     expect(queryTerms('see a')).toEqual([
       { tokens: ['see'], prefix: false },
@@ -52,6 +54,29 @@ describe('search text', () => {
     expect(queryTerms(Array.from({ length: 40 }, (_, i) => `w${i}`).join(' '))).toHaveLength(
       SEARCH_TERMS_MAX,
     );
+  });
+
+  it('offers the query with its last word whole, when it was typed as a prefix', () => {
+    expect(wholeWords(queryTerms('Café cr'))).toEqual([
+      { tokens: ['cafe'], prefix: false },
+      { tokens: ['cr'], prefix: false },
+    ]);
+    expect(wholeWords(queryTerms('see a'))).toBeNull();
+    expect(wholeWords(queryTerms('京'))).toBeNull();
+  });
+
+  it('scores relevance from the text: more occurrences higher, longer texts lower, any script', () => {
+    const apple = queryTerms('apple');
+    expect(relevance('apple apple apple', apple)).toBeGreaterThan(relevance('an apple', apple));
+    expect(relevance('an apple', apple)).toBeGreaterThan(
+      relevance('an apple with a long tail of other words after it, many of them', apple),
+    );
+    // Same number of words, same score, whatever their length in letters.
+    expect(relevance('new apple pie', apple)).toBe(relevance('newer apple pie', apple));
+    // Accents and case fold as in the index; a CJK phrase counts where it occurs.
+    expect(relevance('CAFÉ café', queryTerms('cafe'))).toBeGreaterThan(relevance('café', queryTerms('cafe')));
+    expect(relevance('北京北京', queryTerms('北京'))).toBeGreaterThan(relevance('北京', queryTerms('北京')));
+    expect(relevance('กรุงเทพ', queryTerms('กรุงเทพ'))).toBeGreaterThan(0);
   });
 
   it('writes the same terms for both engines', () => {

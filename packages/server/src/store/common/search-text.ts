@@ -52,6 +52,8 @@ export interface Token {
 export interface QueryTerm {
   tokens: readonly string[];
   prefix: boolean;
+  /** A prefix only because it is the query's last word, perhaps still being typed. */
+  typed?: boolean;
 }
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
@@ -189,7 +191,7 @@ export function queryTerms(query: string): QueryTerm[] {
   // A one-letter prefix would match a good part of the index: only from two on.
   const word = last?.tokens.length === 1 ? (last.tokens[0] as string) : '';
   if (last && !last.prefix && !CJK.test(word) && [...word].length >= 2) {
-    kept[kept.length - 1] = { tokens: last.tokens, prefix: true };
+    kept[kept.length - 1] = { tokens: last.tokens, prefix: true, typed: true };
   }
   return kept;
 }
@@ -202,6 +204,18 @@ function dedupe(terms: QueryTerm[]): QueryTerm[] {
     seen.add(k);
     return true;
   });
+}
+
+/**
+ * The query with its last word as a whole word, when it was taken as a prefix too; else null.
+ * A store may find candidates with it first: a finished word that is frequent has enough
+ * matches of its own, and a prefix of seven letters merges the posting lists of every word
+ * that starts with it (60 ms for one in six messages over 1,000,000).
+ */
+export function wholeWords(terms: readonly QueryTerm[]): QueryTerm[] | null {
+  const last = terms[terms.length - 1];
+  if (last?.typed !== true) return null;
+  return [...terms.slice(0, -1), { tokens: last.tokens, prefix: false }];
 }
 
 /** The query as an FTS5 MATCH expression: every term, each a quoted token, phrase or prefix. */
@@ -228,6 +242,20 @@ export function tsVector(text: string): string {
     .join(' ');
 }
 
+/** Where `term` matches in `tokens`: the index of each match's first token. */
+function* matchesOf(tokens: readonly Token[], term: QueryTerm): Generator<number> {
+  const n = term.tokens.length;
+  for (let i = 0; i + n <= tokens.length; i++) {
+    let ok = true;
+    for (let k = 0; k < n && ok; k++) {
+      const want = term.tokens[k] as string;
+      const got = (tokens[i + k] as Token).text;
+      ok = term.prefix && k === n - 1 ? got.startsWith(want) : got === want;
+    }
+    if (ok) yield i;
+  }
+}
+
 /**
  * Where the query's terms are in a message's text: UTF-16 ranges [start, end) of the original
  * text, sorted, overlaps merged. Computed here, from the text, so every store answers the same.
@@ -237,14 +265,7 @@ export function highlights(text: string, terms: readonly QueryTerm[]): [number, 
   const ranges: [number, number][] = [];
   for (const term of terms) {
     const n = term.tokens.length;
-    for (let i = 0; i + n <= tokens.length; i++) {
-      let ok = true;
-      for (let k = 0; k < n && ok; k++) {
-        const want = term.tokens[k] as string;
-        const got = (tokens[i + k] as Token).text;
-        ok = term.prefix && k === n - 1 ? got.startsWith(want) : got === want;
-      }
-      if (!ok) continue;
+    for (const i of matchesOf(tokens, term)) {
       const first = tokens[i] as Token;
       const last = tokens[i + n - 1] as Token;
       // A single CJK character matches the start of a bigram: only that character is found.
@@ -263,4 +284,55 @@ export function highlights(text: string, terms: readonly QueryTerm[]): [number, 
     else merged.push([r[0], r[1]]);
   }
   return merged;
+}
+
+/** BM25's term-frequency saturation and length normalization, and a message's usual length in words. */
+const K1 = 1.2;
+const B = 0.75;
+const USUAL_WORDS = 12;
+/** Words for the length: each CJK character (as their bigrams count), else runs of letters and digits. */
+const LENGTH_WORD =
+  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]|[\p{L}\p{M}\p{N}]+/gu;
+
+/** Text folded for counting: compatibility forms, lower case, no combining marks. */
+function folded(text: string): string {
+  return text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
+}
+
+/** How many times `needle` occurs in `hay` (not overlapping). */
+function occurrences(hay: string, needle: string): number {
+  let n = 0;
+  for (let at = hay.indexOf(needle); at !== -1; at = hay.indexOf(needle, at + needle.length)) n++;
+  return n;
+}
+
+/** What a term reads as in folded text: a word, or a CJK phrase rebuilt from its bigrams. */
+function termText(term: QueryTerm): string {
+  const [first, ...rest] = term.tokens as [string, ...string[]];
+  return CJK.test(first) ? first + rest.map((t) => t.slice(-1)).join('') : folded(first);
+}
+
+/**
+ * How well a text matches the query, from the text alone: BM25's term part (more occurrences
+ * count, with diminishing returns; a long message counts each one less) without its corpus
+ * part. Every ranked candidate holds every term (the match is an AND), so the corpus part would
+ * only reweigh one term against another, and computing it costs a pass over each term's whole
+ * posting list: 15 ms for a word in one message of six over 1,000,000 messages. Occurrences are
+ * counted as substrings of the folded text, not tokens: tokenizing every candidate (the word
+ * segmenter for Thai and CJK) cost more than the search itself. At least one, as it matched.
+ */
+export function relevance(text: string, terms: readonly QueryTerm[]): number {
+  const hay = folded(text);
+  let words = 0;
+  for (LENGTH_WORD.lastIndex = 0; LENGTH_WORD.exec(hay) !== null;) words++;
+  const norm = K1 * (1 - B + (B * words) / USUAL_WORDS);
+  let score = 0;
+  for (const term of terms) {
+    const tf = Math.max(1, occurrences(hay, termText(term)));
+    score += (tf * (K1 + 1)) / (tf + norm);
+  }
+  return score;
 }

@@ -13,7 +13,10 @@ import {
   highlights,
   indexTokens,
   queryTerms,
+  relevance,
+  wholeWords,
 } from '../common/search-text.js';
+import type { QueryTerm } from '../common/search-text.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 interface SearchParams {
@@ -24,10 +27,21 @@ interface SearchParams {
   before: number;
   after: number;
   asOf: number;
-  scale: number;
   cap: number;
-  n: number;
-  o: number;
+}
+
+/**
+ * Candidates best first: relevance (`relevance`) divided by the age factor, which brings old
+ * messages towards 0; among equals the later message. Not FTS5's bm25(): its corpus part reads
+ * each term's whole posting list on every query.
+ */
+function rank(rows: MessageDbRow[], terms: readonly QueryTerm[], asOf: number): MessageDbRow[] {
+  const scored = rows.map((r) => ({
+    r,
+    score: relevance(r.text, terms) / (1 + (asOf - r.created_at) / SEARCH_RECENCY_MS),
+  }));
+  scored.sort((a, b) => b.score - a.score || b.r.pos - a.r.pos);
+  return scored.map((x) => x.r);
 }
 
 /**
@@ -53,27 +67,23 @@ function statements(d: SqliteDriver) {
     posOf: d.pluck<[c: string, seq: number], number>(
       'SELECT pos FROM messages WHERE conversation_id = ? AND seq = ?',
     ),
-    // The newest @cap visible matches (the index is read newest first and stops there), then
-    // ranked: bm25 is negative (lower is better), and dividing by the age factor brings old
-    // messages towards 0. Visibility as in the feed: a membership from joined_pos on, a former
-    // one up to left_pos.
-    search: d.prepare<SearchParams, MessageDbRow>(
-      `SELECT *, rel / (1.0 + (@asOf - created_at) / @scale) AS score FROM (
-         SELECT m.*, bm25(message_search) AS rel
-         FROM message_search s JOIN messages m ON m.pos = s.rowid
-         WHERE message_search MATCH @q
-           AND m.created_at <= @asOf AND m.created_at < @before AND m.created_at > @after
-           AND (@conv IS NULL OR m.conversation_id = @conv)
-           AND (@sender IS NULL OR m.sender_id = @sender)
-           AND (EXISTS (SELECT 1 FROM members mb
-                        WHERE mb.conversation_id = m.conversation_id AND mb.user_id = @u AND m.pos > mb.joined_pos)
-             OR EXISTS (SELECT 1 FROM former_members f
-                        WHERE f.user_id = @u AND f.conversation_id = m.conversation_id
-                          AND m.pos > f.joined_pos AND m.pos <= f.left_pos))
-         ORDER BY s.rowid DESC
-         LIMIT @cap)
-       ORDER BY score, pos DESC
-       LIMIT @n OFFSET @o`,
+    // The newest @cap visible matches (the index is read newest first and stops there), ranked
+    // by `rank` below. Visibility as in the feed: a membership from joined_pos on, a former one
+    // up to left_pos.
+    candidates: d.prepare<SearchParams, MessageDbRow>(
+      `SELECT m.*
+       FROM message_search s JOIN messages m ON m.pos = s.rowid
+       WHERE message_search MATCH @q
+         AND m.created_at <= @asOf AND m.created_at < @before AND m.created_at > @after
+         AND (@conv IS NULL OR m.conversation_id = @conv)
+         AND (@sender IS NULL OR m.sender_id = @sender)
+         AND (EXISTS (SELECT 1 FROM members mb
+                      WHERE mb.conversation_id = m.conversation_id AND mb.user_id = @u AND m.pos > mb.joined_pos)
+           OR EXISTS (SELECT 1 FROM former_members f
+                      WHERE f.user_id = @u AND f.conversation_id = m.conversation_id
+                        AND m.pos > f.joined_pos AND m.pos <= f.left_pos))
+       ORDER BY s.rowid DESC
+       LIMIT @cap`,
     ),
   };
 }
@@ -106,27 +116,31 @@ export class SqliteSearch implements SearchStore {
   async search(userId: string, query: SearchQuery, page: SearchPageRequest): Promise<SearchPage> {
     const terms = queryTerms(query.text);
     if (terms.length === 0) return { hits: [], hasMore: false };
-    const rows = this.s.search.all({
-      q:
-        query.conversationId === undefined
-          ? fts5Query(terms)
-          : `${fts5Query(terms)} AND "${conversationToken(query.conversationId)}"`,
-      u: userId,
-      conv: query.conversationId ?? null,
-      sender: query.senderId ?? null,
-      before: query.before ?? Number.MAX_SAFE_INTEGER,
-      after: query.after ?? -1,
-      asOf: page.asOf,
-      scale: SEARCH_RECENCY_MS,
-      cap: SEARCH_CANDIDATES,
-      n: page.limit + 1,
-      o: page.offset,
-    });
+    const candidates = (ts: readonly QueryTerm[]) =>
+      this.s.candidates.all({
+        q:
+          query.conversationId === undefined
+            ? fts5Query(ts)
+            : `${fts5Query(ts)} AND "${conversationToken(query.conversationId)}"`,
+        u: userId,
+        conv: query.conversationId ?? null,
+        sender: query.senderId ?? null,
+        before: query.before ?? Number.MAX_SAFE_INTEGER,
+        after: query.after ?? -1,
+        asOf: page.asOf,
+        cap: SEARCH_CANDIDATES,
+      });
+    // A last word with enough whole-word matches needs no prefix expansion; with fewer, its
+    // prefix matches are found too. Every page of a search decides alike: same words, same asOf.
+    const whole = wholeWords(terms);
+    let rows = whole !== null ? candidates(whole) : [];
+    if (rows.length < SEARCH_CANDIDATES) rows = candidates(terms);
+    const ranked = rank(rows, terms, page.asOf).slice(page.offset, page.offset + page.limit + 1);
     return {
-      hits: rows
+      hits: ranked
         .slice(0, page.limit)
         .map((r) => ({ message: toMessage(r), highlights: highlights(r.text, terms) })),
-      hasMore: rows.length > page.limit,
+      hasMore: ranked.length > page.limit,
     };
   }
 
