@@ -70,12 +70,15 @@ export function redisAvailable(): Promise<string | null> {
 }
 
 /** A fresh, empty database `parley_test_<pid>_<random>`; `drop()` removes it (closing stray connections). */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  template?: string,
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `parley_test_${uniqueName()}`;
-  await admin(`CREATE DATABASE ${name}`);
+  await admin(`CREATE DATABASE ${name}${template !== undefined ? ` TEMPLATE ${template}` : ''}`);
   const url = new URL(PG_URL);
   url.pathname = `/${name}`;
   return {
+    name,
     url: url.toString(),
     drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };

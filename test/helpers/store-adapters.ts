@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeEach } from 'vitest';
 import { PostgresStore, SqliteStore, openThreadedSqliteStore } from '@parley/server';
 import type { Store } from '@parley/server';
 import { createTestDatabase, pgAvailable } from './services.js';
@@ -26,6 +26,28 @@ export interface StoreAdapter {
     openPeer?(): Promise<Store>;
     cleanup(): Promise<void>;
   }>;
+}
+
+/**
+ * A migrated database the PostgreSQL adapters copy each test's databases from: a copy takes
+ * about 0.2 s where migrating a new database took about 0.8 s, for every test of every
+ * conformance file. Made on first use, dropped after each describe block (`storePerTest`).
+ */
+let template: ReturnType<typeof createTestDatabase> | null = null;
+
+async function migratedDatabase(): ReturnType<typeof createTestDatabase> {
+  template ??= (async () => {
+    const db = await createTestDatabase();
+    await (await PostgresStore.open({ url: db.url })).close();
+    return db;
+  })();
+  return createTestDatabase((await template).name);
+}
+
+async function dropTemplate(): Promise<void> {
+  const t = template;
+  template = null;
+  await (await t?.catch(() => null))?.drop();
 }
 
 export const STORE_ADAPTERS: StoreAdapter[] = [
@@ -67,7 +89,7 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
     multiWriter: true,
     unavailable: pgAvailable,
     async open() {
-      const db = await createTestDatabase();
+      const db = await migratedDatabase();
       const store = await PostgresStore.open({ url: db.url });
       const peers: Store[] = [];
       return {
@@ -90,7 +112,7 @@ export const STORE_ADAPTERS: StoreAdapter[] = [
     multiWriter: true,
     unavailable: pgAvailable,
     async open() {
-      const dbs = [await createTestDatabase(), await createTestDatabase()];
+      const dbs = [await migratedDatabase(), await migratedDatabase()];
       const url = dbs.map((d) => d.url);
       const store = await PostgresStore.open({ url });
       const peers: Store[] = [];
@@ -139,5 +161,6 @@ export function storePerTest(adapter: StoreAdapter): { store: Store } {
     await cleanup?.();
     cleanup = null;
   });
+  afterAll(dropTemplate);
   return env;
 }
