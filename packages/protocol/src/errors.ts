@@ -35,6 +35,12 @@ export const ERRORS = {
     message: 'Message text exceeds 99,999 characters',
   },
   body_too_large: { status: 413, ws: 'frame', retryable: false, message: 'Request body is too large' },
+  range_not_satisfiable: {
+    status: 416,
+    ws: 'frame',
+    retryable: false,
+    message: 'The requested range starts past the end of the file',
+  },
   frame_too_large: {
     status: 413,
     ws: 1009,
