@@ -41,6 +41,12 @@ export const ERRORS = {
     retryable: false,
     message: 'The file is not an image the server can read, or has too many pixels',
   },
+  range_not_satisfiable: {
+    status: 416,
+    ws: 'frame',
+    retryable: false,
+    message: 'The requested range starts past the end of the file',
+  },
   frame_too_large: {
     status: 413,
     ws: 1009,
