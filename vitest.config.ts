@@ -13,6 +13,10 @@ export default defineConfig({
           // Property runs and the WAL test do seconds of real work: on a busy 2-core machine
           // the default 5 s cut them off mid-run.
           testTimeout: 30_000,
+          // Two files at a time (vitest's default is one on 2 cores): the store suites spend
+          // much of their time waiting on PostgreSQL and fsync, not on this process's CPU.
+          maxWorkers: 2,
+          fileParallelism: true,
         },
       },
       {
