@@ -336,3 +336,29 @@ export function relevance(text: string, terms: readonly QueryTerm[]): number {
   }
   return score;
 }
+
+/** What ranking reads of a candidate message. */
+export interface Candidate {
+  text: string;
+  created_at: number | string;
+  pos: number | string;
+}
+
+/**
+ * Candidates best first, for every store alike: relevance divided by the age factor, which
+ * brings old messages towards 0; among equals the later message.
+ */
+export function rankCandidates<R extends Candidate>(
+  rows: readonly R[],
+  terms: readonly QueryTerm[],
+  asOf: number,
+): R[] {
+  const scored = rows.map((r) => ({
+    r,
+    at: Number(r.created_at),
+    pos: Number(r.pos),
+    score: relevance(r.text, terms) / (1 + (asOf - Number(r.created_at)) / SEARCH_RECENCY_MS),
+  }));
+  scored.sort((a, b) => b.score - a.score || b.at - a.at || b.pos - a.pos);
+  return scored.map((x) => x.r);
+}

@@ -1,8 +1,9 @@
 /**
  * Search on PostgreSQL: each message's tokens as a tsvector (`messages.search`, migration 14,
  * GIN-indexed), written by the append in its transaction. A search asks every database that
- * holds one of the user's conversations for its best `offset + limit + 1` and merges them:
- * ts_rank needs no corpus statistics, so scores from different databases compare.
+ * holds one of the user's conversations for its newest visible matches and ranks them all
+ * together as the embedded store does (`rankCandidates`), from their text alone, so that
+ * candidates from different databases compare.
  *
  * pg_trgm is not used: a trigram fallback would find messages the embedded store does not,
  * and every store must answer a query alike; CJK substrings are found through bigrams.
@@ -12,17 +13,17 @@ import { toMessage } from '../common/rows.js';
 import type { MessageDbRow } from '../common/rows.js';
 import {
   SEARCH_CANDIDATES,
-  SEARCH_RECENCY_MS,
   highlights,
   queryTerms,
+  rankCandidates,
   tsQuery,
   tsVector,
+  wholeWords,
 } from '../common/search-text.js';
+import type { QueryTerm } from '../common/search-text.js';
 import { databasesOf } from './messages.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 import { mapError } from './postgres-driver.js';
-
-type ScoredRow = MessageDbRow & { score: number };
 
 /**
  * Index (or index again) one message's text; on `q`, so that an edit can run it in its own
@@ -50,8 +51,8 @@ export async function unindexOn(q: Queryable, conversationId: string, seq: numbe
 }
 
 /**
- * One database's best matches: the user's parts of its conversations (a membership from
- * joined_pos on, a former one up to left_pos), their newest $10 matching messages, best first.
+ * One database's candidates: the user's parts of its conversations (a membership from
+ * joined_pos on, a former one up to left_pos), their newest $8 matching messages.
  */
 const SEARCH_SQL = `
   WITH p AS (
@@ -61,17 +62,13 @@ const SEARCH_SQL = `
     SELECT f.conversation_id, f.joined_pos, f.left_pos
     FROM former_members f WHERE f.user_id = $1 AND ($3::text IS NULL OR f.conversation_id = $3)
   )
-  SELECT c.*, c.rel / (1.0 + ($7::int8 - c.created_at)::float8 / $8::float8) AS score FROM (
-    SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
-      ts_rank(m.search, $2::tsquery) AS rel
-    FROM p JOIN messages m ON m.conversation_id = p.id AND m.pos > p.lo AND (p.hi IS NULL OR m.pos <= p.hi)
-    WHERE m.search @@ $2::tsquery
-      AND m.created_at <= $7::int8 AND m.created_at < $5::int8 AND m.created_at > $6::int8
-      AND ($4::text IS NULL OR m.sender_id = $4)
-    ORDER BY m.pos DESC
-    LIMIT $10) c
-  ORDER BY score DESC, c.pos DESC
-  LIMIT $9`;
+  SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at
+  FROM p JOIN messages m ON m.conversation_id = p.id AND m.pos > p.lo AND (p.hi IS NULL OR m.pos <= p.hi)
+  WHERE m.search @@ $2::tsquery
+    AND m.created_at <= $7::int8 AND m.created_at < $5::int8 AND m.created_at > $6::int8
+    AND ($4::text IS NULL OR m.sender_id = $4)
+  ORDER BY m.pos DESC
+  LIMIT $8`;
 
 export class PgSearch implements SearchStore {
   constructor(private readonly shards: PgShards) {}
@@ -85,28 +82,31 @@ export class PgSearch implements SearchStore {
       query.conversationId !== undefined
         ? [this.shards.of(query.conversationId)]
         : ((await databasesOf(this.shards, [userId]))[0] ?? []);
-    const want = page.offset + page.limit + 1;
-    const params = [
-      userId,
-      tsQuery(terms),
-      query.conversationId ?? null,
-      query.senderId ?? null,
-      query.before ?? Number.MAX_SAFE_INTEGER,
-      query.after ?? -1,
-      page.asOf,
-      SEARCH_RECENCY_MS,
-      want,
-      SEARCH_CANDIDATES,
-    ];
-    const parts = await Promise.all(
-      dbs.map((db) => db.rows<ScoredRow>(SEARCH_SQL, params, 'parley_search_v2')),
-    );
-    const rows = parts.flat();
-    if (parts.length > 1) rows.sort((a, b) => b.score - a.score || b.pos - a.pos);
-    const shown = rows.slice(page.offset, page.offset + page.limit);
+    const candidates = async (ts: readonly QueryTerm[]): Promise<MessageDbRow[]> => {
+      const params = [
+        userId,
+        tsQuery(ts),
+        query.conversationId ?? null,
+        query.senderId ?? null,
+        query.before ?? Number.MAX_SAFE_INTEGER,
+        query.after ?? -1,
+        page.asOf,
+        SEARCH_CANDIDATES,
+      ];
+      const parts = await Promise.all(
+        dbs.map((db) => db.rows<MessageDbRow>(SEARCH_SQL, params, 'parley_search_v3')),
+      );
+      return parts.flat();
+    };
+    // As the embedded store: whole words first, prefixes when they have too few matches.
+    const whole = wholeWords(terms);
+    let rows = whole !== null ? await candidates(whole) : [];
+    if (rows.length < SEARCH_CANDIDATES) rows = await candidates(terms);
+    const ranked = rankCandidates(rows, terms, page.asOf);
+    const shown = ranked.slice(page.offset, page.offset + page.limit);
     return {
       hits: shown.map((r): SearchHit => ({ message: toMessage(r), highlights: highlights(r.text, terms) })),
-      hasMore: rows.length > page.offset + page.limit,
+      hasMore: ranked.length > page.offset + page.limit,
     };
   }
 

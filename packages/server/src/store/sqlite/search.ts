@@ -8,12 +8,11 @@ import { toMessage } from '../common/rows.js';
 import type { MessageDbRow } from '../common/rows.js';
 import {
   SEARCH_CANDIDATES,
-  SEARCH_RECENCY_MS,
   fts5Query,
   highlights,
   indexTokens,
   queryTerms,
-  relevance,
+  rankCandidates,
   wholeWords,
 } from '../common/search-text.js';
 import type { QueryTerm } from '../common/search-text.js';
@@ -28,20 +27,6 @@ interface SearchParams {
   after: number;
   asOf: number;
   cap: number;
-}
-
-/**
- * Candidates best first: relevance (`relevance`) divided by the age factor, which brings old
- * messages towards 0; among equals the later message. Not FTS5's bm25(): its corpus part reads
- * each term's whole posting list on every query.
- */
-function rank(rows: MessageDbRow[], terms: readonly QueryTerm[], asOf: number): MessageDbRow[] {
-  const scored = rows.map((r) => ({
-    r,
-    score: relevance(r.text, terms) / (1 + (asOf - r.created_at) / SEARCH_RECENCY_MS),
-  }));
-  scored.sort((a, b) => b.score - a.score || b.r.pos - a.r.pos);
-  return scored.map((x) => x.r);
 }
 
 /**
@@ -68,7 +53,7 @@ function statements(d: SqliteDriver) {
       'SELECT pos FROM messages WHERE conversation_id = ? AND seq = ?',
     ),
     // The newest @cap visible matches (the index is read newest first and stops there), ranked
-    // by `rank` below. Visibility as in the feed: a membership from joined_pos on, a former one
+    // by `rankCandidates`. Visibility as in the feed: a membership from joined_pos on, a former one
     // up to left_pos.
     candidates: d.prepare<SearchParams, MessageDbRow>(
       `SELECT m.*
@@ -135,7 +120,7 @@ export class SqliteSearch implements SearchStore {
     const whole = wholeWords(terms);
     let rows = whole !== null ? candidates(whole) : [];
     if (rows.length < SEARCH_CANDIDATES) rows = candidates(terms);
-    const ranked = rank(rows, terms, page.asOf).slice(page.offset, page.offset + page.limit + 1);
+    const ranked = rankCandidates(rows, terms, page.asOf).slice(page.offset, page.offset + page.limit + 1);
     return {
       hits: ranked
         .slice(0, page.limit)
