@@ -2,7 +2,8 @@
  * Message search (`GET /v1/search`): the query and its filters, the hits found so far and the
  * next page's cursor. The sidebar shows it; a chat's "Search in this chat" sets its filter.
  */
-import type { ParleyHttp, SearchHit, SearchQuery } from '@parley/client';
+import { foldInto } from '@parley/client';
+import type { Message, ParleyHttp, SearchHit, SearchQuery } from '@parley/client';
 
 /** Wait after the last keystroke before asking the server (it allows 5 searches a second). */
 export const SEARCH_DEBOUNCE_MS = 250;
@@ -98,6 +99,27 @@ export class MessageSearch {
     this.query = '';
     this.filters = NO_FILTERS;
     this.#reset();
+    this.changed();
+  }
+
+  /**
+   * A message event from the feed: a hit it edits shows the new text (its highlights, ranges
+   * of the old text, go), and one deleted for everyone or hidden for me leaves the results.
+   */
+  apply(event: Message): void {
+    if (event.kind === 'text' || event.target === undefined) return;
+    const at = this.hits.findIndex(
+      (h) => h.conversationId === event.conversationId && h.seq === event.target,
+    );
+    const hit = this.hits[at];
+    if (hit === undefined) return;
+    const message = event.kind === 'hide' ? hit.message : foldInto(hit.message, event);
+    const gone = event.kind === 'hide' || message.deleted === true;
+    this.hits = gone
+      ? this.hits.filter((_, i) => i !== at)
+      : this.hits.map((h, i) =>
+          i === at ? { ...h, message, highlights: message.text === h.message.text ? h.highlights : [] } : h,
+        );
     this.changed();
   }
 

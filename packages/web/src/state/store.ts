@@ -492,6 +492,7 @@ export class AppStore {
     this.#cache?.feed(m);
     this.#inflight.get(m.conversationId)?.push(m);
     const event = isEvent(m);
+    if (event) this.search.apply(m);
     const w = this.windows.get(m.conversationId);
     if (w !== undefined) {
       const hadLast = w.messages[w.messages.length - 1]?.seq;
