@@ -19,7 +19,7 @@ const base = {
   senderName: 'Ana',
   text: 'See you at the station',
   createdAt: 1_700_000_000_000,
-  readSeq: 6,
+  unread: 1,
   showText: true,
 };
 
@@ -54,10 +54,11 @@ describe('push payloads', () => {
     expect(notificationText(hidden).body).toBe('New message from Ana');
   });
 
-  it('count the messages waiting in the conversation', () => {
-    const p = buildPayload({ ...base, seq: 9, readSeq: 6 });
+  it('count the messages waiting in the conversation, at least this one', () => {
+    const p = buildPayload({ ...base, seq: 9, unread: 3 });
     expect(p.unread).toBe(3);
     expect(notificationText(p).body).toBe('3 new messages\nAna: See you at the station');
+    expect(buildPayload({ ...base, unread: 0 }).unread).toBe(1);
   });
 
   it('read Retry-After as seconds or an HTTP date', () => {

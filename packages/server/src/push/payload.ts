@@ -32,8 +32,11 @@ export interface PayloadInput {
   senderName: string;
   text: string;
   createdAt: number;
-  /** The recipient's read cursor in the conversation. */
-  readSeq: number;
+  /**
+   * Content messages waiting for the recipient in the conversation up to this one (as their
+   * conversation list counts them: events such as reactions and edits are not messages).
+   */
+  unread: number;
   /** The recipient's `pushPreview` setting: false leaves the text out. */
   showText: boolean;
 }
@@ -48,7 +51,7 @@ export function buildPayload(i: PayloadInput): PushPayload {
     seq: i.seq,
     senderId: i.senderId,
     senderName: i.senderName,
-    unread: Math.max(1, i.seq - i.readSeq),
+    unread: Math.max(1, i.unread),
     createdAt: i.createdAt,
     tag: collapseKey(i.conversationId),
   };
