@@ -1,5 +1,6 @@
 /** What a notification says, the same for every provider (and mirrored by the web app's sw.ts). */
 import { createHash } from 'node:crypto';
+import { plainText } from '@parley/protocol';
 import type { ConversationKind, PushPayload } from '@parley/protocol';
 import type { PushMessage } from './provider.js';
 
@@ -55,7 +56,8 @@ export function buildPayload(i: PayloadInput): PushPayload {
     createdAt: i.createdAt,
     tag: collapseKey(i.conversationId),
   };
-  if (i.showText) p.text = preview(i.text);
+  // Without its markup, as the apps show a message in one line ("*Meet* at _noon_": "Meet at noon").
+  if (i.showText) p.text = preview(plainText(i.text));
   return p;
 }
 
