@@ -206,6 +206,47 @@ for (const adapter of selectedAdapters()) {
       expect(await codeOf(put(g.id, d.id, '👍', { kind: 'react', target: m1.seq }))).toBe('not_found');
     });
 
+    it('replaces mentions on edit: newly named members listed as of the edit, dropped ones not', async () => {
+      const [a, b, x, y] = [await user(), await user(), await user(), await user()];
+      const g = await group(a.id, [b.id, x.id, y.id]);
+      const t = Date.now();
+      const listed = async (u: string) =>
+        (await env.store.messages.mentionsOf(u, { limit: 10 })).messages.map((m) => [m.seq, m.text]);
+      const m1 = await seqOf(g.id, a.id, 'hey @b @x', { mentions: [b.id, x.id], createdAt: t });
+      const m2 = await seqOf(g.id, a.id, 'and @x @y', { mentions: [x.id, y.id], createdAt: t + 1 });
+      const ed = await seqOf(g.id, a.id, 'hey @x @y', {
+        kind: 'edit',
+        target: m1.seq,
+        mentions: [x.id, y.id],
+        createdAt: t + 2,
+      });
+      expect(ed.mentions).toEqual([x.id, y.id]);
+      expect(await listed(b.id)).toEqual([]);
+      // x stays mentioned since the message came; y is mentioned as of the edit.
+      expect(await listed(x.id)).toEqual([
+        [m2.seq, 'and @x @y'],
+        [m1.seq, 'hey @x @y'],
+      ]);
+      expect(await listed(y.id)).toEqual([
+        [m1.seq, 'hey @x @y'],
+        [m2.seq, 'and @x @y'],
+      ]);
+      expect((await page(g.id, b.id)).map((m) => [m.seq, m.mentions])).toEqual([
+        [m1.seq, [x.id, y.id]],
+        [m2.seq, [x.id, y.id]],
+      ]);
+      expect((await env.store.messages.messageAt(g.id, m1.seq, x.id))?.mentions).toEqual([x.id, y.id]);
+      // An edit that names no one clears them all; the message's other state stays.
+      await seqOf(g.id, a.id, 'hey all', { kind: 'edit', target: m1.seq, createdAt: t + 3 });
+      for (const u of [b.id, x.id, y.id]) expect((await listed(u)).map(([seq]) => seq)).not.toContain(m1.seq);
+      const [h1] = await page(g.id, x.id);
+      expect(h1).toMatchObject({ seq: m1.seq, text: 'hey all' });
+      expect(h1?.mentions).toBeUndefined();
+      // Naming a member again lists them again.
+      await seqOf(g.id, a.id, 'hey @b', { kind: 'edit', target: m1.seq, mentions: [b.id], createdAt: t + 4 });
+      expect(await listed(b.id)).toEqual([[m1.seq, 'hey @b']]);
+    });
+
     it('answers a resend of an action as the original, and a non-member as not found', async () => {
       const [a, b, x] = [await user(), await user(), await user()];
       const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
