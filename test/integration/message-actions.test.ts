@@ -2,7 +2,8 @@
  * Message actions end to end, over real sockets: two devices of one user and a partner in a
  * group. Every action arrives once and in order, live and after a reconnect through catch-up;
  * private events reach only their author's devices; history, mentions, pins and saved lists
- * answer with the folded state, and a delete for everyone leaves the text nowhere.
+ * answer with the folded state (an edit's mentions replacing the original's), and a delete for
+ * everyone leaves the text nowhere.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEvent } from '@parley/client';
@@ -94,8 +95,8 @@ describe('message actions end to end', () => {
     // Folding the feed gives what history says.
     const historyA = (await alice.http.history(g.id)).messages;
     const folded = fold(a1.inConversation(g.id));
-    expect(folded.map((m) => [m.seq, m.text, m.deleted ?? false])).toEqual(
-      historyA.map((m) => [m.seq, m.text, m.deleted ?? false]),
+    expect(folded.map((m) => [m.seq, m.text, m.deleted ?? false, m.mentions])).toEqual(
+      historyA.map((m) => [m.seq, m.text, m.deleted ?? false, m.mentions]),
     );
     expect(historyA.map((m) => m.seq)).toEqual([m1.seq, m2.seq]);
     const h1 = historyA.find((m) => m.seq === m1.seq);
@@ -116,5 +117,29 @@ describe('message actions end to end', () => {
     expect((await bob.http.pins(g.id)).messages.map((m) => m.seq)).toEqual([m2.seq]);
     expect((await alice.http.saved()).messages.map((m) => m.seq)).toEqual([m1.seq]);
     expect((await bob.http.saved()).messages).toEqual([]);
+  });
+
+  it('re-reads the mentions of an edited message: the mentions list follows the new text', async () => {
+    const ann = await newUser(server.url, uname('ann'));
+    const bob = await newUser(server.url, uname('bob'));
+    const cy = await newUser(server.url, uname('cy'));
+    await openToAll(ann, bob, cy);
+    const g = await ann.http.createGroup({ name: 'Edits', members: [bob.username, cy.username] });
+    const m = await ann.http.send(g.id, { clientId: 'm1', text: `lunch @${bob.username}?` });
+    const listed = async (u: typeof bob) => (await u.http.mentions()).messages.map((x) => [x.seq, x.text]);
+    expect(await listed(bob)).toEqual([[m.seq, `lunch @${bob.username}?`]]);
+    expect(await listed(cy)).toEqual([]);
+
+    const edit = (clientId: string, text: string) =>
+      ann.http.act(g.id, { clientId, action: { kind: 'edit', target: m.seq, text } });
+    await edit('e1', `lunch @${cy.username}?`);
+    expect(await listed(bob)).toEqual([]);
+    expect(await listed(cy)).toEqual([[m.seq, `lunch @${cy.username}?`]]);
+    const [h] = (await cy.http.history(g.id)).messages;
+    expect(h?.mentions).toEqual([cy.id]);
+
+    await edit('e2', 'lunch, anyone?');
+    expect(await listed(cy)).toEqual([]);
+    expect((await cy.http.history(g.id)).messages[0]?.mentions).toBeUndefined();
   });
 });

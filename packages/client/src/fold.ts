@@ -34,6 +34,9 @@ export function foldInto(target: Message, m: Message): Message {
     case 'edit':
       t.text = m.text;
       t.editedAt = m.createdAt;
+      // An edit carries the mentions of its new text (none: absent).
+      if (m.mentions?.length) t.mentions = [...m.mentions];
+      else delete t.mentions;
       return t;
     case 'delete': {
       const tomb: Message = { ...t, text: '', deleted: true };

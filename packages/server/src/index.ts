@@ -50,5 +50,11 @@ export { FcmProvider, loadServiceAccount } from './push/fcm/fcm-provider.js';
 export type { FcmProviderOptions, ServiceAccount } from './push/fcm/fcm-provider.js';
 export { ApnsProvider } from './push/apns/apns-provider.js';
 export type { ApnsProviderOptions } from './push/apns/apns-provider.js';
-export type { PushJobRow, PushSubscriptionRow, PushTargetRow, NewPushJob } from './store/store.js';
+export type {
+  PushJobRow,
+  PushSubscriptionRow,
+  PushTargetQuery,
+  PushTargetRow,
+  NewPushJob,
+} from './store/store.js';
 export { RedisPresence } from './presence/redis/redis-presence.js';

@@ -11,7 +11,6 @@
  * it uses are declared here because the DOM and WebWorker libs cannot share one program.
  */
 import type { PushPayload } from '@parley/protocol';
-import { plainText } from './lib/markup.js';
 
 interface ExtendableEvent extends Event {
   waitUntil(promise: Promise<unknown>): void;
@@ -109,8 +108,8 @@ interface Shown {
 }
 
 /**
- * Same words as the server's push/payload.ts notificationText (native apps show those), with
- * the message's markup stripped as in the chat list.
+ * Same words as the server's push/payload.ts notificationText (native apps show those); the
+ * server already took the markup out of the text.
  */
 function notificationText(p: PushPayload, count: number): { title: string; body: string } {
   const title = p.kind === 'group' ? p.conversationName : p.senderName;
@@ -118,8 +117,8 @@ function notificationText(p: PushPayload, count: number): { title: string; body:
     p.text === undefined
       ? `New message from ${p.senderName}`
       : p.kind === 'group'
-        ? `${p.senderName}: ${plainText(p.text)}`
-        : plainText(p.text);
+        ? `${p.senderName}: ${p.text}`
+        : p.text;
   return { title, body: count > 1 ? `${count} new messages\n${line}` : line };
 }
 

@@ -54,4 +54,13 @@ describe('applyEvent', () => {
     list = applyEvent(list, msg(6, 'save', { target: 3 }));
     expect(list[1]?.saved).toBe(true);
   });
+
+  it('takes the mentions of an edit in place of the original ones', () => {
+    let list = [msg(1, 'text', { text: '@bo hi', mentions: ['u_bo'] })];
+    list = applyEvent(list, msg(2, 'edit', { target: 1, text: '@cy hi', mentions: ['u_cy'] }));
+    expect(list[0]).toMatchObject({ text: '@cy hi', mentions: ['u_cy'] });
+    list = applyEvent(list, msg(3, 'edit', { target: 1, text: 'hi' }));
+    expect(list[0]?.text).toBe('hi');
+    expect(list[0]?.mentions).toBeUndefined();
+  });
 });

@@ -231,7 +231,7 @@ describe('Web Push refuses an endpoint that resolves to a private address', () =
           senderName: 'Ana',
           text: 'hello',
           createdAt: 1,
-          readSeq: 0,
+          unread: 1,
           showText: true,
         }),
         600,

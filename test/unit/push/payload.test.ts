@@ -1,4 +1,4 @@
-/** What a notification says: collapse keys, previews, hidden text, counts, Retry-After. */
+/** What a notification says: collapse keys, previews without markup, hidden text, counts, Retry-After. */
 import { describe, expect, it } from 'vitest';
 import {
   buildPayload,
@@ -19,7 +19,7 @@ const base = {
   senderName: 'Ana',
   text: 'See you at the station',
   createdAt: 1_700_000_000_000,
-  readSeq: 6,
+  unread: 1,
   showText: true,
 };
 
@@ -54,10 +54,26 @@ describe('push payloads', () => {
     expect(notificationText(hidden).body).toBe('New message from Ana');
   });
 
-  it('count the messages waiting in the conversation', () => {
-    const p = buildPayload({ ...base, seq: 9, readSeq: 6 });
+  it('carry the text without its markup, markers the apps show as text kept', () => {
+    const p = buildPayload({ ...base, kind: 'direct', conversationName: 'Ana', text: '*Meet* at _noon_' });
+    expect(p.text).toBe('Meet at noon');
+    expect(notificationText(p).body).toBe('Meet at noon');
+    expect(buildPayload({ ...base, text: '2*3*4 and snake_case_name' }).text).toBe(
+      '2*3*4 and snake_case_name',
+    );
+    expect(buildPayload({ ...base, text: '> quoted\n- *item*\n```\ncode _x_\n```' }).text).toBe(
+      'quoted • item code _x_',
+    );
+    // The cut counts what is shown, not the markers.
+    const long = buildPayload({ ...base, text: `*${'a'.repeat(199)}*` }).text;
+    expect(long).toBe('a'.repeat(199));
+  });
+
+  it('count the messages waiting in the conversation, at least this one', () => {
+    const p = buildPayload({ ...base, seq: 9, unread: 3 });
     expect(p.unread).toBe(3);
     expect(notificationText(p).body).toBe('3 new messages\nAna: See you at the station');
+    expect(buildPayload({ ...base, unread: 0 }).unread).toBe(1);
   });
 
   it('read Retry-After as seconds or an HTTP date', () => {

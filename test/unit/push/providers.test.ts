@@ -26,7 +26,7 @@ const message = toPushMessage(
     senderName: 'Ana',
     text: 'hello 👋',
     createdAt: 1,
-    readSeq: 0,
+    unread: 1,
     showText: true,
   }),
   600,

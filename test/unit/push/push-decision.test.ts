@@ -14,9 +14,10 @@ import type {
   PushProvider,
   PushQueueStore,
   PushSubscriptionRow,
+  PushTargetQuery,
   PushTargetRow,
 } from '@parley/server';
-import type { Message } from '@parley/protocol';
+import type { Message, PushPayload } from '@parley/protocol';
 
 const sub = (userId: string, deviceId: string): PushSubscriptionRow => ({
   id: `ps_${deviceId}`,
@@ -41,7 +42,7 @@ function queue(
   const jobs: NewPushJob[] = [];
   const store = {
     jobs,
-    async pushTargets(entries: readonly { conversationId: string; userIds: readonly string[] }[]) {
+    async pushTargets(entries: readonly PushTargetQuery[]) {
       const out: PushTargetRow[] = [];
       for (const e of entries)
         for (const u of e.userIds)
@@ -52,6 +53,8 @@ function queue(
               muted: muted.includes(u),
               mutedMentions: mutedMentions.includes(u),
               readSeq: 0,
+              // Nothing read, and no events: every message up to the batch's last is unread.
+              unread: e.upToSeq,
               pushPreview: true,
               subscription: s,
             });
@@ -136,6 +139,14 @@ describe('push decisions in the push service', () => {
     const presence = new MemoryPresence(30_000);
     closing.push(async () => presence.close());
     expect(await pushed(q, presence, [message(1), message(2, ['u_bob', 'u_cy'])])).toEqual([[], ['ps_cy1']]);
+  });
+
+  it('counts in each notification the messages up to its own, not the later ones of the batch', async () => {
+    const q = queue([sub('u_bob', 'bob1')], []);
+    const presence = new MemoryPresence(30_000);
+    closing.push(async () => presence.close());
+    await pushed(q, presence, [message(1), message(2), message(3)]);
+    expect(q.jobs.map((j) => (JSON.parse(j.payload) as PushPayload).unread)).toEqual([1, 2, 3]);
   });
 
   it('skips a device in the foreground and in use, not the same member’s other devices', async () => {

@@ -32,7 +32,7 @@ const message = toPushMessage(
     senderName: 'Ana',
     text: 'hello',
     createdAt: 1,
-    readSeq: 0,
+    unread: 1,
     showText: true,
   }),
   600,

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Message } from '@parley/protocol';
+import { buildPayload, notificationText } from '@parley/server';
 import type { NewMessage } from '@parley/server';
 import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
 
@@ -205,6 +206,47 @@ for (const adapter of selectedAdapters()) {
       expect(await codeOf(put(g.id, d.id, '👍', { kind: 'react', target: m1.seq }))).toBe('not_found');
     });
 
+    it('replaces mentions on edit: newly named members listed as of the edit, dropped ones not', async () => {
+      const [a, b, x, y] = [await user(), await user(), await user(), await user()];
+      const g = await group(a.id, [b.id, x.id, y.id]);
+      const t = Date.now();
+      const listed = async (u: string) =>
+        (await env.store.messages.mentionsOf(u, { limit: 10 })).messages.map((m) => [m.seq, m.text]);
+      const m1 = await seqOf(g.id, a.id, 'hey @b @x', { mentions: [b.id, x.id], createdAt: t });
+      const m2 = await seqOf(g.id, a.id, 'and @x @y', { mentions: [x.id, y.id], createdAt: t + 1 });
+      const ed = await seqOf(g.id, a.id, 'hey @x @y', {
+        kind: 'edit',
+        target: m1.seq,
+        mentions: [x.id, y.id],
+        createdAt: t + 2,
+      });
+      expect(ed.mentions).toEqual([x.id, y.id]);
+      expect(await listed(b.id)).toEqual([]);
+      // x stays mentioned since the message came; y is mentioned as of the edit.
+      expect(await listed(x.id)).toEqual([
+        [m2.seq, 'and @x @y'],
+        [m1.seq, 'hey @x @y'],
+      ]);
+      expect(await listed(y.id)).toEqual([
+        [m1.seq, 'hey @x @y'],
+        [m2.seq, 'and @x @y'],
+      ]);
+      expect((await page(g.id, b.id)).map((m) => [m.seq, m.mentions])).toEqual([
+        [m1.seq, [x.id, y.id]],
+        [m2.seq, [x.id, y.id]],
+      ]);
+      expect((await env.store.messages.messageAt(g.id, m1.seq, x.id))?.mentions).toEqual([x.id, y.id]);
+      // An edit that names no one clears them all; the message's other state stays.
+      await seqOf(g.id, a.id, 'hey all', { kind: 'edit', target: m1.seq, createdAt: t + 3 });
+      for (const u of [b.id, x.id, y.id]) expect((await listed(u)).map(([seq]) => seq)).not.toContain(m1.seq);
+      const [h1] = await page(g.id, x.id);
+      expect(h1).toMatchObject({ seq: m1.seq, text: 'hey all' });
+      expect(h1?.mentions).toBeUndefined();
+      // Naming a member again lists them again.
+      await seqOf(g.id, a.id, 'hey @b', { kind: 'edit', target: m1.seq, mentions: [b.id], createdAt: t + 4 });
+      expect(await listed(b.id)).toEqual([[m1.seq, 'hey @b']]);
+    });
+
     it('answers a resend of an action as the original, and a non-member as not found', async () => {
       const [a, b, x] = [await user(), await user(), await user()];
       const c = await env.store.conversations.getOrCreateDirect(uid('c_'), a.id, b.id, Date.now());
@@ -223,6 +265,62 @@ for (const adapter of selectedAdapters()) {
       const [again] = await env.store.messages.appendMessages([{ ...ev, id: uid('m') }]);
       expect(first?.ok && again?.ok && again.duplicate && again.message.seq === first.message.seq).toBe(true);
       expect(await codeOf(put(c.id, x.id, '👍', { kind: 'react', target: m.seq }))).toBe('not_found');
+    });
+
+    it('counts unread messages, not events, for the list and for a push ("2 new messages")', async () => {
+      const [a, b, x] = [await user(), await user(), await user()];
+      const g = await group(a.id, [b.id, x.id]);
+      await env.store.push.savePushSubscription({
+        id: uid('s_'),
+        userId: b.id,
+        deviceId: uid('d_'),
+        kind: 'fcm',
+        address: uid('tok'),
+        p256dh: null,
+        auth: null,
+        createdAt: Date.now(),
+      });
+      const m0 = await seqOf(g.id, a.id, 'read already');
+      await env.store.messages.setReadSeq(g.id, b.id, m0.seq);
+      const m1 = await seqOf(g.id, a.id, 'one');
+      const m2 = await seqOf(g.id, x.id, 'two');
+      await seqOf(g.id, x.id, '👍', { kind: 'react', target: m1.seq });
+      await seqOf(g.id, a.id, '🎉', { kind: 'react', target: m1.seq });
+      await seqOf(g.id, x.id, '😀', { kind: 'react', target: m2.seq });
+      const last = await seqOf(g.id, a.id, 'one, edited', { kind: 'edit', target: m1.seq });
+      expect(last.seq - m0.seq).toBe(6);
+      const targets = (upToSeq: number) =>
+        env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id], upToSeq }], Date.now());
+      const counts = async (upToSeq: number) =>
+        (await targets(upToSeq)).map((t) => [t.userId, t.readSeq, t.unread]);
+      expect(await counts(last.seq)).toEqual([[b.id, m0.seq, 2]]);
+      // Up to a seq: a later message does not count.
+      expect(await counts(m1.seq)).toEqual([[b.id, m0.seq, 1]]);
+      expect((await env.store.conversations.getConversationSummary(g.id, b.id))?.unread).toBe(2);
+      const [t] = await targets(last.seq);
+      const payload = buildPayload({
+        conversationId: g.id,
+        conversationName: 'g',
+        kind: 'group',
+        messageId: m2.id,
+        seq: m2.seq,
+        senderId: x.id,
+        senderName: 'Xu',
+        text: m2.text,
+        createdAt: m2.createdAt,
+        unread: t?.unread ?? 0,
+        showText: true,
+      });
+      expect(notificationText(payload).body).toBe('2 new messages\nXu: two');
+      // A message deleted for everyone is not waiting any more.
+      const m3 = await seqOf(g.id, a.id, 'deleted soon');
+      const m4 = await seqOf(g.id, x.id, 'three');
+      await seqOf(g.id, a.id, '', { kind: 'delete', target: m3.seq });
+      expect(await counts(m4.seq + 10)).toEqual([[b.id, m0.seq, 3]]);
+      expect((await env.store.conversations.getConversationSummary(g.id, b.id))?.unread).toBe(3);
+      // Whatever I send, an event too, reads what came before it.
+      await seqOf(g.id, b.id, '', { kind: 'hide', target: m4.seq });
+      expect((await env.store.conversations.getConversationSummary(g.id, b.id))?.unread).toBe(0);
     });
 
     it('drops and blanks the pending push jobs of a message', async () => {

@@ -636,12 +636,14 @@ for (const adapter of selectedAdapters()) {
       expect((await env.store.accounts.getUserById(b.id))?.pushPreview).toBe(true);
       const now = Date.now();
       const all = await env.store.push.pushTargets(
-        [{ conversationId: g.id, userIds: [b.id, x.id, 'u_nobody'] }],
+        [{ conversationId: g.id, userIds: [b.id, x.id, 'u_nobody'], upToSeq: 2 }],
         now,
       );
-      expect(all.map((t) => [t.userId, t.subscription.id, t.readSeq, t.pushPreview, t.muted])).toEqual([
-        [b.id, sb.id, 1, true, false],
-        [x.id, sx.id, 0, false, false],
+      expect(
+        all.map((t) => [t.userId, t.subscription.id, t.readSeq, t.unread, t.pushPreview, t.muted]),
+      ).toEqual([
+        [b.id, sb.id, 1, 1, true, false],
+        [x.id, sx.id, 0, 2, false, false],
       ]);
       expect(await env.store.conversations.setMute(g.id, x.id, now + 60_000)).toBe(true);
       expect(await env.store.conversations.setMute(g.id, 'u_nobody', now + 60_000)).toBe(false);
@@ -649,21 +651,24 @@ for (const adapter of selectedAdapters()) {
         now + 60_000,
       );
       // Muted members are still targets (a mention reaches them), marked muted.
-      const muted = await env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], now);
+      const muted = await env.store.push.pushTargets(
+        [{ conversationId: g.id, userIds: [b.id, x.id], upToSeq: 0 }],
+        now,
+      );
       expect(muted.map((t) => [t.userId, t.muted])).toEqual([
         [b.id, false],
         [x.id, true],
       ]);
       // A mute that ended no longer counts.
       const later = await env.store.push.pushTargets(
-        [{ conversationId: g.id, userIds: [x.id] }],
+        [{ conversationId: g.id, userIds: [x.id], upToSeq: 0 }],
         now + 60_000,
       );
       expect(later.map((t) => [t.userId, t.muted])).toEqual([[x.id, false]]);
       // Muted until unmuted (the store keeps that as the largest safe integer).
       await env.store.conversations.setMute(g.id, x.id, Number.MAX_SAFE_INTEGER);
       const forever = await env.store.push.pushTargets(
-        [{ conversationId: g.id, userIds: [x.id] }],
+        [{ conversationId: g.id, userIds: [x.id], upToSeq: 0 }],
         now + 3_600_000,
       );
       expect(forever.map((t) => t.muted)).toEqual([true]);
@@ -683,11 +688,9 @@ for (const adapter of selectedAdapters()) {
         return [s?.mutedUntil, s?.mutedMentions];
       };
       const targets = async (at: number) =>
-        (await env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id] }], at)).map((t) => [
-          t.userId,
-          t.muted,
-          t.mutedMentions,
-        ]);
+        (
+          await env.store.push.pushTargets([{ conversationId: g.id, userIds: [b.id, x.id], upToSeq: 0 }], at)
+        ).map((t) => [t.userId, t.muted, t.mutedMentions]);
       const now = Date.now();
       expect(await summary(x.id)).toEqual([null, false]);
       // x mutes mentions too; b mutes only the rest.

@@ -99,9 +99,12 @@ for (const adapter of selectedAdapters()) {
         });
       }
       const targets = async () =>
-        (await env.store.push.pushTargets([{ conversationId: c.id, userIds: [a.id, b.id] }], Date.now())).map(
-          (t) => t.userId,
-        );
+        (
+          await env.store.push.pushTargets(
+            [{ conversationId: c.id, userIds: [a.id, b.id], upToSeq: 0 }],
+            Date.now(),
+          )
+        ).map((t) => t.userId);
       expect(await targets()).toEqual([a.id]);
       await env.store.conversations.acceptRequest(c.id, b.id);
       expect(await targets()).toEqual([a.id, b.id]);

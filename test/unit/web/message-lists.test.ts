@@ -51,4 +51,18 @@ describe('listAfter', () => {
     const deleted = listAfter('mentions', listed, ev(9, 'delete', 4), 'me');
     expect(Array.isArray(deleted) && deleted[0]?.deleted).toBe(true);
   });
+  it('mentions: follows an edit that names me anew or no longer', () => {
+    const listed = [msg(4, { mentions: ['me'] })];
+    const naming = (seq: number, target: number, mentions?: string[]) => ({
+      ...ev(seq, 'edit', target, 'new text'),
+      ...(mentions ? { mentions } : {}),
+    });
+    expect(listAfter('mentions', listed, naming(9, 2, ['me']), 'me')).toBe('reload');
+    expect(listAfter('mentions', listed, naming(9, 2, ['ann']), 'me')).toBeNull();
+    const still = listAfter('mentions', listed, naming(9, 4, ['ann', 'me']), 'me');
+    expect(Array.isArray(still) && still.map((x) => [x.seq, x.text])).toEqual([[4, 'new text']]);
+    expect(listAfter('mentions', listed, naming(9, 4, ['ann']), 'me')).toEqual([]);
+    expect(listAfter('mentions', listed, naming(9, 4), 'me')).toEqual([]);
+    expect(listAfter('mentions', listed, { ...naming(9, 4), conversationId: 'c2' }, 'me')).toBeNull();
+  });
 });

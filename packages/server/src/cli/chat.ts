@@ -13,6 +13,7 @@ import { createInterface as createPromptInterface } from 'node:readline/promises
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
+import { plainText } from '@parley/protocol';
 import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
 import { chatHelp } from './chat-commands.js';
 import type { ChatCommandName } from './chat-commands.js';
@@ -344,7 +345,7 @@ export async function chat(argv: string[]): Promise<void> {
       if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
       list.forEach((c, i) => {
         const unread = c.left ? ' (left)' : c.unread > 0 ? ` (${c.unread} unread)` : '';
-        const last = c.lastMessage ? ` — ${preview(c.lastMessage.text, 50)}` : '';
+        const last = c.lastMessage ? ` — ${preview(plainText(c.lastMessage.text), 50)}` : '';
         print(`${i + 1}. ${escapeLine(c.name)}${unread}${last}`);
       });
     },

@@ -78,9 +78,15 @@ export class SendPipeline {
     });
   }
 
-  /** Resolve the `@username` mentions of the batch's group messages (before they are stored). */
+  /**
+   * Resolve the `@username` mentions of the batch's group messages and edits (before they are
+   * stored). An edit's replace its target's: one that names no one (no `@`) clears them.
+   */
   private async resolveMentions(batch: readonly Pending[]): Promise<void> {
-    const mentioning = batch.filter((p) => (p.msg.kind ?? 'text') === 'text' && p.msg.text.includes('@'));
+    const mentioning = batch.filter((p) => {
+      const kind = p.msg.kind ?? 'text';
+      return (kind === 'text' || kind === 'edit') && p.msg.text.includes('@');
+    });
     const byConversation = new Map<string, Pending[]>();
     for (const p of mentioning) {
       const list = byConversation.get(p.msg.conversationId);

@@ -63,7 +63,7 @@ export const MAX_SITE_NAME_CHARS = 100;
 // --------------------------------------------------------------------------------------------
 // Finding the URL in a message
 
-// As the web app finds links (packages/web/src/lib/links.ts), http(s) only: not inside a word,
+// As the apps find links (packages/protocol/src/links.ts), http(s) only: not inside a word,
 // up to whitespace or a bracket/quote, trailing punctuation and formatting markers left out.
 const URL_RE = /(?<![\p{L}\p{N}])https?:\/\/[^\s<>"'`]+/giu;
 const TRAILING = /[.,:;!?)\]}'"*_~]+$/;

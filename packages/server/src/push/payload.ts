@@ -1,5 +1,6 @@
 /** What a notification says, the same for every provider (and mirrored by the web app's sw.ts). */
 import { createHash } from 'node:crypto';
+import { plainText } from '@parley/protocol';
 import type { ConversationKind, PushPayload } from '@parley/protocol';
 import type { PushMessage } from './provider.js';
 
@@ -32,8 +33,11 @@ export interface PayloadInput {
   senderName: string;
   text: string;
   createdAt: number;
-  /** The recipient's read cursor in the conversation. */
-  readSeq: number;
+  /**
+   * Content messages waiting for the recipient in the conversation up to this one (as their
+   * conversation list counts them: events such as reactions and edits are not messages).
+   */
+  unread: number;
   /** The recipient's `pushPreview` setting: false leaves the text out. */
   showText: boolean;
 }
@@ -48,11 +52,12 @@ export function buildPayload(i: PayloadInput): PushPayload {
     seq: i.seq,
     senderId: i.senderId,
     senderName: i.senderName,
-    unread: Math.max(1, i.seq - i.readSeq),
+    unread: Math.max(1, i.unread),
     createdAt: i.createdAt,
     tag: collapseKey(i.conversationId),
   };
-  if (i.showText) p.text = preview(i.text);
+  // Without its markup, as the apps show a message in one line ("*Meet* at _noon_": "Meet at noon").
+  if (i.showText) p.text = preview(plainText(i.text));
   return p;
 }
 

@@ -81,6 +81,36 @@ interface Stored {
   recipients: readonly string[];
 }
 
+/**
+ * For a message of the batch and a member: how many of the batch's later messages in its
+ * conversation they did not send. The store counts what is unread up to the batch's last
+ * message, those included; a notification says what was waiting when its own message came.
+ */
+function laterInBatch(batch: readonly Stored[]): (m: Message, userId: string) => number {
+  const byConversation = new Map<string, Message[]>();
+  for (const { message } of batch) {
+    const list = byConversation.get(message.conversationId);
+    if (list) list.push(message);
+    else byConversation.set(message.conversationId, [message]);
+  }
+  const after = new Map<Message, number>();
+  const bySender = new Map<string, Message[]>();
+  for (const [conversationId, list] of byConversation) {
+    list.sort((a, b) => a.seq - b.seq);
+    list.forEach((m, i) => after.set(m, list.length - 1 - i));
+    for (const m of list) {
+      const key = `${conversationId} ${m.senderId}`;
+      const own = bySender.get(key);
+      if (own) own.push(m);
+      else bySender.set(key, [m]);
+    }
+  }
+  return (m, userId) => {
+    const own = bySender.get(`${m.conversationId} ${userId}`) ?? [];
+    return (after.get(m) ?? 0) - own.filter((x) => x.seq > m.seq).length;
+  };
+}
+
 const toInfo = (s: PushSubscriptionRow): PushSubscriptionInfo => ({
   id: s.id,
   kind: s.kind,
@@ -266,15 +296,16 @@ export class PushService {
   private async enqueue(batch: readonly Stored[]): Promise<number> {
     const now = Date.now();
     // Who may be notified, per conversation (one store query for the whole batch).
-    const wanted = new Map<string, Set<string>>();
+    const wanted = new Map<string, { users: Set<string>; upToSeq: number }>();
     for (const b of batch) {
-      let users = wanted.get(b.message.conversationId);
-      if (!users) wanted.set(b.message.conversationId, (users = new Set()));
-      for (const u of b.recipients) if (u !== b.message.senderId) users.add(u);
+      let w = wanted.get(b.message.conversationId);
+      if (!w) wanted.set(b.message.conversationId, (w = { users: new Set(), upToSeq: 0 }));
+      w.upToSeq = Math.max(w.upToSeq, b.message.seq);
+      for (const u of b.recipients) if (u !== b.message.senderId) w.users.add(u);
     }
     const entries = [...wanted]
-      .filter(([, u]) => u.size > 0)
-      .map(([c, u]) => ({ conversationId: c, userIds: [...u] }));
+      .filter(([, w]) => w.users.size > 0)
+      .map(([c, w]) => ({ conversationId: c, userIds: [...w.users], upToSeq: w.upToSeq }));
     if (entries.length === 0) return 0;
     const targets = await this.queue.pushTargets(entries, now);
     if (targets.length === 0) return 0;
@@ -300,6 +331,7 @@ export class PushService {
       if (c) conversations.set(id, { kind: c.kind, name: c.name });
     }
 
+    const later = laterInBatch(batch);
     const jobs: NewPushJob[] = [];
     const kinds: PushKind[] = [];
     for (const b of batch) {
@@ -333,7 +365,7 @@ export class PushService {
               senderName,
               text: m.text,
               createdAt: m.createdAt,
-              readSeq: t.readSeq,
+              unread: t.unread - later(m, t.userId),
               showText: t.pushPreview,
             }),
           );

@@ -1,7 +1,7 @@
 /**
  * Parsed message markup (lib/markup.ts) as Preact elements and text nodes. Nothing in the
  * text is ever parsed as HTML: Preact creates text nodes, and a link's href is only ever an
- * http(s) URL built from the matched text (lib/links.ts).
+ * http(s) URL built from the matched text (links.ts in @parley/protocol).
  */
 import type { ComponentChildren, JSX } from 'preact';
 import { findMentions } from '@parley/protocol';

@@ -45,5 +45,14 @@ export function listAfter(kind: ListKind, messages: Message[], m: Message, me: s
     return next === null ? null : next.filter((x) => x.saved === true);
   }
   if (m.kind === 'text') return m.mentions?.includes(me) === true ? 'reload' : null;
+  if (m.kind === 'edit') {
+    // An edit carries its message's mentions anew: one that names me now may add it, one that
+    // does not any more takes it out.
+    const listed = messages.some((x) => x.conversationId === m.conversationId && x.seq === m.target);
+    if (m.mentions?.includes(me) === true) return listed ? applyTargeted(messages, m) : 'reload';
+    return listed
+      ? messages.filter((x) => x.conversationId !== m.conversationId || x.seq !== m.target)
+      : null;
+  }
   return applyTargeted(messages, m);
 }

@@ -29,6 +29,7 @@ import {
   unattended,
 } from '../lib/alerts.js';
 import { deviceName } from '../lib/device-name.js';
+import { plainText } from '../lib/markup.js';
 import {
   disablePush,
   dismissPrompt,
@@ -614,7 +615,7 @@ export class AppStore {
       kind: c.kind,
       conversationName: c.kind === 'group' ? c.name : senderName,
       senderName,
-      text: this.settings?.pushPreview === false ? undefined : m.text,
+      text: this.settings?.pushPreview === false ? undefined : plainText(m.text),
       seq: m.seq,
       unread: c.unread,
       createdAt: m.createdAt,

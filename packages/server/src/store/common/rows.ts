@@ -299,6 +299,21 @@ export type SummaryDbRow = ConversationDbRow & {
 /** Unread counts stop at this many (a badge shows "9999+"), so a list costs the same however far behind. */
 export const UNREAD_COUNT_CAP = 9999;
 
+/**
+ * The unread count of the member row aliased `member` (conversation_id, user_id, read_seq), as
+ * one SQL expression for both stores, so the list's badge and a push's "3 new messages" agree:
+ * content messages after the read cursor (up to the seq `upTo`, an SQL value, when given), sent
+ * by others, not deleted for everyone; at most UNREAD_COUNT_CAP. (A message the member hid is
+ * never after their cursor: every message or event they send moves it to its seq.)
+ */
+export function unreadCountSql(member: string, upTo?: string): string {
+  const bound = upTo === undefined ? '' : ` AND u.seq <= ${upTo}`;
+  return `(SELECT CAST(count(*) AS INTEGER) FROM (SELECT 1 FROM messages u
+    WHERE u.conversation_id = ${member}.conversation_id AND u.seq > ${member}.read_seq${bound}
+      AND u.kind = 'text' AND u.sender_id <> ${member}.user_id AND NOT u.deleted
+    LIMIT ${UNREAD_COUNT_CAP}) u)`;
+}
+
 export function toSummary(r: SummaryDbRow): ConversationSummaryRow {
   return {
     ...toConversation(r),

@@ -30,7 +30,7 @@ export interface ConversationSummaryRow extends ConversationRow {
   readSeq: number;
   memberCount: number;
   lastMessage: Message | null;
-  /** Content messages by others after readSeq (at most UNREAD_COUNT_CAP). */
+  /** Content messages by others after readSeq, not deleted for everyone (at most UNREAD_COUNT_CAP). */
   unread: number;
   /** For a direct conversation: the other member's user id (mine for a note-to-self). */
   peerId: string | null;

@@ -19,7 +19,10 @@ export interface NewMessage {
   /** Content: the seq it answers. */
   replyTo?: number;
   forwarded?: boolean;
-  /** Content in groups: the member ids its text mentions. */
+  /**
+   * Content in groups: the member ids its text mentions. An edit's replace those of its target
+   * (absent: it mentions no one now).
+   */
   mentions?: readonly string[];
 }
 

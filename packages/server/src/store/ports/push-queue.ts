@@ -27,10 +27,22 @@ export interface PushTargetRow {
   muted: boolean;
   /** The member muted the conversation (at `now`) with mentions too: nothing may reach them. */
   mutedMentions: boolean;
-  /** The member's read cursor (unread count = message seq - readSeq). */
+  /** The member's read cursor. */
   readSeq: number;
+  /**
+   * The member's unread messages in the conversation up to the entry's `upToSeq`, counted as
+   * their conversation list counts them.
+   */
+  unread: number;
   pushPreview: boolean;
   subscription: PushSubscriptionRow;
+}
+
+/** Who may be notified in one conversation, for its messages up to `upToSeq`. */
+export interface PushTargetQuery {
+  conversationId: string;
+  userIds: readonly string[];
+  upToSeq: number;
 }
 
 /** A notification to send: one per (message, subscription), never two. */
@@ -71,12 +83,10 @@ export interface PushQueueStore {
   /**
    * The subscriptions that may be notified for messages: for each entry, the subscriptions of
    * those of `userIds` who are still members of the conversation (not a message request),
-   * each saying whether its member muted the conversation at `now`, and mentions with it.
+   * each saying whether its member muted the conversation at `now`, and mentions with it, and
+   * how many messages are unread up to `upToSeq` (a later message does not count).
    */
-  pushTargets(
-    entries: readonly { conversationId: string; userIds: readonly string[] }[],
-    now: number,
-  ): Promise<PushTargetRow[]>;
+  pushTargets(entries: readonly PushTargetQuery[], now: number): Promise<PushTargetRow[]>;
   /**
    * Queue jobs, due at once, in one transaction per database (over several databases some may
    * be queued when others fail: queueing them again is safe). A (messageId, subscriptionId)

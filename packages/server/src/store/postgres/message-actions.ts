@@ -193,7 +193,7 @@ async function fold(c: Queryable, m: NewMessage, seq: number): Promise<void> {
       }
       return;
     case 'edit':
-      return setText(c, conv, t, m.text, m.createdAt);
+      return setText(c, conv, t, m.text, m.mentions ?? [], m.createdAt);
     case 'delete':
       return eraseText(c, conv, t);
     case 'react':
@@ -238,19 +238,34 @@ async function fold(c: Queryable, m: NewMessage, seq: number): Promise<void> {
   }
 }
 
-/** The one place a content message's text changes (an edit). */
+/**
+ * The one place a content message's text changes (an edit): its search tokens (migration 14)
+ * and its mentions follow (a member it names anew is mentioned as of the edit).
+ */
 async function setText(
   c: Queryable,
   conversationId: string,
   seq: number,
   text: string,
+  mentions: readonly string[],
   at: number,
 ): Promise<void> {
-  // Its search tokens follow the text (migration 14).
   await c.query(
-    'UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector WHERE conversation_id = $3 AND seq = $4',
-    [text, at, conversationId, seq, tsVector(text)],
+    `UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector, mentions = $6
+     WHERE conversation_id = $3 AND seq = $4`,
+    [text, at, conversationId, seq, tsVector(text), mentions.length ? JSON.stringify(mentions) : null],
   );
+  await c.query(
+    'DELETE FROM mentions WHERE conversation_id = $1 AND seq = $2 AND NOT (user_id = ANY($3::text[]))',
+    [conversationId, seq, mentions],
+  );
+  if (mentions.length > 0) {
+    await c.query(
+      `INSERT INTO mentions (user_id, conversation_id, seq, created_at)
+       SELECT u, $2, $3, $4 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING`,
+      [mentions, conversationId, seq, at],
+    );
+  }
 }
 
 /**

@@ -3,8 +3,15 @@
  * (a user's subscriptions and their jobs live on the user's database). The queue is thus spread
  * over the databases: claims take from every one, and the job ids handed out name their database.
  */
-import type { NewPushJob, PushJobRow, PushQueueStore, PushSubscriptionRow, PushTargetRow } from '../store.js';
-import { toPushJob, toPushSubscription } from '../common/rows.js';
+import type {
+  NewPushJob,
+  PushJobRow,
+  PushQueueStore,
+  PushSubscriptionRow,
+  PushTargetQuery,
+  PushTargetRow,
+} from '../store.js';
+import { toPushJob, toPushSubscription, unreadCountSql } from '../common/rows.js';
 import type { PushJobDbRow, PushSubscriptionDbRow } from '../common/rows.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
 
@@ -98,27 +105,42 @@ export class PgPushQueue implements PushQueueStore {
    * setting of those found (on each user's database); in the order of `entries` and their
    * `userIds`, each user's subscriptions oldest first.
    */
-  async pushTargets(
-    entries: readonly { conversationId: string; userIds: readonly string[] }[],
-    now: number,
-  ): Promise<PushTargetRow[]> {
-    const pairs: { conv: string; user: string }[] = [];
-    for (const e of entries) for (const u of e.userIds) pairs.push({ conv: e.conversationId, user: u });
+  async pushTargets(entries: readonly PushTargetQuery[], now: number): Promise<PushTargetRow[]> {
+    const pairs: { conv: string; user: string; upTo: number }[] = [];
+    for (const e of entries)
+      for (const u of e.userIds) pairs.push({ conv: e.conversationId, user: u, upTo: e.upToSeq });
     if (pairs.length === 0) return [];
-    const members: ({ readSeq: number; muted: boolean; mutedMentions: boolean } | undefined)[] = pairs.map(
-      () => undefined,
-    );
+    type Member = { readSeq: number; unread: number; muted: boolean; mutedMentions: boolean };
+    const members: (Member | undefined)[] = pairs.map(() => undefined);
     await Promise.all(
       [...this.shards.group(pairs, (p) => p.conv)].map(async ([db, list]) => {
-        const rows = await db.rows<{ ord: number; read_seq: number; muted: boolean; mute_mentions: boolean }>(
-          `SELECT q.ord, m.read_seq, coalesce(m.muted_until > $4, false) AS muted, m.mute_mentions
-           FROM unnest($1::text[], $2::text[], $3::int4[]) AS q(c, u, ord)
+        const rows = await db.rows<{
+          ord: number;
+          read_seq: number;
+          unread: number;
+          muted: boolean;
+          mute_mentions: boolean;
+        }>(
+          `SELECT q.ord, m.read_seq, ${unreadCountSql('m', 'q.up_to')} AS unread,
+                  coalesce(m.muted_until > $5, false) AS muted, m.mute_mentions
+           FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[]) AS q(c, u, ord, up_to)
            JOIN members m ON m.conversation_id = q.c AND m.user_id = q.u
            WHERE m.request_seq IS NULL`,
-          [list.map((p) => p.item.conv), list.map((p) => p.item.user), list.map((p) => p.i), now],
+          [
+            list.map((p) => p.item.conv),
+            list.map((p) => p.item.user),
+            list.map((p) => p.i),
+            list.map((p) => p.item.upTo),
+            now,
+          ],
         );
         for (const r of rows)
-          members[r.ord] = { readSeq: r.read_seq, muted: r.muted, mutedMentions: r.muted && r.mute_mentions };
+          members[r.ord] = {
+            readSeq: r.read_seq,
+            unread: r.unread,
+            muted: r.muted,
+            mutedMentions: r.muted && r.mute_mentions,
+          };
       }),
     );
     const users = [...new Set(pairs.filter((_, i) => members[i] !== undefined).map((p) => p.user))];
@@ -151,6 +173,7 @@ export class PgPushQueue implements PushQueueStore {
           muted: member.muted,
           mutedMentions: member.mutedMentions,
           readSeq: member.readSeq,
+          unread: member.unread,
           pushPreview: of.pushPreview,
           subscription,
         });

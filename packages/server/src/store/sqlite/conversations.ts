@@ -10,7 +10,7 @@ import type {
   LeftRow,
   MemberRow,
 } from '../store.js';
-import { UNREAD_COUNT_CAP, toConversation, toLeft, toMember, toSummary } from '../common/rows.js';
+import { toConversation, toLeft, toMember, toSummary, unreadCountSql } from '../common/rows.js';
 import type { ConversationDbRow, LeftDbRow, MemberDbRow, SummaryDbRow } from '../common/rows.js';
 import { directKey } from '../common/direct-key.js';
 import type { SqliteDriver } from './sqlite-driver.js';
@@ -27,8 +27,7 @@ const SUMMARY_SELECT = `
          lm.pos AS m_pos, lm.id AS m_id, lm.seq AS m_seq, lm.sender_id AS m_sender_id,
          lm.client_id AS m_client_id, lm.text AS m_text, lm.created_at AS m_created_at,
          lm.edited_at AS m_edited_at, lm.deleted AS m_deleted,
-         (SELECT COUNT(*) FROM (SELECT 1 FROM messages u WHERE u.conversation_id = c.id AND u.seq > m.read_seq
-            AND u.kind = 'text' AND u.sender_id <> m.user_id LIMIT ${UNREAD_COUNT_CAP})) AS unread
+         ${unreadCountSql('m')} AS unread
   FROM members m
   JOIN conversations c ON c.id = m.conversation_id
   LEFT JOIN members p ON c.kind = 'direct' AND p.conversation_id = c.id AND p.user_id <> m.user_id

@@ -71,8 +71,12 @@ function statements(d: SqliteDriver) {
     pins: d.pluck<[c: string], number>(
       'SELECT count(*) FROM messages WHERE conversation_id = ? AND pinned_at IS NOT NULL',
     ),
-    setText: d.prepare<[text: string, at: number, c: string, seq: number]>(
-      'UPDATE messages SET text = ?, edited_at = ? WHERE conversation_id = ? AND seq = ?',
+    setText: d.prepare<[text: string, at: number, mentions: string | null, c: string, seq: number]>(
+      'UPDATE messages SET text = ?, edited_at = ?, mentions = ? WHERE conversation_id = ? AND seq = ?',
+    ),
+    // The mentions an edit no longer makes (the new list as a JSON array).
+    dropOtherMentions: d.prepare<[c: string, seq: number, keep: string]>(
+      'DELETE FROM mentions WHERE conversation_id = ? AND seq = ? AND user_id NOT IN (SELECT value FROM json_each(?))',
     ),
     eraseTarget: d.prepare<[c: string, seq: number]>(
       `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL,
@@ -192,7 +196,7 @@ export class SqliteMessageActions {
         for (const u of m.mentions ?? []) s.mention.run(u, c, seq, m.createdAt);
         return;
       case 'edit':
-        this.setText(c, t, m.text, m.createdAt);
+        this.setText(c, t, m.text, m.mentions ?? [], m.createdAt);
         return;
       case 'delete':
         this.eraseText(c, t);
@@ -219,10 +223,21 @@ export class SqliteMessageActions {
     }
   }
 
-  /** The one place a content message's text changes (an edit). */
-  private setText(conversationId: string, seq: number, text: string, at: number): void {
-    this.s.setText.run(text, at, conversationId, seq);
+  /**
+   * The one place a content message's text changes (an edit): its search tokens and its
+   * mentions follow (a member it names anew is mentioned as of the edit).
+   */
+  private setText(
+    conversationId: string,
+    seq: number,
+    text: string,
+    mentions: readonly string[],
+    at: number,
+  ): void {
+    this.s.setText.run(text, at, mentions.length ? JSON.stringify(mentions) : null, conversationId, seq);
     this.search.reindex(conversationId, seq, text);
+    this.s.dropOtherMentions.run(conversationId, seq, JSON.stringify(mentions));
+    for (const u of mentions) this.s.mention.run(u, conversationId, seq, at);
   }
 
   /**

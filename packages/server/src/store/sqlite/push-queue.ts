@@ -1,11 +1,19 @@
 /** The push queue on the embedded store: push subscriptions, targets and the job queue. */
-import type { NewPushJob, PushJobRow, PushQueueStore, PushSubscriptionRow, PushTargetRow } from '../store.js';
-import { toPushJob, toPushSubscription } from '../common/rows.js';
+import type {
+  NewPushJob,
+  PushJobRow,
+  PushQueueStore,
+  PushSubscriptionRow,
+  PushTargetQuery,
+  PushTargetRow,
+} from '../store.js';
+import { toPushJob, toPushSubscription, unreadCountSql } from '../common/rows.js';
 import type { PushJobDbRow, PushSubscriptionDbRow } from '../common/rows.js';
 import type { SqliteDriver } from './sqlite-driver.js';
 
 type TargetDbRow = PushSubscriptionDbRow & {
   read_seq: number;
+  unread: number;
   push_preview: number;
   muted: number;
   mute_mentions: number;
@@ -40,9 +48,9 @@ function statements(d: SqliteDriver) {
     subsOfUser: d.prepare<[userId: string], PushSubscriptionDbRow>(
       'SELECT * FROM push_subscriptions WHERE user_id = ? ORDER BY created_at, id',
     ),
-    pushTargets: d.prepare<[now: number, c: string, u: string], TargetDbRow>(
-      `SELECT m.read_seq, u.push_preview, (m.muted_until IS NOT NULL AND m.muted_until > ?) AS muted,
-              m.mute_mentions, s.*
+    pushTargets: d.prepare<[upTo: number, now: number, c: string, u: string], TargetDbRow>(
+      `SELECT m.read_seq, ${unreadCountSql('m', '?')} AS unread, u.push_preview,
+              (m.muted_until IS NOT NULL AND m.muted_until > ?) AS muted, m.mute_mentions, s.*
        FROM members m JOIN users u ON u.id = m.user_id JOIN push_subscriptions s ON s.user_id = m.user_id
        WHERE m.conversation_id = ? AND m.user_id = ? AND m.request_seq IS NULL
        ORDER BY s.created_at, s.id`,
@@ -146,20 +154,18 @@ export class SqlitePushQueue implements PushQueueStore {
       return true;
     })();
   }
-  async pushTargets(
-    entries: readonly { conversationId: string; userIds: readonly string[] }[],
-    now: number,
-  ): Promise<PushTargetRow[]> {
+  async pushTargets(entries: readonly PushTargetQuery[], now: number): Promise<PushTargetRow[]> {
     const out: PushTargetRow[] = [];
     for (const e of entries) {
       for (const u of e.userIds) {
-        for (const r of this.s.pushTargets.all(now, e.conversationId, u)) {
+        for (const r of this.s.pushTargets.all(e.upToSeq, now, e.conversationId, u)) {
           out.push({
             conversationId: e.conversationId,
             userId: u,
             muted: r.muted !== 0,
             mutedMentions: r.muted !== 0 && r.mute_mentions !== 0,
             readSeq: r.read_seq,
+            unread: r.unread,
             pushPreview: r.push_preview !== 0,
             subscription: toPushSubscription(r),
           });
