@@ -139,7 +139,7 @@ for (const adapter of selectedAdapters()) {
         { text: 'holiday' },
         { offset: 0, limit: 10, asOf: NOW + 1 },
       );
-      expect(found.hits.map((h) => h.message.seq)).toEqual([r.message.seq]);
+      expect(found.hits.map((h) => [h.message.seq, h.message.attachments])).toEqual([[r.message.seq, [att]]]);
     });
 
     it('lets the uploader and whoever sees the message read an upload, and nobody else', async () => {
