@@ -4,10 +4,12 @@
  * live and caught-up delivery, downloads with ranges and validators for members only, the
  * quota, deletes for everyone and the sweep of uploads never attached.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attachment, Message, MessageFrame } from '@parley/protocol';
-import { startServer } from '../helpers/server.js';
+import { ROOT, startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { RawSocket } from '../helpers/raw.js';
 import { Recorder, eventually, makeContacts, newUser, openToAll } from '../helpers/sdk.js';
@@ -225,6 +227,34 @@ describe('attachments', () => {
     });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { code: string }).code).toBe('quota_exceeded');
+  });
+
+  it('times voice notes from their bytes, or from the sender when the bytes have no duration', async () => {
+    const [ana, bob] = [await newUser(server.url), await newUser(server.url)];
+    await makeContacts(ana, bob);
+    const direct = await ana.http.direct({ userId: bob.id });
+    const fixture = (name: string) => readFileSync(join(ROOT, 'test/fixtures/media', name));
+    const timed = await upload(ana, fixture('voice.ogg'), 'voice.ogg');
+    expect(timed.header).toMatchObject({ kind: 'audio', mime: 'audio/ogg' });
+    expect(timed.header.durationMs).toBeGreaterThan(1400);
+    const streamed = await upload(ana, fixture('voice-recorder.webm'), 'voice.webm');
+    expect(streamed.header).toMatchObject({ kind: 'audio', mime: 'audio/webm' });
+    expect(streamed.header.durationMs).toBeUndefined();
+    const waveform = Buffer.from([0, 128, 255, 64]).toString('base64');
+    await ana.http.send(direct.id, {
+      clientId: 'v1',
+      text: '',
+      attachments: [
+        { uploadId: timed.id, durationMs: 999_999 },
+        // A claim past 3 hours is cut to 3 hours.
+        { uploadId: streamed.id, durationMs: 99 * 3600 * 1000, waveform },
+      ],
+    });
+    const [m] = (await bob.http.history(direct.id)).messages;
+    expect(m?.attachments?.map((a) => [a.durationMs, a.waveform])).toEqual([
+      [timed.header.durationMs, undefined],
+      [3 * 3600 * 1000, waveform],
+    ]);
   });
 
   it('sweeps uploads never attached once the grace period is over', async () => {
