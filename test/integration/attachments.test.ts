@@ -227,6 +227,26 @@ describe('attachments', () => {
     });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { code: string }).code).toBe('quota_exceeded');
+
+    // An upload in progress counts at its declared length until it is terminated.
+    const create = (length: number) =>
+      fetch(`${server.url}/v1/uploads`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ana.session.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-length': String(length),
+        },
+      });
+    const half = await create(QUOTA / 2);
+    expect(half.status).toBe(201);
+    expect((await create(QUOTA / 2)).status).toBe(413);
+    const terminated = await fetch(new URL(half.headers.get('location') ?? '', server.url), {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ana.session.token}`, 'tus-resumable': '1.0.0' },
+    });
+    expect(terminated.status).toBe(204);
+    await eventually(async () => (await create(QUOTA / 2)).status === 201, 'quota freed by the termination');
   });
 
   it('times voice notes from their bytes, or from the sender when the bytes have no duration', async () => {

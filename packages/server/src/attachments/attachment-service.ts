@@ -85,6 +85,7 @@ export class AttachmentService {
         storage: this.opts.storage,
         maxSize: this.opts.maxUploadBytes,
         relativeLocation: true,
+        exposedHeaders: ['Parley-Upload'],
         onUploadCreate: async (req, upload) => {
           const userId = this.uploaderOf(req);
           if (userId === undefined) throw { status_code: 401, body: 'Unauthorized\n' };
@@ -237,6 +238,13 @@ export class AttachmentService {
       if (a.kind === 'audio' && ref.waveform !== undefined) out.waveform = ref.waveform;
       return out;
     });
+  }
+
+  /** The uploader terminated an unfinished upload (tus DELETE): its record goes too. */
+  terminated(id: string): void {
+    this.store
+      .deleteUpload(id)
+      .catch((err: unknown) => this.log.error({ err, id }, 'forgetting a terminated upload failed'));
   }
 
   /** The message was refused (not stored): its uploads are free again. */

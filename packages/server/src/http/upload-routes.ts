@@ -111,11 +111,19 @@ export function registerUploadRoutes(app: FastifyInstance, d: UploadRouteDeps): 
     const { server } = await d.attachments.uploads();
     reply.hijack();
     // Not awaited: a client that disconnects mid-PATCH may leave it unsettled.
-    server.handle(req.raw, reply.raw).catch((err: unknown) => {
-      d.log.error({ err }, 'upload request failed');
-      if (!reply.raw.headersSent) reply.raw.writeHead(500).end();
-      else reply.raw.destroy();
-    });
+    server
+      .handle(req.raw, reply.raw)
+      .then(() => {
+        // Only unfinished uploads can be terminated; the sweep would forget them too, later.
+        if (req.method === 'DELETE' && reply.raw.statusCode === 204 && req.params.id !== undefined) {
+          d.attachments.terminated(req.params.id);
+        }
+      })
+      .catch((err: unknown) => {
+        d.log.error({ err }, 'upload request failed');
+        if (!reply.raw.headersSent) reply.raw.writeHead(500).end();
+        else reply.raw.destroy();
+      });
   };
   // Creating an upload is documented (its body is tus's, not JSON); the rest of the tus
   // protocol (docs/protocol.md §3.8) stays out of the OpenAPI document.
