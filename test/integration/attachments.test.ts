@@ -4,7 +4,7 @@
  * live and caught-up delivery, downloads with ranges and validators for members only, the
  * quota, deletes for everyone and the sweep of uploads never attached.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -288,6 +288,11 @@ describe('attachments', () => {
         'stale upload swept',
       );
       expect((await get(ana, `/v1/files/${stale.id}`, {}, quick)).status).toBe(404);
+
+      // A file no record names (a database restored from an older backup): swept as well.
+      const orphan = join(quick.dataDir, 'blobs', 'u', 'A'.repeat(22));
+      writeFileSync(orphan, 'left over');
+      await eventually(() => !existsSync(orphan), 'file without a record swept');
     } finally {
       await quick.stop();
       quick.cleanup();
