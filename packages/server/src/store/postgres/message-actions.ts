@@ -4,9 +4,9 @@
  * allow through `parley_append_batch`, and folds each stored event into its target, all on
  * the conversation's database. Also the reads of folded messages.
  */
-import type { ErrorCode, Message, MessageListPage } from '@parley/protocol';
+import type { Attachment, ErrorCode, Message, MessageListPage } from '@parley/protocol';
 import type { AppendResult, ListRead, NewMessage } from '../store.js';
-import { foldTarget, kindOf, refusal, targetOf } from '../common/message-rules.js';
+import { foldTarget, kindOf, refusal, searchTextOf, targetOf } from '../common/message-rules.js';
 import type { Actor, TargetState } from '../common/message-rules.js';
 import { isBefore, listCursor, parseListCursor } from '../common/list-cursor.js';
 import { pairKey } from '../common/pair-key.js';
@@ -27,6 +27,7 @@ export const messageJson = (u: string) => `json_strip_nulls(json_build_object('i
       'deleted', CASE WHEN r.deleted THEN true END) END,
     'forwarded', CASE WHEN m.forwarded THEN true END,
     'mentions', m.mentions::json,
+    'attachments', m.attachments::json,
     'reactions', (SELECT json_agg(json_build_object('emoji', x.emoji, 'count', x.n, 'userIds', x.u) ORDER BY x.f, x.emoji)
       FROM (SELECT emoji, count(*) AS n, json_agg(user_id ORDER BY created_at, user_id) AS u, min(created_at) AS f
             FROM reactions WHERE conversation_id = m.conversation_id AND seq = m.seq GROUP BY emoji) x),
@@ -250,10 +251,24 @@ async function setText(
   mentions: readonly string[],
   at: number,
 ): Promise<void> {
+  // Its search tokens follow the text (migration 14), with its files' names.
+  const { rows } = await c.query<{ attachments: string | null }>(
+    'SELECT attachments FROM messages WHERE conversation_id = $1 AND seq = $2',
+    [conversationId, seq],
+  );
+  const files = rows[0]?.attachments ?? null;
+  const attachments = files === null ? undefined : (JSON.parse(files) as Attachment[]);
   await c.query(
     `UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector, mentions = $6
      WHERE conversation_id = $3 AND seq = $4`,
-    [text, at, conversationId, seq, tsVector(text), mentions.length ? JSON.stringify(mentions) : null],
+    [
+      text,
+      at,
+      conversationId,
+      seq,
+      tsVector(searchTextOf({ text, attachments })),
+      mentions.length ? JSON.stringify(mentions) : null,
+    ],
   );
   await c.query(
     'DELETE FROM mentions WHERE conversation_id = $1 AND seq = $2 AND NOT (user_id = ANY($3::text[]))',
@@ -275,7 +290,7 @@ async function setText(
 async function eraseText(c: Queryable, conversationId: string, seq: number): Promise<void> {
   await c.query(
     `UPDATE messages SET text = '', deleted = true, edited_at = NULL, reply_to = NULL, mentions = NULL,
-       pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
+       attachments = NULL, pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
     [conversationId, seq],
   );
   await c.query(

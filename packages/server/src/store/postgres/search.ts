@@ -62,7 +62,8 @@ const SEARCH_SQL = `
     SELECT f.conversation_id, f.joined_pos, f.left_pos
     FROM former_members f WHERE f.user_id = $1 AND ($3::text IS NULL OR f.conversation_id = $3)
   )
-  SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at
+  SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
+    m.attachments
   FROM p JOIN messages m ON m.conversation_id = p.id AND m.pos > p.lo AND (p.hi IS NULL OR m.pos <= p.hi)
   WHERE m.search @@ $2::tsquery
     AND m.created_at <= $7::int8 AND m.created_at < $5::int8 AND m.created_at > $6::int8
@@ -94,7 +95,7 @@ export class PgSearch implements SearchStore {
         SEARCH_CANDIDATES,
       ];
       const parts = await Promise.all(
-        dbs.map((db) => db.rows<MessageDbRow>(SEARCH_SQL, params, 'parley_search_v3')),
+        dbs.map((db) => db.rows<MessageDbRow>(SEARCH_SQL, params, 'parley_search_v4')),
       );
       return parts.flat();
     };

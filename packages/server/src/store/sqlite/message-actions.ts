@@ -3,9 +3,9 @@
  * transaction, the fold of a stored event into its target, and the reads of folded messages
  * (one message, pins, mentions, saved).
  */
-import type { ErrorCode, Message, MessageListPage } from '@parley/protocol';
+import type { Attachment, ErrorCode, Message, MessageListPage } from '@parley/protocol';
 import type { ListRead, NewMessage } from '../store.js';
-import { kindOf, refusal, targetOf } from '../common/message-rules.js';
+import { kindOf, refusal, searchTextOf, targetOf } from '../common/message-rules.js';
 import type { TargetState } from '../common/message-rules.js';
 import { listCursor, parseListCursor } from '../common/list-cursor.js';
 import { replySnippet } from '../common/rows.js';
@@ -26,6 +26,7 @@ export const MESSAGE_JSON = `json_patch(json_object('id', m.id, 'conversationId'
       'deleted', CASE WHEN r.deleted THEN json('true') END) END,
     'forwarded', CASE WHEN m.forwarded THEN json('true') END,
     'mentions', json(m.mentions),
+    'attachments', json(m.attachments),
     'reactions', json((SELECT CASE WHEN count(*) > 0 THEN
         json_group_array(json_object('emoji', x.emoji, 'count', x.n, 'userIds', json(x.u))) END
       FROM (SELECT emoji, count(*) AS n, json_group_array(user_id) AS u, min(created_at) AS f
@@ -78,8 +79,11 @@ function statements(d: SqliteDriver) {
     dropOtherMentions: d.prepare<[c: string, seq: number, keep: string]>(
       'DELETE FROM mentions WHERE conversation_id = ? AND seq = ? AND user_id NOT IN (SELECT value FROM json_each(?))',
     ),
+    attachmentsOf: d.pluck<[c: string, seq: number], string | null>(
+      'SELECT attachments FROM messages WHERE conversation_id = ? AND seq = ?',
+    ),
     eraseTarget: d.prepare<[c: string, seq: number]>(
-      `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL,
+      `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL, attachments = NULL,
          pinned_at = NULL WHERE conversation_id = ? AND seq = ?`,
     ),
     eraseEdits: d.prepare<[c: string, seq: number]>(
@@ -224,8 +228,9 @@ export class SqliteMessageActions {
   }
 
   /**
-   * The one place a content message's text changes (an edit): its search tokens and its
-   * mentions follow (a member it names anew is mentioned as of the edit).
+   * The one place a content message's text changes (an edit): its search tokens (the files'
+   * names stay searchable with the new caption) and its mentions follow (a member it names
+   * anew is mentioned as of the edit).
    */
   private setText(
     conversationId: string,
@@ -235,7 +240,9 @@ export class SqliteMessageActions {
     at: number,
   ): void {
     this.s.setText.run(text, at, mentions.length ? JSON.stringify(mentions) : null, conversationId, seq);
-    this.search.reindex(conversationId, seq, text);
+    const files = this.s.attachmentsOf.get(conversationId, seq) ?? null;
+    const attachments = files === null ? undefined : (JSON.parse(files) as Attachment[]);
+    this.search.reindex(conversationId, seq, searchTextOf({ text, attachments }));
     this.s.dropOtherMentions.run(conversationId, seq, JSON.stringify(mentions));
     for (const u of mentions) this.s.mention.run(u, conversationId, seq, at);
   }
