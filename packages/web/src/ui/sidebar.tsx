@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Conversation, Message, PendingSend, User } from '@parley/client';
 import { formatListTime, mutedNow } from '../lib/format.js';
 import { plainText } from '../lib/markup.js';
+import { attachmentPreview } from '../lib/attachments.js';
 import { distinctName } from '../lib/names.js';
 import { navigate } from '../lib/route.js';
 import type { AppStore, Connection } from '../state/store.js';
@@ -155,6 +156,7 @@ function previewText(m: Message | PendingSend): string {
   let text = previews.get(m);
   if (text === undefined) {
     text = plainText(m.text).slice(0, 120).replace(/\s+/g, ' ');
+    text = attachmentPreview(m, text) ?? text;
     previews.set(m, text);
   }
   return text;
