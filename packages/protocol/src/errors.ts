@@ -35,6 +35,12 @@ export const ERRORS = {
     message: 'Message text exceeds 99,999 characters',
   },
   body_too_large: { status: 413, ws: 'frame', retryable: false, message: 'Request body is too large' },
+  quota_exceeded: {
+    status: 413,
+    ws: 'frame',
+    retryable: false,
+    message: 'The upload would take your stored files past your quota',
+  },
   unsupported_media: {
     status: 415,
     ws: 'frame',

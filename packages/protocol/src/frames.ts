@@ -5,6 +5,7 @@
 import type { ErrorCode } from './errors.js';
 import type {
   Ack,
+  AttachmentRef,
   ContactState,
   Conversation,
   Message,
@@ -12,7 +13,14 @@ import type {
   ReceiptCursor,
   User,
 } from './models.js';
-import { MAX_CLIENT_ID_LENGTH, MAX_CURSOR_LENGTH, MAX_REACTION_BYTES, MAX_SYNC_PAGE } from './limits.js';
+import {
+  MAX_ATTACHMENTS,
+  MAX_CLIENT_ID_LENGTH,
+  MAX_CURSOR_LENGTH,
+  MAX_REACTION_BYTES,
+  MAX_SYNC_PAGE,
+  MAX_WAVEFORM_BYTES,
+} from './limits.js';
 
 // ---- client -> server ----
 
@@ -21,9 +29,12 @@ export interface SendFrame {
   type: 'send';
   conversationId: string;
   clientId: string;
+  /** The text, or with attachments a caption that may be empty. */
   text: string;
   /** Seq of a content message of the same conversation this one answers. */
   replyTo?: number;
+  /** 1-10 finished uploads of the sender. */
+  attachments?: AttachmentRef[];
 }
 /**
  * Act on a message (edit, delete, react, pin, save, ...): stored as an event with its own seq,
@@ -219,6 +230,48 @@ function fail(code: ErrorCode, message: string, ref?: string): DecodeResult {
   return ref === undefined ? { ok: false, code, message } : { ok: false, code, message, ref };
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The `attachments` of a send (frame or body): 1-10 distinct upload ids with optional
+ * `durationMs` (integer, clamped to 0-3 h by the server) and `waveform` (base64, at most 128
+ * bytes). Answers the refs, or what is wrong with them.
+ */
+export function decodeAttachmentRefs(v: unknown): AttachmentRef[] | string {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ATTACHMENTS) {
+    return `attachments must be an array of 1-${MAX_ATTACHMENTS} uploads`;
+  }
+  const out: AttachmentRef[] = [];
+  const seen = new Set<string>();
+  for (const [i, a] of v.entries()) {
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) return `attachments[${i}] must be an object`;
+    const r = a as Record<string, unknown>;
+    if (!isId(r.uploadId) || r.uploadId.length === 0) return `attachments[${i}].uploadId must be a string`;
+    if (seen.has(r.uploadId)) return `attachments[${i}].uploadId is named twice`;
+    seen.add(r.uploadId);
+    const ref: AttachmentRef = { uploadId: r.uploadId };
+    if (r.durationMs !== undefined) {
+      if (typeof r.durationMs !== 'number' || !Number.isSafeInteger(r.durationMs) || r.durationMs < 0) {
+        return `attachments[${i}].durationMs must be a non-negative integer`;
+      }
+      ref.durationMs = r.durationMs;
+    }
+    if (r.waveform !== undefined) {
+      if (
+        typeof r.waveform !== 'string' ||
+        r.waveform.length > Math.ceil(MAX_WAVEFORM_BYTES / 3) * 4 ||
+        r.waveform.length % 4 !== 0 ||
+        !BASE64.test(r.waveform)
+      ) {
+        return `attachments[${i}].waveform must be base64 of at most ${MAX_WAVEFORM_BYTES} bytes`;
+      }
+      ref.waveform = r.waveform;
+    }
+    out.push(ref);
+  }
+  return out;
+}
+
 function isId(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= 64;
 }
@@ -336,6 +389,11 @@ export function decodeClientFrame(data: string): DecodeResult {
         text: f.text,
       };
       if (f.replyTo !== undefined) send.replyTo = f.replyTo;
+      if (f.attachments !== undefined) {
+        const refs = decodeAttachmentRefs(f.attachments);
+        if (typeof refs === 'string') return fail('invalid_field', refs, ref);
+        send.attachments = refs;
+      }
       return { ok: true, frame: send };
     }
     case 'action': {

@@ -5,6 +5,7 @@
  */
 import type {
   Ack,
+  AttachmentRef,
   ContactList,
   ContactState,
   Conversation,
@@ -56,9 +57,12 @@ export interface AddMembersRequest {
 }
 export interface SendRequest {
   clientId: string;
+  /** The text, or with attachments a caption that may be empty. */
   text: string;
   /** Seq of a content message of the same conversation this one answers. */
   replyTo?: number;
+  /** 1-10 finished uploads of the sender. */
+  attachments?: AttachmentRef[];
 }
 /** An action on a message: same validation, idempotency and ack as the WebSocket `action`. */
 export interface ActionRequest {

@@ -69,3 +69,9 @@ export function codePointLength(text: string): number {
   }
   return n;
 }
+/** Most attachments on one message. */
+export const MAX_ATTACHMENTS = 10;
+/** Longest voice-note waveform, in bytes (base64 in JSON). */
+export const MAX_WAVEFORM_BYTES = 128;
+/** Longest duration a client may claim for an attachment: 3 hours, in ms. */
+export const MAX_ATTACHMENT_DURATION_MS = 3 * 3600 * 1000;

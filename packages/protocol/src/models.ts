@@ -66,6 +66,44 @@ export interface Message {
   pinnedAt?: number;
   /** Content, as read by me: I saved it (`save` event). */
   saved?: true;
+  /** Content: its files (1-10), in the order sent; absent when none or once deleted for everyone. */
+  attachments?: Attachment[];
+}
+
+/** How an attachment is shown: from its sniffed bytes, never from what the client claimed. */
+export type AttachmentKind = 'image' | 'video' | 'audio' | 'file';
+
+/** A finished upload as a message carries it (GET /v1/files/:id serves its bytes). */
+export interface Attachment {
+  /** The upload id. */
+  id: string;
+  kind: AttachmentKind;
+  /** File name as sent, sanitized (no path, no control or bidi characters), at most 255 characters. */
+  name: string;
+  /** Bytes as stored (photos: after metadata stripping). */
+  size: number;
+  /** Sniffed type; 'application/octet-stream' when unknown. */
+  mime: string;
+  /** Images: displayed size. */
+  width?: number;
+  height?: number;
+  /** Audio and video: from the bytes when known, else the sender's value bounded to [0, 3 h]. */
+  durationMs?: number;
+  /** Images: ThumbHash, base64. */
+  placeholder?: string;
+  /** A thumbnail exists at GET /v1/files/:id/thumbnail. */
+  thumbnail?: boolean;
+  /** Voice notes: client-computed peaks, base64, at most 128 bytes (one byte per bar, 0-255). */
+  waveform?: string;
+}
+
+/** An upload named by a send: the sender's own, finished, not attached to another message. */
+export interface AttachmentRef {
+  uploadId: string;
+  /** Audio and video: the duration the client measured, used when the bytes have none. */
+  durationMs?: number;
+  /** Voice notes: peaks, base64, at most 128 bytes. */
+  waveform?: string;
 }
 
 /** What a message is: content, or an event on a content message (see `Message.kind`). */

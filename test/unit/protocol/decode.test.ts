@@ -354,3 +354,32 @@ describe('decodeClientFrame rejects bad frames with the right code', () => {
     }
   });
 });
+
+describe('send attachments', () => {
+  const send = (attachments: unknown) =>
+    decodeClientFrame(
+      JSON.stringify({ type: 'send', conversationId: 'c1', clientId: 'k1', text: '', attachments }),
+    );
+
+  it('passes 1-10 distinct uploads with their duration and waveform through', () => {
+    const refs = [
+      { uploadId: 'a'.repeat(22), durationMs: 1500, waveform: 'AAEC' },
+      { uploadId: 'b'.repeat(22) },
+    ];
+    const r = send(refs);
+    expect(r.ok && r.frame.type === 'send' && r.frame.attachments).toEqual(refs);
+  });
+
+  it.each([
+    ['empty', []],
+    ['eleven', Array.from({ length: 11 }, (_, i) => ({ uploadId: `u${i}` }))],
+    ['not an array', { uploadId: 'u' }],
+    ['twice the same upload', [{ uploadId: 'u' }, { uploadId: 'u' }]],
+    ['a negative duration', [{ uploadId: 'u', durationMs: -1 }]],
+    ['a fractional duration', [{ uploadId: 'u', durationMs: 1.5 }]],
+    ['a waveform that is not base64', [{ uploadId: 'u', waveform: '!!!!' }]],
+    ['a waveform over 128 bytes', [{ uploadId: 'u', waveform: 'A'.repeat(176) }]],
+  ])('refuses %s with invalid_field and the clientId', (_name, attachments) => {
+    expect(send(attachments)).toMatchObject({ ok: false, code: 'invalid_field', ref: 'k1' });
+  });
+});
