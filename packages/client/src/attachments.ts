@@ -1,50 +1,11 @@
 /**
- * Attachments: the types of the protocol's attachment model, and a tus 1.0.0 upload client
+ * Attachments: a tus 1.0.0 upload client
  * over `fetch`, so that the bearer header, the injected `fetch` and the errors work as in every
  * other SDK call (browsers and Node alike).
  */
 import { ParleyError, isErrorCode } from '@parley/protocol';
-import type { ErrorCode } from '@parley/protocol';
+import type { Attachment, ErrorCode } from '@parley/protocol';
 import { backoffDelay } from './backoff.js';
-
-export type AttachmentKind = 'image' | 'video' | 'audio' | 'file';
-
-/** A finished upload as the server describes it. */
-export interface Attachment {
-  /** The upload id. */
-  id: string;
-  /** From the sniffed bytes. */
-  kind: AttachmentKind;
-  /** File name as sent, sanitized (no path, no control or bidi characters), ≤ 255 chars. */
-  name: string;
-  /** Bytes as stored (photos: after metadata stripping). */
-  size: number;
-  /** Sniffed type; 'application/octet-stream' when unknown. */
-  mime: string;
-  /** Images: displayed size. */
-  width?: number;
-  height?: number;
-  /** Audio and video: from the bytes when known, else the client's value. */
-  durationMs?: number;
-  /** Images: ThumbHash, base64. */
-  placeholder?: string;
-  /** A thumbnail exists at `GET /v1/files/:id/thumbnail`. */
-  thumbnail?: boolean;
-  /** Voice notes: client-computed peaks, base64, ≤ 128 bytes (one byte per bar, 0-255). */
-  waveform?: string;
-}
-
-/** An upload to attach to a message in `send`. */
-export interface AttachmentRef {
-  uploadId: string;
-  /** Voice notes and videos: the duration the client measured. */
-  durationMs?: number;
-  /** Voice notes: peaks, base64, one byte per bar. */
-  waveform?: string;
-}
-
-/** At most this many attachments in one message. */
-export const MAX_ATTACHMENTS = 10;
 
 /** Options of `ParleyHttp.upload`. */
 export interface UploadOptions {

@@ -1,6 +1,7 @@
 /** `ParleyClient`: the real-time connection (catch-up, live messages, outbox, reconnect). */
 import type {
   Ack,
+  AttachmentRef,
   ClientFrame,
   SendFrame,
   ContactState,
@@ -19,6 +20,7 @@ import {
   AUTH_PROTOCOL_PREFIX,
   ERROR_CODES,
   ERRORS,
+  MAX_ATTACHMENTS,
   MAX_CLIENT_ID_LENGTH,
   MAX_TEXT_CODE_POINTS,
   PROTOCOL,
@@ -26,8 +28,6 @@ import {
   codePointLength,
   decodeServerFrame,
 } from '@parley/protocol';
-import { MAX_ATTACHMENTS } from './attachments.js';
-import type { AttachmentRef } from './attachments.js';
 import type { BackoffOptions } from './backoff.js';
 import { DEFAULT_BASE_DELAY_MS, backoffDelay } from './backoff.js';
 import type { Handler } from './emitter.js';
@@ -169,7 +169,7 @@ export interface SendOptions {
 function frameOf(p: PendingSend): ClientFrame {
   const { conversationId, clientId, text } = p;
   if (p.action) return { type: 'action', conversationId, clientId, action: p.action };
-  const frame: SendFrame & { attachments?: AttachmentRef[] } = {
+  const frame: SendFrame = {
     type: 'send',
     conversationId,
     clientId,

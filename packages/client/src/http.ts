@@ -2,6 +2,7 @@
 import type {
   Ack,
   ActionRequest,
+  Attachment,
   ForwardRequest,
   ForwardResult,
   Message,
@@ -36,13 +37,7 @@ import type {
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { ErrorCode } from '@parley/protocol';
 import { fetchFile, getUpload, tusUpload } from './attachments.js';
-import type {
-  Attachment,
-  AttachmentRef,
-  FileOptions,
-  UploadOptions,
-  UploadTransport,
-} from './attachments.js';
+import type { FileOptions, UploadOptions, UploadTransport } from './attachments.js';
 
 /** The part of `fetch` the SDK uses; `globalThis.fetch` and undici's fetch both fit. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -362,7 +357,7 @@ export class ParleyHttp {
   }
 
   /** Send a message over HTTP: same validation, idempotency and ack as the WebSocket `send`. */
-  send(id: string, req: SendRequest & { attachments?: AttachmentRef[] }): Promise<Ack> {
+  send(id: string, req: SendRequest): Promise<Ack> {
     return this.#call('POST /v1/conversations/:id/messages', { params: { id }, body: req });
   }
 

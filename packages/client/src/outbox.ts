@@ -1,6 +1,5 @@
 /** Sends waiting for their `ack`: kept in order, optionally persisted, settled once. */
-import type { Ack, MessageAction } from '@parley/protocol';
-import type { AttachmentRef } from './attachments.js';
+import type { Ack, AttachmentRef, MessageAction } from '@parley/protocol';
 
 /** A message the server has not acknowledged yet. */
 export interface PendingSend {

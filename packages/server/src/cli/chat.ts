@@ -15,7 +15,7 @@ import { createInterface as createPromptInterface } from 'node:readline/promises
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
-import type { Attachment, Conversation, Message, WebSocketConstructor } from '@parley/client';
+import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
 import { attachmentLine, chatHelp, formatSize, parseAttach } from './chat-commands.js';
 import type { ChatCommandName } from './chat-commands.js';
 import { splitArgs } from './command-line.js';
@@ -199,7 +199,7 @@ export async function chat(argv: string[]): Promise<void> {
     if (m.kind !== 'text') return `${time} ${eventLine(m)}`;
     const reply = m.replyTo ? `(re #${m.replyTo.seq}) ` : '';
     const fwd = m.forwarded ? '(forwarded) ' : '';
-    const files = m.deleted ? [] : ((m as Message & { attachments?: Attachment[] }).attachments ?? []);
+    const files = m.deleted ? [] : (m.attachments ?? []);
     const caption = escapeText(m.text, '    ');
     const text = m.deleted
       ? '(deleted)'
@@ -350,7 +350,7 @@ export async function chat(argv: string[]): Promise<void> {
       if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
       list.forEach((c, i) => {
         const unread = c.left ? ' (left)' : c.unread > 0 ? ` (${c.unread} unread)` : '';
-        const files = (c.lastMessage as (Message & { attachments?: Attachment[] }) | null)?.attachments ?? [];
+        const files = c.lastMessage?.attachments ?? [];
         const about = c.lastMessage
           ? `${files.map(attachmentLine).join(' ')} ${c.lastMessage.text}`.trim()
           : '';

@@ -2,14 +2,13 @@
 import type { Attachment, Message, PendingSend } from '@parley/client';
 import { thumbHashToDataURL } from 'thumbhash';
 
-/** Photos chosen at once, shown in the tray and sent as one message. */
-export const MAX_ATTACHMENTS = 10;
+export { MAX_ATTACHMENTS } from '@parley/protocol';
 /** Bars of a voice note's waveform. */
 export const WAVEFORM_BARS = 64;
 
 /** A message's attachments (none: an empty list). */
 export function attachmentsOf(m: Message): Attachment[] {
-  return (m as Message & { attachments?: Attachment[] }).attachments ?? [];
+  return m.attachments ?? [];
 }
 
 /** "12 B", "340 KB", "1.2 MB" (decimal units, as file managers show them). */
