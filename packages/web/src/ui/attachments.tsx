@@ -1,8 +1,7 @@
 /**
  * Attachments in bubbles: photos (ThumbHash placeholder, then the thumbnail, a click opens the
  * full size), voice notes (play, waveform, duration) and files (name, size, download). Their
- * bytes need the session's bearer header, so they are fetched and shown through object URLs,
- * revoked when the view goes.
+ * bytes need the session's bearer header, so they are fetched, never linked to.
  */
 import type { Attachment } from '@parley/client';
 import type { JSX } from 'preact';
@@ -12,35 +11,51 @@ import type { AppStore, UploadJob } from '../state/store.js';
 import { Modal } from './dialog.js';
 import { Icon } from './icons.js';
 
-/** An object URL of an attachment's bytes (or thumbnail), fetched when `enabled`; revoked after. */
-function useFileUrl(store: AppStore, id: string, thumbnail: boolean, enabled = true): string | undefined {
+/**
+ * A photo's bytes (or thumbnail) as a data: URL, fetched when `enabled`. Data URLs, unlike
+ * object URLs, are images the app's CSP (`img-src 'self' data:`) allows, and need no revoking.
+ */
+function useImageUrl(store: AppStore, id: string, thumbnail: boolean): string | undefined {
   const [url, setUrl] = useState<string | undefined>(undefined);
   useEffect(() => {
     const http = store.client?.http;
-    if (!enabled || http === undefined) return;
+    if (http === undefined) return;
     const ctrl = new AbortController();
-    let made: string | undefined;
     void http
       .file(id, { thumbnail, signal: ctrl.signal })
       .then((res) => res.blob())
-      .then((blob) => {
-        if (ctrl.signal.aborted) return;
-        made = URL.createObjectURL(blob);
-        setUrl(made);
+      .then(dataUrlOf)
+      .then((data) => {
+        if (!ctrl.signal.aborted) setUrl(data);
       })
       .catch(() => undefined);
-    return () => {
-      ctrl.abort();
-      if (made !== undefined) URL.revokeObjectURL(made);
-    };
-  }, [id, thumbnail, enabled]);
+    return () => ctrl.abort();
+  }, [id, thumbnail]);
   return url;
 }
 
-/** An object URL of a local blob (a file being sent), revoked when the view goes. */
-function useBlobUrl(blob: Blob | undefined): string | undefined {
-  const url = useMemo(() => (blob === undefined ? undefined : URL.createObjectURL(blob)), [blob]);
-  useEffect(() => () => url !== undefined && URL.revokeObjectURL(url), [url]);
+function dataUrlOf(blob: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error('read failed'));
+    reader.readAsDataURL(blob);
+  });
+}
+
+/** A local photo (a file being sent) as a data: URL, for its preview. */
+function useLocalImage(blob: Blob | undefined): string | undefined {
+  const [url, setUrl] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    if (blob === undefined) return;
+    let live = true;
+    void dataUrlOf(blob)
+      .then((data) => live && setUrl(data))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [blob]);
   return url;
 }
 
@@ -71,7 +86,7 @@ export function Attachments(props: { store: AppStore; attachments: Attachment[] 
 function Photo({ store, a }: { store: AppStore; a: Attachment }): JSX.Element {
   const [open, setOpen] = useState(false);
   const placeholder = placeholderUrl(a.placeholder);
-  const thumb = useFileUrl(store, a.id, a.thumbnail === true);
+  const thumb = useImageUrl(store, a.id, a.thumbnail === true);
   const ratio = a.width !== undefined && a.height !== undefined && a.height > 0 ? a.width / a.height : 1;
   return (
     <>
@@ -99,7 +114,7 @@ function Photo({ store, a }: { store: AppStore; a: Attachment }): JSX.Element {
 /** The full-size photo in a modal dialog (focus trapped, Escape closes). */
 function PhotoViewer(props: { store: AppStore; a: Attachment; onClose: () => void }): JSX.Element {
   const { a } = props;
-  const full = useFileUrl(props.store, a.id, false);
+  const full = useImageUrl(props.store, a.id, false);
   const placeholder = placeholderUrl(a.placeholder);
   return (
     <Modal title={a.name} onClose={props.onClose} class="viewer">
@@ -119,29 +134,86 @@ function PhotoViewer(props: { store: AppStore; a: Attachment; onClose: () => voi
   );
 }
 
+/**
+ * One shared AudioContext: voice notes are decoded and played with Web Audio, so no media
+ * element needs a blob: or data: source (the CSP allows neither for media).
+ */
+let audioContext: AudioContext | undefined;
+/** The voice note playing now: starting another stops it. */
+let stopCurrent: (() => void) | undefined;
+
 function VoiceNote({ store, a }: { store: AppStore; a: Attachment }): JSX.Element {
-  const [wanted, setWanted] = useState(false);
-  const src = useFileUrl(store, a.id, false, wanted);
-  const audio = useRef<HTMLAudioElement>(null);
+  const buffer = useRef<AudioBuffer | null>(null);
+  const source = useRef<AudioBufferSourceNode | null>(null);
+  /** Position in ms when paused; while playing, where it started and when (context time). */
+  const from = useRef({ offset: 0, startedAt: 0 });
   const [playing, setPlaying] = useState(false);
+  const [loading, setLoading] = useState(false);
   const [at, setAt] = useState(0);
   const bars = useMemo(() => waveformBars(a.waveform), [a.waveform]);
-  const duration = a.durationMs ?? 0;
+  const [duration, setDuration] = useState(a.durationMs ?? 0);
 
   useEffect(() => {
-    if (src !== undefined && wanted) void audio.current?.play().catch(() => setPlaying(false));
-  }, [src]);
+    if (!playing) return;
+    const t = setInterval(() => {
+      const ctx = audioContext;
+      if (ctx === undefined) return;
+      setAt(from.current.offset + (ctx.currentTime - from.current.startedAt) * 1000);
+    }, 100);
+    return () => clearInterval(t);
+  }, [playing]);
 
-  function toggle(): void {
-    const el = audio.current;
-    if (!wanted) {
-      setWanted(true);
-      setPlaying(true);
-      return;
+  useEffect(() => () => pause(), []);
+
+  function pause(): void {
+    const node = source.current;
+    source.current = null;
+    if (node === null) return;
+    const ctx = audioContext;
+    if (ctx !== undefined) from.current.offset += (ctx.currentTime - from.current.startedAt) * 1000;
+    node.onended = null;
+    node.stop();
+    if (stopCurrent === pause) stopCurrent = undefined;
+    setPlaying(false);
+    setAt(from.current.offset);
+  }
+
+  async function play(): Promise<void> {
+    const http = store.client?.http;
+    if (http === undefined) return;
+    audioContext ??= new AudioContext();
+    const ctx = audioContext;
+    if (buffer.current === null) {
+      setLoading(true);
+      try {
+        const bytes = await (await http.file(a.id)).arrayBuffer();
+        buffer.current = await ctx.decodeAudioData(bytes);
+        if (a.durationMs === undefined) setDuration(buffer.current.duration * 1000);
+      } catch {
+        store.toast('This voice message cannot be played');
+        return;
+      } finally {
+        setLoading(false);
+      }
     }
-    if (el === null) return;
-    if (el.paused) void el.play().catch(() => setPlaying(false));
-    else el.pause();
+    stopCurrent?.();
+    await ctx.resume();
+    const node = ctx.createBufferSource();
+    node.buffer = buffer.current;
+    node.connect(ctx.destination);
+    if (from.current.offset >= buffer.current.duration * 1000) from.current.offset = 0;
+    node.onended = () => {
+      source.current = null;
+      from.current.offset = 0;
+      if (stopCurrent === pause) stopCurrent = undefined;
+      setPlaying(false);
+      setAt(0);
+    };
+    node.start(0, from.current.offset / 1000);
+    from.current.startedAt = ctx.currentTime;
+    source.current = node;
+    stopCurrent = pause;
+    setPlaying(true);
   }
 
   const progress = duration > 0 ? Math.min(1, at / duration) : 0;
@@ -151,9 +223,11 @@ function VoiceNote({ store, a }: { store: AppStore; a: Attachment }): JSX.Elemen
         type="button"
         class="icon-btn play"
         aria-label={playing ? 'Pause voice message' : 'Play voice message'}
+        disabled={loading}
         onClick={(e) => {
           e.stopPropagation();
-          toggle();
+          if (playing) pause();
+          else void play();
         }}
       >
         <Icon name={playing ? 'pause' : 'play'} />
@@ -167,21 +241,9 @@ function VoiceNote({ store, a }: { store: AppStore; a: Attachment }): JSX.Elemen
           />
         ))}
       </span>
-      <span class="duration">{formatDuration(playing || at > 0 ? at : duration)}</span>
-      {src !== undefined && (
-        <audio
-          ref={audio}
-          src={src}
-          preload="auto"
-          onPlay={() => setPlaying(true)}
-          onPause={() => setPlaying(false)}
-          onEnded={() => {
-            setPlaying(false);
-            setAt(0);
-          }}
-          onTimeUpdate={(e) => setAt(e.currentTarget.currentTime * 1000)}
-        />
-      )}
+      <span class="duration" data-testid="duration">
+        {formatDuration(playing || at > 0 ? at : duration)}
+      </span>
     </div>
   );
 }
@@ -271,7 +333,7 @@ export function UploadingFiles({ store, job }: { store: AppStore; job: UploadJob
 /** A chosen file before it is sent: a photo's preview, else its name and size. */
 export function LocalFile({ blob, name }: { blob: Blob; name: string }): JSX.Element {
   const image = guessKind(blob.type) === 'image';
-  const url = useBlobUrl(image ? blob : undefined);
+  const url = useLocalImage(image ? blob : undefined);
   if (url !== undefined) return <img class="local-photo" src={url} alt={name} />;
   return (
     <div class="file-row">
