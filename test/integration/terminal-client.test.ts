@@ -298,6 +298,7 @@ describe('parley chat on a terminal', () => {
     expect(listed.sort()).toEqual(
       [
         'add',
+        'attach',
         'block',
         'contacts',
         'delete',
