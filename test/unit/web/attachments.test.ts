@@ -12,6 +12,7 @@ import {
 } from '../../../packages/web/src/lib/attachments.js';
 
 const message = (attachments: Message['attachments'], text = ''): Message => ({
+  id: 'm',
   conversationId: 'c',
   seq: 1,
   pos: 1,
