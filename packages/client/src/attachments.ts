@@ -110,10 +110,24 @@ function retryableStatus(status: number): boolean {
   return status === 409 || status === 423 || status === 429 || status >= 500;
 }
 
+/**
+ * A header value as the UTF-8 its bytes were: `fetch` gives header bytes as Latin-1
+ * characters. ASCII (JSON with `\u` escapes) comes through unchanged.
+ */
+function utf8Header(value: string): string {
+  const codes = Array.from(value, (c) => c.charCodeAt(0));
+  if (codes.every((c) => c < 0x80) || codes.some((c) => c > 0xff)) return value;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(codes));
+  } catch {
+    return value;
+  }
+}
+
 function parseAttachment(header: string | null): Attachment | undefined {
   if (header === null) return undefined;
   try {
-    const a = JSON.parse(header) as Attachment;
+    const a = JSON.parse(utf8Header(header)) as Attachment;
     return typeof a === 'object' && a !== null && typeof a.id === 'string' ? a : undefined;
   } catch {
     return undefined;
