@@ -1227,7 +1227,7 @@ export class AppStore {
    * Upload files (at most 10) and send them as one message with `caption`; the pending bubble
    * shows the progress until every file is up, then the message goes through the outbox.
    */
-  sendFiles(conversationId: string, files: OutgoingFile[], caption: string): void {
+  sendFiles(conversationId: string, files: OutgoingFile[], caption: string, replyTo?: number): void {
     const client = this.client;
     if (client === null || files.length === 0) return;
     const key = `u${Date.now().toString(36)}${Math.random().toString(36).slice(2, 12)}`;
@@ -1282,7 +1282,11 @@ export class AppStore {
       // The job's key is random enough to be the message's idempotency key.
       const clientId = key;
       this.sentAttachments.set(clientId, done);
-      const sent = client.send(conversationId, caption, { clientId, attachments: refs });
+      const sent = client.send(conversationId, caption, {
+        clientId,
+        attachments: refs,
+        ...(replyTo === undefined ? {} : { replyTo }),
+      });
       this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
       this.changed();
       sent.catch((err: unknown) => {

@@ -230,6 +230,7 @@ export function Composer({ id }: { id: string }): JSX.Element {
         id,
         files.map((f) => ({ blob: f, name: f.name })),
         text.trim(),
+        mode?.kind === 'reply' ? mode.seq : undefined,
       );
       setFiles([]);
     } else {
