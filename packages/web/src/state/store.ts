@@ -30,6 +30,7 @@ import {
   soundOn,
   unattended,
 } from '../lib/alerts.js';
+import { attachmentPreview } from '../lib/attachments.js';
 import { deviceName } from '../lib/device-name.js';
 import {
   disablePush,
@@ -644,7 +645,7 @@ export class AppStore {
       kind: c.kind,
       conversationName: c.kind === 'group' ? c.name : senderName,
       senderName,
-      text: this.settings?.pushPreview === false ? undefined : m.text,
+      text: this.settings?.pushPreview === false ? undefined : (attachmentPreview(m, m.text) ?? m.text),
       seq: m.seq,
       unread: c.unread,
       createdAt: m.createdAt,
