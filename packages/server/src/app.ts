@@ -26,6 +26,8 @@ import { registerOpenApi, registerOpenApiRoute } from './http/openapi.js';
 import { WEB_DIST_DIR, registerApiHeaders, registerWebApp, setApiHeaders } from './http/web.js';
 import { metricsListener, registerOperations } from './http/operations.js';
 import { registerRoutes } from './http/routes.js';
+import { registerUploadRoutes } from './http/upload-routes.js';
+import { AttachmentService } from './attachments/attachment-service.js';
 import { SearchService } from './search/search-service.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -291,6 +293,27 @@ export async function createParley(
   );
   messages.pipeline.push = push;
   messages.pipeline.pushJobs = store.push;
+  const attachments = new AttachmentService(
+    store.uploads,
+    {
+      storage: config.blobsS3Bucket
+        ? {
+            kind: 's3',
+            bucket: config.blobsS3Bucket,
+            region: config.blobsS3Region,
+            ...(config.blobsS3Endpoint && { endpoint: config.blobsS3Endpoint, forcePathStyle: true }),
+          }
+        : { kind: 'fs', root: join(config.dataDir, 'blobs') },
+      maxUploadBytes: config.maxUploadBytes,
+      quotaBytes: config.uploadQuotaBytes,
+      uploadsPerMin: config.uploadsPerMin,
+      graceMs: config.uploadGraceMs,
+      sweepMs: Math.min(config.uploadSweepMs, Math.max(1, config.uploadGraceMs)),
+    },
+    log,
+  );
+  messages.attachments = attachments;
+  messages.pipeline.attachments = attachments;
   const contacts = new ContactService(store.accounts, store.social, store.conversations, bus, presence, {
     requestCooldownMs: config.contactRequestCooldownMs,
   });
@@ -365,6 +388,7 @@ export async function createParley(
       search,
       authRatePerMin: config.authRatePerMin,
     });
+    registerUploadRoutes(scope, { auth, attachments, log });
     registerOpenApiRoute(scope);
     const balancer = new Balancer();
     scope.get<{ Querystring: { region?: string } }>(
@@ -455,6 +479,7 @@ export async function createParley(
       // A deep accept queue (4096; Linux caps it at net.core.somaxconn): a reconnect storm's SYNs
       // wait to be accepted instead of being dropped and retried by the clients 1 s later.
       await http.listen({ port: config.port, host: config.host, backlog: 4096 });
+      attachments.start();
       if (metricsServer) {
         await new Promise<void>((resolve, reject) => {
           metricsServer.once('error', reject);
@@ -494,6 +519,7 @@ export async function createParley(
           await chat.shutdown(config.redis ? Math.min(5000, config.shutdownTimeoutMs / 2) : 0);
         }
         await messages.drain();
+        await attachments.close();
         await push.close();
         await receipts.close();
         await presence.close();

@@ -233,6 +233,28 @@ export interface ServerConfig {
    * address guard (public addresses only). False turns previews off server-wide. Default true.
    */
   linkPreviews: boolean;
+
+  // ---- attachments (see docs/media.md) ----
+  /** Largest upload, bytes; a larger `Upload-Length` is answered 413. Default 104857600 (100 MiB). */
+  maxUploadBytes: number;
+  /** Bytes of files one user may keep stored (uploads and attachments); past it `quota_exceeded`. Default 1073741824 (1 GiB). */
+  uploadQuotaBytes: number;
+  /** Uploads one user may create per minute; past it `rate_limited`. Default 60. */
+  uploadsPerMin: number;
+  /** An upload never attached to a message is removed this long after it was created, ms. Default 86400000. */
+  uploadGraceMs: number;
+  /** How often the sweep removes stale uploads, ms. Default 600000; at most the grace. */
+  uploadSweepMs: number;
+  /**
+   * S3 bucket of uploaded files (flag --blobs-s3-bucket). Empty (default): a directory,
+   * `<dataDir>/blobs`. Required with several API servers (`--role api`): they must share the
+   * files. Credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, as the AWS SDK reads them.
+   */
+  blobsS3Bucket: string;
+  /** S3 endpoint URL, for S3-compatible services (MinIO, R2…). Empty: AWS. */
+  blobsS3Endpoint: string;
+  /** S3 region. Default us-east-1. */
+  blobsS3Region: string;
 }
 
 export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
@@ -324,6 +346,14 @@ export const DEFAULT_CONFIG: Omit<ServerConfig, 'serverId'> = {
   apnsTopic: '',
   apnsBaseUrl: 'https://api.push.apple.com',
   linkPreviews: true,
+  maxUploadBytes: 100 * 1024 * 1024,
+  uploadQuotaBytes: 1024 * 1024 * 1024,
+  uploadsPerMin: 60,
+  uploadGraceMs: 86_400_000,
+  uploadSweepMs: 600_000,
+  blobsS3Bucket: '',
+  blobsS3Endpoint: '',
+  blobsS3Region: 'us-east-1',
 };
 
 /** `heartbeatMs` → `heartbeat-ms`, the flag's name. */

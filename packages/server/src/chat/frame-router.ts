@@ -122,10 +122,11 @@ export class FrameRouter {
     switch (frame.type) {
       case 'send': {
         return this.ackWhenStored(conn, frame.clientId, () =>
-          frame.replyTo === undefined
+          frame.replyTo === undefined && frame.attachments === undefined
             ? messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text)
             : messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text, {
-                replyTo: frame.replyTo,
+                ...(frame.replyTo !== undefined && { replyTo: frame.replyTo }),
+                ...(frame.attachments !== undefined && { attachments: frame.attachments }),
               }),
         );
       }

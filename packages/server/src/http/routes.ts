@@ -7,6 +7,7 @@ import {
   MAX_SEARCH_QUERY_LENGTH,
   ParleyError,
   decodeAction,
+  decodeAttachmentRefs,
 } from '@parley/protocol';
 import type {
   ActionRequest,
@@ -377,6 +378,10 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
             clientId: { type: 'string', minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH },
             text: str,
             replyTo: { type: 'integer', minimum: 1 },
+            attachments: {
+              type: 'array',
+              description: '1-10 finished uploads of mine: `{uploadId, durationMs?, waveform?}`.',
+            },
           },
           ['clientId', 'text'],
         ),
@@ -384,13 +389,13 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
     },
     async (req, reply) => {
       const { clientId, text, replyTo } = req.body;
-      const ack = await d.messages.send(
-        me(req).userId,
-        req.params.id,
-        clientId,
-        text,
-        replyTo === undefined ? {} : { replyTo },
-      );
+      const refs =
+        req.body.attachments === undefined ? undefined : decodeAttachmentRefs(req.body.attachments);
+      if (typeof refs === 'string') throw new ParleyError('invalid_field', refs);
+      const ack = await d.messages.send(me(req).userId, req.params.id, clientId, text, {
+        ...(replyTo !== undefined && { replyTo }),
+        ...(refs !== undefined && { attachments: refs }),
+      });
       return reply.status(ack.duplicate ? 200 : 201).send(ack);
     },
   );

@@ -58,7 +58,10 @@ const API_HEADERS: Record<string, string> = {
 
 /** Set `API_HEADERS` when the request is under `/v1`. */
 export function setApiHeaders(req: FastifyRequest, reply: FastifyReply): void {
-  if (/^\/v1(?:[/?]|$)/.test(req.url)) void reply.headers(API_HEADERS);
+  if (!/^\/v1(?:[/?]|$)/.test(req.url)) return;
+  // A file download says how long it may be kept (immutable bytes); everything else, never.
+  const keep = reply.statusCode < 400 && reply.hasHeader('cache-control');
+  void reply.headers(keep ? { 'x-content-type-options': 'nosniff' } : API_HEADERS);
 }
 
 /**

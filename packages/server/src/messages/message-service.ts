@@ -9,6 +9,7 @@ import {
 } from '@parley/protocol';
 import type {
   Ack,
+  AttachmentRef,
   ForwardResult,
   HistoryPage,
   Message,
@@ -26,6 +27,7 @@ import type { Metrics } from '../metrics.js';
 import type { ConversationStore, MessageStore, NewMessage } from '../store/store.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
+import type { AttachmentService } from '../attachments/attachment-service.js';
 import {
   advance,
   clampToHead,
@@ -97,9 +99,12 @@ function listRead(q: { before?: string; limit?: number }): { before?: string; li
   return q.before === undefined ? { limit } : { before: q.before, limit };
 }
 
-/** Validate message text: 1-99,999 code points and at most 256 KiB of UTF-8, not only whitespace, no U+0000. */
-export function checkText(text: string): void {
-  if (text.trim().length === 0) throw new ParleyError('text_empty');
+/**
+ * Validate message text: 1-99,999 code points and at most 256 KiB of UTF-8, not only
+ * whitespace, no U+0000. A caption (`captioned`: the message has attachments) may be empty.
+ */
+export function checkText(text: string, captioned = false): void {
+  if (!captioned && text.trim().length === 0) throw new ParleyError('text_empty');
   // PostgreSQL text cannot hold NUL; refused everywhere, so both stores take the same texts.
   if (text.includes('\u0000')) throw new ParleyError('invalid_field', 'text must not contain U+0000 (NUL)');
   // Cheap bound first: a string can't have more code points than UTF-16 units.
@@ -122,6 +127,8 @@ export function checkText(text: string): void {
 export class MessageService {
   private readonly maxPageBytes: number;
   private readonly positionSpaces: number;
+  /** Set by the app: claims the uploads a send names. */
+  attachments: AttachmentService | undefined;
   /** Set by the app once receipts exist (they publish read cursors to members). */
   receipts: ReceiptService | undefined;
   /** The batches every send and action goes through (the app sets its `push` and `pushJobs`). */
@@ -150,13 +157,37 @@ export class MessageService {
     conversationId: string,
     clientId: string,
     text: string,
-    opts: { replyTo?: number; forwarded?: boolean } = {},
+    opts: { replyTo?: number; forwarded?: boolean; attachments?: readonly AttachmentRef[] } = {},
   ): Promise<Ack> {
-    checkText(text);
+    const refs = opts.attachments;
+    checkText(text, refs !== undefined && refs.length > 0);
     const msg: NewMessage = { id: ulid(), conversationId, senderId, clientId, text, createdAt: Date.now() };
     if (opts.replyTo !== undefined) msg.replyTo = opts.replyTo;
     if (opts.forwarded) msg.forwarded = true;
-    return this.pipeline.enqueue(msg);
+    if (refs === undefined || refs.length === 0) return this.pipeline.enqueue(msg);
+    return this.sendWithAttachments(msg, refs);
+  }
+
+  /**
+   * Claim the uploads for this message first (a resend claims them again), then append. A
+   * message the store refused for its conversation frees them; any other failure keeps the
+   * claim, as the message may be stored (a resend answers it).
+   */
+  private async sendWithAttachments(msg: NewMessage, refs: readonly AttachmentRef[]): Promise<Ack> {
+    const attachments = this.attachments;
+    if (!attachments) throw new ParleyError('invalid_field', 'attachments are not accepted here');
+    if (msg.clientId.includes('\u0000')) {
+      throw new ParleyError('invalid_field', 'clientId must not contain U+0000 (NUL)');
+    }
+    msg.attachments = await attachments.claim(msg.senderId, msg.conversationId, msg.clientId, refs);
+    try {
+      return await this.pipeline.enqueue(msg);
+    } catch (err) {
+      if (err instanceof ParleyError && (err.code === 'not_found' || err.code === 'blocked')) {
+        attachments.release(msg.senderId, msg.conversationId, msg.clientId);
+      }
+      throw err;
+    }
   }
 
   /**

@@ -14,6 +14,7 @@ import type {
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { PushService } from '../push/push-service.js';
 import { mentionedIds } from './mentions.js';
+import type { AttachmentService } from '../attachments/attachment-service.js';
 import type { MessageServiceOptions } from './message-service.js';
 
 interface Pending {
@@ -45,6 +46,8 @@ export class SendPipeline {
   push: PushService | undefined;
   /** Set by the app with push: the queue whose jobs a delete for everyone drops. */
   pushJobs: Pick<PushQueueStore, 'dropMessagePushJobs'> | undefined;
+  /** Set by the app: removes the files of a message deleted for everyone. */
+  attachments: Pick<AttachmentService, 'messageDeleted'> | undefined;
 
   constructor(
     private readonly messages: MessageStore,
@@ -230,12 +233,19 @@ export class SendPipeline {
     if (userIds.size > 0) this.bus.publish({ type: 'recheck', userIds: [...userIds] });
   }
 
-  /** A message deleted for everyone: its pending push jobs go, with the text they quote. */
+  /**
+   * A message deleted for everyone (after the commit): its pending push jobs go, with the text
+   * they quote, and so do its files.
+   */
   private erasePushes(event: Message): void {
     this.messages
       .history(event.conversationId, { after: (event.target as number) - 1, limit: 1 })
       .then(async ({ messages: [target] }) => {
-        if (target && target.seq === event.target) await this.pushJobs?.dropMessagePushJobs(target.id);
+        if (!target || target.seq !== event.target) return;
+        await Promise.all([
+          this.pushJobs?.dropMessagePushJobs(target.id),
+          this.attachments?.messageDeleted(target.senderId, target.conversationId, target.clientId),
+        ]);
       })
       .catch((err: unknown) => this.log.error({ err }, 'dropping push jobs of a deleted message failed'));
   }

@@ -7,7 +7,8 @@
  * - `search`: full-text search over the messages a user can see;
  * - `social`: contacts, declines, blocks and the presence audiences derived from them;
  * - `push`: push subscriptions, targets and the push job queue;
- * - `values`: server-wide values.
+ * - `values`: server-wide values;
+ * - `uploads`: uploaded files, their attachments and the messages they are attached to.
  * Services receive only the ports they use; `Store` holds them all, with the lifecycle. Every
  * adapter implements every port (`sqlite/`: embedded, the default; `postgres/`: cluster mode)
  * and one conformance suite checks them (test/unit/store/conformance.test.ts).
@@ -23,6 +24,7 @@ import type { PushQueueStore } from './ports/push-queue.js';
 import type { SearchStore } from './ports/search.js';
 import type { ServerValueStore } from './ports/server-values.js';
 import type { SocialStore } from './ports/social.js';
+import type { UploadsStore } from './ports/uploads.js';
 
 export * from './ports/accounts.js';
 export * from './ports/conversations.js';
@@ -31,6 +33,7 @@ export * from './ports/push-queue.js';
 export * from './ports/search.js';
 export * from './ports/server-values.js';
 export * from './ports/social.js';
+export * from './ports/uploads.js';
 export type { Positions } from './common/feed-cursor.js';
 
 /** What an adapter can do; tests and callers branch on capabilities, never on adapter kind. */
@@ -58,6 +61,7 @@ export interface Store {
   readonly social: SocialStore;
   readonly push: PushQueueStore;
   readonly values: ServerValueStore;
+  readonly uploads: UploadsStore;
 
   // ---- lifecycle ----
   /** Throws when the engine does not answer (used by /readyz). */

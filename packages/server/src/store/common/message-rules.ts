@@ -29,6 +29,22 @@ export interface TargetState {
   chat: { pins: number };
 }
 
+/**
+ * A message without action fields or files: the stores take a shorter path for it. Content
+ * with attachments may have empty text (a file without caption): the server checks text.
+ */
+export const isPlain = (m: NewMessage): boolean =>
+  m.kind === undefined &&
+  m.replyTo === undefined &&
+  !m.forwarded &&
+  m.mentions === undefined &&
+  m.attachments === undefined;
+
+/** What search indexes for a content message: its text and its files' names. */
+export function searchTextOf(m: Pick<NewMessage, 'text' | 'attachments'>): string {
+  return m.attachments?.length ? [m.text, ...m.attachments.map((a) => a.name)].join('\n') : m.text;
+}
+
 /** The kind a message is stored with. */
 export const kindOf = (m: NewMessage): MessageKind => m.kind ?? 'text';
 

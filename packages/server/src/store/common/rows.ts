@@ -3,7 +3,14 @@
  * to the store's types.
  */
 import { REPLY_SNIPPET_CODE_POINTS } from '@parley/protocol';
-import type { Message, MessageKind, PrivacySettings, Reaction, ReplySnippet } from '@parley/protocol';
+import type {
+  Attachment,
+  Message,
+  MessageKind,
+  PrivacySettings,
+  Reaction,
+  ReplySnippet,
+} from '@parley/protocol';
 import type {
   ContactRow,
   ConversationRow,
@@ -34,6 +41,8 @@ export interface MessageDbRow {
   forwarded?: number | boolean;
   /** JSON array of user ids. */
   mentions?: string | null;
+  /** JSON array of Attachment. */
+  attachments?: string | null;
   edited_at?: number | string | null;
   deleted?: number | boolean;
   pinned_at?: number | string | null;
@@ -76,6 +85,7 @@ export function toMessage(r: MessageDbRow): Message {
   }
   if (r.forwarded === true || r.forwarded === 1) m.forwarded = true;
   if (r.mentions) m.mentions = JSON.parse(r.mentions) as string[];
+  if (r.attachments) m.attachments = JSON.parse(r.attachments) as Attachment[];
   if (r.reactions) m.reactions = JSON.parse(r.reactions) as Reaction[];
   if (r.pinned_at !== null && r.pinned_at !== undefined) m.pinnedAt = Number(r.pinned_at);
   if (r.saved === true || r.saved === 1) m.saved = true;

@@ -2,7 +2,7 @@
  * Messages: the append path (seq and feed positions), history, every user's feed, and the
  * read and delivered cursors that receipts move.
  */
-import type { ErrorCode, Message, MessageKind, MessageListPage } from '@parley/protocol';
+import type { Attachment, ErrorCode, Message, MessageKind, MessageListPage } from '@parley/protocol';
 import type { Positions } from '../common/feed-cursor.js';
 
 /** One message to store; the store assigns seq, pos and validates membership and idempotency. */
@@ -21,6 +21,8 @@ export interface NewMessage {
   forwarded?: boolean;
   /** Content in groups: the member ids its text mentions. */
   mentions?: readonly string[];
+  /** Content: its files, from the uploads the sender claimed for it (ports/uploads.ts). */
+  attachments?: readonly Attachment[];
 }
 
 /** A page of a cross-conversation list (mentions, saved), newest first. */

@@ -27,6 +27,7 @@ export const messageJson = (u: string) => `json_strip_nulls(json_build_object('i
       'deleted', CASE WHEN r.deleted THEN true END) END,
     'forwarded', CASE WHEN m.forwarded THEN true END,
     'mentions', m.mentions::json,
+    'attachments', m.attachments::json,
     'reactions', (SELECT json_agg(json_build_object('emoji', x.emoji, 'count', x.n, 'userIds', x.u) ORDER BY x.f, x.emoji)
       FROM (SELECT emoji, count(*) AS n, json_agg(user_id ORDER BY created_at, user_id) AS u, min(created_at) AS f
             FROM reactions WHERE conversation_id = m.conversation_id AND seq = m.seq GROUP BY emoji) x),
@@ -260,7 +261,7 @@ async function setText(
 async function eraseText(c: Queryable, conversationId: string, seq: number): Promise<void> {
   await c.query(
     `UPDATE messages SET text = '', deleted = true, edited_at = NULL, reply_to = NULL, mentions = NULL,
-       pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
+       attachments = NULL, pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
     [conversationId, seq],
   );
   await c.query(

@@ -21,7 +21,7 @@ import { planAppends, resolveAppends } from '../common/append-batch.js';
 import { tsVector } from '../common/search-text.js';
 import { pairKey as idemKey } from '../common/pair-key.js';
 import type { MemberDbRow, MessageDbRow } from '../common/rows.js';
-import { audienceOf, kindOf } from '../common/message-rules.js';
+import { audienceOf, kindOf, searchTextOf } from '../common/message-rules.js';
 import { PgMessageReads, WITH_REPLY, appendChecked, messageJson, shown } from './message-actions.js';
 import { mapError } from './postgres-driver.js';
 import type { PgDatabase, PgShards, Queryable } from './postgres-driver.js';
@@ -374,7 +374,9 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
                 ments: m.mentions?.length ? JSON.stringify(m.mentions) : null,
               }),
           // Content's search tokens (migration 14): the append indexes it in its transaction.
-          tsv: kindOf(m) === 'text' ? tsVector(m.text) : null,
+          tsv: kindOf(m) === 'text' ? tsVector(searchTextOf(m)) : null,
+          // Migration 16: the files, stored with the message in its transaction.
+          ...(m.attachments?.length ? { atts: JSON.stringify(m.attachments) } : {}),
         })),
       ),
       spaces,
@@ -401,6 +403,7 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
     if (m.target !== undefined && kindOf(m) !== 'text') message.target = m.target;
     if (m.forwarded) message.forwarded = true;
     if (m.mentions?.length) message.mentions = [...m.mentions];
+    if (m.attachments?.length) message.attachments = [...m.attachments];
     answers[i - 1] =
       status === 'duplicate'
         ? { ok: true, message, duplicate: true, recipients: [], prev: [] }
@@ -430,7 +433,7 @@ async function readOn(db: PgDatabase, reads: readonly FeedRead[]): Promise<Messa
   const rows = await db.rows<MessageDbRow & { n: number }>(
     `WITH s AS (SELECT * FROM unnest($3::int8[], $4::int[], $5::int8[]) AS s(n, shard, since))
      SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
-       m.kind, m.target, m.reply_to, m.forwarded, m.mentions, m.edited_at, m.deleted, m.pinned_at,
+       m.kind, m.target, m.reply_to, m.forwarded, m.mentions, m.attachments, m.edited_at, m.deleted, m.pinned_at,
        m.r_sender, m.r_text, m.r_deleted
      FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS r(user_id, lim, n)
      CROSS JOIN LATERAL (

@@ -535,20 +535,52 @@ const MESSAGE_ACTIONS = `
  * `tsv`; an edit rewrites its target's tokens and a delete for everyone clears them. A batch
  * from a server of the previous version has no `tsv`: its messages stay out of the index.
  */
+const APPEND_BATCH_SEARCH = [
+  ['fwd boolean, ments text)', 'fwd boolean, ments text, tsv text)'],
+  [
+    'kind, target, visible_to, reply_to, forwarded, mentions)',
+    'kind, target, visible_to, reply_to, forwarded, mentions, search)',
+  ],
+  [
+    "coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments",
+    "coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments,\n            pl.tsv::tsvector",
+  ],
+].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_ACTIONS);
+
 const MESSAGE_SEARCH = `
       ALTER TABLE messages ADD COLUMN search tsvector;
       CREATE INDEX messages_search ON messages USING gin (search);
+      ${APPEND_BATCH_SEARCH}
+`;
+
+/**
+ * Migration 16: attachments. A content message's files as a JSON array (`atts` in the batch,
+ * made by the server from the uploads it claimed). `uploads` rows live on the database of
+ * their uploader (placed by user id); the message they are attached to lives with its
+ * conversation, and a download's visibility check reads that database.
+ */
+const ATTACHMENTS = `
+      ALTER TABLE messages ADD COLUMN attachments text;
+      CREATE TABLE uploads (
+        id text COLLATE "C" PRIMARY KEY,
+        user_id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        size bigint NOT NULL,
+        created_at bigint NOT NULL,
+        attachment text,
+        conversation_id text COLLATE "C",
+        client_id text COLLATE "C"
+      );
+      CREATE INDEX uploads_by_user ON uploads (user_id, conversation_id, client_id);
+      CREATE INDEX uploads_unattached ON uploads (created_at) WHERE conversation_id IS NULL;
       ${[
-        ['fwd boolean, ments text)', 'fwd boolean, ments text, tsv text)'],
+        ['ments text, tsv text)', 'ments text, tsv text, atts text)'],
         [
-          'kind, target, visible_to, reply_to, forwarded, mentions)',
           'kind, target, visible_to, reply_to, forwarded, mentions, search)',
+          'kind, target, visible_to, reply_to, forwarded, mentions, search, attachments)',
         ],
-        [
-          "coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments",
-          "coalesce(pl.kind, 'text'), pl.target, pl.vis, pl.reply, coalesce(pl.fwd, false), pl.ments,\n            pl.tsv::tsvector",
-        ],
-      ].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_ACTIONS)}
+        ['pl.tsv::tsvector', 'pl.tsv::tsvector, pl.atts'],
+      ].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_SEARCH)}
 `;
 
 /** Migration 14's backfill: the content stored before it (not deleted), in slices by key. */
@@ -832,5 +864,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     sql: () => `
       ALTER TABLE members ADD COLUMN mute_mentions boolean NOT NULL DEFAULT false;
     `,
+  },
+  {
+    version: 16,
+    name: 'attachments',
+    sql: () => ATTACHMENTS,
   },
 ];

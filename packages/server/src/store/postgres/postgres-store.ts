@@ -8,6 +8,7 @@ import { PgPushQueue } from './push-queue.js';
 import { PgSearch } from './search.js';
 import { PgServerValues } from './server-values.js';
 import { PgSocial } from './social.js';
+import { PgUploads } from './uploads.js';
 
 export type { PostgresStoreOptions } from './postgres-driver.js';
 
@@ -30,6 +31,7 @@ export class PostgresStore implements Store {
   readonly social: PgSocial;
   readonly push: PgPushQueue;
   readonly values: PgServerValues;
+  readonly uploads: PgUploads;
 
   private constructor(private readonly shards: PgShards) {
     this.capabilities = { multiWriter: true, orderedAppends: false, positionSpaces: shards.spaces };
@@ -40,6 +42,7 @@ export class PostgresStore implements Store {
     this.social = new PgSocial(shards);
     this.push = new PgPushQueue(shards);
     this.values = new PgServerValues(shards);
+    this.uploads = new PgUploads(shards);
   }
 
   /** Connect and migrate. Several processes may call this at once (migrations take a lock). */

@@ -7,10 +7,12 @@
  */
 import type { ErrorCode, Message } from '@parley/protocol';
 import type { AppendResult, NewMessage } from '../store.js';
+import { isPlain } from '../common/message-rules.js';
 
 /**
  * Slots per message in a packed batch: id, conversationId, senderId, clientId, text, createdAt,
- * then 0 for a plain message or the action fields (kind, target, replyTo, forwarded, mentions).
+ * then 0 for a plain message or the action fields (kind, target, replyTo, forwarded, mentions,
+ * attachments).
  */
 const IN = 7;
 /** Slots per message in packed results: kind, then four values by kind (see `packResults`). */
@@ -20,16 +22,17 @@ const DUPLICATE = 2;
 /** A stored action or reply: the store made more of it than seq and pos (a reply snippet). */
 const STORED_FULL = 3;
 
-type Extra = Pick<NewMessage, 'kind' | 'target' | 'replyTo' | 'forwarded' | 'mentions'>;
+type Extra = Pick<NewMessage, 'kind' | 'target' | 'replyTo' | 'forwarded' | 'mentions' | 'attachments'>;
 
 function extraOf(m: NewMessage): Extra | 0 {
-  if (m.kind === undefined && m.replyTo === undefined && !m.forwarded && m.mentions === undefined) return 0;
+  if (isPlain(m)) return 0;
   const e: Extra = {};
   if (m.kind !== undefined) e.kind = m.kind;
   if (m.target !== undefined) e.target = m.target;
   if (m.replyTo !== undefined) e.replyTo = m.replyTo;
   if (m.forwarded) e.forwarded = true;
   if (m.mentions !== undefined) e.mentions = m.mentions;
+  if (m.attachments !== undefined) e.attachments = m.attachments;
   return e;
 }
 const REFUSED = 0;
@@ -70,7 +73,13 @@ export function packResults(results: readonly AppendResult[]): unknown[] {
   for (const r of results) {
     if (!r.ok) out.push(REFUSED, r.code, 0, 0, 0);
     else if (r.duplicate) out.push(DUPLICATE, r.message, 0, 0, 0);
-    else if (r.message.kind !== 'text' || r.message.replyTo || r.message.forwarded || r.message.mentions) {
+    else if (
+      r.message.kind !== 'text' ||
+      r.message.replyTo ||
+      r.message.forwarded ||
+      r.message.mentions ||
+      r.message.attachments
+    ) {
       out.push(STORED_FULL, r.message, 0, r.recipients, r.prev);
     } else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);
   }

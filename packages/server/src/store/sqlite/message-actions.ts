@@ -26,6 +26,7 @@ export const MESSAGE_JSON = `json_patch(json_object('id', m.id, 'conversationId'
       'deleted', CASE WHEN r.deleted THEN json('true') END) END,
     'forwarded', CASE WHEN m.forwarded THEN json('true') END,
     'mentions', json(m.mentions),
+    'attachments', json(m.attachments),
     'reactions', json((SELECT CASE WHEN count(*) > 0 THEN
         json_group_array(json_object('emoji', x.emoji, 'count', x.n, 'userIds', json(x.u))) END
       FROM (SELECT emoji, count(*) AS n, json_group_array(user_id) AS u, min(created_at) AS f
@@ -75,7 +76,7 @@ function statements(d: SqliteDriver) {
       'UPDATE messages SET text = ?, edited_at = ? WHERE conversation_id = ? AND seq = ?',
     ),
     eraseTarget: d.prepare<[c: string, seq: number]>(
-      `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL,
+      `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL, attachments = NULL,
          pinned_at = NULL WHERE conversation_id = ? AND seq = ?`,
     ),
     eraseEdits: d.prepare<[c: string, seq: number]>(

@@ -20,7 +20,7 @@ import { planAppends, resolveAppends } from '../common/append-batch.js';
 import { pairKey } from '../common/pair-key.js';
 import { toCursor, toMessage } from '../common/rows.js';
 import type { CursorDbRow, MessageDbRow } from '../common/rows.js';
-import { audienceOf, kindOf, targetOf } from '../common/message-rules.js';
+import { audienceOf, isPlain, kindOf, searchTextOf, targetOf } from '../common/message-rules.js';
 import { SqliteFeedReader } from './feed-reader.js';
 import { MESSAGE_JSON, SHOWN, SqliteMessageActions, WITH_REPLY } from './message-actions.js';
 import type { SqliteSearch } from './search.js';
@@ -87,10 +87,11 @@ function statements(d: SqliteDriver) {
       reply: number | null;
       fwd: number;
       mentions: string | null;
+      atts: string | null;
     }>(
       `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at,
-         kind, target, visible_to, reply_to, forwarded, mentions)
-       VALUES (@c, @seq, @id, @sender, @clientId, @text, @at, @kind, @target, @vis, @reply, @fwd, @mentions)`,
+         kind, target, visible_to, reply_to, forwarded, mentions, attachments)
+       VALUES (@c, @seq, @id, @sender, @clientId, @text, @at, @kind, @target, @vis, @reply, @fwd, @mentions, @atts)`,
     ),
     senderRead: d.prepare<[seq: number, c: string, u: string, below: number]>(
       'UPDATE members SET read_seq = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
@@ -236,7 +237,7 @@ export class SqliteMessages implements MessageStore {
     const members = conv.members;
     if (!members.includes(m.senderId)) return { ok: false, code: 'not_found' };
     if (members.length === 2 && conv.blocked) return { ok: false, code: 'blocked' };
-    const plain = m.kind === undefined && m.replyTo === undefined && !m.forwarded && m.mentions === undefined;
+    const plain = isPlain(m);
     const reply: { snippet?: ReplySnippet } = {};
     const refused = plain ? null : this.actions.check(m, reply);
     if (refused) return { ok: false, code: refused };
@@ -257,12 +258,13 @@ export class SqliteMessages implements MessageStore {
           reply: m.replyTo ?? null,
           fwd: m.forwarded ? 1 : 0,
           mentions: m.mentions?.length ? JSON.stringify(m.mentions) : null,
+          atts: m.attachments?.length ? JSON.stringify(m.attachments) : null,
         });
     const pos = Number(info.lastInsertRowid);
     if (!plain) this.actions.fold(m, seq);
     // A private event is in its author's feed only.
     const audience = plain ? null : audienceOf(m);
-    if (kindOf(m) === 'text') this.search.indexRow(pos, m.conversationId, m.text);
+    if (kindOf(m) === 'text') this.search.indexRow(pos, m.conversationId, searchTextOf(m));
     conv.lastPos = pos;
     conv.at = m.createdAt;
     this.batchConvs.add(conv);
@@ -295,6 +297,7 @@ export class SqliteMessages implements MessageStore {
       if (reply.snippet) message.replyTo = reply.snippet;
       if (m.forwarded) message.forwarded = true;
       if (m.mentions?.length) message.mentions = [...m.mentions];
+      if (m.attachments?.length) message.attachments = [...m.attachments];
     }
     return { ok: true, duplicate: false, recipients, prev, message };
   }

@@ -307,4 +307,20 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   -- A mute that silences mentions of the member too (cleared with the mute).
   ALTER TABLE members ADD COLUMN mute_mentions INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- Attachments: a content message's files (JSON array of Attachment), and every upload.
+  ALTER TABLE messages ADD COLUMN attachments TEXT;
+  CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    attachment TEXT,
+    conversation_id TEXT,
+    client_id TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX uploads_by_user ON uploads(user_id, conversation_id, client_id);
+  CREATE INDEX uploads_unattached ON uploads(created_at) WHERE conversation_id IS NULL;
+  `,
 ];

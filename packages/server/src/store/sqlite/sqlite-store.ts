@@ -10,6 +10,7 @@ import { SqlitePushQueue } from './push-queue.js';
 import { SqliteSearch } from './search.js';
 import { SqliteServerValues } from './server-values.js';
 import { SqliteSocial } from './social.js';
+import { SqliteUploads } from './uploads.js';
 import { SqliteDriver } from './sqlite-driver.js';
 import type { SqliteStoreOptions } from './sqlite-driver.js';
 
@@ -25,6 +26,7 @@ export class SqliteStore implements Store {
   readonly social: SqliteSocial;
   readonly push: SqlitePushQueue;
   readonly values: SqliteServerValues;
+  readonly uploads: SqliteUploads;
   private readonly driver: SqliteDriver;
 
   constructor(opts: SqliteStoreOptions) {
@@ -36,6 +38,7 @@ export class SqliteStore implements Store {
     this.conversations = new SqliteConversations(this.driver, this.messages, this.social);
     this.push = new SqlitePushQueue(this.driver);
     this.values = new SqliteServerValues(this.driver);
+    this.uploads = new SqliteUploads(this.driver);
   }
 
   /** See `SqliteDriver.walCheckpoint`. */

@@ -7,7 +7,7 @@ import type { Store } from '../store.js';
 /** Store's aggregate ports by name. */
 export type Ports = Pick<
   Store,
-  'accounts' | 'conversations' | 'messages' | 'search' | 'social' | 'push' | 'values'
+  'accounts' | 'conversations' | 'messages' | 'search' | 'social' | 'push' | 'values' | 'uploads'
 >;
 export type Aggregate = keyof Ports;
 export type PortMethod<A extends Aggregate> = keyof Ports[A] & string;
@@ -143,5 +143,18 @@ export const ROUTES: { readonly [A in Aggregate]: { readonly [M in PortMethod<A>
   },
   values: {
     serverValue: 'writer',
+  },
+  uploads: {
+    createUpload: 'writer',
+    finishUpload: 'writer',
+    getUpload: 'reader',
+    // Read before a create that it limits: on the writer, so it sees every create before it.
+    uploadUsage: 'writer',
+    claimUploads: 'writer',
+    releaseUploads: 'writer',
+    detachUploads: 'writer',
+    staleUploads: 'reader',
+    deleteUpload: 'writer',
+    canReadUpload: 'reader',
   },
 };

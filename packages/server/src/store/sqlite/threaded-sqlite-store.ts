@@ -302,6 +302,7 @@ export async function openThreadedSqliteStore(
     social: portOf('social', routed('social')),
     push: portOf('push', routed('push')),
     values: portOf('values', routed('values')),
+    uploads: portOf('uploads', routed('uploads')),
     ping: () => writer.call({ method: 'ping' }, []).then(() => undefined),
     close,
   };
