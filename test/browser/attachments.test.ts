@@ -4,6 +4,7 @@
  * a file shows its name and size and downloads; a hostile file name is shown as text.
  */
 import { readFile } from 'node:fs/promises';
+import type { Route } from 'playwright-core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { newUser, openToAll } from '../helpers/sdk.js';
@@ -144,6 +145,77 @@ describe('attachments', () => {
     expect(await t.page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss)).toBeUndefined();
     await screenshot(t.page, 'attachments-files');
     expect(t.errors).toEqual([]);
+    await t.context.close();
+  });
+
+  it('plays a voice note with its waveform and duration', async () => {
+    const me = uname('vic');
+    const t = await newTab(env.browser, env.server.url);
+    await signUp(t.page, me, 'Vic Voice');
+    await openToAllInPage(t.page);
+    const sender = await newUser(env.server.url, uname('val'));
+    await openToAll(sender);
+    await sender.http.updateMe({ displayName: 'Val Voice' });
+    const direct = await sender.http.direct({ username: me });
+    const bytes = await readFile(new URL('../fixtures/media/voice-recorder.webm', import.meta.url));
+    const note = await sender.http.upload(new Uint8Array(bytes), { name: 'voice.webm', type: 'audio/webm' });
+    expect(note.kind).toBe('audio');
+    // 64 bars rising from quiet to loud.
+    const waveform = Buffer.from(Array.from({ length: 64 }, (_, i) => i * 4)).toString('base64');
+    await sender.http.send(direct.id, {
+      clientId: 'v1',
+      text: '',
+      attachments: [{ uploadId: note.id, durationMs: 1500, waveform }],
+    });
+
+    await row(t.page, 'Val Voice').waitFor();
+    expect(await row(t.page, 'Val Voice').textContent()).toContain('🎤 Voice message (0:02)');
+    await openChat(t.page, 'Val Voice');
+    const voice = t.page.getByTestId('voice-note');
+    await voice.waitFor();
+    expect(await voice.locator('.bar').count()).toBe(64);
+    expect(await voice.getByTestId('duration').textContent()).toBe('0:02');
+    expect(await voice.getByRole('img').getAttribute('aria-label')).toBe('Voice message, 0:02');
+    await voice.getByRole('button', { name: 'Play voice message' }).click();
+    await voice.getByRole('button', { name: 'Pause voice message' }).waitFor();
+    // It plays to the end, then can be played again.
+    await voice.getByRole('button', { name: 'Play voice message' }).waitFor();
+    expect(await voice.getByTestId('duration').textContent()).toBe('0:02');
+    expect(t.errors).toEqual([]);
+    await t.context.close();
+  });
+
+  it('shows the upload progress on the pending bubble, and Cancel stops it', async () => {
+    const me = uname('cal');
+    const t = await newTab(env.browser, env.server.url);
+    await signUp(t.page, me, 'Cal Cancel');
+    await startDirect(t.page, me);
+    // The first piece goes through; the next waits until the upload is cancelled.
+    const held: Route[] = [];
+    let patches = 0;
+    await t.page.route('**/v1/uploads/*', async (route) => {
+      if (route.request().method() === 'PATCH' && ++patches > 1) held.push(route);
+      else await route.continue();
+    });
+    await t.page.getByTestId('file-input').setInputFiles({
+      name: 'big.bin',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.alloc(3 * 1024 * 1024, 7),
+    });
+    await t.page.getByTestId('composer').fill('three megabytes');
+    await t.page.getByTestId('composer').press('Enter');
+    const uploading = t.page.getByTestId('uploading');
+    await uploading.waitFor();
+    await t.page.getByRole('progressbar', { name: 'Uploading, 33%' }).waitFor();
+    expect(await t.page.locator('[data-status="uploading"]').textContent()).toContain('three megabytes');
+
+    const deleted = t.page.waitForRequest((r) => r.method() === 'DELETE' && r.url().includes('/v1/uploads/'));
+    await uploading.getByRole('button', { name: 'Cancel sending' }).click();
+    await uploading.waitFor({ state: 'detached' });
+    await deleted;
+    for (const route of held) await route.abort();
+    expect(await t.page.getByTestId('message').count()).toBe(0);
+    expect(await t.page.getByTestId('send-error').count()).toBe(0);
     await t.context.close();
   });
 });
