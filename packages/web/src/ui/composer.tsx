@@ -42,8 +42,14 @@ function recordingType(): string | undefined {
   return undefined;
 }
 
-const canRecord = (): boolean =>
-  typeof MediaRecorder === 'function' && navigator.mediaDevices?.getUserMedia !== undefined;
+/** Recording is possible: the APIs exist and the page's Permissions-Policy allows the microphone. */
+function canRecord(): boolean {
+  if (typeof MediaRecorder !== 'function' || navigator.mediaDevices?.getUserMedia === undefined) return false;
+  // Chromium says what the policy allows; elsewhere a refusal shows when recording starts.
+  const policy = (document as Document & { featurePolicy?: { allowsFeature(f: string): boolean } })
+    .featurePolicy;
+  return policy === undefined || policy.allowsFeature('microphone');
+}
 
 /** Peaks of a recording, or none when the browser cannot decode what it recorded. */
 async function peaksOf(blob: Blob): Promise<string | undefined> {
