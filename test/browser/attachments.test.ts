@@ -4,11 +4,13 @@
  * a file shows its name and size and downloads; a hostile file name is shown as text.
  */
 import { readFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
 import type { Route } from 'playwright-core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { newUser, openToAll } from '../helpers/sdk.js';
 import {
+  CHROMIUM,
   bubble,
   newTab,
   openChat,
@@ -173,7 +175,7 @@ describe('attachments', () => {
     await openChat(t.page, 'Val Voice');
     const voice = t.page.getByTestId('voice-note');
     await voice.waitFor();
-    expect(await voice.locator('.bar').count()).toBe(64);
+    expect(await voice.locator('.wave-bar').count()).toBe(64);
     expect(await voice.getByTestId('duration').textContent()).toBe('0:02');
     expect(await voice.getByRole('img').getAttribute('aria-label')).toBe('Voice message, 0:02');
     await voice.getByRole('button', { name: 'Play voice message' }).click();
@@ -217,5 +219,57 @@ describe('attachments', () => {
     expect(await t.page.getByTestId('message').count()).toBe(0);
     expect(await t.page.getByTestId('send-error').count()).toBe(0);
     await t.context.close();
+  });
+
+  it('records a voice note with the mic button and sends it with its waveform', async () => {
+    // Chromium's fake microphone (a beep) with the permission granted.
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+      ],
+    });
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      // The recorder needs a page whose Permissions-Policy lets it use the microphone: the
+      // app's answer goes on with that header changed (continueResponse keeps the response
+      // from the network, so the page stays the server's own).
+      const cdp = await context.newCDPSession(page);
+      cdp.on('Fetch.requestPaused', (e) => {
+        const headers = (e.responseHeaders ?? []).map((h) =>
+          h.name.toLowerCase() === 'permissions-policy' ? { name: h.name, value: 'microphone=(self)' } : h,
+        );
+        void cdp.send('Fetch.continueResponse', {
+          requestId: e.requestId,
+          responseCode: e.responseStatusCode ?? 200,
+          responseHeaders: headers,
+        });
+      });
+      await cdp.send('Fetch.enable', {
+        patterns: [{ urlPattern: `${env.server.url}/`, requestStage: 'Response', resourceType: 'Document' }],
+      });
+      await page.goto(env.server.url);
+      const me = uname('rex');
+      await signUp(page, me, 'Rex Records');
+      await startDirect(page, me);
+      await page.getByRole('button', { name: 'Record voice message' }).click();
+      await page.getByTestId('recording').getByText('Recording 0:01').waitFor();
+      await page.getByRole('button', { name: 'Stop and send voice message' }).click();
+      const voice = page.getByTestId('voice-note');
+      await voice.waitFor();
+      await expect.poll(() => voice.locator('.wave-bar').count()).toBe(64);
+      expect(await voice.getByTestId('duration').textContent()).toMatch(/^0:0[1-9]$/);
+      await screenshot(page, 'attachments-voice-recorded');
+      await expect
+        .poll(() => row(page, 'Rex Records').textContent())
+        .toMatch(/🎤 Voice message \(0:0[1-9]\)/);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -43,12 +43,21 @@ export function attachmentLabel(a: Pick<Attachment, 'kind' | 'name' | 'durationM
 
 const EMOJI = { image: '📷', video: '🎥', audio: '🎤', file: '📎' } as const;
 
-/** The one-line preview of a message with attachments (undefined: it has none). */
-export function attachmentPreview(m: Message | PendingSend, caption: string): string | undefined {
-  const list = 'seq' in m ? attachmentsOf(m) : (m.attachments ?? []).map(() => ({ kind: 'file' as const }));
+/**
+ * The one-line preview of a message with attachments (undefined: it has none). A send not yet
+ * stored names its uploads only: pass what the server made of them as `known`.
+ */
+export function attachmentPreview(
+  m: Message | PendingSend,
+  caption: string,
+  known?: readonly Attachment[],
+): string | undefined {
+  const list = 'seq' in m ? attachmentsOf(m) : (known ?? []);
   const first = list[0];
-  if (first === undefined) return undefined;
-  if (!('name' in first)) return caption === '' ? '📎 Attachment' : `📎 ${caption}`;
+  if (first === undefined) {
+    if ('seq' in m || m.attachments === undefined) return undefined;
+    return caption === '' ? '📎 Attachment' : `📎 ${caption}`;
+  }
   return caption === '' ? attachmentLabel(first) : `${EMOJI[first.kind]} ${caption}`;
 }
 

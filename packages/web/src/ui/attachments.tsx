@@ -236,7 +236,7 @@ function VoiceNote({ store, a }: { store: AppStore; a: Attachment }): JSX.Elemen
         {bars.map((h, i) => (
           <span
             key={i}
-            class={i / bars.length < progress ? 'bar played' : 'bar'}
+            class={i / bars.length < progress ? 'wave-bar played' : 'wave-bar'}
             style={{ height: `${Math.max(8, Math.round(h * 100))}%` }}
           />
         ))}

@@ -163,7 +163,13 @@ function previewText(m: Message | PendingSend): string {
 }
 
 function previewOf(store: AppStore, c: Conversation, pending: PendingSend | undefined): string {
-  if (pending !== undefined) return `You: ${previewText(pending)}`;
+  if (pending !== undefined) {
+    // What the server made of a pending send's files names them better than the send can.
+    const files = store.sentAttachments.get(pending.clientId);
+    const caption = plainText(pending.text).slice(0, 120).replace(/\s+/g, ' ');
+    const text = files === undefined ? previewText(pending) : attachmentPreview(pending, caption, files);
+    return `You: ${text ?? caption}`;
+  }
   const m = c.lastMessage;
   if (m === null) {
     if (c.kind === 'group') return `${c.memberCount} members`;
