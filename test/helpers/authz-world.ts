@@ -4,7 +4,28 @@
  * blocked; another user's device; a revoked token. Built over plain HTTP on a running server.
  */
 import type { Conversation, Session } from '@parley/protocol';
+import sharp from 'sharp';
 import { account, api, uname } from './raw.js';
+
+/** Upload a small PNG in one tus request (creation with upload); returns the upload id. */
+async function uploadPhoto(url: string, token: string): Promise<string> {
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#08f' } })
+    .png()
+    .toBuffer();
+  const res = await fetch(`${url}/v1/uploads`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'tus-resumable': '1.0.0',
+      'upload-length': String(png.length),
+      'upload-metadata': `filename ${Buffer.from('dot.png').toString('base64')}`,
+      'content-type': 'application/offset+octet-stream',
+    },
+    body: new Uint8Array(png),
+  });
+  if (res.status !== 201) throw new Error(`upload: ${res.status} ${await res.text()}`);
+  return (res.headers.get('location') ?? '').split('/').pop() ?? '';
+}
 
 /** Who makes a request in a cell of the matrix. */
 export const SUBJECTS = [
@@ -49,6 +70,8 @@ export interface World {
   blockedDirect: Conversation;
   /** The member's push subscription id, or '' when the world was built without one. */
   memberPush: string;
+  /** A photo the admin uploaded and sent with group message 1 (seen by member and removed). */
+  upload: string;
   /** A message request from the stranger to the member, once `openRequest` made it. */
   request?: Conversation;
 }
@@ -147,7 +170,18 @@ export async function buildWorld(
       { clientId: uname('m'), text },
       s.token,
     ).then((r) => must(r, 201, 'send'));
-  await send(admin, group.id, 'one');
+  const upload = await uploadPhoto(url, admin.token);
+  must(
+    await api(
+      url,
+      'POST',
+      `/v1/conversations/${group.id}/messages`,
+      { clientId: uname('m'), text: 'one', attachments: [{ uploadId: upload }] },
+      admin.token,
+    ),
+    201,
+    'send with a photo',
+  );
   await send(admin, group.id, 'two');
   must(
     await api(
@@ -210,6 +244,7 @@ export async function buildWorld(
     memberDevice2,
     group,
     removedSeq: 2,
+    upload,
     lastSeq: 3,
     direct,
     blockedDirect,

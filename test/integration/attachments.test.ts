@@ -4,10 +4,12 @@
  * live and caught-up delivery, downloads with ranges and validators for members only, the
  * quota, deletes for everyone and the sweep of uploads never attached.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attachment, Message, MessageFrame } from '@parley/protocol';
-import { startServer } from '../helpers/server.js';
+import { ROOT, startServer } from '../helpers/server.js';
 import type { ServerHandle } from '../helpers/server.js';
 import { RawSocket } from '../helpers/raw.js';
 import { Recorder, eventually, makeContacts, newUser, openToAll } from '../helpers/sdk.js';
@@ -225,6 +227,54 @@ describe('attachments', () => {
     });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { code: string }).code).toBe('quota_exceeded');
+
+    // An upload in progress counts at its declared length until it is terminated.
+    const create = (length: number) =>
+      fetch(`${server.url}/v1/uploads`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ana.session.token}`,
+          'tus-resumable': '1.0.0',
+          'upload-length': String(length),
+        },
+      });
+    const half = await create(QUOTA / 2);
+    expect(half.status).toBe(201);
+    expect((await create(QUOTA / 2)).status).toBe(413);
+    const terminated = await fetch(new URL(half.headers.get('location') ?? '', server.url), {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ana.session.token}`, 'tus-resumable': '1.0.0' },
+    });
+    expect(terminated.status).toBe(204);
+    await eventually(async () => (await create(QUOTA / 2)).status === 201, 'quota freed by the termination');
+  });
+
+  it('times voice notes from their bytes, or from the sender when the bytes have no duration', async () => {
+    const [ana, bob] = [await newUser(server.url), await newUser(server.url)];
+    await makeContacts(ana, bob);
+    const direct = await ana.http.direct({ userId: bob.id });
+    const fixture = (name: string) => readFileSync(join(ROOT, 'test/fixtures/media', name));
+    const timed = await upload(ana, fixture('voice.ogg'), 'voice.ogg');
+    expect(timed.header).toMatchObject({ kind: 'audio', mime: 'audio/ogg' });
+    expect(timed.header.durationMs).toBeGreaterThan(1400);
+    const streamed = await upload(ana, fixture('voice-recorder.webm'), 'voice.webm');
+    expect(streamed.header).toMatchObject({ kind: 'audio', mime: 'audio/webm' });
+    expect(streamed.header.durationMs).toBeUndefined();
+    const waveform = Buffer.from([0, 128, 255, 64]).toString('base64');
+    await ana.http.send(direct.id, {
+      clientId: 'v1',
+      text: '',
+      attachments: [
+        { uploadId: timed.id, durationMs: 999_999 },
+        // A claim past 3 hours is cut to 3 hours.
+        { uploadId: streamed.id, durationMs: 99 * 3600 * 1000, waveform },
+      ],
+    });
+    const [m] = (await bob.http.history(direct.id)).messages;
+    expect(m?.attachments?.map((a) => [a.durationMs, a.waveform])).toEqual([
+      [timed.header.durationMs, undefined],
+      [3 * 3600 * 1000, waveform],
+    ]);
   });
 
   it('sweeps uploads never attached once the grace period is over', async () => {
@@ -238,6 +288,11 @@ describe('attachments', () => {
         'stale upload swept',
       );
       expect((await get(ana, `/v1/files/${stale.id}`, {}, quick)).status).toBe(404);
+
+      // A file no record names (a database restored from an older backup): swept as well.
+      const orphan = join(quick.dataDir, 'blobs', 'u', 'A'.repeat(22));
+      writeFileSync(orphan, 'left over');
+      await eventually(() => !existsSync(orphan), 'file without a record swept');
     } finally {
       await quick.stop();
       quick.cleanup();

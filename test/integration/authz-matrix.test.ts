@@ -346,6 +346,36 @@ const HTTP_ROWS: HttpRow[] = [
       if (s !== 'member' && s !== 'admin') expect(a.body).toEqual({ hits: [], cursor: null });
     },
   },
+  // ---- uploads and files ----
+  {
+    method: 'POST',
+    route: '/v1/uploads',
+    what: 'without the tus headers',
+    // Past authentication, a request without the tus headers is refused.
+    expect: authed({ all: fail(400, 'invalid_field') }),
+  },
+  {
+    method: 'GET',
+    route: '/v1/uploads/:id',
+    what: "the admin's photo",
+    path: (w) => `/v1/uploads/${w.upload}`,
+    // The uploader only.
+    expect: authed({ all: NOT_FOUND, admin: ok() }),
+  },
+  {
+    method: 'GET',
+    route: '/v1/files/:id',
+    what: 'the photo of group message 1 (before the removal)',
+    path: (w) => `/v1/files/${w.upload}`,
+    expect: authed({ outsider: NOT_FOUND, removed: ok() }),
+  },
+  {
+    method: 'GET',
+    route: '/v1/files/:id/thumbnail',
+    what: 'the thumbnail of the photo of group message 1',
+    path: (w) => `/v1/files/${w.upload}/thumbnail`,
+    expect: authed({ outsider: NOT_FOUND, removed: ok() }),
+  },
   // ---- contacts, blocks, presence ----
   { method: 'GET', route: '/v1/contacts', expect: authed({}) },
   {
@@ -454,6 +484,7 @@ function ghostOf(path: string, w: World): string | null {
     w.memberDevice2.device.id,
     w.memberPush,
     w.request?.id,
+    w.upload,
   ];
   let ghost = path;
   for (const id of ids) if (id) ghost = ghost.split(id).join(`${id.slice(0, 2)}nosuchthing0000`);

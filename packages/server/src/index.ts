@@ -43,7 +43,14 @@ export { shouldPush } from './push/push-policy.js';
 export type { PushCandidate } from './push/push-policy.js';
 export type { PushMessage, PushProvider, PushResult } from './push/provider.js';
 export { parseRetryAfter, resultForStatus } from './push/provider.js';
-export { buildPayload, collapseKey, notificationText, preview, toPushMessage } from './push/payload.js';
+export {
+  buildPayload,
+  collapseKey,
+  notificationText,
+  preview,
+  previewText,
+  toPushMessage,
+} from './push/payload.js';
 export { WebPushProvider, checkWebPushSubscription, loadVapidKeys } from './push/webpush/webpush-provider.js';
 export type { VapidKeys } from './push/webpush/webpush-provider.js';
 export { FcmProvider, loadServiceAccount } from './push/fcm/fcm-provider.js';

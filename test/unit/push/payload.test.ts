@@ -6,6 +6,7 @@ import {
   notificationText,
   parseRetryAfter,
   preview,
+  previewText,
   resultForStatus,
 } from '@parley/server';
 
@@ -75,5 +76,30 @@ describe('push payloads', () => {
     expect(resultForStatus(503, '3', 'x')).toMatchObject({ outcome: 'retry', retryAfterMs: 3000 });
     expect(resultForStatus(429, null, 'x')).toMatchObject({ outcome: 'retry' });
     expect(resultForStatus(413, null, 'x').outcome).toBe('rejected');
+  });
+});
+
+describe('previews of messages with files', () => {
+  const file = (kind: 'image' | 'video' | 'audio' | 'file', more = {}) => ({
+    id: 'u1',
+    kind,
+    name: 'report.pdf',
+    size: 1,
+    mime: 'x/y',
+    ...more,
+  });
+  it.each([
+    [file('image'), '', '📷 Photo'],
+    [file('video'), '  ', '🎥 Video'],
+    [file('audio', { durationMs: 72_400 }), '', '🎤 Voice message 1:12'],
+    [file('audio'), '', '🎤 Voice message'],
+    [file('file'), '', '📎 report.pdf'],
+    [file('image'), 'the view', '📷 the view'],
+    [file('file'), 'as promised', '📎 as promised'],
+  ])('%o with text %j previews as %j', (a, text, want) => {
+    expect(previewText({ text, attachments: [a] })).toBe(want);
+  });
+  it('quotes the text of a message without files', () => {
+    expect(previewText({ text: 'hello' })).toBe('hello');
   });
 });

@@ -139,7 +139,28 @@ for (const adapter of selectedAdapters()) {
         { text: 'holiday' },
         { offset: 0, limit: 10, asOf: NOW + 1 },
       );
-      expect(found.hits.map((h) => h.message.seq)).toEqual([r.message.seq]);
+      expect(found.hits.map((h) => [h.message.seq, h.message.attachments])).toEqual([[r.message.seq, [att]]]);
+      // An edit of the caption keeps the names searchable.
+      const [edit] = await env.store.messages.appendMessages([
+        {
+          id: uid('m'),
+          conversationId: c.id,
+          senderId: a,
+          clientId: uid('k'),
+          text: 'the beach',
+          createdAt: NOW,
+          kind: 'edit',
+          target: r.message.seq,
+        },
+      ]);
+      expect(edit?.ok).toBe(true);
+      for (const q of ['holiday', 'beach']) {
+        const hits = await env.store.search.search(b, { text: q }, { offset: 0, limit: 10, asOf: NOW + 1 });
+        expect(
+          hits.hits.map((h) => h.message.seq),
+          q,
+        ).toEqual([r.message.seq]);
+      }
     });
 
     it('lets the uploader and whoever sees the message read an upload, and nobody else', async () => {

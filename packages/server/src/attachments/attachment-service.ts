@@ -67,6 +67,8 @@ export class AttachmentService {
   private readonly creates: KeyedBuckets;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  /** When files without a record were last looked for (0: not yet since start). */
+  private orphansSweptAt = 0;
   /** Who sent each request handed to tus (authenticated by the route), by its Node request. */
   private readonly uploaders = new WeakMap<object, string>();
 
@@ -85,6 +87,7 @@ export class AttachmentService {
         storage: this.opts.storage,
         maxSize: this.opts.maxUploadBytes,
         relativeLocation: true,
+        exposedHeaders: ['Parley-Upload'],
         onUploadCreate: async (req, upload) => {
           const userId = this.uploaderOf(req);
           if (userId === undefined) throw { status_code: 401, body: 'Unauthorized\n' };
@@ -239,6 +242,13 @@ export class AttachmentService {
     });
   }
 
+  /** The uploader terminated an unfinished upload (tus DELETE): its record goes too. */
+  terminated(id: string): void {
+    this.store
+      .deleteUpload(id)
+      .catch((err: unknown) => this.log.error({ err, id }, 'forgetting a terminated upload failed'));
+  }
+
   /** The message was refused (not stored): its uploads are free again. */
   release(userId: string, conversationId: string, clientId: string): void {
     this.store
@@ -266,15 +276,44 @@ export class AttachmentService {
     }
   }
 
-  /** Remove uploads never attached within the grace period (finished or not). */
+  /**
+   * Remove uploads never attached within the grace period (finished or not), then files no
+   * record names (a restored database older than the files, a crash between the bytes and
+   * the record) last written before the grace period.
+   */
   async sweep(now = Date.now()): Promise<number> {
+    const before = now - this.opts.graceMs;
     let removed = 0;
     for (;;) {
-      const ids = await this.store.staleUploads(now - this.opts.graceMs, SWEEP_BATCH);
+      const ids = await this.store.staleUploads(before, SWEEP_BATCH);
       for (const id of ids) await this.remove(id);
       removed += ids.length;
-      if (ids.length < SWEEP_BATCH) return removed;
+      if (ids.length < SWEEP_BATCH) break;
     }
+    // The listing reads every file (and a record per old one): once per grace period.
+    if (now - this.orphansSweptAt < this.opts.graceMs) return removed;
+    this.orphansSweptAt = now;
+    return removed + (await this.sweepOrphans(before));
+  }
+
+  private async sweepOrphans(before: number): Promise<number> {
+    const { blobs } = await this.uploads();
+    const { isUploadId } = await import('../blobs/uploads.js');
+    const seen = new Set<string>();
+    for (const prefix of ['u/', 't/']) {
+      for await (const e of blobs.list(prefix)) {
+        const id = e.key.slice(2).split('.')[0] ?? '';
+        if (e.modifiedAt >= before || !isUploadId(id)) continue;
+        seen.add(id);
+      }
+    }
+    let removed = 0;
+    for (const id of seen) {
+      if ((await this.store.getUpload(id)) !== null) continue;
+      await this.remove(id);
+      removed++;
+    }
+    return removed;
   }
 
   start(): void {

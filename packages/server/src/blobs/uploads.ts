@@ -58,6 +58,8 @@ export interface UploadsOptions {
   relativeLocation?: boolean;
   /** Build `Location` from `Forwarded` / `X-Forwarded-*` (behind a trusted proxy). */
   respectForwardedHeaders?: boolean;
+  /** More response headers cross-origin clients may read (`Access-Control-Expose-Headers`). */
+  exposedHeaders?: string[];
 }
 
 export interface Uploads {
@@ -102,6 +104,7 @@ export function createUploads(opts: UploadsOptions): Uploads {
       respectForwardedHeaders: opts.respectForwardedHeaders,
     }),
     ...(opts.onIncomingRequest && { onIncomingRequest: opts.onIncomingRequest }),
+    ...(opts.exposedHeaders && { exposedHeaders: opts.exposedHeaders }),
     onUploadCreate: async (req, upload) => {
       const patch = onUploadCreate ? await onUploadCreate(req, upload) : {};
       const metadata = { ...(patch.metadata ?? upload.metadata) };

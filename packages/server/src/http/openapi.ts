@@ -42,7 +42,8 @@ function tagOf(url: string): string {
 
 /**
  * Give each route its tag and, when it checks a bearer token, its security requirement; hide
- * everything else (the web app's files). Authenticated routes are the ones with a preHandler.
+ * everything else (the web app's files) and routes that ask to be hidden. Authenticated routes
+ * are the ones with a preHandler.
  */
 function describeRoute({ schema, url, route }: { schema: FastifySchema; url: string; route: RouteOptions }) {
   const shown = url.startsWith('/v1/') || OPERATIONS.has(url);
@@ -50,7 +51,8 @@ function describeRoute({ schema, url, route }: { schema: FastifySchema; url: str
     url,
     schema: {
       ...schema,
-      hide: !shown,
+      // A route may hide itself too (the tus endpoint: a protocol of its own, not JSON operations).
+      hide: !shown || (schema as { hide?: boolean } | undefined)?.hide === true,
       tags: [tagOf(url)],
       ...(route.preHandler ? { security: [{ bearer: [] }] } : {}),
     },

@@ -71,12 +71,19 @@ function matches(header: string | undefined, etag: string): boolean {
 }
 
 export function registerUploadRoutes(app: FastifyInstance, d: UploadRouteDeps): void {
-  const authenticate = async (req: FastifyRequest): Promise<AuthContext> => {
-    const h = req.headers.authorization;
-    const token = h?.startsWith('Bearer ') ? h.slice(7).trim() : null;
-    const auth = token ? await d.auth.authenticate(token) : null;
-    if (!auth) throw new ParleyError('unauthorized');
-    return auth;
+  // As every authenticated route: a preHandler (also what marks a route secured in OpenAPI).
+  const authed = {
+    preHandler: async (req: FastifyRequest) => {
+      if (req.method === 'OPTIONS') return; // tus's CORS preflight carries no token
+      const h = req.headers.authorization;
+      const token = h?.startsWith('Bearer ') ? h.slice(7).trim() : null;
+      req.auth = token ? await d.auth.authenticate(token) : null;
+      if (!req.auth) throw new ParleyError('unauthorized');
+    },
+  };
+  const me = (req: FastifyRequest): AuthContext => {
+    if (!req.auth) throw new ParleyError('unauthorized');
+    return req.auth;
   };
 
   // tus PATCH bodies (and POST with creation-with-upload) go to tus untouched.
@@ -84,42 +91,61 @@ export function registerUploadRoutes(app: FastifyInstance, d: UploadRouteDeps): 
 
   const tus = async (req: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
     if (req.method !== 'OPTIONS') {
-      const me = await authenticate(req);
-      if (req.method === 'POST') {
-        const length = Number(req.headers['upload-length']);
-        if (Number.isSafeInteger(length) && length >= 0) await d.attachments.checkCreate(me.userId, length);
-      } else if (req.params.id !== undefined) {
-        await d.attachments.checkOwner(me.userId, req.params.id);
+      const { userId } = me(req);
+      // What tus would refuse in plain text, refused here with registry codes.
+      if (req.headers['tus-resumable'] !== '1.0.0') {
+        throw new ParleyError('invalid_field', 'Tus-Resumable: 1.0.0 is required');
       }
-      d.attachments.setUploader(req.raw, me.userId);
+      if (req.method === 'POST') {
+        const raw = req.headers['upload-length'];
+        const length = Number(raw);
+        if (typeof raw !== 'string' || !/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(length)) {
+          throw new ParleyError('invalid_field', 'Upload-Length must be the size in bytes');
+        }
+        await d.attachments.checkCreate(userId, length);
+      } else if (req.params.id !== undefined) {
+        await d.attachments.checkOwner(userId, req.params.id);
+      }
+      d.attachments.setUploader(req.raw, userId);
     }
     const { server } = await d.attachments.uploads();
     reply.hijack();
     // Not awaited: a client that disconnects mid-PATCH may leave it unsettled.
-    server.handle(req.raw, reply.raw).catch((err: unknown) => {
-      d.log.error({ err }, 'upload request failed');
-      if (!reply.raw.headersSent) reply.raw.writeHead(500).end();
-      else reply.raw.destroy();
-    });
+    server
+      .handle(req.raw, reply.raw)
+      .then(() => {
+        // Only unfinished uploads can be terminated; the sweep would forget them too, later.
+        if (req.method === 'DELETE' && reply.raw.statusCode === 204 && req.params.id !== undefined) {
+          d.attachments.terminated(req.params.id);
+        }
+      })
+      .catch((err: unknown) => {
+        d.log.error({ err }, 'upload request failed');
+        if (!reply.raw.headersSent) reply.raw.writeHead(500).end();
+        else reply.raw.destroy();
+      });
   };
-  app.route({ method: ['POST', 'OPTIONS'], url: '/v1/uploads', handler: tus });
+  // Creating an upload is documented (its body is tus's, not JSON); the rest of the tus
+  // protocol (docs/protocol.md §3.8) stays out of the OpenAPI document.
+  app.route({ method: 'POST', url: '/v1/uploads', ...authed, handler: tus });
+  app.route({ method: 'OPTIONS', url: '/v1/uploads', schema: { hide: true }, handler: tus });
   app.route({
     method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'],
     url: '/v1/uploads/:id',
-    schema: { params: ID_PARAMS },
+    ...authed,
+    schema: { hide: true, params: ID_PARAMS },
     handler: tus,
   });
 
   app.get<{ Params: { id: string } }>(
     '/v1/uploads/:id',
-    { exposeHeadRoute: false, schema: { params: ID_PARAMS } },
-    async (req) => d.attachments.ownUpload((await authenticate(req)).userId, req.params.id),
+    { ...authed, exposeHeadRoute: false, schema: { params: ID_PARAMS } },
+    async (req) => d.attachments.ownUpload(me(req).userId, req.params.id),
   );
 
   const download =
     (thumbnail: boolean) => async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-      const me = await authenticate(req);
-      const { attachment: a, blobs } = await d.attachments.readable(me.userId, req.params.id);
+      const { attachment: a, blobs } = await d.attachments.readable(me(req).userId, req.params.id);
       if (thumbnail && !a.thumbnail) throw new ParleyError('not_found');
       const { uploadKey } = await import('../blobs/blob-store.js');
       const key = thumbnail ? thumbnailKey(a.id) : uploadKey(a.id);
@@ -146,6 +172,14 @@ export function registerUploadRoutes(app: FastifyInstance, d: UploadRouteDeps): 
       }
       return reply.send(read.body);
     };
-  app.get('/v1/files/:id', { schema: { params: ID_PARAMS } }, download(false));
-  app.get('/v1/files/:id/thumbnail', { schema: { params: ID_PARAMS } }, download(true));
+  app.get<{ Params: { id: string } }>(
+    '/v1/files/:id',
+    { ...authed, schema: { params: ID_PARAMS } },
+    download(false),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/v1/files/:id/thumbnail',
+    { ...authed, schema: { params: ID_PARAMS } },
+    download(true),
+  );
 }

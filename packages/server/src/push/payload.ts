@@ -1,6 +1,6 @@
 /** What a notification says, the same for every provider (and mirrored by the web app's sw.ts). */
 import { createHash } from 'node:crypto';
-import type { ConversationKind, PushPayload } from '@parley/protocol';
+import type { Attachment, ConversationKind, PushPayload } from '@parley/protocol';
 import type { PushMessage } from './provider.js';
 
 /** Most code points of message text a notification carries (payloads must stay under 4 KB). */
@@ -20,6 +20,32 @@ export function preview(text: string, n = PREVIEW_CODE_POINTS): string {
   const folded = text.replace(/\s+/g, ' ').trim();
   const cps = Array.from(folded);
   return cps.length <= n ? folded : `${cps.slice(0, n - 1).join('')}…`;
+}
+
+/** m:ss (h:mm:ss past an hour) of a duration in ms. */
+function clock(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const mmss = `${Math.floor(s / 60) % 60}:${String(s % 60).padStart(2, '0')}`;
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss.padStart(5, '0')}` : mmss;
+}
+
+/**
+ * What a notification quotes of a message: its text, or for one with files the first file as
+ * "📷 Photo", "🎥 Video", "🎤 Voice message 0:12" or "📎 <name>", then the caption if any.
+ */
+export function previewText(m: { text: string; attachments?: readonly Attachment[] }): string {
+  const a = m.attachments?.[0];
+  if (!a) return m.text;
+  const label =
+    a.kind === 'image'
+      ? '📷 Photo'
+      : a.kind === 'video'
+        ? '🎥 Video'
+        : a.kind === 'audio'
+          ? `🎤 Voice message${a.durationMs === undefined ? '' : ` ${clock(a.durationMs)}`}`
+          : `📎 ${a.name}`;
+  const caption = m.text.trim();
+  return caption === '' ? label : `${label.split(' ')[0] ?? ''} ${caption}`;
 }
 
 export interface PayloadInput {

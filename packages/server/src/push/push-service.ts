@@ -32,7 +32,7 @@ import type {
 } from '../store/store.js';
 import { APNS_TOKEN } from './apns/apns-provider.js';
 import { FCM_TOKEN } from './fcm/fcm-provider.js';
-import { buildPayload, toPushMessage } from './payload.js';
+import { buildPayload, previewText, toPushMessage } from './payload.js';
 import { shouldPush } from './push-policy.js';
 import type { PushProvider, PushResult } from './provider.js';
 import { checkWebPushSubscription } from './webpush/webpush-provider.js';
@@ -331,7 +331,7 @@ export class PushService {
               seq: m.seq,
               senderId: m.senderId,
               senderName,
-              text: m.text,
+              text: previewText(m),
               createdAt: m.createdAt,
               readSeq: t.readSeq,
               showText: t.pushPreview,

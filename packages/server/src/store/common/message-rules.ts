@@ -41,7 +41,10 @@ export const isPlain = (m: NewMessage): boolean =>
   m.attachments === undefined;
 
 /** What search indexes for a content message: its text and its files' names. */
-export function searchTextOf(m: Pick<NewMessage, 'text' | 'attachments'>): string {
+export function searchTextOf(m: {
+  text: string;
+  attachments?: readonly { name: string }[] | undefined;
+}): string {
   return m.attachments?.length ? [m.text, ...m.attachments.map((a) => a.name)].join('\n') : m.text;
 }
 

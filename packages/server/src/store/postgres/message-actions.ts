@@ -4,9 +4,9 @@
  * allow through `parley_append_batch`, and folds each stored event into its target, all on
  * the conversation's database. Also the reads of folded messages.
  */
-import type { ErrorCode, Message, MessageListPage } from '@parley/protocol';
+import type { Attachment, ErrorCode, Message, MessageListPage } from '@parley/protocol';
 import type { AppendResult, ListRead, NewMessage } from '../store.js';
-import { foldTarget, kindOf, refusal, targetOf } from '../common/message-rules.js';
+import { foldTarget, kindOf, refusal, searchTextOf, targetOf } from '../common/message-rules.js';
 import type { Actor, TargetState } from '../common/message-rules.js';
 import { isBefore, listCursor, parseListCursor } from '../common/list-cursor.js';
 import { pairKey } from '../common/pair-key.js';
@@ -247,10 +247,16 @@ async function setText(
   text: string,
   at: number,
 ): Promise<void> {
-  // Its search tokens follow the text (migration 14).
+  // Its search tokens follow the text (migration 14), with its files' names.
+  const { rows } = await c.query<{ attachments: string | null }>(
+    'SELECT attachments FROM messages WHERE conversation_id = $1 AND seq = $2',
+    [conversationId, seq],
+  );
+  const files = rows[0]?.attachments ?? null;
+  const attachments = files === null ? undefined : (JSON.parse(files) as Attachment[]);
   await c.query(
     'UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector WHERE conversation_id = $3 AND seq = $4',
-    [text, at, conversationId, seq, tsVector(text)],
+    [text, at, conversationId, seq, tsVector(searchTextOf({ text, attachments }))],
   );
 }
 

@@ -63,7 +63,7 @@ const SEARCH_SQL = `
   )
   SELECT c.*, c.rel / (1.0 + ($7::int8 - c.created_at)::float8 / $8::float8) AS score FROM (
     SELECT m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
-      ts_rank(m.search, $2::tsquery) AS rel
+      m.attachments, ts_rank(m.search, $2::tsquery) AS rel
     FROM p JOIN messages m ON m.conversation_id = p.id AND m.pos > p.lo AND (p.hi IS NULL OR m.pos <= p.hi)
     WHERE m.search @@ $2::tsquery
       AND m.created_at <= $7::int8 AND m.created_at < $5::int8 AND m.created_at > $6::int8
@@ -99,7 +99,7 @@ export class PgSearch implements SearchStore {
       SEARCH_CANDIDATES,
     ];
     const parts = await Promise.all(
-      dbs.map((db) => db.rows<ScoredRow>(SEARCH_SQL, params, 'parley_search_v2')),
+      dbs.map((db) => db.rows<ScoredRow>(SEARCH_SQL, params, 'parley_search_v3')),
     );
     const rows = parts.flat();
     if (parts.length > 1) rows.sort((a, b) => b.score - a.score || b.pos - a.pos);

@@ -3,9 +3,9 @@
  * transaction, the fold of a stored event into its target, and the reads of folded messages
  * (one message, pins, mentions, saved).
  */
-import type { ErrorCode, Message, MessageListPage } from '@parley/protocol';
+import type { Attachment, ErrorCode, Message, MessageListPage } from '@parley/protocol';
 import type { ListRead, NewMessage } from '../store.js';
-import { kindOf, refusal, targetOf } from '../common/message-rules.js';
+import { kindOf, refusal, searchTextOf, targetOf } from '../common/message-rules.js';
 import type { TargetState } from '../common/message-rules.js';
 import { listCursor, parseListCursor } from '../common/list-cursor.js';
 import { replySnippet } from '../common/rows.js';
@@ -74,6 +74,9 @@ function statements(d: SqliteDriver) {
     ),
     setText: d.prepare<[text: string, at: number, c: string, seq: number]>(
       'UPDATE messages SET text = ?, edited_at = ? WHERE conversation_id = ? AND seq = ?',
+    ),
+    attachmentsOf: d.pluck<[c: string, seq: number], string | null>(
+      'SELECT attachments FROM messages WHERE conversation_id = ? AND seq = ?',
     ),
     eraseTarget: d.prepare<[c: string, seq: number]>(
       `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL, attachments = NULL,
@@ -223,7 +226,10 @@ export class SqliteMessageActions {
   /** The one place a content message's text changes (an edit). */
   private setText(conversationId: string, seq: number, text: string, at: number): void {
     this.s.setText.run(text, at, conversationId, seq);
-    this.search.reindex(conversationId, seq, text);
+    // The files' names stay searchable with the new caption.
+    const files = this.s.attachmentsOf.get(conversationId, seq) ?? null;
+    const attachments = files === null ? undefined : (JSON.parse(files) as Attachment[]);
+    this.search.reindex(conversationId, seq, searchTextOf({ text, attachments }));
   }
 
   /**
