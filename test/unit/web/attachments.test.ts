@@ -43,7 +43,7 @@ describe('attachment labels', () => {
     const file = { id: 'c', kind: 'file', name: 'r.pdf', size: 1, mime: 'application/pdf' } as const;
     expect(attachmentPreview(message([photo]), '')).toBe('📷 Photo');
     expect(attachmentPreview(message([photo], 'Hi'), 'Hi')).toBe('📷 Hi');
-    expect(attachmentPreview(message([voice]), '')).toBe('🎤 Voice message (0:07)');
+    expect(attachmentPreview(message([voice]), '')).toBe('🎤 Voice message 0:07');
     expect(attachmentPreview(message([file]), '')).toBe('📎 r.pdf');
     expect(attachmentLabel({ kind: 'video', name: 'x', durationMs: 1 })).toBe('🎥 Video');
     expect(attachmentPreview(message(undefined, 'plain'), 'plain')).toBeUndefined();

@@ -25,7 +25,7 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** What a message with attachments says in a list: "📷 Photo", "🎤 Voice message (0:07)", "📎 name". */
+/** What a message with attachments says in a list: "📷 Photo", "🎤 Voice message 0:07", "📎 name" (as push notifications do). */
 export function attachmentLabel(a: Pick<Attachment, 'kind' | 'name' | 'durationMs'>): string {
   switch (a.kind) {
     case 'image':
@@ -35,7 +35,7 @@ export function attachmentLabel(a: Pick<Attachment, 'kind' | 'name' | 'durationM
     case 'audio':
       return a.durationMs === undefined
         ? '🎤 Voice message'
-        : `🎤 Voice message (${formatDuration(a.durationMs)})`;
+        : `🎤 Voice message ${formatDuration(a.durationMs)}`;
     default:
       return `📎 ${a.name}`;
   }
