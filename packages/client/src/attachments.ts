@@ -29,6 +29,8 @@ export interface FileOptions {
   thumbnail?: boolean;
   /** Bytes `start` to `end` (inclusive; default: to the end): answered 206. */
   range?: { start: number; end?: number };
+  /** The `ETag` of a copy already held: an unchanged file answers 304 with no body. */
+  ifNoneMatch?: string;
   signal?: AbortSignal;
 }
 
@@ -285,6 +287,7 @@ export async function fetchFile(
     const { start, end } = options.range;
     headers.range = `bytes=${start}-${end ?? ''}`;
   }
+  if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
   const path = `/v1/files/${encodeURIComponent(id)}${options.thumbnail === true ? '/thumbnail' : ''}`;
   const res = await get(t, path, { headers, signal: options.signal });
   if (!res.ok && res.status !== 304) throw await responseError(res, 'GET /v1/files/:id');
