@@ -4,6 +4,9 @@
  * assert on what a person would see on the screen.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import xterm from '@xterm/headless';
 import pty from 'node-pty';
 import type { IPty } from 'node-pty';
@@ -14,6 +17,7 @@ import type { ServerHandle } from '../helpers/server.js';
 import { eventually, newUser, openToAll } from '../helpers/sdk.js';
 import type { TestUser } from '../helpers/sdk.js';
 import { uname } from '../helpers/raw.js';
+import { escapeLine } from '../../packages/server/src/cli/terminal-text.js';
 
 const COLS = 100;
 /** What must not reach the terminal from another user's text. */
@@ -271,6 +275,29 @@ describe('parley chat on a terminal', () => {
     await t.waitFor(`#${seq} you: (deleted)`);
   });
 
+  it('/attach uploads a file and sends it with a caption; attachments show as [kind name size]', async () => {
+    await openToAll(bob);
+    const dir = mkdtempSync(join(tmpdir(), 'parley-attach-'));
+    const path = join(dir, 'trip notes.txt');
+    writeFileSync(path, 'x'.repeat(1500));
+    const t = await chatAs(ana);
+    t.type(`/dm ${bob.username}\r`);
+    await t.waitForPrompt(`[${bob.username}] > `);
+    t.type(`/attach "${path}" see attached\r`);
+    await t.waitFor('you: [file trip notes.txt 2 KB] see attached');
+    const dm = await bob.http.direct({ username: ana.username });
+    const sent = (await bob.http.history(dm.id)).messages.find((m) => m.text === 'see attached');
+    expect(sent?.attachments).toMatchObject([{ kind: 'file', name: 'trip notes.txt', size: 1500 }]);
+    // Another user's file with a bidi override in its name: the server drops it, nothing reaches the terminal.
+    const up = await bob.http.upload(new Uint8Array([1, 2, 3]), { name: 'evil\u202etxt.exe' });
+    await bob.http.send(dm.id, { clientId: 'cli-file', text: '', attachments: [{ uploadId: up.id }] });
+    await t.waitFor(`${bob.username}: [file ${escapeLine(up.name)} 3 B]`);
+    for (const line of await t.lines()) expect(line).not.toMatch(CONTROLS);
+    t.type('/attach /no/such/file\r');
+    await t.waitFor('ENOENT');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('creates a group whose name has spaces, and leaves it', async () => {
     await openToAll(bob, carol); // strangers to ana
     const t = await chatAs(ana);
@@ -298,6 +325,7 @@ describe('parley chat on a terminal', () => {
     expect(listed.sort()).toEqual(
       [
         'add',
+        'attach',
         'block',
         'contacts',
         'delete',

@@ -1,7 +1,9 @@
 /** `ParleyClient`: the real-time connection (catch-up, live messages, outbox, reconnect). */
 import type {
   Ack,
+  AttachmentRef,
   ClientFrame,
+  SendFrame,
   ContactState,
   Conversation,
   ErrorBody,
@@ -18,6 +20,7 @@ import {
   AUTH_PROTOCOL_PREFIX,
   ERROR_CODES,
   ERRORS,
+  MAX_ATTACHMENTS,
   MAX_CLIENT_ID_LENGTH,
   MAX_TEXT_CODE_POINTS,
   PROTOCOL,
@@ -158,15 +161,23 @@ export interface SendOptions {
   clientId?: string;
   /** Seq of the message this one answers (same conversation). */
   replyTo?: number;
+  /** Finished uploads of mine (1 to 10); `text` is then a caption and may be empty. */
+  attachments?: AttachmentRef[];
 }
 
 /** The frame that sends an outbox entry. */
 function frameOf(p: PendingSend): ClientFrame {
   const { conversationId, clientId, text } = p;
   if (p.action) return { type: 'action', conversationId, clientId, action: p.action };
-  return p.replyTo === undefined
-    ? { type: 'send', conversationId, clientId, text }
-    : { type: 'send', conversationId, clientId, text, replyTo: p.replyTo };
+  const frame: SendFrame = {
+    type: 'send',
+    conversationId,
+    clientId,
+    text,
+  };
+  if (p.replyTo !== undefined) frame.replyTo = p.replyTo;
+  if (p.attachments !== undefined) frame.attachments = p.attachments;
+  return frame;
 }
 
 /** Options of `ParleyClient.close`. */
@@ -221,14 +232,17 @@ function randomClientId(): string {
 }
 
 /** The error the server would answer, for sends that cannot succeed (checked before queueing). */
-function invalidSend(clientId: string, text: string): ParleyError | undefined {
+function invalidSend(clientId: string, text: string, attachments?: AttachmentRef[]): ParleyError | undefined {
   if (clientId.length === 0 || clientId.length > MAX_CLIENT_ID_LENGTH) {
     return new ParleyError(
       'invalid_field',
       `clientId must be a string of 1-${MAX_CLIENT_ID_LENGTH} characters`,
     );
   }
-  if (text.length === 0) return new ParleyError('text_empty');
+  if (attachments !== undefined && (attachments.length === 0 || attachments.length > MAX_ATTACHMENTS)) {
+    return new ParleyError('invalid_field', `attachments must hold 1-${MAX_ATTACHMENTS} uploads`);
+  }
+  if (text.length === 0 && attachments === undefined) return new ParleyError('text_empty');
   // UTF-16 length bounds the code point count from above: count only when it may matter.
   if (text.length > MAX_TEXT_CODE_POINTS && codePointLength(text) > MAX_TEXT_CODE_POINTS) {
     return new ParleyError('text_too_long');
@@ -426,17 +440,22 @@ export class ParleyClient {
    */
   send(conversationId: string, text: string, options: SendOptions = {}): Promise<Ack> {
     const clientId = options.clientId ?? randomClientId();
-    const invalid = invalidSend(clientId, text);
+    const invalid = invalidSend(clientId, text, options.attachments);
     if (invalid !== undefined) return Promise.reject(invalid);
     const existing = this.#outbox.get(clientId);
     if (existing !== undefined) {
-      if (existing.send.conversationId !== conversationId || existing.send.text !== text) {
+      if (
+        existing.send.conversationId !== conversationId ||
+        existing.send.text !== text ||
+        JSON.stringify(existing.send.attachments) !== JSON.stringify(options.attachments)
+      ) {
         return Promise.reject(new ParleyError('client_id_conflict'));
       }
       return this.#outbox.wait(existing);
     }
     const pending: PendingSend = { clientId, conversationId, text, createdAt: Date.now() };
     if (options.replyTo !== undefined) pending.replyTo = options.replyTo;
+    if (options.attachments !== undefined) pending.attachments = options.attachments.map((a) => ({ ...a }));
     const acked = this.#outbox.add(pending);
     if (this.#ready) this.#write(frameOf(pending));
     return acked;

@@ -2,6 +2,7 @@
 import type {
   Ack,
   ActionRequest,
+  Attachment,
   ForwardRequest,
   ForwardResult,
   Message,
@@ -35,6 +36,8 @@ import type {
 } from '@parley/protocol';
 import { ParleyError, isErrorCode } from '@parley/protocol';
 import type { ErrorCode } from '@parley/protocol';
+import { fetchFile, getUpload, tusUpload } from './attachments.js';
+import type { FileOptions, UploadOptions, UploadTransport } from './attachments.js';
 
 /** The part of `fetch` the SDK uses; `globalThis.fetch` and undici's fetch both fit. */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -331,6 +334,28 @@ export class ParleyHttp {
     return this.#call('GET /v1/saved', { query: { before: query.before, limit: query.limit } });
   }
 
+  /**
+   * Upload a file (tus 1.0.0 at `/v1/uploads`, in pieces of `chunkSize`); a network error
+   * resumes from the server's offset. Resolves once the server has processed it (sniffed,
+   * photos stripped and thumbnailed); attach it with `send(..., { attachments: [{ uploadId }] })`.
+   */
+  upload(body: Blob | Uint8Array, options: UploadOptions): Promise<Attachment> {
+    return tusUpload(this.#transport(), body, options);
+  }
+
+  /** A finished upload of mine (404 `not_found` before it is finished). */
+  getUpload(id: string): Promise<Attachment> {
+    return getUpload(this.#transport(), id);
+  }
+
+  /**
+   * The bytes of an attachment (or its thumbnail) as a `Response` (2xx, or 304 with
+   * `If-None-Match`); show them through `URL.createObjectURL(await res.blob())`.
+   */
+  file(id: string, options: FileOptions = {}): Promise<Response> {
+    return fetchFile(this.#transport(), id, options);
+  }
+
   /** Send a message over HTTP: same validation, idempotency and ack as the WebSocket `send`. */
   send(id: string, req: SendRequest): Promise<Ack> {
     return this.#call('POST /v1/conversations/:id/messages', { params: { id }, body: req });
@@ -444,6 +469,14 @@ export class ParleyHttp {
   /** Remove a push subscription. */
   unregisterPush(id: string): Promise<{ ok: true }> {
     return this.#call('DELETE /v1/push/subscriptions/:id', { params: { id } });
+  }
+
+  #transport(): UploadTransport {
+    return {
+      baseUrl: this.#baseUrl,
+      token: this.#token,
+      fetch: this.#fetch ?? ((url, req) => globalThis.fetch(url, req)),
+    };
   }
 
   async #call<R extends Route>(route: R, options: CallOptions<R>): Promise<Res<R>> {

@@ -24,6 +24,8 @@ export type {
   SearchQuery,
   SyncQuery,
 } from './http.js';
+export { DEFAULT_UPLOAD_CHUNK_SIZE } from './attachments.js';
+export type { FileOptions, UploadOptions } from './attachments.js';
 export { backoffDelay, DEFAULT_BASE_DELAY_MS, DEFAULT_MAX_DELAY_MS } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export type { OutboxStorage, PendingSend } from './outbox.js';

@@ -1,5 +1,5 @@
 /** Sends waiting for their `ack`: kept in order, optionally persisted, settled once. */
-import type { Ack, MessageAction } from '@parley/protocol';
+import type { Ack, AttachmentRef, MessageAction } from '@parley/protocol';
 
 /** A message the server has not acknowledged yet. */
 export interface PendingSend {
@@ -11,6 +11,8 @@ export interface PendingSend {
   createdAt: number;
   /** A reply: the seq it answers. */
   replyTo?: number;
+  /** Uploads attached to the message (`text` is then a caption, maybe empty). */
+  attachments?: AttachmentRef[];
   /** An action on a message instead of a send (`text` is then ''). */
   action?: MessageAction;
 }

@@ -272,6 +272,32 @@ describe('ParleyClient: outbox', () => {
     expect((await sent).clientId).toBe('k1');
   });
 
+  it('sends attachments with an empty caption, and refuses none or more than 10', async () => {
+    const server = await startServer();
+    const client = makeClient(server);
+    await expect(client.send('c1', '', { attachments: [] })).rejects.toMatchObject({ code: 'invalid_field' });
+    const eleven = Array.from({ length: 11 }, (_, i) => ({ uploadId: `u${i}` }));
+    await expect(client.send('c1', 'x', { attachments: eleven })).rejects.toMatchObject({
+      code: 'invalid_field',
+    });
+    const attachments = [{ uploadId: 'u1' }, { uploadId: 'u2', durationMs: 1500, waveform: 'AAEC' }];
+    const acked = client.send('c1', '', { clientId: 'k1', attachments });
+    expect(client.pendingSends()[0]?.attachments).toEqual(attachments);
+    await expect(
+      client.send('c1', '', { clientId: 'k1', attachments: [{ uploadId: 'u3' }] }),
+    ).rejects.toMatchObject({
+      code: 'client_id_conflict',
+    });
+    client.connect();
+    const conn = await server.connection(0);
+    await conn.waitFor('send');
+    expect(conn.framesOf('send')).toEqual([
+      { type: 'send', conversationId: 'c1', clientId: 'k1', text: '', attachments },
+    ]);
+    ackFor(conn, 'k1', 1);
+    expect((await acked).seq).toBe(1);
+  });
+
   it('rejects locally what the server would refuse, without queueing it', async () => {
     const server = await startServer();
     const client = makeClient(server);

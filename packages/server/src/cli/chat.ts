@@ -6,7 +6,9 @@
  * conversation, and whatever arrives is printed above it. With stdin or stdout not a
  * terminal (a script), lines are read and printed plainly, without a prompt.
  */
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import { clearScreenDown, createInterface, cursorTo, moveCursor } from 'node:readline';
 import type { Interface, Key } from 'node:readline';
 import { createInterface as createPromptInterface } from 'node:readline/promises';
@@ -15,7 +17,7 @@ import WebSocket from 'ws';
 import { ParleyClient, ParleyError } from '@parley/client';
 import { plainText } from '@parley/protocol';
 import type { Conversation, Message, WebSocketConstructor } from '@parley/client';
-import { chatHelp } from './chat-commands.js';
+import { attachmentLine, chatHelp, formatSize, parseAttach } from './chat-commands.js';
 import type { ChatCommandName } from './chat-commands.js';
 import { splitArgs } from './command-line.js';
 import { readHidden } from './password-prompt.js';
@@ -198,7 +200,11 @@ export async function chat(argv: string[]): Promise<void> {
     if (m.kind !== 'text') return `${time} ${eventLine(m)}`;
     const reply = m.replyTo ? `(re #${m.replyTo.seq}) ` : '';
     const fwd = m.forwarded ? '(forwarded) ' : '';
-    const text = m.deleted ? '(deleted)' : escapeText(m.text, '    ');
+    const files = m.deleted ? [] : (m.attachments ?? []);
+    const caption = escapeText(m.text, '    ');
+    const text = m.deleted
+      ? '(deleted)'
+      : [...files.map(attachmentLine), ...(caption === '' ? [] : [caption])].join(' ');
     const edited = m.editedAt !== undefined && !m.deleted ? ' (edited)' : '';
     const reactions = (m.reactions ?? []).map((r) => ` [${escapeLine(r.emoji)} ${r.count}]`).join('');
     return `${time} #${m.seq} ${who(m.senderId)}: ${reply}${fwd}${text}${edited}${reactions}`;
@@ -345,7 +351,11 @@ export async function chat(argv: string[]): Promise<void> {
       if (list.length === 0) print('No conversations yet: /dm <username> starts one.');
       list.forEach((c, i) => {
         const unread = c.left ? ' (left)' : c.unread > 0 ? ` (${c.unread} unread)` : '';
-        const last = c.lastMessage ? ` — ${preview(plainText(c.lastMessage.text), 50)}` : '';
+        const files = c.lastMessage?.attachments ?? [];
+        const about = c.lastMessage
+          ? `${files.map(attachmentLine).join(' ')} ${plainText(c.lastMessage.text)}`.trim()
+          : '';
+        const last = c.lastMessage ? ` — ${preview(about, 50)}` : '';
         print(`${i + 1}. ${escapeLine(c.name)}${unread}${last}`);
       });
     },
@@ -403,6 +413,20 @@ export async function chat(argv: string[]): Promise<void> {
       const text = words.join(' ').trim();
       if (text === '') return print('usage: /reply <seq> <text>');
       await client.send(open.id, text, { replyTo: seqArg(seq) });
+    },
+    attach: async (args) => {
+      if (!open) return print('open a conversation first');
+      const target = open;
+      const parsed = parseAttach(args);
+      if (parsed === null) return print('usage: /attach <path> [caption]');
+      const bytes = await readFile(parsed.path);
+      const name = basename(parsed.path);
+      print(`(uploading ${escapeLine(name)}, ${formatSize(bytes.byteLength)}…)`);
+      const a = await client.http.upload(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+        name,
+      });
+      // Shown when the server sends it back as a message, like every other message.
+      await client.send(target.id, parsed.caption, { attachments: [{ uploadId: a.id }] });
     },
     edit: async ([seq, ...words]) => {
       if (!open) return print('open a conversation first');

@@ -5,6 +5,8 @@
  */
 import { ParleyClient, ParleyError, ParleyHttp } from '@parley/client';
 import type {
+  Attachment,
+  AttachmentRef,
   ConnectionState,
   ContactList,
   Conversation,
@@ -28,6 +30,7 @@ import {
   soundOn,
   unattended,
 } from '../lib/alerts.js';
+import { attachmentPreview } from '../lib/attachments.js';
 import { deviceName } from '../lib/device-name.js';
 import { plainText } from '../lib/markup.js';
 import {
@@ -49,6 +52,27 @@ import { listAfter, pinsAfter } from './message-lists.js';
 import type { ListChange, ListKind, MessageList } from './message-lists.js';
 import { clearSession, loadSession, saveSession } from './session.js';
 import type { StoredSession } from './session.js';
+
+/** A file chosen to send: its bytes and, for voice notes, what the recorder measured. */
+export interface OutgoingFile {
+  blob: Blob;
+  name: string;
+  durationMs?: number;
+  waveform?: string;
+}
+
+/** Files being uploaded for one message: shown as a pending bubble with progress and cancel. */
+export interface UploadJob {
+  key: string;
+  conversationId: string;
+  caption: string;
+  createdAt: number;
+  files: OutgoingFile[];
+  /** Bytes the server confirmed, and of all files. */
+  sent: number;
+  total: number;
+  controller: AbortController;
+}
 
 /** Messages fetched per history page when scrolling up (the server's maximum). */
 export const HISTORY_PAGE = 200;
@@ -129,6 +153,10 @@ export class AppStore {
   windows = new Map<string, MessageWindow>();
   /** Sends waiting for the server, by clientId. */
   pending = new Map<string, PendingSend>();
+  /** Messages whose files are being uploaded, by key (sent once all are up). */
+  uploads = new Map<string, UploadJob>();
+  /** What the server made of the files of my sends, by clientId, until they are stored. */
+  sentAttachments = new Map<string, Attachment[]>();
   presence = new Map<string, Presence>();
   typing = new Map<string, string[]>();
   members = new Map<string, Member[]>();
@@ -428,6 +456,10 @@ export class AppStore {
             kind: 'text',
             text: p.text,
           };
+          const attachments = this.sentAttachments.get(clientId);
+          if (attachments !== undefined)
+            (m as Message & { attachments?: Attachment[] }).attachments = attachments;
+          this.sentAttachments.delete(clientId);
           const quoted = p.replyTo === undefined ? undefined : this.message(conversationId, p.replyTo);
           if (quoted !== undefined) m.replyTo = snippetOf(quoted);
           this.#onMessage(m);
@@ -615,7 +647,10 @@ export class AppStore {
       kind: c.kind,
       conversationName: c.kind === 'group' ? c.name : senderName,
       senderName,
-      text: this.settings?.pushPreview === false ? undefined : plainText(m.text),
+      text:
+        this.settings?.pushPreview === false
+          ? undefined
+          : (attachmentPreview(m, plainText(m.text)) ?? plainText(m.text)),
       seq: m.seq,
       unread: c.unread,
       createdAt: m.createdAt,
@@ -1192,6 +1227,100 @@ export class AppStore {
       if ((this.drafts.get(conversationId) ?? '') === '') this.setDraft(conversationId, text);
       this.changed();
     });
+  }
+
+  /**
+   * Upload files (at most 10) and send them as one message with `caption`; the pending bubble
+   * shows the progress until every file is up, then the message goes through the outbox.
+   */
+  sendFiles(conversationId: string, files: OutgoingFile[], caption: string, replyTo?: number): void {
+    const client = this.client;
+    if (client === null || files.length === 0) return;
+    const key = `u${Date.now().toString(36)}${Math.random().toString(36).slice(2, 12)}`;
+    const job: UploadJob = {
+      key,
+      conversationId,
+      caption,
+      createdAt: Date.now(),
+      files,
+      sent: 0,
+      total: files.reduce((n, f) => n + f.blob.size, 0),
+      controller: new AbortController(),
+    };
+    this.uploads = new Map(this.uploads).set(key, job);
+    this.sendErrors.delete(conversationId);
+    this.changed();
+    void (async () => {
+      const done: Attachment[] = [];
+      let before = 0;
+      try {
+        for (const f of files) {
+          const a = await client.http.upload(f.blob, {
+            name: f.name,
+            type: f.blob.type,
+            signal: job.controller.signal,
+            onProgress: (sent) => {
+              job.sent = before + sent;
+              this.changed();
+            },
+          });
+          before += f.blob.size;
+          done.push(f.waveform === undefined ? a : { ...a, waveform: f.waveform });
+        }
+      } catch (err) {
+        this.#endUpload(key);
+        if (job.controller.signal.aborted || this.client !== client) return;
+        const why = `Not sent: ${errorText(err)}`;
+        this.sendErrors.set(conversationId, why);
+        if (this.route.chat !== conversationId) this.toast(why);
+        this.changed();
+        return;
+      }
+      this.#endUpload(key);
+      if (this.client !== client) return;
+      const refs: AttachmentRef[] = done.map((a, i) => {
+        const f = files[i];
+        const ref: AttachmentRef = { uploadId: a.id };
+        if (f?.durationMs !== undefined) ref.durationMs = Math.round(f.durationMs);
+        if (f?.waveform !== undefined) ref.waveform = f.waveform;
+        return ref;
+      });
+      // The job's key is random enough to be the message's idempotency key.
+      const clientId = key;
+      this.sentAttachments.set(clientId, done);
+      const sent = client.send(conversationId, caption, {
+        clientId,
+        attachments: refs,
+        ...(replyTo === undefined ? {} : { replyTo }),
+      });
+      this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+      this.changed();
+      sent.catch((err: unknown) => {
+        this.sentAttachments.delete(clientId);
+        if (this.client !== client) return;
+        this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
+        const why = `Message not sent: ${errorText(err)}`;
+        this.sendErrors.set(conversationId, why);
+        if (this.route.chat !== conversationId) this.toast(why);
+        this.changed();
+      });
+    })();
+  }
+
+  /** Stop uploading the files of a message: nothing is sent. */
+  cancelUpload(key: string): void {
+    const job = this.uploads.get(key);
+    if (job === undefined) return;
+    job.controller.abort(new ParleyError('unavailable', 'Cancelled'));
+    this.#endUpload(key);
+  }
+
+  #endUpload(key: string): void {
+    if (!this.uploads.has(key)) return;
+    const next = new Map(this.uploads);
+    next.delete(key);
+    this.uploads = next;
+    this.changed();
   }
 
   /** The refused send's error was read (the text is being edited). */

@@ -1,13 +1,15 @@
 /** The open conversation: header, message history and composer. */
 import type { HTMLAttributes, JSX } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Conversation, Member, Message, PendingSend } from '@parley/client';
+import type { Attachment, Conversation, Member, Message, PendingSend } from '@parley/client';
+import { attachmentsOf } from '../lib/attachments.js';
 import { colorIndex, formatCount, formatDay, formatLastSeen, formatTime, startOfDay } from '../lib/format.js';
 import { isEmojiOnly, parseMarkup } from '../lib/markup.js';
 import { Markup } from '../lib/markup-view.js';
 import { distinctName } from '../lib/names.js';
 import { back, navigate } from '../lib/route.js';
-import type { AppStore, MessageWindow } from '../state/store.js';
+import type { AppStore, MessageWindow, UploadJob } from '../state/store.js';
+import { Attachments, UploadingFiles } from './attachments.js';
 import { Avatar } from './avatar.js';
 import { ReadOnlyBar, RequestBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
@@ -50,13 +52,17 @@ type Row =
   | { kind: 'unread'; key: 'unread' }
   | { kind: 'system'; key: string; text: string }
   | { kind: 'msg'; key: string; m: Message; mine: boolean; first: boolean; last: boolean }
-  | { kind: 'pending'; key: string; p: PendingSend; first: boolean; last: boolean };
+  | { kind: 'pending'; key: string; p: PendingSend; first: boolean; last: boolean }
+  | { kind: 'upload'; key: string; job: UploadJob; first: boolean; last: boolean };
+
+type Own = Extract<Row, { kind: 'msg' | 'pending' | 'upload' }>;
 
 function buildRows(
   w: MessageWindow | undefined,
   pending: PendingSend[],
   me: string,
   unreadAfter: number,
+  uploads: UploadJob[] = [],
 ): Row[] {
   const rows: Row[] = [
     { kind: 'top', key: 'top', loading: w?.loadingOlder ?? true, hasOlder: w?.hasOlder ?? true },
@@ -64,10 +70,10 @@ function buildRows(
   let day = -1;
   let prevSender: string | null = null;
   let prevAt = 0;
-  let prev: Extract<Row, { kind: 'msg' | 'pending' }> | null = null;
+  let prev: Own | null = null;
   // The line goes before the first unread message, once the history reaches back to it.
   let unreadShown = (w?.messages[0]?.seq ?? Infinity) > unreadAfter + 1;
-  const add = (sender: string, at: number, row: Extract<Row, { kind: 'msg' | 'pending' }>, seq: number) => {
+  const add = (sender: string, at: number, row: Own, seq: number) => {
     const d = startOfDay(at);
     let breakGroup = false;
     if (d !== day) {
@@ -104,6 +110,9 @@ function buildRows(
     if (arrived.has(p.clientId)) continue;
     add(me, p.createdAt, { kind: 'pending', key: `p${p.clientId}`, p, first: false, last: false }, Infinity);
   }
+  for (const job of uploads) {
+    add(me, job.createdAt, { kind: 'upload', key: job.key, job, first: false, last: false }, Infinity);
+  }
   if (prev !== null) (prev as { last: boolean }).last = true;
   return rows;
 }
@@ -116,9 +125,12 @@ function estimateRow(row: Row, width: number, group: boolean, open: boolean): nu
     case 'unread':
     case 'system':
       return 44;
+    case 'upload':
+      return 120 + (row.job.caption === '' ? 0 : 20);
     case 'msg':
     case 'pending': {
       const text = row.kind === 'msg' ? row.m.text : row.p.text;
+      const files = row.kind === 'msg' ? attachmentsOf(row.m) : (row.p.attachments ?? []);
       const bubble = Math.min(width * 0.75, 620) - 24;
       const perLine = Math.max(10, Math.floor(bubble / 7.8));
       let lines = 0;
@@ -126,7 +138,14 @@ function estimateRow(row: Row, width: number, group: boolean, open: boolean): nu
       // A folded text shows FOLD_LINES lines and its "Read more" button.
       if (!open && lines > FOLD_LINES) lines = FOLD_LINES + 2;
       const name = group && row.kind === 'msg' && !row.mine && row.first ? 20 : 0;
-      return 16 + lines * 19.5 + name + (row.first ? 8 : 2);
+      const media =
+        row.kind === 'msg'
+          ? (files as Attachment[]).reduce(
+              (h, a, i) => h + (a.kind === 'image' ? (i === 0 ? 240 : 0) : 56),
+              0,
+            )
+          : files.length * 56;
+      return 16 + lines * 19.5 + name + media + (row.first ? 8 : 2);
     }
     default: {
       const never: never = row;
@@ -490,14 +509,18 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
     () => [...store.pending.values()].filter((p) => p.conversationId === id && p.action === undefined),
     [store.pending, id],
   );
+  const uploads = useMemo(
+    () => [...store.uploads.values()].filter((j) => j.conversationId === id),
+    [store.uploads, id],
+  );
   const left = leftLine(c);
   const rows = useMemo(() => {
-    const built = buildRows(w, pending, me, unreadAfter);
+    const built = buildRows(w, pending, me, unreadAfter, uploads);
     // A group I left ends with a line that says so.
     if (left !== null && w !== undefined) built.push({ kind: 'system', key: 'left', text: left });
     return built;
     // `w.rev` changes whenever the window's messages do (they are mutated in place).
-  }, [w, w?.rev, pending, me, unreadAfter, left]);
+  }, [w, w?.rev, pending, uploads, me, unreadAfter, left]);
   const initialKey = useMemo(
     () => (rows.some((r) => r.kind === 'unread') ? 'unread' : undefined),
     [rows.length > 1],
@@ -514,7 +537,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
   }, [focus?.n, rows]);
 
   // My own new message: show it, wherever the list was scrolled to.
-  const lastPending = pending[pending.length - 1]?.clientId;
+  const lastPending = uploads[uploads.length - 1]?.key ?? pending[pending.length - 1]?.clientId;
   useEffect(() => {
     if (lastPending !== undefined) handle.current?.scrollToBottom();
   }, [lastPending]);
@@ -593,12 +616,15 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
               {m.replyTo !== undefined && !deleted && (
                 <Quote store={store} conversationId={id} replyTo={m.replyTo} />
               )}
+              {!deleted && attachmentsOf(m).length > 0 && (
+                <Attachments store={store} attachments={attachmentsOf(m)} />
+              )}
               {deleted ? (
                 <div class="text deleted-text" data-testid="tombstone">
                   This message was deleted
                   <MetaSpacer time={m.createdAt} ticks={false} />
                 </div>
-              ) : (
+              ) : m.text === '' && attachmentsOf(m).length > 0 ? null : (
                 <MessageText
                   id={`text-${row.key}`}
                   text={m.text}
@@ -671,20 +697,42 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
             data-status="sending"
           >
             <div class="bubble">
-              <MessageText
-                id={`text-${row.key}`}
-                text={row.p.text}
-                time={row.p.createdAt}
-                ticks
-                open={open.has(row.key)}
-                onToggle={() => toggle(row.key)}
-              />
+              {row.p.attachments !== undefined && (
+                <Attachments store={store} attachments={store.sentAttachments.get(row.p.clientId) ?? []} />
+              )}
+              {row.p.text !== '' && (
+                <MessageText
+                  id={`text-${row.key}`}
+                  text={row.p.text}
+                  time={row.p.createdAt}
+                  ticks
+                  open={open.has(row.key)}
+                  onToggle={() => toggle(row.key)}
+                />
+              )}
               <span class="meta">
                 <time dateTime={new Date(row.p.createdAt).toISOString()}>{formatTime(row.p.createdAt)}</time>
                 <span role="img" aria-label="Waiting to send" title="Waiting to send">
                   <Ticks status="sending" />
                 </span>
               </span>
+            </div>
+          </div>
+        );
+      case 'upload':
+        return (
+          <div
+            class={`msg out ${row.first ? 'first' : ''} ${row.last ? 'last' : ''}`}
+            data-testid="message"
+            data-status="uploading"
+          >
+            <div class="bubble">
+              <UploadingFiles store={store} job={row.job} />
+              {row.job.caption !== '' && (
+                <div class="text" dir="auto">
+                  {row.job.caption}
+                </div>
+              )}
             </div>
           </div>
         );
@@ -708,7 +756,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
           rev={`${store.rev}`}
           estimate={(row, width) => estimateRow(row, width, group, open.has(row.key))}
           render={renderRow}
-          canAnchor={(row) => row.kind === 'msg' || row.kind === 'pending'}
+          canAnchor={(row) => row.kind === 'msg' || row.kind === 'pending' || row.kind === 'upload'}
           initialKey={initialKey}
           onView={onView}
           onNearTop={() => void store.loadOlder(id)}

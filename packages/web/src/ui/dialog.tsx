@@ -7,6 +7,8 @@ export function Modal(props: {
   title: string;
   onClose: () => void;
   children: ComponentChildren;
+  /** Another look, e.g. `viewer` for a full-size photo. */
+  class?: string;
 }): JSX.Element {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
@@ -18,7 +20,7 @@ export function Modal(props: {
   return (
     <dialog
       ref={ref}
-      class="modal"
+      class={`modal ${props.class ?? ''}`}
       aria-label={props.title}
       onCancel={(e) => {
         e.preventDefault();

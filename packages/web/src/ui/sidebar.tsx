@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Conversation, Message, PendingSend, User } from '@parley/client';
 import { formatListTime, mutedNow } from '../lib/format.js';
 import { plainText } from '../lib/markup.js';
+import { attachmentPreview } from '../lib/attachments.js';
 import { distinctName } from '../lib/names.js';
 import { navigate } from '../lib/route.js';
 import type { AppStore, Connection } from '../state/store.js';
@@ -155,13 +156,20 @@ function previewText(m: Message | PendingSend): string {
   let text = previews.get(m);
   if (text === undefined) {
     text = plainText(m.text).slice(0, 120).replace(/\s+/g, ' ');
+    text = attachmentPreview(m, text) ?? text;
     previews.set(m, text);
   }
   return text;
 }
 
 function previewOf(store: AppStore, c: Conversation, pending: PendingSend | undefined): string {
-  if (pending !== undefined) return `You: ${previewText(pending)}`;
+  if (pending !== undefined) {
+    // What the server made of a pending send's files names them better than the send can.
+    const files = store.sentAttachments.get(pending.clientId);
+    const caption = plainText(pending.text).slice(0, 120).replace(/\s+/g, ' ');
+    const text = files === undefined ? previewText(pending) : attachmentPreview(pending, caption, files);
+    return `You: ${text ?? caption}`;
+  }
   const m = c.lastMessage;
   if (m === null) {
     if (c.kind === 'group') return `${c.memberCount} members`;
