@@ -235,23 +235,7 @@ describe('attachments', () => {
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
-      // The recorder needs a page whose Permissions-Policy lets it use the microphone: the
-      // app's answer goes on with that header changed (continueResponse keeps the response
-      // from the network, so the page stays the server's own).
-      const cdp = await context.newCDPSession(page);
-      cdp.on('Fetch.requestPaused', (e) => {
-        const headers = (e.responseHeaders ?? []).map((h) =>
-          h.name.toLowerCase() === 'permissions-policy' ? { name: h.name, value: 'microphone=(self)' } : h,
-        );
-        void cdp.send('Fetch.continueResponse', {
-          requestId: e.requestId,
-          responseCode: e.responseStatusCode ?? 200,
-          responseHeaders: headers,
-        });
-      });
-      await cdp.send('Fetch.enable', {
-        patterns: [{ urlPattern: `${env.server.url}/`, requestStage: 'Response', resourceType: 'Document' }],
-      });
+      // The app's own Permissions-Policy lets its page use the microphone (and nothing else).
       await page.goto(env.server.url);
       const me = uname('rex');
       await signUp(page, me, 'Rex Records');
