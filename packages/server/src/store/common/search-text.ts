@@ -31,9 +31,10 @@ export const SEARCH_TERMS_MAX = 16;
 export const SEARCH_RECENCY_MS = 30 * 24 * 3600 * 1000;
 /**
  * Matches ranked per search: the newest this many matching messages the user can see (by
- * position), so that a word in half the messages costs no more than one in a thousand.
+ * position), so that a word in half the messages costs no more than one in a thousand. With
+ * `dm` at 5,000 msgs/s over 1,000,000 messages, 1,000 gave search p99 165 ms and 300 gave 90 ms.
  */
-export const SEARCH_CANDIDATES = 1000;
+export const SEARCH_CANDIDATES = 300;
 /** Tokens indexed per message: the first ones of a very long text. */
 export const SEARCH_TOKENS_MAX = 4096;
 
