@@ -31,7 +31,8 @@ export interface StoreAdapter {
 /**
  * A migrated database the PostgreSQL adapters copy each test's databases from: a copy takes
  * about 0.2 s where migrating a new database took about 0.8 s, for every test of every
- * conformance file. Made on first use, dropped after each describe block (`storePerTest`).
+ * conformance file. Made on first use, dropped after each describe block (`storePerTest`;
+ * a file that opens adapters itself calls `dropTemplate` after its tests).
  */
 let template: ReturnType<typeof createTestDatabase> | null = null;
 
@@ -44,7 +45,8 @@ async function migratedDatabase(): ReturnType<typeof createTestDatabase> {
   return createTestDatabase((await template).name);
 }
 
-async function dropTemplate(): Promise<void> {
+/** Drop the migrated template, if one was made: after the tests that opened adapters. */
+export async function dropTemplate(): Promise<void> {
   const t = template;
   template = null;
   await (await t?.catch(() => null))?.drop();

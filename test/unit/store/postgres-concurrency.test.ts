@@ -6,10 +6,10 @@
  * while writes are in flight never skips a message (no message becomes visible below a
  * position already seen in its space).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '@parley/server';
 import type { Message } from '@parley/protocol';
-import { selectedAdapters } from '../../helpers/store-adapters.js';
+import { dropTemplate, selectedAdapters } from '../../helpers/store-adapters.js';
 import { advance } from '@parley/server';
 
 let n = 0;
@@ -41,6 +41,7 @@ for (const adapter of selectedAdapters().filter((a) => a.multiWriter)) {
     afterEach(async () => {
       await cleanup?.();
     });
+    afterAll(dropTemplate);
     /** A reader's cursor: the last position seen in each position space. */
     function cursorAfter(cursor: Map<number, number>, messages: readonly Message[]): void {
       for (const m of messages) advance(cursor, m.pos, stores[0]!.capabilities.positionSpaces);
