@@ -4,8 +4,9 @@
  * other SDK call (browsers and Node alike).
  */
 import { ParleyError, isErrorCode } from '@parley/protocol';
-import type { Attachment, ErrorCode } from '@parley/protocol';
+import type { Attachment } from '@parley/protocol';
 import { backoffDelay } from './backoff.js';
+import { codeForStatus } from './status.js';
 
 /** Options of `ParleyHttp.upload`. */
 export interface UploadOptions {
@@ -82,29 +83,7 @@ export async function responseError(res: Response, what: string): Promise<Parley
   if (typeof err === 'object' && err !== null && isErrorCode(err.code)) {
     return new ParleyError(err.code, typeof err.message === 'string' ? err.message : undefined);
   }
-  return new ParleyError(codeOf(res.status), `HTTP ${res.status} from ${what}`);
-}
-
-function codeOf(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return 'invalid_field';
-    case 401:
-      return 'unauthorized';
-    case 403:
-      return 'forbidden';
-    case 404:
-    case 410:
-      return 'not_found';
-    case 413:
-      return 'body_too_large';
-    case 416:
-      return 'range_not_satisfiable';
-    case 429:
-      return 'rate_limited';
-    default:
-      return status >= 500 ? 'unavailable' : 'internal';
-  }
+  return new ParleyError(codeForStatus(res.status), `HTTP ${res.status} from ${what}`);
 }
 
 /** Worth another try after a HEAD: the server or the way to it failed, not the request. */

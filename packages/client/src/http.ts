@@ -35,8 +35,8 @@ import type {
   UserSettings,
 } from '@parley/protocol';
 import { ParleyError, isErrorCode } from '@parley/protocol';
-import type { ErrorCode } from '@parley/protocol';
 import { fetchFile, getUpload, tusUpload } from './attachments.js';
+import { codeForStatus } from './status.js';
 import type { FileOptions, UploadOptions, UploadTransport } from './attachments.js';
 
 /** The part of `fetch` the SDK uses; `globalThis.fetch` and undici's fetch both fit. */
@@ -113,27 +113,6 @@ const PUBLIC_ROUTES: ReadonlySet<Route> = new Set<Route>([
   'GET /v1/discovery',
   'GET /v1/push/vapid',
 ]);
-
-/** Error code for a failed response whose body is not a Parley `ErrorBody` (e.g. from a proxy). */
-function codeForStatus(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return 'invalid_field';
-    case 401:
-      return 'unauthorized';
-    case 403:
-      return 'forbidden';
-    case 404:
-      return 'not_found';
-    case 413:
-      return 'body_too_large';
-    case 429:
-      return 'rate_limited';
-    default:
-      // 502/503/504 from a proxy mean the server is not reachable right now: retryable.
-      return status >= 500 ? 'unavailable' : 'internal';
-  }
-}
 
 /**
  * A `ParleyError` for a code received from the server. A code this SDK does not know (a
