@@ -35,6 +35,8 @@ export interface SendFrame {
   replyTo?: number;
   /** 1-10 finished uploads of the sender. */
   attachments?: AttachmentRef[];
+  /** True: attach the server's preview of the text's first URL, if it has one ready. */
+  preview?: boolean;
 }
 /**
  * Act on a message (edit, delete, react, pin, save, ...): stored as an event with its own seq,
@@ -393,6 +395,10 @@ export function decodeClientFrame(data: string): DecodeResult {
         const refs = decodeAttachmentRefs(f.attachments);
         if (typeof refs === 'string') return fail('invalid_field', refs, ref);
         send.attachments = refs;
+      }
+      if (f.preview !== undefined) {
+        if (typeof f.preview !== 'boolean') return fail('invalid_field', 'preview must be a boolean', ref);
+        if (f.preview) send.preview = true;
       }
       return { ok: true, frame: send };
     }

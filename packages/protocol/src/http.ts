@@ -63,6 +63,8 @@ export interface SendRequest {
   replyTo?: number;
   /** 1-10 finished uploads of the sender. */
   attachments?: AttachmentRef[];
+  /** True: attach the server's preview of the text's first URL, if it has one ready. */
+  preview?: boolean;
 }
 /** An action on a message: same validation, idempotency and ack as the WebSocket `action`. */
 export interface ActionRequest {

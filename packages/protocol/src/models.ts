@@ -68,6 +68,20 @@ export interface Message {
   saved?: true;
   /** Content: its files (1-10), in the order sent; absent when none or once deleted for everyone. */
   attachments?: Attachment[];
+  /** Content: the page its text's first URL links to, when the sender asked for it; absent once edited or deleted. */
+  preview?: LinkPreview;
+}
+
+/**
+ * What a link leads to, as the server read the page (GET /v1/link-preview). No image: an
+ * external image would tell its site who reads the message.
+ */
+export interface LinkPreview {
+  /** The page's URL (after redirects). */
+  url: string;
+  title: string;
+  description?: string;
+  siteName?: string;
 }
 
 /** How an attachment is shown: from its sniffed bytes, never from what the client claimed. */

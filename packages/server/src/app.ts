@@ -28,6 +28,7 @@ import { metricsListener, registerOperations } from './http/operations.js';
 import { registerRoutes } from './http/routes.js';
 import { registerUploadRoutes } from './http/upload-routes.js';
 import { AttachmentService } from './attachments/attachment-service.js';
+import { LinkPreviewer } from './previews/link-preview.js';
 import { SearchService } from './search/search-service.js';
 import { createLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -314,6 +315,12 @@ export async function createParley(
   );
   messages.attachments = attachments;
   messages.pipeline.attachments = attachments;
+  const linkPreviews = new LinkPreviewer({
+    enabled: config.linkPreviews,
+    // For the test suite only: lets previews reach pages served on this machine.
+    allowPrivate: process.env.PARLEY_TEST_PREVIEW_ALLOW_PRIVATE === '1',
+  });
+  messages.previews = linkPreviews;
   const contacts = new ContactService(store.accounts, store.social, store.conversations, bus, presence, {
     requestCooldownMs: config.contactRequestCooldownMs,
   });
@@ -386,6 +393,7 @@ export async function createParley(
       presence,
       push,
       search,
+      linkPreviews,
       authRatePerMin: config.authRatePerMin,
     });
     registerUploadRoutes(scope, { auth, attachments, log });

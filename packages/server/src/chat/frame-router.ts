@@ -122,11 +122,12 @@ export class FrameRouter {
     switch (frame.type) {
       case 'send': {
         return this.ackWhenStored(conn, frame.clientId, () =>
-          frame.replyTo === undefined && frame.attachments === undefined
+          frame.replyTo === undefined && frame.attachments === undefined && !frame.preview
             ? messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text)
             : messages.send(conn.ctx.userId, frame.conversationId, frame.clientId, frame.text, {
                 ...(frame.replyTo !== undefined && { replyTo: frame.replyTo }),
                 ...(frame.attachments !== undefined && { attachments: frame.attachments }),
+                ...(frame.preview === true && { preview: true }),
               }),
         );
       }

@@ -4,6 +4,7 @@ import {
   MAX_CURSOR_LENGTH,
   MAX_FORWARD_TARGETS,
   MAX_SEARCH_PAGE,
+  MAX_PREVIEW_URL_LENGTH,
   MAX_SEARCH_QUERY_LENGTH,
   ParleyError,
   decodeAction,
@@ -15,6 +16,7 @@ import type {
   AddMembersRequest,
   DirectRequest,
   GroupRequest,
+  LinkPreview,
   LoginRequest,
   MuteRequest,
   ReadRequest,
@@ -35,6 +37,9 @@ import type { ContactService } from '../contacts/contact-service.js';
 import type { PresenceService } from '../presence/presence-service.js';
 import type { PushService } from '../push/push-service.js';
 import type { SearchRequest, SearchService } from '../search/search-service.js';
+import { withoutImage } from '../previews/link-preview.js';
+import type { LinkPreviewer } from '../previews/link-preview.js';
+import { KeyedBuckets } from '../rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,8 +55,13 @@ export interface RouteDeps {
   presence: PresenceService;
   push: PushService;
   search: SearchService;
+  /** The process's one previewer: the sender's app asks it, a send takes from its cache. */
+  linkPreviews: LinkPreviewer;
   authRatePerMin: number;
 }
+
+/** Link previews one user may ask for, per minute (each may fetch a page). */
+export const LINK_PREVIEWS_PER_MIN = 30;
 
 const str = { type: 'string' } as const;
 const int = { type: 'integer', minimum: 0 } as const;
@@ -382,19 +392,24 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
               type: 'array',
               description: '1-10 finished uploads of mine: `{uploadId, durationMs?, waveform?}`.',
             },
+            preview: {
+              type: 'boolean',
+              description: "True: attach the server's preview of the text's first URL, if it has one ready.",
+            },
           },
           ['clientId', 'text'],
         ),
       },
     },
     async (req, reply) => {
-      const { clientId, text, replyTo } = req.body;
+      const { clientId, text, replyTo, preview } = req.body;
       const refs =
         req.body.attachments === undefined ? undefined : decodeAttachmentRefs(req.body.attachments);
       if (typeof refs === 'string') throw new ParleyError('invalid_field', refs);
       const ack = await d.messages.send(me(req).userId, req.params.id, clientId, text, {
         ...(replyTo !== undefined && { replyTo }),
         ...(refs !== undefined && { attachments: refs }),
+        ...(preview === true && { preview: true }),
       });
       return reply.status(ack.duplicate ? 200 : 201).send(ack);
     },
@@ -503,6 +518,34 @@ export function registerRoutes(app: FastifyInstance, d: RouteDeps): void {
       },
     },
     async (req) => d.search.search(me(req).userId, req.query),
+  );
+
+  const previewsPerUser = new KeyedBuckets(LINK_PREVIEWS_PER_MIN / 60, LINK_PREVIEWS_PER_MIN);
+  app.get<{ Querystring: { url: string } }>(
+    '/v1/link-preview',
+    {
+      ...authed,
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            url: {
+              type: 'string',
+              minLength: 1,
+              maxLength: MAX_PREVIEW_URL_LENGTH,
+              description: 'An http(s) URL',
+            },
+          },
+          required: ['url'],
+        },
+      },
+    },
+    async (req): Promise<LinkPreview> => {
+      if (!previewsPerUser.take(me(req).userId, Date.now())) throw new ParleyError('rate_limited');
+      const found = await d.linkPreviews.preview(req.query.url);
+      if (found === null) throw new ParleyError('not_found', 'No preview for this URL');
+      return withoutImage(found);
+    },
   );
 
   app.get<{ Querystring: { since?: string; limit?: number } }>(

@@ -5,6 +5,7 @@ import {
   MAX_TEXT_BYTES,
   MAX_TEXT_CODE_POINTS,
   ParleyError,
+  firstUrl,
   codePointLength,
 } from '@parley/protocol';
 import type {
@@ -12,6 +13,7 @@ import type {
   AttachmentRef,
   ForwardResult,
   HistoryPage,
+  LinkPreview,
   Message,
   MessageAction,
   MessageListPage,
@@ -28,6 +30,8 @@ import type { ConversationStore, MessageStore, NewMessage } from '../store/store
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { ReceiptService } from '../receipts/receipt-service.js';
 import type { AttachmentService } from '../attachments/attachment-service.js';
+import { withoutImage } from '../previews/link-preview.js';
+import type { LinkPreviewer } from '../previews/link-preview.js';
 import {
   advance,
   clampToHead,
@@ -129,6 +133,8 @@ export class MessageService {
   private readonly positionSpaces: number;
   /** Set by the app: claims the uploads a send names. */
   attachments: AttachmentService | undefined;
+  /** Set by the app: the previews a send with `preview: true` takes from (never fetched then). */
+  previews: Pick<LinkPreviewer, 'cached'> | undefined;
   /** Set by the app once receipts exist (they publish read cursors to members). */
   receipts: ReceiptService | undefined;
   /** The batches every send and action goes through (the app sets its `push` and `pushJobs`). */
@@ -157,15 +163,31 @@ export class MessageService {
     conversationId: string,
     clientId: string,
     text: string,
-    opts: { replyTo?: number; forwarded?: boolean; attachments?: readonly AttachmentRef[] } = {},
+    opts: {
+      replyTo?: number;
+      forwarded?: boolean;
+      attachments?: readonly AttachmentRef[];
+      preview?: boolean;
+    } = {},
   ): Promise<Ack> {
     const refs = opts.attachments;
     checkText(text, refs !== undefined && refs.length > 0);
     const msg: NewMessage = { id: ulid(), conversationId, senderId, clientId, text, createdAt: Date.now() };
     if (opts.replyTo !== undefined) msg.replyTo = opts.replyTo;
     if (opts.forwarded) msg.forwarded = true;
+    if (opts.preview) {
+      const preview = this.cachedPreview(text);
+      if (preview) msg.preview = preview;
+    }
     if (refs === undefined || refs.length === 0) return this.pipeline.enqueue(msg);
     return this.sendWithAttachments(msg, refs);
+  }
+
+  /** The previewer's remembered preview of the text's first URL, without its image. */
+  private cachedPreview(text: string): LinkPreview | undefined {
+    const url = firstUrl(text);
+    const found = url === null ? null : (this.previews?.cached(url) ?? null);
+    return found === null ? undefined : withoutImage(found);
   }
 
   /**

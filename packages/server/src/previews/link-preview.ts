@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Parser } from 'htmlparser2';
+import type { LinkPreview as ProtocolLinkPreview } from '@parley/protocol';
 import { checkConnectAddress, guardedLookup, isPrivateHost, isPublicAddress } from '../net/address-guard.js';
 import type { AddressPolicy, LookupFunction } from '../net/address-guard.js';
 
@@ -21,6 +22,17 @@ export interface LinkPreview {
   siteName?: string;
   /** Absolute http(s) URL of the page's image. */
   image?: string;
+}
+
+/**
+ * A preview as messages carry it (`LinkPreview` of the protocol): no image, as an external
+ * image would tell its site who reads the message, and the apps' CSP allows none.
+ */
+export function withoutImage(p: LinkPreview): ProtocolLinkPreview {
+  const out: ProtocolLinkPreview = { url: p.url, title: p.title };
+  if (p.description !== undefined) out.description = p.description;
+  if (p.siteName !== undefined) out.siteName = p.siteName;
+  return out;
 }
 
 export interface LinkPreviewerOptions {
@@ -60,43 +72,8 @@ export const MAX_TITLE_CHARS = 200;
 export const MAX_DESCRIPTION_CHARS = 400;
 export const MAX_SITE_NAME_CHARS = 100;
 
-// --------------------------------------------------------------------------------------------
-// Finding the URL in a message
-
-// As the apps find links (packages/protocol/src/links.ts), http(s) only: not inside a word,
-// up to whitespace or a bracket/quote, trailing punctuation and formatting markers left out.
-const URL_RE = /(?<![\p{L}\p{N}])https?:\/\/[^\s<>"'`]+/giu;
-const TRAILING = /[.,:;!?)\]}'"*_~]+$/;
-const CODE_BLOCK = /```[\s\S]*?```/g;
-const CODE_SPAN = /`[^`\n]+`/g;
-
-/**
- * The first http(s) URL in a message's text, as `URL.href`, or null. Code blocks and code
- * spans are skipped, so are URLs longer than 2048 characters; trailing punctuation is not part
- * of a URL, except a closing parenthesis whose opening one is in it.
- */
-export function firstUrl(text: string): string | null {
-  const prose = text.replace(CODE_BLOCK, ' ').replace(CODE_SPAN, ' ');
-  for (const match of prose.matchAll(URL_RE)) {
-    let raw = match[0];
-    const trail = TRAILING.exec(raw);
-    if (trail !== null) {
-      const cut = trail[0].startsWith(')') && raw.includes('(') ? trail[0].slice(1) : trail[0];
-      raw = raw.slice(0, raw.length - cut.length);
-    }
-    if (raw.length > MAX_URL_LENGTH) continue;
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      continue;
-    }
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '') {
-      if (url.href.length <= MAX_URL_LENGTH) return url.href;
-    }
-  }
-  return null;
-}
+// The first URL of a message is found as the apps find it (shared with them).
+export { firstUrl } from '@parley/protocol';
 
 // --------------------------------------------------------------------------------------------
 // Cleaning what a page says
@@ -337,6 +314,19 @@ export class LinkPreviewer {
       });
     this.inFlight.set(key, job);
     return job;
+  }
+
+  /**
+   * The remembered preview of `url`, or null when there is none yet (or it failed, or expired).
+   * Never fetches: a send attaches what the sender's app already asked for.
+   */
+  cached(url: string): LinkPreview | null {
+    if (!this.enabled) return null;
+    const start = this.checkUrl(url);
+    if (start === null) return null;
+    const hit = this.cache.get(start.href);
+    if (hit === undefined || Date.now() - hit.at >= this.cacheTtlMs) return null;
+    return hit.result;
   }
 
   private remember(key: string, result: LinkPreview | null): void {

@@ -38,7 +38,8 @@ export const isPlain = (m: NewMessage): boolean =>
   m.replyTo === undefined &&
   !m.forwarded &&
   m.mentions === undefined &&
-  m.attachments === undefined;
+  m.attachments === undefined &&
+  m.preview === undefined;
 
 /** What search indexes for a content message: its text and its files' names. */
 export function searchTextOf(m: {

@@ -5,6 +5,7 @@
 import { REPLY_SNIPPET_CODE_POINTS } from '@parley/protocol';
 import type {
   Attachment,
+  LinkPreview,
   Message,
   MessageKind,
   PrivacySettings,
@@ -43,6 +44,8 @@ export interface MessageDbRow {
   mentions?: string | null;
   /** JSON array of Attachment. */
   attachments?: string | null;
+  /** JSON LinkPreview. */
+  preview?: string | null;
   edited_at?: number | string | null;
   deleted?: number | boolean;
   pinned_at?: number | string | null;
@@ -86,6 +89,7 @@ export function toMessage(r: MessageDbRow): Message {
   if (r.forwarded === true || r.forwarded === 1) m.forwarded = true;
   if (r.mentions) m.mentions = JSON.parse(r.mentions) as string[];
   if (r.attachments) m.attachments = JSON.parse(r.attachments) as Attachment[];
+  if (r.preview) m.preview = JSON.parse(r.preview) as LinkPreview;
   if (r.reactions) m.reactions = JSON.parse(r.reactions) as Reaction[];
   if (r.pinned_at !== null && r.pinned_at !== undefined) m.pinnedAt = Number(r.pinned_at);
   if (r.saved === true || r.saved === 1) m.saved = true;

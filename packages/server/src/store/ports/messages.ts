@@ -2,7 +2,14 @@
  * Messages: the append path (seq and feed positions), history, every user's feed, and the
  * read and delivered cursors that receipts move.
  */
-import type { Attachment, ErrorCode, Message, MessageKind, MessageListPage } from '@parley/protocol';
+import type {
+  Attachment,
+  ErrorCode,
+  LinkPreview,
+  Message,
+  MessageKind,
+  MessageListPage,
+} from '@parley/protocol';
 import type { Positions } from '../common/feed-cursor.js';
 
 /** One message to store; the store assigns seq, pos and validates membership and idempotency. */
@@ -26,6 +33,8 @@ export interface NewMessage {
   mentions?: readonly string[];
   /** Content: its files, from the uploads the sender claimed for it (ports/uploads.ts). */
   attachments?: readonly Attachment[];
+  /** Content: the preview of its text's first URL, from the server's previewer cache. */
+  preview?: LinkPreview;
 }
 
 /** A page of a cross-conversation list (mentions, saved), newest first. */

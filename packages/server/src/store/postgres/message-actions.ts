@@ -28,6 +28,7 @@ export const messageJson = (u: string) => `json_strip_nulls(json_build_object('i
     'forwarded', CASE WHEN m.forwarded THEN true END,
     'mentions', m.mentions::json,
     'attachments', m.attachments::json,
+    'preview', m.preview::json,
     'reactions', (SELECT json_agg(json_build_object('emoji', x.emoji, 'count', x.n, 'userIds', x.u) ORDER BY x.f, x.emoji)
       FROM (SELECT emoji, count(*) AS n, json_agg(user_id ORDER BY created_at, user_id) AS u, min(created_at) AS f
             FROM reactions WHERE conversation_id = m.conversation_id AND seq = m.seq GROUP BY emoji) x),
@@ -259,7 +260,7 @@ async function setText(
   const files = rows[0]?.attachments ?? null;
   const attachments = files === null ? undefined : (JSON.parse(files) as Attachment[]);
   await c.query(
-    `UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector, mentions = $6
+    `UPDATE messages SET text = $1, edited_at = $2, search = $5::tsvector, mentions = $6, preview = NULL
      WHERE conversation_id = $3 AND seq = $4`,
     [
       text,
@@ -290,7 +291,7 @@ async function setText(
 async function eraseText(c: Queryable, conversationId: string, seq: number): Promise<void> {
   await c.query(
     `UPDATE messages SET text = '', deleted = true, edited_at = NULL, reply_to = NULL, mentions = NULL,
-       attachments = NULL, pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
+       attachments = NULL, preview = NULL, pinned_at = NULL, search = NULL WHERE conversation_id = $1 AND seq = $2`,
     [conversationId, seq],
   );
   await c.query(

@@ -377,6 +377,8 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
           tsv: kindOf(m) === 'text' ? tsVector(searchTextOf(m)) : null,
           // Migration 16: the files, stored with the message in its transaction.
           ...(m.attachments?.length ? { atts: JSON.stringify(m.attachments) } : {}),
+          // Migration 17: the link preview, stored with the message in its transaction.
+          ...(m.preview ? { lpv: JSON.stringify(m.preview) } : {}),
         })),
       ),
       spaces,
@@ -404,6 +406,7 @@ async function appendOn(db: Queryable, sent: readonly NewMessage[], spaces: numb
     if (m.forwarded) message.forwarded = true;
     if (m.mentions?.length) message.mentions = [...m.mentions];
     if (m.attachments?.length) message.attachments = [...m.attachments];
+    if (m.preview) message.preview = { ...m.preview };
     answers[i - 1] =
       status === 'duplicate'
         ? { ok: true, message, duplicate: true, recipients: [], prev: [] }
@@ -433,7 +436,7 @@ async function readOn(db: PgDatabase, reads: readonly FeedRead[]): Promise<Messa
   const rows = await db.rows<MessageDbRow & { n: number }>(
     `WITH s AS (SELECT * FROM unnest($3::int8[], $4::int[], $5::int8[]) AS s(n, shard, since))
      SELECT r.n::int AS n, m.conversation_id, m.seq, m.pos, m.id, m.sender_id, m.client_id, m.text, m.created_at,
-       m.kind, m.target, m.reply_to, m.forwarded, m.mentions, m.attachments, m.edited_at, m.deleted, m.pinned_at,
+       m.kind, m.target, m.reply_to, m.forwarded, m.mentions, m.attachments, m.preview, m.edited_at, m.deleted, m.pinned_at,
        m.r_sender, m.r_text, m.r_deleted
      FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS r(user_id, lim, n)
      CROSS JOIN LATERAL (

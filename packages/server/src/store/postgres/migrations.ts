@@ -559,6 +559,15 @@ const MESSAGE_SEARCH = `
  * their uploader (placed by user id); the message they are attached to lives with its
  * conversation, and a download's visibility check reads that database.
  */
+const APPEND_BATCH_ATTACHMENTS = [
+  ['ments text, tsv text)', 'ments text, tsv text, atts text)'],
+  [
+    'kind, target, visible_to, reply_to, forwarded, mentions, search)',
+    'kind, target, visible_to, reply_to, forwarded, mentions, search, attachments)',
+  ],
+  ['pl.tsv::tsvector', 'pl.tsv::tsvector, pl.atts'],
+].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_SEARCH);
+
 const ATTACHMENTS = `
       ALTER TABLE messages ADD COLUMN attachments text;
       CREATE TABLE uploads (
@@ -573,14 +582,20 @@ const ATTACHMENTS = `
       );
       CREATE INDEX uploads_by_user ON uploads (user_id, conversation_id, client_id);
       CREATE INDEX uploads_unattached ON uploads (created_at) WHERE conversation_id IS NULL;
+      ${APPEND_BATCH_ATTACHMENTS}
+`;
+
+/**
+ * Migration 17: link previews. A content message's preview as JSON (`lpv` in the batch, from
+ * the server's previewer cache). A batch from a server of the previous version has no `lpv`.
+ */
+const LINK_PREVIEWS = `
+      ALTER TABLE messages ADD COLUMN preview text;
       ${[
-        ['ments text, tsv text)', 'ments text, tsv text, atts text)'],
-        [
-          'kind, target, visible_to, reply_to, forwarded, mentions, search)',
-          'kind, target, visible_to, reply_to, forwarded, mentions, search, attachments)',
-        ],
-        ['pl.tsv::tsvector', 'pl.tsv::tsvector, pl.atts'],
-      ].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_SEARCH)}
+        ['tsv text, atts text)', 'tsv text, atts text, lpv text)'],
+        ['mentions, search, attachments)', 'mentions, search, attachments, preview)'],
+        ['pl.tsv::tsvector, pl.atts', 'pl.tsv::tsvector, pl.atts, pl.lpv'],
+      ].reduce((text, [from, to]) => replaced(text, from as string, to as string), APPEND_BATCH_ATTACHMENTS)}
 `;
 
 /** Migration 14's backfill: the content stored before it (not deleted), in slices by key. */
@@ -869,5 +884,10 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     version: 16,
     name: 'attachments',
     sql: () => ATTACHMENTS,
+  },
+  {
+    version: 17,
+    name: 'link previews',
+    sql: () => LINK_PREVIEWS,
   },
 ];

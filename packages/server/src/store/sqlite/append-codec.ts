@@ -22,7 +22,10 @@ const DUPLICATE = 2;
 /** A stored action or reply: the store made more of it than seq and pos (a reply snippet). */
 const STORED_FULL = 3;
 
-type Extra = Pick<NewMessage, 'kind' | 'target' | 'replyTo' | 'forwarded' | 'mentions' | 'attachments'>;
+type Extra = Pick<
+  NewMessage,
+  'kind' | 'target' | 'replyTo' | 'forwarded' | 'mentions' | 'attachments' | 'preview'
+>;
 
 function extraOf(m: NewMessage): Extra | 0 {
   if (isPlain(m)) return 0;
@@ -33,6 +36,7 @@ function extraOf(m: NewMessage): Extra | 0 {
   if (m.forwarded) e.forwarded = true;
   if (m.mentions !== undefined) e.mentions = m.mentions;
   if (m.attachments !== undefined) e.attachments = m.attachments;
+  if (m.preview !== undefined) e.preview = m.preview;
   return e;
 }
 const REFUSED = 0;
@@ -78,7 +82,8 @@ export function packResults(results: readonly AppendResult[]): unknown[] {
       r.message.replyTo ||
       r.message.forwarded ||
       r.message.mentions ||
-      r.message.attachments
+      r.message.attachments ||
+      r.message.preview
     ) {
       out.push(STORED_FULL, r.message, 0, r.recipients, r.prev);
     } else out.push(STORED, r.message.seq, r.message.pos, r.recipients, r.prev);

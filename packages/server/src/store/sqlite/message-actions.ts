@@ -27,6 +27,7 @@ export const MESSAGE_JSON = `json_patch(json_object('id', m.id, 'conversationId'
     'forwarded', CASE WHEN m.forwarded THEN json('true') END,
     'mentions', json(m.mentions),
     'attachments', json(m.attachments),
+    'preview', json(m.preview),
     'reactions', json((SELECT CASE WHEN count(*) > 0 THEN
         json_group_array(json_object('emoji', x.emoji, 'count', x.n, 'userIds', json(x.u))) END
       FROM (SELECT emoji, count(*) AS n, json_group_array(user_id) AS u, min(created_at) AS f
@@ -73,7 +74,7 @@ function statements(d: SqliteDriver) {
       'SELECT count(*) FROM messages WHERE conversation_id = ? AND pinned_at IS NOT NULL',
     ),
     setText: d.prepare<[text: string, at: number, mentions: string | null, c: string, seq: number]>(
-      'UPDATE messages SET text = ?, edited_at = ?, mentions = ? WHERE conversation_id = ? AND seq = ?',
+      'UPDATE messages SET text = ?, edited_at = ?, mentions = ?, preview = NULL WHERE conversation_id = ? AND seq = ?',
     ),
     // The mentions an edit no longer makes (the new list as a JSON array).
     dropOtherMentions: d.prepare<[c: string, seq: number, keep: string]>(
@@ -83,7 +84,7 @@ function statements(d: SqliteDriver) {
       'SELECT attachments FROM messages WHERE conversation_id = ? AND seq = ?',
     ),
     eraseTarget: d.prepare<[c: string, seq: number]>(
-      `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL, attachments = NULL,
+      `UPDATE messages SET text = '', deleted = 1, edited_at = NULL, reply_to = NULL, mentions = NULL, attachments = NULL, preview = NULL,
          pinned_at = NULL WHERE conversation_id = ? AND seq = ?`,
     ),
     eraseEdits: d.prepare<[c: string, seq: number]>(

@@ -88,10 +88,11 @@ function statements(d: SqliteDriver) {
       fwd: number;
       mentions: string | null;
       atts: string | null;
+      prev: string | null;
     }>(
       `INSERT INTO messages (conversation_id, seq, id, sender_id, client_id, text, created_at,
-         kind, target, visible_to, reply_to, forwarded, mentions, attachments)
-       VALUES (@c, @seq, @id, @sender, @clientId, @text, @at, @kind, @target, @vis, @reply, @fwd, @mentions, @atts)`,
+         kind, target, visible_to, reply_to, forwarded, mentions, attachments, preview)
+       VALUES (@c, @seq, @id, @sender, @clientId, @text, @at, @kind, @target, @vis, @reply, @fwd, @mentions, @atts, @prev)`,
     ),
     senderRead: d.prepare<[seq: number, c: string, u: string, below: number]>(
       'UPDATE members SET read_seq = ? WHERE conversation_id = ? AND user_id = ? AND read_seq < ?',
@@ -259,6 +260,7 @@ export class SqliteMessages implements MessageStore {
           fwd: m.forwarded ? 1 : 0,
           mentions: m.mentions?.length ? JSON.stringify(m.mentions) : null,
           atts: m.attachments?.length ? JSON.stringify(m.attachments) : null,
+          prev: m.preview ? JSON.stringify(m.preview) : null,
         });
     const pos = Number(info.lastInsertRowid);
     if (!plain) this.actions.fold(m, seq);
@@ -298,6 +300,7 @@ export class SqliteMessages implements MessageStore {
       if (m.forwarded) message.forwarded = true;
       if (m.mentions?.length) message.mentions = [...m.mentions];
       if (m.attachments?.length) message.attachments = [...m.attachments];
+      if (m.preview) message.preview = { ...m.preview };
     }
     return { ok: true, duplicate: false, recipients, prev, message };
   }

@@ -323,4 +323,8 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   CREATE INDEX uploads_by_user ON uploads(user_id, conversation_id, client_id);
   CREATE INDEX uploads_unattached ON uploads(created_at) WHERE conversation_id IS NULL;
   `,
+  `
+  -- Link previews: the page a content message's first URL links to (JSON LinkPreview).
+  ALTER TABLE messages ADD COLUMN preview TEXT;
+  `,
 ];
