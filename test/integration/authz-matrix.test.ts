@@ -346,6 +346,13 @@ const HTTP_ROWS: HttpRow[] = [
       if (s !== 'member' && s !== 'admin') expect(a.body).toEqual({ hits: [], cursor: null });
     },
   },
+  {
+    method: 'GET',
+    route: '/v1/link-preview',
+    what: 'a page on a private address (refused by the address guard, never fetched)',
+    path: () => `/v1/link-preview?url=${encodeURIComponent('http://127.0.0.1:9/')}`,
+    expect: authed({ all: NOT_FOUND }),
+  },
   // ---- uploads and files ----
   {
     method: 'POST',

@@ -163,6 +163,8 @@ export interface SendOptions {
   replyTo?: number;
   /** Finished uploads of mine (1 to 10); `text` is then a caption and may be empty. */
   attachments?: AttachmentRef[];
+  /** Attach the server's preview of the text's first URL (asked for with `linkPreview`). */
+  preview?: boolean;
 }
 
 /** The frame that sends an outbox entry. */
@@ -177,6 +179,7 @@ function frameOf(p: PendingSend): ClientFrame {
   };
   if (p.replyTo !== undefined) frame.replyTo = p.replyTo;
   if (p.attachments !== undefined) frame.attachments = p.attachments;
+  if (p.preview) frame.preview = true;
   return frame;
 }
 
@@ -456,6 +459,7 @@ export class ParleyClient {
     const pending: PendingSend = { clientId, conversationId, text, createdAt: Date.now() };
     if (options.replyTo !== undefined) pending.replyTo = options.replyTo;
     if (options.attachments !== undefined) pending.attachments = options.attachments.map((a) => ({ ...a }));
+    if (options.preview) pending.preview = true;
     const acked = this.#outbox.add(pending);
     if (this.#ready) this.#write(frameOf(pending));
     return acked;

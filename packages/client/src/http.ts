@@ -26,6 +26,7 @@ import type {
   SendRequest,
   Session,
   SignupRequest,
+  LinkPreview,
   SearchPage,
   SyncPage,
   UpdateMeRequest,
@@ -278,6 +279,20 @@ export class ParleyHttp {
         cursor: query.cursor,
       },
     });
+  }
+
+  /**
+   * The server's preview of the page at `url` (http(s), at most 2048 characters), or null
+   * when it has none (not a page, unreachable, no title, or previews off). Asking first makes
+   * a send with `preview: true` carry it.
+   */
+  async linkPreview(url: string): Promise<LinkPreview | null> {
+    try {
+      return await this.#call('GET /v1/link-preview', { query: { url } });
+    } catch (err) {
+      if (err instanceof ParleyError && err.code === 'not_found') return null;
+      throw err;
+    }
   }
 
   /** A page of history by seq. */

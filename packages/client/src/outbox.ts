@@ -13,6 +13,8 @@ export interface PendingSend {
   replyTo?: number;
   /** Uploads attached to the message (`text` is then a caption, maybe empty). */
   attachments?: AttachmentRef[];
+  /** Attach the server's preview of the text's first URL. */
+  preview?: boolean;
   /** An action on a message instead of a send (`text` is then ''). */
   action?: MessageAction;
 }

@@ -21,6 +21,7 @@ import type {
   PrivacySettings,
   PushSubscriptionInfo,
   Session,
+  LinkPreview,
   SearchPage,
   SyncPage,
   User,
@@ -171,6 +172,12 @@ export interface Routes {
    * (default 20, max 50), `cursor` (the last page's).
    */
   'GET /v1/search': { body: undefined; res: SearchPage; auth: true };
+  /**
+   * The server's preview of the page at `url` (query, http(s), at most 2048 characters), for
+   * the app to show while composing; 404 `not_found` when it has none or previews are off.
+   * At most 30 per user per minute.
+   */
+  'GET /v1/link-preview': { body: undefined; res: LinkPreview; auth: true };
   /** My change feed after `since` (query), in order. Query: `since` (default 0), `limit` (max 500). */
   'GET /v1/sync': { body: undefined; res: SyncPage; auth: true };
   /** Who has message `seq` (query) delivered and read, the sender excluded. */
