@@ -37,6 +37,8 @@ export function foldInto(target: Message, m: Message): Message {
       // An edit carries the mentions of its new text (none: absent).
       if (m.mentions?.length) t.mentions = [...m.mentions];
       else delete t.mentions;
+      // The server drops the preview on an edit: the link may have changed.
+      delete t.preview;
       return t;
     case 'delete': {
       const tomb: Message = { ...t, text: '', deleted: true };
@@ -45,6 +47,7 @@ export function foldInto(target: Message, m: Message): Message {
       delete tomb.replyTo;
       delete tomb.mentions;
       delete tomb.pinnedAt;
+      delete tomb.preview;
       return tomb;
     }
     case 'react':

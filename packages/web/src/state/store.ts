@@ -10,6 +10,7 @@ import type {
   ConnectionState,
   ContactList,
   Conversation,
+  LinkPreview,
   Member,
   Message,
   MessageAction,
@@ -1209,10 +1210,13 @@ export class AppStore {
 
   #askedMembers = new Set<string>();
 
-  send(conversationId: string, text: string, replyTo?: number): void {
+  send(conversationId: string, text: string, replyTo?: number, preview = false): void {
     const client = this.client;
     if (client === null) return;
-    const sent = client.send(conversationId, text, replyTo === undefined ? {} : { replyTo });
+    const sent = client.send(conversationId, text, {
+      ...(replyTo !== undefined && { replyTo }),
+      ...(preview && { preview: true }),
+    });
     this.pending = new Map(client.pendingSends().map((p) => [p.clientId, p]));
     this.sendErrors.delete(conversationId);
     this.changed();
@@ -1227,6 +1231,11 @@ export class AppStore {
       if ((this.drafts.get(conversationId) ?? '') === '') this.setDraft(conversationId, text);
       this.changed();
     });
+  }
+
+  /** The server's preview of the page at `url`, or null (none, or not signed in). */
+  async linkPreview(url: string): Promise<LinkPreview | null> {
+    return (await this.client?.http.linkPreview(url)) ?? null;
   }
 
   /**

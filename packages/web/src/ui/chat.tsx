@@ -10,6 +10,7 @@ import { distinctName } from '../lib/names.js';
 import { back, navigate } from '../lib/route.js';
 import type { AppStore, MessageWindow, UploadJob } from '../state/store.js';
 import { Attachments, UploadingFiles } from './attachments.js';
+import { PreviewLink } from './link-preview.js';
 import { Avatar } from './avatar.js';
 import { ReadOnlyBar, RequestBar, leftLine, readOnly } from './chat-bars.js';
 import { Icon } from './icons.js';
@@ -635,6 +636,7 @@ function MessageList({ c, members }: { c: Conversation; members: Member[] | unde
                   mentions={mentionNames}
                 />
               )}
+              {!deleted && m.preview !== undefined && <PreviewLink preview={m.preview} />}
               <span class="meta">
                 {m.pinnedAt !== undefined && (
                   <span class="pinned-mark" role="img" aria-label="Pinned" title="Pinned">

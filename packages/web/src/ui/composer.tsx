@@ -5,13 +5,14 @@
  */
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Member } from '@parley/client';
-import { MAX_TEXT_CODE_POINTS, codePointLength } from '@parley/protocol';
+import type { LinkPreview, Member } from '@parley/client';
+import { MAX_TEXT_CODE_POINTS, codePointLength, firstUrl } from '@parley/protocol';
 import { MAX_ATTACHMENTS, formatDuration, waveformOf } from '../lib/attachments.js';
 import { formatCount } from '../lib/format.js';
 import { plainText } from '../lib/markup.js';
 import { app } from '../state/store.js';
 import { LocalFile } from './attachments.js';
+import { PreviewCard } from './link-preview.js';
 import { Icon } from './icons.js';
 import { useApp } from './use-app.js';
 
@@ -143,6 +144,9 @@ function useRecorder(onNote: (blob: Blob, durationMs: number, waveform: string |
   return { recording, elapsed, start, stop: stopWith };
 }
 
+/** Quiet time after typing before the preview of a link is asked for, ms. */
+const PREVIEW_DELAY_MS = 500;
+
 export function Composer({ id }: { id: string }): JSX.Element {
   const store = useApp();
   const stored = store.drafts.get(id) ?? '';
@@ -182,6 +186,28 @@ export function Composer({ id }: { id: string }): JSX.Element {
               (m.username.startsWith(q.query) || m.displayName.toLowerCase().startsWith(q.query)),
           )
           .slice(0, 8);
+
+  // The first link's preview, asked for once the typing pauses; `for` is the URL asked.
+  const url = editing || files.length > 0 ? null : firstUrl(text);
+  const [preview, setPreview] = useState<{ for: string; card: LinkPreview } | null>(null);
+  const [removed, setRemoved] = useState<string | null>(null);
+  useEffect(() => {
+    if (url === null || preview?.for === url) return;
+    let live = true;
+    const timer = setTimeout(() => {
+      app.linkPreview(url).then(
+        (card) => {
+          if (live) setPreview(card === null ? null : { for: url, card });
+        },
+        () => undefined,
+      );
+    }, PREVIEW_DELAY_MS);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [url]);
+  const shown = preview !== null && preview.for === url && removed !== url ? preview.card : null;
 
   // Files chosen in one chat are not sent in another.
   useEffect(() => setFiles([]), [id]);
@@ -240,9 +266,11 @@ export function Composer({ id }: { id: string }): JSX.Element {
       );
       setFiles([]);
     } else {
-      app.send(id, text.trim(), mode?.kind === 'reply' ? mode.seq : undefined);
+      app.send(id, text.trim(), mode?.kind === 'reply' ? mode.seq : undefined, shown !== null);
     }
     if (mode !== null) store.setCompose(id, null);
+    setPreview(null);
+    setRemoved(null);
     setText('');
     app.setDraft(id, '');
     input.current?.focus();
@@ -299,6 +327,21 @@ export function Composer({ id }: { id: string }): JSX.Element {
         <p class="send-error" role="alert" data-testid="send-error">
           {error}
         </p>
+      )}
+      {shown !== null && (
+        <div class="compose-preview" data-testid="composer-preview">
+          <PreviewCard preview={shown} />
+          <button
+            type="button"
+            class="icon-btn"
+            onClick={() => setRemoved(url)}
+            aria-label="Remove preview"
+            title="Remove preview"
+            data-testid="remove-preview"
+          >
+            <Icon name="close" />
+          </button>
+        </div>
       )}
       {mode !== null && (
         <div class="compose-mode" data-testid={editing ? 'editing-bar' : 'reply-bar'}>
