@@ -96,6 +96,14 @@ describe('link previews', () => {
     }
   });
 
+  it('allows 30 asks per user per minute, then rate_limited', async () => {
+    const ana = await newUser(server.url);
+    const bob = await newUser(server.url);
+    for (let i = 0; i < 30; i++) expect(await ana.http.linkPreview(`${pagesUrl}/missing`)).toBeNull();
+    await expect(ana.http.linkPreview(`${pagesUrl}/page`)).rejects.toMatchObject({ code: 'rate_limited' });
+    expect(await bob.http.linkPreview(`${pagesUrl}/page`)).toMatchObject({ siteName: 'Local Site' });
+  });
+
   it('refuses a preview field that is not a boolean', async () => {
     const ana = await newUser(server.url);
     const bob = await newUser(server.url);

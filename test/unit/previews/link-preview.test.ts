@@ -481,6 +481,22 @@ describe('LinkPreviewer remembering results', () => {
     await fresh.preview(pages.url('/b'));
     expect(pages.count('/b') - b).toBe(2);
   });
+
+  it('answers a remembered preview from the cache without ever fetching', async () => {
+    const previewer = new LinkPreviewer({ enabled: true, allowPrivate: true });
+    const b = pages.count('/b');
+    expect(previewer.cached(pages.url('/b'))).toBeNull();
+    expect(pages.count('/b')).toBe(b);
+    await previewer.preview(pages.url('/b'));
+    expect(previewer.cached(`${pages.url('/b')}#top`)).toMatchObject({ title: 'B' });
+    expect(previewer.cached('ftp://example.com/')).toBeNull();
+    expect(pages.count('/b') - b).toBe(1);
+    const stale = new LinkPreviewer({ enabled: true, allowPrivate: true, cacheTtlMs: 0 });
+    await stale.preview(pages.url('/b'));
+    expect(stale.cached(pages.url('/b'))).toBeNull();
+    const off = new LinkPreviewer({ enabled: false });
+    expect(off.cached(pages.url('/b'))).toBeNull();
+  });
 });
 
 describe('LinkPreviewer keeps out of private networks (SSRF)', () => {
