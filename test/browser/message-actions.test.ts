@@ -110,6 +110,11 @@ describe('message actions', () => {
     await bubble(a.page, 'a reply').click({ button: 'right' });
     await menu(a.page).getByRole('menuitem', { name: 'Edit' }).click();
     await a.page.getByTestId('editing-bar').waitFor();
+    // The field takes the focus once the bar has painted; Escape goes to the field, as a person's would.
+    await eventually(
+      () => a.page.evaluate(() => document.activeElement?.tagName === 'TEXTAREA'),
+      'the field has the focus',
+    );
     await a.page.keyboard.press('Escape');
     await eventually(async () => (await a.page.getByTestId('editing-bar').count()) === 0, 'edit cancelled');
 
