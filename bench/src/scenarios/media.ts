@@ -49,21 +49,28 @@ const SERVER_PACKAGE = fileURLToPath(new URL('../../../packages/server/package.j
 function pixels(seed: number, noise: number): Buffer {
   const rand = random(seed);
   const buf = Buffer.alloc(WIDTH * HEIGHT * 3);
-  const f = Array.from({ length: 6 }, () => 1 + rand() * 6);
-  const ph = Array.from({ length: 6 }, () => rand() * Math.PI * 2);
-  const tint = [rand(), rand(), rand()];
+  // Per channel, a term along x and one along y: the field is their sum.
+  const alongX = [0, 1, 2].map(() => {
+    const f = 1 + rand() * 6;
+    const ph = rand() * Math.PI * 2;
+    return Float64Array.from({ length: WIDTH }, (_, x) => 40 * Math.sin(f * (x / WIDTH) * Math.PI + ph));
+  });
+  const alongY = [0, 1, 2].map(() => {
+    const f = 1 + rand() * 6;
+    const ph = rand() * Math.PI * 2;
+    const tint = rand();
+    return Float64Array.from(
+      { length: HEIGHT },
+      (_, y) => 90 + 60 * tint * (1 - y / HEIGHT) + 30 * Math.cos(f * (y / HEIGHT) * Math.PI + ph),
+    );
+  });
   for (let y = 0; y < HEIGHT; y++) {
-    const v = y / HEIGHT;
     for (let x = 0; x < WIDTH; x++) {
-      const u = x / WIDTH;
       const i = (y * WIDTH + x) * 3;
       for (let c = 0; c < 3; c++) {
-        const base =
-          90 +
-          60 * (tint[c] as number) * (1 - v) +
-          40 * Math.sin((f[c] as number) * u * Math.PI + (ph[c] as number)) +
-          30 * Math.cos((f[c + 3] as number) * v * Math.PI + (ph[c + 3] as number));
-        buf[i + c] = Math.max(0, Math.min(255, Math.round(base + (rand() - 0.5) * 2 * noise)));
+        const base = (alongX[c] as Float64Array)[x] as number;
+        const v = base + ((alongY[c] as Float64Array)[y] as number) + (rand() - 0.5) * 2 * noise;
+        buf[i + c] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
       }
     }
   }
@@ -79,7 +86,7 @@ export async function makePhotos(): Promise<Uint8Array[]> {
       .toBuffer();
   let lo = 0;
   let hi = 64;
-  for (let k = 0; k < 7; k++) {
+  for (let k = 0; k < 6; k++) {
     const mid = (lo + hi) / 2;
     if ((await encode(1, mid)).length > PHOTO_BYTES) hi = mid;
     else lo = mid;

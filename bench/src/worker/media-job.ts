@@ -141,7 +141,7 @@ export async function runUploads(task: MediaTask): Promise<Record<string, unknow
       { authorization: auth, 'content-type': 'application/json' },
       Buffer.from(
         JSON.stringify({
-          clientId: `media-${n}-${t0}`,
+          clientId: `media-${n}`,
           text: '',
           attachments: [{ uploadId: attachment.id }],
         }),
