@@ -59,6 +59,7 @@ run history --scenario history --history-size 1000000 --rate 5000 --duration 10 
 run history-shm --scenario history --history-size 1000000 --rate 5000 --duration 10 --repeat 3 --data-parent /dev/shm
 run history-quiet --scenario history --history-size 1000000 --rate 100 --duration 10
 run search --scenario search --search-size 1000000 --rate 5000 --duration 10 --repeat 3
+run media --scenario media --rate 5000 --upload-rate 50 --duration 10 --repeat 3
 # The local cluster (1 API + 3 chat servers on PostgreSQL + Redis), same dm workload.
 run cluster-dm-max --scenario dm --cluster --clients 1000 --rate 0 --duration 10 --repeat 3
 run cluster-dm-5k --scenario dm --cluster --clients 1000 --rate 5000 --duration 10 --repeat 3

@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench`, with their defaults. */
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['dm', 'group', 'idle', 'sync', 'history', 'search', 'relay'] as const;
+export const SCENARIOS = ['dm', 'group', 'idle', 'sync', 'history', 'search', 'media', 'relay'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -49,6 +49,8 @@ export interface BenchOptions {
   searchSize: number;
   /** Searches per second during the search run. Default 20. */
   searchRate: number;
+  /** Uploads per second during the media run (9 in 10 photos of ~1 MB, 1 a 10 MB file). Default 50. */
+  uploadRate: number;
   /** Messages each offline client misses in `sync`. Default 20. */
   missed: number;
   /**
@@ -116,6 +118,8 @@ Scenarios: ${SCENARIOS.join(', ')}
   --page-rate N            history pages/s (default 200)
   --search-size N          messages stored before the search run (default 1000000)
   --search-rate N          searches/s during the search run (default 20)
+  --upload-rate N          uploads/s during the media run: 9 in 10 ~1 MB JPEG photos
+                           (thumbnailed), 1 a 10 MB file, each then sent in a message (default 50)
   --missed M               messages each offline client misses in sync (default 20)
   --connect-concurrency N  handshakes in flight over all workers (default 256)
   --profile DIR            run the server with --cpu-prof and summarize the window
@@ -168,6 +172,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'page-rate': { type: 'string' },
       'search-size': { type: 'string' },
       'search-rate': { type: 'string' },
+      'upload-rate': { type: 'string' },
       missed: { type: 'string' },
       'connect-concurrency': { type: 'string' },
       profile: { type: 'string' },
@@ -230,6 +235,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     pageRate: num('page-rate', values['page-rate']) ?? 200,
     searchSize: num('search-size', values['search-size']) ?? 1_000_000,
     searchRate: num('search-rate', values['search-rate']) ?? 20,
+    uploadRate: num('upload-rate', values['upload-rate']) ?? 50,
     missed: num('missed', values.missed) ?? 20,
     connectConcurrency: num('connect-concurrency', values['connect-concurrency']) ?? 256,
     profile: values.profile,

@@ -18,10 +18,16 @@ import { runDm, runRelay } from './scenarios/dm.js';
 import { runGroup } from './scenarios/group.js';
 import { runHistory } from './scenarios/history.js';
 import { runIdle } from './scenarios/idle.js';
+import { MEDIA_SERVER_FLAGS, runMedia } from './scenarios/media.js';
 import { SEARCH_SERVER_FLAGS, runSearch } from './scenarios/search.js';
 import { runSync } from './scenarios/sync.js';
 
 export type Log = (msg: string) => void;
+
+const EXTRA_SERVER_FLAGS: Partial<Record<ScenarioName, readonly string[]>> = {
+  search: SEARCH_SERVER_FLAGS,
+  media: MEDIA_SERVER_FLAGS,
+};
 
 const RUNNERS: Record<ScenarioName, (ctx: RunContext) => Promise<BenchResult>> = {
   dm: runDm,
@@ -30,6 +36,7 @@ const RUNNERS: Record<ScenarioName, (ctx: RunContext) => Promise<BenchResult>> =
   sync: runSync,
   history: runHistory,
   search: runSearch,
+  media: runMedia,
   relay: runRelay,
 };
 
@@ -86,8 +93,8 @@ export async function runOnce(name: ScenarioName, opts: BenchOptions, log: Log):
     const start = opts.cluster ? startCluster : startParley;
     server = await start({
       nodeOptions: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
-      // Searches come from one user at many per second: past the per-user limit.
-      serverArgs: name === 'search' ? [...SEARCH_SERVER_FLAGS, ...opts.serverArgs] : opts.serverArgs,
+      // Searches come from one user, uploads from a few, at many per second: past the per-user limits.
+      serverArgs: [...(EXTRA_SERVER_FLAGS[name] ?? []), ...opts.serverArgs],
       keepData: opts.keepData,
       dataParent: opts.dataParent,
       serverCli: opts.serverCli,

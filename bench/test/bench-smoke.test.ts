@@ -54,6 +54,20 @@ const SMALL: Record<string, { args: string[]; extra: string[] }> = {
     args: ['--search-size', '3000', '--clients', '20', '--rate', '200', '--search-rate', '20'],
     extra: ['search_p50_ms', 'search_p99_ms', 'search_size', 'fill_s', 'searches_per_s'],
   },
+  media: {
+    args: ['--clients', '20', '--rate', '200', '--upload-rate', '5'],
+    extra: [
+      'uploads_per_s',
+      'upload_p50_ms',
+      'upload_p99_ms',
+      'photo_upload_p99_ms',
+      'thumbnail_p99_ms',
+      'server_rss_mb_start',
+      'server_rss_mb_max',
+      'server_rss_mb_growth',
+      'upload_errors',
+    ],
+  },
   relay: { args: ['--clients', '20', '--rate', '200'], extra: [] },
 };
 
@@ -118,6 +132,14 @@ describe('bench smoke', () => {
         expect(r.searches_per_s).toBeGreaterThan(0);
         expect(r.search_errors).toBe(0);
         expect(r.search_hits_per_query).toBeGreaterThan(0);
+      }
+      // Uploads likewise: every one finished and sent, and every photo got its thumbnail.
+      if (scenario === 'media') {
+        expect(r.uploads_per_s).toBeGreaterThan(0);
+        expect(r.photo_uploads).toBeGreaterThan(0);
+        expect(r.upload_errors).toBe(0);
+        expect(r.upload_skipped).toBe(0);
+        expect(r.photos_without_thumbnail).toBe(0);
       }
     }, 160_000);
   }

@@ -51,7 +51,7 @@ type NewMessage = Parameters<Store['messages']['appendMessages']>[0][number];
 const SERVER_DIST = fileURLToPath(new URL('../../../packages/server/dist', import.meta.url));
 
 /** A small deterministic generator (mulberry32): every run stores the same texts. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -7,6 +7,8 @@ import type { IdleTask } from './idle-job.js';
 import { LoadJob } from './load-job.js';
 import type { LoadTask, LoadTiming } from './load-job.js';
 import type { RpcRequest, RpcResponse } from './rpc.js';
+import { runUploads } from './media-job.js';
+import type { MediaTask } from './media-job.js';
 import { readPages } from './pages-job.js';
 import type { PagesTask } from './pages-job.js';
 import { runSearches } from './search-job.js';
@@ -44,6 +46,7 @@ const methods: Record<string, (params: never) => unknown> = {
   },
   'pages.read': (task: PagesTask) => readPages(task),
   'search.run': (task: SearchTask) => runSearches(task),
+  'media.run': (task: MediaTask) => runUploads(task),
   'sync.connect': (task: SyncTask) => {
     sync = new SyncJob(task);
     return sync.connect();
