@@ -166,3 +166,13 @@ export function storePerTest(adapter: StoreAdapter): { store: Store } {
   afterAll(dropTemplate);
   return env;
 }
+
+let made = 0;
+
+/** A new account in `store`, with a name no other test uses. */
+export async function newStoreUser(store: Store) {
+  const name = `u${Date.now().toString(36)}${(made++).toString(36)}`;
+  const u = { id: `u_${name}`, username: name, displayName: name, passwordHash: 'h', createdAt: Date.now() };
+  await store.accounts.createUser(u);
+  return u;
+}

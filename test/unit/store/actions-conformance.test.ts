@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from '@parley/protocol';
 import { buildPayload, notificationText } from '@parley/server';
 import type { NewMessage } from '@parley/server';
-import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { selectedAdapters, storePerTest, newStoreUser } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -17,18 +17,7 @@ for (const adapter of selectedAdapters()) {
   describe(`store conformance, message actions: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
-      const name = uid('u');
-      const u = {
-        id: uid('u_'),
-        username: name,
-        displayName: name,
-        passwordHash: 'h',
-        createdAt: Date.now(),
-      };
-      await env.store.accounts.createUser(u);
-      return u;
-    }
+    const user = () => newStoreUser(env.store);
     async function group(admin: string, members: string[]) {
       return env.store.conversations.createGroup(uid('g_'), 'g', admin, members, Date.now());
     }

@@ -3,7 +3,7 @@
  * and for who sees a user's name: every adapter must pass every test here.
  */
 import { describe, expect, it } from 'vitest';
-import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { selectedAdapters, storePerTest, newStoreUser } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -12,18 +12,7 @@ for (const adapter of selectedAdapters()) {
   describe(`store conformance, former members: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
-      const name = uid('u');
-      const u = {
-        id: uid('u_'),
-        username: name,
-        displayName: name,
-        passwordHash: 'h',
-        createdAt: Date.now(),
-      };
-      await env.store.accounts.createUser(u);
-      return u;
-    }
+    const user = () => newStoreUser(env.store);
     async function send(conversationId: string, senderId: string, clientId: string) {
       const [r] = await env.store.messages.appendMessages([
         { id: uid('m'), conversationId, senderId, clientId, text: clientId, createdAt: Date.now() },

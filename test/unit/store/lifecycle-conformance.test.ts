@@ -4,7 +4,7 @@
  * pass every test here.
  */
 import { describe, expect, it } from 'vitest';
-import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { selectedAdapters, storePerTest, newStoreUser } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -13,18 +13,7 @@ for (const adapter of selectedAdapters()) {
   describe(`store conformance, lifecycle: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
-      const name = uid('u');
-      const u = {
-        id: uid('u_'),
-        username: name,
-        displayName: name,
-        passwordHash: 'h',
-        createdAt: Date.now(),
-      };
-      await env.store.accounts.createUser(u);
-      return u;
-    }
+    const user = () => newStoreUser(env.store);
 
     it('renames a group for every member, and only that group', async () => {
       const [a, b] = [await user(), await user()];

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LinkPreview, Message } from '@parley/protocol';
 import type { NewMessage } from '@parley/server';
-import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { selectedAdapters, storePerTest, newStoreUser } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -22,18 +22,7 @@ for (const adapter of selectedAdapters()) {
   describe(`store conformance, link previews: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
-      const name = uid('u');
-      const u = {
-        id: uid('u_'),
-        username: name,
-        displayName: name,
-        passwordHash: 'h',
-        createdAt: Date.now(),
-      };
-      await env.store.accounts.createUser(u);
-      return u;
-    }
+    const user = () => newStoreUser(env.store);
     async function put(
       conversationId: string,
       senderId: string,

@@ -4,27 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PRIVACY } from '@parley/protocol';
-import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
-
-let n = 0;
-const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
+import { selectedAdapters, storePerTest, newStoreUser } from '../../helpers/store-adapters.js';
 
 for (const adapter of selectedAdapters()) {
   describe(`store conformance, privacy: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
-      const name = uid('u');
-      const u = {
-        id: uid('u_'),
-        username: name,
-        displayName: name,
-        passwordHash: 'h',
-        createdAt: Date.now(),
-      };
-      await env.store.accounts.createUser(u);
-      return u;
-    }
+    const user = () => newStoreUser(env.store);
 
     it('answers the default privacy settings until they are changed', async () => {
       const a = await user();

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Store } from '@parley/server';
-import { selectedAdapters, storePerTest } from '../../helpers/store-adapters.js';
+import { selectedAdapters, storePerTest, newStoreUser } from '../../helpers/store-adapters.js';
 
 let n = 0;
 const uid = (p: string) => `${p}${Date.now().toString(36)}${(n++).toString(36)}`;
@@ -16,18 +16,7 @@ for (const adapter of selectedAdapters()) {
   describe(`store conformance, receipts: ${adapter.name}`, () => {
     const env = storePerTest(adapter);
 
-    async function user() {
-      const name = uid('u');
-      const u = {
-        id: uid('u_'),
-        username: name,
-        displayName: name,
-        passwordHash: 'h',
-        createdAt: Date.now(),
-      };
-      await env.store.accounts.createUser(u);
-      return u;
-    }
+    const user = () => newStoreUser(env.store);
     async function send(conversationId: string, senderId: string, count = 1) {
       const results = await env.store.messages.appendMessages(
         Array.from({ length: count }, () => {
