@@ -9,6 +9,7 @@ import { now, sleepUntil } from '../clock.js';
 import { Histogram } from '../histogram.js';
 import { round } from '../result.js';
 import type { LoadTiming } from './load-job.js';
+import { openLoop } from './open-loop.js';
 
 export interface MediaUploader {
   token: string;
@@ -88,10 +89,6 @@ export async function runUploads(task: MediaTask): Promise<Record<string, unknow
   let errors = 0;
   let noThumbnail = 0;
   let bytes = 0;
-  let started = 0;
-  let skipped = 0;
-  let inflight = 0;
-  const pending = new Set<Promise<void>>();
 
   const upload = async (n: number): Promise<void> => {
     const who = task.uploaders[n % task.uploaders.length] as MediaUploader;
@@ -162,37 +159,14 @@ export async function runUploads(task: MediaTask): Promise<Record<string, unknow
   try {
     await sleepUntil(timing.measureFrom);
     const from = now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const t = now();
-        if (t >= timing.measureTo) {
-          clearInterval(timer);
-          resolve();
-          return;
-        }
-        const due = Math.floor(((t - from) * rate) / 1000) - started;
-        for (let k = 0; k < due; k++) {
-          const n = started++;
-          if (inflight >= MAX_IN_FLIGHT) {
-            skipped++;
-            continue;
-          }
-          inflight++;
-          const p = upload(n)
-            .catch((err: unknown) => {
-              errors++;
-              const kind = err instanceof UploadError ? err.message.split(':')[0] : 'network';
-              errorsByKind[kind as string] = (errorsByKind[kind as string] ?? 0) + 1;
-              if (errors <= 3) process.stderr.write(`[bench] media upload failed: ${String(err)}\n`);
-            })
-            .finally(() => {
-              inflight--;
-              pending.delete(p);
-            });
-          pending.add(p);
-        }
-      }, 1);
-    });
+    const { skipped, pending } = await openLoop(rate, from, timing.measureTo, MAX_IN_FLIGHT, (n) =>
+      upload(n).catch((err: unknown) => {
+        errors++;
+        const kind = err instanceof UploadError ? err.message.split(':')[0] : 'network';
+        errorsByKind[kind as string] = (errorsByKind[kind as string] ?? 0) + 1;
+        if (errors <= 3) process.stderr.write(`[bench] media upload failed: ${String(err)}\n`);
+      }),
+    );
     const windowS = (timing.measureTo - from) / 1000;
     await Promise.race([Promise.all(pending), sleepUntil(timing.measureTo + timing.drainMs)]);
     const ms = (h: Histogram, x: number): number | null => {

@@ -10,6 +10,7 @@ import { Histogram } from '../histogram.js';
 import { HttpApi } from '../http-api.js';
 import { round } from '../result.js';
 import type { LoadTiming } from './load-job.js';
+import { openLoop } from './open-loop.js';
 
 export interface PagesTask {
   url: string;
@@ -34,10 +35,6 @@ export async function readPages(task: PagesTask): Promise<Record<string, unknown
   const hist = new Histogram();
   let errors = 0;
   let short = 0;
-  let inflight = 0;
-  let started = 0;
-  let skipped = 0;
-  const pending = new Set<Promise<void>>();
   try {
     await sleepUntil(timing.measureFrom);
     // This process's own event-loop delay: a page's latency includes it (the reader's side of
@@ -45,43 +42,19 @@ export async function readPages(task: PagesTask): Promise<Record<string, unknown
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const from = now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const t = now();
-        if (t >= timing.measureTo) {
-          clearInterval(timer);
-          resolve();
-          return;
-        }
-        const due = Math.floor(((t - from) * rate) / 1000) - started;
-        for (let k = 0; k < due; k++) {
-          started++;
-          if (inflight >= MAX_IN_FLIGHT) {
-            skipped++;
-            continue;
-          }
-          // A page ending anywhere in the conversation: `before` in [PAGE + 1, size + 1].
-          const before = PAGE + 1 + Math.floor(Math.random() * (size - PAGE + 1));
-          const t0 = now();
-          inflight++;
-          const p = api
-            .history(task.token, task.conversationId, before, PAGE)
-            .then(
-              (result) => {
-                hist.recordMs(now() - t0);
-                if (result.messages.length !== PAGE) short++;
-              },
-              () => {
-                errors++;
-              },
-            )
-            .finally(() => {
-              inflight--;
-              pending.delete(p);
-            });
-          pending.add(p);
-        }
-      }, 1);
+    const { skipped, pending } = await openLoop(rate, from, timing.measureTo, MAX_IN_FLIGHT, () => {
+      // A page ending anywhere in the conversation: `before` in [PAGE + 1, size + 1].
+      const before = PAGE + 1 + Math.floor(Math.random() * (size - PAGE + 1));
+      const t0 = now();
+      return api.history(task.token, task.conversationId, before, PAGE).then(
+        (result) => {
+          hist.recordMs(now() - t0);
+          if (result.messages.length !== PAGE) short++;
+        },
+        () => {
+          errors++;
+        },
+      );
     });
     loop.disable();
     await Promise.all(pending);

@@ -8,6 +8,7 @@ import { Histogram } from '../histogram.js';
 import { HttpApi } from '../http-api.js';
 import { round } from '../result.js';
 import type { LoadTiming } from './load-job.js';
+import { openLoop } from './open-loop.js';
 
 export interface SearchQuerySpec {
   /** What kind of query, for the per-kind figures (`latin`, `cjk`, `prefix`, `none`, ...). */
@@ -36,53 +37,25 @@ export async function runSearches(task: SearchTask): Promise<Record<string, unkn
   const byKind = new Map<string, Histogram>();
   let errors = 0;
   let hits = 0;
-  let inflight = 0;
-  let started = 0;
-  let skipped = 0;
-  const pending = new Set<Promise<void>>();
   try {
     await sleepUntil(timing.measureFrom);
     const from = now();
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        const t = now();
-        if (t >= timing.measureTo) {
-          clearInterval(timer);
-          resolve();
-          return;
-        }
-        const due = Math.floor(((t - from) * rate) / 1000) - started;
-        for (let k = 0; k < due; k++) {
-          const query = queries[started % queries.length] as SearchQuerySpec;
-          started++;
-          if (inflight >= MAX_IN_FLIGHT) {
-            skipped++;
-            continue;
-          }
-          const t0 = now();
-          inflight++;
-          const p = api
-            .search(task.token, query.q, query.conversationId)
-            .then(
-              (page) => {
-                const ms = now() - t0;
-                hist.recordMs(ms);
-                let h = byKind.get(query.kind);
-                if (!h) byKind.set(query.kind, (h = new Histogram()));
-                h.recordMs(ms);
-                hits += page.hits.length;
-              },
-              () => {
-                errors++;
-              },
-            )
-            .finally(() => {
-              inflight--;
-              pending.delete(p);
-            });
-          pending.add(p);
-        }
-      }, 1);
+    const { skipped, pending } = await openLoop(rate, from, timing.measureTo, MAX_IN_FLIGHT, (n) => {
+      const query = queries[n % queries.length] as SearchQuerySpec;
+      const t0 = now();
+      return api.search(task.token, query.q, query.conversationId).then(
+        (page) => {
+          const ms = now() - t0;
+          hist.recordMs(ms);
+          let h = byKind.get(query.kind);
+          if (!h) byKind.set(query.kind, (h = new Histogram()));
+          h.recordMs(ms);
+          hits += page.hits.length;
+        },
+        () => {
+          errors++;
+        },
+      );
     });
     await Promise.all(pending);
     const ms = (h: Histogram, x: number): number | null => {
