@@ -158,7 +158,9 @@ export function bubble(page: Page, text: string) {
 export async function revealMessage(page: Page, seq: number): Promise<Locator> {
   const message = page.locator(`[data-testid="message"][data-seq="${seq}"]`);
   await page.locator('[data-testid="message"]').first().waitFor();
-  for (let i = 0; i < 100 && (await message.count()) === 0; i++) {
+  // Older pages load as the list nears its top: give each step time to render what it asked for.
+  for (let i = 0; i < 400 && (await message.count()) === 0; i++) {
+    if (i > 0) await page.waitForTimeout(50);
     await page.locator('.messages').evaluate((el, want) => {
       const seqs = Array.from(el.querySelectorAll('[data-testid="message"]'), (m) =>
         Number(m.getAttribute('data-seq')),
